@@ -1,0 +1,38 @@
+"""The JSON API under /api/. Each module holds one resource's blueprint."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, current_app, jsonify
+from werkzeug.exceptions import HTTPException
+
+from api import errors
+from services import Services
+
+SERVICES_KEY = "meshdash.services"
+
+
+def services() -> Services:
+    """The app's one Services object, as stored on the Flask app by create_app."""
+    return current_app.extensions[SERVICES_KEY]
+
+
+def register(server: Flask, svc: Services) -> None:
+    from api import graph
+
+    server.extensions[SERVICES_KEY] = svc
+    errors.install(server)
+    bp = Blueprint("api", __name__, url_prefix="/api")
+    for module in (graph,):
+        module.register(bp)
+
+    @bp.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        return jsonify({"error": exc.description or exc.name}), exc.code
+
+    @bp.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        errors.log.exception("unexpected error in the API")
+        body, status = errors.error_body(exc)
+        return jsonify(body), status
+
+    server.register_blueprint(bp)

@@ -1,0 +1,45 @@
+"""Settings, from CLI flags or MESHDASH_* environment variables; parsed once in app.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MESHDASH_", extra="ignore", frozen=True)
+
+    prometheus_url: str | None = Field(None, description="Prometheus base URL; unset means demo")
+    jaeger_url: str | None = Field(None, description="Jaeger query base URL")
+    kube_context: str | None = Field(None, description="kubeconfig context for route reads/writes")
+    kube_enabled: bool = Field(False, description="read Istio routes from Kubernetes")
+
+    host: str = "127.0.0.1"
+    port: int = 8050
+
+    prometheus_timeout_s: float = Field(10.0, gt=0, le=300)
+    jaeger_timeout_s: float = Field(10.0, gt=0, le=300)
+    kube_timeout_s: float = Field(10.0, gt=0, le=300)
+
+    default_namespaces: tuple[str, ...] = ("bookinfo",)
+    refresh_interval_s: int = Field(15, ge=1, le=3600, description="cache TTL and default refresh")
+
+    # Health thresholds (fractions), Kiali's defaults.
+    health_5xx_degraded: float = Field(0.0, ge=0, le=1)
+    health_5xx_failure: float = Field(0.10, ge=0, le=1)
+    health_4xx_degraded: float = Field(0.10, ge=0, le=1)
+    health_4xx_failure: float = Field(0.20, ge=0, le=1)
+
+    write_enabled: bool | None = Field(None, description="route writes; default on in demo only")
+    audit_log: Path = Path("var/audit.jsonl")
+
+    @property
+    def demo(self) -> bool:
+        """No backend URL at all means the embedded Bookinfo simulator."""
+        return not self.prometheus_url and not self.jaeger_url and not self.kube_enabled
+
+    @property
+    def writes_allowed(self) -> bool:
+        return self.demo if self.write_enabled is None else self.write_enabled

@@ -1,0 +1,70 @@
+"""Typed errors shared by every layer, so pages and the API can answer without knowing wire details.
+
+Collectors raise BackendError subclasses; the API maps them to 502/504 and pages to a banner.
+BadRequest is raised for user input before anything reaches a backend (400).
+"""
+
+from __future__ import annotations
+
+
+class MeshdashError(Exception):
+    """Base of every error meshdash reports to a user."""
+
+
+class BadRequest(MeshdashError, ValueError):
+    """User input that is refused before any backend is asked (HTTP 400)."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class NotFound(MeshdashError):
+    """A named thing (trace id, service, route) that does not exist (HTTP 404)."""
+
+
+class Forbidden(MeshdashError):
+    """The caller may not do this (HTTP 403); the message says why."""
+
+
+class Conflict(MeshdashError):
+    """The object changed since it was read (HTTP 409); carries what changed."""
+
+    def __init__(self, message: str, *, current: object = None, diff: str = "") -> None:
+        super().__init__(message)
+        self.current = current
+        self.diff = diff
+
+
+class BackendError(MeshdashError):
+    """A backend failed. `backend` names it ("prometheus", "jaeger", "kubernetes")."""
+
+    status = 502
+
+    def __init__(self, backend: str, cause: str) -> None:
+        super().__init__(f"{backend}: {cause}")
+        self.backend = backend
+        self.cause = cause
+
+
+class BackendUnavailable(BackendError):
+    """Connection refused, DNS failure, TLS failure: nothing answered."""
+
+
+class BackendTimeout(BackendError):
+    """The backend did not answer within the configured timeout (HTTP 504)."""
+
+    status = 504
+
+
+class BackendQueryError(BackendError):
+    """The backend answered with an error status or an error payload."""
+
+
+class BackendDataError(BackendError):
+    """The backend answered 200 but the payload is unusable: invalid JSON, NaN/Inf, missing fields."""
+
+
+class BackendAuthError(BackendError):
+    """The backend refused our credentials (401/403 from the backend, reported as 502)."""

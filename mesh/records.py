@@ -1,0 +1,103 @@
+"""Typed telemetry records: what collectors (and the demo) hand to the model.
+
+Records are grouped by the labels of the requested graph view, so fields that the view does not
+group by are empty strings. Rates are per second, averaged over the query window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+UNKNOWN = "unknown"
+
+
+class GraphView(StrEnum):
+    WORKLOAD = "workload"
+    APP = "app"
+    VERSIONED_APP = "versioned-app"
+    SERVICE = "service"
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One end of an edge, as Istio labels name it.
+
+    For a source: namespace=source_workload_namespace, workload=source_workload,
+    app=source_canonical_service, version=source_canonical_revision, service="".
+    For a destination: namespace=destination_workload_namespace (or destination_service_namespace
+    when the workload is unknown), workload=destination_workload,
+    app=destination_canonical_service, version=destination_canonical_revision,
+    service=destination_service_name, service_namespace=destination_service_namespace.
+    A caller outside the mesh has workload == "unknown".
+    """
+
+    namespace: str = ""
+    workload: str = ""
+    app: str = ""
+    version: str = ""
+    service: str = ""
+    service_namespace: str = ""
+    cluster: str = ""
+
+    @property
+    def is_unknown(self) -> bool:
+        return self.workload == UNKNOWN or (not self.workload and self.app == UNKNOWN)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRate:
+    """Requests per second on one edge with one outcome, counted once (see DESIGN.md reporters)."""
+
+    source: Endpoint
+    destination: Endpoint
+    protocol: str  # "http", "grpc", ...
+    response_code: str  # "200", "503", "0" (no response)
+    grpc_status: str  # "" when absent, "0" OK, "1".."16" errors
+    rps: float
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyQuantiles:
+    """Latency quantiles of one edge in milliseconds; None when the window saw no request."""
+
+    source: Endpoint
+    destination: Endpoint
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class TcpRate:
+    """TCP bytes per second on one edge, oriented from the caller's side.
+
+    sent_bps flows source -> destination (Istio's istio_tcp_received_bytes_total: the proxy
+    names it from its own point of view), received_bps flows back (istio_tcp_sent_bytes_total).
+    """
+
+    source: Endpoint
+    destination: Endpoint
+    sent_bps: float
+    received_bps: float
+
+
+@dataclass(frozen=True, slots=True)
+class GraphQuery:
+    """What one graph refresh asks for. `at` is a UNIX time in seconds; window in seconds."""
+
+    namespaces: tuple[str, ...]
+    view: GraphView
+    window_s: int
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class GraphTelemetry:
+    """Everything one graph refresh needs, from one small fixed set of queries."""
+
+    query: GraphQuery
+    requests: tuple[RequestRate, ...] = ()
+    latencies: tuple[LatencyQuantiles, ...] = ()
+    tcp: tuple[TcpRate, ...] = ()
+    queries_sent: int = 0

@@ -1,0 +1,51 @@
+"""The one Services object app.py builds: the backends, the settings and the clock.
+
+Pages and the API ask it for data; nothing else holds backend clients.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from config import Settings
+from mesh.sources import TelemetrySource
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    telemetry: TelemetrySource
+    traces: Any = None  # TraceSource, when a Jaeger (or the demo) is configured
+    routes: Any = None  # RouteStore, when Kubernetes (or the demo) is configured
+    demo: Any = None  # the simulator, in demo mode only
+    clock: Callable[[], float] = field(default=time.time)
+
+    @property
+    def mode(self) -> str:
+        return "demo" if self.demo is not None else "live"
+
+
+def build_services(settings: Settings) -> Services:
+    """Wire real collectors or the simulator from the settings."""
+    if settings.demo:
+        from demo.mesh import DemoMesh
+
+        sim = DemoMesh.bookinfo()
+        return Services(
+            settings=settings,
+            telemetry=sim.telemetry,
+            traces=getattr(sim, "traces", None),
+            routes=getattr(sim, "routes", None),
+            demo=sim,
+        )
+    from collectors.prometheus import PrometheusCollector
+
+    if not settings.prometheus_url:
+        raise SystemExit("meshdash: --prometheus URL is required outside demo mode")
+    telemetry = PrometheusCollector(
+        settings.prometheus_url, timeout_s=settings.prometheus_timeout_s
+    )
+    return Services(settings=settings, telemetry=telemetry)
