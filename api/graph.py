@@ -1,0 +1,16 @@
+"""GET /api/graph: the topology as JSON, through the same view the page uses."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from api import services
+from views.graph import graph_view, parse_graph_params
+
+
+def register(bp: Blueprint) -> None:
+    @bp.get("/graph")
+    def graph():
+        svc = services()
+        params = parse_graph_params(request.args, svc.settings.default_namespaces)
+        return jsonify(graph_view(svc, params))

@@ -1,0 +1,72 @@
+"""The topology view: one code path for /api/graph and the topology page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mesh import validate
+from mesh.errors import BadRequest
+from mesh.graph import build_graph, graph_json
+from mesh.health import HealthThresholds
+from mesh.records import GraphQuery, GraphView
+from services import Services
+from views.params import choice, get_list, get_one
+
+VIEWS: tuple[str, ...] = tuple(v.value for v in GraphView)
+MAX_NAMESPACES = 100
+
+
+@dataclass(frozen=True, slots=True)
+class GraphParams:
+    namespaces: tuple[str, ...]
+    view: GraphView
+    window: str
+    window_s: int
+    at: float | None  # None: now, resolved when the view is computed
+
+
+def parse_graph_params(args: Any, default_namespaces: tuple[str, ...]) -> GraphParams:
+    """Validate everything before any backend sees it; raise BadRequest with the reason."""
+    namespaces = get_list(args, "namespace") or list(default_namespaces)
+    if len(namespaces) > MAX_NAMESPACES:
+        raise BadRequest(f"at most {MAX_NAMESPACES} namespaces at once", field="namespace")
+    clean = tuple(dict.fromkeys(validate.namespace(ns) for ns in namespaces))
+    if not clean:
+        raise BadRequest("choose at least one namespace", field="namespace")
+    view = GraphView(choice(args, "graph", VIEWS, GraphView.WORKLOAD.value))
+    window = get_one(args, "window", "5m") or "5m"
+    window_s = validate.duration_seconds(window)
+    at_raw = get_one(args, "at")
+    at = None if at_raw is None else validate.unix_time(at_raw, now=4102444800.0)
+    return GraphParams(clean, view, validate.format_duration(window_s), window_s, at)
+
+
+def thresholds_of(services: Services) -> HealthThresholds:
+    s = services.settings
+    return HealthThresholds(
+        error_degraded=s.health_5xx_degraded,
+        error_failure=s.health_5xx_failure,
+        client_error_degraded=s.health_4xx_degraded,
+        client_error_failure=s.health_4xx_failure,
+    )
+
+
+def graph_view(services: Services, params: GraphParams) -> dict[str, Any]:
+    """Ask the telemetry source once, build the model, and return the JSON-ready graph."""
+    now = services.clock()
+    at = now if params.at is None else validate.unix_time(params.at, now=now)
+    query = GraphQuery(params.namespaces, params.view, params.window_s, at)
+    telemetry = services.telemetry.graph_telemetry(query)
+    graph = build_graph(telemetry, thresholds_of(services))
+    body = graph_json(graph)
+    return {
+        "graph": params.view.value,
+        "window": params.window,
+        "at": int(at),
+        "namespaces": list(params.namespaces),
+        "nodes": body["nodes"],
+        "edges": body["edges"],
+        "queries": telemetry.queries_sent,
+        "source": services.telemetry.name,
+    }
