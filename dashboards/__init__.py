@@ -1,0 +1,16 @@
+"""Dash pages, one module per page. Each has `layout(**query)` and `register_callbacks(app)`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    module: str
+    path: str
+    title: str
+    nav: bool = True
+
+
+PAGES: tuple[Page, ...] = (Page("dashboards.topology", "/", "Topology"),)

@@ -1,0 +1,184 @@
+"""The topology side panel: the figures of a clicked node or edge, or the hot spots."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dash import html
+
+from dashboards.components import format as fmt
+from dashboards.components.links import service_link, traces_link, workload_link
+
+
+def health_chip(health: str | None) -> html.Span:
+    h = health or "idle"
+    return html.Span(fmt.HEALTH_LABELS.get(h, h), className=f"md-chip md-chip-{h}")
+
+
+def _rows(pairs: list[tuple[str, Any]]) -> html.Table:
+    return html.Table(
+        html.Tbody([html.Tr([html.Th(k), html.Td(v)]) for k, v in pairs]),
+        className="md-kv",
+    )
+
+
+def _edge_list(title: str, edges: list[dict[str, Any]], key: str) -> html.Div:
+    if not edges:
+        return html.Div()
+    items = [
+        html.Li(
+            [
+                html.Span(e[key], className="md-edge-peer"),
+                html.Span(
+                    f"{fmt.rps(e.get('rps'))} · {fmt.percent(e.get('error_rate'), 2)} err · "
+                    f"p95 {fmt.ms(e.get('p95_ms'))}"
+                    if e.get("protocol") != "tcp"
+                    else fmt.bytes_per_s(e.get("bps")),
+                    className="md-edge-figures",
+                ),
+            ],
+            className=f"md-edge-item md-edge-{e.get('health', 'idle')}",
+        )
+        for e in sorted(edges, key=lambda e: -(e.get("rps") or 0))
+    ]
+    return html.Div([html.H4(title), html.Ul(items, className="md-edge-list")])
+
+
+def _service_of(node: dict[str, Any]) -> str:
+    return node.get("service") or node.get("app") or ""
+
+
+def node_panel(node: dict[str, Any], graph: dict[str, Any]) -> html.Div:
+    window = graph["window"]
+    ns = node.get("namespace", "")
+    title = node.get("workload") or node.get("app") or node.get("service") or node["id"]
+    links = []
+    svc = _service_of(node)
+    if ns and svc and node.get("kind") != "unknown":
+        links.append(
+            html.A("Service metrics →", href=service_link(ns, svc, window), id="panel-service-link")
+        )
+        links.append(html.A("Traces →", href=traces_link(ns, svc, window), id="panel-traces-link"))
+    if (
+        ns
+        and node.get("workload")
+        and node.get("kind") == "workload"
+        and node.get("workload") != "unknown"
+    ):
+        links.append(html.A("Workload metrics →", href=workload_link(ns, node["workload"], window)))
+    inbound = [e for e in graph["edges"] if e["target"] == node["id"]]
+    outbound = [e for e in graph["edges"] if e["source"] == node["id"]]
+    return html.Div(
+        [
+            html.Div(
+                [html.H3(title, id="panel-title"), health_chip(node.get("health"))],
+                className="md-panel-head",
+            ),
+            html.Div(node["id"], className="md-panel-id"),
+            _rows(
+                [
+                    ("Kind", node.get("kind", "")),
+                    ("Namespace", ns or "–"),
+                    ("App", node.get("app") or "–"),
+                    ("Version", node.get("version") or "–"),
+                    ("Inbound", fmt.rps(node.get("rps_in"))),
+                    ("Outbound", fmt.rps(node.get("rps_out"))),
+                    ("Errors in (5xx, gRPC)", fmt.percent(node.get("error_rate_in"), 2)),
+                    ("Client errors in (4xx)", fmt.percent(node.get("error_rate_4xx_in"), 2)),
+                ]
+            ),
+            html.Div(links, className="md-panel-links"),
+            _edge_list("Called by", inbound, "source"),
+            _edge_list("Calls", outbound, "target"),
+        ],
+        className="md-panel",
+        id="panel-node",
+    )
+
+
+def edge_panel(edge: dict[str, Any], graph: dict[str, Any]) -> html.Div:
+    nodes = {n["id"]: n for n in graph["nodes"]}
+    target = nodes.get(edge["target"], {})
+    window = graph["window"]
+    tcp = edge.get("protocol") == "tcp"
+    figures = (
+        [
+            ("Protocol", "TCP"),
+            ("Sent (caller → callee)", fmt.bytes_per_s(edge.get("sent_bps"))),
+            ("Received (callee → caller)", fmt.bytes_per_s(edge.get("received_bps"))),
+        ]
+        if tcp
+        else [
+            ("Protocol", (edge.get("protocol") or "").upper()),
+            ("Request rate", fmt.rps(edge.get("rps"))),
+            ("Share of caller's traffic", fmt.percent(edge.get("share"), 1)),
+            ("Errors (5xx, gRPC, no response)", fmt.percent(edge.get("error_rate"), 2)),
+            ("Client errors (4xx)", fmt.percent(edge.get("error_rate_4xx"), 2)),
+            ("p50", fmt.ms(edge.get("p50_ms"))),
+            ("p95", fmt.ms(edge.get("p95_ms"))),
+            ("p99", fmt.ms(edge.get("p99_ms"))),
+        ]
+    )
+    links = []
+    svc, ns = _service_of(target), target.get("namespace", "")
+    if svc and ns:
+        links.append(html.A(f"{svc} metrics →", href=service_link(ns, svc, window)))
+        links.append(html.A("Traces →", href=traces_link(ns, svc, window)))
+    return html.Div(
+        [
+            html.Div(
+                [html.H3("Edge", id="panel-title"), health_chip(edge.get("health"))],
+                className="md-panel-head",
+            ),
+            html.Div(
+                [html.Span(edge["source"]), html.Span(" → "), html.Span(edge["target"])],
+                className="md-panel-id",
+            ),
+            _rows(figures),
+            html.Div(links, className="md-panel-links"),
+        ],
+        className="md-panel",
+        id="panel-edge",
+    )
+
+
+def overview_panel(graph: dict[str, Any] | None) -> html.Div:
+    if not graph:
+        return html.Div([html.H3("Details")], className="md-panel")
+    edges = [e for e in graph["edges"] if e.get("protocol") != "tcp"]
+    failing = sorted(
+        (e for e in edges if (e.get("error_rate") or 0) > 0),
+        key=lambda e: -(e.get("error_rate") or 0),
+    )[:5]
+    slow = sorted(
+        (e for e in edges if e.get("p95_ms") is not None), key=lambda e: -(e.get("p95_ms") or 0)
+    )[:5]
+
+    def line(e: dict[str, Any], value: str) -> html.Li:
+        return html.Li(
+            [
+                html.Span(f"{e['source']} → {e['target']}", className="md-edge-peer"),
+                html.Span(value, className="md-edge-figures"),
+            ],
+            className=f"md-edge-item md-edge-{e.get('health', 'idle')}",
+        )
+
+    return html.Div(
+        [
+            html.H3("Hot spots"),
+            html.P("Click a node or an edge for its figures.", className="md-hint"),
+            html.H4("Highest error rate"),
+            html.Ul(
+                [line(e, fmt.percent(e.get("error_rate"), 2)) for e in failing],
+                className="md-edge-list",
+            )
+            if failing
+            else html.P("No errors in this window.", className="md-hint"),
+            html.H4("Slowest p95"),
+            html.Ul([line(e, fmt.ms(e.get("p95_ms"))) for e in slow], className="md-edge-list")
+            if slow
+            else html.P("No latency data in this window.", className="md-hint"),
+        ],
+        className="md-panel",
+        id="panel-overview",
+    )

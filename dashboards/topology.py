@@ -1,0 +1,355 @@
+"""Topology page: who calls whom, how much, how badly, how slowly. The whole view is in the URL."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import dash_cytoscape as cyto
+from dash import Input, Output, State, ctx, dcc, html, no_update
+
+from api import services
+from dashboards.components import format as fmt
+from dashboards.components.banner import error_banner
+from dashboards.components.topology_elements import EDGE_LABELS, elements, stylesheet
+from mesh.errors import MeshdashError
+from views.graph import VIEWS, graph_view, parse_graph_params
+from views.params import get_list, get_one
+
+WINDOWS = ("1m", "5m", "10m", "30m", "1h", "3h")
+REFRESH = {"off": 0, "10s": 10, "15s": 15, "30s": 30, "1m": 60}
+LAYOUTS = {
+    "breadthfirst": "Hierarchy",
+    "cose": "Force-directed",
+    "concentric": "Concentric",
+    "circle": "Circle",
+    "grid": "Grid",
+}
+VIEW_LABELS = {
+    "workload": "Workload graph",
+    "app": "App graph",
+    "versioned-app": "Versioned app graph",
+    "service": "Service graph",
+}
+
+
+def _opt(args: dict[str, Any], key: str, allowed, default: str) -> str:
+    try:
+        value = get_one(args, key, default)
+    except MeshdashError:
+        return default
+    return value if value in allowed else default
+
+
+def layout(**query: Any) -> html.Div:
+    svc = services()
+    try:
+        namespaces = [n for n in get_list(query, "namespace")] or list(
+            svc.settings.default_namespaces
+        )
+    except MeshdashError:
+        namespaces = list(svc.settings.default_namespaces)
+    state = {
+        "view": _opt(query, "graph", VIEWS, "workload"),
+        "window": _opt(query, "window", WINDOWS, "5m"),
+        "refresh": _opt(query, "refresh", tuple(REFRESH), "15s"),
+        "layout": _opt(query, "layout", tuple(LAYOUTS), "breadthfirst"),
+        "labels": _opt(query, "labels", tuple(EDGE_LABELS), "rps"),
+    }
+    at = query.get("at") if isinstance(query.get("at"), str) else None
+    highlight = sorted(set(get_list(query, "highlight"))) if query.get("highlight") else []
+    ns_options = sorted(set(namespaces) | set(svc.settings.default_namespaces))
+    control = _control
+    return html.Div(
+        [
+            html.Div(
+                [
+                    control(
+                        "Namespaces",
+                        dcc.Dropdown(
+                            id="topo-namespaces",
+                            options=ns_options,
+                            value=namespaces,
+                            multi=True,
+                            clearable=False,
+                            placeholder="Choose namespaces",
+                        ),
+                        wide=True,
+                    ),
+                    control("Graph", _dropdown("topo-view", VIEW_LABELS, state["view"])),
+                    control(
+                        "Window",
+                        _dropdown(
+                            "topo-window", {w: f"Last {w}" for w in WINDOWS}, state["window"]
+                        ),
+                    ),
+                    control(
+                        "Refresh",
+                        _dropdown(
+                            "topo-refresh",
+                            {k: "Off" if k == "off" else f"Every {k}" for k in REFRESH},
+                            state["refresh"],
+                        ),
+                    ),
+                    control("Layout", _dropdown("topo-layout", LAYOUTS, state["layout"])),
+                    control("Edge labels", _dropdown("topo-labels", EDGE_LABELS, state["labels"])),
+                    html.Button("Refresh now", id="topo-refresh-now", className="md-button"),
+                ],
+                className="md-controls",
+            ),
+            html.Div(id="topo-banner"),
+            html.Div(id="topo-summary", className="md-summary"),
+            html.Div(
+                [
+                    html.Div(
+                        [
+                            dcc.Loading(
+                                cyto.Cytoscape(
+                                    id="topo-graph",
+                                    elements=[],
+                                    layout=_layout(state["layout"]),
+                                    stylesheet=stylesheet(state["labels"]),
+                                    style={"width": "100%", "height": "100%"},
+                                    minZoom=0.2,
+                                    maxZoom=3,
+                                    wheelSensitivity=0.2,
+                                    boxSelectionEnabled=False,
+                                ),
+                                id="topo-loading",
+                                type="dot",
+                                delay_show=400,
+                                overlay_style={"visibility": "visible", "opacity": 0.6},
+                                parent_className="md-graph-loading",
+                            ),
+                            html.Div(id="topo-empty", className="md-graph-empty"),
+                            _legend(),
+                        ],
+                        className="md-graph-pane",
+                    ),
+                    html.Aside(id="topo-panel", className="md-side-panel"),
+                ],
+                className="md-topology",
+            ),
+            dcc.Interval(
+                id="topo-interval",
+                interval=max(REFRESH[state["refresh"]], 1) * 1000,
+                disabled=REFRESH[state["refresh"]] == 0,
+            ),
+            dcc.Store(id="topo-data"),
+            dcc.Store(id="topo-at", data=at),
+            dcc.Store(id="topo-highlight", data=highlight),
+            dcc.Store(id="topo-selected"),
+            html.Div(id="topo-url-sink", hidden=True),
+        ],
+        className="md-page md-page-topology",
+    )
+
+
+def _control(label: str, component, wide: bool = False) -> html.Label:
+    return html.Label(
+        [html.Span(label, className="md-control-label"), component],
+        className="md-control md-control-wide" if wide else "md-control",
+    )
+
+
+def _dropdown(id_: str, options: dict[str, str], value: str) -> dcc.Dropdown:
+    return dcc.Dropdown(
+        id=id_,
+        options=[{"label": v, "value": k} for k, v in options.items()],
+        value=value,
+        clearable=False,
+        searchable=False,
+    )
+
+
+def _layout(name: str) -> dict[str, Any]:
+    base: dict[str, Any] = {"name": name, "animate": False, "fit": True, "padding": 30}
+    if name == "breadthfirst":
+        base.update({"directed": True, "spacingFactor": 1.15, "roots": "[[indegree = 0]]"})
+    if name == "cose":
+        base.update({"nodeRepulsion": 9000, "idealEdgeLength": 110})
+    return base
+
+
+def _legend() -> html.Div:
+    chips = [
+        html.Span(
+            [html.I(style={"borderColor": colour}), fmt.HEALTH_LABELS[h]],
+            className="md-legend-item",
+        )
+        for h, colour in fmt.HEALTH_COLORS.items()
+    ]
+    return html.Div(chips, className="md-legend", title="Node border and edge colour: health")
+
+
+def _summary(graph: dict[str, Any]) -> list:
+    edges = [e for e in graph["edges"] if e.get("protocol") != "tcp"]
+    total = sum(e.get("rps") or 0 for e in edges)
+    errors = sum((e.get("rps") or 0) * (e.get("error_rate") or 0) for e in edges)
+    failing = sum(1 for n in graph["nodes"] if n.get("health") == "failure")
+    degraded = sum(1 for n in graph["nodes"] if n.get("health") == "degraded")
+    stamp = time.strftime("%H:%M:%S UTC", time.gmtime(graph["at"]))
+    items = [
+        ("Requests", fmt.rps(total)),
+        ("Errors", fmt.percent(errors / total if total else None, 2)),
+        ("Nodes", str(len(graph["nodes"]))),
+        ("Edges", str(len(graph["edges"]))),
+        ("Failing", str(failing)),
+        ("Degraded", str(degraded)),
+    ]
+    stats = [
+        html.Div(
+            [html.Span(v, className="md-stat-value"), html.Span(k, className="md-stat-label")],
+            className=f"md-stat md-stat-{k.lower()}",
+        )
+        for k, v in items
+    ]
+    stats.append(
+        html.Div(
+            f"as of {stamp} · window {graph['window']} · {graph['queries']} queries",
+            className="md-summary-note",
+            id="topo-updated",
+        )
+    )
+    return stats
+
+
+def _empty_message(graph: dict[str, Any]) -> str:
+    if graph["nodes"]:
+        return ""
+    return (
+        f"No traffic in {', '.join(graph['namespaces'])} during the last {graph['window']}. "
+        "Choose another namespace or a longer window."
+    )
+
+
+def register_callbacks(app) -> None:
+    @app.callback(
+        Output("topo-data", "data"),
+        Output("topo-banner", "children"),
+        Input("topo-namespaces", "value"),
+        Input("topo-view", "value"),
+        Input("topo-window", "value"),
+        Input("topo-interval", "n_intervals"),
+        Input("topo-refresh-now", "n_clicks"),
+        State("topo-at", "data"),
+    )
+    def load(namespaces, view, window, _n, _clicks, at):
+        svc = services()
+        args = {"namespace": namespaces or [], "graph": view, "window": window}
+        if at:
+            args["at"] = at
+        try:
+            params = parse_graph_params(args, svc.settings.default_namespaces)
+            return graph_view(svc, params), None
+        except Exception as exc:  # every failure becomes a banner, never a traceback
+            return no_update if ctx.triggered_id == "topo-interval" else None, error_banner(exc)
+
+    @app.callback(
+        Output("topo-graph", "elements"),
+        Output("topo-summary", "children"),
+        Output("topo-empty", "children"),
+        Output("topo-namespaces", "options"),
+        Input("topo-data", "data"),
+        State("topo-highlight", "data"),
+        State("topo-namespaces", "options"),
+    )
+    def draw(graph, highlight, options):
+        if not graph:
+            return [], [], "", options
+        seen = {n.get("namespace") for n in graph["nodes"] if n.get("namespace")}
+        known = {o if isinstance(o, str) else o["value"] for o in options or []}
+        merged = sorted(known | seen | set(graph["namespaces"]))
+        return (
+            elements(graph, frozenset(highlight or [])),
+            _summary(graph),
+            _empty_message(graph),
+            merged,
+        )
+
+    @app.callback(Output("topo-graph", "stylesheet"), Input("topo-labels", "value"))
+    def restyle(label):
+        return stylesheet(label)
+
+    @app.callback(Output("topo-graph", "layout"), Input("topo-layout", "value"))
+    def relayout(name):
+        return _layout(name)
+
+    @app.callback(
+        Output("topo-interval", "interval"),
+        Output("topo-interval", "disabled"),
+        Input("topo-refresh", "value"),
+    )
+    def interval(refresh):
+        seconds = REFRESH.get(refresh, 0)
+        return max(seconds, 1) * 1000, seconds == 0
+
+    @app.callback(
+        Output("topo-selected", "data"),
+        Input("topo-graph", "tapNodeData"),
+        Input("topo-graph", "tapEdgeData"),
+        prevent_initial_call=True,
+    )
+    def select(node, edge):
+        if ctx.triggered_id is None:
+            return no_update
+        prop = ctx.triggered[0]["prop_id"]
+        if prop.endswith("tapNodeData") and node and node.get("kind") != "namespace":
+            return {"kind": "node", "id": node["id"]}
+        if prop.endswith("tapEdgeData") and edge:
+            return {"kind": "edge", "source": edge["source"], "target": edge["target"]}
+        return no_update
+
+    @app.callback(
+        Output("topo-panel", "children"),
+        Input("topo-selected", "data"),
+        Input("topo-data", "data"),
+    )
+    def panel(selected, graph):
+        from dashboards.components.topology_panel import edge_panel, node_panel, overview_panel
+
+        if not graph:
+            return overview_panel(None)
+        if selected and selected.get("kind") == "node":
+            node = next((n for n in graph["nodes"] if n["id"] == selected["id"]), None)
+            if node:
+                return node_panel(node, graph)
+        if selected and selected.get("kind") == "edge":
+            edge = next(
+                (
+                    e
+                    for e in graph["edges"]
+                    if e["source"] == selected["source"] and e["target"] == selected["target"]
+                ),
+                None,
+            )
+            if edge:
+                return edge_panel(edge, graph)
+        return overview_panel(graph)
+
+    app.clientside_callback(
+        """
+        function(namespaces, view, windowValue, refresh, layoutName, labels, at, highlight) {
+            const p = new URLSearchParams();
+            (namespaces || []).forEach(n => p.append('namespace', n));
+            p.set('graph', view); p.set('window', windowValue); p.set('refresh', refresh);
+            p.set('layout', layoutName); p.set('labels', labels);
+            if (at) { p.set('at', at); }
+            if (highlight && highlight.length) { p.set('highlight', highlight.join(',')); }
+            const url = window.location.pathname + '?' + p.toString();
+            if (url !== window.location.pathname + window.location.search) {
+                window.history.replaceState(window.history.state, '', url);
+            }
+            return '';
+        }
+        """,
+        Output("topo-url-sink", "children"),
+        Input("topo-namespaces", "value"),
+        Input("topo-view", "value"),
+        Input("topo-window", "value"),
+        Input("topo-refresh", "value"),
+        Input("topo-layout", "value"),
+        Input("topo-labels", "value"),
+        Input("topo-at", "data"),
+        Input("topo-highlight", "data"),
+    )
