@@ -1,0 +1,41 @@
+# meshdash: `make run` starts the demo dashboard, `make test` installs what tests need and runs them.
+PYTHON ?= python3
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_PACKAGES := prometheus chromium chromium-driver
+HOST ?= 127.0.0.1
+PORT ?= 8050
+
+.PHONY: run deps test-deps test lint format bench
+
+run: deps
+	$(PYTHON) app.py --host $(HOST) --port $(PORT)
+
+deps:
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+
+test-deps:
+	@missing=""; \
+	command -v prometheus >/dev/null || missing="$$missing prometheus"; \
+	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	[ -x /usr/bin/chromedriver ] || missing="$$missing chromium-driver"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $(APT_PACKAGES)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PACKAGES); \
+	fi
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+
+test: test-deps
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m pytest -q
+
+lint:
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
+
+format:
+	$(PYTHON) -m ruff check --fix .
+	$(PYTHON) -m ruff format .
+
+bench:
+	$(PYTHON) bench/graph_scale.py
