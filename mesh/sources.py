@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 
 from mesh.records import GraphQuery, GraphTelemetry
+from mesh.series import SeriesQuery, SeriesTelemetry
 
 
 @runtime_checkable
@@ -18,4 +19,21 @@ class TelemetrySource(Protocol):
 
     def graph_telemetry(self, query: GraphQuery) -> GraphTelemetry:
         """Edge rates, latency quantiles and TCP bytes for one graph view at one instant."""
+        ...
+
+
+@runtime_checkable
+class SeriesSource(Protocol):
+    """Range queries for one service or workload (Prometheus, or the demo's traffic model).
+
+    Separate from TelemetrySource so a backend can offer instant graphs without history.
+    """
+
+    name: str
+
+    def series_telemetry(self, query: SeriesQuery) -> SeriesTelemetry:
+        """Raw per-version request, latency-bucket and TCP series over query's window.
+
+        The number of backend queries is fixed: it never grows with versions or destinations.
+        """
         ...
