@@ -26,32 +26,32 @@ MAX_WINDOW_S = 7 * 86400
 
 
 def namespace(value: str, field: str = "namespace") -> str:
-    if not isinstance(value, str) or len(value) > 63 or not _DNS1123_LABEL.match(value):
+    if not isinstance(value, str) or len(value) > 63 or not _DNS1123_LABEL.fullmatch(value):
         raise BadRequest(f"{field} {value!r} is not a valid Kubernetes namespace name", field=field)
     return value
 
 
 def service_name(value: str, field: str = "service") -> str:
-    if not isinstance(value, str) or len(value) > 63 or not _DNS1123_LABEL.match(value):
+    if not isinstance(value, str) or len(value) > 63 or not _DNS1123_LABEL.fullmatch(value):
         raise BadRequest(f"{field} {value!r} is not a valid Kubernetes service name", field=field)
     return value
 
 
 def workload_name(value: str, field: str = "workload") -> str:
-    if not isinstance(value, str) or len(value) > 253 or not _DNS1123_SUBDOMAIN.match(value):
+    if not isinstance(value, str) or len(value) > 253 or not _DNS1123_SUBDOMAIN.fullmatch(value):
         raise BadRequest(f"{field} {value!r} is not a valid Kubernetes workload name", field=field)
     return value
 
 
 def label_value(value: str, field: str = "version") -> str:
-    if not isinstance(value, str) or len(value) > 63 or not _LABEL_VALUE.match(value):
+    if not isinstance(value, str) or len(value) > 63 or not _LABEL_VALUE.fullmatch(value):
         raise BadRequest(f"{field} {value!r} is not a valid Kubernetes label value", field=field)
     return value
 
 
 def duration_seconds(value: str, field: str = "window") -> int:
     """Parse a Prometheus-style duration ("30s", "5m", "1h", "1d") into whole seconds."""
-    m = _DURATION.match(value or "") if isinstance(value, str) else None
+    m = _DURATION.fullmatch(value or "") if isinstance(value, str) else None
     if not m:
         raise BadRequest(
             f"{field} {value!r} is not a duration such as 30s, 5m, 1h or 1d", field=field
