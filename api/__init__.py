@@ -35,4 +35,9 @@ def register(server: Flask, svc: Services) -> None:
         body, status = errors.error_body(exc)
         return jsonify(body), status
 
+    @bp.route("/<path:rest>", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
+    def _no_such_endpoint(rest: str):
+        # Without this, Dash's catch-all page route would answer unknown /api/ paths with HTML.
+        return jsonify({"error": f"no API endpoint /api/{rest}"}), 404
+
     server.register_blueprint(bp)
