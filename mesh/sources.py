@@ -9,6 +9,7 @@ from typing import Protocol, runtime_checkable
 
 from mesh.records import GraphQuery, GraphTelemetry
 from mesh.series import SeriesQuery, SeriesTelemetry
+from mesh.trace_records import Trace, TraceQuery
 
 
 @runtime_checkable
@@ -36,4 +37,25 @@ class SeriesSource(Protocol):
 
         The number of backend queries is fixed: it never grows with versions or destinations.
         """
+        ...
+
+
+@runtime_checkable
+class TraceSource(Protocol):
+    """Distributed traces (Jaeger through its query API, or the demo's own Jaeger endpoint)."""
+
+    name: str
+
+    def services(self) -> tuple[str, ...]:
+        """Service names as the tracer reports them (Istio: `app.namespace`)."""
+        ...
+
+    def operations(self, service: str) -> tuple[str, ...]: ...
+
+    def find_traces(self, query: TraceQuery) -> list[Trace]:
+        """Whole traces matching the query, at most query.limit; none is an empty list."""
+        ...
+
+    def get_trace(self, trace_id: str) -> Trace:
+        """One trace; raises mesh.errors.NotFound when the id is unknown."""
         ...

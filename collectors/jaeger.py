@@ -1,0 +1,257 @@
+"""Jaeger query client: the v1 JSON API and /api/v3 (OTLP JSON), detected once per collector.
+
+Jaeger 1.x (Istio's addon) and Jaeger v2 up to 2.20 serve the v1 API; v2 serves /api/v3 and the
+newest releases removed the v1 search endpoints, so both are spoken (DESIGN.md). Whatever the
+wire, callers get the same records, and every failure is a typed mesh.errors exception with
+backend "jaeger": a timeout is BackendTimeout, a refused connection BackendUnavailable, a 5xx
+BackendQueryError, unparsable JSON BackendDataError, an unknown trace id NotFound.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Literal
+from urllib.parse import quote
+
+import requests
+
+from collectors.jaeger_json import parse_otlp, parse_v1_response
+from mesh.errors import (
+    BackendAuthError,
+    BackendDataError,
+    BackendQueryError,
+    BackendTimeout,
+    BackendUnavailable,
+    NotFound,
+)
+from mesh.trace_records import Dependency, Trace, TraceQuery
+
+BACKEND = "jaeger"
+ApiFlavour = Literal["auto", "v1", "v3"]
+
+
+def rfc3339(us: int) -> str:
+    """RFC 3339 with microseconds in UTC, as /api/v3 wants its start_time_min/max."""
+    return datetime.fromtimestamp(us / 1e6, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def go_duration(us: int) -> str:
+    """A Go duration string (`minDuration`, `query.duration_min`): whole microseconds."""
+    return f"{int(us)}us"
+
+
+class JaegerCollector:
+    """A TraceSource over Jaeger query's HTTP API."""
+
+    name = "jaeger"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout_s: float = 10.0,
+        session: requests.Session | None = None,
+        api: ApiFlavour = "auto",
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        if api not in ("auto", "v1", "v3"):
+            raise ValueError(f"api must be auto, v1 or v3; got {api!r}")
+        self.url = url.rstrip("/")
+        self.timeout_s = timeout_s
+        self.session = session or requests.Session()
+        self.headers = dict(headers or {})
+        self._api: str | None = None if api == "auto" else api
+        self._lock = threading.Lock()
+
+    # ---- transport ---------------------------------------------------------------------
+
+    def _get(self, path: str, params: Mapping[str, Any] | None = None) -> requests.Response:
+        try:
+            return self.session.get(
+                self.url + path, params=params, timeout=self.timeout_s, headers=self.headers
+            )
+        except requests.Timeout:
+            raise BackendTimeout(BACKEND, f"no answer within {self.timeout_s:g}s") from None
+        except requests.ConnectionError as exc:
+            raise BackendUnavailable(BACKEND, f"cannot connect to {self.url}: {_short(exc)}") from None
+        except requests.RequestException as exc:
+            raise BackendUnavailable(BACKEND, _short(exc)) from None
+
+    def _json(self, resp: requests.Response) -> Any:
+        try:
+            return resp.json()
+        except ValueError:
+            raise BackendDataError(
+                BACKEND, f"{resp.request.path_url if resp.request else ''}: response is not JSON"
+            ) from None
+
+    def _check(self, resp: requests.Response) -> None:
+        if resp.status_code < 400:
+            return
+        msg = _error_message(resp)
+        if resp.status_code in (401, 403):
+            raise BackendAuthError(BACKEND, f"HTTP {resp.status_code}: {msg}")
+        raise BackendQueryError(BACKEND, f"HTTP {resp.status_code}: {msg}")
+
+    # ---- API detection -----------------------------------------------------------------
+
+    def api_version(self) -> str:
+        """"v3" or "v1": asked once (v3 first, as the newest Jaeger only has it), then cached."""
+        if self._api is not None:
+            return self._api
+        with self._lock:
+            if self._api is None:
+                self._api = self._detect()
+        return self._api
+
+    def _detect(self) -> str:
+        resp = self._get("/api/v3/services")
+        if resp.status_code == 200 and _is_obj_with(resp, "services"):
+            return "v3"
+        resp = self._get("/api/services")
+        if resp.status_code == 200 and _is_obj_with(resp, "data"):
+            return "v1"
+        if resp.status_code >= 500:
+            self._check(resp)
+        raise BackendQueryError(
+            BACKEND, f"{self.url} answers neither /api/v3/services nor /api/services"
+        )
+
+    # ---- TraceSource ---------------------------------------------------------------------
+
+    def services(self) -> tuple[str, ...]:
+        if self.api_version() == "v3":
+            body = self._ok_json("/api/v3/services")
+            values = body.get("services") if isinstance(body, Mapping) else None
+        else:
+            body = self._ok_json("/api/services")
+            values = body.get("data") if isinstance(body, Mapping) else None
+        if values is None:
+            return ()
+        if not isinstance(values, list):
+            raise BackendDataError(BACKEND, "services is not a list")
+        return tuple(sorted(str(v) for v in values))
+
+    def operations(self, service: str) -> tuple[str, ...]:
+        if self.api_version() == "v3":
+            body = self._ok_json("/api/v3/operations", {"service": service})
+            values = body.get("operations") if isinstance(body, Mapping) else None
+        else:
+            body = self._ok_json(f"/api/services/{quote(service, safe='')}/operations")
+            values = body.get("data") if isinstance(body, Mapping) else None
+        if not values:
+            return ()
+        if not isinstance(values, list):
+            raise BackendDataError(BACKEND, "operations is not a list")
+        names = (v.get("name") if isinstance(v, Mapping) else v for v in values)
+        return tuple(sorted({str(n) for n in names if n}))
+
+    def find_traces(self, query: TraceQuery) -> list[Trace]:
+        """Full traces matching the query; an empty result is an empty list, not an error."""
+        if self.api_version() == "v3":
+            params: dict[str, Any] = {
+                "query.service_name": query.service,
+                "query.start_time_min": rfc3339(query.start_us),
+                "query.start_time_max": rfc3339(query.end_us),
+                "query.num_traces": query.limit,
+            }
+            if query.operation:
+                params["query.operation_name"] = query.operation
+            if query.min_duration_us is not None:
+                params["query.duration_min"] = go_duration(query.min_duration_us)
+            if query.max_duration_us is not None:
+                params["query.duration_max"] = go_duration(query.max_duration_us)
+            if query.tags:
+                params["query.attributes"] = json.dumps(dict(query.tags), separators=(",", ":"))
+            resp = self._get("/api/v3/traces", params)
+            if resp.status_code == 404:  # /api/v3 answers "No traces found" with a 404
+                return []
+            self._check(resp)
+            return parse_otlp(self._json(resp))
+        params = {
+            "service": query.service,
+            "start": query.start_us,
+            "end": query.end_us,
+            "limit": query.limit,
+        }
+        if query.operation:
+            params["operation"] = query.operation
+        if query.min_duration_us is not None:
+            params["minDuration"] = go_duration(query.min_duration_us)
+        if query.max_duration_us is not None:
+            params["maxDuration"] = go_duration(query.max_duration_us)
+        if query.tags:
+            params["tags"] = json.dumps(dict(query.tags), separators=(",", ":"))
+        resp = self._get("/api/traces", params)
+        if resp.status_code == 404:
+            return []
+        self._check(resp)
+        return parse_v1_response(self._json(resp))
+
+    def get_trace(self, trace_id: str) -> Trace:
+        """One trace by id; NotFound when Jaeger does not know it."""
+        path = "/api/v3/traces/" if self.api_version() == "v3" else "/api/traces/"
+        resp = self._get(path + quote(trace_id, safe=""))
+        if resp.status_code == 404:
+            raise NotFound(f"trace {trace_id} not found in Jaeger")
+        self._check(resp)
+        body = self._json(resp)
+        traces = parse_otlp(body) if path.startswith("/api/v3") else parse_v1_response(body)
+        traces = [t for t in traces if t.spans]
+        if not traces:
+            raise NotFound(f"trace {trace_id} not found in Jaeger")
+        return traces[0]
+
+    def dependencies(self, end_us: int, lookback_s: int) -> list[Dependency]:
+        """Service call counts (v1 `/api/dependencies`; /api/v3 has no equivalent)."""
+        body = self._ok_json(
+            "/api/dependencies", {"endTs": end_us // 1000, "lookback": lookback_s * 1000}
+        )
+        data = body.get("data") if isinstance(body, Mapping) else None
+        if data is None:
+            return []
+        if not isinstance(data, list):
+            raise BackendDataError(BACKEND, "dependencies data is not a list")
+        out = []
+        for d in data:
+            if not isinstance(d, Mapping) or "parent" not in d or "child" not in d:
+                raise BackendDataError(BACKEND, "dependency without parent/child")
+            out.append(Dependency(str(d["parent"]), str(d["child"]), int(d.get("callCount") or 0)))
+        return out
+
+    def _ok_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        resp = self._get(path, params)
+        self._check(resp)
+        return self._json(resp)
+
+
+def _is_obj_with(resp: requests.Response, key: str) -> bool:
+    try:
+        body = resp.json()
+    except ValueError:
+        return False
+    return isinstance(body, Mapping) and key in body
+
+
+def _error_message(resp: requests.Response) -> str:
+    """Jaeger's own words when it gave any: v1 `errors[].msg`, v3 `error.message`."""
+    try:
+        body = resp.json()
+    except ValueError:
+        return (resp.text or resp.reason or "").strip()[:200]
+    if isinstance(body, Mapping):
+        errs = body.get("errors")
+        if isinstance(errs, list) and errs and isinstance(errs[0], Mapping):
+            return str(errs[0].get("msg") or errs[0])[:200]
+        err = body.get("error")
+        if isinstance(err, Mapping):
+            return str(err.get("message") or err)[:200]
+    return str(body)[:200]
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc)
+    return text if len(text) <= 200 else text[:197] + "..."
