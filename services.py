@@ -21,6 +21,7 @@ class Services:
     traces: Any = None  # TraceSource, when a Jaeger (or the demo) is configured
     routes: Any = None  # RouteStore, when Kubernetes (or the demo) is configured
     demo: Any = None  # the simulator, in demo mode only
+    series: Any = None  # SeriesSource (range queries): Prometheus, or the demo's traffic model
     clock: Callable[[], float] = field(default=time.time)
 
     @property

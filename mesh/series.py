@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from mesh.errors import BadRequest
+from mesh.health import CLIENT_ERROR, ERROR, classify
 from mesh.metrics import histogram_quantile
 
 Point = tuple[float, float]
@@ -25,6 +26,7 @@ Points = tuple[Point, ...]
 Series = Mapping[str, Points]  # key (a version, a destination) -> points
 
 UNKNOWN_VERSION = "unknown"
+TOTAL = "all"  # the summary key for every version together
 
 # Steps a human reads easily; the chosen one keeps a window between MIN_POINTS and MAX_POINTS.
 NICE_STEPS_S: tuple[int, ...] = (
@@ -156,11 +158,30 @@ class OutboundCall:
     protocol: str
     rps: float | None
     error_rate: float | None
+    client_error_rate: float | None
     p95_ms: float | None
     bps: float | None
     rps_series: Points = ()
     error_rate_series: Points = ()
     rps_by_version: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class WindowFigures:
+    """One version's (or the whole target's) figures over the window, from the plotted points.
+
+    rps is the mean of the rps points, share its part of the target's total, success_rate is
+    traffic-weighted across the points, and quantiles come from the bucket rates summed across
+    the window. None where there is nothing to measure.
+    """
+
+    rps: float | None
+    share: float | None
+    success_rate: float | None
+    client_error_rate: float | None
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +196,7 @@ class ServiceSeries:
     tcp_in_bps: Series
     tcp_out_bps: Series
     outbound: tuple[OutboundCall, ...]
+    summary: Mapping[str, WindowFigures] = field(default_factory=dict)  # version or TOTAL
     queries_sent: int = 0
 
     @property
@@ -238,9 +260,11 @@ def series_query(
 
 def is_error(protocol: str, response_code: str, grpc_status: str) -> bool:
     """DESIGN.md: HTTP 5xx and 0 (no response); gRPC status 1-16 even under HTTP 200."""
-    if grpc_status not in ("", "0"):
-        return True
-    return response_code == "0" or response_code.startswith("5")
+    return classify(response_code, grpc_status) == ERROR
+
+
+def is_client_error(protocol: str, response_code: str, grpc_status: str) -> bool:
+    return classify(response_code, grpc_status) == CLIENT_ERROR
 
 
 def code_class(protocol: str, response_code: str, grpc_status: str) -> str:
@@ -435,6 +459,12 @@ def outbound_calls(telemetry: SeriesTelemetry) -> tuple[OutboundCall, ...]:
             r.points for r in requests if is_error(r.protocol, r.response_code, r.grpc_status)
         )
         all_requests = sum(v for _, v in total)
+        client = sum(
+            v
+            for r in requests
+            if is_client_error(r.protocol, r.response_code, r.grpc_status)
+            for _, v in r.points
+        )
         bytes_series = sum_points(pts for s in tcp.get(dest, []) for pts in (s.sent, s.received))
         namespace, _, service = dest.partition("/")
         calls.append(
@@ -444,6 +474,7 @@ def outbound_calls(telemetry: SeriesTelemetry) -> tuple[OutboundCall, ...]:
                 protocol="tcp" if not requests else _dominant_protocol(requests),
                 rps=_mean(total) if requests else None,
                 error_rate=(sum(v for _, v in errors) / all_requests) if all_requests > 0 else None,
+                client_error_rate=(client / all_requests) if all_requests > 0 else None,
                 p95_ms=window_quantile(buckets.get(dest, []), 0.95),
                 bps=_mean(bytes_series),
                 rps_series=total,
@@ -465,6 +496,50 @@ def _tcp_by_version(series: Iterable[TcpSeries], attr: str) -> dict[str, Points]
     return {k: sum_points(v) for k, v in groups.items()}
 
 
+def window_figures(telemetry: SeriesTelemetry) -> dict[str, WindowFigures]:
+    """Per-version figures over the window, plus TOTAL for the target as a whole."""
+    requests = telemetry.inbound
+    by_version: dict[str, list[RequestSeries]] = defaultdict(list)
+    for r in requests:
+        by_version[_version(r)].append(r)
+    buckets: dict[str, list[BucketSeries]] = defaultdict(list)
+    for b in telemetry.inbound_buckets:
+        buckets[_version(b)].append(b)
+    overall = _mean(sum_points(r.points for r in requests))
+
+    def figures(reqs: Sequence[RequestSeries], bks: Sequence[BucketSeries]) -> WindowFigures:
+        total = sum(v for r in reqs for _, v in r.points)
+        errors = sum(
+            v
+            for r in reqs
+            if is_error(r.protocol, r.response_code, r.grpc_status)
+            for _, v in r.points
+        )
+        client = sum(
+            v
+            for r in reqs
+            if is_client_error(r.protocol, r.response_code, r.grpc_status)
+            for _, v in r.points
+        )
+        rps = _mean(sum_points(r.points for r in reqs))
+        return WindowFigures(
+            rps=rps,
+            share=(rps / overall) if rps is not None and overall else None,
+            success_rate=(1.0 - errors / total) if total > 0 else None,
+            client_error_rate=(client / total) if total > 0 else None,
+            p50_ms=window_quantile(bks, QUANTILES["p50"]),
+            p95_ms=window_quantile(bks, QUANTILES["p95"]),
+            p99_ms=window_quantile(bks, QUANTILES["p99"]),
+        )
+
+    out = {
+        v: figures(by_version.get(v, []), buckets.get(v, []))
+        for v in sort_versions(set(by_version) | set(buckets))
+    }
+    out[TOTAL] = figures(requests, telemetry.inbound_buckets)
+    return out
+
+
 def build_service_series(telemetry: SeriesTelemetry) -> ServiceSeries:
     """Derive every chart's series from the raw telemetry; pure, so it is tested alone."""
     inbound = telemetry.inbound
@@ -480,6 +555,7 @@ def build_service_series(telemetry: SeriesTelemetry) -> ServiceSeries:
         tcp_in_bps=_tcp_by_version(telemetry.inbound_tcp, "sent"),
         tcp_out_bps=_tcp_by_version(telemetry.inbound_tcp, "received"),
         outbound=outbound_calls(telemetry),
+        summary=window_figures(telemetry),
         queries_sent=telemetry.queries_sent,
     )
 
