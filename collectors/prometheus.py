@@ -1,0 +1,420 @@
+"""Istio telemetry from Prometheus, through prometheus-api-client.
+
+One graph refresh sends exactly QUERIES_PER_REFRESH instant queries, whatever the number of
+namespaces or services: one `sum by (...)` per metric family over every selected namespace,
+selected with one anchored regex of escaped names (DESIGN.md "Queries per refresh").
+
+Reporters (DESIGN.md): requests and TCP bytes come from the source proxy (reporter="source"),
+plus traffic from callers outside the mesh, which only the destination proxy sees
+(reporter="destination", source_workload="unknown"). Latency comes from the destination
+reporter where present, because it excludes the network time, else from the source reporter.
+
+Every failure leaves as a mesh.errors type; messages never carry headers, tokens or the URL's
+user-info.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
+from urllib3.util.retry import Retry
+
+from collectors import promql
+from mesh import validate
+from mesh.errors import (
+    BackendAuthError,
+    BackendDataError,
+    BackendError,
+    BackendQueryError,
+    BackendTimeout,
+    BackendUnavailable,
+    BadRequest,
+)
+from mesh.records import (
+    UNKNOWN,
+    Endpoint,
+    GraphQuery,
+    GraphTelemetry,
+    GraphView,
+    LatencyQuantiles,
+    RequestRate,
+    TcpRate,
+)
+from mesh.viewkeys import destination_endpoint, edge_labels, source_endpoint
+
+BACKEND = "prometheus"
+QUERIES_PER_REFRESH = 3
+
+REQUESTS_TOTAL = "istio_requests_total"
+DURATION_BUCKET = "istio_request_duration_milliseconds_bucket"
+TCP_SENT = "istio_tcp_sent_bytes_total"
+TCP_RECEIVED = "istio_tcp_received_bytes_total"
+
+QUANTILES: tuple[tuple[str, float], ...] = (("0.5", 0.5), ("0.95", 0.95), ("0.99", 0.99))
+_OUTCOME_LABELS = ("request_protocol", "response_code", "grpc_response_status")
+_MAX_CAUSE = 300
+
+
+# ---------------------------------------------------------------------------------------------
+# Query text (pure)
+
+Matchers = tuple[tuple[str, str, str], ...]
+
+
+def _namespace_parts(reporter: str, namespaces: Iterable[str]) -> tuple[Matchers, ...]:
+    """Series whose source OR destination namespace is selected, from one reporter.
+
+    A selector cannot OR two labels, so the caller joins one rate() per part with `or`, which
+    also drops the duplicates (a series in both parts counts once).
+    """
+    regex = promql.any_of(namespaces)
+    return (
+        (("reporter", "=", reporter), ("source_workload_namespace", "=~", regex)),
+        (("reporter", "=", reporter), ("destination_service_namespace", "=~", regex)),
+    )
+
+
+def _unknown_caller_part(namespaces: Iterable[str]) -> Matchers:
+    """Callers outside the mesh have no proxy of their own: only the destination reports them."""
+    return (
+        ("reporter", "=", "destination"),
+        ("source_workload", "=", UNKNOWN),
+        ("destination_service_namespace", "=~", promql.any_of(namespaces)),
+    )
+
+
+def _rates(metric: str, parts: Iterable[Matchers], window: str) -> str:
+    return " or ".join(f"rate({promql.selector(metric, m)}[{window}])" for m in parts)
+
+
+def _counted_once(metric: str, q: GraphQuery) -> str:
+    """Each request (or byte) once: source reporter, plus unknown callers from the destination."""
+    parts = (*_namespace_parts("source", q.namespaces), _unknown_caller_part(q.namespaces))
+    return _rates(metric, parts, promql.duration(q.window_s))
+
+
+def requests_query(q: GraphQuery) -> str:
+    """Request rate per edge and outcome (protocol, HTTP code, gRPC status)."""
+    group = promql.by((*edge_labels(q.view), *_OUTCOME_LABELS))
+    return f"sum {group} ({_counted_once(REQUESTS_TOTAL, q)})"
+
+
+def latency_query(q: GraphQuery) -> str:
+    """p50, p95 and p99 per edge in one query, told apart by a `quantile` label.
+
+    The destination reporter's buckets win where they exist (`or` keeps the left side for an
+    equal label set); edges only the source reports (no sidecar at the destination, 503 NR)
+    fall back to the source reporter.
+    """
+    window = promql.duration(q.window_s)
+    group = promql.by(("le", *edge_labels(q.view)))
+    dst = f"sum {group} ({_rates(DURATION_BUCKET, _namespace_parts('destination', q.namespaces), window)})"
+    src = (
+        f"sum {group} ({_rates(DURATION_BUCKET, _namespace_parts('source', q.namespaces), window)})"
+    )
+    buckets = f"({dst} or {src})"
+    return " or ".join(
+        f'label_replace(histogram_quantile({value}, {buckets}), "quantile", "{name}", "", "")'
+        for name, value in QUANTILES
+    )
+
+
+def tcp_query(q: GraphQuery) -> str:
+    """TCP bytes per second per edge, both directions in one query, named from the caller.
+
+    Istio names the TCP counters from the reporting proxy's side: istio_tcp_received_bytes_total
+    counts the bytes the proxy received from the caller (the request stream), and
+    istio_tcp_sent_bytes_total the bytes sent back. Kiali swaps them so an edge reads from its
+    caller; so do we, labelling the series direction="sent" (caller -> destination) and
+    direction="received" (destination -> caller) to match TcpRate.
+    """
+    group = promql.by(edge_labels(q.view))
+    sent = f"sum {group} ({_counted_once(TCP_RECEIVED, q)})"
+    received = f"sum {group} ({_counted_once(TCP_SENT, q)})"
+    return (
+        f'label_replace({sent}, "direction", "sent", "", "")'
+        f' or label_replace({received}, "direction", "received", "", "")'
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Result parsing (pure)
+
+
+def _sample_value(sample: Any) -> tuple[Mapping[str, str], float]:
+    try:
+        labels = sample["metric"]
+        raw = sample["value"][1]
+        value = float(raw)
+    except (KeyError, IndexError, TypeError, ValueError):
+        raise BackendDataError(BACKEND, "a result sample has no metric labels or value") from None
+    if not isinstance(labels, dict):
+        raise BackendDataError(BACKEND, "a result sample's labels are not an object")
+    return labels, value
+
+
+def _finite(value: float, what: str) -> float:
+    if not math.isfinite(value):
+        raise BackendDataError(BACKEND, f"{what} is {value} (NaN or infinite)")
+    return value
+
+
+class _Endpoints:
+    """Builds each distinct Endpoint once: thousands of samples share a few hundred edges."""
+
+    def __init__(self, view: GraphView) -> None:
+        self.view = view
+        self.labels = edge_labels(view)
+        self._cache: dict[tuple[str, ...], tuple[Endpoint, Endpoint]] = {}
+
+    def key(self, labels: Mapping[str, str]) -> tuple[str, ...]:
+        return tuple(labels.get(name, "") for name in self.labels)
+
+    def pair(self, labels: Mapping[str, str]) -> tuple[Endpoint, Endpoint]:
+        key = self.key(labels)
+        found = self._cache.get(key)
+        if found is None:
+            found = (source_endpoint(labels, self.view), destination_endpoint(labels, self.view))
+            self._cache[key] = found
+        return found
+
+
+def parse_requests(result: Iterable[Any], view: GraphView) -> tuple[RequestRate, ...]:
+    endpoints = _Endpoints(view)
+    out: list[RequestRate] = []
+    for sample in result:
+        labels, value = _sample_value(sample)
+        src, dst = endpoints.pair(labels)
+        out.append(
+            RequestRate(
+                source=src,
+                destination=dst,
+                protocol=labels.get("request_protocol", ""),
+                response_code=labels.get("response_code", ""),
+                grpc_status=labels.get("grpc_response_status", ""),
+                rps=_finite(value, "a request rate"),
+            )
+        )
+    return tuple(out)
+
+
+def parse_latencies(result: Iterable[Any], view: GraphView) -> tuple[LatencyQuantiles, ...]:
+    """A NaN quantile means the window saw no request on that edge: None, not an error."""
+    endpoints = _Endpoints(view)
+    found: dict[tuple[str, ...], dict[str, float | None]] = {}
+    pairs: dict[tuple[str, ...], tuple[Endpoint, Endpoint]] = {}
+    for sample in result:
+        labels, value = _sample_value(sample)
+        name = labels.get("quantile", "")
+        if name not in dict(QUANTILES):
+            raise BackendDataError(BACKEND, f"unexpected quantile label {name[:20]!r}")
+        if math.isinf(value):
+            raise BackendDataError(BACKEND, f"a latency quantile is {value}")
+        key = endpoints.key(labels)
+        pairs.setdefault(key, endpoints.pair(labels))
+        found.setdefault(key, {})[name] = None if math.isnan(value) else value
+    return tuple(
+        LatencyQuantiles(
+            source=pairs[key][0],
+            destination=pairs[key][1],
+            p50_ms=values.get("0.5"),
+            p95_ms=values.get("0.95"),
+            p99_ms=values.get("0.99"),
+        )
+        for key, values in found.items()
+    )
+
+
+def parse_tcp(result: Iterable[Any], view: GraphView) -> tuple[TcpRate, ...]:
+    endpoints = _Endpoints(view)
+    sums: dict[tuple[str, ...], list[float]] = {}
+    pairs: dict[tuple[str, ...], tuple[Endpoint, Endpoint]] = {}
+    for sample in result:
+        labels, value = _sample_value(sample)
+        direction = labels.get("direction", "")
+        if direction not in ("sent", "received"):
+            raise BackendDataError(BACKEND, f"unexpected direction label {direction[:20]!r}")
+        key = endpoints.key(labels)
+        pairs.setdefault(key, endpoints.pair(labels))
+        slot = sums.setdefault(key, [0.0, 0.0])
+        slot[0 if direction == "sent" else 1] += _finite(value, "a TCP byte rate")
+    return tuple(
+        TcpRate(source=pairs[key][0], destination=pairs[key][1], sent_bps=s, received_bps=r)
+        for key, (s, r) in sums.items()
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors
+
+
+def safe_url(url: str) -> str:
+    """The URL without user-info, query or fragment: safe to show in an error message."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def _short(text: str) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= _MAX_CAUSE else text[: _MAX_CAUSE - 1] + "…"
+
+
+def _error_payload(body: bytes) -> tuple[str, str]:
+    """(errorType, error) from a Prometheus error body, or ("", "") when it is not one."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return "", ""
+    if not isinstance(payload, dict):
+        return "", ""
+    return str(payload.get("errorType", "")), str(payload.get("error", ""))
+
+
+def error_for_response(status: int, body: bytes) -> BackendError | None:
+    """The typed error a Prometheus HTTP answer stands for, or None when it is a success."""
+    # A proxy in front of Prometheus may answer 200 with an error payload; Prometheus puts
+    # "status" first, so looking at the head of the body is enough and stays cheap.
+    if status == 200 and b'"status":"error"' not in body[:64].replace(b" ", b""):
+        return None
+    kind, message = _error_payload(body)
+    if status in (401, 403):
+        return BackendAuthError(BACKEND, f"HTTP {status}: the credentials were refused")
+    if kind == "timeout":
+        return BackendTimeout(BACKEND, _short(f"query timed out in Prometheus: {message}"))
+    detail = f"{kind}: {message}" if kind or message else "no error detail"
+    return BackendQueryError(BACKEND, _short(f"HTTP {status}: {detail}"))
+
+
+def _check_response(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+    """Session hook: turn an error answer into a typed error before the client library
+    discards the status code and payload (it keeps neither)."""
+    error = error_for_response(response.status_code, response.content)
+    if error is not None:
+        raise error
+
+
+def _connection_reason(exc: BaseException) -> str:
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        e = stack.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, ConnectionRefusedError) or getattr(e, "errno", None) == errno.ECONNREFUSED:
+            return "connection refused"
+        if "Name or service not known" in str(e) or "nodename nor servname" in str(e):
+            return "host name not found"
+        if isinstance(e, requests.exceptions.SSLError):
+            return "TLS handshake failed"
+        stack.extend([e.__cause__, e.__context__, getattr(e, "reason", None)])
+        stack.extend(a for a in getattr(e, "args", ()) if isinstance(a, BaseException))
+    return "connection failed"
+
+
+# ---------------------------------------------------------------------------------------------
+# The collector
+
+
+class PrometheusCollector:
+    """TelemetrySource over a Prometheus that scrapes Istio's standard metrics."""
+
+    name = "prometheus"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout_s: float = 10.0,
+        headers: dict[str, str] | None = None,
+        session: requests.Session | None = None,
+    ) -> None:
+        parts = urlsplit(url or "")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise BadRequest("the Prometheus URL must be http(s)://host[:port][/path]", field="url")
+        if not (isinstance(timeout_s, int | float) and 0 < timeout_s <= 3600):
+            raise BadRequest("the Prometheus timeout must be between 0 and 3600 s", field="timeout")
+        self.url = url.rstrip("/")
+        self.timeout_s = float(timeout_s)
+        self._display_url = safe_url(self.url)
+        self._session = session if session is not None else requests.Session()
+        hooks = self._session.hooks.setdefault("response", [])
+        if _check_response not in hooks:
+            hooks.append(_check_response)
+        # No retries: a dashboard refresh should fail fast and say so; the next refresh retries.
+        no_retry = Retry(
+            total=0, read=False, redirect=0, status_forcelist=(), raise_on_status=False
+        )
+        self._client = PrometheusConnect(
+            url=self.url,
+            headers=dict(headers) if headers else None,
+            retry=no_retry,
+            session=self._session,
+            timeout=self.timeout_s,
+        )
+
+    def __repr__(self) -> str:
+        return f"PrometheusCollector({self._display_url!r})"
+
+    def close(self) -> None:
+        self._client.close()
+
+    def query(self, text: str, at: float) -> list[Any]:
+        """One instant query at `at`; the result vector, or a typed error."""
+        params = {"time": f"{at:.3f}", "timeout": f"{self.timeout_s:g}"}
+        where = self._display_url
+        try:
+            result = self._client.custom_query(text, params=params)
+        except BackendError:
+            raise
+        except requests.exceptions.Timeout:
+            raise BackendTimeout(
+                BACKEND, f"no answer from {where} within {self.timeout_s:g} s"
+            ) from None
+        except requests.exceptions.JSONDecodeError:
+            raise BackendDataError(BACKEND, f"{where} answered with invalid JSON") from None
+        except requests.exceptions.ConnectionError as e:
+            raise BackendUnavailable(
+                BACKEND, f"cannot reach {where}: {_connection_reason(e)}"
+            ) from None
+        except requests.exceptions.RequestException as e:
+            raise BackendUnavailable(BACKEND, f"cannot reach {where}: {type(e).__name__}") from None
+        except PrometheusApiClientException:
+            raise BackendQueryError(BACKEND, f"{where} refused the query") from None
+        except (KeyError, TypeError, ValueError):
+            raise BackendDataError(BACKEND, f"{where} answered without data.result") from None
+        if not isinstance(result, list):
+            raise BackendDataError(BACKEND, "the query did not return an instant vector")
+        return result
+
+    def graph_telemetry(self, query: GraphQuery) -> GraphTelemetry:
+        """Edge rates, latency quantiles and TCP bytes: QUERIES_PER_REFRESH queries in all."""
+        namespaces = tuple(validate.namespace(ns) for ns in query.namespaces)
+        if not isinstance(query.window_s, int) or query.window_s <= 0:
+            raise BadRequest("the window must be a positive number of seconds", field="window")
+        if not math.isfinite(query.at):
+            raise BadRequest("the time must be a finite UNIX time", field="at")
+        if not namespaces:
+            return GraphTelemetry(query=query)
+        view = query.view
+        requests_result = self.query(requests_query(query), query.at)
+        latency_result = self.query(latency_query(query), query.at)
+        tcp_result = self.query(tcp_query(query), query.at)
+        return GraphTelemetry(
+            query=query,
+            requests=parse_requests(requests_result, view),
+            latencies=parse_latencies(latency_result, view),
+            tcp=parse_tcp(tcp_result, view),
+            queries_sent=QUERIES_PER_REFRESH,
+        )

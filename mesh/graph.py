@@ -1,0 +1,419 @@
+"""The traffic graph: a networkx.DiGraph built from telemetry records, then enriched.
+
+As Kiali does (graph/telemetry/istio/appender/), a base graph is built once from traffic and a
+list of small appenders each adds one thing (latency, TCP bytes, share, node rates, error rates,
+health, outsiders). Each appender mutates the graph in place and can be tested alone.
+
+Node ids per view: `unknown` for callers outside the mesh; `namespace/workload` (workload view),
+`namespace/app` (app view, and the source side of the service view), `namespace/app/version`
+(versioned-app view), `namespace/service` (service view). A destination whose workload is
+unknown (503 NR: no route, no healthy upstream) becomes a service node in every view, because
+the request never reached a workload.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import astuple
+from functools import partial
+from typing import Any
+
+import networkx as nx
+
+from mesh.health import CLIENT_ERROR, ERROR, HEALTHY, IDLE, HealthThresholds, classify, health
+from mesh.records import (
+    UNKNOWN,
+    Endpoint,
+    GraphTelemetry,
+    GraphView,
+    LatencyQuantiles,
+    RequestRate,
+    TcpRate,
+)
+
+Appender = Callable[[nx.DiGraph], None]
+
+NODE_FIELDS: tuple[str, ...] = (
+    "id", "kind", "namespace", "workload", "app", "version", "service",
+    "rps_in", "rps_out", "error_rate_in", "error_rate_4xx_in", "health", "outsider",
+)  # fmt: skip
+EDGE_FIELDS: tuple[str, ...] = (
+    "id", "source", "target", "protocol", "rps", "error_rate", "error_rate_4xx", "share",
+    "p50_ms", "p95_ms", "p99_ms", "bps", "sent_bps", "received_bps", "health",
+)  # fmt: skip
+PROTOCOLS: tuple[str, ...] = ("http", "grpc", "tcp")
+
+# Rounding in graph_json: decimals kept, but never fewer than _SIGNIFICANT significant digits,
+# so a rate of 0.0033 rps (one request in five minutes) keeps its precision.
+_DECIMALS: dict[str, int] = {
+    "rps": 4, "rps_in": 4, "rps_out": 4, "share": 4,
+    "error_rate": 6, "error_rate_4xx": 6, "error_rate_in": 6, "error_rate_4xx_in": 6,
+    "p50_ms": 3, "p95_ms": 3, "p99_ms": 3,
+    "bps": 2, "sent_bps": 2, "received_bps": 2,
+}  # fmt: skip
+_SIGNIFICANT = 5
+_NODE_TEXT = ("namespace", "workload", "app", "version", "service")
+
+
+# ---------------------------------------------------------------------------------------------
+# Node identity
+
+
+def _absent(value: str) -> bool:
+    return not value or value == UNKNOWN
+
+
+def _service_node(ep: Endpoint) -> tuple[str, dict[str, str]]:
+    namespace = ep.service_namespace or ep.namespace or UNKNOWN
+    service = ep.service or UNKNOWN
+    return f"{namespace}/{service}", {"kind": "service", "namespace": namespace, "service": service}
+
+
+def source_node(ep: Endpoint, view: GraphView) -> tuple[str, dict[str, str]]:
+    """The node id and identity attributes of an edge's source in `view`."""
+    if ep.is_unknown:
+        return UNKNOWN, {"kind": "unknown"}
+    ns = ep.namespace
+    if view is GraphView.WORKLOAD:
+        name = ep.workload or ep.app or UNKNOWN
+        attrs = {"kind": "workload", "namespace": ns, "workload": name, "app": ep.app}
+        return f"{ns}/{name}", {**attrs, "version": ep.version}
+    app = ep.app or ep.workload or UNKNOWN
+    if view is GraphView.VERSIONED_APP and ep.version:
+        attrs = {"kind": "app", "namespace": ns, "app": app, "version": ep.version}
+        return f"{ns}/{app}/{ep.version}", attrs
+    return f"{ns}/{app}", {"kind": "app", "namespace": ns, "app": app}
+
+
+def destination_node(ep: Endpoint, view: GraphView) -> tuple[str, dict[str, str]]:
+    """The node id and identity attributes of an edge's destination in `view`."""
+    if view is GraphView.SERVICE:
+        return _service_node(ep)
+    ns = ep.namespace
+    if view is GraphView.WORKLOAD:
+        if _absent(ep.workload):
+            return _service_node(ep)
+        attrs = {"kind": "workload", "namespace": ns, "workload": ep.workload, "app": ep.app}
+        return f"{ns}/{ep.workload}", {**attrs, "version": ep.version, "service": ep.service}
+    if _absent(ep.app):
+        return _service_node(ep)
+    attrs = {"kind": "app", "namespace": ns, "app": ep.app, "service": ep.service}
+    if view is GraphView.VERSIONED_APP and ep.version:
+        return f"{ns}/{ep.app}/{ep.version}", {**attrs, "version": ep.version}
+    return f"{ns}/{ep.app}", attrs
+
+
+def _new_node(node_id: str, attrs: Mapping[str, str]) -> dict[str, Any]:
+    node: dict[str, Any] = {
+        "id": node_id,
+        "kind": attrs.get("kind", "workload"),
+        **{k: attrs.get(k, "") for k in _NODE_TEXT},
+        "rps_in": 0.0,
+        "rps_out": 0.0,
+        "error_rate_in": 0.0,
+        "error_rate_4xx_in": 0.0,
+        "health": IDLE,
+        "outsider": False,
+    }
+    return node
+
+
+def _merge_node(g: nx.DiGraph, node_id: str, attrs: Mapping[str, str]) -> None:
+    """Add a node, or fill identity fields the node learned from its other side."""
+    if node_id not in g:
+        g.add_node(node_id, **_new_node(node_id, attrs))
+        return
+    node = g.nodes[node_id]
+    for key in _NODE_TEXT:
+        if not node[key] and attrs.get(key):
+            node[key] = attrs[key]
+    # In the service view a caller app and the service of the same name share one node: it is
+    # a service node, as every node in Kiali's service graph is.
+    if attrs.get("kind") == "service":
+        node["kind"] = "service"
+        node["service"] = attrs.get("service", node["service"])
+
+
+def _new_edge(source: str, target: str) -> dict[str, Any]:
+    return {
+        "id": f"{source}->{target}",
+        "source": source,
+        "target": target,
+        "protocol": "tcp",
+        "rps": 0.0,
+        "error_rps": 0.0,
+        "client_error_rps": 0.0,
+        "error_rate": 0.0,
+        "error_rate_4xx": 0.0,
+        "share": None,
+        "p50_ms": None,
+        "p95_ms": None,
+        "p99_ms": None,
+        "bps": None,
+        "sent_bps": None,
+        "received_bps": None,
+        "health": IDLE,
+    }
+
+
+def _view(g: nx.DiGraph) -> GraphView:
+    return GraphView(g.graph.get("view", GraphView.WORKLOAD.value))
+
+
+def ensure_edge(g: nx.DiGraph, source: Endpoint, destination: Endpoint) -> tuple[str, str]:
+    """Add (or find) the nodes and the edge a record maps to in the graph's view."""
+    view = _view(g)
+    s, s_attrs = source_node(source, view)
+    t, t_attrs = destination_node(destination, view)
+    _merge_node(g, s, s_attrs)
+    _merge_node(g, t, t_attrs)
+    if not g.has_edge(s, t):
+        g.add_edge(s, t, **_new_edge(s, t))
+    return s, t
+
+
+# ---------------------------------------------------------------------------------------------
+# Base graph
+
+
+def traffic_graph(telemetry: GraphTelemetry) -> nx.DiGraph:
+    """Nodes and edges with request counters (rps, error_rps, client_error_rps, protocol).
+
+    TCP records add their edges too (bytes come later, from add_tcp_bytes). An edge's protocol
+    is the request protocol carrying most of its rps, or "tcp" when it carries no requests.
+    """
+    q = telemetry.query
+    g = nx.DiGraph(view=q.view.value, namespaces=tuple(q.namespaces), window_s=q.window_s, at=q.at)
+    protocols: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    services: dict[str, Counter[str]] = defaultdict(Counter)
+    for r in telemetry.requests:
+        s, t = ensure_edge(g, r.source, r.destination)
+        edge = g.edges[s, t]
+        edge["rps"] += r.rps
+        outcome = classify(r.response_code, r.grpc_status)
+        if outcome == ERROR:
+            edge["error_rps"] += r.rps
+        elif outcome == CLIENT_ERROR:
+            edge["client_error_rps"] += r.rps
+        protocol = (r.protocol or "http").lower()
+        protocols[s, t][protocol if protocol in PROTOCOLS else "http"] += r.rps
+        if r.destination.service and g.nodes[t]["kind"] != "service":
+            services[t][r.destination.service] += r.rps
+    for rec in telemetry.tcp:
+        ensure_edge(g, rec.source, rec.destination)
+    for (s, t), counts in protocols.items():
+        # Most rps wins; ties go to the first name alphabetically, so output is stable.
+        g.edges[s, t]["protocol"] = min(counts, key=lambda p: (-counts[p], p))
+    for node_id, counts in services.items():
+        g.nodes[node_id]["service"] = min(counts, key=lambda name: (-counts[name], name))
+    return g
+
+
+# ---------------------------------------------------------------------------------------------
+# Appenders
+
+
+def add_tcp_bytes(g: nx.DiGraph, tcp: Iterable[TcpRate]) -> None:
+    """sent_bps / received_bps (caller-oriented, see TcpRate) and bps = their sum, per edge."""
+    sums: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for rec in tcp:
+        key = ensure_edge(g, rec.source, rec.destination)
+        sums[key][0] += rec.sent_bps
+        sums[key][1] += rec.received_bps
+    for (s, t), (sent, received) in sums.items():
+        edge = g.edges[s, t]
+        edge["sent_bps"] = sent
+        edge["received_bps"] = received
+        edge["bps"] = sent + received
+
+
+def _endpoint_key(source: Endpoint, destination: Endpoint) -> tuple[tuple[str, ...], ...]:
+    return (astuple(source), astuple(destination))
+
+
+def add_latency(
+    g: nx.DiGraph, latencies: Iterable[LatencyQuantiles], requests: Iterable[RequestRate]
+) -> None:
+    """p50/p95/p99 per edge.
+
+    Quantiles cannot be added up, so when several latency records land on one edge (e.g. a
+    workload reached through two services) the edge keeps the record of the endpoint pair with
+    the most request traffic; equal traffic keeps the first pair in label order. Records for
+    edges without request traffic are ignored: a quantile without requests is meaningless.
+    """
+    view = _view(g)
+    weight: dict[tuple[tuple[str, ...], ...], float] = defaultdict(float)
+    for r in requests:
+        weight[_endpoint_key(r.source, r.destination)] += r.rps
+    candidates: list[tuple[float, tuple[tuple[str, ...], ...], tuple[str, str], LatencyQuantiles]]
+    candidates = []
+    for rec in latencies:
+        s, _ = source_node(rec.source, view)
+        t, _ = destination_node(rec.destination, view)
+        if g.has_edge(s, t):
+            key = _endpoint_key(rec.source, rec.destination)
+            candidates.append((-weight.get(key, 0.0), key, (s, t), rec))
+    candidates.sort(key=lambda c: (c[0], c[1]))
+    chosen: dict[tuple[str, str], LatencyQuantiles] = {}
+    for _, _, edge_key, rec in candidates:
+        chosen.setdefault(edge_key, rec)
+    for (s, t), rec in chosen.items():
+        edge = g.edges[s, t]
+        edge["p50_ms"], edge["p95_ms"], edge["p99_ms"] = rec.p50_ms, rec.p95_ms, rec.p99_ms
+
+
+def add_share(g: nx.DiGraph) -> None:
+    """Each edge's fraction of its source's outgoing request rps (None without requests)."""
+    for node_id in g.nodes:
+        out = list(g.out_edges(node_id, data=True))
+        total = sum(d["rps"] for _, _, d in out)
+        for _, _, d in out:
+            carries_requests = d["protocol"] != "tcp" or d["rps"] > 0
+            d["share"] = d["rps"] / total if total > 0 and carries_requests else None
+
+
+def add_node_rates(g: nx.DiGraph) -> None:
+    """rps_in / rps_out and the inbound and outbound error counters of every node."""
+    for node_id, node in g.nodes(data=True):
+        inbound = [d for _, _, d in g.in_edges(node_id, data=True)]
+        outbound = [d for _, _, d in g.out_edges(node_id, data=True)]
+        node["rps_in"] = sum(d["rps"] for d in inbound)
+        node["rps_out"] = sum(d["rps"] for d in outbound)
+        node["error_rps_in"] = sum(d["error_rps"] for d in inbound)
+        node["client_error_rps_in"] = sum(d["client_error_rps"] for d in inbound)
+        node["error_rps_out"] = sum(d["error_rps"] for d in outbound)
+        node["client_error_rps_out"] = sum(d["client_error_rps"] for d in outbound)
+        node["bps_in"] = sum(d["bps"] or 0.0 for d in inbound)
+        node["bps_out"] = sum(d["bps"] or 0.0 for d in outbound)
+
+
+def _ratio(part: float, whole: float) -> float:
+    return part / whole if whole > 0 else 0.0
+
+
+def add_error_rates(g: nx.DiGraph) -> None:
+    """Error and client-error ratios of edges and of nodes' inbound traffic (0 when idle)."""
+    for _, _, d in g.edges(data=True):
+        d["error_rate"] = _ratio(d["error_rps"], d["rps"])
+        d["error_rate_4xx"] = _ratio(d["client_error_rps"], d["rps"])
+    for _, node in g.nodes(data=True):
+        node["error_rate_in"] = _ratio(node.get("error_rps_in", 0.0), node["rps_in"])
+        node["error_rate_4xx_in"] = _ratio(node.get("client_error_rps_in", 0.0), node["rps_in"])
+
+
+def _traffic_health(
+    rps: float, error_rps: float, client_error_rps: float, bps: float, t: HealthThresholds
+) -> str:
+    if rps > 0:
+        return health(rps, error_rps / rps, client_error_rps / rps, t)
+    return HEALTHY if bps > 0 else IDLE
+
+
+def add_health(g: nx.DiGraph, thresholds: HealthThresholds) -> None:
+    """Edge health from its requests; node health from its inbound traffic.
+
+    TCP carries no status codes, so TCP-only traffic is healthy when bytes flow. A node that
+    receives nothing (the ingress gateway, `unknown`) is judged on what it sends instead, or
+    it would always show idle while it drives the mesh.
+    """
+    for _, _, d in g.edges(data=True):
+        d["health"] = _traffic_health(
+            d["rps"], d["error_rps"], d["client_error_rps"], d["bps"] or 0.0, thresholds
+        )
+    for _, n in g.nodes(data=True):
+        inbound = (n.get("error_rps_in", 0.0), n.get("client_error_rps_in", 0.0))
+        outbound = (n.get("error_rps_out", 0.0), n.get("client_error_rps_out", 0.0))
+        if n["rps_in"] > 0 or n.get("bps_in", 0.0) > 0:
+            n["health"] = _traffic_health(n["rps_in"], *inbound, n.get("bps_in", 0.0), thresholds)
+        else:
+            n["health"] = _traffic_health(
+                n["rps_out"], *outbound, n.get("bps_out", 0.0), thresholds
+            )
+
+
+def mark_outsiders(g: nx.DiGraph, namespaces: Iterable[str]) -> None:
+    """Nodes from namespaces that were not asked for (they call in, or are called)."""
+    wanted = frozenset(namespaces)
+    for _, n in g.nodes(data=True):
+        n["outsider"] = n["kind"] != "unknown" and n["namespace"] not in wanted
+
+
+def appenders(telemetry: GraphTelemetry, thresholds: HealthThresholds) -> list[Appender]:
+    """The enrichment pipeline, in order: later steps read what earlier ones wrote."""
+    return [
+        partial(add_tcp_bytes, tcp=telemetry.tcp),
+        partial(add_latency, latencies=telemetry.latencies, requests=telemetry.requests),
+        add_share,
+        add_node_rates,
+        add_error_rates,
+        partial(add_health, thresholds=thresholds),
+        partial(mark_outsiders, namespaces=telemetry.query.namespaces),
+    ]
+
+
+def build_graph(
+    telemetry: GraphTelemetry,
+    thresholds: HealthThresholds = HealthThresholds(),  # noqa: B008 - frozen, immutable
+) -> nx.DiGraph:
+    """The graph of one refresh: the base traffic graph run through every appender."""
+    g = traffic_graph(telemetry)
+    for step in appenders(telemetry, thresholds):
+        step(g)
+    return g
+
+
+# ---------------------------------------------------------------------------------------------
+# Output
+
+
+def _round(value: float, decimals: int) -> float:
+    if value == 0:
+        return 0.0
+    digits = max(decimals, _SIGNIFICANT - 1 - math.floor(math.log10(abs(value))))
+    return round(value, digits)
+
+
+def _json_value(key: str, value: Any) -> Any:
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        if not math.isfinite(value):
+            return None
+        decimals = _DECIMALS.get(key)
+        return float(value) if decimals is None else _round(float(value), decimals)
+    return str(value)
+
+
+def graph_json(g: nx.DiGraph) -> dict[str, list[dict[str, Any]]]:
+    """JSON-ready nodes and edges: no NaN or infinity, rounded, sorted by id for stable output."""
+    nodes = [
+        {k: _json_value(k, data.get(k)) for k in NODE_FIELDS}
+        for _, data in sorted(g.nodes(data=True), key=lambda item: item[0])
+    ]
+    edges = [
+        {k: _json_value(k, data.get(k)) for k in EDGE_FIELDS}
+        for _, _, data in sorted(g.edges(data=True), key=lambda item: (item[0], item[1]))
+    ]
+    return {"nodes": nodes, "edges": edges}
+
+
+def graph_summary(g: nx.DiGraph) -> dict[str, Any]:
+    """Totals for a page header: request rate over all edges, its error ratios, TCP bytes."""
+    rps = sum(d["rps"] for _, _, d in g.edges(data=True))
+    errors = sum(d["error_rps"] for _, _, d in g.edges(data=True))
+    client_errors = sum(d["client_error_rps"] for _, _, d in g.edges(data=True))
+    bps = sum(d["bps"] or 0.0 for _, _, d in g.edges(data=True))
+    states = Counter(n["health"] for _, n in g.nodes(data=True))
+    return {
+        "nodes": g.number_of_nodes(),
+        "edges": g.number_of_edges(),
+        "rps": _round(rps, 4),
+        "error_rate": _round(_ratio(errors, rps), 6),
+        "error_rate_4xx": _round(_ratio(client_errors, rps), 6),
+        "bps": _round(bps, 2),
+        "health": {
+            state: states.get(state, 0) for state in ("healthy", "degraded", "failure", "idle")
+        },
+    }
