@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import requests
 
-from collectors.jaeger_json import parse_otlp, parse_v1_response
+from collectors.jaeger_json import parse_dependencies, parse_otlp, parse_v1_response
 from mesh.errors import (
     BackendAuthError,
     BackendDataError,
@@ -76,7 +76,9 @@ class JaegerCollector:
         except requests.Timeout:
             raise BackendTimeout(BACKEND, f"no answer within {self.timeout_s:g}s") from None
         except requests.ConnectionError as exc:
-            raise BackendUnavailable(BACKEND, f"cannot connect to {self.url}: {_short(exc)}") from None
+            raise BackendUnavailable(
+                BACKEND, f"cannot connect to {self.url}: {_short(exc)}"
+            ) from None
         except requests.RequestException as exc:
             raise BackendUnavailable(BACKEND, _short(exc)) from None
 
@@ -99,7 +101,7 @@ class JaegerCollector:
     # ---- API detection -----------------------------------------------------------------
 
     def api_version(self) -> str:
-        """"v3" or "v1": asked once (v3 first, as the newest Jaeger only has it), then cached."""
+        """ "v3" or "v1": asked once (v3 first, as the newest Jaeger only has it), then cached."""
         if self._api is not None:
             return self._api
         with self._lock:
@@ -210,17 +212,7 @@ class JaegerCollector:
         body = self._ok_json(
             "/api/dependencies", {"endTs": end_us // 1000, "lookback": lookback_s * 1000}
         )
-        data = body.get("data") if isinstance(body, Mapping) else None
-        if data is None:
-            return []
-        if not isinstance(data, list):
-            raise BackendDataError(BACKEND, "dependencies data is not a list")
-        out = []
-        for d in data:
-            if not isinstance(d, Mapping) or "parent" not in d or "child" not in d:
-                raise BackendDataError(BACKEND, "dependency without parent/child")
-            out.append(Dependency(str(d["parent"]), str(d["child"]), int(d.get("callCount") or 0)))
-        return out
+        return parse_dependencies(body.get("data") if isinstance(body, Mapping) else None)
 
     def _ok_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         resp = self._get(path, params)

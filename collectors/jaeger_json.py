@@ -22,7 +22,17 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from mesh.errors import BackendDataError
-from mesh.trace_records import Log, Process, RefType, Span, SpanRef, Tag, Trace
+from mesh.trace_records import (
+    Dependency,
+    Log,
+    Process,
+    RefType,
+    Span,
+    SpanRef,
+    Tag,
+    Trace,
+    TraceSummary,
+)
 from mesh.traces import canonical_span_id, canonical_trace_id
 
 BACKEND = "jaeger"
@@ -455,3 +465,51 @@ def _otlp_span_json(s: Span) -> dict[str, Any]:
             )
         body["events"] = events
     return body
+
+
+# --------------------------------------------------------------------------------------------
+# Small responses
+
+
+def parse_dependencies(data: Any) -> list[Dependency]:
+    """The `data` array of /api/dependencies: `[{parent, child, callCount}]`."""
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        raise _bad("dependencies data is not a list")
+    out = []
+    for d in data:
+        if not isinstance(d, Mapping) or "parent" not in d or "child" not in d:
+            raise _bad("dependency without parent/child")
+        out.append(
+            Dependency(
+                str(d["parent"]), str(d["child"]), _int(d.get("callCount") or 0, "callCount")
+            )
+        )
+    return out
+
+
+def parse_v3_summaries(body: Any) -> list[TraceSummary]:
+    """/api/v3/trace-summaries (Jaeger 2.19+): search rows without spans."""
+    if not isinstance(body, Mapping) or not isinstance(body.get("summaries") or [], list):
+        raise _bad("trace summaries are not a list")
+    out = []
+    for s in body.get("summaries") or ():
+        if not isinstance(s, Mapping) or "traceId" not in s:
+            raise _bad("trace summary without traceId")
+        start = _ns_to_us(s.get("minStartTimeUnixNano"), "minStartTimeUnixNano")
+        end = _ns_to_us(s.get("maxEndTimeUnixNano"), "maxEndTimeUnixNano")
+        services = tuple(sorted(str(x.get("name") or "") for x in s.get("services") or ()))
+        out.append(
+            TraceSummary(
+                trace_id=canonical_trace_id(_otlp_id(s["traceId"], 32)),
+                start_us=start,
+                duration_us=max(0, end - start),
+                span_count=_int(s.get("spanCount") or 0, "spanCount"),
+                error_count=_int(s.get("errorSpanCount") or 0, "errorSpanCount"),
+                services=services,
+                root_service=str(s.get("rootServiceName") or ""),
+                root_operation=str(s.get("rootOperationName") or ""),
+            )
+        )
+    return out
