@@ -1,0 +1,80 @@
+"""Istio's Bookinfo sample as a MeshSpec: the mesh a new user sees first.
+
+istio-ingressgateway (istio-system) -> productpage-v1 -> details-v1 and reviews-v1/v2/v3;
+reviews-v2 and reviews-v3 call ratings-v1, reviews-v1 does not (it shows no stars).
+
+The demo's default reviews split is v1 80 / v2 10 / v3 10 (DEFAULT_REVIEWS_SPLIT), so the
+first graph already shows a canary in progress and ratings traffic that follows v2+v3 only.
+Latencies are server times (lognormal medians): details 3 ms, ratings 2 ms, reviews-v1 8 ms,
+reviews-v2 18 ms and reviews-v3 22 ms (both include their ratings call), productpage 35 ms.
+A little 5xx noise: productpage 0.2 %, details 0.1 %, reviews 0.1 %, ratings 0.5 %.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from demo.spec import Call, ErrorModel, LatencyModel, MeshSpec, Workload
+
+NAMESPACE = "bookinfo"
+DEFAULT_REVIEWS_SPLIT: dict[str, int] = {"v1": 80, "v2": 10, "v3": 10}
+DEFAULT_RPS = 20.0
+CLUSTER = "Kubernetes"  # Istio's default cluster id
+
+
+def bookinfo_spec(
+    namespace: str = NAMESPACE,
+    reviews_split: Mapping[str, int] | None = None,
+    rps: float = DEFAULT_RPS,
+) -> MeshSpec:
+    """Bookinfo in `namespace`, entered through the ingress gateway at `rps` requests/s."""
+    split = dict(DEFAULT_REVIEWS_SPLIT if reviews_split is None else reviews_split)
+    ns = namespace
+
+    def wl(app: str, version: str, median_ms: float, sigma: float = 0.45) -> Workload:
+        return Workload(
+            namespace=ns,
+            name=f"{app}-{version}",
+            app=app,
+            version=version,
+            service=app,
+            cluster=CLUSTER,
+            latency=LatencyModel(median_ms, sigma),
+            service_account=f"bookinfo-{app}",
+        )
+
+    gateway = Workload(
+        namespace="istio-system",
+        name="istio-ingressgateway",
+        app="istio-ingressgateway",
+        version="latest",
+        service="",
+        cluster=CLUSTER,
+        service_account="istio-ingressgateway-service-account",
+    )
+    workloads = (
+        gateway,
+        wl("productpage", "v1", 35.0, 0.5),
+        wl("details", "v1", 3.0, 0.4),
+        wl("reviews", "v1", 8.0),
+        wl("reviews", "v2", 18.0),
+        wl("reviews", "v3", 22.0),
+        wl("ratings", "v1", 2.0, 0.4),
+    )
+    pp = ("istio-system", "istio-ingressgateway")
+    calls = (
+        Call(*pp, ns, "productpage", rps=rps, errors=ErrorModel(http_5xx=0.002)),
+        Call(
+            ns, "productpage-v1", ns, "details", per_request=1.0, errors=ErrorModel(http_5xx=0.001)
+        ),
+        Call(
+            ns, "productpage-v1", ns, "reviews", per_request=1.0, errors=ErrorModel(http_5xx=0.001)
+        ),
+        Call(ns, "reviews-v2", ns, "ratings", per_request=1.0, errors=ErrorModel(http_5xx=0.005)),
+        Call(ns, "reviews-v3", ns, "ratings", per_request=1.0, errors=ErrorModel(http_5xx=0.005)),
+    )
+    return MeshSpec(
+        workloads=workloads,
+        calls=calls,
+        splits=((ns, "reviews", tuple(sorted(split.items()))),),
+    )
