@@ -1,0 +1,304 @@
+"""Range queries for one service or workload: the history behind the service page.
+
+Six queries per view, whatever the number of versions or destinations: one `sum by (...)` per
+metric family and direction, every family split by version (destination_canonical_revision
+inbound, source_canonical_revision outbound) and, outbound, by destination service.
+
+Reporters follow DESIGN.md exactly as the graph collector does (collectors/prometheus.py):
+requests and TCP bytes from the source proxy plus unknown callers from the destination proxy,
+latency buckets from the destination reporter where present (`or` keeps the left side for an
+equal label set, at every step) else from the source reporter. Quantiles, success rates and
+code classes are computed in mesh/series.py from these raw rates, PromQL-exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+from prometheus_api_client import PrometheusApiClientException
+
+from collectors import promql
+from collectors.prometheus import (
+    BACKEND,
+    DURATION_BUCKET,
+    REQUESTS_TOTAL,
+    TCP_RECEIVED,
+    TCP_SENT,
+    PrometheusCollector,
+    _connection_reason,
+)
+from mesh import validate
+from mesh.errors import (
+    BackendDataError,
+    BackendError,
+    BackendQueryError,
+    BackendTimeout,
+    BackendUnavailable,
+    BadRequest,
+)
+from mesh.records import UNKNOWN
+from mesh.series import (
+    BucketSeries,
+    Points,
+    RequestSeries,
+    SeriesQuery,
+    SeriesTelemetry,
+    Target,
+    TcpSeries,
+)
+
+QUERIES_PER_VIEW = 6
+
+VERSION_IN = "destination_canonical_revision"
+VERSION_OUT = "source_canonical_revision"
+DESTINATION = ("destination_service_namespace", "destination_service_name")
+OUTCOME = ("request_protocol", "response_code", "grpc_response_status")
+
+Matchers = tuple[tuple[str, str, str], ...]
+
+
+# ---------------------------------------------------------------------------------------------
+# Query text (pure)
+
+
+def inbound_matchers(q: SeriesQuery) -> Matchers:
+    """Traffic into the target: a service by its name, a workload by its own labels."""
+    if q.target is Target.SERVICE:
+        return (
+            ("destination_service_namespace", "=", validate.namespace(q.namespace)),
+            ("destination_service_name", "=", validate.service_name(q.name)),
+        )
+    return (
+        ("destination_workload_namespace", "=", validate.namespace(q.namespace)),
+        ("destination_workload", "=", validate.workload_name(q.name)),
+    )
+
+
+def outbound_matchers(q: SeriesQuery) -> Matchers:
+    """Traffic out of the target. A service's callers are its pods, which Istio labels with the
+    canonical service (the app label), as Kiali assumes too."""
+    if q.target is Target.SERVICE:
+        return (
+            ("source_workload_namespace", "=", validate.namespace(q.namespace)),
+            ("source_canonical_service", "=", validate.service_name(q.name)),
+        )
+    return (
+        ("source_workload_namespace", "=", validate.namespace(q.namespace)),
+        ("source_workload", "=", validate.workload_name(q.name)),
+    )
+
+
+def _rate(metric: str, matchers: Matchers, rate: str) -> str:
+    return f"rate({promql.selector(metric, matchers)}[{rate}])"
+
+
+def _counted_once(metric: str, sel: Matchers, rate: str) -> str:
+    """Each request once: the source reporter, plus callers outside the mesh (destination)."""
+    from_source = _rate(metric, (("reporter", "=", "source"), *sel), rate)
+    unknown = _rate(
+        metric,
+        (("reporter", "=", "destination"), ("source_workload", "=", UNKNOWN), *sel),
+        rate,
+    )
+    return f"{from_source} or {unknown}"
+
+
+def _from_source(metric: str, sel: Matchers, rate: str) -> str:
+    """Outbound: the target's own proxy reports every call it makes."""
+    return _rate(metric, (("reporter", "=", "source"), *sel), rate)
+
+
+def _buckets(group: Iterable[str], sel: Matchers, rate: str) -> str:
+    by = promql.by((*group, "le"))
+    dst = _rate(DURATION_BUCKET, (("reporter", "=", "destination"), *sel), rate)
+    src = _rate(DURATION_BUCKET, (("reporter", "=", "source"), *sel), rate)
+    return f"sum {by} ({dst}) or sum {by} ({src})"
+
+
+def _tcp(group: Iterable[str], sent: str, received: str) -> str:
+    """Both directions in one query, named from the caller (Kiali's swap, see TcpSeries)."""
+    by = promql.by(group)
+    return (
+        f'label_replace(sum {by} ({sent}), "direction", "sent", "", "")'
+        f' or label_replace(sum {by} ({received}), "direction", "received", "", "")'
+    )
+
+
+def view_queries(q: SeriesQuery) -> dict[str, str]:
+    """The six range queries of one view, by family."""
+    rate = promql.duration(q.rate_s)
+    inbound, outbound = inbound_matchers(q), outbound_matchers(q)
+    out_group = (VERSION_OUT, *DESTINATION)
+    return {
+        "inbound": f"sum {promql.by((VERSION_IN, *OUTCOME))} "
+        f"({_counted_once(REQUESTS_TOTAL, inbound, rate)})",
+        "inbound_buckets": _buckets((VERSION_IN,), inbound, rate),
+        "inbound_tcp": _tcp(
+            (VERSION_IN,),
+            _counted_once(TCP_RECEIVED, inbound, rate),
+            _counted_once(TCP_SENT, inbound, rate),
+        ),
+        "outbound": f"sum {promql.by((*out_group, *OUTCOME))} "
+        f"({_from_source(REQUESTS_TOTAL, outbound, rate)})",
+        "outbound_buckets": _buckets(DESTINATION, outbound, rate),
+        "outbound_tcp": _tcp(
+            out_group,
+            _from_source(TCP_RECEIVED, outbound, rate),
+            _from_source(TCP_SENT, outbound, rate),
+        ),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Result parsing (pure)
+
+
+def _series(sample: Any) -> tuple[Mapping[str, str], Points]:
+    try:
+        labels = sample["metric"]
+        raw = sample["values"]
+        points = tuple((float(t), float(v)) for t, v in raw)
+    except (KeyError, TypeError, ValueError):
+        raise BackendDataError(BACKEND, "a range result has no metric labels or values") from None
+    if not isinstance(labels, dict):
+        raise BackendDataError(BACKEND, "a range result's labels are not an object")
+    for _, v in points:
+        if not math.isfinite(v):
+            raise BackendDataError(BACKEND, f"a rate is {v} (NaN or infinite)")
+    return labels, points
+
+
+def _destination(labels: Mapping[str, str]) -> str:
+    ns = labels.get("destination_service_namespace", "")
+    name = labels.get("destination_service_name", "")
+    return f"{ns}/{name}" if ns else name or UNKNOWN
+
+
+def parse_requests(result: Iterable[Any], outbound: bool = False) -> tuple[RequestSeries, ...]:
+    out = []
+    for sample in result:
+        labels, points = _series(sample)
+        out.append(
+            RequestSeries(
+                version=labels.get(VERSION_OUT if outbound else VERSION_IN, ""),
+                protocol=labels.get("request_protocol", ""),
+                response_code=labels.get("response_code", ""),
+                grpc_status=labels.get("grpc_response_status", ""),
+                points=points,
+                destination=_destination(labels) if outbound else "",
+            )
+        )
+    return tuple(out)
+
+
+def parse_buckets(result: Iterable[Any], outbound: bool = False) -> tuple[BucketSeries, ...]:
+    out = []
+    for sample in result:
+        labels, points = _series(sample)
+        try:
+            le = float(labels["le"])
+        except (KeyError, ValueError):
+            raise BackendDataError(BACKEND, "a latency bucket has no valid le label") from None
+        out.append(
+            BucketSeries(
+                le=le,
+                points=points,
+                version="" if outbound else labels.get(VERSION_IN, ""),
+                destination=_destination(labels) if outbound else "",
+            )
+        )
+    return tuple(out)
+
+
+def parse_tcp(result: Iterable[Any], outbound: bool = False) -> tuple[TcpSeries, ...]:
+    flows: dict[tuple[str, str], dict[str, Points]] = {}
+    for sample in result:
+        labels, points = _series(sample)
+        direction = labels.get("direction", "")
+        if direction not in ("sent", "received"):
+            raise BackendDataError(BACKEND, f"unexpected direction label {direction[:20]!r}")
+        key = (
+            labels.get(VERSION_OUT if outbound else VERSION_IN, ""),
+            _destination(labels) if outbound else "",
+        )
+        flows.setdefault(key, {})[direction] = points
+    return tuple(
+        TcpSeries(
+            sent=d.get("sent", ()), received=d.get("received", ()), version=v, destination=dest
+        )
+        for (v, dest), d in flows.items()
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The collector
+
+
+class PrometheusSeries(PrometheusCollector):
+    """SeriesSource (and TelemetrySource) over Prometheus: the graph collector plus ranges.
+
+    Shares its session, its error hook and its failure mapping, so a range query fails with
+    the same typed errors and messages as an instant one.
+    """
+
+    def __repr__(self) -> str:
+        return f"PrometheusSeries({self._display_url!r})"
+
+    def query_range(self, text: str, start: float, end: float, step_s: int) -> list[Any]:
+        """One range query; the result matrix, or a typed error."""
+        where = self._display_url
+        try:
+            result = self._client.custom_query_range(
+                text,
+                start_time=datetime.fromtimestamp(start, UTC),
+                end_time=datetime.fromtimestamp(end, UTC),
+                step=str(step_s),
+                params={"timeout": f"{self.timeout_s:g}"},
+            )
+        except BackendError:
+            raise
+        except requests.exceptions.Timeout:
+            raise BackendTimeout(
+                BACKEND, f"no answer from {where} within {self.timeout_s:g} s"
+            ) from None
+        except requests.exceptions.JSONDecodeError:
+            raise BackendDataError(BACKEND, f"{where} answered with invalid JSON") from None
+        except requests.exceptions.ConnectionError as e:
+            raise BackendUnavailable(
+                BACKEND, f"cannot reach {where}: {_connection_reason(e)}"
+            ) from None
+        except requests.exceptions.RequestException as e:
+            raise BackendUnavailable(BACKEND, f"cannot reach {where}: {type(e).__name__}") from None
+        except PrometheusApiClientException:
+            raise BackendQueryError(BACKEND, f"{where} refused the query") from None
+        except (KeyError, TypeError, ValueError):
+            raise BackendDataError(BACKEND, f"{where} answered without data.result") from None
+        if not isinstance(result, list):
+            raise BackendDataError(BACKEND, "the query did not return a range vector")
+        return result
+
+    def series_telemetry(self, query: SeriesQuery) -> SeriesTelemetry:
+        """QUERIES_PER_VIEW range queries from query.start to query.end every query.step_s."""
+        if not (math.isfinite(query.start) and math.isfinite(query.end)):
+            raise BadRequest("the time range must be finite UNIX times", field="at")
+        if query.step_s <= 0 or query.end < query.start:
+            raise BadRequest("the step must be positive and the range not reversed", field="step")
+        texts = view_queries(query)
+
+        def run(family: str) -> list[Any]:
+            return self.query_range(texts[family], query.start, query.end, query.step_s)
+
+        return SeriesTelemetry(
+            query=query,
+            inbound=parse_requests(run("inbound")),
+            inbound_buckets=parse_buckets(run("inbound_buckets")),
+            inbound_tcp=parse_tcp(run("inbound_tcp")),
+            outbound=parse_requests(run("outbound"), outbound=True),
+            outbound_buckets=parse_buckets(run("outbound_buckets"), outbound=True),
+            outbound_tcp=parse_tcp(run("outbound_tcp"), outbound=True),
+            queries_sent=QUERIES_PER_VIEW,
+        )

@@ -1,0 +1,112 @@
+"""The range-query collector without a Prometheus: query text, parsing, failures."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from collectors.prometheus_series import (
+    QUERIES_PER_VIEW,
+    PrometheusSeries,
+    parse_buckets,
+    parse_requests,
+    parse_tcp,
+    view_queries,
+)
+from mesh.errors import BackendDataError, BackendUnavailable, BadRequest
+from mesh.series import SeriesQuery, Target, series_query
+from tests.conftest import free_port
+
+AT = 1_795_881_075.0
+
+
+def test_six_queries_whatever_the_target_each_split_by_version():
+    for target, name in ((Target.SERVICE, "reviews"), (Target.WORKLOAD, "reviews-v2")):
+        texts = view_queries(series_query("bookinfo", name, target, 1800, AT))
+        assert len(texts) == QUERIES_PER_VIEW
+        assert "by (destination_canonical_revision," in texts["inbound"]
+        assert "by (source_canonical_revision,destination_service_namespace" in texts["outbound"]
+        assert all("[1m]" in t for t in texts.values())
+
+
+def test_reporters_follow_design():
+    texts = view_queries(series_query("bookinfo", "reviews", Target.SERVICE, 1800, AT))
+    inbound = texts["inbound"]
+    # Source reporter, plus unknown callers only from the destination reporter.
+    assert 'reporter="source",destination_service_namespace="bookinfo"' in inbound
+    assert 'reporter="destination",source_workload="unknown"' in inbound
+    assert inbound.count("istio_requests_total") == 2
+    # Latency: destination reporter first, the source reporter only where it is missing.
+    buckets = texts["inbound_buckets"]
+    assert buckets.index('reporter="destination"') < buckets.index(" or ")
+    assert buckets.index(" or ") < buckets.index('reporter="source"')
+    # TCP named from the caller: received_bytes (what the server got) is "sent".
+    tcp = texts["inbound_tcp"]
+    assert re.search(r"istio_tcp_received_bytes_total.*\"direction\", \"sent\"", tcp)
+
+
+def test_workload_target_selects_by_workload_labels():
+    texts = view_queries(series_query("bookinfo", "reviews-v2", Target.WORKLOAD, 300, AT))
+    assert 'destination_workload="reviews-v2"' in texts["inbound"]
+    assert 'source_workload="reviews-v2"' in texts["outbound"]
+
+
+def test_names_are_validated_before_any_query_text_exists():
+    bad = SeriesQuery("bookinfo", 'x"} or vector(1) #', Target.SERVICE, 0, 60, 1, 60)
+    with pytest.raises(BadRequest):
+        view_queries(bad)
+
+
+def _sample(labels, values):
+    return {"metric": labels, "values": [[t, str(v)] for t, v in values]}
+
+
+def test_parsing_keeps_labels_and_points():
+    reqs = parse_requests(
+        [
+            _sample(
+                {
+                    "source_canonical_revision": "v2",
+                    "destination_service_namespace": "bookinfo",
+                    "destination_service_name": "ratings",
+                    "request_protocol": "http",
+                    "response_code": "503",
+                },
+                [(100, 0.5), (110, 0.25)],
+            )
+        ],
+        outbound=True,
+    )
+    assert reqs[0].version == "v2" and reqs[0].destination == "bookinfo/ratings"
+    assert reqs[0].points == ((100.0, 0.5), (110.0, 0.25)) and reqs[0].grpc_status == ""
+    buckets = parse_buckets([_sample({"destination_canonical_revision": "v1", "le": "+Inf"}, [])])
+    assert buckets[0].le == float("inf") and buckets[0].version == "v1"
+    tcp = parse_tcp(
+        [
+            _sample({"direction": "sent", "destination_canonical_revision": "v1"}, [(1, 10)]),
+            _sample({"direction": "received", "destination_canonical_revision": "v1"}, [(1, 30)]),
+        ]
+    )
+    assert tcp[0].sent == ((1.0, 10.0),) and tcp[0].received == ((1.0, 30.0),)
+
+
+@pytest.mark.parametrize(
+    "sample",
+    [
+        {"metric": {}, "values": [[1, "NaN"]]},
+        {"metric": {}, "values": [[1, "+Inf"]]},
+        {"metric": {}},
+        {"values": [[1, "1"]]},
+    ],
+)
+def test_unusable_payloads_are_data_errors(sample):
+    with pytest.raises(BackendDataError):
+        parse_requests([sample])
+
+
+def test_a_backend_that_is_down_is_backend_unavailable():
+    source = PrometheusSeries(f"http://127.0.0.1:{free_port()}", timeout_s=2)
+    with pytest.raises(BackendUnavailable) as err:
+        source.series_telemetry(series_query("bookinfo", "reviews", Target.SERVICE, 300, AT))
+    assert "connection refused" in str(err.value)
