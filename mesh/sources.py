@@ -5,9 +5,12 @@ Pages and the API only ever see these, through the Services object.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
+from mesh.audit import AuditEntry
 from mesh.records import GraphQuery, GraphTelemetry
+from mesh.routing import ServiceRoutes, Write
 from mesh.series import SeriesQuery, SeriesTelemetry
 from mesh.trace_records import Trace, TraceQuery
 
@@ -58,4 +61,42 @@ class TraceSource(Protocol):
 
     def get_trace(self, trace_id: str) -> Trace:
         """One trace; raises mesh.errors.NotFound when the id is unknown."""
+        ...
+
+
+@runtime_checkable
+class RouteStore(Protocol):
+    """Istio routing objects (Kubernetes, or the demo's in-memory store) and their audit trail.
+
+    Writes replace an object carrying the resourceVersion of `write.before` (or create it when
+    `before` is None); a stale version raises mesh.errors.Conflict with the current object and a
+    diff. `dry_run=True` validates on the server side and stores nothing.
+    """
+
+    name: str
+
+    def list_services(self, namespace: str) -> list[ServiceRoutes]:
+        """Every service in the namespace that has versions or routing objects."""
+        ...
+
+    def get_service(self, namespace: str, service: str) -> ServiceRoutes:
+        """One service's objects; raises NotFound when it has neither versions nor objects."""
+        ...
+
+    def write(self, write: Write, *, dry_run: bool) -> dict:
+        """Create or replace one object; returns the object as stored (or as it would be)."""
+        ...
+
+    def snapshot(self, kind: str, namespace: str, name: str, resource_version: str) -> dict | None:
+        """An object as it was at `resource_version`, when still known (for conflict diffs)."""
+        ...
+
+    def record(self, entries: Sequence[AuditEntry]) -> None:
+        """Append applied changes to the audit log."""
+        ...
+
+    def history(
+        self, *, namespace: str | None = None, service: str | None = None, limit: int = 100
+    ) -> list[AuditEntry]:
+        """Audit entries, newest first."""
         ...
