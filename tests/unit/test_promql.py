@@ -1,0 +1,183 @@
+"""PromQL text building: string literals, RE2 escaping, selectors, and the collector's queries."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from collectors import promql
+from collectors.prometheus import (
+    QUERIES_PER_REFRESH,
+    latency_query,
+    requests_query,
+    tcp_query,
+)
+from mesh.records import GraphQuery, GraphView
+from mesh.viewkeys import edge_labels
+
+
+@pytest.mark.parametrize(
+    ("value", "literal"),
+    [
+        ("bookinfo", '"bookinfo"'),
+        ('a"b', r'"a\"b"'),
+        ("a\\b", r'"a\\b"'),
+        ("line\nbreak", r'"line\nbreak"'),
+        ("tab\tcr\r", r'"tab\tcr\r"'),
+        ('"}) or vector(1) #', r'"\"}) or vector(1) #"'),
+        ("", '""'),
+        ("\x01", r'"\u0001"'),
+    ],
+)
+def test_quote_escapes_exactly(value, literal):
+    assert promql.quote(value) == literal
+
+
+@pytest.mark.parametrize(
+    "value", ['x"y', "back\\slash\\", "new\nline", '\\"', "ünïcødé", "\x00\x7f"]
+)
+def test_quote_round_trips_through_a_go_style_string_parser(value):
+    # PromQL's double-quoted strings use Go escapes; JSON's are a subset that agrees on these.
+    assert json.loads(promql.quote(value)) == value
+
+
+@pytest.mark.parametrize(
+    ("value", "impostor"),
+    [
+        ("a.b", "axb"),
+        ("a+b", "aab"),
+        ("(x)|y", "y"),
+        ("[abc]", "a"),
+        ("^start$", "start"),
+        ("x*?", "xxx"),
+        ("a{1,2}", "aa"),
+        ("back\\slash", "back\\\\slash"),
+        ("a-b_c", "a-b"),
+    ],
+)
+def test_regex_escape_matches_only_the_literal(value, impostor):
+    pattern = promql.regex_escape(value)
+    assert re.fullmatch(pattern, value)
+    assert not re.fullmatch(pattern, impostor)
+
+
+def test_any_of_is_an_alternation_of_escaped_names_without_duplicates():
+    pattern = promql.any_of(["shop", "a.b", "shop", "c|d"])
+    assert pattern == r"shop|a\.b|c\|d"
+    full = f"^(?:{pattern})$"  # PromQL anchors =~ at both ends like this
+    assert re.match(full, "a.b")
+    assert re.match(full, "c|d")
+    assert not re.match(full, "axb")
+    assert not re.match(full, "c")
+    assert not re.match(full, "shopping")
+
+
+def test_any_of_nothing_matches_nothing():
+    full = f"^(?:{promql.any_of([])})$"
+    for candidate in ("", "a", "unknown"):
+        assert not re.match(full, candidate)
+
+
+def test_selector_and_grouping():
+    text = promql.selector(
+        "istio_requests_total", [("reporter", "=", "source"), ("ns", "=~", "a|b")]
+    )
+    assert text == 'istio_requests_total{reporter="source",ns=~"a|b"}'
+    assert promql.by(["le", "a", "le"]) == "by (le,a)"
+
+
+@pytest.mark.parametrize(
+    ("label", "op", "metric"),
+    [
+        ("bad-label", "=", "m"),
+        ("ok", "==", "m"),
+        ("ok", "=", "bad metric"),
+        ('x"}', "=", "m"),
+    ],
+)
+def test_selector_refuses_names_that_cannot_be_quoted(label, op, metric):
+    with pytest.raises(ValueError):
+        promql.selector(metric, [(label, op, "v")])
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(60, "1m"), (300, "5m"), (90, "90s"), (3600, "1h"), (86400, "1d")]
+)
+def test_duration(seconds, text):
+    assert promql.duration(seconds) == text
+
+
+@pytest.mark.parametrize("seconds", [0, -5, 1.5])
+def test_duration_refuses_non_positive_or_fractional(seconds):
+    with pytest.raises(ValueError):
+        promql.duration(seconds)
+
+
+def _q(namespaces, view=GraphView.WORKLOAD, window_s=300):
+    return GraphQuery(tuple(namespaces), view, window_s, 1_700_000_000.0)
+
+
+@pytest.mark.parametrize("builder", [requests_query, latency_query, tcp_query])
+def test_query_shape_does_not_grow_with_namespaces(builder):
+    one = builder(_q(["bookinfo"]))
+    many = builder(_q([f"ns-{i}" for i in range(40)]))
+    # The same selectors, just a longer regex: no per-namespace query or selector.
+    assert one.count("{") == many.count("{")
+    assert one.count("rate(") == many.count("rate(")
+    assert "ns-0|ns-1|ns-2" in many
+
+
+def test_requests_query_counts_each_request_once():
+    text = requests_query(_q(["bookinfo", "shop"]))
+    assert text.startswith("sum by (")
+    assert text.count("sum by") == 1
+    for label in (
+        *edge_labels(GraphView.WORKLOAD),
+        "request_protocol",
+        "response_code",
+        "grpc_response_status",
+    ):
+        assert label in text.split(") (", 1)[0]
+    assert 'reporter="source",source_workload_namespace=~"bookinfo|shop"' in text
+    assert 'reporter="source",destination_service_namespace=~"bookinfo|shop"' in text
+    assert (
+        'reporter="destination",source_workload="unknown",destination_service_namespace=~"bookinfo|shop"'
+        in text
+    )
+    assert text.count(" or ") == 2
+    assert "[5m]" in text
+
+
+def test_latency_query_prefers_the_destination_reporter_and_asks_three_quantiles():
+    text = latency_query(_q(["bookinfo"], GraphView.APP, 600))
+    first = text.index('reporter="destination"')
+    assert first < text.index('reporter="source"')
+    for q in ("0.5", "0.95", "0.99"):
+        assert f"histogram_quantile({q}, " in text
+        assert f'"quantile", "{q}"' in text
+    assert "sum by (le,source_workload_namespace,source_canonical_service," in text
+    assert "[10m]" in text
+
+
+def test_tcp_query_swaps_istio_names_into_caller_directions():
+    text = tcp_query(_q(["bookinfo"]))
+    sent, received = text.split(" or label_replace(")
+    assert "istio_tcp_received_bytes_total" in sent and '"direction", "sent"' in sent
+    assert "istio_tcp_sent_bytes_total" in received and '"direction", "received"' in received
+
+
+def test_escaping_reaches_the_query_even_for_unvalidated_names():
+    hostile = 'x"}) or vector(1) or sum({a="'
+    text = requests_query(_q([hostile, "a.b"]))
+    literal = re.search(r'source_workload_namespace=~("(?:[^"\\]|\\.)*")', text).group(1)
+    pattern = json.loads(literal)  # the regex Prometheus sees after unquoting
+    assert re.fullmatch(f"(?:{pattern})", hostile)
+    assert re.fullmatch(f"(?:{pattern})", "a.b")
+    assert not re.fullmatch(f"(?:{pattern})", "axb")
+    assert hostile not in text
+
+
+def test_fixed_query_count():
+    assert QUERIES_PER_REFRESH == 3
