@@ -33,6 +33,7 @@ def build_services(settings: Settings) -> Services:
     """Wire real collectors or the simulator from the settings."""
     if settings.demo:
         from demo.mesh import DemoMesh
+        from demo.series_source import DemoSeriesSource
 
         sim = DemoMesh.bookinfo()
         return Services(
@@ -41,12 +42,12 @@ def build_services(settings: Settings) -> Services:
             traces=getattr(sim, "traces", None),
             routes=getattr(sim, "routes", None),
             demo=sim,
+            series=DemoSeriesSource(sim.model),
         )
-    from collectors.prometheus import PrometheusCollector
+    from collectors.prometheus_series import PrometheusSeries
 
     if not settings.prometheus_url:
         raise SystemExit("meshdash: --prometheus URL is required outside demo mode")
-    telemetry = PrometheusCollector(
-        settings.prometheus_url, timeout_s=settings.prometheus_timeout_s
-    )
-    return Services(settings=settings, telemetry=telemetry)
+    # The graph collector plus range queries, sharing one HTTP session.
+    telemetry = PrometheusSeries(settings.prometheus_url, timeout_s=settings.prometheus_timeout_s)
+    return Services(settings=settings, telemetry=telemetry, series=telemetry)
