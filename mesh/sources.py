@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from mesh.audit import AuditEntry
+from mesh.canary import CanaryQuery, CanaryTelemetry
 from mesh.records import GraphQuery, GraphTelemetry
 from mesh.routing import ServiceRoutes, Write
 from mesh.series import SeriesQuery, SeriesTelemetry
@@ -99,4 +100,16 @@ class RouteStore(Protocol):
         self, *, namespace: str | None = None, service: str | None = None, limit: int = 100
     ) -> list[AuditEntry]:
         """Audit entries, newest first."""
+        ...
+
+
+@runtime_checkable
+class CanarySource(Protocol):
+    """Per-version request counts and latency buckets of one service over one window, for the
+    canary analysis (Prometheus increase() queries, or the demo's traffic model)."""
+
+    name: str
+
+    def canary_telemetry(self, query: CanaryQuery) -> CanaryTelemetry:
+        """Counts for query.baseline and query.canary only, from a fixed number of queries."""
         ...
