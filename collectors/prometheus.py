@@ -408,13 +408,14 @@ class PrometheusCollector:
         if not namespaces:
             return GraphTelemetry(query=query)
         view = query.view
-        requests_result = self.query(requests_query(query), query.at)
-        latency_result = self.query(latency_query(query), query.at)
-        tcp_result = self.query(tcp_query(query), query.at)
+        # Parse each answer before sending the next query: a broken answer ends the refresh.
+        requests = parse_requests(self.query(requests_query(query), query.at), view)
+        latencies = parse_latencies(self.query(latency_query(query), query.at), view)
+        tcp = parse_tcp(self.query(tcp_query(query), query.at), view)
         return GraphTelemetry(
             query=query,
-            requests=parse_requests(requests_result, view),
-            latencies=parse_latencies(latency_result, view),
-            tcp=parse_tcp(tcp_result, view),
+            requests=requests,
+            latencies=latencies,
+            tcp=tcp,
             queries_sent=QUERIES_PER_REFRESH,
         )
