@@ -19,6 +19,14 @@ Decision table (first matching row wins; each gate adds a one-line reason naming
 Below the minimum sample nothing is judged, so a quiet canary never passes by default. A
 comparison whose baseline served fewer than `min_requests` has "no_data" and does not block
 (after a take-over the baseline is idle: the SLO gates alone decide, as in Flagger).
+
+The comparisons (see ProportionTest and RankTest for the tests and why):
+- errors vs baseline: FAIL when the canary's error rate is higher and the pooled two-proportion
+  z test gives p < alpha; PASS when the upper end of the Newcombe 95% interval of the increase
+  is at most `max_error_increase` (non-inferiority); otherwise INCONCLUSIVE.
+- latency vs baseline: FAIL when the one-sided Mann-Whitney p < alpha and P(canary slower) is
+  at least `slower_effect`; PASS when the upper confidence bound of P(canary slower) is below
+  `slower_effect`; otherwise INCONCLUSIVE.
 """
 
 from __future__ import annotations
@@ -97,8 +105,9 @@ class CanaryConfig:
     """Gates and test settings for one service. Defaults follow Flagger (success >= 99%,
     p99 <= 500 ms); the statistical margins are meshdash's own.
 
-    max_error_increase: the canary is "shown no worse" on errors when the upper 95% bound of
-        (canary error rate - baseline error rate) is at most this (absolute fraction).
+    max_error_increase: the canary is "shown no worse" on errors when the upper end of the 95%
+        interval of (canary error rate - baseline error rate) is at most this (a fraction: 0.01
+        is one percentage point).
     slower_effect: probability of superiority from which "slower" matters. 0.56 is Vargha and
         Delaney's "small" effect: a random canary request is slower than a random baseline
         request 56% of the time (ties counted half). Below it, even a significant difference
