@@ -22,6 +22,7 @@ class Services:
     routes: Any = None  # RouteStore, when Kubernetes (or the demo) is configured
     demo: Any = None  # the simulator, in demo mode only
     series: Any = None  # SeriesSource (range queries): Prometheus, or the demo's traffic model
+    canary: Any = None  # CanarySource (per-version window counts): Prometheus, or the demo
     clock: Callable[[], float] = field(default=time.time)
 
     @property
@@ -32,6 +33,7 @@ class Services:
 def build_services(settings: Settings) -> Services:
     """Wire real collectors or the simulator from the settings."""
     if settings.demo:
+        from demo.canary_source import DemoCanarySource
         from demo.mesh import DemoMesh
         from demo.series_source import DemoSeriesSource
 
@@ -43,11 +45,18 @@ def build_services(settings: Settings) -> Services:
             routes=getattr(sim, "routes", None),
             demo=sim,
             series=DemoSeriesSource(sim.model),
+            canary=DemoCanarySource(sim.model),
         )
+    from collectors.prometheus_canary import PrometheusCanarySource
     from collectors.prometheus_series import PrometheusSeries
 
     if not settings.prometheus_url:
         raise SystemExit("meshdash: --prometheus URL is required outside demo mode")
     # The graph collector plus range queries, sharing one HTTP session.
     telemetry = PrometheusSeries(settings.prometheus_url, timeout_s=settings.prometheus_timeout_s)
-    return Services(settings=settings, telemetry=telemetry, series=telemetry)
+    return Services(
+        settings=settings,
+        telemetry=telemetry,
+        series=telemetry,
+        canary=PrometheusCanarySource(telemetry),
+    )
