@@ -38,6 +38,9 @@ def build_services(settings: Settings) -> Services:
         from demo.series_source import DemoSeriesSource
 
         sim = DemoMesh.bookinfo()
+        from demo.jaeger_server import attach_demo_jaeger
+
+        attach_demo_jaeger(sim)  # sim.traces: the real JaegerCollector, over loopback HTTP
         return Services(
             settings=settings,
             telemetry=sim.telemetry,
@@ -54,9 +57,15 @@ def build_services(settings: Settings) -> Services:
         raise SystemExit("meshdash: --prometheus URL is required outside demo mode")
     # The graph collector plus range queries, sharing one HTTP session.
     telemetry = PrometheusSeries(settings.prometheus_url, timeout_s=settings.prometheus_timeout_s)
+    from collectors.jaeger import JaegerCollector
+
+    traces = None
+    if settings.jaeger_url:
+        traces = JaegerCollector(settings.jaeger_url, timeout_s=settings.jaeger_timeout_s)
     return Services(
         settings=settings,
         telemetry=telemetry,
+        traces=traces,
         series=telemetry,
         canary=PrometheusCanarySource(telemetry),
     )

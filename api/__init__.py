@@ -17,12 +17,12 @@ def services() -> Services:
 
 
 def register(server: Flask, svc: Services) -> None:
-    from api import canary, graph, metrics
+    from api import canary, graph, metrics, traces
 
     server.extensions[SERVICES_KEY] = svc
     errors.install(server)
     bp = Blueprint("api", __name__, url_prefix="/api")
-    for module in (graph, metrics, canary):
+    for module in (graph, metrics, canary, traces):
         module.register(bp)
 
     @bp.errorhandler(HTTPException)
