@@ -13,4 +13,8 @@ class Page:
     nav: bool = True
 
 
-PAGES: tuple[Page, ...] = (Page("dashboards.topology", "/", "Topology"),)
+PAGES: tuple[Page, ...] = (
+    Page("dashboards.topology", "/", "Topology"),
+    Page("dashboards.service", "/service", "Services"),
+    Page("dashboards.workload", "/workload", "Workload", nav=False),
+)

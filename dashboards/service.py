@@ -1,0 +1,701 @@
+"""Service page: request rate, success rate, latency and response codes over time, by version.
+
+The same page shape serves one workload (dashboards/workload.py): `metrics_page(kind)` builds
+the layout and callbacks for either, with ids prefixed per kind so both live in one app.
+All state (namespace, name, window, quantile, refresh, at) is in the URL query string.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from dash import Input, Output, State, ctx, dcc, html, no_update
+
+from api import services
+from dashboards.components import charts
+from dashboards.components import format as fmt
+from dashboards.components.banner import error_banner, info_banner
+from dashboards.components.links import page_link, topology_link
+from mesh import validate
+from mesh.errors import MeshdashError
+from mesh.health import health
+from mesh.series import TOTAL, Target, csv_table
+from views.graph import thresholds_of
+from views.metrics import DEFAULT_WINDOW, list_targets, metrics_view, parse_metrics_params
+from views.params import get_one
+
+WINDOWS: tuple[str, ...] = ("5m", "10m", "30m", "1h", "3h", "6h", "12h", "1d")
+REFRESH: dict[str, int] = {"off": 0, "15s": 15, "30s": 30, "1m": 60}
+QUANTILE_LABELS: dict[str, str] = {"p50": "p50", "p95": "p95", "p99": "p99"}
+CHARTS: tuple[str, ...] = ("rps", "success", "latency", "codes", "tcp", "outbound")
+GRAPHS: tuple[str, ...] = ("rps", "success", "latency", "codes", "tcp")
+CHART_HEIGHT = 280
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """What differs between the service page and the workload page."""
+
+    target: Target
+    prefix: str  # id prefix, so both pages' callbacks coexist in one app
+    path: str
+    noun: str
+
+    def id(self, name: str) -> str:
+        return f"{self.prefix}-{name}"
+
+
+SERVICE = Kind(Target.SERVICE, "svc", "/service", "service")
+WORKLOAD = Kind(Target.WORKLOAD, "wl", "/workload", "workload")
+
+
+def _opt(query: Mapping[str, Any], key: str, allowed: Sequence[str], default: str) -> str:
+    try:
+        value = get_one(query, key, default)
+    except MeshdashError:
+        return default
+    return value if value in allowed else default
+
+
+def _window(query: Mapping[str, Any]) -> str:
+    """Any valid duration from the URL (the topology's 1m too), else the default."""
+    try:
+        raw = get_one(query, "window", DEFAULT_WINDOW) or DEFAULT_WINDOW
+        return validate.format_duration(validate.duration_seconds(raw))
+    except MeshdashError:
+        return DEFAULT_WINDOW
+
+
+def _first(query: Mapping[str, Any], key: str) -> str:
+    try:
+        return get_one(query, key) or ""
+    except MeshdashError:
+        return ""
+
+
+def page_layout(kind: Kind, query: Mapping[str, Any]) -> html.Div:
+    svc = services()
+    namespace = _first(query, "namespace") or svc.settings.default_namespaces[0]
+    name = _first(query, kind.noun)
+    window = _window(query)
+    windows = WINDOWS if window in WINDOWS else tuple(sorted({*WINDOWS, window}, key=_seconds))
+    quantile = _opt(query, "quantile", tuple(QUANTILE_LABELS), "p95")
+    refresh = _opt(query, "refresh", tuple(REFRESH), "30s")
+    at = _first(query, "at") or None
+    namespaces = sorted({*svc.settings.default_namespaces, namespace})
+    i = kind.id
+    return html.Div(
+        [
+            html.Div(
+                [
+                    html.A(
+                        "← Topology",
+                        id=i("back"),
+                        href=topology_link([namespace], window),
+                        className="md-back",
+                    ),
+                    html.H2(_title(kind, namespace, name), id=i("title")),
+                ],
+                className="md-metrics-head",
+            ),
+            html.Div(
+                [
+                    _control(
+                        "Namespace",
+                        dcc.Dropdown(
+                            id=i("namespace"), options=namespaces, value=namespace, clearable=False
+                        ),
+                    ),
+                    _control(
+                        kind.noun.capitalize(),
+                        dcc.Dropdown(
+                            id=i("name"),
+                            options=[name] if name else [],
+                            value=name or None,
+                            clearable=False,
+                            placeholder=f"Choose a {kind.noun}",
+                        ),
+                        wide=True,
+                    ),
+                    _control(
+                        "Window",
+                        dcc.Dropdown(
+                            id=i("window"),
+                            options=[{"label": f"Last {w}", "value": w} for w in windows],
+                            value=window,
+                            clearable=False,
+                            searchable=False,
+                        ),
+                    ),
+                    _control(
+                        "Latency",
+                        dcc.RadioItems(
+                            id=i("quantile"),
+                            options=[{"label": v, "value": k} for k, v in QUANTILE_LABELS.items()],
+                            value=quantile,
+                            inline=True,
+                            className="md-radio",
+                        ),
+                    ),
+                    _control(
+                        "Refresh",
+                        dcc.Dropdown(
+                            id=i("refresh"),
+                            options=[
+                                {"label": "Off" if k == "off" else f"Every {k}", "value": k}
+                                for k in REFRESH
+                            ],
+                            value=refresh,
+                            clearable=False,
+                            searchable=False,
+                        ),
+                    ),
+                    html.Button("Refresh now", id=i("refresh-now"), className="md-button"),
+                ],
+                className="md-controls",
+            ),
+            html.Div(id=i("banner")),
+            dcc.Loading(
+                html.Div(
+                    [
+                        html.Div(id=i("summary"), className="md-summary"),
+                        html.Div(id=i("empty"), className="md-empty-window"),
+                        html.Div(_cards(kind), id=i("charts"), className="md-charts"),
+                    ]
+                ),
+                id=i("loading"),
+                type="dot",
+                delay_show=400,
+                overlay_style={"visibility": "visible", "opacity": 0.6},
+            ),
+            dcc.Store(id=i("data")),
+            dcc.Store(id=i("at"), data=at),
+            dcc.Download(id=i("download")),
+            dcc.Interval(
+                id=i("interval"),
+                interval=max(REFRESH[refresh], 1) * 1000,
+                disabled=REFRESH[refresh] == 0,
+            ),
+            html.Div(id=i("url-sink"), hidden=True),
+        ],
+        className=f"md-page md-page-metrics md-page-{kind.noun}",
+    )
+
+
+def _seconds(window: str) -> int:
+    return validate.duration_seconds(window)
+
+
+def _title(kind: Kind, namespace: str, name: str) -> list:
+    if not name:
+        return [f"Choose a {kind.noun}"]
+    return [
+        html.Span(name, className="md-title-name"),
+        html.Span(f"{kind.noun} in {namespace}", className="md-title-sub"),
+    ]
+
+
+def _control(label: str, component, wide: bool = False) -> html.Label:
+    return html.Label(
+        [html.Span(label, className="md-control-label"), component],
+        className="md-control md-control-wide" if wide else "md-control",
+    )
+
+
+def _csv_button(kind: Kind, chart: str) -> html.Button:
+    return html.Button(
+        "CSV",
+        id={"type": kind.id("csv"), "chart": chart},
+        className="md-button md-button-small",
+        title="Download the data behind this chart as CSV",
+    )
+
+
+def _card(kind: Kind, chart: str, title: str, body) -> html.Div:
+    return html.Div(
+        [
+            html.Div(
+                [html.H3(title, id=kind.id(f"{chart}-heading")), _csv_button(kind, chart)],
+                className="md-card-head",
+            ),
+            body,
+        ],
+        id=kind.id(f"{chart}-card"),
+        className=f"md-card md-chart-card md-chart-{chart}",
+    )
+
+
+def _graph(kind: Kind, chart: str) -> dcc.Graph:
+    return dcc.Graph(
+        id=kind.id(f"{chart}-graph"),
+        figure=charts.empty_figure(),
+        config=charts.png_config(f"meshdash-{chart}"),
+        style={"height": f"{CHART_HEIGHT}px"},
+    )
+
+
+def _cards(kind: Kind) -> list:
+    return [
+        _card(kind, "rps", "Requests per second by version", _graph(kind, "rps")),
+        _card(kind, "success", "Success rate by version", _graph(kind, "success")),
+        _card(kind, "latency", "Latency by version", _graph(kind, "latency")),
+        _card(kind, "codes", "Response codes by version (stacked)", _graph(kind, "codes")),
+        _card(
+            kind,
+            "tcp",
+            "TCP bytes per second by version (in solid, out dashed)",
+            _graph(kind, "tcp"),
+        ),
+        _card(
+            kind,
+            "outbound",
+            "Outbound calls",
+            html.Div(id=kind.id("outbound"), className="md-outbound"),
+        ),
+    ]
+
+
+# --- drawing -----------------------------------------------------------------------------------
+
+
+def _times(data: Mapping[str, Any]) -> list[float]:
+    step = validate.duration_seconds(data["step"])
+    start, end = float(data["start"]), float(data["end"])
+    n = int((end - start) // step)
+    return [start + k * step for k in range(n + 1)]
+
+
+def _uirevision(data: Mapping[str, Any]) -> str:
+    """Keep legend toggles and zoom across refreshes of the same view, not across views."""
+    return f"{data['namespace']}/{data.get(data['target'])}/{data['window']}"
+
+
+def _failure_below() -> float:
+    return 1.0 - thresholds_of(services()).error_failure
+
+
+def figures(data: Mapping[str, Any], quantile: str) -> dict[str, Any]:
+    """Every chart of the page from the view's JSON; pure apart from the health threshold."""
+    times = _times(data)
+    colors = charts.version_colors(data["versions"])
+    rev = _uirevision(data)
+    s = data["series"]
+    out = {
+        "rps": charts.version_lines(
+            s["rps"],
+            times,
+            colors,
+            title="Requests per second by version",
+            y_title="rps",
+            hover="%{y:.3f} rps",
+            uirevision=rev,
+            height=CHART_HEIGHT,
+        ),
+        "success": charts.success_chart(
+            s["success_rate"],
+            times,
+            colors,
+            failure_below=_failure_below(),
+            uirevision=rev,
+            height=CHART_HEIGHT,
+        ),
+        "latency": charts.version_lines(
+            s[f"{quantile}_ms"],
+            times,
+            colors,
+            title=f"Latency {quantile} by version",
+            y_title="ms",
+            hover="%{y:.1f} ms",
+            uirevision=rev,
+            height=CHART_HEIGHT,
+        ),
+        "codes": charts.codes_chart(
+            s["codes"], times, data["versions"], uirevision=rev, height=CHART_HEIGHT
+        ),
+        "tcp": charts.tcp_chart(
+            s["tcp_in_bps"], s["tcp_out_bps"], times, colors, uirevision=rev, height=CHART_HEIGHT
+        ),
+    }
+    window_s = times[-1] - times[0]
+    for fig in out.values():
+        fig.update_xaxes(
+            range=[charts.to_ms(times[0]), charts.to_ms(times[-1])],
+            tickformat=charts.time_tickformat(window_s),
+        )
+    return out
+
+
+def png_name(data: Mapping[str, Any], chart: str) -> str:
+    return f"meshdash-{data['namespace']}-{data.get(data['target'], '')}-{chart}-{data['window']}"
+
+
+def _stat(label: str, value: str, cls: str = "") -> html.Div:
+    return html.Div(
+        [html.Span(value, className="md-stat-value"), html.Span(label, className="md-stat-label")],
+        className=f"md-stat {cls}".strip(),
+    )
+
+
+def _health(rps: float | None, error_rate: float | None, client_error_rate: float | None) -> str:
+    """The topology's health rule (mesh.health, the configured thresholds) for window figures."""
+    return health(
+        rps or 0.0, error_rate or 0.0, client_error_rate or 0.0, thresholds_of(services())
+    )
+
+
+def summary(data: Mapping[str, Any], quantile: str) -> list:
+    """Whole-window figures, then one chip per version with its share of the traffic."""
+    total = data["summary"].get(TOTAL, {})
+    success = total.get("success_rate")
+    state = _health(
+        total.get("rps"), None if success is None else 1 - success, total.get("client_error_rate")
+    )
+    stats = [
+        _stat("Requests", fmt.rps(total.get("rps"))),
+        _stat("Success", fmt.percent(success, 2), f"md-stat-{state}"),
+        _stat(f"{quantile} latency", fmt.ms(total.get(f"{quantile}_ms"))),
+        _stat("Versions", str(len(data["versions"]))),
+    ]
+    colors = charts.version_colors(data["versions"])
+    chips = []
+    for version in data["versions"]:
+        f = data["summary"].get(version, {})
+        share = f.get("share")
+        chips.append(
+            html.Div(
+                [
+                    html.I(style={"background": colors[version]}),
+                    html.Div(
+                        [
+                            html.Div(
+                                [
+                                    html.Strong(version),
+                                    html.Span(
+                                        f"{fmt.percent(share, 0)} of requests"
+                                        if share is not None
+                                        else "no requests",
+                                        className="md-version-share",
+                                    ),
+                                ]
+                            ),
+                            html.Div(
+                                f"{fmt.rps(f.get('rps'))} · {fmt.percent(f.get('success_rate'), 2)}"
+                                f" ok · {quantile} {fmt.ms(f.get(f'{quantile}_ms'))}",
+                                className="md-version-figures",
+                            ),
+                        ]
+                    ),
+                ],
+                className="md-version-chip",
+                id={"type": "version-chip", "version": version},
+            )
+        )
+    note = html.Div(
+        f"window {data['window']} · step {data['step']} · rate over {data['rate_interval']}"
+        f" · {data['queries']} queries · {data['source']} · times in UTC",
+        className="md-summary-note",
+    )
+    return [*stats, html.Div(chips, className="md-version-chips"), note]
+
+
+def outbound_table(kind: Kind, data: Mapping[str, Any]) -> html.Table | html.Div:
+    rows = data["outbound"]
+    if not rows:
+        return html.Div(f"This {kind.noun} called nothing in this window.", className="md-hint")
+    times = _times(data)
+    window = data["window"]
+    numeric = {"Requests", "Errors", "p95", "Bytes/s"}
+    head = html.Thead(
+        html.Tr(
+            [
+                html.Th(h, className="md-num" if h in numeric else None)
+                for h in (
+                    "",
+                    "Destination",
+                    "Protocol",
+                    "Requests",
+                    "Errors",
+                    "p95",
+                    "Bytes/s",
+                    "From version",
+                    f"Requests, last {window}",
+                )
+            ]
+        )
+    )
+    body = []
+    for row in rows:
+        state = _health(row["rps"] or row["bps"], row["error_rate"], row["client_error_rate"])
+        spark_points = row["series"]["rps"]
+        unit = "rps"
+        if row["rps"] is None:  # TCP only: bytes are what there is to show
+            spark_points, unit = [], "B/s"
+        by_version = " · ".join(f"{v} {fmt.rps(r)}" for v, r in row["rps_by_version"].items())
+        href = page_link(
+            "/service", namespace=row["namespace"], service=row["service"], window=window
+        )
+        body.append(
+            html.Tr(
+                [
+                    html.Td(
+                        html.I(className=f"md-dot md-dot-{state}", title=state),
+                        className="md-cell-dot",
+                    ),
+                    html.Td(
+                        [
+                            html.A(row["service"], href=href),
+                            html.Span(row["namespace"], className="md-cell-sub"),
+                        ]
+                    ),
+                    html.Td(row["protocol"]),
+                    html.Td(fmt.rps(row["rps"]), className="md-num"),
+                    html.Td(fmt.percent(row["error_rate"], 2), className="md-num"),
+                    html.Td(fmt.ms(row["p95_ms"]), className="md-num"),
+                    html.Td(fmt.bytes_per_s(row["bps"]), className="md-num"),
+                    html.Td(by_version or "–", className="md-cell-versions"),
+                    html.Td(
+                        dcc.Graph(
+                            figure=charts.sparkline(
+                                spark_points, times, fmt.HEALTH_COLORS[state], unit=unit
+                            ),
+                            config=charts.SPARK_CONFIG,
+                            className="md-sparkline",
+                        )
+                        if spark_points
+                        else "–"
+                    ),
+                ],
+                className="md-outbound-row",
+            )
+        )
+    return html.Table([head, html.Tbody(body)], className="md-table md-outbound-table")
+
+
+# --- CSV ---------------------------------------------------------------------------------------
+
+
+def chart_csv(data: Mapping[str, Any], chart: str, quantile: str) -> tuple[str, str]:
+    """(filename, CSV text) with exactly the series the chart draws, in its units."""
+    s = data["series"]
+
+    def pts(points) -> tuple[tuple[float, float], ...]:
+        return tuple((float(t), float(v)) for t, v in points)
+
+    if chart == "rps":
+        table = {f"{v} rps": pts(p) for v, p in s["rps"].items()}
+    elif chart == "success":
+        table = {
+            f"{v} success %": tuple((t, v2 * 100) for t, v2 in pts(p))
+            for v, p in s["success_rate"].items()
+        }
+    elif chart == "latency":
+        table = {f"{v} {quantile} ms": pts(p) for v, p in s[f"{quantile}_ms"].items()}
+    elif chart == "codes":
+        table = {
+            f"{v} {cls} rps": pts(p) for cls, by_v in s["codes"].items() for v, p in by_v.items()
+        }
+    elif chart == "tcp":
+        table = {
+            **{f"{v} in B/s": pts(p) for v, p in s["tcp_in_bps"].items()},
+            **{f"{v} out B/s": pts(p) for v, p in s["tcp_out_bps"].items()},
+        }
+    elif chart == "outbound":
+        table = {}
+        for row in data["outbound"]:
+            name = f"{row['namespace']}/{row['service']}"
+            table[f"{name} rps"] = pts(row["series"]["rps"])
+            table[f"{name} error %"] = tuple(
+                (t, v * 100) for t, v in pts(row["series"]["error_rate"])
+            )
+    else:
+        raise ValueError(f"unknown chart {chart!r}")
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(csv_table(table))
+    name = data.get(data["target"], "")
+    filename = f"{data['namespace']}-{name}-{chart}-{data['window']}-{int(data['end'])}.csv"
+    return filename, buf.getvalue()
+
+
+# --- callbacks ---------------------------------------------------------------------------------
+
+
+def page_callbacks(app, kind: Kind) -> None:
+    i = kind.id
+
+    @app.callback(
+        Output(i("data"), "data"),
+        Output(i("banner"), "children"),
+        Input(i("namespace"), "value"),
+        Input(i("name"), "value"),
+        Input(i("window"), "value"),
+        Input(i("interval"), "n_intervals"),
+        Input(i("refresh-now"), "n_clicks"),
+        State(i("at"), "data"),
+    )
+    def load(namespace, name, window, _n, _clicks, at):
+        if not name:
+            return None, info_banner(f"Choose a {kind.noun} to see its traffic over time.")
+        args = {"namespace": namespace, kind.noun: name, "window": window}
+        if at:
+            args["at"] = at
+        try:
+            return metrics_view(services(), parse_metrics_params(args)), None
+        except Exception as exc:  # every failure becomes a banner, never a traceback
+            keep = no_update if ctx.triggered_id == i("interval") else None
+            return keep, error_banner(exc)
+
+    @app.callback(
+        Output(i("name"), "options"),
+        Input(i("namespace"), "value"),
+        Input(i("window"), "value"),
+        State(i("name"), "value"),
+    )
+    def names(namespace, window, current):
+        found: list[str] = []
+        # On failure the picker keeps what it has; the data callback shows the banner.
+        with contextlib.suppress(MeshdashError):
+            found = list_targets(
+                services(), namespace, kind.target, validate.duration_seconds(window)
+            )
+        return sorted({*found, *([current] if current else [])})
+
+    @app.callback(
+        Output(i("rps-graph"), "figure"),
+        Output(i("success-graph"), "figure"),
+        Output(i("latency-graph"), "figure"),
+        Output(i("codes-graph"), "figure"),
+        Output(i("tcp-graph"), "figure"),
+        Output(i("outbound"), "children"),
+        Output(i("summary"), "children"),
+        Output(i("empty"), "children"),
+        Output(i("charts"), "className"),
+        Output(i("tcp-card"), "hidden"),
+        Output(i("latency-heading"), "children"),
+        *(Output(i(f"{chart}-graph"), "config") for chart in GRAPHS),
+        Input(i("data"), "data"),
+        Input(i("quantile"), "value"),
+    )
+    def draw(data, quantile):
+        blank = charts.empty_figure()
+        configs = tuple(no_update for _ in GRAPHS)
+        if not data:
+            return (blank,) * 5 + ([], [], "", "md-charts md-hidden", True, "Latency", *configs)
+        if not data["has_traffic"]:
+            message = html.Div(
+                [
+                    html.Strong("No traffic in this window."),
+                    html.Span(
+                        f" Nothing reached or left {data.get(data['target'])} in"
+                        f" {data['namespace']} during the last {data['window']}."
+                        " Choose a longer window or another "
+                        f"{kind.noun}."
+                    ),
+                ],
+                className="md-empty",
+                id=i("no-traffic"),
+            )
+            return (blank,) * 5 + (
+                [],
+                [],
+                message,
+                "md-charts md-hidden",
+                True,
+                "Latency",
+                *configs,
+            )
+        figs = figures(data, quantile)
+        has_tcp = bool(data["series"]["tcp_in_bps"] or data["series"]["tcp_out_bps"])
+        return (
+            figs["rps"],
+            figs["success"],
+            figs["latency"],
+            figs["codes"],
+            figs["tcp"],
+            outbound_table(kind, data),
+            summary(data, quantile),
+            "",
+            "md-charts",
+            not has_tcp,
+            f"Latency {quantile} by version",
+            *(charts.png_config(png_name(data, chart)) for chart in GRAPHS),
+        )
+
+    @app.callback(
+        Output(i("download"), "data"),
+        Input({"type": i("csv"), "chart": "rps"}, "n_clicks"),
+        Input({"type": i("csv"), "chart": "success"}, "n_clicks"),
+        Input({"type": i("csv"), "chart": "latency"}, "n_clicks"),
+        Input({"type": i("csv"), "chart": "codes"}, "n_clicks"),
+        Input({"type": i("csv"), "chart": "tcp"}, "n_clicks"),
+        Input({"type": i("csv"), "chart": "outbound"}, "n_clicks"),
+        State(i("data"), "data"),
+        State(i("quantile"), "value"),
+        prevent_initial_call=True,
+    )
+    def download(*args):
+        data, quantile = args[-2], args[-1]
+        trigger = ctx.triggered_id
+        if not data or not isinstance(trigger, Mapping) or not ctx.triggered[0]["value"]:
+            return no_update
+        filename, text = chart_csv(data, trigger["chart"], quantile)
+        return {"content": text, "filename": filename, "type": "text/csv", "base64": False}
+
+    @app.callback(
+        Output(i("back"), "href"),
+        Output(i("title"), "children"),
+        Input(i("namespace"), "value"),
+        Input(i("name"), "value"),
+        Input(i("window"), "value"),
+    )
+    def heading(namespace, name, window):
+        return topology_link([namespace], window), _title(kind, namespace, name or "")
+
+    @app.callback(
+        Output(i("interval"), "interval"),
+        Output(i("interval"), "disabled"),
+        Input(i("refresh"), "value"),
+    )
+    def interval(refresh):
+        seconds = REFRESH.get(refresh, 0)
+        return max(seconds, 1) * 1000, seconds == 0
+
+    app.clientside_callback(
+        f"""
+        function(namespace, name, windowValue, quantile, refresh, at) {{
+            const p = new URLSearchParams();
+            if (namespace) {{ p.set('namespace', namespace); }}
+            if (name) {{ p.set('{kind.noun}', name); }}
+            p.set('window', windowValue); p.set('quantile', quantile); p.set('refresh', refresh);
+            if (at) {{ p.set('at', at); }}
+            const url = window.location.pathname + '?' + p.toString();
+            if (url !== window.location.pathname + window.location.search) {{
+                window.history.replaceState(window.history.state, '', url);
+            }}
+            return '';
+        }}
+        """,
+        Output(i("url-sink"), "children"),
+        Input(i("namespace"), "value"),
+        Input(i("name"), "value"),
+        Input(i("window"), "value"),
+        Input(i("quantile"), "value"),
+        Input(i("refresh"), "value"),
+        Input(i("at"), "data"),
+    )
+
+
+# --- the service page --------------------------------------------------------------------------
+
+
+def layout(**query: Any) -> html.Div:
+    """/service?namespace=NS&service=SVC&window=W[&quantile=p95][&refresh=30s][&at=UNIX]"""
+    return page_layout(SERVICE, query)
+
+
+def register_callbacks(app) -> None:
+    page_callbacks(app, SERVICE)
