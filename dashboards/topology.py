@@ -97,7 +97,6 @@ def layout(**query: Any) -> html.Div:
                 ],
                 className="md-controls",
             ),
-            html.Div(id="topo-banner"),
             html.Div(id="topo-summary", className="md-summary"),
             html.Div(
                 [
@@ -122,6 +121,7 @@ def layout(**query: Any) -> html.Div:
                                 parent_className="md-graph-loading",
                             ),
                             html.Div(id="topo-empty", className="md-graph-empty"),
+                            html.Div(id="topo-banner", className="md-graph-banner"),
                             _legend(),
                         ],
                         className="md-graph-pane",
@@ -326,6 +326,21 @@ def register_callbacks(app) -> None:
             if edge:
                 return edge_panel(edge, graph)
         return overview_panel(graph)
+
+    # Cytoscape caches where its canvas sits; anything that moves it (a banner, the summary
+    # appearing) would make clicks land beside the nodes, so tell it after every redraw.
+    app.clientside_callback(
+        """
+        function(elements) {
+            const root = document.getElementById('topo-graph');
+            const holder = root && [root, ...root.querySelectorAll('*')].find(el => el._cyreg && el._cyreg.cy);
+            if (holder) { setTimeout(() => holder._cyreg.cy.resize(), 0); }
+            return window.dash_clientside.no_update;
+        }
+        """,
+        Output("topo-graph", "id"),
+        Input("topo-graph", "elements"),
+    )
 
     app.clientside_callback(
         """

@@ -131,6 +131,8 @@ def stylesheet(edge_label: str) -> list[dict[str, Any]]:
                 "font-weight": "bold",
                 "color": "#52606d",
                 "padding": 18,
+                # Boxes take no taps: cytoscape would bubble a child's tap up to its box.
+                "events": "no",
             },
         },
         {
