@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 
 from mesh import validate
-from mesh.errors import BadRequest, Forbidden
+from mesh.errors import BadRequest, Conflict, Forbidden
 
 Obj = dict[str, Any]
 
@@ -1479,7 +1479,7 @@ def summarize(
     parts = []
     old, new = _shares(before.split, service), _shares(after.split, service)
     moved = [
-        f"{v} {old.get(v, 0)}%→{new.get(v, 0)}%"
+        f"{v} removed from the route" if v not in new else f"{v} {old.get(v, 0)}%→{new[v]}%"
         for v in dict.fromkeys([*old, *new])
         if old.get(v, 0) != new.get(v, 0) or (v in old) != (v in new)
     ]
@@ -1602,6 +1602,85 @@ def plan_json(plan: Plan) -> Obj:
     }
 
 
+def istio_problems(kind: str, obj: Mapping) -> list[str]:
+    """What Istio's validating webhook would refuse in an object (a subset of its rules)."""
+    problems: list[str] = []
+    spec = _spec(obj)
+    if not name_of(obj):
+        problems.append("metadata.name is required")
+    if kind == VIRTUAL_SERVICE:
+        hosts = _list(spec.get("hosts"))
+        if not hosts or not all(isinstance(h, str) and h for h in hosts):
+            problems.append("spec.hosts needs at least one host")
+        for i, route in enumerate(_list(spec.get("http"))):
+            if not isinstance(route, Mapping):
+                problems.append(f"http[{i}] must be an object")
+                continue
+            entries = _list(route.get("route"))
+            if not entries and not route.get("redirect") and not route.get("directResponse"):
+                problems.append(f"http[{i}] needs a route, a redirect or a direct response")
+            weights = []
+            for j, entry in enumerate(entries):
+                dest = entry.get("destination") if isinstance(entry, Mapping) else None
+                if not isinstance(dest, Mapping) or not dest.get("host"):
+                    problems.append(f"http[{i}].route[{j}] needs a destination host")
+                w = entry.get("weight", 0) if isinstance(entry, Mapping) else 0
+                if isinstance(w, bool) or not isinstance(w, int) or w < 0:
+                    problems.append(f"http[{i}].route[{j}].weight must be a non-negative integer")
+                    w = 0
+                weights.append(w)
+            if len(entries) > 1 and sum(weights) == 0:
+                problems.append(f"http[{i}]: total destination weight is 0")
+            pct = route.get("mirrorPercentage")
+            if isinstance(pct, Mapping) and not 0 <= _percent(pct.get("value"), -1.0) <= 100:
+                problems.append(f"http[{i}].mirrorPercentage must be between 0 and 100")
+    elif kind == DESTINATION_RULE:
+        if not isinstance(spec.get("host"), str) or not spec.get("host"):
+            problems.append("spec.host is required")
+        names = [
+            s.get("name") if isinstance(s, Mapping) else None for s in _list(spec.get("subsets"))
+        ]
+        if not all(isinstance(n, str) and n for n in names):
+            problems.append("every subset needs a name")
+        elif len(set(names)) != len(names):
+            problems.append("subset names must be unique")
+    else:
+        problems.append(f"unknown kind {kind}")
+    return problems
+
+
+def conflict_error(write: Write, current: dict | None) -> Conflict:
+    """A 409 for `write`: who changed the object (from its annotation), and the diff since read."""
+    label = f"{write.kind}/{write.namespace}/{write.name}"
+    old_rv = resource_version(write.before)
+    if current is None:
+        if write.before is None:
+            message = f"{label} could not be created"
+        else:
+            message = f"{label} was deleted since it was read (resourceVersion {old_rv})"
+    elif write.before is None:
+        message = f"{label} was created by someone else meanwhile"
+    else:
+        message = (
+            f"{label} changed since it was read (resourceVersion {old_rv} → "
+            f"{resource_version(current)})"
+        )
+    change = parse_last_change(current)
+    if (
+        change
+        and current is not None
+        and write.before is not None
+        and change != parse_last_change(write.before)
+    ):
+        message += f", last by {change.get('who', '?')} at {change.get('when', '?')} ({change.get('action', '?')})"
+    message += "; nothing was overwritten: review the difference and try again"
+    return Conflict(
+        message,
+        current=clean_for_diff(current, keep_annotation=True),
+        diff=yaml_diff(write.before, current, label, keep_annotation=True),
+    )
+
+
 __all__ = [
     "ACTIONS",
     "DESTINATION_RULE",
@@ -1616,8 +1695,10 @@ __all__ = [
     "ServiceRoutes",
     "Write",
     "annotate",
+    "conflict_error",
     "effective_weights",
     "find_owner",
+    "istio_problems",
     "parse_action",
     "pick_destination_rule",
     "pick_virtual_service",

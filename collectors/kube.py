@@ -1,0 +1,398 @@
+"""Istio routing objects from the Kubernetes API, with the official `kubernetes` client.
+
+Reads VirtualServices and DestinationRules (networking.istio.io/v1, falling back to v1beta1 when
+the cluster's Istio does not serve v1), Deployments' app/version labels, and the objects of the
+controllers that own routes (Argo Rollouts, KubeSphere Strategies) so those stay read-only.
+
+Writes replace the whole object carrying the resourceVersion that was read: never a merge patch
+on `http` (it would drop matches, faults and retries, and loses concurrent updates). A 409 is
+re-read and answered with mesh.errors.Conflict holding the current object and a diff of what
+the other person changed. Timeouts and refused connections become BackendTimeout and
+BackendUnavailable("kubernetes").
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import urllib3
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+
+from collectors.audit_log import AuditLog
+from mesh import routing, validate
+from mesh.audit import AuditEntry
+from mesh.errors import (
+    BackendAuthError,
+    BackendDataError,
+    BackendQueryError,
+    BackendTimeout,
+    BackendUnavailable,
+    BadRequest,
+    Conflict,
+    NotFound,
+)
+
+log = logging.getLogger("meshdash.kube")
+T = TypeVar("T")
+BACKEND = "kubernetes"
+ISTIO_VERSIONS = ("v1", "v1beta1")
+FIELD_MANAGER = "meshdash"
+# Controllers whose objects make a route read-only; absent CRDs simply mean "none".
+OWNER_KINDS = (
+    ("argoproj.io", "v1alpha1", "rollouts"),
+    ("servicemesh.kubesphere.io", "v1alpha2", "strategies"),
+)
+VERSION_LABELS = ("version", "app.kubernetes.io/version")
+APP_LABELS = ("app", "app.kubernetes.io/name")
+
+
+def _status_message(exc: ApiException) -> str:
+    try:
+        body = json.loads(exc.body or "")
+    except (TypeError, ValueError):
+        body = None
+    if isinstance(body, Mapping) and body.get("message"):
+        return str(body["message"])
+    return f"{exc.status} {exc.reason or ''}".strip()
+
+
+def _retries() -> urllib3.Retry:
+    """Retry refused connections, never a request that may have reached the server: a replayed
+    PUT would answer 409 for our own write."""
+    return urllib3.Retry(
+        total=2, connect=2, read=0, status=0, other=0, redirect=0, backoff_factor=0.1
+    )
+
+
+class KubeRouteStore:
+    """RouteStore over the Kubernetes API; one instance per app, safe for Flask's threads."""
+
+    name = "kubernetes"
+
+    def __init__(
+        self,
+        api_client: client.ApiClient,
+        *,
+        audit: Any,
+        timeout_s: float = 10.0,
+        snapshot_size: int = 512,
+    ) -> None:
+        self._custom = client.CustomObjectsApi(api_client)
+        self._apps = client.AppsV1Api(api_client)
+        self._timeout = (timeout_s, timeout_s)
+        self._audit = audit
+        self._lock = threading.Lock()
+        self._istio_version: str | None = None
+        self._snapshots: OrderedDict[tuple[str, str, str, str], dict] = OrderedDict()
+        self._snapshot_size = snapshot_size
+
+    # -- construction -------------------------------------------------------------------------
+    @classmethod
+    def from_settings(cls, settings: Any) -> KubeRouteStore:
+        """kubeconfig (with `settings.kube_context` if set), else the in-cluster service account."""
+        cfg = client.Configuration()
+        try:
+            config.load_kube_config(context=settings.kube_context, client_configuration=cfg)
+        except (ConfigException, OSError, TypeError) as exc:
+            if settings.kube_context:
+                raise BackendUnavailable(
+                    BACKEND, f"kubeconfig context {settings.kube_context!r}: {exc}"
+                ) from None
+            try:
+                config.load_incluster_config(client_configuration=cfg)
+            except ConfigException as exc2:
+                raise BackendUnavailable(
+                    BACKEND, f"no kubeconfig and not in a cluster ({exc}; {exc2})"
+                ) from None
+        cfg.retries = _retries()
+        return cls(
+            client.ApiClient(cfg),
+            audit=AuditLog(settings.audit_log),
+            timeout_s=settings.kube_timeout_s,
+        )
+
+    @classmethod
+    def for_host(
+        cls,
+        host: str,
+        *,
+        audit: Any,
+        timeout_s: float = 10.0,
+        token: str | None = None,
+        pool_size: int = 32,
+    ) -> KubeRouteStore:
+        """Against an arbitrary API server URL (tests use an in-process fake)."""
+        cfg = client.Configuration(host=host, retries=_retries(), connection_pool_maxsize=pool_size)
+        if token:
+            cfg.api_key = {"authorization": token}
+            cfg.api_key_prefix = {"authorization": "Bearer"}
+        return cls(client.ApiClient(cfg), audit=audit, timeout_s=timeout_s)
+
+    # -- plumbing -------------------------------------------------------------------------------
+    def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Call the client; transport failures become typed backend errors (ApiException passes)."""
+        try:
+            return fn(*args, _request_timeout=self._timeout, **kwargs)
+        except ApiException as exc:
+            if exc.status == 0:
+                raise BackendUnavailable(BACKEND, exc.reason or "TLS failure") from None
+            if exc.status in (401, 403):
+                raise BackendAuthError(BACKEND, _status_message(exc)) from None
+            raise
+        except urllib3.exceptions.MaxRetryError as exc:
+            # NewConnectionError subclasses ConnectTimeoutError in urllib3: test it first.
+            if isinstance(exc.reason, urllib3.exceptions.NewConnectionError):
+                raise BackendUnavailable(BACKEND, str(exc.reason)) from None
+            if isinstance(exc.reason, urllib3.exceptions.TimeoutError):
+                raise BackendTimeout(BACKEND, f"no answer within {self._timeout[0]:g}s") from None
+            raise BackendUnavailable(BACKEND, str(exc.reason or exc)) from None
+        except urllib3.exceptions.NewConnectionError as exc:
+            raise BackendUnavailable(BACKEND, str(exc)) from None
+        except urllib3.exceptions.TimeoutError:
+            raise BackendTimeout(BACKEND, f"no answer within {self._timeout[0]:g}s") from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise BackendUnavailable(BACKEND, str(exc)) from None
+
+    def _remember(self, kind: str, obj: Mapping) -> None:
+        key = (
+            kind,
+            str(obj.get("metadata", {}).get("namespace", "")),
+            routing.name_of(obj),
+            routing.resource_version(obj),
+        )
+        with self._lock:
+            self._snapshots[key] = copy.deepcopy(dict(obj))
+            self._snapshots.move_to_end(key)
+            while len(self._snapshots) > self._snapshot_size:
+                self._snapshots.popitem(last=False)
+
+    def snapshot(self, kind: str, namespace: str, name: str, resource_version: str) -> dict | None:
+        with self._lock:
+            obj = self._snapshots.get((kind, namespace, name, resource_version))
+            return copy.deepcopy(obj) if obj else None
+
+    def _versions_to_try(self) -> tuple[str, ...]:
+        with self._lock:
+            return (self._istio_version,) if self._istio_version else ISTIO_VERSIONS
+
+    def _list_istio(self, namespace: str, plural: str) -> list[dict]:
+        """List one Istio kind; a 404 on the group version falls back to the next version."""
+        versions = self._versions_to_try()
+        for i, version in enumerate(versions):
+            try:
+                body = self._call(
+                    self._custom.list_namespaced_custom_object,
+                    routing.GROUP,
+                    version,
+                    namespace,
+                    plural,
+                )
+            except ApiException as exc:
+                if exc.status == 404 and i + 1 < len(versions):
+                    log.info("%s/%s not served; trying the next version", routing.GROUP, version)
+                    continue
+                if exc.status == 404:
+                    raise BackendQueryError(
+                        BACKEND,
+                        f"the Istio networking API ({routing.GROUP} "
+                        f"{' or '.join(versions)}) is not served: is Istio installed?",
+                    ) from None
+                raise BackendQueryError(BACKEND, _status_message(exc)) from None
+            with self._lock:
+                self._istio_version = version
+            return self._items(body, plural)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _items(self, body: Any, what: str) -> list[dict]:
+        items = body.get("items") if isinstance(body, Mapping) else None
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise BackendDataError(BACKEND, f"the {what} list has no items array")
+        return items
+
+    def _list_optional(self, group: str, version: str, namespace: str, plural: str) -> list[dict]:
+        try:
+            body = self._call(
+                self._custom.list_namespaced_custom_object, group, version, namespace, plural
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return []
+            raise BackendQueryError(BACKEND, _status_message(exc)) from None
+        except BackendAuthError as exc:
+            log.warning(
+                "cannot list %s.%s (%s): ownership by it is not checked", plural, group, exc.cause
+            )
+            return []
+        return self._items(body, plural)
+
+    def _versions_by_app(self, namespace: str) -> tuple[dict[str, list[str]], dict[str, str]]:
+        """app -> versions (from the pod template labels, which subsets select) and the label key."""
+        try:
+            resp = self._call(
+                self._apps.list_namespaced_deployment, namespace, _preload_content=False
+            )
+        except ApiException as exc:
+            raise BackendQueryError(BACKEND, _status_message(exc)) from None
+        try:
+            body = json.loads(resp.data)
+        except (TypeError, ValueError):
+            raise BackendDataError(BACKEND, "the Deployment list is not JSON") from None
+        versions: dict[str, list[str]] = {}
+        label_keys: dict[str, str] = {}
+        for dep in sorted(self._items(body, "deployments"), key=routing.name_of):
+            template = (dep.get("spec") or {}).get("template") or {}
+            labels = (
+                (template.get("metadata") or {}).get("labels")
+                or dep.get("metadata", {}).get("labels")
+                or {}
+            )
+            app = next((labels[k] for k in APP_LABELS if labels.get(k)), None)
+            key = next((k for k in VERSION_LABELS if labels.get(k)), None)
+            if not app or not key:
+                continue
+            found = versions.setdefault(str(app), [])
+            if labels[key] not in found:
+                found.append(str(labels[key]))
+            label_keys.setdefault(str(app), key)
+        return versions, label_keys
+
+    def _namespace_objects(self, namespace: str) -> dict[str, Any]:
+        vss = self._list_istio(namespace, routing.PLURALS[routing.VIRTUAL_SERVICE])
+        drs = self._list_istio(namespace, routing.PLURALS[routing.DESTINATION_RULE])
+        for obj in vss:
+            self._remember(routing.VIRTUAL_SERVICE, obj)
+        for obj in drs:
+            self._remember(routing.DESTINATION_RULE, obj)
+        versions, label_keys = self._versions_by_app(namespace)
+        owners = {
+            plural: self._list_optional(g, v, namespace, plural) for g, v, plural in OWNER_KINDS
+        }
+        return {
+            "virtual_services": vss,
+            "destination_rules": drs,
+            "versions_by_app": versions,
+            "label_keys": label_keys,
+            "rollouts": owners["rollouts"],
+            "strategies": owners["strategies"],
+        }
+
+    @staticmethod
+    def _service(namespace: str, service: str, objs: Mapping[str, Any]) -> routing.ServiceRoutes:
+        return routing.service_routes(
+            namespace,
+            service,
+            virtual_services=objs["virtual_services"],
+            destination_rules=objs["destination_rules"],
+            versions_by_app=objs["versions_by_app"],
+            version_label=objs["label_keys"].get(service, "version"),
+            rollouts=objs["rollouts"],
+            strategies=objs["strategies"],
+        )
+
+    # -- RouteStore -----------------------------------------------------------------------------
+    def list_services(self, namespace: str) -> list[routing.ServiceRoutes]:
+        namespace = validate.namespace(namespace)
+        objs = self._namespace_objects(namespace)
+        names = routing.service_names(
+            namespace, objs["virtual_services"], objs["destination_rules"], objs["versions_by_app"]
+        )
+        return [self._service(namespace, name, objs) for name in names]
+
+    def get_service(self, namespace: str, service: str) -> routing.ServiceRoutes:
+        namespace, service = validate.namespace(namespace), validate.service_name(service)
+        objs = self._namespace_objects(namespace)
+        found = self._service(namespace, service, objs)
+        if found.virtual_service is None and found.destination_rule is None and not found.versions:
+            raise NotFound(f"no service {namespace}/{service} with versions or routing objects")
+        return found
+
+    def _get(self, kind: str, namespace: str, name: str) -> dict | None:
+        version = self._versions_to_try()[0]
+        try:
+            obj = self._call(
+                self._custom.get_namespaced_custom_object,
+                routing.GROUP,
+                version,
+                namespace,
+                routing.PLURALS[kind],
+                name,
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise BackendQueryError(BACKEND, _status_message(exc)) from None
+        self._remember(kind, obj)
+        return obj
+
+    def write(self, write: routing.Write, *, dry_run: bool) -> dict:
+        """Create, or replace carrying `write.before`'s resourceVersion; dryRun=All previews."""
+        plural = routing.PLURALS[write.kind]
+        if self._istio_version is None:
+            self._list_istio(write.namespace, plural)  # settles v1 or v1beta1
+        version = self._versions_to_try()[0]
+        body = copy.deepcopy(write.after)
+        body["apiVersion"] = f"{routing.GROUP}/{version}"
+        body["kind"] = write.kind
+        meta = body.setdefault("metadata", {})
+        meta["namespace"] = write.namespace
+        meta["name"] = write.name
+        extra = {"dry_run": "All"} if dry_run else {}
+        try:
+            if write.before is None:
+                meta.pop("resourceVersion", None)
+                result = self._call(
+                    self._custom.create_namespaced_custom_object,
+                    routing.GROUP,
+                    version,
+                    write.namespace,
+                    plural,
+                    body,
+                    field_manager=FIELD_MANAGER,
+                    **extra,
+                )
+            else:
+                meta["resourceVersion"] = routing.resource_version(write.before)
+                result = self._call(
+                    self._custom.replace_namespaced_custom_object,
+                    routing.GROUP,
+                    version,
+                    write.namespace,
+                    plural,
+                    write.name,
+                    body,
+                    field_manager=FIELD_MANAGER,
+                    **extra,
+                )
+        except ApiException as exc:
+            if exc.status == 409 or (exc.status == 404 and write.before is not None):
+                raise self._conflict(write) from None
+            if exc.status in (400, 422):
+                raise BadRequest(
+                    f"kubernetes refused {write.kind} {write.name}: {_status_message(exc)}"
+                ) from None
+            raise BackendQueryError(BACKEND, _status_message(exc)) from None
+        if not isinstance(result, dict):
+            raise BackendDataError(BACKEND, f"the {write.kind} answer is not an object")
+        if not dry_run:
+            self._remember(write.kind, result)
+        return result
+
+    def _conflict(self, write: routing.Write) -> Conflict:
+        current = self._get(write.kind, write.namespace, write.name)
+        return routing.conflict_error(write, current)
+
+    def record(self, entries: Sequence[AuditEntry]) -> None:
+        self._audit.record(entries)
+
+    def history(
+        self, *, namespace: str | None = None, service: str | None = None, limit: int = 100
+    ) -> list[AuditEntry]:
+        return self._audit.history(namespace=namespace, service=service, limit=limit)

@@ -1,0 +1,357 @@
+"""An in-test Kubernetes API server: enough of it for the official `kubernetes` client.
+
+No Kubernetes API server can be installed here, so the tests run the real client against this:
+a threaded HTTP server on loopback (a free port) holding custom objects and Deployments in memory
+with the API server's optimistic concurrency:
+- every write gets a new, monotonically increasing resourceVersion (one counter, like etcd);
+- PUT must carry metadata.resourceVersion, and a stale one answers 409 Conflict;
+- `?dryRun=All` validates and answers the would-be object without storing it or bumping the RV;
+- POST creates (409 AlreadyExists if the name is taken), DELETE deletes;
+- a group version that is not served answers 404, as the real server does, so a client can
+  fall back from networking.istio.io/v1 to v1beta1.
+PATCH answers 405: meshdash must never merge-patch an `http` list. Every request is recorded.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+KINDS = {
+    "virtualservices": "VirtualService",
+    "destinationrules": "DestinationRule",
+    "rollouts": "Rollout",
+    "strategies": "Strategy",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    body: Any
+
+
+def status(code: int, reason: str, message: str, **details: Any) -> dict:
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "details": details,
+        "code": code,
+    }
+
+
+class FakeKube:
+    """Custom objects keyed by (group, plural, namespace, name), served at `served` versions."""
+
+    def __init__(
+        self,
+        served: dict[str, Iterable[str]] | None = None,
+    ) -> None:
+        self.served = {
+            g: tuple(v) for g, v in (served or {"networking.istio.io": ("v1", "v1beta1")}).items()
+        }
+        self.objects: dict[tuple[str, str, str, str], dict] = {}
+        self.deployments: dict[str, list[dict]] = {}
+        self.requests: list[Request] = []
+        self.before_write: Callable[[Request], None] | None = None
+        self.lock = threading.RLock()
+        self._rv = 1000
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> str:
+        handler = _handler(self)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self.url
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FakeKube:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- state helpers for tests --------------------------------------------------------------
+    def next_rv(self) -> str:
+        with self.lock:
+            self._rv += 1
+            return str(self._rv)
+
+    def add(self, obj: dict, namespace: str = "bookinfo") -> dict:
+        """Store an object as `kubectl create` would (apiVersion group decides where)."""
+        group = obj["apiVersion"].split("/")[0]
+        plural = {v: k for k, v in KINDS.items()}[obj["kind"]]
+        stored = copy.deepcopy(obj)
+        meta = stored.setdefault("metadata", {})
+        meta["namespace"] = namespace
+        meta["resourceVersion"] = self.next_rv()
+        meta.setdefault("uid", str(uuid.uuid4()))
+        meta.setdefault("generation", 1)
+        meta.setdefault("creationTimestamp", "2026-01-01T00:00:00Z")
+        with self.lock:
+            self.objects[(group, plural, namespace, meta["name"])] = stored
+        return copy.deepcopy(stored)
+
+    def add_deployment(self, obj: dict, namespace: str = "bookinfo") -> None:
+        stored = copy.deepcopy(obj)
+        stored.setdefault("metadata", {})["namespace"] = namespace
+        stored["metadata"].setdefault("resourceVersion", self.next_rv())
+        with self.lock:
+            self.deployments.setdefault(namespace, []).append(stored)
+
+    def get(
+        self,
+        plural: str,
+        name: str,
+        namespace: str = "bookinfo",
+        group: str = "networking.istio.io",
+    ) -> dict | None:
+        with self.lock:
+            obj = self.objects.get((group, plural, namespace, name))
+            return copy.deepcopy(obj) if obj else None
+
+    def replace(
+        self,
+        plural: str,
+        obj: dict,
+        namespace: str = "bookinfo",
+        group: str = "networking.istio.io",
+    ) -> dict:
+        """A change made by "someone else", bumping the resourceVersion."""
+        with self.lock:
+            stored = copy.deepcopy(obj)
+            stored["metadata"]["resourceVersion"] = self.next_rv()
+            self.objects[(group, plural, namespace, obj["metadata"]["name"])] = stored
+            return copy.deepcopy(stored)
+
+    def writes(self, method: str | None = None) -> list[Request]:
+        return [
+            r
+            for r in self.requests
+            if r.method in ("PUT", "POST", "PATCH", "DELETE")
+            and (method is None or r.method == method)
+        ]
+
+    # -- the API ------------------------------------------------------------------------------
+    def handle(self, req: Request) -> tuple[int, dict]:
+        with self.lock:
+            self.requests.append(req)
+        parts = [p for p in req.path.split("/") if p]
+        if parts[:3] == ["apis", "apps", "v1"] and len(parts) == 6 and parts[5] == "deployments":
+            if req.method != "GET":
+                return 405, status(405, "MethodNotAllowed", "deployments are read-only here")
+            with self.lock:
+                items = copy.deepcopy(self.deployments.get(parts[4], []))
+            return 200, {
+                "kind": "DeploymentList",
+                "apiVersion": "apps/v1",
+                "metadata": {"resourceVersion": str(self._rv)},
+                "items": items,
+            }
+        if len(parts) < 6 or parts[0] != "apis" or parts[3] != "namespaces":
+            return 404, status(404, "NotFound", "the server could not find the requested resource")
+        group, version, namespace, plural = parts[1], parts[2], parts[4], parts[5]
+        name = parts[6] if len(parts) > 6 else None
+        if version not in self.served.get(group, ()) or plural not in KINDS:
+            return 404, status(404, "NotFound", "the server could not find the requested resource")
+        dry_run = req.query.get("dryRun", [None])[0]
+        if dry_run not in (None, "All"):
+            return 400, status(400, "BadRequest", f"invalid dryRun {dry_run!r}")
+        key = (group, plural, namespace, name)
+        gv = f"{group}/{version}"
+        if req.method in ("PUT", "POST", "DELETE") and self.before_write is not None:
+            self.before_write(req)
+        with self.lock:
+            if req.method == "GET" and name is None:
+                items = [
+                    self._as(o, gv)
+                    for (g, p, ns, _n), o in sorted(self.objects.items())
+                    if (g, p, ns) == (group, plural, namespace)
+                ]
+                return 200, {
+                    "apiVersion": gv,
+                    "kind": KINDS[plural] + "List",
+                    "metadata": {"resourceVersion": str(self._rv)},
+                    "items": items,
+                }
+            if req.method == "GET":
+                if key not in self.objects:
+                    return 404, self._not_found(plural, group, name)
+                return 200, self._as(self.objects[key], gv)
+            if req.method == "DELETE" and name:
+                if key not in self.objects:
+                    return 404, self._not_found(plural, group, name)
+                if dry_run is None:
+                    del self.objects[key]
+                return 200, {"kind": "Status", "apiVersion": "v1", "status": "Success", "code": 200}
+            if req.method == "POST" and name is None:
+                return self._create(group, plural, namespace, gv, req.body, dry_run == "All")
+            if req.method == "PUT" and name:
+                return self._replace(key, gv, req.body, dry_run == "All")
+            return 405, status(405, "MethodNotAllowed", f"{req.method} is not supported here")
+
+    def _not_found(self, plural: str, group: str, name: str | None) -> dict:
+        return status(
+            404,
+            "NotFound",
+            f'{plural}.{group} "{name}" not found',
+            name=name,
+            group=group,
+            kind=plural,
+        )
+
+    @staticmethod
+    def _as(obj: dict, gv: str) -> dict:
+        out = copy.deepcopy(obj)
+        out["apiVersion"] = gv
+        return out
+
+    def _invalid(self, plural: str, body: Any, name: str | None) -> str:
+        """A little of the API server's and Istio's webhook validation."""
+        if not isinstance(body, dict) or not isinstance(body.get("metadata"), dict):
+            return "the body must be an object with metadata"
+        if body.get("kind") != KINDS[plural]:
+            return f"kind must be {KINDS[plural]}"
+        if name is not None and body["metadata"].get("name") != name:
+            return "metadata.name must match the URL"
+        spec = body.get("spec")
+        if not isinstance(spec, dict):
+            return "spec is required"
+        if plural == "virtualservices":
+            if not spec.get("hosts"):
+                return "spec.hosts: at least one host is required"
+            for route in spec.get("http") or []:
+                dests = route.get("route") or []
+                weights = [d.get("weight", 0) for d in dests]
+                if any(not isinstance(w, int) or w < 0 for w in weights):
+                    return "weight must be a non-negative integer"
+                if len(dests) > 1 and sum(weights) == 0:
+                    return "total destination weight = 0"
+        if plural == "destinationrules":
+            if not spec.get("host"):
+                return "spec.host is required"
+            names = [s.get("name") for s in spec.get("subsets") or []]
+            if len(set(names)) != len(names):
+                return "duplicate subset names"
+        return ""
+
+    def _create(
+        self, group: str, plural: str, namespace: str, gv: str, body: Any, dry: bool
+    ) -> tuple[int, dict]:
+        problem = self._invalid(plural, body, None)
+        if problem:
+            return 422, status(422, "Invalid", f"{KINDS[plural]} is invalid: {problem}")
+        name = body["metadata"].get("name")
+        key = (group, plural, namespace, name)
+        if key in self.objects:
+            return 409, status(
+                409, "AlreadyExists", f'{plural}.{group} "{name}" already exists', name=name
+            )
+        obj = copy.deepcopy(body)
+        meta = obj["metadata"]
+        meta["namespace"] = namespace
+        meta["uid"] = str(uuid.uuid4())
+        meta["generation"] = 1
+        meta["creationTimestamp"] = "2026-01-01T00:00:00Z"
+        if dry:
+            meta.pop("resourceVersion", None)
+            return 201, self._as(obj, gv)
+        meta["resourceVersion"] = self.next_rv()
+        self.objects[key] = obj
+        return 201, self._as(obj, gv)
+
+    def _replace(self, key: tuple, gv: str, body: Any, dry: bool) -> tuple[int, dict]:
+        group, plural, _namespace, name = key
+        problem = self._invalid(plural, body, name)
+        if problem:
+            return 422, status(422, "Invalid", f"{KINDS[plural]} {name!r} is invalid: {problem}")
+        current = self.objects.get(key)
+        if current is None:
+            return 404, self._not_found(plural, group, name)
+        rv = body["metadata"].get("resourceVersion")
+        if not rv:
+            return 422, status(
+                422,
+                "Invalid",
+                "metadata.resourceVersion: Invalid value: must be specified for an update",
+            )
+        if rv != current["metadata"]["resourceVersion"]:
+            return 409, status(
+                409,
+                "Conflict",
+                f'Operation cannot be fulfilled on {plural}.{group} "{name}": the object has been '
+                "modified; please apply your changes to the latest version and try again",
+                name=name,
+            )
+        obj = copy.deepcopy(body)
+        meta = obj["metadata"]
+        for kept in ("uid", "creationTimestamp", "namespace"):
+            meta[kept] = current["metadata"].get(kept)
+        gen = current["metadata"].get("generation", 1)
+        meta["generation"] = gen + 1 if obj.get("spec") != current.get("spec") else gen
+        if dry:
+            return 200, self._as(obj, gv)
+        meta["resourceVersion"] = self.next_rv()
+        self.objects[key] = obj
+        return 200, self._as(obj, gv)
+
+
+def _handler(kube: FakeKube) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # quiet
+            pass
+
+        def _serve(self) -> None:
+            url = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                self._send(400, status(400, "BadRequest", "body is not JSON"))
+                return
+            code, payload = kube.handle(Request(self.command, url.path, parse_qs(url.query), body))
+            self._send(code, payload)
+
+        def _send(self, code: int, payload: dict) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = _serve
+
+    return Handler
