@@ -318,3 +318,33 @@ def test_quoting_and_regex_escaping_agree_with_prometheus(prometheus, scenario_t
         )
         (sample,) = prometheus.query(probe, scenario_time)
         assert (sample["metric"].get("hit") == "yes") is matches, candidate
+
+
+# --------------------------------------------------------------------------------- through the API
+
+
+@pytest.mark.parametrize(
+    "view", [GraphView.WORKLOAD, GraphView.VERSIONED_APP], ids=lambda v: v.value
+)
+def test_api_graph_matches_promql(prometheus, scenario_time, view):
+    from app import create_app
+    from config import Settings
+
+    settings = Settings(prometheus_url=prometheus.url, default_namespaces=("bookinfo",))
+    client = create_app(settings).server.test_client()
+    namespaces = ("shop", "payments", "data")
+    query = "&".join(f"namespace={ns}" for ns in namespaces)
+    r = client.get(f"/api/graph?{query}&graph={view.value}&window={WINDOW}&at={int(scenario_time)}")
+    assert r.status_code == 200, r.get_data(as_text=True)
+    body = r.get_json()
+    assert body["at"] == int(scenario_time)
+    expected = Expected(prometheus, scenario_time, namespaces, view)
+    requests_edges = expected.edges("istio_requests_total")
+    got = {(e["source"], e["target"]): e for e in body["edges"]}
+    assert set(requests_edges) <= set(got)
+    for pair, sel in requests_edges.items():
+        rps = expected.rps(sel)
+        assert got[pair]["rps"] == pytest.approx(rps, rel=0.02), pair
+        assert got[pair]["error_rate"] == pytest.approx(expected.error_rps(sel) / rps, abs=0.002)
+        p95 = expected.p95(sel)
+        assert got[pair]["p95_ms"] == pytest.approx(p95, rel=0.05), pair
