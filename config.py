@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -34,6 +34,22 @@ class Settings(BaseSettings):
 
     write_enabled: bool | None = Field(None, description="route writes; default on in demo only")
     audit_log: Path = Path("var/audit.jsonl")
+
+    # Route-write security (issue 5, security.py). Lists and maps are JSON in the environment,
+    # e.g. MESHDASH_ALLOWED_GROUPS='["release-managers"]', MESHDASH_API_TOKENS='{"ci-bot": "..."}'.
+    trusted_proxy: bool = Field(
+        False, description="honour X-Forwarded-User/Email/Groups (only behind an auth proxy)"
+    )
+    allowed_users: tuple[str, ...] = Field(
+        (), description="users or emails allowed to change routes; empty with no groups: anyone"
+    )
+    allowed_groups: tuple[str, ...] = Field((), description="groups allowed to change routes")
+    api_tokens: dict[str, SecretStr] = Field(
+        default_factory=dict, description="bearer tokens by user name, for scripts and CI"
+    )
+    csrf_secret: SecretStr | None = Field(
+        None, description="signs CSRF cookies; set it when several workers serve one site"
+    )
 
     @property
     def demo(self) -> bool:
