@@ -1,0 +1,192 @@
+"""A real Prometheus backfilled from the simulator answers PromQL as the model says.
+
+This is what lets the demo stand in for a cluster: the demo graph (DemoTelemetry) equals what a
+collector computes from the same series in Prometheus.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+import pytest
+
+from demo.telemetry import quantiles
+from mesh.metrics import histogram_quantile
+from mesh.records import GraphQuery, GraphView
+from mesh.viewkeys import destination_endpoint, edge_labels, source_endpoint
+
+pytestmark = pytest.mark.integration
+
+W = "5m"
+WINDOW_S = 300
+
+
+def model_edge(scenarios, at: float, source: str, destination: str):
+    """The model's window for an edge, destination given as namespace/workload."""
+    for mesh in scenarios.meshes:
+        for w in mesh.model.window(at, WINDOW_S):
+            d = w.edge.destination
+            if (w.edge.source.name, f"{d.namespace}/{d.name}") == (source, destination):
+                return w
+    raise AssertionError(f"no edge {source} -> {destination} in the model")
+
+
+def test_the_fixture_loads_quickly(prometheus):
+    assert prometheus.startup_s < 60
+    assert prometheus.data_max_s is not None
+
+
+def test_reviews_v2_rate_matches_the_model(prometheus, scenarios, scenario_time):
+    got = prometheus.query_value(
+        f'sum(rate(istio_requests_total{{reporter="source",destination_workload_namespace="bookinfo",destination_workload="reviews-v2"}}[{W}]))',
+        scenario_time,
+    )
+    expected = model_edge(scenarios, scenario_time, "productpage-v1", "bookinfo/reviews-v2").rps
+    assert expected == pytest.approx(10.0, rel=0.03)  # 50/50 of 20 rps
+    assert got == pytest.approx(expected, rel=0.02)
+
+
+def test_histogram_quantile_equals_mesh_metrics_on_the_same_bucket_rates(prometheus, scenario_time):
+    for ns, workload in (
+        ("bookinfo", "reviews-v2"),
+        ("payments", "payments-v2"),
+        ("shop", "cartservice-v1"),
+        ("bookinfo", "details-v1"),
+    ):
+        selector = (
+            f'reporter="destination",destination_workload_namespace="{ns}",'
+            f'destination_workload="{workload}"'
+        )
+        buckets_q = (
+            f"sum by (le) (rate(istio_request_duration_milliseconds_bucket{{{selector}}}[{W}]))"
+        )
+        pairs = [
+            (float(r["metric"]["le"]), float(r["value"][1]))
+            for r in prometheus.query(buckets_q, scenario_time)
+        ]
+        assert len(pairs) == 20
+        for q in (0.5, 0.95, 0.99):
+            promql = prometheus.query_value(f"histogram_quantile({q}, {buckets_q})", scenario_time)
+            ours = histogram_quantile(q, pairs)
+            assert ours is not None and promql is not None
+            assert ours == pytest.approx(promql, rel=1e-6), (workload, q)
+
+
+def test_canary_latency_matches_the_model_and_v2_is_slower(prometheus, scenarios, scenario_time):
+    p95 = {}
+    for version in ("v1", "v2"):
+        workload = f"payments-{version}"
+        got = prometheus.query_value(
+            "histogram_quantile(0.95, sum by (le) (rate(istio_request_duration_milliseconds_bucket"
+            f'{{reporter="destination",destination_workload_namespace="payments",'
+            f'destination_workload="{workload}"}}[{W}])))',
+            scenario_time,
+        )
+        w = model_edge(scenarios, scenario_time, "frontend-v1", f"payments/{workload}")
+        expected = quantiles(w.buckets["destination"])[1]
+        assert got == pytest.approx(expected, rel=0.05)
+        p95[version] = got
+    assert p95["v2"] > 2 * p95["v1"]
+
+
+def test_unknown_callers_are_reported_by_the_destination_only(prometheus, scenarios, scenario_time):
+    by_reporter = {
+        r["metric"]["reporter"]: float(r["value"][1])
+        for r in prometheus.query(
+            f'sum by (reporter) (rate(istio_requests_total{{source_workload="unknown",'
+            f'destination_service_namespace="shop"}}[{W}]))',
+            scenario_time,
+        )
+    }
+    assert set(by_reporter) == {"destination"}
+    expected = model_edge(scenarios, scenario_time, "unknown", "shop/frontend-v1").rps
+    assert by_reporter["destination"] == pytest.approx(expected, rel=0.02)
+
+
+def test_grpc_errors_carry_status_14_with_http_200(prometheus, scenario_time):
+    rows = prometheus.query(
+        "sum by (response_code, grpc_response_status) (rate(istio_requests_total"
+        f'{{reporter="source",destination_workload_namespace="shop",'
+        f'destination_workload="cartservice-v1"}}[{W}]))',
+        scenario_time,
+    )
+    rates = {
+        (r["metric"]["response_code"], r["metric"]["grpc_response_status"]): float(r["value"][1])
+        for r in rows
+    }
+    assert set(rates) == {("200", "0"), ("200", "14")}
+    assert rates[("200", "14")] / sum(rates.values()) == pytest.approx(0.05, abs=0.002)
+
+
+def test_tcp_bytes_match_the_model(prometheus, scenarios, scenario_time):
+    w = model_edge(scenarios, scenario_time, "reporting-v1", "data/mysql-v1")
+    for family, expected in (
+        ("istio_tcp_received_bytes_total", w.sent_bps),  # client -> server
+        ("istio_tcp_sent_bytes_total", w.received_bps),  # server -> client
+    ):
+        got = prometheus.query_value(
+            f'sum(rate({family}{{reporter="source",source_workload_namespace="data",'
+            f'source_workload="reporting-v1"}}[{W}]))',
+            scenario_time,
+        )
+        assert got == pytest.approx(expected, rel=0.02), family
+
+
+def test_what_has_no_traffic_has_no_series(prometheus, quiet_namespace, scenario_time):
+    for selector in (
+        f'{{destination_service_namespace="{quiet_namespace}"}}',
+        f'{{source_workload_namespace="{quiet_namespace}"}}',
+        '{destination_workload_namespace="bookinfo",destination_workload="reviews-v3"}',
+        '{source_workload_namespace="bookinfo",source_workload="reviews-v1",'
+        'destination_workload="ratings-v1"}',
+    ):
+        assert prometheus.query(f"count({selector})", scenario_time) == [], selector
+
+
+@pytest.mark.parametrize("view", list(GraphView))
+def test_demo_telemetry_equals_the_collector_promql(prometheus, scenarios, scenario_time, view):
+    """The one query per family a collector sends, answered by Prometheus, equals DemoTelemetry."""
+    by = ",".join((*edge_labels(view), "request_protocol", "response_code", "grpc_response_status"))
+    promql = (
+        f'sum by ({by}) (rate(istio_requests_total{{reporter="source"}}[{W}])'
+        f' or rate(istio_requests_total{{reporter="destination",source_workload="unknown"}}[{W}]))'
+    )
+    from_prometheus: dict[tuple, float] = defaultdict(float)
+    for row in prometheus.query(promql, scenario_time):
+        m = row["metric"]
+        k = (
+            source_endpoint(m, view),
+            destination_endpoint(m, view),
+            m.get("request_protocol", ""),
+            m.get("response_code", ""),
+            m.get("grpc_response_status", ""),
+        )
+        from_prometheus[k] += float(row["value"][1])
+    from_demo: dict[tuple, float] = defaultdict(float)
+    latency_demo = {}
+    for mesh in scenarios.meshes:
+        query = GraphQuery(mesh.namespaces, view, WINDOW_S, scenario_time)
+        telemetry = mesh.telemetry.graph_telemetry(query)
+        for r in telemetry.requests:
+            from_demo[(r.source, r.destination, r.protocol, r.response_code, r.grpc_status)] += (
+                r.rps
+            )
+        for lat in telemetry.latencies:
+            latency_demo[(lat.source, lat.destination)] = lat
+    assert from_prometheus.keys() == from_demo.keys()
+    for k, expected in from_demo.items():
+        assert from_prometheus[k] == pytest.approx(expected, rel=0.02, abs=0.01), k
+
+    latency_q = (
+        f"histogram_quantile(0.95, sum by ({','.join(edge_labels(view))}, le) "
+        f'(rate(istio_request_duration_milliseconds_bucket{{reporter="destination"}}[{W}])))'
+    )
+    rows = prometheus.query(latency_q, scenario_time)
+    assert len(rows) == len(latency_demo)
+    for row in rows:
+        m = row["metric"]
+        lat = latency_demo[(source_endpoint(m, view), destination_endpoint(m, view))]
+        got = float(row["value"][1])
+        assert not math.isnan(got)
+        assert got == pytest.approx(lat.p95_ms, rel=0.05), m
