@@ -38,6 +38,9 @@ def build_services(settings: Settings) -> Services:
         from demo.series_source import DemoSeriesSource
 
         sim = DemoMesh.bookinfo()
+        from demo.routes import DemoRouteStore
+
+        DemoRouteStore.attach(sim)  # sim.routes: in-memory Istio objects the traffic follows
         from demo.jaeger_server import attach_demo_jaeger
 
         attach_demo_jaeger(sim)  # sim.traces: the real JaegerCollector, over loopback HTTP
@@ -62,10 +65,16 @@ def build_services(settings: Settings) -> Services:
     traces = None
     if settings.jaeger_url:
         traces = JaegerCollector(settings.jaeger_url, timeout_s=settings.jaeger_timeout_s)
+    routes = None
+    if settings.kube_enabled:
+        from collectors.kube import KubeRouteStore
+
+        routes = KubeRouteStore.from_settings(settings)
     return Services(
         settings=settings,
         telemetry=telemetry,
         traces=traces,
+        routes=routes,
         series=telemetry,
         canary=PrometheusCanarySource(telemetry),
     )

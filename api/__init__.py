@@ -6,6 +6,7 @@ from flask import Blueprint, Flask, current_app, jsonify
 from werkzeug.exceptions import HTTPException
 
 from api import errors
+from mesh.errors import MeshdashError
 from services import Services
 
 SERVICES_KEY = "meshdash.services"
@@ -17,12 +18,14 @@ def services() -> Services:
 
 
 def register(server: Flask, svc: Services) -> None:
-    from api import canary, graph, metrics, traces
+    import security
+    from api import canary, graph, metrics, routes, traces
 
     server.extensions[SERVICES_KEY] = svc
     errors.install(server)
+    security.install(server, svc.settings)
     bp = Blueprint("api", __name__, url_prefix="/api")
-    for module in (graph, metrics, canary, traces):
+    for module in (graph, metrics, canary, traces, routes):
         module.register(bp)
 
     @bp.errorhandler(HTTPException)
@@ -31,7 +34,10 @@ def register(server: Flask, svc: Services) -> None:
 
     @bp.errorhandler(Exception)
     def _unexpected(exc: Exception):
-        errors.log.exception("unexpected error in the API")
+        # Blueprint handlers are tried before the app's, so typed errors arrive here too:
+        # only a truly unexpected one deserves a traceback in the log.
+        if not isinstance(exc, MeshdashError):
+            errors.log.exception("unexpected error in the API")
         body, status = errors.error_body(exc)
         return jsonify(body), status
 

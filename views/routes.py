@@ -1,0 +1,252 @@
+"""Release control: one code path for /api/routes, /api/audit and the releases page.
+
+A page calls these directly (with `security.current_identity` / `security.require_writer`
+inside its callback); the API calls them from api/routes.py. Every change goes:
+parse and validate the request -> read the objects -> plan (mesh.routing, pure) -> annotate ->
+server-side dry run of every write -> [apply in make-before-break order -> audit].
+`dry_run` defaults to True, so a POST without it only previews. A preview answers `base`, the
+resourceVersions it was computed from; sending `base` back with the confirmation turns any
+change made in between into a 409 showing that change, instead of applying a different edit
+than the one the person reviewed.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from mesh import routing, validate
+from mesh.audit import AuditEntry, change_annotation, clean_reason
+from mesh.errors import BadRequest, Conflict, NotFound
+from security import Identity, authorize_write, write_status
+from services import Services
+from views.params import get_one
+
+MAX_AUDIT = 500
+KINDS = (routing.VIRTUAL_SERVICE, routing.DESTINATION_RULE)
+
+
+def store_of(services: Services) -> Any:
+    """The RouteStore, or NotFound saying how to configure one."""
+    if services.routes is None:
+        raise NotFound("routing is not configured: start meshdash with --kube to read Istio routes")
+    return services.routes
+
+
+def parse_namespace(args: Any, default_namespaces: tuple[str, ...]) -> str:
+    value = get_one(args, "namespace") or (default_namespaces[0] if default_namespaces else None)
+    if value is None:
+        raise BadRequest("namespace is required", field="namespace")
+    return validate.namespace(value)
+
+
+def parse_audit_params(args: Any) -> dict[str, Any]:
+    namespace = get_one(args, "namespace")
+    service = get_one(args, "service")
+    raw_limit = get_one(args, "limit", "50")
+    try:
+        limit = int(raw_limit)
+    except (TypeError, ValueError):
+        raise BadRequest("limit must be a whole number", field="limit") from None
+    if not 1 <= limit <= MAX_AUDIT:
+        raise BadRequest(f"limit must be between 1 and {MAX_AUDIT}", field="limit")
+    return {
+        "namespace": validate.namespace(namespace) if namespace else None,
+        "service": validate.service_name(service) if service else None,
+        "limit": limit,
+    }
+
+
+def _permission(services: Services, identity: Identity | None) -> tuple[bool, str]:
+    return write_status(identity, services.settings)
+
+
+def _service_json(routes: routing.ServiceRoutes, allowed: bool, why: str) -> dict[str, Any]:
+    state = routing.read_routes(routes)
+    body = routing.state_json(state)
+    if routes.owner:
+        allowed, why = False, f"managed by {routes.owner}; change it there"
+    body["writable"] = allowed
+    body["why_not"] = "" if allowed else why
+    return body
+
+
+def routes_list(
+    services: Services, namespace: str, identity: Identity | None = None
+) -> dict[str, Any]:
+    """Every service of a namespace with its versions and split (the releases list)."""
+    namespace = validate.namespace(namespace)
+    store = store_of(services)
+    allowed, why = _permission(services, identity)
+    return {
+        "namespace": namespace,
+        "source": store.name,
+        "user": identity.user if identity else None,
+        "writable": allowed,
+        "why_not": "" if allowed else why,
+        "services": [_service_json(r, allowed, why) for r in store.list_services(namespace)],
+    }
+
+
+def route_detail(
+    services: Services, namespace: str, service: str, identity: Identity | None = None
+) -> dict[str, Any]:
+    """One service: split, subsets, matches, mirroring, policy, writable (and why not), owner."""
+    namespace, service = validate.namespace(namespace), validate.service_name(service)
+    routes = store_of(services).get_service(namespace, service)
+    allowed, why = _permission(services, identity)
+    body = _service_json(routes, allowed, why)
+    body["actions"] = list(routing.ACTIONS)
+    return body
+
+
+def audit_list(
+    services: Services,
+    namespace: str | None = None,
+    service: str | None = None,
+    limit: int = 50,
+) -> dict[str, Any]:
+    """Applied changes, newest first, without the full objects (see /api/audit)."""
+    entries = store_of(services).history(namespace=namespace, service=service, limit=limit)
+    return {
+        "namespace": namespace,
+        "service": service,
+        "entries": [e.summary_json() for e in entries],
+    }
+
+
+def _parse_base(raw: Any) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping) or not all(
+        k in KINDS and isinstance(v, str) and len(v) <= 64 for k, v in raw.items()
+    ):
+        raise BadRequest(
+            'base must map VirtualService/DestinationRule to the resourceVersion previewed, e.g. {"VirtualService": "12"}',
+            field="base",
+        )
+    return dict(raw)
+
+
+def _check_base(store: Any, routes: routing.ServiceRoutes, base: Mapping[str, str]) -> None:
+    """409 when an object changed between the preview and the confirmation."""
+    for kind, current in (
+        (routing.VIRTUAL_SERVICE, routes.virtual_service),
+        (routing.DESTINATION_RULE, routes.destination_rule),
+    ):
+        if kind not in base or base[kind] == routing.resource_version(current):
+            continue
+        name = routing.name_of(current) or routes.service
+        previewed = store.snapshot(kind, routes.namespace, name, base[kind]) if base[kind] else None
+        if base[kind] and previewed is None:
+            label = f"{kind}/{routes.namespace}/{name}"
+            raise Conflict(
+                f"{label} changed since the preview (resourceVersion {base[kind]} → "
+                f"{routing.resource_version(current) or 'deleted'}); nothing was written: preview again",
+                current=routing.clean_for_diff(current, keep_annotation=True),
+            )
+        write = routing.Write(kind, routes.namespace, name, previewed, current or {})
+        raise routing.conflict_error(write, current)
+
+
+def _audit_copy(obj: Mapping | None) -> dict | None:
+    if obj is None:
+        return None
+    out = copy.deepcopy(dict(obj))
+    meta = out.get("metadata")
+    if isinstance(meta, dict):
+        meta.pop("managedFields", None)
+    return out
+
+
+def change_route(
+    services: Services,
+    namespace: str,
+    service: str,
+    payload: Any,
+    identity: Identity | None,
+) -> dict[str, Any]:
+    """Preview (dry_run, the default) or apply one action; see the module docstring."""
+    namespace, service = validate.namespace(namespace), validate.service_name(service)
+    if not isinstance(payload, Mapping):
+        raise BadRequest("the request body must be a JSON object")
+    action = routing.parse_action(payload)
+    reason = clean_reason(payload.get("reason"))
+    dry_run = payload.get("dry_run", True)
+    if not isinstance(dry_run, bool):
+        raise BadRequest("dry_run must be true or false", field="dry_run")
+    base = _parse_base(payload.get("base"))
+    who = authorize_write(identity, services.settings)
+    store = store_of(services)
+    routes = store.get_service(namespace, service)
+    _check_base(store, routes, base)
+    plan = routing.plan_change(routes, action)
+    body = routing.plan_json(plan)
+    body.update(
+        dry_run=dry_run,
+        applied=False,
+        user=who.user,
+        reason=reason,
+        base={
+            kind: routing.resource_version(obj)
+            for kind, obj in (
+                (routing.VIRTUAL_SERVICE, routes.virtual_service),
+                (routing.DESTINATION_RULE, routes.destination_rule),
+            )
+        },
+    )
+    if not plan.writes:
+        return body
+    now = services.clock()
+    change_id = uuid.uuid4().hex[:12]
+    note = change_annotation(
+        who=who.user, when=now, action=action.name, reason=reason, change_id=change_id
+    )
+    writes = [replace(w, after=routing.annotate(w.after, note)) for w in plan.writes]
+    for w in writes:  # the server validates the whole change before anything is applied
+        store.write(w, dry_run=True)
+    if dry_run:
+        return body
+    applied: list[tuple[routing.Write, dict]] = []
+    try:
+        for w in writes:
+            applied.append((w, store.write(w, dry_run=False)))
+    except Conflict as exc:
+        if applied:
+            done = ", ".join(f"{w.kind} {w.name}" for w, _ in applied)
+            raise Conflict(
+                f"{exc} ({done} was already applied and is in the audit log)",
+                current=exc.current,
+                diff=exc.diff,
+            ) from None
+        raise
+    finally:
+        store.record(
+            [
+                AuditEntry(
+                    when=now,
+                    who=who.user,
+                    action=action.name,
+                    reason=reason,
+                    kind=w.kind,
+                    namespace=namespace,
+                    name=w.name,
+                    service=service,
+                    before=_audit_copy(w.before),
+                    after=_audit_copy(result),
+                    resource_version=routing.resource_version(result),
+                    change_id=change_id,
+                    summary=plan.summary,
+                )
+                for w, result in applied
+            ]
+        )
+    body.update(
+        applied=True,
+        change_id=change_id,
+        resource_versions={w.kind: routing.resource_version(result) for w, result in applied},
+    )
+    return body
