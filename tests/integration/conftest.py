@@ -15,6 +15,8 @@ SCENARIO_END = 1767225600 (2026-01-01T00:00:00Z), so every figure is reproducibl
   request, split v1 70 / v2 30, v1 median 20 ms and v2 median 60 ms.
 - `data` (TCP): payments-v1, payments-v2 and data/reporting-v1 -> data/mysql over TCP.
 - `quiet`: a namespace with no series at all (QUIET_NAMESPACE), for "no traffic" answers.
+- `timeline` (and the unmeshed `outside/cron`): reviews v1/v2/v3 at 60/30/10 with an error burst
+  in v2, for the service page's series (tests/integration/series_scenario.py).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from demo.mesh import DemoMesh
 from demo.openmetrics import write_series
 from demo.series import mesh_series
 from demo.spec import Call, ErrorModel, LatencyModel, MeshSpec, Workload
+from tests.integration.series_scenario import timeline_mesh
 from tests.promserver import PrometheusServer, require_prometheus
 
 SCENARIO_END = 1767225600.0
@@ -113,10 +116,12 @@ class Scenarios:
 
     bookinfo: DemoMesh
     shop: DemoMesh
+    # A known split and an error burst (tests/integration/series_scenario.py).
+    timeline: DemoMesh | None = None
 
     @property
     def meshes(self) -> tuple[DemoMesh, ...]:
-        return (self.bookinfo, self.shop)
+        return tuple(m for m in (self.bookinfo, self.shop, self.timeline) if m is not None)
 
 
 def build_scenarios() -> Scenarios:
@@ -126,6 +131,7 @@ def build_scenarios() -> Scenarios:
     return Scenarios(
         bookinfo=make(bookinfo_spec(reviews_split=BOOKINFO_SPLIT)),
         shop=make(shop_spec()),
+        timeline=timeline_mesh(make, SCENARIO_END),
     )
 
 
