@@ -17,4 +17,6 @@ PAGES: tuple[Page, ...] = (
     Page("dashboards.topology", "/", "Topology"),
     Page("dashboards.service", "/service", "Services"),
     Page("dashboards.workload", "/workload", "Workload", nav=False),
+    Page("dashboards.traces", "/traces", "Traces"),
+    Page("dashboards.trace_view", "/traces/view", "Trace", nav=False),
 )

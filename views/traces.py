@@ -2,7 +2,8 @@
 
 Parameters are the same query keys for the API and the page URL:
 namespace, service, operation, tags (logfmt: `error=true http.status_code=503`), error=true,
-min_duration_ms, max_duration_ms, lookback (5m .. 7d), limit, end (UNIX seconds).
+min_duration_ms, max_duration_ms (a span of the service lasting that long, as in Jaeger),
+lookback (5m .. 7d), limit, end (UNIX seconds).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from urllib.parse import urlencode
 
 from mesh import validate
 from mesh.errors import BackendUnavailable, BadRequest, NotFound
-from mesh.trace_records import Span, Trace, TraceQuery
+from mesh.trace_records import Span, Trace, TraceQuery, TraceSummary
 from mesh.traces import (
     SpanTree,
     TraceAnalysis,
@@ -174,8 +175,12 @@ def jaeger_service(services: Services, namespace: str, service: str) -> str:
 
 
 def search_view(services: Services, params: TraceSearchParams) -> dict[str, Any]:
-    """Trace summaries, newest first. Durations filter on the whole trace (Jaeger's own filter
-    is on spans, so it is sent too, as a superset, and the result refined here)."""
+    """Trace summaries, newest first.
+
+    Filters mean what they mean in Jaeger, so a link to Jaeger UI would show the same traces:
+    a trace matches when one span of the service (with the operation, if given) carries the
+    tags and lasts between min_duration_ms and max_duration_ms.
+    """
     source = trace_source(services)
     now = services.clock()
     end = now if params.end is None else validate.unix_time(params.end, now=now, field="end")
@@ -187,23 +192,11 @@ def search_view(services: Services, params: TraceSearchParams) -> dict[str, Any]
         end_us=int(end * 1e6),
         operation=params.operation,
         tags=params.tags,
-        min_duration_us=None
-        if params.min_duration_ms is None
-        else int(params.min_duration_ms * 1000),
-        max_duration_us=None
-        if params.max_duration_ms is None
-        else int(params.max_duration_ms * 1000),
+        min_duration_us=_us(params.min_duration_ms),
+        max_duration_us=_us(params.max_duration_ms),
         limit=params.limit,
     )
-    rows = []
-    for trace in source.find_traces(query):
-        s = summarize(trace)
-        ms = s.duration_us / 1000
-        if params.min_duration_ms is not None and ms < params.min_duration_ms:
-            continue
-        if params.max_duration_ms is not None and ms > params.max_duration_ms:
-            continue
-        rows.append(summary_json(s))
+    rows = [summary_json(summarize(t)) for t in source.find_traces(query)]
     rows.sort(key=lambda r: (-r["start_us"], r["trace_id"]))
     return {
         "namespace": params.namespace,
@@ -220,7 +213,11 @@ def search_view(services: Services, params: TraceSearchParams) -> dict[str, Any]
     }
 
 
-def summary_json(s) -> dict[str, Any]:
+def _us(ms: float | None) -> int | None:
+    return None if ms is None else round(ms * 1000)
+
+
+def summary_json(s: TraceSummary) -> dict[str, Any]:
     return {
         "trace_id": s.trace_id,
         "start": s.start_us / 1e6,
@@ -434,3 +431,114 @@ def traces_search_link(
 ) -> str:
     """`/traces?namespace=NS&service=SVC&lookback=WINDOW`: from a topology node to its traces."""
     return page_link("/traces", namespace=namespace, service=service, lookback=lookback, **extra)
+
+
+# --------------------------------------------------------------------------------------------
+# The trace page: compact, column-oriented rows for the browser's virtualised waterfall
+
+LARGE_TRACE_SPANS = 1_000  # beyond this, deep subtrees off the critical path start collapsed
+SUMMARY_ONLY_SPANS = 20_000  # beyond this, the page shows a summary instead of a waterfall
+COLLAPSE_DEPTH = 2
+
+
+def trace_page_view(services: Services, trace_id: str) -> dict[str, Any]:
+    """What the trace page needs: the header figures, the per-service breakdown, the path, and
+    the waterfall as columns (one entry per span in pre-order), so 10,000 spans stay ~1 MB and
+    the browser only draws the rows in view. Past SUMMARY_ONLY_SPANS the waterfall is replaced
+    by the longest self times and the critical path, which a browser tab can always show."""
+    trace = load_trace(services, trace_id)
+    a = analyze(trace)
+    spans = a.trace.spans
+    n = len(spans)
+    critical = {c.span for c in a.critical}
+    root = spans[a.tree.roots[0]] if a.tree.roots else None
+    out: dict[str, Any] = {
+        "trace_id": a.trace.trace_id,
+        "start": a.start_us / 1e6,
+        "duration_ms": a.duration_us / 1000,
+        "span_count": n,
+        "error_count": sum(1 for s in spans if s.is_error),
+        "max_depth": max(a.tree.depth, default=0),
+        "root_service": root.service if root else "",
+        "root_operation": root.operation if root else "",
+        "service_count": len(a.services),
+        "warnings": list(a.warnings),
+        "services": services_json(a),
+        "path": trace_path(a.trace, a.tree),
+        "critical_count": len(critical),
+        "summary_only": n > SUMMARY_ONLY_SPANS,
+    }
+    if n > SUMMARY_ONLY_SPANS:
+        out["critical_sections"] = [_section_row(a, c) for c in a.critical[:200]]
+        top = sorted(range(n), key=lambda i: -a.self_us[i])[:25]
+        out["top_self"] = [span_json(a, i, critical, details=False) for i in top]
+        return out
+    order = a.tree.order
+    row_of = {span_index: row for row, span_index in enumerate(order)}
+    service_names = [st.service for st in a.services]
+    service_ix = {name: k for k, name in enumerate(service_names)}
+    ops: dict[str, int] = {}
+    t0 = a.start_us
+    cols: dict[str, list] = {
+        k: []
+        for k in ("id", "parent", "depth", "svc", "op", "s", "d", "self", "err", "kids", "crit")
+    }
+    for i in order:
+        s = spans[i]
+        p = a.tree.parent[i]
+        cols["id"].append(s.span_id)
+        cols["parent"].append(row_of[p] if p >= 0 else -1)
+        cols["depth"].append(a.tree.depth[i])
+        cols["svc"].append(service_ix[s.service])
+        cols["op"].append(ops.setdefault(s.operation, len(ops)))
+        cols["s"].append(round((s.start_us - t0) / 1000, 3))
+        cols["d"].append(round(s.duration_us / 1000, 3))
+        cols["self"].append(round(a.self_us[i] / 1000, 3))
+        cols["err"].append(1 if s.is_error else 0)
+        cols["kids"].append(len(a.tree.children[i]))
+        cols["crit"].append(1 if i in critical else 0)
+    collapsed: list[int] = []
+    if n > LARGE_TRACE_SPANS:
+        collapsed = [
+            row
+            for row, i in enumerate(order)
+            if a.tree.depth[i] >= COLLAPSE_DEPTH and a.tree.children[i] and i not in critical
+        ]
+    out["waterfall"] = {
+        **cols,
+        "services": service_names,
+        "ops": list(ops),
+        "sections": [
+            [row_of[c.span], round((c.start_us - t0) / 1000, 3), round((c.end_us - t0) / 1000, 3)]
+            for c in a.critical
+        ],
+        "collapsed": collapsed,
+        "duration_ms": a.duration_us / 1000,
+    }
+    return out
+
+
+def _section_row(a: TraceAnalysis, c) -> dict[str, Any]:
+    s = a.trace.spans[c.span]
+    return {
+        "span_id": s.span_id,
+        "service": s.service,
+        "operation": s.operation,
+        "start_ms": (c.start_us - a.start_us) / 1000,
+        "end_ms": (c.end_us - a.start_us) / 1000,
+    }
+
+
+def service_catalog(services: Services) -> dict[str, list[str]]:
+    """Namespaces and their apps, from the tracer's `app.namespace` service names."""
+    out: dict[str, set[str]] = {}
+    for name in trace_source(services).services():
+        app, ns = split_service(name)
+        if ns:
+            out.setdefault(ns, set()).add(app)
+    return {ns: sorted(apps) for ns, apps in sorted(out.items())}
+
+
+def operations_of(services: Services, namespace: str, service: str) -> list[str]:
+    name = jaeger_service(services, validate.namespace(namespace), validate.service_name(service))
+    return list(trace_source(services).operations(name))

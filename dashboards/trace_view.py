@@ -1,0 +1,448 @@
+"""Trace page (/traces/view?trace=ID): waterfall with the critical path, span detail, time per
+service, raw JSON, and the trace's path on the topology.
+
+The waterfall is drawn in the browser (assets/trace_waterfall.js) from compact columns, only the
+rows in view, so a 10,000-span trace stays usable; past views.traces.SUMMARY_ONLY_SPANS the page
+shows a summary instead. Everything else is plain Dash, from views/traces.py.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from dash import ClientsideFunction, Input, Output, State, dcc, html, no_update
+
+from api import services
+from dashboards.components import format as fmt
+from dashboards.components.banner import error_banner, info_banner
+from mesh.errors import MeshdashError
+from views.params import get_one
+from views.traces import (
+    SUMMARY_ONLY_SPANS,
+    parse_trace_id,
+    span_detail,
+    topology_highlight_link,
+    trace_page_view,
+    trace_view,
+    traces_search_link,
+)
+
+RAW_JSON_MAX_SPANS = 300
+
+
+def _q(query: dict[str, Any], key: str) -> str:
+    try:
+        return get_one(query, key, "") or ""
+    except MeshdashError:
+        return ""
+
+
+def utc(t: float) -> str:
+    return datetime.fromtimestamp(t, tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
+
+
+def layout(**query: Any) -> html.Div:
+    """/traces/view?trace=ID[&namespace=NS&service=SVC&lookback=1h] (the search it came from)."""
+    namespace, service, lookback = (
+        _q(query, "namespace"),
+        _q(query, "service"),
+        _q(query, "lookback"),
+    )
+    back = (
+        traces_search_link(namespace, service, lookback or "1h")
+        if namespace and service
+        else "/traces"
+    )
+    head = html.Div(
+        [html.A("← Trace search", href=back, className="md-back", id="tv-back")],
+        className="md-metrics-head",
+    )
+    try:
+        trace_id = parse_trace_id(_q(query, "trace"))
+        view = trace_page_view(services(), trace_id)
+    except Exception as exc:  # every failure is a banner, never a traceback
+        return html.Div([head, error_banner(exc)], className="md-page md-page-trace")
+    children: list = [
+        head,
+        _title(view),
+        _stats(view),
+        _links(view, namespace),
+    ]
+    if view["warnings"]:
+        children.append(_warnings(view["warnings"]))
+    if view["summary_only"]:
+        children.append(_summary_only(view))
+    else:
+        children.append(
+            html.Div(
+                [
+                    html.Div(
+                        [
+                            html.Div(id="tv-waterfall", className="md-wf"),
+                            html.Span(id="tv-rendered", hidden=True),
+                        ],
+                        className="md-card md-tv-main",
+                    ),
+                    html.Div(
+                        html.Div(
+                            html.P(
+                                "Click a span in the waterfall to see its tags, logs and the pod"
+                                " it ran in.",
+                                className="md-hint",
+                            ),
+                            id="tv-span",
+                            className="md-panel",
+                        ),
+                        className="md-side-panel md-tv-side",
+                    ),
+                ],
+                className="md-tv-body",
+            )
+        )
+    children += [
+        html.Div(
+            [html.H3("Time per service"), _breakdown(view)], className="md-card", id="tv-breakdown"
+        ),
+        html.Div(
+            [
+                html.Div(
+                    [
+                        html.H3("Raw JSON"),
+                        html.Button("Show raw JSON", id="tv-json-show", className="md-button"),
+                        html.A(
+                            "Open in the API",
+                            href=f"/api/traces/{view['trace_id']}",
+                            target="_blank",
+                        ),
+                    ],
+                    className="md-tv-json-head",
+                ),
+                html.Pre(id="tv-json", className="md-tv-json", hidden=True),
+            ],
+            className="md-card",
+        ),
+        dcc.Store(id="tv-data", data=view.get("waterfall")),
+        dcc.Store(id="tv-trace-id", data=view["trace_id"]),
+        dcc.Store(id="tv-selected", data=_q(query, "span") or None),
+    ]
+    return html.Div(children, className="md-page md-page-trace")
+
+
+def _title(view: dict[str, Any]) -> html.Div:
+    return html.Div(
+        [
+            html.H2(
+                [
+                    html.Span(view["root_service"] or "trace", className="md-tv-root-svc"),
+                    html.Span(": "),
+                    html.Span(view["root_operation"], className="md-tv-root-op"),
+                ],
+                id="tv-title",
+            ),
+            html.Div(f"Trace {view['trace_id']}", className="md-panel-id", id="tv-trace"),
+        ]
+    )
+
+
+def _stat(label: str, value: str, cls: str = "", id: str | None = None) -> html.Div:
+    kw = {"id": id} if id else {}
+    return html.Div(
+        [html.Span(value, className="md-stat-value"), html.Span(label, className="md-stat-label")],
+        className=f"md-stat {cls}".strip(),
+        **kw,
+    )
+
+
+def _stats(view: dict[str, Any]) -> html.Div:
+    errors = view["error_count"]
+    return html.Div(
+        [
+            _stat("Duration", fmt.ms(view["duration_ms"]), id="tv-duration"),
+            _stat("Spans", f"{view['span_count']:,}", id="tv-spans"),
+            _stat("Services", str(view["service_count"])),
+            _stat("Depth", str(view["max_depth"] + 1)),
+            _stat("Errors", str(errors), "md-stat-failing" if errors else ""),
+            _stat("On critical path", f"{view['critical_count']:,} spans"),
+            html.Span(f"Started {utc(view['start'])}", className="md-summary-note"),
+        ],
+        className="md-summary",
+    )
+
+
+def _links(view: dict[str, Any], namespace: str) -> html.Div:
+    path = view["path"]
+    links: list = []
+    if path["nodes"]:
+        links.append(
+            html.A(
+                "Show this path on the topology →",
+                href=topology_highlight_link(path, [namespace] if namespace else None),
+                id="tv-topology-link",
+                className="md-button md-button-primary md-tv-linkbtn",
+            )
+        )
+        hops = html.Span(
+            [html.Span("Went through", className="md-tv-hops-label")]
+            + [html.Span(n.split("/", 1)[-1], className="md-tv-hop") for n in path["nodes"]],
+            className="md-tv-hops",
+            title="Workloads this request went through",
+        )
+        links.append(hops)
+    return html.Div(links, className="md-tv-links")
+
+
+def _warnings(warnings: list[str]) -> html.Div:
+    shown = warnings[:8]
+    more = len(warnings) - len(shown)
+    return html.Div(
+        [
+            html.Strong(f"{len(warnings)} warning(s) while loading this trace: "),
+            html.Ul(
+                [html.Li(w) for w in shown] + ([html.Li(f"... and {more} more")] if more else [])
+            ),
+        ],
+        className="md-banner md-banner-warning",
+        id="tv-warnings",
+    )
+
+
+def _bar(share: float, color: str) -> html.Div:
+    pct = max(0.0, min(1.0, share)) * 100
+    return html.Div(
+        html.Div(style={"width": f"{pct:.1f}%", "background": color}, className="md-tv-barfill"),
+        className="md-tv-bar",
+    )
+
+
+def _breakdown(view: dict[str, Any]) -> html.Table:
+    rows = [
+        html.Tr(
+            [
+                html.Th("Service"),
+                html.Th("Spans"),
+                html.Th("Errors"),
+                html.Th("Self time", colSpan=2),
+                html.Th("On critical path", colSpan=2),
+            ]
+        )
+    ]
+    for s in view["services"]:
+        rows.append(
+            html.Tr(
+                [
+                    html.Td(s["service"], className="md-tv-svc"),
+                    html.Td(f"{s['spans']:,}", className="md-num"),
+                    html.Td(
+                        str(s["errors"]),
+                        className="md-num md-tv-errcell" if s["errors"] else "md-num",
+                    ),
+                    html.Td(
+                        f"{fmt.ms(s['self_ms'])} · {fmt.percent(s['self_share'])}",
+                        className="md-num",
+                    ),
+                    html.Td(_bar(s["self_share"], "#1e66f5"), className="md-tv-barcell"),
+                    html.Td(
+                        f"{fmt.ms(s['critical_ms'])} · {fmt.percent(s['critical_share'])}",
+                        className="md-num",
+                    ),
+                    html.Td(_bar(s["critical_share"], "#17212b"), className="md-tv-barcell"),
+                ]
+            )
+        )
+    return html.Table(rows, className="md-table md-tv-breakdown")
+
+
+def _summary_only(view: dict[str, Any]) -> html.Div:
+    n = view["span_count"]
+    crit = html.Table(
+        [html.Tr([html.Th("Service"), html.Th("Operation"), html.Th("From"), html.Th("To")])]
+        + [
+            html.Tr(
+                [
+                    html.Td(c["service"]),
+                    html.Td(c["operation"], className="md-tv-opcell"),
+                    html.Td(fmt.ms(c["start_ms"]), className="md-num"),
+                    html.Td(fmt.ms(c["end_ms"]), className="md-num"),
+                ]
+            )
+            for c in view["critical_sections"][:50]
+        ],
+        className="md-table",
+    )
+    top = html.Table(
+        [
+            html.Tr(
+                [
+                    html.Th("Service"),
+                    html.Th("Operation"),
+                    html.Th("Self time"),
+                    html.Th("Duration"),
+                ]
+            )
+        ]
+        + [
+            html.Tr(
+                [
+                    html.Td(s["service"]),
+                    html.Td(s["operation"], className="md-tv-opcell"),
+                    html.Td(fmt.ms(s["self_ms"]), className="md-num"),
+                    html.Td(fmt.ms(s["duration_ms"]), className="md-num"),
+                ]
+            )
+            for s in view["top_self"]
+        ],
+        className="md-table",
+    )
+    return html.Div(
+        [
+            info_banner(
+                f"This trace has {n:,} spans, more than the {SUMMARY_ONLY_SPANS:,} a browser tab"
+                " can lay out comfortably, so the waterfall is not drawn. Below: where the time"
+                " went. The full trace is available from the API link."
+            ),
+            html.Div(
+                [
+                    html.Div([html.H3("Critical path (latest first)"), crit], className="md-card"),
+                    html.Div([html.H3("Longest self times"), top], className="md-card"),
+                ],
+                className="md-tv-summary-grid",
+                id="tv-summary-only",
+            ),
+        ]
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The selected span
+
+
+def span_panel(span: dict[str, Any]) -> list:
+    istio = span.get("istio") or {}
+    ptags = {t["key"]: t["value"] for t in span["process"]["tags"]}
+    where = [
+        ("Pod", istio.get("pod") or ptags.get("hostname") or "–"),
+        ("Namespace", istio.get("namespace") or "–"),
+        ("Workload", istio.get("workload") or "–"),
+        ("Version", istio.get("version") or "–"),
+        ("Node", ptags.get("k8s.node.name") or ptags.get("node") or "–"),
+        ("IP", istio.get("ip") or ptags.get("ip") or "–"),
+    ]
+    figures = [
+        ("Duration", fmt.ms(span["duration_ms"])),
+        ("Self time", fmt.ms(span["self_ms"])),
+        ("Starts at", "+" + fmt.ms(span["start_ms"])),
+        ("Kind", span["kind"] or "–"),
+        ("HTTP status", istio.get("status_code") or "–"),
+        ("Response flags", istio.get("response_flags") or "–"),
+        ("Upstream cluster", istio.get("upstream_cluster") or "–"),
+        ("Critical path", "yes" if span["critical"] else "no"),
+    ]
+
+    def kv(rows) -> html.Table:
+        return html.Table(
+            [html.Tr([html.Th(k), html.Td(str(v))]) for k, v in rows], className="md-kv md-tv-kv"
+        )
+
+    tags = html.Table(
+        [html.Tr([html.Th(t["key"]), html.Td(_value(t["value"]))]) for t in span["tags"]],
+        className="md-kv md-tv-tags",
+    )
+    logs = (
+        html.Ul(
+            [
+                html.Li(
+                    [
+                        html.Span(utc(lg["timestamp_us"] / 1e6), className="md-tv-logtime"),
+                        html.Span(
+                            ", ".join(f"{f['key']}={_value(f['value'])}" for f in lg["fields"])
+                        ),
+                    ]
+                )
+                for lg in span["logs"]
+            ],
+            className="md-tv-logs",
+        )
+        if span["logs"]
+        else html.P("No logs.", className="md-hint")
+    )
+    head = [
+        html.Div(
+            [
+                html.H3(span["service"]),
+                html.Span("error", className="md-chip md-chip-failure") if span["error"] else None,
+            ],
+            className="md-panel-head",
+        ),
+        html.Div(span["operation"], className="md-tv-span-op"),
+        html.Div(f"Span {span['span_id']}", className="md-panel-id"),
+    ]
+    body = [
+        html.H4("Where it ran"),
+        kv(where),
+        html.H4("Timing and outcome"),
+        kv(figures),
+        html.H4(f"Tags ({len(span['tags'])})"),
+        tags,
+        html.H4("Logs"),
+        logs,
+        html.H4("Process"),
+        kv([("Service", span["process"]["service"])] + [(k, v) for k, v in ptags.items()]),
+    ]
+    if span["warnings"]:
+        body += [html.H4("Warnings"), html.Ul([html.Li(w) for w in span["warnings"]])]
+    return head + body
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def register_callbacks(app) -> None:
+    app.clientside_callback(
+        ClientsideFunction(namespace="meshdash_traces", function_name="render"),
+        Output("tv-rendered", "children"),
+        Input("tv-data", "data"),
+        State("tv-waterfall", "id"),
+    )
+
+    @app.callback(
+        Output("tv-span", "children"),
+        Input("tv-selected", "data"),
+        State("tv-trace-id", "data"),
+        prevent_initial_call=False,
+    )
+    def show_span(span_id, trace_id):
+        if not span_id or not trace_id:
+            return no_update
+        try:
+            return span_panel(span_detail(services(), trace_id, span_id))
+        except Exception as exc:
+            return error_banner(exc)
+
+    @app.callback(
+        Output("tv-json", "children"),
+        Output("tv-json", "hidden"),
+        Output("tv-json-show", "children"),
+        Input("tv-json-show", "n_clicks"),
+        State("tv-trace-id", "data"),
+        State("tv-json", "hidden"),
+        prevent_initial_call=True,
+    )
+    def raw_json(_n, trace_id, hidden):
+        if not hidden:
+            return no_update, True, "Show raw JSON"
+        try:
+            view = trace_view(services(), trace_id)
+        except Exception as exc:
+            return f"Cannot load the trace: {exc}", False, "Hide raw JSON"
+        spans = view["spans"]
+        if len(spans) > RAW_JSON_MAX_SPANS:
+            view["spans"] = spans[:RAW_JSON_MAX_SPANS]
+            view["note"] = (
+                f"first {RAW_JSON_MAX_SPANS} of {len(spans)} spans; the API link has them all"
+            )
+        return json.dumps(view, indent=2, default=str), False, "Hide raw JSON"
