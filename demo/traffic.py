@@ -268,8 +268,9 @@ class EdgeCounters:
 class TrafficModel:
     """Rates of a spec under a state timeline, at any time, deterministically.
 
-    `history_start`: the time before which nothing existed (None: the spec defaults held
-    forever, as for the live demo). It only decides which idle edges still have counters.
+    `history_start`: the time before which there was no traffic and no counter (None: the spec
+    defaults held forever, as for the live demo). Backfilled scenarios set it to the start of
+    their data, so windows reaching before it agree with what Prometheus holds.
     """
 
     def __init__(
@@ -294,7 +295,9 @@ class TrafficModel:
 
     # -- building blocks ------------------------------------------------------------------
     def flows_at(self, t: float) -> tuple[EdgeFlow, ...]:
-        """Noise-free edge traffic under the state that holds at t."""
+        """Noise-free edge traffic under the state that holds at t (none before history)."""
+        if self.history_start is not None and t < self.history_start:
+            return ()
         return solve_flows(self.spec, self.state.snapshot(t))
 
     def _hash(self, edge: Edge) -> int:
@@ -311,6 +314,9 @@ class TrafficModel:
         if not t1 >= t0:
             raise ValueError("the interval must not end before it starts")
         changes = self.state.change_times(t0, t1)
+        hs = self.history_start
+        if hs is not None and t0 < hs <= t1 and hs not in changes:
+            changes = tuple(sorted((*changes, hs)))
         first_tick = math.floor(t0 / self.tick_s) + 1
         last_tick = math.ceil(t1 / self.tick_s) - 1
         ticks = np.arange(first_tick, last_tick + 1, dtype=np.float64) * self.tick_s

@@ -213,3 +213,10 @@ def test_errors_on_grpc_keep_status_200():
     )
     [w] = model_of(spec, noise=0.0).window(T, 60)
     assert dict(w.requests) == pytest.approx({Outcome("200", "0"): 9.5, Outcome("200", "14"): 0.5})
+
+
+def test_nothing_flows_before_the_history_start():
+    model = model_of(bookinfo_spec(rps=20.0), noise=0.0, history_start=T - 60)
+    assert model.edge_rates(T - 61) == ()
+    [gateway] = [w for w in model.window(T, 300) if w.edge.service == "productpage"]
+    assert gateway.rps == pytest.approx(20.0 * 60 / 300)
