@@ -61,11 +61,15 @@ class FakeKube:
         served: dict[str, Iterable[str]] | None = None,
     ) -> None:
         self.served = {
-            g: tuple(v) for g, v in (served or {"networking.istio.io": ("v1", "v1beta1")}).items()
+            g: tuple(v)
+            for g, v in (
+                {"networking.istio.io": ("v1", "v1beta1")} if served is None else served
+            ).items()
         }
         self.objects: dict[tuple[str, str, str, str], dict] = {}
         self.deployments: dict[str, list[dict]] = {}
         self.requests: list[Request] = []
+        self.answers: list[tuple[Request, int]] = []  # every request with the status it got
         self.before_write: Callable[[Request], None] | None = None
         self.lock = threading.RLock()
         self._rv = 1000
@@ -77,7 +81,9 @@ class FakeKube:
         handler = _handler(self)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self.url
 
@@ -152,6 +158,15 @@ class FakeKube:
             stored["metadata"]["resourceVersion"] = self.next_rv()
             self.objects[(group, plural, namespace, obj["metadata"]["name"])] = stored
             return copy.deepcopy(stored)
+
+    def answered(self, method: str, *, dry_run: bool) -> list[int]:
+        """Status codes of the writes with `method`, dry runs or real ones."""
+        with self.lock:
+            return [
+                code
+                for r, code in self.answers
+                if r.method == method and ("dryRun" in r.query) == dry_run
+            ]
 
     def writes(self, method: str | None = None) -> list[Request]:
         return [
@@ -341,7 +356,10 @@ def _handler(kube: FakeKube) -> type[BaseHTTPRequestHandler]:
             except ValueError:
                 self._send(400, status(400, "BadRequest", "body is not JSON"))
                 return
-            code, payload = kube.handle(Request(self.command, url.path, parse_qs(url.query), body))
+            req = Request(self.command, url.path, parse_qs(url.query), body)
+            code, payload = kube.handle(req)
+            with kube.lock:
+                kube.answers.append((req, code))
             self._send(code, payload)
 
         def _send(self, code: int, payload: dict) -> None:
