@@ -10,11 +10,13 @@ import math
 from collections import defaultdict
 
 import pytest
+import requests
 
 from demo.telemetry import quantiles
 from mesh.metrics import histogram_quantile
 from mesh.records import GraphQuery, GraphView
 from mesh.viewkeys import destination_endpoint, edge_labels, source_endpoint
+from tests.promserver import PrometheusServer, require_prometheus
 
 pytestmark = pytest.mark.integration
 
@@ -190,3 +192,24 @@ def test_demo_telemetry_equals_the_collector_promql(prometheus, scenarios, scena
         got = float(row["value"][1])
         assert not math.isnan(got)
         assert got == pytest.approx(lat.p95_ms, rel=0.05), m
+
+
+def test_prometheus_server_restarts_on_the_same_port_with_its_data(tmp_path):
+    """Fault tests stop the backend and bring it back: same URL, same data, extra scrape job."""
+    require_prometheus()
+    text = '# TYPE x counter\nx_total{a="b"} 0 1767225000\nx_total{a="b"} 60 1767225060\n# EOF\n'
+    job = {"job_name": "extra", "static_configs": [{"targets": ["127.0.0.1:9"]}]}
+    with PrometheusServer(tmp_path, scrape_configs=[job]) as server:
+        server.load_openmetrics(text)
+        server.start()
+        url = server.url
+        assert server.query_value("rate(x_total[1m])", 1767225060) == pytest.approx(1.0)
+        server.stop()
+        assert not server.running
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"{url}/-/ready", timeout=2)
+        server.start()
+        assert server.url == url
+        assert server.query_value("rate(x_total[1m])", 1767225060) == pytest.approx(1.0)
+        config = requests.get(f"{url}/api/v1/status/config", timeout=5).json()["data"]["yaml"]
+        assert "job_name: extra" in config
