@@ -71,13 +71,18 @@ Matchers = tuple[tuple[str, str, str], ...]
 def _namespace_parts(reporter: str, namespaces: Iterable[str]) -> tuple[Matchers, ...]:
     """Series whose source OR destination namespace is selected, from one reporter.
 
-    A selector cannot OR two labels, so the caller joins one rate() per part with `or`, which
-    also drops the duplicates (a series in both parts counts once).
+    A selector cannot OR two labels, so the caller joins one rate() per part with `or`. The
+    parts are disjoint (the second excludes what the first selects), so Prometheus reads each
+    series once and a request is never counted twice.
     """
     regex = promql.any_of(namespaces)
     return (
         (("reporter", "=", reporter), ("source_workload_namespace", "=~", regex)),
-        (("reporter", "=", reporter), ("destination_service_namespace", "=~", regex)),
+        (
+            ("reporter", "=", reporter),
+            ("source_workload_namespace", "!~", regex),
+            ("destination_service_namespace", "=~", regex),
+        ),
     )
 
 

@@ -141,7 +141,11 @@ def test_requests_query_counts_each_request_once():
     ):
         assert label in text.split(") (", 1)[0]
     assert 'reporter="source",source_workload_namespace=~"bookinfo|shop"' in text
-    assert 'reporter="source",destination_service_namespace=~"bookinfo|shop"' in text
+    # Disjoint parts: series from a selected namespace, then series INTO one from elsewhere.
+    assert (
+        'reporter="source",source_workload_namespace!~"bookinfo|shop",'
+        'destination_service_namespace=~"bookinfo|shop"'
+    ) in text
     assert (
         'reporter="destination",source_workload="unknown",destination_service_namespace=~"bookinfo|shop"'
         in text
