@@ -322,7 +322,10 @@ def serve_jaeger(
     server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
     server.daemon_threads = True
     thread = threading.Thread(
-        target=server.serve_forever, name=f"demo-jaeger-{server.port}", daemon=True
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.1},
+        name=f"demo-jaeger-{server.port}",
+        daemon=True,
     )
     thread.start()
     return JaegerServer(f"http://{host}:{server.port}", flavour, server, thread)
