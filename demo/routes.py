@@ -96,7 +96,7 @@ def version_split(
 ) -> dict[str, int] | None:
     """The default route's weights per version label; a destination without subset spreads over
     every version (Istio balances across all endpoints). None when there is nothing to follow."""
-    if not state.split:
+    if not state.split or not versions:
         return None
     total = sum(d.weight for d in state.split)
     if total <= 0:
