@@ -302,12 +302,28 @@ def _any_value(raw: Any) -> tuple[Any, str]:
     return "", "string"
 
 
-def _attributes(raw: Any) -> list[Tag]:
+def _attributes(raw: Any, cache: dict | None = None) -> list[Tag]:
+    """OTLP key/values as tags; with a cache, equal string attributes (most of an Istio span's)
+    share one Tag, as in _Tags."""
     out: list[Tag] = []
     for kv in raw or ():
-        if isinstance(kv, Mapping) and "key" in kv:
-            value, typ = _any_value(kv.get("value"))
-            out.append(Tag(str(kv["key"]), value, typ))
+        if type(kv) is not dict and not isinstance(kv, Mapping):
+            continue
+        key = kv.get("key")
+        if key is None:
+            continue
+        v = kv.get("value")
+        sv = v.get("stringValue") if type(v) is dict else None
+        if sv is not None and cache is not None and type(sv) is str:
+            tag = cache.get((key, sv))
+            if tag is None:
+                tag = Tag(str(key), sv, "string")
+                if len(cache) < 200_000:
+                    cache[(key, sv)] = tag
+            out.append(tag)
+            continue
+        value, typ = _any_value(v)
+        out.append(Tag(str(key), value, typ))
     return out
 
 
@@ -336,6 +352,7 @@ def parse_otlp(body: Any) -> list[Trace]:
     if not isinstance(resource_spans, list):
         raise _bad("resourceSpans is not a list")
     by_trace: dict[str, list[Span]] = {}
+    cache: dict = {}
     for rs in resource_spans:
         if not isinstance(rs, Mapping):
             raise _bad("resourceSpans entry is not an object")
@@ -350,15 +367,23 @@ def parse_otlp(body: Any) -> list[Trace]:
             if scope.get("version"):
                 scope_tags.append(Tag("otel.scope.version", str(scope["version"])))
             for s in ss.get("spans") or ():
-                span = _otlp_span(s, process, scope_tags)
+                span = _otlp_span(s, process, scope_tags, cache)
                 by_trace.setdefault(span.trace_id, []).append(span)
     return [Trace(tid, tuple(spans)) for tid, spans in by_trace.items()]
 
 
-def _otlp_span(s: Any, process: Process, scope_tags: list[Tag]) -> Span:
-    if not isinstance(s, Mapping):
+_KIND_TAGS = {k: Tag("span.kind", v) for k, v in _KIND_BY_NUMBER.items()}
+_STATUS_OK = Tag("otel.status_code", "OK")
+_STATUS_ERROR = (Tag("otel.status_code", "ERROR"), Tag("error", True, "bool"))
+
+
+def _otlp_span(s: Any, process: Process, scope_tags: list[Tag], cache: dict) -> Span:
+    if not _is_map(s):
         raise _bad("span is not an object")
-    trace_id = canonical_trace_id(_otlp_id(s.get("traceId"), 32))
+    raw_tid = s.get("traceId")
+    trace_id = cache.get(("trace id", raw_tid))
+    if trace_id is None:
+        trace_id = cache[("trace id", raw_tid)] = canonical_trace_id(_otlp_id(raw_tid, 32))
     span_id = canonical_span_id(_otlp_id(s.get("spanId"), 16))
     if not span_id:
         raise _bad("span without spanId")
@@ -374,37 +399,37 @@ def _otlp_span(s: Any, process: Process, scope_tags: list[Tag]) -> Span:
                 canonical_span_id(_otlp_id(link.get("spanId"), 16)),
             )
         )
-    tags = [*scope_tags, *_attributes(s.get("attributes"))]
-    kind = _KIND_BY_NUMBER.get(_enum(s.get("kind"), _KIND_NUMBER_BY_NAME))
-    if kind:
-        tags.append(Tag("span.kind", kind))
+    tags = [*scope_tags, *_attributes(s.get("attributes"), cache)]
+    kind = _KIND_TAGS.get(_enum(s.get("kind"), _KIND_NUMBER_BY_NAME))
+    if kind is not None:
+        tags.append(kind)
     status = s.get("status") or {}
     code = _enum(status.get("code"), _STATUS_BY_NAME)
     if code == 1:
-        tags.append(Tag("otel.status_code", "OK"))
+        tags.append(_STATUS_OK)
     elif code == 2:
-        tags.append(Tag("otel.status_code", "ERROR"))
-        tags.append(Tag("error", True, "bool"))
+        tags.extend(_STATUS_ERROR)
     if status.get("message"):
         tags.append(Tag("otel.status_description", str(status["message"])))
     logs: list[Log] = []
     for ev in s.get("events") or ():
-        fields = _attributes(ev.get("attributes"))
+        fields = _attributes(ev.get("attributes"), cache)
         if ev.get("name") and not any(f.key == "event" for f in fields):
             fields.insert(0, Tag("event", str(ev["name"])))
         logs.append(Log(_ns_to_us(ev.get("timeUnixNano"), "timeUnixNano"), tuple(fields)))
     start = _ns_to_us(s.get("startTimeUnixNano"), "startTimeUnixNano")
     end = _ns_to_us(s.get("endTimeUnixNano"), "endTimeUnixNano")
+    name = s.get("name")
     return Span(
-        trace_id=trace_id,
-        span_id=span_id,
-        operation=str(s.get("name") or ""),
-        start_us=start,
-        duration_us=max(0, end - start),
-        process=process,
-        references=tuple(refs),
-        tags=tuple(tags),
-        logs=tuple(logs),
+        trace_id,
+        span_id,
+        name if type(name) is str else str(name or ""),
+        start,
+        max(0, end - start),
+        process,
+        tuple(refs),
+        tuple(tags),
+        tuple(logs),
     )
 
 
