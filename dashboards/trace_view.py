@@ -30,6 +30,7 @@ from views.traces import (
 )
 
 RAW_JSON_MAX_SPANS = 300
+MAX_HOPS_SHOWN = 12
 
 
 def _q(query: dict[str, Any], key: str) -> str:
@@ -183,9 +184,13 @@ def _links(view: dict[str, Any], namespace: str) -> html.Div:
                 className="md-button md-button-primary md-tv-linkbtn",
             )
         )
+        nodes = path["nodes"]
+        shown = nodes[:MAX_HOPS_SHOWN]
+        more = [html.Span(f"+{len(nodes) - len(shown)} more", className="md-tv-hops-label")]
         hops = html.Span(
-            [html.Span("Went through", className="md-tv-hops-label")]
-            + [html.Span(n.split("/", 1)[-1], className="md-tv-hop") for n in path["nodes"]],
+            [html.Span(f"Went through {len(nodes)} workloads", className="md-tv-hops-label")]
+            + [html.Span(n.split("/", 1)[-1], className="md-tv-hop", title=n) for n in shown]
+            + (more if len(nodes) > len(shown) else []),
             className="md-tv-hops",
             title="Workloads this request went through",
         )
@@ -223,8 +228,8 @@ def _breakdown(view: dict[str, Any]) -> html.Table:
                 html.Th("Service"),
                 html.Th("Spans"),
                 html.Th("Errors"),
-                html.Th("Self time", colSpan=2),
-                html.Th("On critical path", colSpan=2),
+                html.Th("Self time · share of all self time", colSpan=2),
+                html.Th("On the critical path · share of it", colSpan=2),
             ]
         )
     ]
@@ -257,14 +262,23 @@ def _breakdown(view: dict[str, Any]) -> html.Table:
 def _summary_only(view: dict[str, Any]) -> html.Div:
     n = view["span_count"]
     crit = html.Table(
-        [html.Tr([html.Th("Service"), html.Th("Operation"), html.Th("From"), html.Th("To")])]
+        [
+            html.Tr(
+                [
+                    html.Th("Service"),
+                    html.Th("Operation"),
+                    html.Th("From", className="md-num"),
+                    html.Th("Time", className="md-num"),
+                ]
+            )
+        ]
         + [
             html.Tr(
                 [
                     html.Td(c["service"]),
                     html.Td(c["operation"], className="md-tv-opcell"),
-                    html.Td(fmt.ms(c["start_ms"]), className="md-num"),
-                    html.Td(fmt.ms(c["end_ms"]), className="md-num"),
+                    html.Td("+" + fmt.ms(c["start_ms"]), className="md-num"),
+                    html.Td(fmt.ms(c["end_ms"] - c["start_ms"]), className="md-num"),
                 ]
             )
             for c in view["critical_sections"][:50]

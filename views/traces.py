@@ -312,7 +312,11 @@ def span_json(
 
 
 def services_json(a: TraceAnalysis) -> list[dict[str, Any]]:
-    total = a.duration_us or 1
+    """Per service: self time as a share of all self time (parallel spans make the sum exceed
+    the trace duration, so a share of the duration would pass 100%), and critical-path time as
+    a share of the critical path (the trace duration for a single root)."""
+    all_self = sum(st.self_us for st in a.services) or 1
+    all_critical = sum(st.critical_us for st in a.services) or 1
     return [
         {
             "service": st.service,
@@ -321,8 +325,8 @@ def services_json(a: TraceAnalysis) -> list[dict[str, Any]]:
             "self_ms": st.self_us / 1000,
             "total_ms": st.total_us / 1000,
             "critical_ms": st.critical_us / 1000,
-            "self_share": st.self_us / total,
-            "critical_share": st.critical_us / total,
+            "self_share": st.self_us / all_self,
+            "critical_share": st.critical_us / all_critical,
         }
         for st in a.services
     ]
