@@ -16,7 +16,8 @@ from dash import ClientsideFunction, Input, Output, State, dcc, html, no_update
 
 from api import services
 from dashboards.components import format as fmt
-from dashboards.components.banner import error_banner, info_banner
+from dashboards.components.banner import info_banner
+from dashboards.traces import trace_banner
 from mesh.errors import MeshdashError
 from views.params import get_one
 from views.traces import (
@@ -64,7 +65,7 @@ def layout(**query: Any) -> html.Div:
         trace_id = parse_trace_id(_q(query, "trace"))
         view = trace_page_view(services(), trace_id)
     except Exception as exc:  # every failure is a banner, never a traceback
-        return html.Div([head, error_banner(exc)], className="md-page md-page-trace")
+        return html.Div([head, trace_banner(exc)], className="md-page md-page-trace")
     children: list = [
         head,
         _title(view),
@@ -435,7 +436,7 @@ def register_callbacks(app) -> None:
         try:
             return span_panel(span_detail(services(), trace_id, span_id))
         except Exception as exc:
-            return error_banner(exc)
+            return trace_banner(exc)
 
     @app.callback(
         Output("tv-json", "children"),

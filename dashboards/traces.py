@@ -22,6 +22,7 @@ from views.params import get_one
 from views.traces import (
     DEFAULT_LIMIT,
     DEFAULT_LOOKBACK,
+    TracingNotConfigured,
     operations_of,
     page_link,
     parse_search_params,
@@ -33,6 +34,16 @@ LOOKBACKS = ("5m", "15m", "30m", "1h", "3h", "6h", "12h", "1d", "2d", "7d")
 ERROR_COLOR = "#c62828"
 OK_COLOR = "#1e66f5"
 FONT = "Inter, Segoe UI, Helvetica, Arial, sans-serif"
+
+
+def trace_banner(exc: Exception):
+    """No trace backend is a configuration fact, not a failure: say so, and how to fix it."""
+    if isinstance(exc, TracingNotConfigured):
+        return info_banner(
+            "Tracing is not configured: start meshdash with --jaeger URL (or set"
+            " MESHDASH_JAEGER_URL) to search traces."
+        )
+    return error_banner(exc)
 
 
 def _q(query: dict[str, Any], key: str, default: str = "") -> str:
@@ -58,7 +69,7 @@ def layout(**query: Any) -> html.Div:
     try:
         catalog = service_catalog(svc)
     except Exception as exc:
-        banner = error_banner(exc)
+        banner = trace_banner(exc)
     namespace = _q(query, "namespace") or next(
         (ns for ns in svc.settings.default_namespaces if ns in catalog), next(iter(catalog), "")
     )
@@ -468,7 +479,7 @@ def register_callbacks(app) -> None:
         try:
             data = search_view(services(), parse_search_params(args))
         except Exception as exc:  # every failure is a banner, never a traceback
-            return None, error_banner(exc)
+            return None, trace_banner(exc)
         data["query"] = args
         return data, None
 
@@ -482,7 +493,7 @@ def register_callbacks(app) -> None:
     def draw(data):
         if not data:
             return _empty_figure(), [], [], True
-        return scatter(data), result_list(data), summary(data), False
+        return scatter(data), result_list(data), summary(data), not data["traces"]
 
     @app.callback(
         Output("ts-nav", "href"),

@@ -109,3 +109,20 @@ def test_search_state_lives_in_the_url(page, live_demo):
 def _ms(text: str) -> float:
     value, unit = text.strip().split()
     return float(value) * (1000 if unit == "s" else 1)
+
+
+def test_from_a_topology_node_to_its_traces_with_the_window_carried(page, live_demo):
+    from tests.browser.conftest import cy_click
+    from tests.browser.test_topology_page import wait_for_nodes
+
+    page.goto(live_demo.url + "/?namespace=bookinfo&window=30m&refresh=off")
+    wait_for_nodes(page, {"bookinfo/reviews-v2"})
+    page.wait_for_timeout(300)
+    cy_click(page, "topo-graph", "bookinfo/reviews-v2")
+    page.locator("#panel-traces-link").click()
+    expect(page).to_have_url(
+        re.compile(r"/traces\?namespace=bookinfo&service=reviews&lookback=30m")
+    )
+    expect(page.locator(".md-ts-row").first).to_be_visible(timeout=20000)
+    expect(page.locator("#ts-lookback")).to_contain_text("Last 30m")
+    expect(page.locator("#ts-summary")).to_contain_text("reviews.bookinfo")
