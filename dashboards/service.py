@@ -350,6 +350,8 @@ def _health(rps: float | None, error_rate: float | None, client_error_rate: floa
 
 def summary(data: Mapping[str, Any], quantile: str) -> list:
     """Whole-window figures, then one chip per version with its share of the traffic."""
+    if not data["series"]["rps"]:
+        return tcp_summary(data)
     total = data["summary"].get(TOTAL, {})
     success = total.get("success_rate")
     state = _health(
@@ -403,6 +405,49 @@ def summary(data: Mapping[str, Any], quantile: str) -> list:
     return [*stats, html.Div(chips, className="md-version-chips"), note]
 
 
+def _mean(points: Sequence[Sequence[float]]) -> float | None:
+    return sum(v for _, v in points) / len(points) if points else None
+
+
+def tcp_summary(data: Mapping[str, Any]) -> list:
+    """For a TCP-only target: bytes per second each way, per version; no request figures."""
+    s = data["series"]
+    colors = charts.version_colors(data["versions"])
+    mean_in = {v: _mean(p) for v, p in s["tcp_in_bps"].items()}
+    mean_out = {v: _mean(p) for v, p in s["tcp_out_bps"].items()}
+    stats = [
+        _stat("Bytes in", fmt.bytes_per_s(sum(x for x in mean_in.values() if x) or None)),
+        _stat("Bytes out", fmt.bytes_per_s(sum(x for x in mean_out.values() if x) or None)),
+        _stat("Versions", str(len(data["versions"]))),
+    ]
+    chips = [
+        html.Div(
+            [
+                html.I(style={"background": colors[v]}),
+                html.Div(
+                    [
+                        html.Div([html.Strong(v), html.Span("TCP", className="md-version-share")]),
+                        html.Div(
+                            f"in {fmt.bytes_per_s(mean_in.get(v))} · "
+                            f"out {fmt.bytes_per_s(mean_out.get(v))}",
+                            className="md-version-figures",
+                        ),
+                    ]
+                ),
+            ],
+            className="md-version-chip",
+            id={"type": "version-chip", "version": v},
+        )
+        for v in data["versions"]
+    ]
+    note = html.Div(
+        f"window {data['window']} · step {data['step']} · rate over {data['rate_interval']}"
+        f" · {data['queries']} queries · {data['source']} · times in UTC",
+        className="md-summary-note",
+    )
+    return [*stats, html.Div(chips, className="md-version-chips"), note]
+
+
 def outbound_table(kind: Kind, data: Mapping[str, Any]) -> html.Table | html.Div:
     rows = data["outbound"]
     if not rows:
@@ -434,7 +479,7 @@ def outbound_table(kind: Kind, data: Mapping[str, Any]) -> html.Table | html.Div
         spark_points = row["series"]["rps"]
         unit = "rps"
         if row["rps"] is None:  # TCP only: bytes are what there is to show
-            spark_points, unit = [], "B/s"
+            spark_points, unit = row["series"]["bps"], "B/s"
         by_version = " · ".join(f"{v} {fmt.rps(r)}" for v, r in row["rps_by_version"].items())
         href = page_link(
             "/service", namespace=row["namespace"], service=row["service"], window=window
@@ -512,6 +557,8 @@ def chart_csv(data: Mapping[str, Any], chart: str, quantile: str) -> tuple[str, 
             table[f"{name} error %"] = tuple(
                 (t, v * 100) for t, v in pts(row["series"]["error_rate"])
             )
+            if row["series"]["bps"]:
+                table[f"{name} B/s"] = pts(row["series"]["bps"])
     else:
         raise ValueError(f"unknown chart {chart!r}")
     buf = io.StringIO()
@@ -519,6 +566,56 @@ def chart_csv(data: Mapping[str, Any], chart: str, quantile: str) -> tuple[str, 
     name = data.get(data["target"], "")
     filename = f"{data['namespace']}-{name}-{chart}-{data['window']}-{int(data['end'])}.csv"
     return filename, buf.getvalue()
+
+
+def _no_traffic(kind: Kind, data: Mapping[str, Any]) -> html.Div:
+    return html.Div(
+        [
+            html.Strong("No traffic in this window."),
+            html.Span(
+                f" Nothing reached or left {data.get(data['target'])} in {data['namespace']}"
+                f" during the last {data['window']}. Choose a longer window or another"
+                f" {kind.noun}."
+            ),
+        ],
+        className="md-empty",
+        id=kind.id("no-traffic"),
+    )
+
+
+def page_outputs(kind: Kind, data: Mapping[str, Any] | None, quantile: str) -> dict[str, Any]:
+    """Everything the draw callback sets, by name. Charts without data are hidden, not drawn
+    empty: a TCP-only service shows its bytes, an idle window says so."""
+    out: dict[str, Any] = {
+        **{f"fig_{c}": charts.empty_figure() for c in GRAPHS},
+        **{f"config_{c}": no_update for c in GRAPHS},
+        **{f"hide_{c}": True for c in GRAPHS},
+        "tcp_class": "md-card md-chart-card md-chart-tcp",
+        "outbound": [],
+        "summary": [],
+        "empty": "",
+        "charts_class": "md-charts md-hidden",
+        "latency_heading": f"Latency {quantile} by version",
+    }
+    if not data:
+        return out
+    if not data["has_traffic"]:
+        out["empty"] = _no_traffic(kind, data)
+        return out
+    figs = figures(data, quantile)
+    s = data["series"]
+    has_requests = bool(s["rps"])
+    has_tcp = bool(s["tcp_in_bps"] or s["tcp_out_bps"])
+    for c in GRAPHS:
+        out[f"fig_{c}"] = figs[c]
+        out[f"config_{c}"] = charts.png_config(png_name(data, c))
+        out[f"hide_{c}"] = not (has_tcp if c == "tcp" else has_requests)
+    if not has_requests:
+        out["tcp_class"] += " md-chart-wide"
+    out["outbound"] = outbound_table(kind, data)
+    out["summary"] = summary(data, quantile)
+    out["charts_class"] = "md-charts"
+    return out
 
 
 # --- callbacks ---------------------------------------------------------------------------------
@@ -564,66 +661,24 @@ def page_callbacks(app, kind: Kind) -> None:
             )
         return sorted({*found, *([current] if current else [])})
 
+    outputs: dict[str, Output] = {
+        **{f"fig_{c}": Output(i(f"{c}-graph"), "figure") for c in GRAPHS},
+        **{f"config_{c}": Output(i(f"{c}-graph"), "config") for c in GRAPHS},
+        **{f"hide_{c}": Output(i(f"{c}-card"), "hidden") for c in GRAPHS},
+        "tcp_class": Output(i("tcp-card"), "className"),
+        "outbound": Output(i("outbound"), "children"),
+        "summary": Output(i("summary"), "children"),
+        "empty": Output(i("empty"), "children"),
+        "charts_class": Output(i("charts"), "className"),
+        "latency_heading": Output(i("latency-heading"), "children"),
+    }
+
     @app.callback(
-        Output(i("rps-graph"), "figure"),
-        Output(i("success-graph"), "figure"),
-        Output(i("latency-graph"), "figure"),
-        Output(i("codes-graph"), "figure"),
-        Output(i("tcp-graph"), "figure"),
-        Output(i("outbound"), "children"),
-        Output(i("summary"), "children"),
-        Output(i("empty"), "children"),
-        Output(i("charts"), "className"),
-        Output(i("tcp-card"), "hidden"),
-        Output(i("latency-heading"), "children"),
-        *(Output(i(f"{chart}-graph"), "config") for chart in GRAPHS),
-        Input(i("data"), "data"),
-        Input(i("quantile"), "value"),
+        output=outputs,
+        inputs={"data": Input(i("data"), "data"), "quantile": Input(i("quantile"), "value")},
     )
     def draw(data, quantile):
-        blank = charts.empty_figure()
-        configs = tuple(no_update for _ in GRAPHS)
-        if not data:
-            return (blank,) * 5 + ([], [], "", "md-charts md-hidden", True, "Latency", *configs)
-        if not data["has_traffic"]:
-            message = html.Div(
-                [
-                    html.Strong("No traffic in this window."),
-                    html.Span(
-                        f" Nothing reached or left {data.get(data['target'])} in"
-                        f" {data['namespace']} during the last {data['window']}."
-                        " Choose a longer window or another "
-                        f"{kind.noun}."
-                    ),
-                ],
-                className="md-empty",
-                id=i("no-traffic"),
-            )
-            return (blank,) * 5 + (
-                [],
-                [],
-                message,
-                "md-charts md-hidden",
-                True,
-                "Latency",
-                *configs,
-            )
-        figs = figures(data, quantile)
-        has_tcp = bool(data["series"]["tcp_in_bps"] or data["series"]["tcp_out_bps"])
-        return (
-            figs["rps"],
-            figs["success"],
-            figs["latency"],
-            figs["codes"],
-            figs["tcp"],
-            outbound_table(kind, data),
-            summary(data, quantile),
-            "",
-            "md-charts",
-            not has_tcp,
-            f"Latency {quantile} by version",
-            *(charts.png_config(png_name(data, chart)) for chart in GRAPHS),
-        )
+        return page_outputs(kind, data, quantile)
 
     @app.callback(
         Output(i("download"), "data"),

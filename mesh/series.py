@@ -163,6 +163,7 @@ class OutboundCall:
     bps: float | None
     rps_series: Points = ()
     error_rate_series: Points = ()
+    bps_series: Points = ()  # TCP bytes per second, both directions together
     rps_by_version: Mapping[str, float] = field(default_factory=dict)
 
 
@@ -479,13 +480,18 @@ def outbound_calls(telemetry: SeriesTelemetry) -> tuple[OutboundCall, ...]:
                 bps=_mean(bytes_series),
                 rps_series=total,
                 error_rate_series=ratio_series(errors, total),
+                bps_series=bytes_series,
                 rps_by_version={
                     ver: m for ver, pts in rps_by(requests).items() if (m := _mean(pts)) is not None
                 },
             )
         )
+    # Request calls first, busiest first; then TCP-only calls by bytes (the units differ).
     return tuple(
-        sorted(calls, key=lambda c: (-(c.rps or 0) - (c.bps or 0), c.namespace, c.service))
+        sorted(
+            calls,
+            key=lambda c: (c.rps is None, -(c.rps or 0), -(c.bps or 0), c.namespace, c.service),
+        )
     )
 
 

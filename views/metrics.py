@@ -116,6 +116,7 @@ def _outbound_json(call: OutboundCall) -> dict[str, Any]:
         "series": {
             "rps": points_json(call.rps_series),
             "error_rate": points_json(call.error_rate_series),
+            "bps": points_json(call.bps_series),
         },
     }
 

@@ -249,7 +249,7 @@ def codes_chart(
         shared_yaxes=True,
         shared_xaxes=True,
         subplot_titles=shown,
-        horizontal_spacing=0.03 if cols > 1 else 0.0,
+        horizontal_spacing=0.04 if cols > 1 else 0.0,
     )
     fig.update_layout(
         base_layout(
@@ -282,7 +282,8 @@ def codes_chart(
             )
     fig.update_yaxes(rangemode="tozero")
     fig.update_yaxes(title_text="rps", row=1, col=1)
-    fig.update_xaxes(type="date", nticks=4)
+    # Narrow panels side by side: fewer ticks, and none spilling into the next panel.
+    fig.update_xaxes(type="date", nticks=4, ticklabeloverflow="hide past domain")
     # Legend above the panel titles, which name the versions in their colours.
     fig.update_layout(legend={"y": 1.09}, margin={"t": 48})
     colors = version_colors(versions)

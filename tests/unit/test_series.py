@@ -165,9 +165,11 @@ def test_outbound_rows_summarise_the_window_from_the_points_they_plot():
         outbound_tcp=(TcpSeries(pts(100.0), pts(300.0), destination="db/mysql"),),
     )
     calls = outbound_calls(tel)
-    assert [c.service for c in calls] == ["mysql", "ratings", "details"]
-    mysql, ratings, _ = calls
+    # Request calls busiest first, then TCP-only calls (bytes and requests do not compare).
+    assert [c.service for c in calls] == ["ratings", "details", "mysql"]
+    ratings, _, mysql = calls
     assert mysql.protocol == "tcp" and mysql.bps == 400.0 and mysql.rps is None
+    assert mysql.bps_series == pts(400.0)
     assert ratings.rps == pytest.approx(2.0)
     assert ratings.error_rate == pytest.approx(0.5 / 4.0)
     assert ratings.error_rate_series == ((T0, 0.0), (T0 + 10, 0.25))

@@ -107,3 +107,30 @@ def test_csv_of_each_chart_is_its_series_in_its_units():
     assert _rows(chart_csv(data, "codes", "p95")[1])[0] == ["time_utc", "unix_time", "v2 5xx rps"]
     with pytest.raises(ValueError):
         chart_csv(data, "nonsense", "p95")
+
+
+def test_tcp_only_target_hides_request_charts_and_idle_window_says_so():
+    from app import create_app
+    from config import Settings
+    from dashboards.service import SERVICE, page_outputs
+    from services import Services
+
+    settings = Settings(prometheus_url="http://127.0.0.1:1")
+
+    class Telemetry:
+        name = "test"
+
+    app = create_app(settings, Services(settings=settings, telemetry=Telemetry()))  # type: ignore[arg-type]
+    tcp = view(tcp_in_bps={"v1": [[T0, 10.0]]}, tcp_out_bps={"v1": [[T0, 50.0]]})
+    tcp.update(versions=["v1"], has_traffic=True, summary={}, rate_interval="1m", queries=6)
+    tcp["source"] = "test"
+    with app.server.app_context():
+        out = page_outputs(SERVICE, tcp, "p95")
+        idle = page_outputs(SERVICE, {**tcp, "has_traffic": False}, "p95")
+    assert [c for c in ("rps", "success", "latency", "codes", "tcp") if not out[f"hide_{c}"]] == [
+        "tcp"
+    ]
+    assert "md-chart-wide" in out["tcp_class"]
+    assert [t.name for t in out["fig_tcp"].data] == ["v1 in", "v1 out"]
+    assert idle["charts_class"].endswith("md-hidden")
+    assert "No traffic in this window." in str(idle["empty"])
