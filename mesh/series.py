@@ -386,8 +386,11 @@ def codes_by_version(requests: Iterable[RequestSeries]) -> dict[str, dict[str, P
     }
 
 
-def quantile_by(buckets: Iterable[BucketSeries], q: float, key_of=_version) -> dict[str, Points]:
-    """histogram_quantile(q, sum by (key, le) (rate(...))) at every timestamp, PromQL-exact.
+def quantiles_by(
+    buckets: Iterable[BucketSeries], qs: Mapping[str, float], key_of=_version
+) -> dict[str, dict[str, Points]]:
+    """histogram_quantile(q, sum by (key, le) (rate(...))) at every timestamp, PromQL-exact,
+    for several quantiles from one grouping of the buckets: name -> key -> points.
 
     A timestamp whose buckets saw no observation has no quantile (PromQL says NaN): absent.
     """
@@ -395,17 +398,25 @@ def quantile_by(buckets: Iterable[BucketSeries], q: float, key_of=_version) -> d
         lambda: defaultdict(list)
     )
     for b in buckets:
+        per_t = by_key[key_of(b)]
         for t, v in b.points:
-            by_key[key_of(b)][_key(t)].append((b.le, v))
-    out: dict[str, Points] = {}
+            per_t[round(t, 3)].append((b.le, v))
+    out: dict[str, dict[str, Points]] = {name: {} for name in qs}
     for key, per_t in by_key.items():
-        pts = []
+        found: dict[str, list[Point]] = {name: [] for name in qs}
         for t in sorted(per_t):
-            value = histogram_quantile(q, per_t[t])
-            if value is not None and math.isfinite(value):
-                pts.append((t, value))
-        out[key] = tuple(pts)
+            for name, q in qs.items():
+                value = histogram_quantile(q, per_t[t])
+                if value is not None and math.isfinite(value):
+                    found[name].append((t, value))
+        for name in qs:
+            out[name][key] = tuple(found[name])
     return out
+
+
+def quantile_by(buckets: Iterable[BucketSeries], q: float, key_of=_version) -> dict[str, Points]:
+    """One quantile per key and timestamp (see quantiles_by)."""
+    return quantiles_by(buckets, {"q": q}, key_of)["q"]
 
 
 def window_quantile(buckets: Iterable[BucketSeries], q: float) -> float | None:
@@ -553,9 +564,7 @@ def build_service_series(telemetry: SeriesTelemetry) -> ServiceSeries:
         query=telemetry.query,
         rps=rps_by(inbound),
         success_rate=success_rate_by(inbound),
-        latency_ms={
-            name: quantile_by(telemetry.inbound_buckets, q) for name, q in QUANTILES.items()
-        },
+        latency_ms=quantiles_by(telemetry.inbound_buckets, QUANTILES),
         codes=codes_by_version(inbound),
         # Into the service: what callers sent; out of it: what they received.
         tcp_in_bps=_tcp_by_version(telemetry.inbound_tcp, "sent"),
