@@ -51,6 +51,20 @@ class Settings(BaseSettings):
         None, description="signs CSRF cookies; set it when several workers serve one site"
     )
 
+    # Serving (issue 7): shared cache, backend bounds, readiness, logs.
+    cache_redis_url: str | None = Field(
+        None, description="redis://host:port/db shared by workers and replicas; unset: in-process"
+    )
+    cache_error_ttl_s: float = Field(
+        2.0, ge=0, le=60, description="how long a backend failure is served from the cache"
+    )
+    backend_concurrency: int = Field(8, ge=1, le=256, description="requests in flight per backend")
+    ready_required: tuple[str, ...] = Field(
+        ("telemetry",), description="source roles whose failure makes /readyz answer 503"
+    )
+    ready_timeout_s: float = Field(3.0, gt=0, le=60, description="deadline of all /readyz checks")
+    log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
+
     @property
     def demo(self) -> bool:
         """No backend URL at all means the embedded Bookinfo simulator."""

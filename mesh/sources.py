@@ -113,3 +113,16 @@ class CanarySource(Protocol):
     def canary_telemetry(self, query: CanaryQuery) -> CanaryTelemetry:
         """Counts for query.baseline and query.canary only, from a fixed number of queries."""
         ...
+
+
+@runtime_checkable
+class Readiness(Protocol):
+    """Optional on any source: can this backend serve now? Used by /readyz, never cached.
+
+    Returns {"ok": bool, "detail": str, "version": str | None}: detail names the cause a person
+    can act on ("connection refused", "401 from the server"), never a credential; version is the
+    backend's build where it exposes one (Prometheus /api/v1/status/buildinfo, Kubernetes /version).
+    It should answer within the backend's timeout and report failures rather than raise.
+    """
+
+    def ready(self) -> dict[str, object]: ...

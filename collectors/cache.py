@@ -1,0 +1,560 @@
+"""A shared TTL cache with single flight, and a concurrency bound per backend, for collector calls.
+
+Why: an incident room opens the same view on many screens. Without this, N viewers cost N query
+sets per refresh (Kiali's graph fails past about ten users, kiali#2139). With it, identical calls
+inside one refresh interval cost one backend call, whoever and however many are watching:
+
+- Keys hold the call name and its arguments, with every time in them (`at`, `start`/`end`,
+  `start_us`/`end_us`) shifted down to a multiple of Settings.refresh_interval_s. A "now" view
+  already arrives as `at=now`, so it lands in the current interval's bucket. The backend is asked
+  for the aligned instant, so whoever fills an entry, every viewer gets the same answer.
+- Single flight: concurrent identical calls in one process wait on a per-key lock for the first
+  one. Across gunicorn workers and replicas sharing Redis, the first takes a short Redis lock
+  (SET NX PX, via redis-py's Lock) and the others poll the cache until the value lands.
+- The store is flask-caching's SimpleCache in process, or its RedisCache when
+  MESHDASH_CACHE_REDIS_URL is set. The backends are used directly (not through `flask_caching.Cache`)
+  so a call outside a Flask app context (a thread, a benchmark) works the same.
+- Backend failures are cached for Settings.cache_error_ttl_s (2 s), not for the whole interval:
+  long enough that fifty viewers of a dead or hanging Prometheus cost one attempt every 2 s instead
+  of fifty (each holding a worker until the timeout, and all stampeding the backend as it comes
+  back), short enough that recovery shows on the next refresh. Errors that are not BackendError
+  (bad input, bugs) are never cached.
+- If the store itself fails (Redis down), calls go to the backend directly: a cache outage costs
+  queries, never pages.
+- Each backend has a BoundedSemaphore of Settings.backend_concurrency calls in flight per process;
+  a call that cannot get a slot within the backend's timeout raises BackendTimeout (HTTP 504).
+
+Values cross a pickle (both stores serialize), so they must be picklable: frozen dataclasses are.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from flask_caching.backends import BaseCache, RedisCache, SimpleCache
+
+from config import Settings
+from mesh.canary import CanaryQuery, CanaryTelemetry
+from mesh.errors import BackendError, BackendTimeout
+from mesh.records import GraphQuery, GraphTelemetry
+from mesh.series import SeriesQuery, SeriesTelemetry
+from mesh.trace_records import Trace, TraceQuery
+from ops.metrics import SATURATED, Metrics
+
+log = logging.getLogger("meshdash.cache")
+
+T = TypeVar("T")
+Normalizer = Callable[..., tuple[Any, ...]]  # (cache, *args) -> the args the backend is asked
+
+KEY_VERSION = "1"  # bump when cached record types change shape, so old pickles are not read
+SIMPLE_CACHE_ENTRIES = 500
+REDIS_SOCKET_TIMEOUT_S = 0.5  # a hung Redis must not hang pages: it only costs a miss
+POLL_S = 0.025  # how often a worker waiting on another worker's call looks for its value
+
+# Time fields of query dataclasses, by unit; the first anchor present decides the shift.
+_SECONDS_FIELDS = ("at", "start", "end")
+_MICROS_FIELDS = ("start_us", "end_us")
+_ANCHORS = ("at", "end", "end_us")
+
+
+def align(obj: Any, interval_s: int) -> Any:
+    """obj with its times shifted down to a multiple of interval_s, and namespaces sorted.
+
+    Every time field moves by the same amount, so a range keeps its length and step alignment.
+    Anything that is not a dataclass with such fields is returned unchanged.
+    """
+    if not dataclasses.is_dataclass(obj) or isinstance(obj, type):
+        return obj
+    names = {f.name for f in dataclasses.fields(obj)}
+    changes: dict[str, Any] = {}
+    anchor = next((a for a in _ANCHORS if a in names), None)
+    if anchor is not None:
+        micros = anchor in _MICROS_FIELDS
+        step = interval_s * 1_000_000 if micros else interval_s
+        delta = getattr(obj, anchor) % step
+        if delta:
+            for name in _MICROS_FIELDS if micros else _SECONDS_FIELDS:
+                if name in names:
+                    changes[name] = getattr(obj, name) - delta
+    if "namespaces" in names:
+        ordered = tuple(sorted(obj.namespaces))
+        if ordered != obj.namespaces:
+            changes["namespaces"] = ordered
+    return dataclasses.replace(obj, **changes) if changes else obj
+
+
+def align_args(cache: SharedCache, *args: Any) -> tuple[Any, ...]:
+    """The default normalizer: align every dataclass argument to the refresh interval."""
+    return tuple(align(a, cache.interval_s) for a in args)
+
+
+def align_end_us(cache: SharedCache, end_us: int, lookback_s: int) -> tuple[Any, ...]:
+    """For calls taking (end_us, lookback_s) positionally, such as Jaeger dependencies."""
+    step = cache.interval_s * 1_000_000
+    return (end_us - end_us % step, lookback_s)
+
+
+def as_is(cache: SharedCache, *args: Any) -> tuple[Any, ...]:
+    """For calls whose arguments hold no time (service lists, a trace by id)."""
+    return args
+
+
+class BackendLimiter:
+    """At most `limit` calls in flight per backend name in this process; every call is timed."""
+
+    def __init__(
+        self,
+        limit: int,
+        metrics: Metrics,
+        wait_s: Mapping[str, float] | float = 10.0,
+    ) -> None:
+        self.limit = limit
+        self.metrics = metrics
+        self._wait = wait_s
+        self._sems: dict[str, threading.BoundedSemaphore] = {}
+        self._guard = threading.Lock()
+
+    def wait_s(self, backend: str) -> float:
+        if isinstance(self._wait, Mapping):
+            return float(self._wait.get(backend, max(self._wait.values(), default=10.0)))
+        return float(self._wait)
+
+    def _sem(self, backend: str) -> threading.BoundedSemaphore:
+        with self._guard:
+            sem = self._sems.get(backend)
+            if sem is None:
+                sem = self._sems[backend] = threading.BoundedSemaphore(self.limit)
+            return sem
+
+    def run(self, backend: str, call: str, fn: Callable[[], T]) -> T:
+        """fn() inside the backend's bound; BackendTimeout when no slot frees up in time."""
+        sem = self._sem(backend)
+        wait = self.wait_s(backend)
+        if not sem.acquire(timeout=wait):
+            self.metrics.observe_backend(backend, wait, SATURATED, call)
+            raise BackendTimeout(
+                backend,
+                f"{self.limit} requests already in flight and none finished within {wait:g}s",
+            )
+        try:
+            with self.metrics.time_backend(backend, call):
+                return fn()
+        finally:
+            sem.release()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Value:
+    expires: float
+    value: Any
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Failure:
+    """A BackendError, stored by its parts: exceptions with custom __init__ do not unpickle."""
+
+    expires: float
+    kind: type[BackendError]
+    backend: str
+    cause: str
+
+    def error(self) -> BackendError:
+        return self.kind(self.backend, self.cause)
+
+
+class SharedCache:
+    """The store, the single-flight locks, the backend limiter and the metrics they report to."""
+
+    def __init__(
+        self,
+        store: BaseCache,
+        *,
+        metrics: Metrics,
+        limiter: BackendLimiter,
+        interval_s: int,
+        error_ttl_s: float = 2.0,
+        wait_s: float = 30.0,
+        redis: Any = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.metrics = metrics
+        self.limiter = limiter
+        self.interval_s = interval_s
+        self.error_ttl_s = error_ttl_s
+        self.wait_s = wait_s  # longest wait for an identical call in flight (here or elsewhere)
+        self.redis = redis
+        self.clock = clock
+        self._locks: dict[str, list[Any]] = {}  # key -> [lock, number of users]
+        self._guard = threading.Lock()
+        self._store_failing = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings, metrics: Metrics) -> SharedCache:
+        """SimpleCache in process, or RedisCache when settings.cache_redis_url is set."""
+        timeouts = {
+            "prometheus": settings.prometheus_timeout_s,
+            "jaeger": settings.jaeger_timeout_s,
+            "kubernetes": settings.kube_timeout_s,
+        }
+        limiter = BackendLimiter(settings.backend_concurrency, metrics, timeouts)
+        # A waiter may queue for a slot and then wait for the call itself.
+        wait_s = 2 * max(timeouts.values()) + 1
+        ttl = settings.refresh_interval_s
+        if settings.cache_redis_url:
+            import redis
+
+            client = redis.Redis.from_url(
+                settings.cache_redis_url,
+                socket_timeout=REDIS_SOCKET_TIMEOUT_S,
+                socket_connect_timeout=REDIS_SOCKET_TIMEOUT_S,
+                health_check_interval=30,
+            )
+            store: BaseCache = RedisCache(client, default_timeout=ttl, key_prefix="meshdash:")
+        else:
+            client = None
+            store = SimpleCache(threshold=SIMPLE_CACHE_ENTRIES, default_timeout=ttl)
+        return cls(
+            store,
+            metrics=metrics,
+            limiter=limiter,
+            interval_s=settings.refresh_interval_s,
+            error_ttl_s=settings.cache_error_ttl_s,
+            wait_s=wait_s,
+            redis=client,
+        )
+
+    # --- keys ----------------------------------------------------------------------------------
+    def bucket(self, at: float) -> float:
+        """`at` shifted down to the start of its refresh interval."""
+        return at - at % self.interval_s
+
+    @staticmethod
+    def key(scope: str, call: str, args: tuple[Any, ...]) -> str:
+        """Readable head, digest tail: dataclass reprs are deterministic (fields, enums, floats)."""
+        digest = hashlib.blake2b(repr(args).encode(), digest_size=16).hexdigest()
+        return f"v{KEY_VERSION}:{scope}:{call}:{digest}"
+
+    # --- the call ------------------------------------------------------------------------------
+    def call(
+        self,
+        call: str,
+        args: tuple[Any, ...],
+        fn: Callable[..., T],
+        *,
+        backend: str,
+        scope: str | None = None,
+        ttl_s: float | None = None,
+    ) -> T:
+        """fn(*args) through the cache: one backend call per key per TTL, whoever asks.
+
+        `args` must already be normalized (aligned): they are both the key and what fn gets.
+        """
+        key = self.key(scope or backend, call, args)
+        found = self._get(key)
+        if found is not None:
+            self.metrics.count_cache(call, hit=True)
+            return self._unwrap(found)
+        with self._local(key) as acquired:
+            if not acquired:
+                raise BackendTimeout(
+                    backend, f"an identical {call} call is still running after {self.wait_s:g}s"
+                )
+            found = self._get(key)
+            if found is not None:
+                self.metrics.count_cache(call, hit=True, coalesced=True)
+                return self._unwrap(found)
+            with self._cluster_lock(key) as leader:
+                if not leader:
+                    found = self._wait_elsewhere(key)
+                    if found is not None:
+                        self.metrics.count_cache(call, hit=True, coalesced=True)
+                        return self._unwrap(found)
+                return self._fill(key, call, backend, ttl_s, lambda: fn(*args))
+
+    def _fill(
+        self, key: str, call: str, backend: str, ttl_s: float | None, fn: Callable[[], T]
+    ) -> T:
+        self.metrics.count_cache(call, hit=False)
+        try:
+            value = self.limiter.run(backend, call, fn)
+        except BackendError as exc:
+            if self.error_ttl_s > 0:
+                failure = _Failure(
+                    self.clock() + self.error_ttl_s, type(exc), exc.backend, exc.cause
+                )
+                self._set(key, failure, self.error_ttl_s)
+            raise
+        ttl = self.interval_s if ttl_s is None else ttl_s
+        self._set(key, _Value(self.clock() + ttl, value), ttl)
+        return value
+
+    @staticmethod
+    def _unwrap(found: _Value | _Failure) -> Any:
+        if isinstance(found, _Failure):
+            raise found.error()
+        return found.value
+
+    # --- the store, which may fail ----------------------------------------------------------------
+    def _get(self, key: str) -> _Value | _Failure | None:
+        try:
+            found = self.store.get(key)
+        except Exception as exc:  # Redis down or an unreadable entry: a miss, never an error page
+            self._store_failed("get", exc)
+            return None
+        self._store_ok()
+        if isinstance(found, _Value | _Failure) and self.clock() < found.expires:
+            return found
+        return None
+
+    def _set(self, key: str, entry: _Value | _Failure, ttl_s: float) -> None:
+        try:
+            # The store's own expiry is whole seconds; the entry's own `expires` is exact.
+            self.store.set(key, entry, timeout=math.ceil(ttl_s) + 1)
+        except Exception as exc:
+            self._store_failed("set", exc)
+
+    def _store_failed(self, operation: str, exc: Exception) -> None:
+        self.metrics.count_cache_error(operation)
+        if not self._store_failing:
+            self._store_failing = True
+            log.warning(
+                "cache store failing; calling backends directly",
+                extra={"operation": operation, "error": type(exc).__name__},
+            )
+
+    def _store_ok(self) -> None:
+        if self._store_failing:
+            self._store_failing = False
+            log.info("cache store answering again")
+
+    # --- single flight ----------------------------------------------------------------------------
+    @contextmanager
+    def _local(self, key: str) -> Iterator[bool]:
+        """The per-key lock of this process; the entry goes away with its last user."""
+        with self._guard:
+            entry = self._locks.get(key)
+            if entry is None:
+                entry = self._locks[key] = [threading.Lock(), 0]
+            entry[1] += 1
+        acquired = entry[0].acquire(timeout=self.wait_s)
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                entry[0].release()
+            with self._guard:
+                entry[1] -= 1
+                if entry[1] == 0:
+                    del self._locks[key]
+
+    @contextmanager
+    def _cluster_lock(self, key: str) -> Iterator[bool]:
+        """True when this process should call the backend; Redis decides between workers."""
+        if self.redis is None:
+            yield True
+            return
+        lock = self.redis.lock(f"meshdash:lock:{key}", timeout=self.wait_s, blocking=False)
+        try:
+            leader = bool(lock.acquire(blocking=False))
+        except Exception as exc:  # Redis down: behave as a lone process
+            self._store_failed("lock", exc)
+            yield True
+            return
+        try:
+            yield leader
+        finally:
+            if leader:
+                try:
+                    lock.release()
+                except Exception:  # expired or Redis gone: the TTL cleans it up
+                    log.debug("cache lock already gone", extra={"key": key})
+
+    def _wait_elsewhere(self, key: str) -> _Value | _Failure | None:
+        """Poll for the value another worker is computing; None if it gave up or vanished."""
+        name = f"meshdash:lock:{key}"
+        deadline = time.monotonic() + self.wait_s
+        while time.monotonic() < deadline:
+            found = self._get(key)
+            if found is not None:
+                return found
+            try:
+                held = bool(self.redis.exists(name))
+            except Exception as exc:
+                self._store_failed("lock", exc)
+                return None
+            if not held:
+                return self._get(key)
+            time.sleep(POLL_S)
+        return None
+
+    # --- readiness ---------------------------------------------------------------------------------
+    def ready(self) -> dict[str, Any]:
+        """Whether the shared store answers; never required, since calls survive without it."""
+        if self.redis is None:
+            return {"ok": True, "detail": "in-process cache", "version": None}
+        where = _redis_address(self.redis)
+        try:
+            info = self.redis.info("server")
+        except Exception as exc:
+            return {
+                "ok": False,
+                "detail": f"redis at {where}: {type(exc).__name__}",
+                "version": None,
+            }
+        return {"ok": True, "detail": f"redis at {where}", "version": info.get("redis_version")}
+
+
+def _redis_address(client: Any) -> str:
+    """host:port/db of a redis client, never its password."""
+    kw = getattr(getattr(client, "connection_pool", None), "connection_kwargs", {}) or {}
+    if "path" in kw:
+        return str(kw["path"])
+    return f"{kw.get('host', '?')}:{kw.get('port', '?')}/{kw.get('db', 0)}"
+
+
+def redacted_url(url: str) -> str:
+    """A URL without its user info, for logs and /readyz."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return parts._replace(netloc=f"{host}{port}").geturl()
+
+
+class CachedSource:
+    """Any source, with some methods through the shared cache and some only bounded.
+
+    `cached` maps a method name to a normalizer `(cache, *args) -> args` (usually align_args);
+    `bounded` names methods that must not be cached (route reads before a write) but still count
+    against the backend's concurrency bound and its metrics. Everything else, `ready()` included,
+    passes through to the inner source untouched, so Protocol checks see what the inner offers.
+    """
+
+    def __init__(
+        self,
+        inner: Any,
+        cache: SharedCache,
+        *,
+        cached: Mapping[str, Normalizer] | None = None,
+        bounded: Iterable[str] = (),
+        backend: str | None = None,
+        scope: str | None = None,
+        ttl_s: float | None = None,
+    ) -> None:
+        self.inner = inner
+        self.cache = cache
+        self.name: str = inner.name
+        self.backend = backend or inner.name
+        self.scope = scope or self.backend
+        self.ttl_s = ttl_s
+        self._cached = dict(cached or {})
+        self._bounded = frozenset(bounded)
+
+    def __getattr__(self, attr: str) -> Any:
+        # Only called for attributes not found on the wrapper itself.
+        if attr.startswith("__") or attr in ("inner", "_cached", "_bounded"):
+            raise AttributeError(attr)
+        target = getattr(self.inner, attr)
+        if attr in self._cached:
+            return functools.partial(self._call_cached, attr, target)
+        if attr in self._bounded:
+            return functools.partial(self._call_bounded, attr, target)
+        return target
+
+    def _call_cached(self, call: str, target: Callable[..., T], *args: Any) -> T:
+        normalized = self._cached[call](self.cache, *args)
+        return self.cache.call(
+            call, normalized, target, backend=self.backend, scope=self.scope, ttl_s=self.ttl_s
+        )
+
+    def _call_bounded(self, call: str, target: Callable[..., T], *args: Any, **kw: Any) -> T:
+        return self.cache.limiter.run(self.backend, call, lambda: target(*args, **kw))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.inner!r})"
+
+
+class CachedTelemetry(CachedSource):
+    """A TelemetrySource through the shared cache.
+
+    The backend is asked for the aligned instant: GraphTelemetry.query.at is the interval start,
+    which is what the numbers describe (views should show that `at`, not the request's).
+    """
+
+    def __init__(self, inner: Any, cache: SharedCache, **kw: Any) -> None:
+        super().__init__(inner, cache, cached={"graph_telemetry": align_args}, **kw)
+
+    def graph_telemetry(self, query: GraphQuery) -> GraphTelemetry:
+        return self._call_cached("graph_telemetry", self.inner.graph_telemetry, query)
+
+
+class CachedSeries(CachedSource):
+    """A SeriesSource through the shared cache: start and end shift together to the interval."""
+
+    def __init__(self, inner: Any, cache: SharedCache, **kw: Any) -> None:
+        super().__init__(inner, cache, cached={"series_telemetry": align_args}, **kw)
+
+    def series_telemetry(self, query: SeriesQuery) -> SeriesTelemetry:
+        return self._call_cached("series_telemetry", self.inner.series_telemetry, query)
+
+
+class CachedCanary(CachedSource):
+    """A CanarySource through the shared cache, keyed on the aligned `at`."""
+
+    def __init__(self, inner: Any, cache: SharedCache, **kw: Any) -> None:
+        super().__init__(inner, cache, cached={"canary_telemetry": align_args}, **kw)
+
+    def canary_telemetry(self, query: CanaryQuery) -> CanaryTelemetry:
+        return self._call_cached("canary_telemetry", self.inner.canary_telemetry, query)
+
+
+class CachedTraces(CachedSource):
+    """A TraceSource through the shared cache: searches by their aligned window, traces by id.
+
+    Explicit methods (not only __getattr__) so Protocol checks see them on any Python version.
+    """
+
+    def __init__(self, inner: Any, cache: SharedCache, **kw: Any) -> None:
+        cached: dict[str, Normalizer] = {
+            "services": as_is,
+            "operations": as_is,
+            "find_traces": align_args,
+            "get_trace": as_is,
+            "dependencies": align_end_us,
+        }
+        super().__init__(inner, cache, cached=cached, **kw)
+
+    def services(self) -> tuple[str, ...]:
+        return self._call_cached("services", self.inner.services)
+
+    def operations(self, service: str) -> tuple[str, ...]:
+        return self._call_cached("operations", self.inner.operations, service)
+
+    def find_traces(self, query: TraceQuery) -> list[Trace]:
+        return self._call_cached("find_traces", self.inner.find_traces, query)
+
+    def get_trace(self, trace_id: str) -> Trace:
+        return self._call_cached("get_trace", self.inner.get_trace, trace_id)
+
+
+class BoundedRoutes(CachedSource):
+    """A RouteStore whose backend calls are bounded and timed but never cached.
+
+    Never cached: a write must start from the object's current resourceVersion, and the page
+    must show a change as soon as it is applied.
+    """
+
+    CALLS: tuple[str, ...] = ("list_services", "get_service", "write", "snapshot")
+
+    def __init__(self, inner: Any, cache: SharedCache, **kw: Any) -> None:
+        super().__init__(inner, cache, bounded=self.CALLS, **kw)

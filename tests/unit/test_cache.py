@@ -1,0 +1,381 @@
+"""The shared cache: single flight, TTL, key alignment, errors, per-backend bounds, Redis sharing."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+
+import pytest
+from flask_caching.backends import SimpleCache
+
+from collectors.cache import (
+    BackendLimiter,
+    CachedSeries,
+    CachedTelemetry,
+    CachedTraces,
+    SharedCache,
+    align,
+)
+from config import Settings
+from mesh.errors import BackendTimeout, BackendUnavailable, BadRequest
+from mesh.records import Endpoint, GraphQuery, GraphTelemetry, GraphView, RequestRate
+from mesh.series import SeriesQuery, Target
+from mesh.sources import TelemetrySource
+from mesh.trace_records import TraceQuery
+from ops.metrics import Metrics
+from tests.conftest import free_port
+
+A = Endpoint(namespace="shop", workload="web-v1", app="web", version="v1")
+B = Endpoint(namespace="shop", workload="cart-v1", app="cart", version="v1", service="cart")
+T0 = 1_795_881_075.0  # a multiple of 15
+
+
+@dataclass
+class StubTelemetry:
+    """A TelemetrySource that counts calls, can block until released, and can fail."""
+
+    name: str = "prometheus"
+    calls: list[GraphQuery] = field(default_factory=list)
+    gate: threading.Event | None = None
+    fail: Exception | None = None
+    active: int = 0
+    max_active: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def graph_telemetry(self, query: GraphQuery) -> GraphTelemetry:
+        with self.lock:
+            self.calls.append(query)
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+        try:
+            if self.gate is not None:
+                assert self.gate.wait(10), "test gate never opened"
+            if self.fail is not None:
+                raise self.fail
+            return GraphTelemetry(
+                query=query,
+                requests=(RequestRate(A, B, "http", "200", "", 12.5),),
+                queries_sent=3,
+            )
+        finally:
+            with self.lock:
+                self.active -= 1
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make_cache(
+    *, interval: int = 15, limit: int = 8, wait: float = 5.0, clock=None, redis=None, store=None
+) -> SharedCache:
+    metrics = Metrics()
+    return SharedCache(
+        store or SimpleCache(threshold=100),
+        metrics=metrics,
+        limiter=BackendLimiter(limit, metrics, wait),
+        interval_s=interval,
+        error_ttl_s=2.0,
+        wait_s=10.0,
+        redis=redis,
+        clock=clock or Clock(T0),
+    )
+
+
+def q(at: float = T0, namespaces: tuple[str, ...] = ("shop",)) -> GraphQuery:
+    return GraphQuery(namespaces, GraphView.WORKLOAD, 300, at)
+
+
+def counter(cache: SharedCache, name: str, **labels: str) -> float:
+    value = cache.metrics.registry.get_sample_value(name, labels)
+    return value or 0.0
+
+
+def test_wrapper_is_a_telemetry_source():
+    assert isinstance(CachedTelemetry(StubTelemetry(), make_cache()), TelemetrySource)
+
+
+def test_concurrent_identical_calls_cost_one_backend_call():
+    inner = StubTelemetry(gate=threading.Event())
+    cache = make_cache()
+    source = CachedTelemetry(inner, cache)
+    results: list[GraphTelemetry] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(source.graph_telemetry(q())))
+        for _ in range(16)
+    ]
+    for t in threads:
+        t.start()
+    time.sleep(0.2)  # every thread is now waiting on the first one's call
+    inner.gate.set()
+    for t in threads:
+        t.join(10)
+    assert len(inner.calls) == 1
+    assert len(results) == 16
+    assert all(r == results[0] for r in results)
+    assert results[0].requests[0].rps == 12.5
+    assert counter(cache, "meshdash_cache_misses_total", call="graph_telemetry") == 1
+    assert counter(cache, "meshdash_cache_hits_total", call="graph_telemetry") == 15
+    assert counter(cache, "meshdash_cache_coalesced_total", call="graph_telemetry") >= 1
+
+
+def test_entry_expires_after_the_ttl():
+    clock = Clock(T0)
+    inner = StubTelemetry()
+    source = CachedTelemetry(inner, make_cache(clock=clock), ttl_s=15)
+    source.graph_telemetry(q())
+    clock.now = T0 + 14.9
+    source.graph_telemetry(q())
+    assert len(inner.calls) == 1
+    clock.now = T0 + 15.0
+    source.graph_telemetry(q())
+    assert len(inner.calls) == 2
+
+
+def test_at_is_rounded_down_to_the_refresh_interval_and_the_backend_gets_it():
+    inner = StubTelemetry()
+    source = CachedTelemetry(inner, make_cache(interval=15))
+    first = source.graph_telemetry(q(T0 + 3))
+    source.graph_telemetry(q(T0 + 14.999))  # same interval: a hit
+    assert [c.at for c in inner.calls] == [T0]
+    assert first.query.at == T0  # the numbers describe the interval start
+    source.graph_telemetry(q(T0 + 15))  # next interval: a new call
+    source.graph_telemetry(q(T0 - 0.001))  # previous interval
+    assert [c.at for c in inner.calls] == [T0, T0 + 15, T0 - 15]
+
+
+def test_key_holds_window_view_and_namespaces_in_any_order():
+    inner = StubTelemetry()
+    source = CachedTelemetry(inner, make_cache())
+    source.graph_telemetry(q(namespaces=("shop", "bank")))
+    source.graph_telemetry(q(namespaces=("bank", "shop")))  # same set: a hit
+    source.graph_telemetry(q(namespaces=("shop",)))
+    source.graph_telemetry(GraphQuery(("shop",), GraphView.APP, 300, T0))
+    source.graph_telemetry(GraphQuery(("shop",), GraphView.WORKLOAD, 600, T0))
+    assert len(inner.calls) == 4
+    assert inner.calls[0].namespaces == ("bank", "shop")
+
+
+def test_backend_errors_are_served_from_the_cache_for_two_seconds_only():
+    clock = Clock(T0)
+    inner = StubTelemetry(fail=BackendUnavailable("prometheus", "connection refused"))
+    cache = make_cache(clock=clock)
+    source = CachedTelemetry(inner, cache)
+    for _ in range(3):
+        with pytest.raises(BackendUnavailable) as err:
+            source.graph_telemetry(q())
+        assert (err.value.backend, err.value.cause) == ("prometheus", "connection refused")
+    assert len(inner.calls) == 1
+    inner.fail = None
+    clock.now = T0 + 2.0  # the backend is back: the next refresh sees it
+    assert source.graph_telemetry(q()).requests
+    assert len(inner.calls) == 2
+    assert counter(cache, "meshdash_backend_errors_total", backend="prometheus",
+                   call="graph_telemetry", outcome="unavailable") == 1  # fmt: skip
+
+
+def test_errors_other_than_backend_errors_are_never_cached():
+    inner = StubTelemetry(fail=BadRequest("no"))
+    source = CachedTelemetry(inner, make_cache())
+    for _ in range(2):
+        with pytest.raises(BadRequest):
+            source.graph_telemetry(q())
+    assert len(inner.calls) == 2
+
+
+def test_concurrency_per_backend_is_bounded_and_excess_waits_become_504():
+    inner = StubTelemetry(gate=threading.Event())
+    cache = make_cache(limit=2, wait=0.3)
+    source = CachedTelemetry(inner, cache)
+    errors: list[Exception] = []
+
+    def call(i: int) -> None:
+        try:
+            source.graph_telemetry(q(T0 + 15 * i))  # distinct keys: no single flight
+        except BackendTimeout as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(5)]
+    for t in threads:
+        t.start()
+    time.sleep(0.6)  # past the 0.3 s wait for a slot
+    inner.gate.set()
+    for t in threads:
+        t.join(10)
+    assert inner.max_active == 2
+    assert len(inner.calls) == 2
+    assert len(errors) == 3
+    assert all(e.backend == "prometheus" and e.status == 504 for e in errors)
+    assert "2 requests already in flight" in errors[0].cause
+
+
+def test_other_backends_are_not_held_up_by_a_saturated_one():
+    slow = StubTelemetry(gate=threading.Event())
+    fast = StubTelemetry(name="prometheus-west")
+    cache = make_cache(limit=1, wait=0.2)
+    t = threading.Thread(target=CachedTelemetry(slow, cache).graph_telemetry, args=(q(),))
+    t.start()
+    time.sleep(0.05)
+    assert CachedTelemetry(fast, cache).graph_telemetry(q()).requests
+    slow.gate.set()
+    t.join(10)
+
+
+def test_align_shifts_range_queries_together_and_keeps_their_length():
+    series = SeriesQuery("shop", "cart", Target.SERVICE, T0 - 3600 + 7, T0 + 7, 30, 60)
+    aligned = align(series, 15)
+    assert (aligned.start, aligned.end) == (T0 - 3600, T0)
+    traces = TraceQuery("cart.shop", start_us=int(T0 - 60) * 10**6 + 5, end_us=int(T0) * 10**6 + 5)
+    aligned_t = align(traces, 15)
+    assert (aligned_t.start_us, aligned_t.end_us) == (int(T0 - 60) * 10**6, int(T0) * 10**6)
+    assert align("not a dataclass", 15) == "not a dataclass"
+
+
+@dataclass
+class StubSeriesAndTraces:
+    name: str = "jaeger"
+    calls: list = field(default_factory=list)
+
+    def series_telemetry(self, query):
+        self.calls.append(query)
+        return ("series", query)
+
+    def get_trace(self, trace_id):
+        self.calls.append(trace_id)
+        return ("trace", trace_id)
+
+    def services(self):
+        self.calls.append("services")
+        return ("cart.shop",)
+
+    def ready(self):
+        return {"ok": True, "detail": "fine", "version": "1.2"}
+
+
+def test_other_wrappers_cache_by_call_and_pass_ready_through():
+    inner = StubSeriesAndTraces()
+    cache = make_cache()
+    series = CachedSeries(inner, cache)
+    traces = CachedTraces(inner, cache)
+    sq = SeriesQuery("shop", "cart", Target.SERVICE, T0 - 600, T0 + 1, 30, 60)
+    assert series.series_telemetry(sq) == series.series_telemetry(sq)
+    assert traces.get_trace("abc") == ("trace", "abc")
+    traces.get_trace("abc")
+    traces.services()
+    traces.services()
+    assert inner.calls == [align(sq, 15), "abc", "services"]
+    assert traces.ready()["version"] == "1.2"
+
+
+class BrokenStore(SimpleCache):
+    def get(self, key):
+        raise ConnectionError("redis went away")
+
+    def set(self, key, value, timeout=None):
+        raise ConnectionError("redis went away")
+
+
+def test_a_failing_store_costs_queries_not_pages():
+    inner = StubTelemetry()
+    cache = make_cache(store=BrokenStore())
+    source = CachedTelemetry(inner, cache)
+    assert source.graph_telemetry(q()).requests
+    assert source.graph_telemetry(q()).requests
+    assert len(inner.calls) == 2
+    # Two looks per call (before and after the single-flight lock), and one failed store each.
+    assert counter(cache, "meshdash_cache_errors_total", operation="get") == 4
+    assert counter(cache, "meshdash_cache_errors_total", operation="set") == 2
+
+
+def test_from_settings_uses_settings():
+    cache = SharedCache.from_settings(
+        Settings(prometheus_url="http://127.0.0.1:1", refresh_interval_s=30, backend_concurrency=3),
+        Metrics(),
+    )
+    assert (cache.interval_s, cache.limiter.limit, cache.redis) == (30, 3, None)
+    assert cache.limiter.wait_s("prometheus") == 10.0
+    assert cache.ready()["ok"] is True
+
+
+# --- several workers sharing one Redis ------------------------------------------------------------
+@pytest.fixture(scope="module")
+def redis_url():
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is absent (Debian package redis-server; `make test-deps`)")
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    import redis
+
+    client = redis.Redis(port=port)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.terminate()
+    proc.wait(10)
+
+
+def worker_cache(url: str, interval: int = 15) -> SharedCache:
+    """What one gunicorn worker builds from its settings."""
+    settings = Settings(
+        prometheus_url="http://127.0.0.1:1", cache_redis_url=url, refresh_interval_s=interval
+    )
+    return SharedCache.from_settings(settings, Metrics())
+
+
+def test_workers_sharing_redis_make_one_backend_call(redis_url):
+    inner = StubTelemetry(gate=threading.Event())  # stands for the one Prometheus both query
+    workers = [CachedTelemetry(inner, worker_cache(redis_url)) for _ in range(2)]
+    query = q(T0 + 15 * 1000)  # a key no other test uses
+    results: list[GraphTelemetry] = []
+    threads = [
+        threading.Thread(target=lambda w=w: results.append(w.graph_telemetry(query)))
+        for w in workers
+        for _ in range(5)
+    ]
+    for t in threads:
+        t.start()
+    time.sleep(0.3)
+    inner.gate.set()
+    for t in threads:
+        t.join(15)
+    assert len(inner.calls) == 1
+    assert len(results) == 10 and all(r == results[0] for r in results)
+
+
+def test_redis_cache_reports_ready_and_shares_errors(redis_url):
+    cache = worker_cache(redis_url)
+    ready = cache.ready()
+    assert ready["ok"] is True and ready["version"]
+    inner = StubTelemetry(fail=BackendTimeout("prometheus", "no answer within 10s"))
+    query = q(T0 + 15 * 2000)
+    with pytest.raises(BackendTimeout):
+        CachedTelemetry(inner, cache).graph_telemetry(query)
+    with pytest.raises(BackendTimeout) as err:  # another worker, within the error TTL
+        CachedTelemetry(inner, worker_cache(redis_url)).graph_telemetry(query)
+    assert err.value.cause == "no answer within 10s"
+    assert len(inner.calls) == 1
+
+
+def test_unreachable_redis_degrades_to_direct_calls():
+    cache = worker_cache(f"redis://127.0.0.1:{free_port()}/0")
+    inner = StubTelemetry()
+    assert CachedTelemetry(inner, cache).graph_telemetry(q()).requests
+    ready = cache.ready()
+    assert ready["ok"] is False and "redis at 127.0.0.1" in ready["detail"]
