@@ -14,6 +14,8 @@ import api
 from config import Settings
 from dashboards import PAGES
 from dashboards.shell import header
+from ops import register_ops
+from ops.logging_setup import configure_logging
 from services import Services, build_services
 
 log = logging.getLogger("meshdash")
@@ -33,6 +35,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         assets_folder="assets",
     )
     api.register(app.server, services)
+    register_ops(app.server, services)  # /healthz, /readyz, /metrics, request timing
     for page in PAGES:
         module = importlib.import_module(page.module)
         dash.register_page(page.module, path=page.path, name=page.title, layout=module.layout)
@@ -74,8 +77,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = parse_args(argv)
+    configure_logging(settings.log_level)
     app = create_app(settings)
     mode = "demo (simulated Bookinfo)" if settings.demo else settings.prometheus_url
     log.info("meshdash on http://%s:%d/ - data: %s", settings.host, settings.port, mode)

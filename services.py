@@ -12,6 +12,7 @@ from typing import Any
 
 from config import Settings
 from mesh.sources import TelemetrySource
+from ops.metrics import Metrics
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,8 @@ class Services:
     series: Any = None  # SeriesSource (range queries): Prometheus, or the demo's traffic model
     canary: Any = None  # CanarySource (per-version window counts): Prometheus, or the demo
     clock: Callable[[], float] = field(default=time.time)
+    cache: Any = None  # collectors.cache.SharedCache in live mode: store, single flight, bounds
+    metrics: Metrics = field(default_factory=Metrics)  # meshdash_* metrics, one registry per app
 
     @property
     def mode(self) -> str:
@@ -70,11 +73,26 @@ def build_services(settings: Settings) -> Services:
         from collectors.kube import KubeRouteStore
 
         routes = KubeRouteStore.from_settings(settings)
+    # Every backend call goes through the shared cache (single flight, TTL of one refresh
+    # interval) or, for routes, at least through the per-backend bound; see collectors/cache.py.
+    from collectors.cache import (
+        BoundedRoutes,
+        CachedCanary,
+        CachedSeries,
+        CachedTelemetry,
+        CachedTraces,
+        SharedCache,
+    )
+
+    metrics = Metrics()
+    cache = SharedCache.from_settings(settings, metrics)
     return Services(
         settings=settings,
-        telemetry=telemetry,
-        traces=traces,
-        routes=routes,
-        series=telemetry,
-        canary=PrometheusCanarySource(telemetry),
+        telemetry=CachedTelemetry(telemetry, cache),
+        traces=CachedTraces(traces, cache) if traces is not None else None,
+        routes=BoundedRoutes(routes, cache) if routes is not None else None,
+        series=CachedSeries(telemetry, cache),
+        canary=CachedCanary(PrometheusCanarySource(telemetry), cache),
+        cache=cache,
+        metrics=metrics,
     )
