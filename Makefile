@@ -1,11 +1,11 @@
 # meshdash: `make run` starts the demo dashboard, `make test` installs what tests need and runs them.
 PYTHON ?= python3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := prometheus chromium chromium-driver
+APT_PACKAGES := prometheus chromium chromium-driver redis-server
 HOST ?= 127.0.0.1
 PORT ?= 8050
 
-.PHONY: run deps test-deps test lint format bench
+.PHONY: run serve deps test-deps test lint format bench
 
 run: deps
 	$(PYTHON) app.py --host $(HOST) --port $(PORT)
@@ -19,6 +19,7 @@ test-deps:
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	[ -x /usr/bin/chromedriver ] || missing="$$missing chromium-driver"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages: $(APT_PACKAGES)"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PACKAGES); \
@@ -39,3 +40,9 @@ format:
 
 bench:
 	$(PYTHON) bench/graph_scale.py
+
+# Production serving: gunicorn (gunicorn.conf.py) with JSON logs and /healthz, /readyz, /metrics.
+# Settings from MESHDASH_* variables; WORKERS overrides the default (2, or 1 in demo mode).
+serve: deps
+	MESHDASH_BIND=$(HOST):$(PORT) $(if $(WORKERS),MESHDASH_WORKERS=$(WORKERS)) \
+	  $(PYTHON) -m gunicorn --config gunicorn.conf.py wsgi:server

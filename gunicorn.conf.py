@@ -1,0 +1,76 @@
+"""gunicorn settings for meshdash, from the environment (`make serve`, the container).
+
+- MESHDASH_BIND (default MESHDASH_HOST:MESHDASH_PORT, i.e. 127.0.0.1:8050).
+- MESHDASH_WORKERS: processes; default 2, or 1 in demo mode, whose simulated routes live in
+  one process's memory (two workers would each keep their own).
+- MESHDASH_THREADS: threads per worker (gthread); pages mostly wait on backends.
+- With several workers, prometheus_client's multiprocess mode aggregates every worker's
+  meshdash_* series in one /metrics answer (PROMETHEUS_MULTIPROC_DIR, emptied at start).
+- Logs: JSON lines, gunicorn's access log included (ops/logging_setup.py).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+
+def _demo() -> bool:
+    env = os.environ
+    kube = env.get("MESHDASH_KUBE_ENABLED", "").lower() in ("1", "true", "yes", "on")
+    return (
+        not env.get("MESHDASH_PROMETHEUS_URL") and not env.get("MESHDASH_JAEGER_URL") and not kube
+    )
+
+
+_host = os.environ.get("MESHDASH_HOST", "127.0.0.1")
+_port = os.environ.get("MESHDASH_PORT", "8050")
+bind = os.environ.get("MESHDASH_BIND", f"{_host}:{_port}")
+workers = int(os.environ.get("MESHDASH_WORKERS", "1" if _demo() else "2"))
+worker_class = "gthread"
+threads = int(os.environ.get("MESHDASH_THREADS", "4"))
+timeout = int(os.environ.get("MESHDASH_WORKER_TIMEOUT_S", "60"))  # longer than any backend timeout
+graceful_timeout = 20
+keepalive = 5
+max_requests = 5000  # recycle workers now and then, so a slow leak cannot grow without bound
+max_requests_jitter = 500
+# The heartbeat file must sit on a writable filesystem: the container's root is read-only.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+control_socket_disable = True  # gunicorn >= 24 puts one in $HOME, which the container lacks
+
+# Before anything imports prometheus_client: it picks its value class once, at import.
+if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(
+        Path(os.environ.get("TMPDIR", tempfile.gettempdir())) / "meshdash-metrics"
+    )
+
+
+def _logconfig() -> dict:
+    from ops.logging_setup import GUNICORN_LOGCONFIG  # imports ops.metrics: after the line above
+
+    return GUNICORN_LOGCONFIG
+
+
+logconfig_dict = _logconfig()
+accesslog = "-"
+errorlog = "-"
+access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(D)sus'
+loglevel = os.environ.get("MESHDASH_LOG_LEVEL", "info").lower()
+
+
+def on_starting(server) -> None:
+    """A fresh metrics directory per start: stale files of dead workers would count twice."""
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if path:
+        shutil.rmtree(path, ignore_errors=True)
+        os.makedirs(path, exist_ok=True)
+
+
+def child_exit(server, worker) -> None:
+    """Drop a dead worker's live gauges (in-flight backend calls) from the sums."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
