@@ -348,3 +348,96 @@ def test_api_graph_matches_promql(prometheus, scenario_time, view):
         assert got[pair]["error_rate"] == pytest.approx(expected.error_rps(sel) / rps, abs=0.002)
         p95 = expected.p95(sel)
         assert got[pair]["p95_ms"] == pytest.approx(p95, rel=0.05), pair
+
+
+# --------------------------------------------------------------------------------- reporters, by hand
+
+HAND_END = 1767222000.0  # 2025-12-31T23:00:00Z, inside one 2 h block
+
+
+def _edge(
+    src: str, dst: str, dst_app: str, service: str, reporter: str, code: str
+) -> dict[str, str]:
+    return {
+        "reporter": reporter,
+        "source_workload_namespace": "bookinfo",
+        "source_workload": src,
+        "source_canonical_service": src.rsplit("-", 1)[0],
+        "source_canonical_revision": "v1",
+        "destination_workload_namespace": "bookinfo" if dst != "unknown" else "unknown",
+        "destination_workload": dst,
+        "destination_canonical_service": dst_app,
+        "destination_canonical_revision": "v1" if dst != "unknown" else "unknown",
+        "destination_service_namespace": "bookinfo",
+        "destination_service_name": service,
+        "request_protocol": "http",
+        "response_code": code,
+    }
+
+
+@pytest.fixture(scope="module")
+def hand_prometheus(tmp_path_factory):
+    """A second, tiny Prometheus with series written by hand: one edge that both proxies report
+    with different latencies, and one 503 NR edge that only the caller's proxy reports."""
+    import io
+
+    import numpy as np
+
+    from demo.openmetrics import write_series
+    from demo.series import CounterSeries, HistogramSeries
+    from mesh.metrics import ISTIO_BUCKETS_MS
+    from tests.promserver import PrometheusServer, require_prometheus
+
+    require_prometheus()
+    times = HAND_END - 600 + 15 * np.arange(41, dtype=np.float64)
+    counts = (times - times[0]).astype(np.int64)  # exactly 1 request per second
+
+    def histogram(labels: dict[str, str], upper_ms: float) -> HistogramSeries:
+        first = ISTIO_BUCKETS_MS.index(upper_ms)  # every request in the bucket ending here
+        buckets = np.zeros((len(times), len(ISTIO_BUCKETS_MS) + 1), dtype=np.int64)
+        buckets[:, first:] = counts[:, None]
+        return HistogramSeries(
+            "istio_request_duration_milliseconds", labels, times, buckets, counts * 1.0
+        )
+
+    details_src = _edge("productpage-v1", "details-v1", "details", "details", "source", "200")
+    details_dst = {**details_src, "reporter": "destination"}
+    no_route = _edge("productpage-v1", "unknown", "unknown", "reviews", "source", "503")
+    series = [
+        CounterSeries("istio_requests", details_src, times, counts),
+        CounterSeries("istio_requests", details_dst, times, counts),
+        CounterSeries("istio_requests", no_route, times, counts),
+        histogram(details_src, 25),  # the caller sees network time on top: (10, 25] ms
+        histogram(details_dst, 5),  # the server's own time: (1, 5] ms
+        histogram(no_route, 1),  # Envoy answers 503 NR at once: (0.5, 1] ms
+    ]
+    buf = io.StringIO()
+    write_series(series, buf)
+    server = PrometheusServer(tmp_path_factory.mktemp("hand-prometheus"))
+    server.load_openmetrics(buf.getvalue())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def test_latency_from_destination_reporter_and_no_route_from_source(hand_prometheus):
+    collector = PrometheusCollector(hand_prometheus.url)
+    telemetry = collector.graph_telemetry(
+        GraphQuery(("bookinfo",), GraphView.WORKLOAD, 300, HAND_END)
+    )
+    body = graph_json(build_graph(telemetry))
+    details = edge_of(body, "bookinfo/productpage-v1", "bookinfo/details-v1")
+    assert details["rps"] == pytest.approx(1.0, rel=0.02)  # counted once, not once per reporter
+    assert details["p95_ms"] == pytest.approx(1 + 4 * 0.95, rel=1e-6)  # destination's (1, 5]
+    no_route = edge_of(body, "bookinfo/productpage-v1", "bookinfo/reviews")
+    assert no_route["p95_ms"] == pytest.approx(0.5 + 0.5 * 0.95, rel=1e-6)  # source's (0.5, 1]
+    assert (no_route["error_rate"], no_route["health"]) == (1.0, "failure")
+    node = next(n for n in body["nodes"] if n["id"] == "bookinfo/reviews")
+    assert (node["kind"], node["service"], node["health"]) == ("service", "reviews", "failure")
+    # PromQL's own answers for the same edges agree.
+    expected = Expected(hand_prometheus, HAND_END, ("bookinfo",), GraphView.WORKLOAD)
+    sel = expected.edges("istio_requests_total")[("bookinfo/productpage-v1", "bookinfo/details-v1")]
+    assert details["p95_ms"] == pytest.approx(expected.p95(sel), rel=0.05)
+    collector.close()

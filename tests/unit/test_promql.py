@@ -158,6 +158,8 @@ def test_latency_query_prefers_the_destination_reporter_and_asks_three_quantiles
     text = latency_query(_q(["bookinfo"], GraphView.APP, 600))
     first = text.index('reporter="destination"')
     assert first < text.index('reporter="source"')
+    # The source reporter only fills in destinations no sidecar reports.
+    assert text.count('reporter="source"') == text.count('destination_workload="unknown"') == 6
     for q in ("0.5", "0.95", "0.99"):
         assert f"histogram_quantile({q}, " in text
         assert f'"quantile", "{q}"' in text
