@@ -206,7 +206,10 @@ def _summary(graph: dict[str, Any]) -> list:
     ]
     stats.append(
         html.Div(
-            f"as of {stamp} · window {graph['window']} · {graph['queries']} queries",
+            f"as of {stamp} · window {graph['window']} · "
+            + (
+                "simulated data" if graph.get("source") == "demo" else f"{graph['queries']} queries"
+            ),
             className="md-summary-note",
             id="topo-updated",
         )
