@@ -22,7 +22,7 @@ _SECRET_NAME = re.compile(
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@", re.I)
 _AUTH_SCHEME = re.compile(r"\b(?P<scheme>Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+", re.I)
 _KEY_VALUE = re.compile(
-    r"(?P<name>[\w-]*(?:token|password|passwd|secret|api[_-]?key)[\w-]*)(?P<sep>\s*[=:]\s*)"
+    r"(?P<name>[\w-]*(?:token|password|passwd|secret|api[_-]?key)[\w-]*[\"']?)(?P<sep>\s*[=:]\s*)"
     r"(?P<value>\"[^\"]*\"|'[^']*'|[^\s&,;]+)",
     re.I,
 )
