@@ -63,7 +63,7 @@ def graph_view(services: Services, params: GraphParams) -> dict[str, Any]:
     return {
         "graph": params.view.value,
         "window": params.window,
-        "at": int(at),
+        "at": int(telemetry.query.at),  # the cache may align `at` to the refresh interval
         "namespaces": list(params.namespaces),
         "nodes": body["nodes"],
         "edges": body["edges"],
