@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import json
 import math
+import operator
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -58,6 +59,7 @@ TCP_SENT = "istio_tcp_sent_bytes_total"
 TCP_RECEIVED = "istio_tcp_received_bytes_total"
 
 QUANTILES: tuple[tuple[str, float], ...] = (("0.5", 0.5), ("0.95", 0.95), ("0.99", 0.99))
+_QUANTILE_SLOT = {name: i for i, (name, _) in enumerate(QUANTILES)}
 _OUTCOME_LABELS = ("request_protocol", "response_code", "grpc_response_status")
 _MAX_CAUSE = 300
 
@@ -175,28 +177,44 @@ def _finite(value: float, what: str) -> float:
     return value
 
 
-class _Endpoints:
-    """Builds each distinct Endpoint once: thousands of samples share a few hundred edges."""
+class Endpoints:
+    """Builds each distinct Endpoint pair once per refresh: the three answers of a refresh
+    name the same edges, and one edge comes back once per outcome or quantile."""
 
     def __init__(self, view: GraphView) -> None:
         self.view = view
         self.labels = edge_labels(view)
+        self._all = operator.itemgetter(*self.labels)
         self._cache: dict[tuple[str, ...], tuple[Endpoint, Endpoint]] = {}
 
     def key(self, labels: Mapping[str, str]) -> tuple[str, ...]:
-        return tuple(labels.get(name, "") for name in self.labels)
+        try:
+            return self._all(labels)  # the usual case: every edge label is present
+        except KeyError:  # Prometheus leaves out labels whose value is empty
+            return tuple(labels.get(name, "") for name in self.labels)
 
     def pair(self, labels: Mapping[str, str]) -> tuple[Endpoint, Endpoint]:
         key = self.key(labels)
         found = self._cache.get(key)
         if found is None:
-            found = (source_endpoint(labels, self.view), destination_endpoint(labels, self.view))
-            self._cache[key] = found
+            found = self.remember(key, labels)
         return found
 
+    def remember(
+        self, key: tuple[str, ...], labels: Mapping[str, str]
+    ) -> tuple[Endpoint, Endpoint]:
+        found = (source_endpoint(labels, self.view), destination_endpoint(labels, self.view))
+        self._cache[key] = found
+        return found
 
-def parse_requests(result: Iterable[Any], view: GraphView) -> tuple[RequestRate, ...]:
-    endpoints = _Endpoints(view)
+    def cached(self, key: tuple[str, ...]) -> tuple[Endpoint, Endpoint]:
+        return self._cache[key]
+
+
+def parse_requests(
+    result: Iterable[Any], view: GraphView, endpoints: Endpoints | None = None
+) -> tuple[RequestRate, ...]:
+    endpoints = endpoints or Endpoints(view)
     out: list[RequestRate] = []
     for sample in result:
         labels, value = _sample_value(sample)
@@ -214,49 +232,51 @@ def parse_requests(result: Iterable[Any], view: GraphView) -> tuple[RequestRate,
     return tuple(out)
 
 
-def parse_latencies(result: Iterable[Any], view: GraphView) -> tuple[LatencyQuantiles, ...]:
+def parse_latencies(
+    result: Iterable[Any], view: GraphView, endpoints: Endpoints | None = None
+) -> tuple[LatencyQuantiles, ...]:
     """A NaN quantile means the window saw no request on that edge: None, not an error."""
-    endpoints = _Endpoints(view)
-    found: dict[tuple[str, ...], dict[str, float | None]] = {}
-    pairs: dict[tuple[str, ...], tuple[Endpoint, Endpoint]] = {}
+    endpoints = endpoints or Endpoints(view)
+    found: dict[tuple[str, ...], list[float | None]] = {}
     for sample in result:
         labels, value = _sample_value(sample)
-        name = labels.get("quantile", "")
-        if name not in dict(QUANTILES):
+        slot = _QUANTILE_SLOT.get(labels.get("quantile", ""))
+        if slot is None:
+            name = str(labels.get("quantile", ""))
             raise BackendDataError(BACKEND, f"unexpected quantile label {name[:20]!r}")
         if math.isinf(value):
             raise BackendDataError(BACKEND, f"a latency quantile is {value}")
         key = endpoints.key(labels)
-        pairs.setdefault(key, endpoints.pair(labels))
-        found.setdefault(key, {})[name] = None if math.isnan(value) else value
+        values = found.get(key)
+        if values is None:
+            endpoints.remember(key, labels)
+            values = found[key] = [None, None, None]
+        values[slot] = None if math.isnan(value) else value
     return tuple(
-        LatencyQuantiles(
-            source=pairs[key][0],
-            destination=pairs[key][1],
-            p50_ms=values.get("0.5"),
-            p95_ms=values.get("0.95"),
-            p99_ms=values.get("0.99"),
-        )
-        for key, values in found.items()
+        LatencyQuantiles(*endpoints.cached(key), p50_ms=p50, p95_ms=p95, p99_ms=p99)
+        for key, (p50, p95, p99) in found.items()
     )
 
 
-def parse_tcp(result: Iterable[Any], view: GraphView) -> tuple[TcpRate, ...]:
-    endpoints = _Endpoints(view)
+def parse_tcp(
+    result: Iterable[Any], view: GraphView, endpoints: Endpoints | None = None
+) -> tuple[TcpRate, ...]:
+    endpoints = endpoints or Endpoints(view)
     sums: dict[tuple[str, ...], list[float]] = {}
-    pairs: dict[tuple[str, ...], tuple[Endpoint, Endpoint]] = {}
     for sample in result:
         labels, value = _sample_value(sample)
         direction = labels.get("direction", "")
         if direction not in ("sent", "received"):
-            raise BackendDataError(BACKEND, f"unexpected direction label {direction[:20]!r}")
+            raise BackendDataError(BACKEND, f"unexpected direction label {str(direction)[:20]!r}")
         key = endpoints.key(labels)
-        pairs.setdefault(key, endpoints.pair(labels))
-        slot = sums.setdefault(key, [0.0, 0.0])
+        slot = sums.get(key)
+        if slot is None:
+            endpoints.remember(key, labels)
+            slot = sums[key] = [0.0, 0.0]
         slot[0 if direction == "sent" else 1] += _finite(value, "a TCP byte rate")
     return tuple(
-        TcpRate(source=pairs[key][0], destination=pairs[key][1], sent_bps=s, received_bps=r)
-        for key, (s, r) in sums.items()
+        TcpRate(*endpoints.cached(key), sent_bps=sent, received_bps=received)
+        for key, (sent, received) in sums.items()
     )
 
 
@@ -418,9 +438,10 @@ class PrometheusCollector:
             return GraphTelemetry(query=query)
         view = query.view
         # Parse each answer before sending the next query: a broken answer ends the refresh.
-        requests = parse_requests(self.query(requests_query(query), query.at), view)
-        latencies = parse_latencies(self.query(latency_query(query), query.at), view)
-        tcp = parse_tcp(self.query(tcp_query(query), query.at), view)
+        shared = Endpoints(view)
+        requests = parse_requests(self.query(requests_query(query), query.at), view, shared)
+        latencies = parse_latencies(self.query(latency_query(query), query.at), view, shared)
+        tcp = parse_tcp(self.query(tcp_query(query), query.at), view, shared)
         return GraphTelemetry(
             query=query,
             requests=requests,
