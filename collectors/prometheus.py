@@ -7,7 +7,8 @@ selected with one anchored regex of escaped names (DESIGN.md "Queries per refres
 Reporters (DESIGN.md): requests and TCP bytes come from the source proxy (reporter="source"),
 plus traffic from callers outside the mesh, which only the destination proxy sees
 (reporter="destination", source_workload="unknown"). Latency comes from the destination
-reporter where present, because it excludes the network time, else from the source reporter.
+reporter, because it excludes the network time, and from the source reporter only for
+destinations no sidecar reports (see latency_query).
 
 Every failure leaves as a mesh.errors type; messages never carry headers, tokens or the URL's
 user-info.

@@ -441,3 +441,19 @@ def test_latency_from_destination_reporter_and_no_route_from_source(hand_prometh
     sel = expected.edges("istio_requests_total")[("bookinfo/productpage-v1", "bookinfo/details-v1")]
     assert details["p95_ms"] == pytest.approx(expected.p95(sel), rel=0.05)
     collector.close()
+
+
+def test_stopped_prometheus_is_backend_unavailable_then_recovers(hand_prometheus):
+    collector = PrometheusCollector(hand_prometheus.url, timeout_s=5.0)
+    query = GraphQuery(("bookinfo",), GraphView.WORKLOAD, 300, HAND_END)
+    assert collector.graph_telemetry(query).requests
+    hand_prometheus.stop()
+    try:
+        with pytest.raises(BackendUnavailable) as err:
+            collector.graph_telemetry(query)
+        assert "connection refused" in str(err.value)
+    finally:
+        hand_prometheus.start()
+    # The same collector works again once Prometheus is back: no broken state is kept.
+    assert collector.graph_telemetry(query).requests
+    collector.close()
