@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from collectors import promql
 from collectors.prometheus import (
@@ -187,3 +190,28 @@ def test_escaping_reaches_the_query_even_for_unvalidated_names():
 
 def test_fixed_query_count():
     assert QUERIES_PER_REFRESH == 3
+
+
+# --------------------------------------------------------------------------------- properties
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_TEXT)
+def test_quote_round_trips_for_any_text(value):
+    # Python's string-literal escapes are Go's (\a \b \f \n \r \t \v \\ \" \uXXXX), which is
+    # what PromQL's lexer reads inside double quotes.
+    literal = promql.quote(value)
+    assert ast.literal_eval(literal) == value
+    assert "\n" not in literal
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_TEXT.filter(bool), min_size=1, max_size=4), _TEXT)
+def test_any_of_matches_exactly_its_members(members, other):
+    pattern = re.compile(f"(?:{promql.any_of(members)})", re.DOTALL)  # PromQL anchors =~
+    for m in members:
+        assert pattern.fullmatch(m)
+    assert bool(pattern.fullmatch(other)) == (other in members)
+    assert not pattern.fullmatch(members[0] + "\n")
