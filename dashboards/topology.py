@@ -16,9 +16,13 @@ from mesh.errors import MeshdashError
 from views.graph import VIEWS, graph_view, parse_graph_params
 from views.params import get_list, get_one
 
+# The layered layout (klay) keeps namespace boxes apart; it ships with dash-cytoscape.
+cyto.load_extra_layouts()
+
 WINDOWS = ("1m", "5m", "10m", "30m", "1h", "3h")
 REFRESH = {"off": 0, "10s": 10, "15s": 15, "30s": 30, "1m": 60}
 LAYOUTS = {
+    "klay": "Layered",
     "breadthfirst": "Hierarchy",
     "cose": "Force-directed",
     "concentric": "Concentric",
@@ -53,7 +57,7 @@ def layout(**query: Any) -> html.Div:
         "view": _opt(query, "graph", VIEWS, "workload"),
         "window": _opt(query, "window", WINDOWS, "5m"),
         "refresh": _opt(query, "refresh", tuple(REFRESH), "15s"),
-        "layout": _opt(query, "layout", tuple(LAYOUTS), "breadthfirst"),
+        "layout": _opt(query, "layout", tuple(LAYOUTS), "klay"),
         "labels": _opt(query, "labels", tuple(EDGE_LABELS), "rps"),
     }
     at = query.get("at") if isinstance(query.get("at"), str) else None
@@ -164,6 +168,17 @@ def _dropdown(id_: str, options: dict[str, str], value: str) -> dcc.Dropdown:
 
 def _layout(name: str) -> dict[str, Any]:
     base: dict[str, Any] = {"name": name, "animate": False, "fit": True, "padding": 30}
+    if name == "klay":
+        base.update(
+            {
+                "klay": {
+                    "direction": "RIGHT",
+                    "spacing": 45,
+                    "edgeSpacingFactor": 0.6,
+                    "thoroughness": 10,
+                }
+            }
+        )
     if name == "breadthfirst":
         base.update({"directed": True, "spacingFactor": 1.15, "roots": "[[indegree = 0]]"})
     if name == "cose":

@@ -1,0 +1,82 @@
+"""The topology page in a real browser on a REAL Prometheus (not the demo): several namespaces,
+gRPC errors, TCP, an unmeshed caller; pinned to the scenario time through the URL."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from app import create_app
+from config import Settings
+from tests.browser.conftest import (  # noqa: F401  (fixtures)
+    browser_context_args,
+    browser_type_launch_args,
+    cy_click,
+    shot,
+)
+from tests.browser.test_topology_page import wait_for_nodes
+from tests.livesrv import serve
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+
+@pytest.fixture(scope="module")
+def live_prom(prometheus, tmp_path_factory):
+    settings = Settings(
+        prometheus_url=prometheus.url,
+        default_namespaces=("shop",),
+        audit_log=tmp_path_factory.mktemp("audit") / "audit.jsonl",
+    )
+    live = serve(create_app(settings))
+    yield live
+    live.stop()
+
+
+def test_live_topology_across_namespaces(page, live_prom, scenario_time, shot):  # noqa: F811
+    at = int(scenario_time)
+    page.goto(
+        f"{live_prom.url}/?namespace=shop&namespace=payments&namespace=data&namespace=legacy"
+        f"&window=5m&refresh=off&at={at}"
+    )
+    expect(page.locator("#mode-badge")).to_contain_text("LIVE")
+    ids = wait_for_nodes(
+        page,
+        {
+            "unknown",
+            "shop/frontend-v1",
+            "shop/cartservice-v1",
+            "payments/payments-v2",
+            "data/mysql-v1",
+        },
+    )
+    assert "ns:shop" in ids  # several namespaces: grouped in boxes
+    expect(page.locator("#topo-updated")).to_contain_text("3 queries")
+    page.wait_for_timeout(300)
+    shot("topology-live-prometheus")
+    cy_click(page, "topo-graph", "shop/cartservice-v1")
+    panel = page.locator("#topo-panel")
+    expect(page.locator("#panel-title")).to_have_text("cartservice-v1")
+    # 5 % gRPC status 14 under HTTP 200 counts as errors: Kiali's "degraded" band (0 < 5 % < 10 %).
+    expect(panel).to_contain_text("Degraded")
+    expect(panel).to_contain_text("5.0")
+    shot("topology-live-panel")
+
+
+def test_live_backend_down_shows_a_banner(page, tmp_path, shot):  # noqa: F811
+    from tests.conftest import free_port
+
+    settings = Settings(
+        prometheus_url=f"http://127.0.0.1:{free_port()}",
+        prometheus_timeout_s=2,
+        audit_log=tmp_path / "audit.jsonl",
+        default_namespaces=("bookinfo",),
+    )
+    live = serve(create_app(settings))
+    try:
+        page.goto(live.url + "/?refresh=off")
+        banner = page.locator("#topo-banner .md-banner")
+        expect(banner).to_contain_text("Prometheus is failing")
+        assert "Traceback" not in page.content()
+        shot("topology-live-prometheus-down")
+    finally:
+        live.stop()
