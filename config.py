@@ -16,24 +16,38 @@ class Settings(BaseSettings):
     kube_context: str | None = Field(None, description="kubeconfig context for route reads/writes")
     kube_enabled: bool = Field(False, description="read Istio routes from Kubernetes")
 
-    host: str = "127.0.0.1"
-    port: int = 8050
+    host: str = Field("127.0.0.1", description="address the dashboard listens on")
+    port: int = Field(8050, ge=1, le=65535, description="port the dashboard listens on")
 
-    prometheus_timeout_s: float = Field(10.0, gt=0, le=300)
-    jaeger_timeout_s: float = Field(10.0, gt=0, le=300)
-    kube_timeout_s: float = Field(10.0, gt=0, le=300)
+    prometheus_timeout_s: float = Field(
+        10.0, gt=0, le=300, description="per-query timeout (504 past it)"
+    )
+    jaeger_timeout_s: float = Field(10.0, gt=0, le=300, description="Jaeger request timeout")
+    kube_timeout_s: float = Field(10.0, gt=0, le=300, description="Kubernetes API request timeout")
 
-    default_namespaces: tuple[str, ...] = ("bookinfo",)
+    default_namespaces: tuple[str, ...] = Field(
+        ("bookinfo",), description='namespaces shown when a link names none (JSON list: ["a","b"])'
+    )
     refresh_interval_s: int = Field(15, ge=1, le=3600, description="cache TTL and default refresh")
 
     # Health thresholds (fractions), Kiali's defaults.
-    health_5xx_degraded: float = Field(0.0, ge=0, le=1)
-    health_5xx_failure: float = Field(0.10, ge=0, le=1)
-    health_4xx_degraded: float = Field(0.10, ge=0, le=1)
-    health_4xx_failure: float = Field(0.20, ge=0, le=1)
+    health_5xx_degraded: float = Field(
+        0.0, ge=0, le=1, description="5xx ratio above which health is degraded"
+    )
+    health_5xx_failure: float = Field(
+        0.10, ge=0, le=1, description="5xx ratio at which health is failure"
+    )
+    health_4xx_degraded: float = Field(
+        0.10, ge=0, le=1, description="4xx ratio at which health is degraded"
+    )
+    health_4xx_failure: float = Field(
+        0.20, ge=0, le=1, description="4xx ratio at which health is failure"
+    )
 
     write_enabled: bool | None = Field(None, description="route writes; default on in demo only")
-    audit_log: Path = Path("var/audit.jsonl")
+    audit_log: Path = Field(
+        Path("var/audit.jsonl"), description="JSON Lines audit log of route changes"
+    )
 
     # Route-write security (issue 5, security.py). Lists and maps are JSON in the environment,
     # e.g. MESHDASH_ALLOWED_GROUPS='["release-managers"]', MESHDASH_API_TOKENS='{"ci-bot": "..."}'.
@@ -63,7 +77,11 @@ class Settings(BaseSettings):
         ("telemetry",), description="source roles whose failure makes /readyz answer 503"
     )
     ready_timeout_s: float = Field(3.0, gt=0, le=60, description="deadline of all /readyz checks")
-    log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
+    log_level: str = Field(
+        "INFO",
+        description="log level of the JSON logs",
+        pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$",
+    )
 
     @property
     def demo(self) -> bool:
