@@ -20,7 +20,7 @@ import errno
 import json
 import math
 import operator
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -403,9 +403,15 @@ class PrometheusCollector:
     def query(self, text: str, at: float) -> list[Any]:
         """One instant query at `at`; the result vector, or a typed error."""
         params = {"time": f"{at:.3f}", "timeout": f"{self.timeout_s:g}"}
+        return self._ask(
+            lambda: self._client.custom_query(text, params=params), "an instant vector"
+        )
+
+    def _ask(self, send: Callable[[], Any], shape: str) -> list[Any]:
+        """Send one query and turn every way it can fail into a typed error naming Prometheus."""
         where = self._display_url
         try:
-            result = self._client.custom_query(text, params=params)
+            result = send()
         except BackendError:
             raise
         except requests.exceptions.Timeout:
@@ -425,7 +431,7 @@ class PrometheusCollector:
         except (KeyError, TypeError, ValueError):
             raise BackendDataError(BACKEND, f"{where} answered without data.result") from None
         if not isinstance(result, list):
-            raise BackendDataError(BACKEND, "the query did not return an instant vector")
+            raise BackendDataError(BACKEND, f"the query did not return {shape}")
         return result
 
     def graph_telemetry(self, query: GraphQuery) -> GraphTelemetry:

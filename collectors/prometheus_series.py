@@ -18,9 +18,6 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-import requests
-from prometheus_api_client import PrometheusApiClientException
-
 from collectors import promql
 from collectors.prometheus import (
     BACKEND,
@@ -29,15 +26,10 @@ from collectors.prometheus import (
     TCP_RECEIVED,
     TCP_SENT,
     PrometheusCollector,
-    _connection_reason,
 )
 from mesh import validate
 from mesh.errors import (
     BackendDataError,
-    BackendError,
-    BackendQueryError,
-    BackendTimeout,
-    BackendUnavailable,
     BadRequest,
 )
 from mesh.records import UNKNOWN
@@ -250,36 +242,16 @@ class PrometheusSeries(PrometheusCollector):
 
     def query_range(self, text: str, start: float, end: float, step_s: int) -> list[Any]:
         """One range query; the result matrix, or a typed error."""
-        where = self._display_url
-        try:
-            result = self._client.custom_query_range(
+        return self._ask(
+            lambda: self._client.custom_query_range(
                 text,
                 start_time=datetime.fromtimestamp(start, UTC),
                 end_time=datetime.fromtimestamp(end, UTC),
                 step=str(step_s),
                 params={"timeout": f"{self.timeout_s:g}"},
-            )
-        except BackendError:
-            raise
-        except requests.exceptions.Timeout:
-            raise BackendTimeout(
-                BACKEND, f"no answer from {where} within {self.timeout_s:g} s"
-            ) from None
-        except requests.exceptions.JSONDecodeError:
-            raise BackendDataError(BACKEND, f"{where} answered with invalid JSON") from None
-        except requests.exceptions.ConnectionError as e:
-            raise BackendUnavailable(
-                BACKEND, f"cannot reach {where}: {_connection_reason(e)}"
-            ) from None
-        except requests.exceptions.RequestException as e:
-            raise BackendUnavailable(BACKEND, f"cannot reach {where}: {type(e).__name__}") from None
-        except PrometheusApiClientException:
-            raise BackendQueryError(BACKEND, f"{where} refused the query") from None
-        except (KeyError, TypeError, ValueError):
-            raise BackendDataError(BACKEND, f"{where} answered without data.result") from None
-        if not isinstance(result, list):
-            raise BackendDataError(BACKEND, "the query did not return a range vector")
-        return result
+            ),
+            "a range vector",
+        )
 
     def series_telemetry(self, query: SeriesQuery) -> SeriesTelemetry:
         """QUERIES_PER_VIEW range queries from query.start to query.end every query.step_s."""
