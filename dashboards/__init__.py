@@ -19,4 +19,5 @@ PAGES: tuple[Page, ...] = (
     Page("dashboards.workload", "/workload", "Workload", nav=False),
     Page("dashboards.traces", "/traces", "Traces"),
     Page("dashboards.trace_view", "/traces/view", "Trace", nav=False),
+    Page("dashboards.releases", "/releases", "Releases"),
 )
