@@ -18,6 +18,7 @@ from dashboards.components import format as fmt
 from dashboards.components.banner import error_banner, info_banner
 from dashboards.components.charts import version_colors
 from mesh.errors import Conflict, MeshdashError
+from mesh.routing import POLICY_FIELDS
 from views.metrics import metrics_view, parse_metrics_params
 from views.params import get_one
 from views.routes import audit_list, change_route, route_detail, routes_list
@@ -72,6 +73,12 @@ def action_payload(
             "match": form.get("match") or "exact",
             "value": form.get("value") or "",
         }
+    elif button == "policy":
+        body = {"action": "traffic_policy"}
+        for section, values in (form.get("policy") or {}).items():
+            given = {k: v for k, v in values.items() if v not in (None, "")}
+            if given:
+                body[section] = given
     elif button == "mirror":
         body = {"action": "mirror", "version": canary, "percentage": form.get("percentage")}
     else:
@@ -221,6 +228,34 @@ def layout(**query: Any) -> html.Div:
                 ],
                 className="rel-row",
             ),
+            html.Div(
+                [
+                    html.H3("Traffic policy (DestinationRule)"),
+                    html.P(
+                        "Connection pool and circuit breaking (outlier detection). Empty fields are left as they are.",
+                        className="md-hint",
+                    ),
+                    html.Div(
+                        [
+                            html.Label(
+                                [
+                                    html.Span(f"{key} ({section})", className="md-control-label"),
+                                    dcc.Input(
+                                        id={"type": "rel-pol", "section": section, "field": key},
+                                        placeholder=_policy_hint(kind),
+                                    ),
+                                ],
+                                className="md-control",
+                            )
+                            for section, fields in POLICY_FIELDS.items()
+                            for key, (_path, kind, _min) in fields.items()
+                        ],
+                        className="rel-policy",
+                    ),
+                    html.Button("Preview policy", id="rel-btn-policy", className="md-button"),
+                ],
+                className="md-card",
+            ),
             html.Div(id="rel-preview"),
             html.Div([html.H3("Audit history"), html.Div(id="rel-audit")], className="md-card"),
             dcc.Store(id="rel-pending"),
@@ -229,6 +264,22 @@ def layout(**query: Any) -> html.Div:
         ],
         className="md-page md-page-releases",
     )
+
+
+def _policy_hint(kind: str) -> str:
+    return {"duration": "e.g. 30s", "percent": "0-100"}.get(kind, "whole number")
+
+
+def _policy_form(values: list[Any], ids: list[dict[str, str]]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for i, v in zip(ids, values, strict=True):
+        text = (v or "").strip() if isinstance(v, str) else v
+        if text in (None, ""):
+            continue
+        if isinstance(text, str) and text.lstrip("-").isdigit():
+            text = int(text)
+        out.setdefault(i["section"], {})[i["field"]] = text
+    return out
 
 
 def _safe(query: dict[str, Any], key: str) -> str | None:
@@ -280,7 +331,12 @@ def split_bar(weights: dict[str, int]) -> html.Div:
 
 
 def figures_table(weights: dict[str, int], summary: dict[str, Any]) -> html.Table:
-    head = html.Tr([html.Th(h) for h in ("Version", "Weight", "Requests", "Success", "p95")])
+    head = html.Tr(
+        [
+            html.Th(h)
+            for h in ("Version", "Weight", "Requests (last 5m)", "Success (5m)", "p95 (5m)")
+        ]
+    )
     rows = [
         html.Tr(
             [
@@ -365,7 +421,10 @@ def register_callbacks(app) -> None:
         Output("rel-canary", "value"),
         Output("rel-audit", "children"),
         Output("rel-why-not", "children"),
-        *[Output(f"rel-btn-{k}", "disabled") for k in (*BUTTONS, "weights", "match", "mirror")],
+        *[
+            Output(f"rel-btn-{k}", "disabled")
+            for k in (*BUTTONS, "weights", "match", "mirror", "policy")
+        ],
         Input("rel-service", "value"),
         Input("rel-revision", "data"),
         State("rel-namespace", "value"),
@@ -373,7 +432,7 @@ def register_callbacks(app) -> None:
         State("rel-canary", "value"),
     )
     def show(service, _rev, namespace, stable, canary):
-        n_buttons = len(BUTTONS) + 3
+        n_buttons = len(BUTTONS) + 4
         if not service:
             return [], [], [], [], None, [], None, [], "", *([True] * n_buttons)
         svc = services()
@@ -453,7 +512,10 @@ def register_callbacks(app) -> None:
         Output("rel-preview", "children"),
         Output("rel-pending", "data"),
         Output("rel-banner", "children", allow_duplicate=True),
-        *[Input(f"rel-btn-{k}", "n_clicks") for k in (*BUTTONS, "weights", "match", "mirror")],
+        *[
+            Input(f"rel-btn-{k}", "n_clicks")
+            for k in (*BUTTONS, "weights", "match", "mirror", "policy")
+        ],
         Input("rel-deep-action", "data"),
         State("rel-namespace", "value"),
         State("rel-service", "value"),
@@ -467,6 +529,8 @@ def register_callbacks(app) -> None:
         State("rel-match-type", "value"),
         State("rel-match-value", "value"),
         State("rel-mirror-percent", "value"),
+        State({"type": "rel-pol", "section": ALL, "field": ALL}, "value"),
+        State({"type": "rel-pol", "section": ALL, "field": ALL}, "id"),
         prevent_initial_call=True,
     )
     def preview(*args):
@@ -484,7 +548,9 @@ def register_callbacks(app) -> None:
             mtype,
             mvalue,
             mirror,
-        ) = args[-13:]
+            pvalues,
+            pids,
+        ) = args[-15:]
         trigger = ctx.triggered_id
         if trigger == "rel-deep-action":
             button = {"step": "step", "promote": "takeover", "rollback": "rollback"}.get(deep or "")
@@ -507,6 +573,7 @@ def register_callbacks(app) -> None:
                 "match": mtype,
                 "value": mvalue,
                 "percentage": mirror,
+                "policy": _policy_form(pvalues, pids),
             },
             reason=reason or "",
         )

@@ -99,3 +99,16 @@ def test_weights_not_summing_to_100_are_refused(page, own_demo):
     page.locator("#rel-btn-weights").click()
     expect(page.locator("#rel-banner")).to_contain_text("100")
     expect(page.locator("#rel-preview-card")).to_have_count(0)
+
+
+def test_circuit_breaker_policy_is_previewed_and_applied(page, own_demo):
+    page.goto(own_demo.url + "/releases?namespace=bookinfo&service=reviews")
+    expect(page.locator("#rel-bar")).to_be_visible()
+    page.locator('input[id*="consecutive5xxErrors"]').fill("5")
+    page.locator('input[id*="baseEjectionTime"]').fill("30s")
+    page.locator("#rel-btn-policy").click()
+    expect(page.locator("#rel-diff")).to_contain_text("consecutive5xxErrors: 5")
+    expect(page.locator("#rel-diff")).to_contain_text("DestinationRule")
+    page.locator("#rel-confirm").click()
+    expect(page.locator("#rel-banner")).to_contain_text("Applied")
+    expect(page.locator("#rel-audit-table")).to_contain_text("traffic_policy")

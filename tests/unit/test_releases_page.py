@@ -46,3 +46,17 @@ def test_split_bar_draws_no_segment_for_zero_weight():
     bar = split_bar({"v1": 100, "v2": 0})
     segments = bar.children[0].children
     assert [s.title for s in segments] == ["v1: 100%"]
+
+
+def test_policy_form_sends_only_filled_fields():
+    form = {
+        "policy": {
+            "outlierDetection": {"consecutive5xxErrors": 5, "interval": ""},
+            "connectionPool": {},
+        }
+    }
+    assert payload("policy", form=form) == {
+        "action": "traffic_policy",
+        "outlierDetection": {"consecutive5xxErrors": 5},
+        "reason": "",
+    }
