@@ -112,3 +112,36 @@ def test_circuit_breaker_policy_is_previewed_and_applied(page, own_demo):
     page.locator("#rel-confirm").click()
     expect(page.locator("#rel-banner")).to_contain_text("Applied")
     expect(page.locator("#rel-audit-table")).to_contain_text("traffic_policy")
+
+
+def test_a_conflicting_change_is_shown_not_overwritten(page, own_demo):
+    page.goto(own_demo.url + "/releases?namespace=bookinfo&service=ratings")
+    page.goto(own_demo.url + "/releases?namespace=bookinfo&service=reviews")
+    expect(page.locator("#rel-bar")).to_be_visible()
+    before = page.request.get(own_demo.url + "/api/routes/bookinfo/reviews").json()["weights"]
+    page.locator("#rel-btn-rollback").click()
+    expect(page.locator("#rel-diff")).to_be_visible()
+    # Someone else changes the route between this preview and its confirmation.
+    token = next(c["value"] for c in page.context.cookies() if c["name"] == "_csrf_token")
+    versions = list(before)
+    other = {v: (100 if v == versions[-1] else 0) for v in versions}
+    r = page.request.post(
+        own_demo.url + "/api/routes/bookinfo/reviews",
+        data={
+            "action": "set_weights",
+            "weights": other,
+            "reason": "someone else",
+            "dry_run": False,
+        },
+        headers={"X-CSRFToken": token},
+    )
+    assert r.status == 200, r.text()
+    tick = page.locator("#rel-confirm-check input")
+    if tick.count():
+        tick.check()
+    page.locator("#rel-confirm").click()
+    conflict = page.locator("#rel-conflict")
+    expect(conflict).to_contain_text("Their change")
+    expect(conflict.locator("#rel-diff")).to_be_visible()
+    after = page.request.get(own_demo.url + "/api/routes/bookinfo/reviews").json()["weights"]
+    assert after == other  # the other person's change stands; nothing was overwritten
