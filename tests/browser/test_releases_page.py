@@ -119,7 +119,7 @@ def test_a_conflicting_change_is_shown_not_overwritten(page, own_demo):
     page.goto(own_demo.url + "/releases?namespace=bookinfo&service=reviews")
     expect(page.locator("#rel-bar")).to_be_visible()
     before = page.request.get(own_demo.url + "/api/routes/bookinfo/reviews").json()["weights"]
-    page.locator("#rel-btn-rollback").click()
+    page.locator("#rel-btn-step").click()
     expect(page.locator("#rel-diff")).to_be_visible()
     # Someone else changes the route between this preview and its confirmation.
     token = next(c["value"] for c in page.context.cookies() if c["name"] == "_csrf_token")
