@@ -17,6 +17,7 @@ from api import services
 from dashboards.components import format as fmt
 from dashboards.components.banner import error_banner, info_banner
 from dashboards.components.charts import version_colors
+from dashboards.components.controls import control
 from mesh.errors import Conflict, MeshdashError
 from mesh.routing import POLICY_FIELDS
 from views.metrics import metrics_view, parse_metrics_params
@@ -107,17 +108,17 @@ def layout(**query: Any) -> html.Div:
             ),
             html.Div(
                 [
-                    _control(
+                    control(
                         "Namespace", dcc.Input(id="rel-namespace", value=namespace, debounce=True)
                     ),
-                    _control(
+                    control(
                         "Service",
                         dcc.Dropdown(id="rel-service", value=service or None, clearable=False),
                         wide=True,
                     ),
-                    _control("Stable (old)", dcc.Dropdown(id="rel-stable", clearable=False)),
-                    _control("Canary (new)", dcc.Dropdown(id="rel-canary", clearable=False)),
-                    _control(
+                    control("Stable (old)", dcc.Dropdown(id="rel-stable", clearable=False)),
+                    control("Canary (new)", dcc.Dropdown(id="rel-canary", clearable=False)),
+                    control(
                         "Reason (recorded in the audit log)",
                         dcc.Input(id="rel-reason", placeholder="why this change", debounce=False),
                         wide=True,
@@ -287,13 +288,6 @@ def _safe(query: dict[str, Any], key: str) -> str | None:
         return get_one(query, key)
     except MeshdashError:
         return None
-
-
-def _control(label: str, component, wide: bool = False) -> html.Label:
-    return html.Label(
-        [html.Span(label, className="md-control-label"), component],
-        className="md-control md-control-wide" if wide else "md-control",
-    )
 
 
 def _btn_class(key: str) -> str:

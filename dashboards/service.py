@@ -20,6 +20,7 @@ from api import services
 from dashboards.components import charts
 from dashboards.components import format as fmt
 from dashboards.components.banner import error_banner, info_banner
+from dashboards.components.controls import control
 from dashboards.components.links import page_link, topology_link
 from mesh import validate
 from mesh.errors import MeshdashError
@@ -105,13 +106,13 @@ def page_layout(kind: Kind, query: Mapping[str, Any]) -> html.Div:
             ),
             html.Div(
                 [
-                    _control(
+                    control(
                         "Namespace",
                         dcc.Dropdown(
                             id=i("namespace"), options=namespaces, value=namespace, clearable=False
                         ),
                     ),
-                    _control(
+                    control(
                         kind.noun.capitalize(),
                         dcc.Dropdown(
                             id=i("name"),
@@ -122,7 +123,7 @@ def page_layout(kind: Kind, query: Mapping[str, Any]) -> html.Div:
                         ),
                         wide=True,
                     ),
-                    _control(
+                    control(
                         "Window",
                         dcc.Dropdown(
                             id=i("window"),
@@ -132,7 +133,7 @@ def page_layout(kind: Kind, query: Mapping[str, Any]) -> html.Div:
                             searchable=False,
                         ),
                     ),
-                    _control(
+                    control(
                         "Latency",
                         dcc.RadioItems(
                             id=i("quantile"),
@@ -142,7 +143,7 @@ def page_layout(kind: Kind, query: Mapping[str, Any]) -> html.Div:
                             className="md-radio",
                         ),
                     ),
-                    _control(
+                    control(
                         "Refresh",
                         dcc.Dropdown(
                             id=i("refresh"),
@@ -198,13 +199,6 @@ def _title(kind: Kind, namespace: str, name: str) -> list:
         html.Span(name, className="md-title-name"),
         html.Span(f"{kind.noun} in {namespace}", className="md-title-sub"),
     ]
-
-
-def _control(label: str, component, wide: bool = False) -> html.Label:
-    return html.Label(
-        [html.Span(label, className="md-control-label"), component],
-        className="md-control md-control-wide" if wide else "md-control",
-    )
 
 
 def _csv_button(kind: Kind, chart: str) -> html.Button:

@@ -11,6 +11,7 @@ from dash import Input, Output, State, ctx, dcc, html, no_update
 from api import services
 from dashboards.components import format as fmt
 from dashboards.components.banner import error_banner
+from dashboards.components.controls import control
 from dashboards.components.topology_elements import EDGE_LABELS, elements, stylesheet
 from mesh.errors import MeshdashError
 from views.graph import VIEWS, graph_view, parse_graph_params
@@ -63,7 +64,6 @@ def layout(**query: Any) -> html.Div:
     at = query.get("at") if isinstance(query.get("at"), str) else None
     highlight = sorted(set(get_list(query, "highlight"))) if query.get("highlight") else []
     ns_options = sorted(set(namespaces) | set(svc.settings.default_namespaces))
-    control = _control
     return html.Div(
         [
             html.Div(
@@ -146,13 +146,6 @@ def layout(**query: Any) -> html.Div:
             html.Div(id="topo-url-sink", hidden=True),
         ],
         className="md-page md-page-topology",
-    )
-
-
-def _control(label: str, component, wide: bool = False) -> html.Label:
-    return html.Label(
-        [html.Span(label, className="md-control-label"), component],
-        className="md-control md-control-wide" if wide else "md-control",
     )
 
 
