@@ -20,7 +20,7 @@ from typing import Any
 
 from mesh import routing, validate
 from mesh.audit import AuditEntry, change_annotation, clean_reason
-from mesh.errors import BadRequest, Conflict, NotFound
+from mesh.errors import BadRequest, Conflict, Forbidden, NotFound
 from security import Identity, authorize_write, write_status
 from services import Services
 from views.params import get_one
@@ -163,6 +163,38 @@ def _audit_copy(obj: Mapping | None) -> dict | None:
 
 
 def change_route(
+    services: Services,
+    namespace: str,
+    service: str,
+    payload: Any,
+    identity: Identity | None,
+) -> dict[str, Any]:
+    """Preview or apply one action (see _apply); applied writes are counted by outcome in
+    meshdash_write_actions_total."""
+    applying = isinstance(payload, Mapping) and payload.get("dry_run", True) is False
+    name = payload.get("action") if isinstance(payload, Mapping) else None
+    action = name if isinstance(name, str) and name in routing.ACTIONS else "unknown"
+    if not applying:
+        return _apply(services, namespace, service, payload, identity)
+    try:
+        body = _apply(services, namespace, service, payload, identity)
+    except Conflict:
+        services.metrics.count_write(action, "conflict")
+        raise
+    except Forbidden:
+        services.metrics.count_write(action, "forbidden")
+        raise
+    except BadRequest:
+        services.metrics.count_write(action, "invalid")
+        raise
+    except Exception:
+        services.metrics.count_write(action, "error")
+        raise
+    services.metrics.count_write(action, "ok")
+    return body
+
+
+def _apply(
     services: Services,
     namespace: str,
     service: str,
