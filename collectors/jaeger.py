@@ -22,6 +22,7 @@ from collectors.jaeger_json import parse_dependencies, parse_otlp, parse_v1_resp
 from mesh.errors import (
     BackendAuthError,
     BackendDataError,
+    BackendError,
     BackendQueryError,
     BackendTimeout,
     BackendUnavailable,
@@ -121,6 +122,15 @@ class JaegerCollector:
         raise BackendQueryError(
             BACKEND, f"{self.url} answers neither /api/v3/services nor /api/services"
         )
+
+    def ready(self) -> dict[str, object]:
+        """/readyz: which API the server speaks, and that it lists services."""
+        try:
+            api = self.api_version()
+            count = len(self.services())
+        except BackendError as exc:
+            return {"ok": False, "detail": exc.cause, "version": None}
+        return {"ok": True, "detail": f"{count} services", "version": f"API {api}"}
 
     # ---- TraceSource ---------------------------------------------------------------------
 

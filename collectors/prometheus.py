@@ -397,6 +397,39 @@ class PrometheusCollector:
     def __repr__(self) -> str:
         return f"PrometheusCollector({self._display_url!r})"
 
+    def ready(self) -> dict[str, object]:
+        """/readyz: reachable, authenticated, and which Prometheus (its build info)."""
+        where = self._display_url
+        try:
+            resp = self._session.get(self.url + "/api/v1/status/buildinfo", timeout=self.timeout_s)
+        except requests.exceptions.Timeout:
+            return {
+                "ok": False,
+                "detail": f"no answer from {where} within {self.timeout_s:g} s",
+                "version": None,
+            }
+        except requests.exceptions.RequestException as e:
+            return {
+                "ok": False,
+                "detail": f"cannot reach {where}: {type(e).__name__}",
+                "version": None,
+            }
+        except BackendError as e:  # the response hook maps 4xx/5xx to typed errors
+            return {"ok": False, "detail": e.cause, "version": None}
+        if resp.status_code in (401, 403):
+            return {
+                "ok": False,
+                "detail": f"authentication refused ({resp.status_code})",
+                "version": None,
+            }
+        if resp.status_code >= 400:
+            return {"ok": False, "detail": f"HTTP {resp.status_code} from {where}", "version": None}
+        try:
+            version = resp.json()["data"]["version"]
+        except (ValueError, KeyError, TypeError):
+            version = None  # Thanos and Mimir answer queries without Prometheus's build info
+        return {"ok": True, "detail": "reachable", "version": version}
+
     def close(self) -> None:
         self._client.close()
 
