@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, jsonify
+from flask import Blueprint, Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from api import errors
@@ -47,3 +47,10 @@ def register(server: Flask, svc: Services) -> None:
         return jsonify({"error": f"no API endpoint /api/{rest}"}), 404
 
     server.register_blueprint(bp)
+
+    @server.errorhandler(404)
+    def _not_found(exc: HTTPException):
+        # Paths the routing cannot match at all (a newline in a segment) still answer JSON under /api/.
+        if request.path.startswith("/api/"):
+            return jsonify({"error": "no such API endpoint"}), 404
+        return exc
