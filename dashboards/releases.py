@@ -1,8 +1,11 @@
-"""Releases page: shift a service's canary weights safely, beside the numbers that justify it.
+"""Releases page: shift a service's traffic between versions safely, beside the numbers that justify it.
 
-Every button previews first (a server-side dry run and the YAML diff), then applies on Confirm,
-carrying the resourceVersions the preview was computed from, so a concurrent edit is a 409 that
-shows the other change instead of being overwritten.
+Every control previews first (a server-side dry run and the YAML diff, in a dialog), then applies on
+Confirm, carrying the resourceVersions the preview was computed from: a change someone made in
+between is a 409 that shows their change instead of being overwritten. Writing callbacks call
+security.require_writer, so Dash's POSTs pass the same identity and CSRF checks as the API.
+URL state: ?namespace=&service= (and, from the canary review, &action=promote|step|rollback with
+&baseline=&canary=, which opens that action's preview).
 """
 
 from __future__ import annotations
@@ -14,273 +17,50 @@ from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 
 import security
 from api import services
-from dashboards.components import format as fmt
 from dashboards.components.banner import error_banner, info_banner
 from dashboards.components.charts import version_colors
 from dashboards.components.controls import control
-from mesh.errors import Conflict, MeshdashError
-from mesh.routing import POLICY_FIELDS
+from dashboards.components.release_forms import (
+    BUTTONS,
+    DEEP_ACTIONS,
+    FORM_BUTTONS,
+    POLICY_LABELS,
+    POLICY_SECTIONS,
+    action_payload,
+    button_label,
+    current_policy,
+    default_roles,
+    policy_values,
+    review_link,
+    weight_sum,
+)
+from dashboards.components.release_view import (
+    audit_table,
+    conflict_dialog,
+    figures_table,
+    match_routes,
+    mirror_state,
+    preview_dialog,
+    service_list,
+    split_bar,
+)
+from mesh.errors import Conflict, Forbidden, MeshdashError
+from mesh.routing import MATCH_KINDS, MATCH_TYPES, POLICY_FIELDS
 from views.metrics import metrics_view, parse_metrics_params
 from views.params import get_one
 from views.routes import audit_list, change_route, route_detail, routes_list
 
-BUTTONS: dict[str, str] = {
-    "step": "+10% to canary",
-    "even": "50/50",
-    "takeover": "Take over all traffic",
-    "rollback": "Roll back",
-    "retire": "Retire old version",
-}
-
-
-def action_payload(
-    button: str,
-    *,
-    stable: str,
-    canary: str,
-    versions: list[str],
-    weights: dict[str, Any] | None = None,
-    form: dict[str, Any] | None = None,
-    reason: str = "",
-) -> dict[str, Any]:
-    """The /api/routes action a page control stands for; the model validates it."""
-    form = form or {}
-    if button == "step":
-        body: dict[str, Any] = {
-            "action": "step_canary",
-            "canary": canary,
-            "stable": stable,
-            "step": 10,
-        }
-    elif button == "even":
-        body = {
-            "action": "set_weights",
-            "weights": {v: 50 if v in (stable, canary) else 0 for v in versions},
-        }
-    elif button == "takeover":
-        body = {"action": "take_over", "canary": canary}
-    elif button == "rollback":
-        body = {"action": "rollback", "stable": stable}
-    elif button == "retire":
-        body = {"action": "retire", "version": stable}
-    elif button == "weights":
-        body = {"action": "set_weights", "weights": {v: _int(weights, v) for v in versions}}
-    elif button == "match":
-        body = {
-            "action": "match_canary",
-            "canary": canary,
-            "kind": form.get("kind") or "header",
-            "header": form.get("header") or "",
-            "match": form.get("match") or "exact",
-            "value": form.get("value") or "",
-        }
-    elif button == "policy":
-        body = {"action": "traffic_policy"}
-        for section, values in (form.get("policy") or {}).items():
-            given = {k: v for k, v in values.items() if v not in (None, "")}
-            if given:
-                body[section] = given
-    elif button == "mirror":
-        body = {"action": "mirror", "version": canary, "percentage": form.get("percentage")}
-    else:
-        raise ValueError(f"unknown control {button!r}")
-    body["reason"] = reason or ""
-    return body
-
-
-def _int(weights: dict[str, Any] | None, version: str) -> Any:
-    value = (weights or {}).get(version)
-    return int(value) if isinstance(value, int | float) and float(value).is_integer() else value
-
-
-def layout(**query: Any) -> html.Div:
-    svc = services()
-    namespace = _safe(query, "namespace") or svc.settings.default_namespaces[0]
-    service = _safe(query, "service") or ""
-    action = _safe(query, "action") or ""
-    return html.Div(
-        [
-            html.H2("Releases"),
-            html.P(
-                "Shift traffic between versions. Every change is previewed (server-side dry run "
-                "and diff) before it is applied, and recorded in the audit history.",
-                className="md-hint",
-            ),
-            html.Div(
-                [
-                    control(
-                        "Namespace", dcc.Input(id="rel-namespace", value=namespace, debounce=True)
-                    ),
-                    control(
-                        "Service",
-                        dcc.Dropdown(id="rel-service", value=service or None, clearable=False),
-                        wide=True,
-                    ),
-                    control("Stable (old)", dcc.Dropdown(id="rel-stable", clearable=False)),
-                    control("Canary (new)", dcc.Dropdown(id="rel-canary", clearable=False)),
-                    control(
-                        "Reason (recorded in the audit log)",
-                        dcc.Input(id="rel-reason", placeholder="why this change", debounce=False),
-                        wide=True,
-                    ),
-                ],
-                className="md-controls",
-            ),
-            html.Div(id="rel-banner"),
-            html.Div(
-                [
-                    html.Div(
-                        [
-                            html.H3("Current split"),
-                            html.Div(id="rel-split"),
-                            html.Div(id="rel-figures"),
-                            html.Div(
-                                [
-                                    html.Button(
-                                        label, id=f"rel-btn-{key}", className=_btn_class(key)
-                                    )
-                                    for key, label in BUTTONS.items()
-                                ],
-                                className="rel-buttons",
-                            ),
-                            html.Div(id="rel-why-not", className="md-hint"),
-                        ],
-                        className="md-card rel-card",
-                    ),
-                    html.Div(
-                        [
-                            html.H3("Exact weights"),
-                            html.Div(id="rel-weight-inputs", className="rel-weights"),
-                            html.Div(id="rel-weight-sum", className="rel-sum"),
-                            html.Button(
-                                "Preview weights", id="rel-btn-weights", className="md-button"
-                            ),
-                        ],
-                        className="md-card rel-card",
-                    ),
-                ],
-                className="rel-row",
-            ),
-            html.Div(
-                [
-                    html.Div(
-                        [
-                            html.H3("Canary by request content"),
-                            html.P(
-                                "Matching requests go to the canary; everyone else stays on the split.",
-                                className="md-hint",
-                            ),
-                            html.Div(
-                                [
-                                    dcc.Dropdown(
-                                        id="rel-match-kind",
-                                        options=["header", "cookie", "uri"],
-                                        value="header",
-                                        clearable=False,
-                                    ),
-                                    dcc.Input(
-                                        id="rel-match-header",
-                                        placeholder="header or cookie name, e.g. end-user",
-                                    ),
-                                    dcc.Dropdown(
-                                        id="rel-match-type",
-                                        options=["exact", "prefix", "regex"],
-                                        value="exact",
-                                        clearable=False,
-                                    ),
-                                    dcc.Input(
-                                        id="rel-match-value", placeholder="value, e.g. jason"
-                                    ),
-                                ],
-                                className="rel-form",
-                            ),
-                            html.Button(
-                                "Preview match route", id="rel-btn-match", className="md-button"
-                            ),
-                        ],
-                        className="md-card rel-card",
-                    ),
-                    html.Div(
-                        [
-                            html.H3("Mirroring"),
-                            html.P(
-                                "Copy a share of live traffic to the canary; its answers are discarded.",
-                                className="md-hint",
-                            ),
-                            html.Div(
-                                [
-                                    dcc.Input(
-                                        id="rel-mirror-percent",
-                                        type="number",
-                                        min=0,
-                                        max=100,
-                                        value=10,
-                                    ),
-                                    html.Span("% of traffic"),
-                                ],
-                                className="rel-form",
-                            ),
-                            html.Button(
-                                "Preview mirroring", id="rel-btn-mirror", className="md-button"
-                            ),
-                        ],
-                        className="md-card rel-card",
-                    ),
-                ],
-                className="rel-row",
-            ),
-            html.Div(
-                [
-                    html.H3("Traffic policy (DestinationRule)"),
-                    html.P(
-                        "Connection pool and circuit breaking (outlier detection). Empty fields are left as they are.",
-                        className="md-hint",
-                    ),
-                    html.Div(
-                        [
-                            html.Label(
-                                [
-                                    html.Span(f"{key} ({section})", className="md-control-label"),
-                                    dcc.Input(
-                                        id={"type": "rel-pol", "section": section, "field": key},
-                                        placeholder=_policy_hint(kind),
-                                    ),
-                                ],
-                                className="md-control",
-                            )
-                            for section, fields in POLICY_FIELDS.items()
-                            for key, (_path, kind, _min) in fields.items()
-                        ],
-                        className="rel-policy",
-                    ),
-                    html.Button("Preview policy", id="rel-btn-policy", className="md-button"),
-                ],
-                className="md-card",
-            ),
-            html.Div(id="rel-preview"),
-            html.Div([html.H3("Audit history"), html.Div(id="rel-audit")], className="md-card"),
-            dcc.Store(id="rel-pending"),
-            dcc.Store(id="rel-revision", data=0),
-            dcc.Store(id="rel-deep-action", data=action),
-        ],
-        className="md-page md-page-releases",
-    )
-
-
-def _policy_hint(kind: str) -> str:
-    return {"duration": "e.g. 30s", "percent": "0-100"}.get(kind, "whole number")
-
-
-def _policy_form(values: list[Any], ids: list[dict[str, str]]) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for i, v in zip(ids, values, strict=True):
-        text = (v or "").strip() if isinstance(v, str) else v
-        if text in (None, ""):
-            continue
-        if isinstance(text, str) and text.lstrip("-").isdigit():
-            text = int(text)
-        out.setdefault(i["section"], {})[i["field"]] = text
-    return out
+FIGURES_WINDOW = "1m"  # short, so the figures follow a shift within a refresh or two
+AUDIT_ROWS = 30
+ALL_BUTTONS: tuple[str, ...] = (*BUTTONS, *FORM_BUTTONS)
+POLICY_IDS: list[dict[str, str]] = [
+    {"type": "rel-pol", "section": section, "field": key}
+    for section, fields in POLICY_FIELDS.items()
+    for key in fields
+]
+POLICY_KINDS: list[str] = [
+    k for fields in POLICY_FIELDS.values() for (_p, k, _l) in fields.values()
+]
 
 
 def _safe(query: dict[str, Any], key: str) -> str | None:
@@ -297,231 +77,541 @@ def _btn_class(key: str) -> str:
     }.get(key, "md-button")
 
 
-def split_bar(weights: dict[str, int]) -> html.Div:
-    colours = version_colors(list(weights))
-    segments = [
-        html.Div(
-            f"{v} {w}%" if w >= 8 else "",
-            className="rel-seg",
-            id={"type": "rel-seg", "version": v},
-            title=f"{v}: {w}%",
-            style={"width": f"{w}%", "background": colours[v]},
-        )
-        for v, w in weights.items()
-        if w > 0
-    ]
-    legend = [
-        html.Span(
-            [html.I(style={"background": colours[v]}), f"{v} {w}%"], className="rel-legend-item"
-        )
-        for v, w in weights.items()
-    ]
+def _policy_hint(kind: str) -> str:
+    return {"duration": "e.g. 30s", "percent": "0–100"}.get(kind, "whole number")
+
+
+def _field(label: str, component: Any) -> html.Label:
+    return html.Label(
+        [html.Span(label, className="rel-field-label"), component], className="rel-field"
+    )
+
+
+def layout(**query: Any) -> html.Div:
+    svc = services()
+    namespace = _safe(query, "namespace") or svc.settings.default_namespaces[0]
+    roles = {"stable": _safe(query, "baseline"), "canary": _safe(query, "canary")}
     return html.Div(
         [
-            html.Div(segments, className="rel-bar", id="rel-bar"),
-            html.Div(legend, className="rel-legend"),
-        ]
+            html.Div(
+                [
+                    html.H2("Releases"),
+                    html.P(
+                        "Shift traffic between a service's versions. Every change is previewed "
+                        "(server-side dry run and diff) before it is applied, and recorded in the "
+                        "audit history.",
+                        className="md-hint",
+                    ),
+                ]
+            ),
+            html.Div(
+                [
+                    control(
+                        "Namespace", dcc.Input(id="rel-namespace", value=namespace, debounce=True)
+                    ),
+                    html.Div(
+                        [
+                            html.Span(
+                                "Services with two or more versions", className="md-control-label"
+                            ),
+                            html.Div(id="rel-services"),
+                        ],
+                        className="rel-services",
+                    ),
+                ],
+                className="md-controls rel-controls",
+            ),
+            html.Div(id="rel-banner", className="rel-banner"),
+            html.Div(_body(), id="rel-body", style={"display": "none"}),
+            html.Div(id="rel-preview"),
+            dcc.Store(id="rel-service", data=_safe(query, "service") or None),
+            dcc.Store(id="rel-roles-init", data=roles),
+            dcc.Store(id="rel-pending"),
+            dcc.Store(id="rel-revision", data=0),
+            dcc.Store(id="rel-deep-action", data=_safe(query, "action") or ""),
+            dcc.Store(id="rel-deep-go"),
+            dcc.Interval(id="rel-interval", interval=svc.settings.refresh_interval_s * 1000),
+        ],
+        className="md-page md-page-releases",
     )
 
 
-def figures_table(weights: dict[str, int], summary: dict[str, Any]) -> html.Table:
-    head = html.Tr(
+def _split_card() -> html.Div:
+    return html.Div(
         [
-            html.Th(h)
-            for h in ("Version", "Weight", "Requests (last 5m)", "Success (5m)", "p95 (5m)")
+            html.Div(
+                [
+                    html.H3(id="rel-title"),
+                    html.Div(
+                        [
+                            _field("Stable (old)", dcc.Dropdown(id="rel-stable", clearable=False)),
+                            _field("Canary (new)", dcc.Dropdown(id="rel-canary", clearable=False)),
+                        ],
+                        className="rel-roles",
+                    ),
+                ],
+                className="rel-card-head",
+            ),
+            html.Div(id="rel-split"),
+            html.Div(id="rel-figures"),
+            html.P(id="rel-figures-note", className="md-hint rel-small"),
+            html.Div(
+                [
+                    html.Button(
+                        button_label(k, None, None), id=f"rel-btn-{k}", className=_btn_class(k)
+                    )
+                    for k in BUTTONS
+                ],
+                className="rel-buttons",
+            ),
+        ],
+        className="md-card rel-card rel-card-wide",
+    )
+
+
+def _weights_card() -> html.Div:
+    return html.Div(
+        [
+            html.H3("Exact weights"),
+            html.P("Whole numbers from 0 to 100 that add up to 100.", className="md-hint"),
+            html.Div(id="rel-weight-inputs", className="rel-weights"),
+            html.Div(id="rel-weight-sum", className="rel-sum"),
+            html.Button("Preview weights", id="rel-btn-weights", className="md-button"),
+        ],
+        className="md-card rel-card",
+    )
+
+
+def _match_card() -> html.Div:
+    return html.Div(
+        [
+            html.H3("Canary by request content"),
+            html.P(
+                "Matching requests go to the chosen version; everyone else stays on the split.",
+                className="md-hint",
+            ),
+            html.Div(id="rel-matches-box"),
+            html.Div(
+                [
+                    _field(
+                        "Match on",
+                        dcc.Dropdown(
+                            id="rel-match-kind",
+                            options=list(MATCH_KINDS),
+                            value="header",
+                            clearable=False,
+                        ),
+                    ),
+                    _field(
+                        "Header or cookie name",
+                        dcc.Input(id="rel-match-name", placeholder="e.g. end-user"),
+                    ),
+                    _field(
+                        "Match type",
+                        dcc.Dropdown(
+                            id="rel-match-type",
+                            options=list(MATCH_TYPES),
+                            value="exact",
+                            clearable=False,
+                        ),
+                    ),
+                    _field("Value", dcc.Input(id="rel-match-value", placeholder="e.g. jason")),
+                    _field(
+                        "Send to version", dcc.Dropdown(id="rel-match-version", clearable=False)
+                    ),
+                ],
+                className="rel-form",
+            ),
+            html.Button("Preview match route", id="rel-btn-match", className="md-button"),
+        ],
+        className="md-card rel-card",
+    )
+
+
+def _mirror_card() -> html.Div:
+    return html.Div(
+        [
+            html.H3("Mirroring"),
+            html.P(
+                "Copy a share of live traffic to a version without live traffic; its answers are "
+                "discarded.",
+                className="md-hint",
+            ),
+            html.Div(id="rel-mirror-box"),
+            html.Div(
+                [
+                    _field(
+                        "Copy to version", dcc.Dropdown(id="rel-mirror-version", clearable=False)
+                    ),
+                    _field(
+                        "% of live traffic",
+                        dcc.Input(id="rel-mirror-percent", type="number", min=0, max=100, value=10),
+                    ),
+                ],
+                className="rel-form",
+            ),
+            html.Div(
+                [
+                    html.Button("Preview mirroring", id="rel-btn-mirror", className="md-button"),
+                    html.Button("Stop mirroring", id="rel-btn-mirror-stop", className="md-button"),
+                ],
+                className="rel-buttons",
+            ),
+        ],
+        className="md-card rel-card",
+    )
+
+
+def _policy_card() -> html.Div:
+    return html.Div(
+        [
+            html.H3("Traffic policy (DestinationRule)"),
+            html.P(
+                "Fill only what you want to change; empty fields keep their current value "
+                "(shown in grey).",
+                className="md-hint",
+            ),
+            html.Div(
+                [
+                    html.Fieldset(
+                        [
+                            html.Legend(POLICY_SECTIONS[section]),
+                            *[
+                                _field(
+                                    POLICY_LABELS.get(key, key),
+                                    dcc.Input(
+                                        id={"type": "rel-pol", "section": section, "field": key},
+                                        placeholder=_policy_hint(kind),
+                                    ),
+                                )
+                                for key, (_path, kind, _low) in fields.items()
+                            ],
+                        ],
+                        className="rel-fieldset",
+                    )
+                    for section, fields in POLICY_FIELDS.items()
+                ],
+                className="rel-policy",
+            ),
+            html.Button("Preview policy", id="rel-btn-policy", className="md-button"),
+        ],
+        className="md-card",
+    )
+
+
+def _body() -> list[Any]:
+    return [
+        html.Div(id="rel-why-not"),
+        html.Div([_split_card(), _weights_card()], className="rel-row"),
+        html.Div([_match_card(), _mirror_card()], className="rel-row"),
+        _policy_card(),
+        html.Div([html.H3("Canary analysis"), html.Div(id="rel-review")], className="md-card"),
+        html.Div([html.H3("Audit history"), html.Div(id="rel-audit")], className="md-card"),
+    ]
+
+
+def write_note(detail: dict[str, Any]) -> html.Div | None:
+    """Why nothing can be changed here, in the words the model gives (the owner named)."""
+    if detail.get("writable"):
+        if detail.get("problem"):
+            return html.Div(
+                f"The split cannot be shifted here: {detail['problem']}",
+                className="md-banner md-banner-warning",
+                id="rel-why-not-text",
+            )
+        return None
+    prefix = "Read-only" if detail.get("owner") else "Changes are disabled"
+    return html.Div(
+        [
+            html.Strong(prefix + ": "),
+            html.Span(detail.get("why_not") or "you may not change routes"),
+            html.Span(". Everything is shown; the buttons are off.", className="rel-small"),
+        ],
+        className="md-banner md-banner-warning",
+        id="rel-why-not-text",
+        role="note",
+    )
+
+
+def _review(namespace: str, service: str, stable: str | None, canary: str | None) -> html.P:
+    """Where to judge the canary before the next step: the review page for the chosen pair."""
+    return html.P(
+        [
+            "Compare ",
+            html.Strong(canary or "the canary"),
+            " with ",
+            html.Strong(stable or "the stable version"),
+            " (success rate, latency, significance) before shifting more traffic: ",
+            dcc.Link(
+                "open the canary review",
+                href=review_link(namespace, service, stable, canary),
+                id="rel-review-link",
+            ),
+            ".",
         ]
     )
-    rows = [
-        html.Tr(
+
+
+def _weight_inputs(weights: dict[str, int]) -> list[html.Label]:
+    return [
+        html.Label(
             [
-                html.Td(v),
-                html.Td(f"{w}%"),
-                html.Td(fmt.rps((summary.get(v) or {}).get("rps"))),
-                html.Td(fmt.percent((summary.get(v) or {}).get("success_rate"), 2)),
-                html.Td(fmt.ms((summary.get(v) or {}).get("p95_ms"))),
-            ]
+                html.Span(v),
+                dcc.Input(
+                    id={"type": "rel-w", "version": v},
+                    type="number",
+                    min=0,
+                    max=100,
+                    step=1,
+                    value=w,
+                ),
+            ],
+            className="rel-weight",
         )
         for v, w in weights.items()
     ]
-    return html.Table([html.Thead(head), html.Tbody(rows)], className="rel-table")
 
 
-def diff_view(diff: str) -> html.Pre:
-    def line(text: str) -> html.Span:
-        cls = "rel-add" if text.startswith("+") else "rel-del" if text.startswith("-") else ""
-        return html.Span(text + "\n", className=cls)
-
-    return html.Pre([line(t) for t in diff.splitlines()], className="rel-diff", id="rel-diff")
-
-
-def audit_table(entries: list[dict[str, Any]]) -> html.Div:
-    if not entries:
-        return html.P("No changes recorded yet.", className="md-hint")
-    head = html.Tr(
-        [html.Th(h) for h in ("When (UTC)", "Who", "Action", "Object", "Reason", "Change")]
-    )
-    rows = []
-    for e in entries:
-        when = e.get("when")
-        stamp = (
-            time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(when))
-            if isinstance(when, int | float)
-            else str(when)
-        )
-        rows.append(
-            html.Tr(
-                [
-                    html.Td(stamp),
-                    html.Td(e.get("who", "")),
-                    html.Td(e.get("action", ""), className="rel-audit-action"),
-                    html.Td(f"{e.get('kind', '')} {e.get('name', '')}"),
-                    html.Td(e.get("reason", "")),
-                    html.Td(e.get("summary", "")),
-                ]
-            )
-        )
-    return html.Table(
-        [html.Thead(head), html.Tbody(rows)], className="rel-table", id="rel-audit-table"
-    )
+def _placeholders(policy: dict[str, Any] | None) -> list[str]:
+    now = current_policy(policy)
+    return [
+        f"now {now[(i['section'], i['field'])]}"
+        if (i["section"], i["field"]) in now
+        else f"not set · {_policy_hint(k)}"
+        for i, k in zip(POLICY_IDS, POLICY_KINDS, strict=True)
+    ]
 
 
 def register_callbacks(app) -> None:
     @app.callback(
-        Output("rel-service", "options"),
-        Output("rel-service", "value"),
+        Output("rel-services", "children"),
+        Output("rel-service", "data"),
         Output("rel-banner", "children", allow_duplicate=True),
         Input("rel-namespace", "value"),
-        State("rel-service", "value"),
+        Input("rel-revision", "data"),
+        State("rel-service", "data"),
         prevent_initial_call="initial_duplicate",
     )
-    def list_services(namespace, current):
+    def list_services(namespace, _rev, current):
         svc = services()
         try:
             body = routes_list(svc, namespace or "", security.current_identity(svc.settings))
         except Exception as exc:
-            return [], None, error_banner(exc)
-        names = [s["service"] for s in body["services"] if len(s.get("versions") or []) >= 2]
+            return None, None, error_banner(exc)
+        several = [s for s in body["services"] if len(s.get("versions") or []) >= 2]
+        names = [s["service"] for s in several]
         if not names:
-            return [], None, info_banner(f"No service in {namespace} has two or more versions.")
-        return names, current if current in names else names[0], None
+            empty = html.P(
+                f"No service in {body['namespace']} has two or more versions. Deploy a second "
+                "version (a Deployment with another `version` label) to release it here.",
+                className="md-hint",
+                id="rel-empty",
+            )
+            return empty, None, None
+        chosen = current if current in names else names[0]
+        banner: Any = no_update
+        if current and current not in names:
+            banner = info_banner(
+                f"{current} has fewer than two versions in {body['namespace']}; showing {chosen}."
+            )
+        return (
+            service_list(several, body["namespace"], chosen),
+            chosen if chosen != current else no_update,
+            banner,
+        )
 
     @app.callback(
-        Output("rel-split", "children"),
-        Output("rel-figures", "children"),
-        Output("rel-weight-inputs", "children"),
+        Output("rel-body", "style"),
+        Output("rel-title", "children"),
         Output("rel-stable", "options"),
         Output("rel-stable", "value"),
         Output("rel-canary", "options"),
         Output("rel-canary", "value"),
-        Output("rel-audit", "children"),
+        Output("rel-weight-inputs", "children"),
+        Output("rel-matches-box", "children"),
+        Output("rel-match-version", "options"),
+        Output("rel-match-version", "value"),
+        Output("rel-mirror-box", "children"),
+        Output("rel-mirror-version", "options"),
+        Output("rel-mirror-version", "value"),
+        Output({"type": "rel-pol", "section": ALL, "field": ALL}, "placeholder"),
         Output("rel-why-not", "children"),
-        *[
-            Output(f"rel-btn-{k}", "disabled")
-            for k in (*BUTTONS, "weights", "match", "mirror", "policy")
-        ],
-        Input("rel-service", "value"),
+        Output("rel-audit", "children"),
+        Output("rel-deep-go", "data"),
+        Output("rel-deep-action", "data"),
+        *[Output(f"rel-btn-{k}", "disabled") for k in ALL_BUTTONS],
+        Input("rel-service", "data"),
         Input("rel-revision", "data"),
         State("rel-namespace", "value"),
         State("rel-stable", "value"),
         State("rel-canary", "value"),
+        State("rel-roles-init", "data"),
+        State("rel-deep-action", "data"),
     )
-    def show(service, _rev, namespace, stable, canary):
-        n_buttons = len(BUTTONS) + 4
+    def show(service, _rev, namespace, stable, canary, roles_init, deep):
+        n = len(ALL_BUTTONS)
+        blank = ({"display": "none"}, "", [], None, [], None, [], None, [], None, None, [], None)
+        placeholders = _placeholders(None)
         if not service:
-            return [], [], [], [], None, [], None, [], "", *([True] * n_buttons)
+            return (*blank, placeholders, None, None, no_update, no_update, *[True] * n)
         svc = services()
         try:
             detail = route_detail(svc, namespace, service, security.current_identity(svc.settings))
         except Exception as exc:
-            return error_banner(exc), [], [], [], None, [], None, [], "", *([True] * n_buttons)
+            banner = error_banner(exc)
+            return (*blank, placeholders, banner, None, no_update, no_update, *[True] * n)
         weights = {v: int(detail["weights"].get(v, 0)) for v in detail["versions"]}
-        try:
-            params = parse_metrics_params(
-                {"namespace": namespace, "service": service, "window": "5m"}
-            )
-            summary = metrics_view(svc, params).get("summary", {})
-        except Exception:  # live figures are a courtesy; the split still shows without them
-            summary = {}
-        versions = list(weights)
-        stable = (
-            stable
-            if stable in versions
-            else max(versions, key=lambda v: (weights[v], -versions.index(v)))
+        init = roles_init or {}
+        stable, canary = default_roles(
+            weights, stable or init.get("stable"), canary or init.get("canary")
         )
-        others = [v for v in versions if v != stable]
-        canary = canary if canary in others else (others[-1] if others else stable)
-        inputs = [
-            html.Label(
-                [
-                    html.Span(v),
-                    dcc.Input(
-                        id={"type": "rel-w", "version": v},
-                        type="number",
-                        min=0,
-                        max=100,
-                        step=1,
-                        value=w,
-                    ),
-                ],
-                className="rel-weight",
-            )
-            for v, w in weights.items()
-        ]
-        try:
-            audit = audit_list(svc, namespace, service, 20)["entries"]
-        except Exception as exc:
-            audit_view: Any = error_banner(exc)
-        else:
-            audit_view = audit_table(audit)
+        versions = list(weights)
         writable = bool(detail.get("writable"))
-        why = "" if writable else f"Changes are disabled: {detail.get('why_not')}"
+        idle = [v for v, w in weights.items() if w == 0]
+        try:
+            entries = audit_list(svc, namespace, service, AUDIT_ROWS)["entries"]
+            audit_view: Any = audit_table(entries)
+        except Exception as exc:
+            audit_view = error_banner(exc)
+        go = {"button": DEEP_ACTIONS[deep], "at": time.time()} if deep in DEEP_ACTIONS else None
+        disabled = [not writable] * n
+        if not detail.get("mirrors"):
+            disabled[ALL_BUTTONS.index("mirror-stop")] = True
+        title = [
+            "Traffic split · ",
+            html.Span(f"{detail['namespace']}/{service}", className="rel-mono"),
+        ]
         return (
-            split_bar(weights),
-            figures_table(weights, summary),
-            inputs,
+            {"display": "flex"},
+            title,
             versions,
             stable,
             versions,
             canary,
+            _weight_inputs(weights),
+            match_routes(detail.get("matches") or [], writable),
+            versions,
+            canary,
+            mirror_state(detail.get("mirrors") or []),
+            idle,
+            canary if canary in idle else (idle[0] if idle else None),
+            _placeholders(detail.get("policy")),
+            write_note(detail),
             audit_view,
-            why,
-            *([not writable] * n_buttons),
+            go,
+            "" if deep else no_update,
+            *disabled,
         )
+
+    @app.callback(
+        Output("rel-split", "children"),
+        Output("rel-figures", "children"),
+        Output("rel-figures-note", "children"),
+        Input("rel-service", "data"),
+        Input("rel-stable", "value"),
+        Input("rel-canary", "value"),
+        Input("rel-interval", "n_intervals"),
+        Input("rel-revision", "data"),
+        State("rel-namespace", "value"),
+    )
+    def live(service, stable, canary, _n, _rev, namespace):
+        if not service:
+            return None, None, ""
+        svc = services()
+        try:
+            detail = route_detail(svc, namespace, service, security.current_identity(svc.settings))
+        except Exception as exc:
+            return error_banner(exc), None, ""
+        weights = {v: int(detail["weights"].get(v, 0)) for v in detail["versions"]}
+        colours = version_colors(list(weights))
+        note: list[Any] = []
+        if not detail.get("routed"):
+            note.append(
+                "No VirtualService routes this service yet: traffic is spread over every "
+                "version. The first change creates the route. "
+            )
+        try:
+            params = parse_metrics_params(
+                {"namespace": namespace, "service": service, "window": FIGURES_WINDOW}
+            )
+            body = metrics_view(svc, params)
+            summary = body.get("summary", {})
+            end = time.gmtime(body.get("end") or time.time())
+            note.append(
+                f"Live figures over the last {FIGURES_WINDOW}, refreshed every "
+                f"{svc.settings.refresh_interval_s}s; as of {time.strftime('%H:%M:%S UTC', end)}."
+            )
+        except Exception as exc:  # the split still shows without live figures; say why
+            summary = {}
+            note.append(error_banner(exc))
+        table = figures_table(
+            weights,
+            summary,
+            stable=stable,
+            canary=canary,
+            subsets=detail.get("subsets") or [],
+            window=FIGURES_WINDOW,
+            colours=colours,
+        )
+        return split_bar(weights, colours, bar_id="rel-bar"), table, note
+
+    @app.callback(
+        Output("rel-review", "children"),
+        Input("rel-stable", "value"),
+        Input("rel-canary", "value"),
+        State("rel-namespace", "value"),
+        State("rel-service", "data"),
+    )
+    def review(stable, canary, namespace, service):
+        if not service:
+            return None
+        return _review(namespace, service, stable, canary)
+
+    @app.callback(
+        *[Output(f"rel-btn-{k}", "children") for k in BUTTONS],
+        Input("rel-stable", "value"),
+        Input("rel-canary", "value"),
+    )
+    def labels(stable, canary):
+        return [button_label(k, stable, canary) for k in BUTTONS]
 
     @app.callback(
         Output("rel-weight-sum", "children"),
         Input({"type": "rel-w", "version": ALL}, "value"),
     )
-    def weight_sum(values):
-        total = sum(v for v in values if isinstance(v, int | float))
+    def show_sum(values):
         if not values:
             return ""
-        ok = total == 100
+        total, problem = weight_sum(values)
         return html.Span(
-            f"Sum: {total:g}" + ("" if ok else " — weights must add up to 100"),
-            className="rel-sum-ok" if ok else "rel-sum-bad",
+            f"Sum: {total:g}" + (f" — {problem}" if problem else " ✓"),
+            className="rel-sum-bad" if problem else "rel-sum-ok",
+            id="rel-sum-text",
         )
+
+    @app.callback(Output("rel-match-name", "disabled"), Input("rel-match-kind", "value"))
+    def match_name_needed(kind):
+        return kind == "uri"
 
     @app.callback(
         Output("rel-preview", "children"),
         Output("rel-pending", "data"),
         Output("rel-banner", "children", allow_duplicate=True),
-        *[
-            Input(f"rel-btn-{k}", "n_clicks")
-            for k in (*BUTTONS, "weights", "match", "mirror", "policy")
-        ],
-        Input("rel-deep-action", "data"),
+        *[Input(f"rel-btn-{k}", "n_clicks") for k in ALL_BUTTONS],
+        Input({"type": "rel-rm-match", "index": ALL}, "n_clicks"),
+        Input("rel-deep-go", "data"),
         State("rel-namespace", "value"),
-        State("rel-service", "value"),
+        State("rel-service", "data"),
         State("rel-stable", "value"),
         State("rel-canary", "value"),
         State({"type": "rel-w", "version": ALL}, "value"),
         State({"type": "rel-w", "version": ALL}, "id"),
-        State("rel-reason", "value"),
         State("rel-match-kind", "value"),
-        State("rel-match-header", "value"),
+        State("rel-match-name", "value"),
         State("rel-match-type", "value"),
         State("rel-match-value", "value"),
+        State("rel-match-version", "value"),
+        State("rel-mirror-version", "value"),
         State("rel-mirror-percent", "value"),
         State({"type": "rel-pol", "section": ALL, "field": ALL}, "value"),
         State({"type": "rel-pol", "section": ALL, "field": ALL}, "id"),
@@ -529,47 +619,54 @@ def register_callbacks(app) -> None:
     )
     def preview(*args):
         (
-            deep,
             namespace,
             service,
             stable,
             canary,
             wvalues,
             wids,
-            reason,
             kind,
-            header,
+            name,
             mtype,
             mvalue,
-            mirror,
+            mversion,
+            mirror_version,
+            mirror_pct,
             pvalues,
             pids,
         ) = args[-15:]
+        skip = no_update, no_update, no_update
+        fired = ctx.triggered[0]["value"] if ctx.triggered else None
         trigger = ctx.triggered_id
-        if trigger == "rel-deep-action":
-            button = {"step": "step", "promote": "takeover", "rollback": "rollback"}.get(deep or "")
-            if not button or not service or not stable:
-                return no_update, no_update, no_update
+        if not fired or not service:
+            return skip  # a button appearing (n_clicks None) is not a click
+        form: dict[str, Any] = {}
+        if trigger == "rel-deep-go":
+            button = fired.get("button") if isinstance(fired, dict) else None
+            if button not in BUTTONS:
+                return skip
+        elif isinstance(trigger, dict) and trigger.get("type") == "rel-rm-match":
+            button, form = "remove_match", {"index": trigger.get("index")}
         elif isinstance(trigger, str) and trigger.startswith("rel-btn-"):
             button = trigger.removeprefix("rel-btn-")
+            form = {
+                "kind": kind,
+                "name": name,
+                "match": mtype,
+                "value": mvalue,
+                "version": mirror_version if button == "mirror" else mversion,
+                "percentage": mirror_pct,
+                "policy": policy_values(pvalues, pids),
+            }
         else:
-            return no_update, no_update, no_update
-        versions = [i["version"] for i in wids]
+            return skip
         payload = action_payload(
             button,
             stable=stable,
             canary=canary,
-            versions=versions,
+            versions=[i["version"] for i in wids],
             weights={i["version"]: v for i, v in zip(wids, wvalues, strict=True)},
-            form={
-                "kind": kind,
-                "header": header,
-                "match": mtype,
-                "value": mvalue,
-                "percentage": mirror,
-                "policy": _policy_form(pvalues, pids),
-            },
-            reason=reason or "",
+            form=form,
         )
         svc = services()
         try:
@@ -578,15 +675,9 @@ def register_callbacks(app) -> None:
         except Exception as exc:
             return None, None, error_banner(exc)
         if not body.get("changed", True) or not body.get("diff"):
-            return (
-                None,
-                None,
-                info_banner(
-                    f"Nothing to change: {body.get('summary', 'the split already is so')}."
-                ),
-            )
+            return None, None, info_banner(f"Nothing to change: {body.get('summary', '')}.")
         pending = {**payload, "base": body.get("base"), "needs_confirm": bool(body.get("confirm"))}
-        return _preview_panel(body), pending, None
+        return preview_dialog(body, ""), pending, None
 
     @app.callback(
         Output("rel-preview", "children", allow_duplicate=True),
@@ -596,38 +687,49 @@ def register_callbacks(app) -> None:
         Input("rel-confirm", "n_clicks"),
         Input("rel-cancel", "n_clicks"),
         State("rel-pending", "data"),
+        State("rel-reason", "value"),
         State("rel-confirm-check", "value"),
         State("rel-namespace", "value"),
-        State("rel-service", "value"),
+        State("rel-service", "data"),
         State("rel-revision", "data"),
         prevent_initial_call=True,
     )
-    def confirm(n_ok, n_cancel, pending, checked, namespace, service, revision):
+    def confirm(n_ok, n_cancel, pending, reason, checked, namespace, service, revision):
+        skip = no_update, no_update, no_update, no_update
         if ctx.triggered_id == "rel-cancel":
-            return None, None, None, no_update
+            return (None, None, None, no_update) if n_cancel else skip
         if not n_ok or not pending:
-            return no_update, no_update, no_update, no_update
+            return skip
         if pending.get("needs_confirm") and not checked:
             return no_update, no_update, info_banner("Tick the confirmation box first."), no_update
         payload = {k: v for k, v in pending.items() if k != "needs_confirm"}
+        payload["reason"] = reason or ""
         svc = services()
         try:
             identity = security.require_writer(svc.settings)
             body = change_route(svc, namespace, service, {**payload, "dry_run": False}, identity)
         except Conflict as exc:
-            banner = html.Div(
-                [
-                    error_banner(exc),
-                    html.P("Their change:"),
-                    diff_view(exc.diff or "(no diff available)"),
-                ],
-                id="rel-conflict",
-            )
-            return None, None, banner, (revision or 0) + 1
+            return conflict_dialog(str(exc), exc.diff or ""), None, None, (revision or 0) + 1
+        except Forbidden as exc:
+            return None, None, error_banner(exc), (revision or 0) + 1
         except Exception as exc:
             return no_update, no_update, error_banner(exc), no_update
-        done = info_banner(f"Applied: {body.get('summary', payload['action'])}.")
+        done = info_banner(
+            f"Applied: {body.get('summary') or payload['action']}. Recorded in the audit history."
+        )
         return None, None, done, (revision or 0) + 1
+
+    app.clientside_callback(
+        """
+        function(ticked, options) {
+            return Boolean(options && options.length) && !(ticked && ticked.length);
+        }
+        """,
+        Output("rel-confirm", "disabled"),
+        Input("rel-confirm-check", "value"),
+        State("rel-confirm-check", "options"),
+        prevent_initial_call=True,
+    )
 
     app.clientside_callback(
         """
@@ -636,48 +738,13 @@ def register_callbacks(app) -> None:
             if (ns) { p.set('namespace', ns); }
             if (service) { p.set('service', service); }
             const url = window.location.pathname + '?' + p.toString();
-            window.history.replaceState(window.history.state, '', url);
+            if (url !== window.location.pathname + window.location.search) {
+                window.history.replaceState(window.history.state, '', url);
+            }
             return '';
         }
         """,
-        Output("rel-why-not", "title"),
+        Output("rel-figures-note", "title"),
         Input("rel-namespace", "value"),
-        Input("rel-service", "value"),
+        Input("rel-service", "data"),
     )
-
-
-def _preview_panel(body: dict[str, Any]) -> html.Div:
-    confirm_text = body.get("confirm") or ""
-    parts: list[Any] = [
-        html.H3("Preview"),
-        html.P(body.get("summary", ""), className="rel-summary", id="rel-preview-summary"),
-        html.P(
-            "The Kubernetes API accepted this change in a dry run; nothing is applied yet.",
-            className="md-hint",
-        ),
-        diff_view(body.get("diff", "")),
-    ]
-    if confirm_text:
-        parts.append(
-            dcc.Checklist(
-                id="rel-confirm-check",
-                options=[{"label": " " + confirm_text, "value": "yes"}],
-                value=[],
-            )
-        )
-    else:
-        parts.append(
-            dcc.Checklist(id="rel-confirm-check", options=[], value=[], style={"display": "none"})
-        )
-    parts.append(
-        html.Div(
-            [
-                html.Button(
-                    "Confirm and apply", id="rel-confirm", className="md-button md-button-primary"
-                ),
-                html.Button("Cancel", id="rel-cancel", className="md-button"),
-            ],
-            className="rel-buttons",
-        )
-    )
-    return html.Div(parts, className="md-card rel-preview", id="rel-preview-card")

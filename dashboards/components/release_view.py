@@ -1,0 +1,354 @@
+"""The releases page's pieces: split bars, per-version figures, diffs, the preview dialog, history.
+
+Pure: JSON from views/routes.py and views/metrics.py in, Dash components out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from dash import dcc, html
+
+from dashboards.components import format as fmt
+from dashboards.components.charts import version_colors
+from dashboards.components.links import page_link
+from mesh.audit import iso_time
+
+SEGMENT_LABEL_MIN = 8  # a segment narrower than this many percent carries no text
+
+
+def split_bar(
+    weights: Mapping[str, int],
+    colours: Mapping[str, str] | None = None,
+    *,
+    bar_id: str | None = None,
+    small: bool = False,
+) -> html.Div:
+    """The split as one stacked bar (no segment for 0 %) with a legend naming every version."""
+    colours = colours or version_colors(list(weights))
+    segments = [
+        html.Div(
+            f"{v} {w}%" if w >= SEGMENT_LABEL_MIN and not small else "",
+            className="rel-seg",
+            title=f"{v}: {w}%",
+            style={"width": f"{w}%", "background": colours[v]},
+        )
+        for v, w in weights.items()
+        if w > 0
+    ]
+    bar_props: dict[str, Any] = {"className": "rel-bar rel-bar-small" if small else "rel-bar"}
+    if bar_id:
+        bar_props["id"] = bar_id
+    legend = [
+        html.Span(
+            [html.I(style={"background": colours[v]}), f"{v} {w}%"],
+            className="rel-legend-item" + (" rel-legend-off" if w == 0 else ""),
+        )
+        for v, w in weights.items()
+    ]
+    return html.Div([html.Div(segments, **bar_props), html.Div(legend, className="rel-legend")])
+
+
+def service_list(
+    services: Sequence[Mapping[str, Any]], namespace: str, selected: str | None
+) -> html.Div:
+    """The services with two or more versions, each a link with its split at a glance."""
+    items = []
+    for s in services:
+        name = s["service"]
+        weights = {v: int(s.get("weights", {}).get(v, 0)) for v in s.get("versions", [])}
+        tags = []
+        if s.get("owner"):
+            tags.append(html.Span(f"managed by {s['owner']}", className="rel-tag rel-tag-owner"))
+        if s.get("problem"):
+            tags.append(html.Span("split not editable", className="rel-tag"))
+        items.append(
+            dcc.Link(
+                [
+                    html.Div([html.Strong(name), *tags], className="rel-svc-head"),
+                    split_bar(weights, small=True),
+                ],
+                href=page_link("/releases", namespace=namespace, service=name),
+                className="rel-svc" + (" rel-svc-selected" if name == selected else ""),
+                id={"type": "rel-svc", "service": name},
+            )
+        )
+    return html.Div(items, className="rel-svc-list")
+
+
+def figures_table(
+    weights: Mapping[str, int],
+    summary: Mapping[str, Any],
+    *,
+    stable: str | None,
+    canary: str | None,
+    subsets: Sequence[str],
+    window: str,
+    colours: Mapping[str, str],
+) -> html.Table:
+    """Weight beside the live figures that justify changing it, one row per version."""
+    head = html.Tr(
+        [
+            html.Th(h)
+            for h in (
+                "Version",
+                "Weight",
+                f"Requests ({window})",
+                f"Success ({window})",
+                f"p95 ({window})",
+            )
+        ]
+    )
+    rows = []
+    for v, w in weights.items():
+        f = summary.get(v) or {}
+        role = "stable" if v == stable else "canary" if v == canary else ""
+        name: list[Any] = [html.I(className="rel-swatch", style={"background": colours[v]}), v]
+        if role:
+            name.append(html.Span(role, className=f"rel-role rel-role-{role}"))
+        if subsets and v not in subsets:
+            name.append(html.Span("no subset", className="rel-tag", title="not routable"))
+        success = f.get("success_rate")
+        low = isinstance(success, float) and success < 0.99
+        rows.append(
+            html.Tr(
+                [
+                    html.Td(name, className="rel-version"),
+                    html.Td(f"{w}%", className="rel-num"),
+                    html.Td(fmt.rps(f.get("rps")), className="rel-num"),
+                    html.Td(
+                        fmt.percent(success, 2), className="rel-num rel-bad" if low else "rel-num"
+                    ),
+                    html.Td(fmt.ms(f.get("p95_ms")), className="rel-num"),
+                ],
+                id={"type": "rel-row", "version": v},
+            )
+        )
+    return html.Table(
+        [html.Thead(head), html.Tbody(rows)], className="rel-table", id="rel-figures-table"
+    )
+
+
+def diff_view(diff: str, pre_id: str = "rel-diff") -> html.Pre:
+    """A unified YAML diff with added lines green and removed lines red."""
+
+    def line(text: str) -> html.Span:
+        if text.startswith(("+++", "---")):
+            cls = "rel-diff-file"
+        elif text.startswith("@@"):
+            cls = "rel-diff-hunk"
+        elif text.startswith("+"):
+            cls = "rel-add"
+        elif text.startswith("-"):
+            cls = "rel-del"
+        else:
+            cls = "rel-ctx"
+        return html.Span(text + "\n", className=cls)
+
+    return html.Pre([line(t) for t in diff.splitlines()], className="rel-diff", id=pre_id)
+
+
+def _split_of(destinations: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for d in destinations:
+        key = d.get("subset") or "(all)"
+        out[key] = out.get(key, 0) + int(d.get("weight") or 0)
+    return out
+
+
+def _write_text(w: Mapping[str, Any]) -> str:
+    rv = w.get("base_resource_version")
+    return f"{w['op']} {w['kind']} {w['name']}" + (f" (resourceVersion {rv})" if rv else "")
+
+
+def preview_dialog(body: Mapping[str, Any], reason: str) -> html.Div:
+    """The dry run's result: before/after split, the diff, a reason, and Confirm (ticked first for
+    take-over and retire, as Argo Rollouts asks)."""
+    before, after = _split_of(body.get("before") or []), _split_of(body.get("after") or [])
+    colours = version_colors(list(dict.fromkeys([*before, *after])))
+    targets = ", ".join(_write_text(w) for w in body.get("writes") or [])
+    parts: list[Any] = [
+        html.H3("Preview"),
+        html.P(body.get("summary", ""), className="rel-summary", id="rel-preview-summary"),
+        html.P(
+            [
+                "The Kubernetes API accepted this change in a dry run; ",
+                html.Strong("nothing is applied yet"),
+                f". Writes: {targets}." if targets else ".",
+            ],
+            className="md-hint",
+        ),
+    ]
+    if before != after and (before or after):
+        parts.append(
+            html.Div(
+                [
+                    html.Div(
+                        [html.Span("Before", className="rel-ba-label"), split_bar(before, colours)]
+                    ),
+                    html.Div(
+                        [html.Span("After", className="rel-ba-label"), split_bar(after, colours)]
+                    ),
+                ],
+                className="rel-before-after",
+            )
+        )
+    parts.append(diff_view(body.get("diff", "")))
+    parts.append(
+        html.Label(
+            [
+                html.Span("Reason (recorded in the audit log)", className="md-control-label"),
+                dcc.Input(
+                    id="rel-reason",
+                    value=reason,
+                    placeholder="why this change, e.g. canary healthy for 30 minutes",
+                    maxLength=500,
+                    className="rel-reason",
+                ),
+            ],
+            className="md-control",
+        )
+    )
+    confirm_text = body.get("confirm") or ""
+    parts.append(
+        dcc.Checklist(
+            id="rel-confirm-check",
+            options=[{"label": " I understand: " + confirm_text, "value": "yes"}]
+            if confirm_text
+            else [],
+            value=[],
+            className="rel-confirm-check" if confirm_text else "rel-hidden",
+        )
+    )
+    parts.append(
+        html.Div(
+            [
+                html.Button(
+                    "Confirm and apply",
+                    id="rel-confirm",
+                    className="md-button md-button-primary",
+                    disabled=bool(confirm_text),
+                ),
+                html.Button("Cancel", id="rel-cancel", className="md-button"),
+            ],
+            className="rel-buttons",
+        )
+    )
+    return _dialog(parts, "rel-preview-card")
+
+
+def conflict_dialog(message: str, diff: str) -> html.Div:
+    """A 409: the other person's change, and nothing of ours written."""
+    return _dialog(
+        [
+            html.H3("Someone else changed this route"),
+            html.Div(
+                [html.Strong("Nothing was applied. "), html.Span(message)],
+                className="md-banner md-banner-warning",
+                role="alert",
+            ),
+            html.P(
+                "Their change since the preview you confirmed (the page now shows the current "
+                "split):",
+                className="md-hint",
+            ),
+            diff_view(
+                diff or "(the object was deleted or no difference is available)",
+                "rel-their-diff",
+            ),
+            html.Div(
+                [html.Button("Close", id="rel-cancel", className="md-button md-button-primary")],
+                className="rel-buttons",
+            ),
+        ],
+        "rel-conflict",
+    )
+
+
+def _dialog(children: list[Any], card_id: str) -> html.Div:
+    return html.Div(
+        html.Div(children, className="rel-dialog", id=card_id, role="dialog"),
+        className="rel-overlay",
+    )
+
+
+def audit_table(entries: Sequence[Mapping[str, Any]]) -> html.Div | html.Table:
+    """Applied changes, newest first; the objects one change wrote share one row."""
+    if not entries:
+        return html.P(
+            "No change recorded for this service yet. Applied changes appear here with who made "
+            "them, when and why.",
+            className="md-hint",
+            id="rel-audit-empty",
+        )
+    changes: dict[str, dict[str, Any]] = {}
+    for e in entries:
+        key = e.get("change_id") or f"{e.get('when')}-{e.get('kind')}-{e.get('name')}"
+        row = changes.setdefault(key, {**e, "objects": []})
+        row["objects"].append(f"{e.get('kind', '')} {e.get('name', '')}".strip())
+    head = html.Tr(
+        [html.Th(h) for h in ("When (UTC)", "Who", "Action", "Change", "Reason", "Objects")]
+    )
+    rows = []
+    for c in changes.values():
+        when = c.get("when")
+        stamp = (
+            iso_time(when).replace("T", " ").rstrip("Z")
+            if isinstance(when, int | float)
+            else str(when)
+        )
+        reason = c.get("reason") or html.Span("no reason given", className="md-hint")
+        rows.append(
+            html.Tr(
+                [
+                    html.Td(stamp, className="rel-nowrap"),
+                    html.Td(c.get("who", "")),
+                    html.Td(c.get("action", ""), className="rel-audit-action"),
+                    html.Td(c.get("summary", "")),
+                    html.Td(reason),
+                    html.Td(", ".join(c["objects"]), className="rel-objects"),
+                ]
+            )
+        )
+    return html.Table(
+        [html.Thead(head), html.Tbody(rows)], className="rel-table", id="rel-audit-table"
+    )
+
+
+def match_routes(matches: Sequence[Mapping[str, Any]], writable: bool) -> html.Div:
+    """The request-content routes in front of the split, each with a Remove button."""
+    if not matches:
+        return html.P("No request-content route yet.", className="md-hint", id="rel-matches")
+    items = []
+    for m in matches:
+        dests = m.get("destinations", [])
+        to = ", ".join(
+            (d.get("subset") or "(all)") + (f" {d['weight']}%" if len(dests) > 1 else "")
+            for d in dests
+        )
+        items.append(
+            html.Li(
+                [
+                    html.Code(" and ".join(m.get("conditions") or ["(any request)"])),
+                    html.Span(f" → {to}"),
+                    html.Button(
+                        "Remove",
+                        id={"type": "rel-rm-match", "index": m["index"]},
+                        className="md-button rel-small-button",
+                        disabled=not writable,
+                    ),
+                ]
+            )
+        )
+    return html.Ul(items, className="rel-match-list", id="rel-matches")
+
+
+def mirror_state(mirrors: Sequence[Mapping[str, Any]]) -> html.P:
+    if not mirrors:
+        return html.P("Not mirroring.", className="md-hint", id="rel-mirror-now")
+    text = "; ".join(
+        f"{m['percentage']:g}% of live traffic copied to {m['subset'] or m['host']}"
+        for m in mirrors
+    )
+    return html.P(["Now: ", html.Strong(text)], id="rel-mirror-now")
