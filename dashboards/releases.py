@@ -38,6 +38,7 @@ from dashboards.components.release_view import (
     audit_table,
     conflict_dialog,
     figures_table,
+    latest_figures,
     match_routes,
     mirror_state,
     preview_dialog,
@@ -241,7 +242,12 @@ def _mirror_card() -> html.Div:
             html.Div(
                 [
                     _field(
-                        "Copy to version", dcc.Dropdown(id="rel-mirror-version", clearable=False)
+                        "Copy to version",
+                        dcc.Dropdown(
+                            id="rel-mirror-version",
+                            clearable=False,
+                            placeholder="no version without live traffic",
+                        ),
                     ),
                     _field(
                         "% of live traffic",
@@ -535,11 +541,12 @@ def register_callbacks(app) -> None:
                 {"namespace": namespace, "service": service, "window": FIGURES_WINDOW}
             )
             body = metrics_view(svc, params)
-            summary = body.get("summary", {})
+            summary = latest_figures(body)
             end = time.gmtime(body.get("end") or time.time())
             note.append(
-                f"Live figures over the last {FIGURES_WINDOW}, refreshed every "
-                f"{svc.settings.refresh_interval_s}s; as of {time.strftime('%H:%M:%S UTC', end)}."
+                f"Live: rates over the last {body.get('rate_interval', FIGURES_WINDOW)}, refreshed "
+                f"every {svc.settings.refresh_interval_s}s; as of "
+                f"{time.strftime('%H:%M:%S UTC', end)}."
             )
         except Exception as exc:  # the split still shows without live figures; say why
             summary = {}

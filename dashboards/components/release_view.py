@@ -77,6 +77,25 @@ def service_list(
     return html.Div(items, className="rel-svc-list")
 
 
+FIGURE_KEYS = ("rps", "success_rate", "p95_ms")
+
+
+def latest_figures(metrics: Mapping[str, Any]) -> dict[str, dict[str, float | None]]:
+    """Per version, the newest point of each series (each a rate over the rate interval), so a
+    shift shows within a refresh; the window's summary stands in where a series has no point."""
+    series = metrics.get("series") or {}
+    summary = metrics.get("summary") or {}
+    versions = set(summary) | {v for key in FIGURE_KEYS for v in series.get(key) or {}}
+    out: dict[str, dict[str, float | None]] = {}
+    for v in versions:
+        figures: dict[str, float | None] = {}
+        for key in FIGURE_KEYS:
+            points = [p for p in (series.get(key) or {}).get(v) or [] if p[1] is not None]
+            figures[key] = points[-1][1] if points else (summary.get(v) or {}).get(key)
+        out[v] = figures
+    return out
+
+
 def figures_table(
     weights: Mapping[str, int],
     summary: Mapping[str, Any],
@@ -94,9 +113,9 @@ def figures_table(
             for h in (
                 "Version",
                 "Weight",
-                f"Requests ({window})",
-                f"Success ({window})",
-                f"p95 ({window})",
+                f"Requests ({window} rate)",
+                "Success",
+                "p95",
             )
         ]
     )
@@ -114,7 +133,7 @@ def figures_table(
         rows.append(
             html.Tr(
                 [
-                    html.Td(name, className="rel-version"),
+                    html.Td(html.Span(name, className="rel-version")),
                     html.Td(f"{w}%", className="rel-num"),
                     html.Td(fmt.rps(f.get("rps")), className="rel-num"),
                     html.Td(

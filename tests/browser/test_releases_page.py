@@ -42,7 +42,7 @@ def weight_input(page, version: str):
 
 def choose(page, dropdown: str, value: str) -> None:
     page.locator(f"#{dropdown}").click()
-    page.locator(f"#{dropdown}").get_by_role("option", name=value, exact=True).click()
+    page.get_by_role("option", name=value, exact=True).click()  # the menu renders in a portal
     expect(page.locator(f"#{dropdown}")).to_contain_text(value)
 
 

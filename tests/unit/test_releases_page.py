@@ -11,7 +11,7 @@ from dashboards.components.release_forms import (
     review_link,
     weight_sum,
 )
-from dashboards.components.release_view import audit_table, diff_view, split_bar
+from dashboards.components.release_view import audit_table, diff_view, latest_figures, split_bar
 from dashboards.releases import write_note
 
 VERSIONS = ["v1", "v2", "v3"]
@@ -183,3 +183,18 @@ def test_write_note_names_the_owner_or_the_reason_writes_are_off():
     off = write_note({"writable": False, "why_not": "route changes are disabled"})
     assert off.children[0].children == "Changes are disabled: "
     assert write_note({"writable": True}) is None
+
+
+def test_live_figures_are_the_newest_points_with_the_summary_as_fallback():
+    metrics = {
+        "series": {
+            "rps": {"v1": [[1, 16.0], [2, 12.0]], "v2": [[1, 2.0], [2, None]]},
+            "success_rate": {"v1": [[2, 0.99]]},
+            "p95_ms": {},
+        },
+        "summary": {"v1": {"p95_ms": 23.0}, "v2": {"rps": 2.5, "success_rate": 1.0}},
+    }
+    assert latest_figures(metrics) == {
+        "v1": {"rps": 12.0, "success_rate": 0.99, "p95_ms": 23.0},
+        "v2": {"rps": 2.0, "success_rate": 1.0, "p95_ms": None},
+    }
