@@ -24,12 +24,13 @@ def split_bar(
     *,
     bar_id: str | None = None,
     small: bool = False,
+    label_min: int = SEGMENT_LABEL_MIN,
 ) -> html.Div:
     """The split as one stacked bar (no segment for 0 %) with a legend naming every version."""
     colours = colours or version_colors(list(weights))
     segments = [
         html.Div(
-            f"{v} {w}%" if w >= SEGMENT_LABEL_MIN and not small else "",
+            f"{v} {w}%" if w >= label_min and not small else "",
             className="rel-seg",
             title=f"{v}: {w}%",
             style={"width": f"{w}%", "background": colours[v]},
@@ -204,10 +205,16 @@ def preview_dialog(body: Mapping[str, Any], reason: str) -> html.Div:
             html.Div(
                 [
                     html.Div(
-                        [html.Span("Before", className="rel-ba-label"), split_bar(before, colours)]
+                        [
+                            html.Span("Before", className="rel-ba-label"),
+                            split_bar(before, colours, label_min=20),
+                        ]
                     ),
                     html.Div(
-                        [html.Span("After", className="rel-ba-label"), split_bar(after, colours)]
+                        [
+                            html.Span("After", className="rel-ba-label"),
+                            split_bar(after, colours, label_min=20),
+                        ]
                     ),
                 ],
                 className="rel-before-after",

@@ -96,6 +96,18 @@ def reviews_shares(page, base: str) -> dict[str, float]:
     return {k.removeprefix("reviews-"): v / total for k, v in rps.items()}
 
 
+def reviews_in_traces(page, base: str) -> dict[str, float]:
+    """Which reviews version the last minute's traces went through, as fractions."""
+    body = page.request.get(
+        base + "/api/traces?namespace=bookinfo&service=reviews&lookback=1m&limit=500"
+    ).json()
+    seen = [
+        v.split(":")[1] for t in body["traces"] for v in t["versions"] if v.startswith("reviews:")
+    ]
+    assert len(seen) >= 20, body["traces"][:3]
+    return {v: seen.count(v) / len(seen) for v in set(seen)}
+
+
 def test_fifty_fifty_then_take_over_then_retire(page, own_demo, shot):
     base = own_demo.url
     open_reviews(page, base)
@@ -104,6 +116,7 @@ def test_fifty_fifty_then_take_over_then_retire(page, own_demo, shot):
     expect(page.locator("#rel-btn-even")).to_have_text("50/50 v1 / v2")
     before = reviews_rps(page)
     assert before["v1"] > 5 * before["v2"], before  # 80 / 10 before the change
+    assert reviews_in_traces(page, base).get("v2", 0) < 0.3
     shot("releases-1-start")
 
     # 1. 50/50 between v1 and v2: preview (dry run + diff), then confirm.
@@ -134,6 +147,9 @@ def test_fifty_fifty_then_take_over_then_retire(page, own_demo, shot):
     assert shares["v1"] == pytest.approx(0.5, abs=0.05), shares
     assert shares["v2"] == pytest.approx(0.5, abs=0.05), shares
     assert shares.get("v3", 0) < 0.02, shares
+    traced = reviews_in_traces(page, base)  # and so do the traces
+    assert 0.3 < traced.get("v2", 0) < 0.7, traced
+    assert traced.get("v3", 0) < 0.1, traced
     shot("releases-4-topology-fifty-fifty")
 
     # 2. Take over all traffic: v2 gets 100 %, after an explicit confirmation.
@@ -344,3 +360,17 @@ def test_a_route_owned_by_flagger_is_read_only_with_the_owner_named(page, tmp_pa
         expect(page.locator("#rel-bar")).to_contain_text("v1 90%")
     finally:
         live.stop()
+
+
+def test_bad_or_empty_namespace_gives_a_banner_or_a_hint_not_a_traceback(page, own_demo):
+    page.goto(own_demo.url + "/releases?namespace=Not_Valid")
+    expect(page.locator("#rel-banner")).to_contain_text("Invalid input")
+    expect(page.locator("#rel-body")).to_be_hidden()
+    assert "Traceback" not in page.content()
+    page.locator("#rel-namespace").fill("istio-system")
+    page.locator("#rel-namespace").press("Enter")
+    expect(page.locator("#rel-empty")).to_contain_text(
+        "No service in istio-system has two or more versions"
+    )
+    expect(page.locator("#rel-banner")).to_be_hidden()
+    expect(page).to_have_url(re.compile(r"namespace=istio-system"))
