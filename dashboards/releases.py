@@ -246,7 +246,7 @@ def _mirror_card() -> html.Div:
                         dcc.Dropdown(
                             id="rel-mirror-version",
                             clearable=False,
-                            placeholder="no version without live traffic",
+                            placeholder="none without traffic",
                         ),
                     ),
                     _field(

@@ -114,7 +114,7 @@ def figures_table(
             for h in (
                 "Version",
                 "Weight",
-                f"Requests ({window} rate)",
+                "Request rate",
                 "Success",
                 "p95",
             )

@@ -312,11 +312,18 @@ def test_a_dash_write_without_the_csrf_header_is_refused(page, own_demo):
     assert weights == {"v1": 50, "v2": 50, "v3": 0}
 
 
-def test_deep_link_from_the_review_opens_that_actions_preview(page, own_demo):
-    page.goto(own_demo.url + REVIEWS + "&action=promote&baseline=v1&canary=v3")
+@pytest.mark.parametrize(
+    ("action", "summary"),
+    [
+        ("promote", "v3 10%→100%"),
+        ("step", "v3 10%→20%"),
+        ("rollback", "v1 80%→100%"),
+    ],
+)
+def test_deep_link_from_the_review_opens_that_actions_preview(page, own_demo, action, summary):
+    page.goto(own_demo.url + REVIEWS + f"&action={action}&baseline=v1&canary=v3")
     dialog = page.locator("#rel-preview-card")
-    expect(dialog.locator("#rel-preview-summary")).to_contain_text("v3")
-    expect(dialog.locator("#rel-confirm-check")).to_contain_text("all traffic moves to v3")
+    expect(dialog.locator("#rel-preview-summary")).to_contain_text(summary)
     expect(page.locator("#rel-canary")).to_contain_text("v3")
     dialog.locator("#rel-cancel").click()
     expect(page.locator("#rel-preview-card")).to_have_count(0)
