@@ -348,10 +348,11 @@ def _review(namespace: str, service: str, stable: str | None, canary: str | None
             " with ",
             html.Strong(stable or "the stable version"),
             " (success rate, latency, significance) before shifting more traffic: ",
-            dcc.Link(
-                "open the canary review",
+            html.A(
+                "see the canary verdict (JSON)",
                 href=review_link(namespace, service, stable, canary),
                 id="rel-review-link",
+                target="_blank",
             ),
             ".",
         ]
