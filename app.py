@@ -11,6 +11,7 @@ import dash
 from dash import dcc, html
 
 import api
+from collectors.http import display_url
 from config import Settings
 from dashboards import PAGES
 from dashboards.shell import header
@@ -62,6 +63,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
     p.add_argument("--port", type=int, help="listen port (default 8050)")
     p.add_argument("--namespace", action="append", help="default namespace(s) shown")
     p.add_argument("--enable-writes", action="store_true", default=None, help="allow route edits")
+    for backend in ("prometheus", "jaeger"):
+        _backend_flags(p, backend)
     a = p.parse_args(argv)
     given = {
         "prometheus_url": a.prometheus,
@@ -73,14 +76,65 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         "default_namespaces": tuple(a.namespace) if a.namespace else None,
         "write_enabled": a.enable_writes,
     }
+    for backend in ("prometheus", "jaeger"):
+        given.update(_backend_values(p, a, backend))
     return Settings(**{k: v for k, v in given.items() if v is not None})
+
+
+_CONNECTION_FLAGS = (  # (flag suffix, setting suffix, metavar, help); secrets are env-only
+    ("timeout", "timeout_s", "SECONDS", "request timeout"),
+    ("bearer-token-file", "bearer_token_file", "PATH", "bearer token file, re-read on change"),
+    ("basic-auth-user", "basic_auth_user", "USER", "basic auth user (password: env only)"),
+    ("ca-file", "ca_file", "PATH", "CA bundle for its TLS certificate"),
+    ("cert-file", "cert_file", "PATH", "client certificate (mTLS)"),
+    ("key-file", "key_file", "PATH", "client certificate key (mTLS)"),
+)
+
+
+def _backend_flags(p: argparse.ArgumentParser, backend: str) -> None:
+    """Connection flags per backend (docs/backends.md). Tokens and passwords have no flag:
+    a command line is visible to every local user, so they come from the environment or a file."""
+    for flag, _, metavar, text in _CONNECTION_FLAGS:
+        kind = float if flag == "timeout" else str
+        p.add_argument(f"--{backend}-{flag}", metavar=metavar, type=kind, help=f"{backend}: {text}")
+    p.add_argument(
+        f"--{backend}-header",
+        metavar="NAME=VALUE",
+        action="append",
+        help=f"{backend}: extra request header, e.g. X-Scope-OrgID=tenant-a (repeatable)",
+    )
+    p.add_argument(
+        f"--{backend}-insecure-skip-verify",
+        action="store_true",
+        default=None,
+        help=f"{backend}: do not verify its TLS certificate (logs a warning)",
+    )
+
+
+def _backend_values(p: argparse.ArgumentParser, a: argparse.Namespace, backend: str) -> dict:
+    attr = backend.replace("-", "_")
+    values = {
+        f"{backend}_{setting}": getattr(a, f"{attr}_{flag.replace('-', '_')}")
+        for flag, setting, _, _ in _CONNECTION_FLAGS
+    }
+    values[f"{backend}_insecure_skip_verify"] = getattr(a, f"{attr}_insecure_skip_verify")
+    headers = getattr(a, f"{attr}_header")
+    if headers:
+        parsed = {}
+        for item in headers:
+            name, sep, value = item.partition("=")
+            if not sep or not name.strip():
+                p.error(f"--{backend}-header wants NAME=VALUE, got {name.strip() or item!r}")
+            parsed[name.strip()] = value.strip()
+        values[f"{backend}_headers"] = parsed
+    return values
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     settings = parse_args(argv)
     configure_logging(settings.log_level)
     app = create_app(settings)
-    mode = "demo (simulated Bookinfo)" if settings.demo else settings.prometheus_url
+    mode = "demo (simulated Bookinfo)" if settings.demo else display_url(settings.prometheus_url)
     log.info("meshdash on http://%s:%d/ - data: %s", settings.host, settings.port, mode)
     app.run(host=settings.host, port=settings.port, debug=False)
 

@@ -25,6 +25,58 @@ class Settings(BaseSettings):
     jaeger_timeout_s: float = Field(10.0, gt=0, le=300, description="Jaeger request timeout")
     kube_timeout_s: float = Field(10.0, gt=0, le=300, description="Kubernetes API request timeout")
 
+    # Backend connections (issue 8, collectors/http.py; docs/backends.md). Secrets are SecretStr
+    # so they never show in a repr, a log or an error; headers are JSON in the environment, e.g.
+    # MESHDASH_PROMETHEUS_HEADERS='{"X-Scope-OrgID": "tenant-a"}'.
+    prometheus_bearer_token: SecretStr | None = Field(
+        None, description="Prometheus bearer token (prefer the token file)"
+    )
+    prometheus_bearer_token_file: Path | None = Field(
+        None, description="file holding the Prometheus bearer token, re-read when it changes"
+    )
+    prometheus_basic_auth_user: str | None = Field(None, description="Prometheus basic auth user")
+    prometheus_basic_auth_password: SecretStr | None = Field(
+        None, description="Prometheus basic auth password"
+    )
+    prometheus_headers: dict[str, SecretStr] = Field(
+        default_factory=dict, description="extra headers sent to Prometheus (JSON object)"
+    )
+    prometheus_ca_file: Path | None = Field(
+        None, description="CA bundle that signs Prometheus's certificate"
+    )
+    prometheus_cert_file: Path | None = Field(
+        None, description="client certificate for Prometheus (mTLS)"
+    )
+    prometheus_key_file: Path | None = Field(
+        None, description="client certificate key for Prometheus (mTLS)"
+    )
+    prometheus_insecure_skip_verify: bool = Field(
+        False, description="do not verify Prometheus's TLS certificate (logs a warning)"
+    )
+    jaeger_bearer_token: SecretStr | None = Field(
+        None, description="Jaeger bearer token (prefer the token file)"
+    )
+    jaeger_bearer_token_file: Path | None = Field(
+        None, description="file holding the Jaeger bearer token, re-read when it changes"
+    )
+    jaeger_basic_auth_user: str | None = Field(None, description="Jaeger basic auth user")
+    jaeger_basic_auth_password: SecretStr | None = Field(
+        None, description="Jaeger basic auth password"
+    )
+    jaeger_headers: dict[str, SecretStr] = Field(
+        default_factory=dict, description="extra headers sent to Jaeger (JSON object)"
+    )
+    jaeger_ca_file: Path | None = Field(
+        None, description="CA bundle that signs Jaeger's certificate"
+    )
+    jaeger_cert_file: Path | None = Field(None, description="client certificate for Jaeger (mTLS)")
+    jaeger_key_file: Path | None = Field(
+        None, description="client certificate key for Jaeger (mTLS)"
+    )
+    jaeger_insecure_skip_verify: bool = Field(
+        False, description="do not verify Jaeger's TLS certificate (logs a warning)"
+    )
+
     default_namespaces: tuple[str, ...] = Field(
         ("bookinfo",), description='namespaces shown when a link names none (JSON list: ["a","b"])'
     )

@@ -61,13 +61,30 @@ def build_services(settings: Settings) -> Services:
 
     if not settings.prometheus_url:
         raise SystemExit("meshdash: --prometheus URL is required outside demo mode")
-    # The graph collector plus range queries, sharing one HTTP session.
-    telemetry = PrometheusSeries(settings.prometheus_url, timeout_s=settings.prometheus_timeout_s)
+    from collectors.http import build_session as _build_session
+
+    def build_session(backend):
+        try:
+            return _build_session(settings, backend)
+        except ValueError as e:  # a contradictory or missing setting: stop at startup
+            raise SystemExit(f"meshdash: {e}") from None
+
+    # The graph collector plus range queries, sharing one HTTP session that carries the
+    # configured credentials, headers and TLS options (collectors/http.py).
+    telemetry = PrometheusSeries(
+        settings.prometheus_url,
+        timeout_s=settings.prometheus_timeout_s,
+        session=build_session(settings, "prometheus"),
+    )
     from collectors.jaeger import JaegerCollector
 
     traces = None
     if settings.jaeger_url:
-        traces = JaegerCollector(settings.jaeger_url, timeout_s=settings.jaeger_timeout_s)
+        traces = JaegerCollector(
+            settings.jaeger_url,
+            timeout_s=settings.jaeger_timeout_s,
+            session=build_session(settings, "jaeger"),
+        )
     routes = None
     if settings.kube_enabled:
         from collectors.kube import KubeRouteStore
