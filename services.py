@@ -63,7 +63,7 @@ def build_services(settings: Settings) -> Services:
         raise SystemExit("meshdash: --prometheus URL is required outside demo mode")
     from collectors.http import build_session as _build_session
 
-    def build_session(backend):
+    def build_session(backend: str):
         try:
             return _build_session(settings, backend)
         except ValueError as e:  # a contradictory or missing setting: stop at startup
@@ -74,7 +74,7 @@ def build_services(settings: Settings) -> Services:
     telemetry = PrometheusSeries(
         settings.prometheus_url,
         timeout_s=settings.prometheus_timeout_s,
-        session=build_session(settings, "prometheus"),
+        session=build_session("prometheus"),
     )
     from collectors.jaeger import JaegerCollector
 
@@ -83,7 +83,7 @@ def build_services(settings: Settings) -> Services:
         traces = JaegerCollector(
             settings.jaeger_url,
             timeout_s=settings.jaeger_timeout_s,
-            session=build_session(settings, "jaeger"),
+            session=build_session("jaeger"),
         )
     routes = None
     if settings.kube_enabled:
