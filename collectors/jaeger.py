@@ -14,11 +14,12 @@ import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 
 from collectors.jaeger_json import parse_dependencies, parse_otlp, parse_v1_response
+from collectors.wire import NotFiniteError, connection_reason, loads_strict
 from mesh.errors import (
     BackendAuthError,
     BackendDataError,
@@ -78,18 +79,24 @@ class JaegerCollector:
             raise BackendTimeout(BACKEND, f"no answer within {self.timeout_s:g}s") from None
         except requests.ConnectionError as exc:
             raise BackendUnavailable(
-                BACKEND, f"cannot connect to {self.url}: {_short(exc)}"
+                BACKEND, f"cannot connect to {self.url}: {connection_reason(exc)}"
+            ) from None
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
+            raise BackendDataError(
+                BACKEND, f"{self.url}{path} sent an incomplete answer (closed mid-body)"
             ) from None
         except requests.RequestException as exc:
             raise BackendUnavailable(BACKEND, _short(exc)) from None
 
     def _json(self, resp: requests.Response) -> Any:
+        """The body as JSON; NaN/Infinity (which no Jaeger sends) are refused, not read."""
+        path = urlsplit(resp.url).path if resp.url else ""
         try:
-            return resp.json()
+            return loads_strict(resp.content)
+        except NotFiniteError as exc:
+            raise BackendDataError(BACKEND, f"{path} answered with non-numbers: {exc}") from None
         except ValueError:
-            raise BackendDataError(
-                BACKEND, f"{resp.request.path_url if resp.request else ''}: response is not JSON"
-            ) from None
+            raise BackendDataError(BACKEND, f"{path} answered with invalid JSON") from None
 
     def _check(self, resp: requests.Response) -> None:
         if resp.status_code < 400:

@@ -124,7 +124,7 @@ def _v1_process(raw: Any) -> Process:
 def _int(raw: Any, what: str) -> int:
     try:
         value = int(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(float("inf"))
         raise _bad(f"{what} is not an integer: {raw!r}") from None
     return value
 

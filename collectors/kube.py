@@ -14,6 +14,7 @@ BackendUnavailable("kubernetes").
 from __future__ import annotations
 
 import copy
+import http.client
 import json
 import logging
 import threading
@@ -27,11 +28,13 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from collectors.audit_log import AuditLog
+from collectors.wire import NotFiniteError, connection_reason, loads_strict
 from mesh import routing, validate
 from mesh.audit import AuditEntry
 from mesh.errors import (
     BackendAuthError,
     BackendDataError,
+    BackendError,
     BackendQueryError,
     BackendTimeout,
     BackendUnavailable,
@@ -84,9 +87,13 @@ class KubeRouteStore:
         audit: Any,
         timeout_s: float = 10.0,
         snapshot_size: int = 512,
+        ready_namespace: str = "default",
     ) -> None:
         self._custom = client.CustomObjectsApi(api_client)
         self._apps = client.AppsV1Api(api_client)
+        self._version = client.VersionApi(api_client)
+        self._host = str(api_client.configuration.host or "")
+        self._ready_namespace = ready_namespace
         self._timeout = (timeout_s, timeout_s)
         self._audit = audit
         self._lock = threading.Lock()
@@ -117,6 +124,7 @@ class KubeRouteStore:
             client.ApiClient(cfg),
             audit=AuditLog(settings.audit_log),
             timeout_s=settings.kube_timeout_s,
+            ready_namespace=(settings.default_namespaces or ("default",))[0],
         )
 
     @classmethod
@@ -128,13 +136,19 @@ class KubeRouteStore:
         timeout_s: float = 10.0,
         token: str | None = None,
         pool_size: int = 32,
+        ready_namespace: str = "default",
     ) -> KubeRouteStore:
         """Against an arbitrary API server URL (tests use an in-process fake)."""
         cfg = client.Configuration(host=host, retries=_retries(), connection_pool_maxsize=pool_size)
         if token:
             cfg.api_key = {"authorization": token}
             cfg.api_key_prefix = {"authorization": "Bearer"}
-        return cls(client.ApiClient(cfg), audit=audit, timeout_s=timeout_s)
+        return cls(
+            client.ApiClient(cfg),
+            audit=audit,
+            timeout_s=timeout_s,
+            ready_namespace=ready_namespace,
+        )
 
     # -- plumbing -------------------------------------------------------------------------------
     def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -150,16 +164,45 @@ class KubeRouteStore:
         except urllib3.exceptions.MaxRetryError as exc:
             # NewConnectionError subclasses ConnectTimeoutError in urllib3: test it first.
             if isinstance(exc.reason, urllib3.exceptions.NewConnectionError):
-                raise BackendUnavailable(BACKEND, str(exc.reason)) from None
+                raise self._unreachable(exc) from None
             if isinstance(exc.reason, urllib3.exceptions.TimeoutError):
                 raise BackendTimeout(BACKEND, f"no answer within {self._timeout[0]:g}s") from None
-            raise BackendUnavailable(BACKEND, str(exc.reason or exc)) from None
+            raise self._unreachable(exc) from None
         except urllib3.exceptions.NewConnectionError as exc:
-            raise BackendUnavailable(BACKEND, str(exc)) from None
+            raise self._unreachable(exc) from None
         except urllib3.exceptions.TimeoutError:
             raise BackendTimeout(BACKEND, f"no answer within {self._timeout[0]:g}s") from None
+        except urllib3.exceptions.ProtocolError as exc:
+            if any(isinstance(a, http.client.IncompleteRead) for a in exc.args):
+                raise BackendDataError(
+                    BACKEND, "the answer was cut short (the connection closed mid-body)"
+                ) from None
+            raise self._unreachable(exc) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise BackendUnavailable(BACKEND, str(exc)) from None
+            raise self._unreachable(exc) from None
+
+    def _unreachable(self, exc: BaseException) -> BackendUnavailable:
+        return BackendUnavailable(BACKEND, f"cannot reach {self._host}: {connection_reason(exc)}")
+
+    def _fetch(self, fn: Callable[..., Any], *args: Any, what: str, **kwargs: Any) -> Any:
+        """Call, read the whole answer inside _call (so a stall or a cut mid-body maps like a
+        failed request), and parse it strictly: invalid JSON and NaN/Infinity, which no API
+        server sends, are BackendDataError instead of a traceback or an invented weight."""
+
+        def send(*a: Any, **kw: Any) -> bytes:
+            resp = fn(*a, _preload_content=False, **kw)
+            try:
+                return resp.data
+            finally:
+                resp.release_conn()
+
+        raw = self._call(send, *args, **kwargs)
+        try:
+            return loads_strict(raw)
+        except NotFiniteError as exc:
+            raise BackendDataError(BACKEND, f"the {what} answer holds non-numbers: {exc}") from None
+        except (TypeError, ValueError):
+            raise BackendDataError(BACKEND, f"the {what} answer is not JSON") from None
 
     def _remember(self, kind: str, obj: Mapping) -> None:
         key = (
@@ -183,17 +226,19 @@ class KubeRouteStore:
         with self._lock:
             return (self._istio_version,) if self._istio_version else ISTIO_VERSIONS
 
-    def _list_istio(self, namespace: str, plural: str) -> list[dict]:
+    def _list_istio(self, namespace: str, plural: str, **params: Any) -> list[dict]:
         """List one Istio kind; a 404 on the group version falls back to the next version."""
         versions = self._versions_to_try()
         for i, version in enumerate(versions):
             try:
-                body = self._call(
+                body = self._fetch(
                     self._custom.list_namespaced_custom_object,
                     routing.GROUP,
                     version,
                     namespace,
                     plural,
+                    what=plural,
+                    **params,
                 )
             except ApiException as exc:
                 if exc.status == 404 and i + 1 < len(versions):
@@ -219,8 +264,13 @@ class KubeRouteStore:
 
     def _list_optional(self, group: str, version: str, namespace: str, plural: str) -> list[dict]:
         try:
-            body = self._call(
-                self._custom.list_namespaced_custom_object, group, version, namespace, plural
+            body = self._fetch(
+                self._custom.list_namespaced_custom_object,
+                group,
+                version,
+                namespace,
+                plural,
+                what=plural,
             )
         except ApiException as exc:
             if exc.status == 404:
@@ -236,15 +286,9 @@ class KubeRouteStore:
     def _versions_by_app(self, namespace: str) -> tuple[dict[str, list[str]], dict[str, str]]:
         """app -> versions (from the pod template labels, which subsets select) and the label key."""
         try:
-            resp = self._call(
-                self._apps.list_namespaced_deployment, namespace, _preload_content=False
-            )
+            body = self._fetch(self._apps.list_namespaced_deployment, namespace, what="Deployment")
         except ApiException as exc:
             raise BackendQueryError(BACKEND, _status_message(exc)) from None
-        try:
-            body = json.loads(resp.data)
-        except (TypeError, ValueError):
-            raise BackendDataError(BACKEND, "the Deployment list is not JSON") from None
         versions: dict[str, list[str]] = {}
         label_keys: dict[str, str] = {}
         for dep in sorted(self._items(body, "deployments"), key=routing.name_of):
@@ -297,6 +341,28 @@ class KubeRouteStore:
             strategies=objs["strategies"],
         )
 
+    # -- readiness ------------------------------------------------------------------------------
+    def ready(self) -> dict[str, object]:
+        """/readyz: the API server's version, then one cheap list (limit=1) of VirtualServices in
+        the first default namespace, which checks the token, RBAC and that Istio's CRDs are
+        served, the three things route pages need."""
+        version: str | None = None
+        try:
+            info = self._fetch(self._version.get_code, what="version")
+            if isinstance(info, Mapping) and info.get("gitVersion"):
+                version = str(info["gitVersion"])
+            plural = routing.PLURALS[routing.VIRTUAL_SERVICE]
+            self._list_istio(self._ready_namespace, plural, limit=1)
+        except BackendError as exc:
+            return {"ok": False, "detail": exc.cause, "version": version}
+        except ApiException as exc:  # /version refused: an auth proxy, or an old server
+            return {"ok": False, "detail": _status_message(exc), "version": version}
+        return {
+            "ok": True,
+            "detail": f"can list VirtualServices in {self._ready_namespace}",
+            "version": version,
+        }
+
     # -- RouteStore -----------------------------------------------------------------------------
     def list_services(self, namespace: str) -> list[routing.ServiceRoutes]:
         namespace = validate.namespace(namespace)
@@ -317,13 +383,14 @@ class KubeRouteStore:
     def _get(self, kind: str, namespace: str, name: str) -> dict | None:
         version = self._versions_to_try()[0]
         try:
-            obj = self._call(
+            obj = self._fetch(
                 self._custom.get_namespaced_custom_object,
                 routing.GROUP,
                 version,
                 namespace,
                 routing.PLURALS[kind],
                 name,
+                what=kind,
             )
         except ApiException as exc:
             if exc.status == 404:
@@ -348,19 +415,20 @@ class KubeRouteStore:
         try:
             if write.before is None:
                 meta.pop("resourceVersion", None)
-                result = self._call(
+                result = self._fetch(
                     self._custom.create_namespaced_custom_object,
                     routing.GROUP,
                     version,
                     write.namespace,
                     plural,
                     body,
+                    what=write.kind,
                     field_manager=FIELD_MANAGER,
                     **extra,
                 )
             else:
                 meta["resourceVersion"] = routing.resource_version(write.before)
-                result = self._call(
+                result = self._fetch(
                     self._custom.replace_namespaced_custom_object,
                     routing.GROUP,
                     version,
@@ -368,6 +436,7 @@ class KubeRouteStore:
                     plural,
                     write.name,
                     body,
+                    what=write.kind,
                     field_manager=FIELD_MANAGER,
                     **extra,
                 )

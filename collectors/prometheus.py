@@ -16,7 +16,6 @@ user-info.
 
 from __future__ import annotations
 
-import errno
 import json
 import math
 import operator
@@ -29,6 +28,7 @@ from prometheus_api_client import PrometheusApiClientException, PrometheusConnec
 from urllib3.util.retry import Retry
 
 from collectors import promql
+from collectors.wire import connection_reason
 from mesh import validate
 from mesh.errors import (
     BackendAuthError,
@@ -311,11 +311,45 @@ def _error_payload(body: bytes) -> tuple[str, str]:
     return str(payload.get("errorType", "")), str(payload.get("error", ""))
 
 
+def partial_warning(body: bytes) -> str | None:
+    """The first warning of an answer flagged as partial, or None.
+
+    Prometheus writes `"warnings"` after `"data"`, at the end of the object; Thanos and Mimir
+    use it to say the result misses some stores ("partial response"). The key followed by an
+    array can only be that top-level field (label values are strings, never arrays), so it is
+    found with one scan from the end instead of parsing the whole body twice.
+    """
+    at = body.rfind(b'"warnings"')
+    if at < 0:
+        return None
+    rest = body[at + len(b'"warnings"') :].lstrip()
+    if not rest.startswith(b":"):
+        return None
+    rest = rest[1:].lstrip()
+    end = rest.rfind(b"]")
+    if not rest.startswith(b"[") or end < 0:
+        return None
+    try:
+        warnings = json.loads(rest[: end + 1])
+    except ValueError:
+        return None
+    if not isinstance(warnings, list) or not warnings:
+        return None
+    return _short(str(warnings[0]))
+
+
 def error_for_response(status: int, body: bytes) -> BackendError | None:
-    """The typed error a Prometheus HTTP answer stands for, or None when it is a success."""
+    """The typed error a Prometheus HTTP answer stands for, or None when it is a success.
+
+    An answer with warnings is refused too: a graph drawn from part of the data would show
+    missing edges and low rates as if they were real (DESIGN.md: say so, never guess).
+    """
     # A proxy in front of Prometheus may answer 200 with an error payload; Prometheus puts
     # "status" first, so looking at the head of the body is enough and stays cheap.
     if status == 200 and b'"status":"error"' not in body[:64].replace(b" ", b""):
+        warning = partial_warning(body)
+        if warning is not None:
+            return BackendDataError(BACKEND, f"partial answer: {warning}")
         return None
     kind, message = _error_payload(body)
     if status in (401, 403):
@@ -334,23 +368,8 @@ def _check_response(response: requests.Response, *args: Any, **kwargs: Any) -> N
         raise error
 
 
-def _connection_reason(exc: BaseException) -> str:
-    seen: set[int] = set()
-    stack: list[BaseException | None] = [exc]
-    while stack:
-        e = stack.pop()
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
-        if isinstance(e, ConnectionRefusedError) or getattr(e, "errno", None) == errno.ECONNREFUSED:
-            return "connection refused"
-        if "Name or service not known" in str(e) or "nodename nor servname" in str(e):
-            return "host name not found"
-        if isinstance(e, requests.exceptions.SSLError):
-            return "TLS handshake failed"
-        stack.extend([e.__cause__, e.__context__, getattr(e, "reason", None)])
-        stack.extend(a for a in getattr(e, "args", ()) if isinstance(a, BaseException))
-    return "connection failed"
+def _not_ready(detail: str) -> dict[str, object]:
+    return {"ok": False, "detail": detail, "version": None}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -403,31 +422,21 @@ class PrometheusCollector:
         try:
             resp = self._session.get(self.url + "/api/v1/status/buildinfo", timeout=self.timeout_s)
         except requests.exceptions.Timeout:
-            return {
-                "ok": False,
-                "detail": f"no answer from {where} within {self.timeout_s:g} s",
-                "version": None,
-            }
+            return _not_ready(f"no answer from {where} within {self.timeout_s:g} s")
+        except requests.exceptions.ConnectionError as e:
+            return _not_ready(f"cannot reach {where}: {connection_reason(e)}")
         except requests.exceptions.RequestException as e:
-            return {
-                "ok": False,
-                "detail": f"cannot reach {where}: {type(e).__name__}",
-                "version": None,
-            }
-        except BackendError as e:  # the response hook maps 4xx/5xx to typed errors
-            return {"ok": False, "detail": e.cause, "version": None}
-        if resp.status_code in (401, 403):
-            return {
-                "ok": False,
-                "detail": f"authentication refused ({resp.status_code})",
-                "version": None,
-            }
-        if resp.status_code >= 400:
-            return {"ok": False, "detail": f"HTTP {resp.status_code} from {where}", "version": None}
+            return _not_ready(f"cannot reach {where}: {type(e).__name__}")
+        except BackendAuthError:  # the response hook maps 401/403 before we see them
+            return _not_ready(f"authentication refused by {where}")
+        except BackendError as e:
+            if "HTTP 404" in e.cause:  # Thanos and Mimir answer queries without build info
+                return {"ok": True, "detail": "reachable (no build info)", "version": None}
+            return _not_ready(e.cause)
         try:
             version = resp.json()["data"]["version"]
         except (ValueError, KeyError, TypeError):
-            version = None  # Thanos and Mimir answer queries without Prometheus's build info
+            version = None
         return {"ok": True, "detail": "reachable", "version": version}
 
     def close(self) -> None:
@@ -453,9 +462,13 @@ class PrometheusCollector:
             ) from None
         except requests.exceptions.JSONDecodeError:
             raise BackendDataError(BACKEND, f"{where} answered with invalid JSON") from None
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
+            raise BackendDataError(
+                BACKEND, f"{where} sent an incomplete answer (the connection closed mid-body)"
+            ) from None
         except requests.exceptions.ConnectionError as e:
             raise BackendUnavailable(
-                BACKEND, f"cannot reach {where}: {_connection_reason(e)}"
+                BACKEND, f"cannot reach {where}: {connection_reason(e)}"
             ) from None
         except requests.exceptions.RequestException as e:
             raise BackendUnavailable(BACKEND, f"cannot reach {where}: {type(e).__name__}") from None

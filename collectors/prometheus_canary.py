@@ -93,10 +93,10 @@ def _sample(sample: Any) -> tuple[Mapping[str, str], float]:
         raise BackendDataError(BACKEND, "a result sample has no metric labels or value") from None
     if not isinstance(labels, dict):
         raise BackendDataError(BACKEND, "a result sample's labels are not an object")
-    if math.isnan(value):
-        value = 0.0  # increase() over a series with too few samples: nothing counted
+    # increase() over too few samples returns no sample at all, never NaN: a NaN comes from
+    # NaN in the stored data, and counting it as 0 would judge a canary on invented numbers.
     if not math.isfinite(value) or value < 0:
-        raise BackendDataError(BACKEND, f"an increase is {value} (negative or infinite)")
+        raise BackendDataError(BACKEND, f"an increase is {value} (NaN, negative or infinite)")
     return labels, value
 
 

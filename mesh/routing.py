@@ -340,7 +340,7 @@ def _weight_value(entry: Mapping) -> int:
         return 0
     try:
         return int(w)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(float("inf"))
         return 0
 
 

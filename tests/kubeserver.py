@@ -31,6 +31,18 @@ KINDS = {
     "strategies": "Strategy",
 }
 
+VERSION = {
+    "major": "1",
+    "minor": "30",
+    "gitVersion": "v1.30.0-fake",
+    "gitCommit": "0000000000000000000000000000000000000000",
+    "gitTreeState": "clean",
+    "buildDate": "2026-01-01T00:00:00Z",
+    "goVersion": "go1.22.0",
+    "compiler": "gc",
+    "platform": "linux/amd64",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Request:
@@ -181,6 +193,8 @@ class FakeKube:
         with self.lock:
             self.requests.append(req)
         parts = [p for p in req.path.split("/") if p]
+        if parts == ["version"]:  # what `kubectl version` and readiness checks read
+            return 200, dict(VERSION)
         if parts[:3] == ["apis", "apps", "v1"] and len(parts) == 6 and parts[5] == "deployments":
             if req.method != "GET":
                 return 405, status(405, "MethodNotAllowed", "deployments are read-only here")
@@ -343,6 +357,7 @@ class FakeKube:
 def _handler(kube: FakeKube) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body are two writes: avoid 40 ms stalls
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet
             pass

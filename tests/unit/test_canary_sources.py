@@ -113,7 +113,8 @@ def test_parse_refuses_unusable_samples():
         parse_outcomes([_sample(-1.0, destination_canonical_revision="v1")])
     with pytest.raises(BackendDataError):
         parse_buckets([_sample(1.0, destination_canonical_revision="v1", le="fast")])
-    assert parse_outcomes([_sample("NaN", destination_canonical_revision="v1")])[0].count == 0.0
+    with pytest.raises(BackendDataError):  # NaN is broken data, not "nothing counted"
+        parse_outcomes([_sample("NaN", destination_canonical_revision="v1")])
 
 
 def test_backend_failures_keep_their_type():

@@ -1,0 +1,58 @@
+"""Small wire helpers every collector shares: why a connection failed, and strict JSON.
+
+Why strict JSON: Python's json module reads NaN, Infinity and 1e999 as floats, although JSON has
+no such values and Go backends (Prometheus, Jaeger, the Kubernetes API) never send them. If one
+arrives, something between us and the backend is broken; reading it as a number would put an
+invented weight on a route or a NaN duration in a trace, so it is refused where it arrives.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import math
+from typing import Any
+
+import requests
+
+
+class NotFiniteError(ValueError):
+    """The JSON holds NaN, Infinity or a number too large for a float."""
+
+
+def _no_constant(name: str) -> Any:
+    raise NotFiniteError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise NotFiniteError(f"{text[:20]} overflows a float")
+    return value
+
+
+def loads_strict(raw: bytes | str) -> Any:
+    """json.loads refusing NaN/Infinity/overflowing numbers (NotFiniteError, a ValueError)."""
+    return json.loads(raw, parse_constant=_no_constant, parse_float=_finite_float)
+
+
+def connection_reason(exc: BaseException) -> str:
+    """A short, credential-free reason for a failed connection, found in the exception chain."""
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        e = stack.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, ConnectionRefusedError) or getattr(e, "errno", None) == errno.ECONNREFUSED:
+            return "connection refused"
+        if "Name or service not known" in str(e) or "nodename nor servname" in str(e):
+            return "host name not found"
+        if isinstance(e, requests.exceptions.SSLError) or "SSL" in type(e).__name__:
+            return "TLS handshake failed"
+        if isinstance(e, ConnectionResetError) or "RemoteDisconnected" in type(e).__name__:
+            return "the connection was closed by the server"
+        stack.extend([e.__cause__, e.__context__, getattr(e, "reason", None)])
+        stack.extend(a for a in getattr(e, "args", ()) if isinstance(a, BaseException))
+    return "connection failed"

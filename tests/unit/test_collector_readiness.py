@@ -1,0 +1,161 @@
+"""ready() of each collector (what /readyz reports), and the strict wire rules behind the fault
+matrix: partial Prometheus answers, NaN/Infinity in JSON, answers cut short."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from collectors.kube import KubeRouteStore
+from collectors.prometheus import PrometheusCollector, error_for_response, partial_warning
+from collectors.wire import NotFiniteError, loads_strict
+from mesh.errors import BackendDataError, BackendQueryError
+from tests.conftest import free_port
+from tests.faultservers import FaultProxy, poison_kube
+from tests.kubeserver import VERSION, FakeKube
+
+VS = {
+    "apiVersion": "networking.istio.io/v1",
+    "kind": "VirtualService",
+    "metadata": {"name": "reviews"},
+    "spec": {
+        "hosts": ["reviews"],
+        "http": [
+            {
+                "route": [
+                    {"destination": {"host": "reviews", "subset": "v1"}, "weight": 90},
+                    {"destination": {"host": "reviews", "subset": "v2"}, "weight": 10},
+                ]
+            }
+        ],
+    },
+}
+
+
+@pytest.fixture
+def kube():
+    server = FakeKube()
+    server.start()
+    server.add(VS)
+    yield server
+    server.stop()
+
+
+def store(url: str, **kw) -> KubeRouteStore:
+    return KubeRouteStore.for_host(url, audit=None, timeout_s=1, ready_namespace="bookinfo", **kw)
+
+
+def test_kube_ready_reports_the_server_version_and_a_cheap_list(kube):
+    answer = store(kube.url).ready()
+    assert answer == {
+        "ok": True,
+        "detail": "can list VirtualServices in bookinfo",
+        "version": VERSION["gitVersion"],
+    }
+    listed = [r for r in kube.requests if r.path.endswith("/virtualservices")]
+    assert listed and listed[-1].query.get("limit") == ["1"]  # never the whole namespace
+
+
+def test_kube_ready_names_a_cluster_without_istio():
+    server = FakeKube(served={})
+    server.start()
+    try:
+        answer = store(server.url).ready()
+    finally:
+        server.stop()
+    assert answer["ok"] is False
+    assert "is Istio installed" in answer["detail"]
+    assert answer["version"] == VERSION["gitVersion"]  # the API server itself answered
+
+
+def test_kube_ready_refused_unauthorized_and_hanging(kube):
+    url = f"http://127.0.0.1:{free_port()}"
+    assert store(url).ready() == {
+        "ok": False,
+        "detail": f"cannot reach {url}: connection refused",
+        "version": None,
+    }
+    with FaultProxy(kube.url, poison_kube, hang_s=2) as proxy:
+        proxy.mode = "401"
+        assert store(proxy.url).ready() == {"ok": False, "detail": "Unauthorized", "version": None}
+        proxy.mode = "hang"
+        answer = store(proxy.url).ready()
+        assert answer["ok"] is False and "no answer within 1s" in answer["detail"]
+        proxy.stop()
+        answer = store(proxy.url).ready()
+        assert answer["ok"] is False and answer["detail"].endswith("connection refused")
+
+
+@pytest.mark.parametrize(
+    ("mode", "cause"),
+    [
+        ("nan", "the virtualservices answer holds non-numbers: NaN is not a JSON number"),
+        ("inf", "the virtualservices answer holds non-numbers: Infinity is not a JSON number"),
+        ("garbage", "the virtualservices answer is not JSON"),
+        ("partial", "the answer was cut short (the connection closed mid-body)"),
+    ],
+)
+def test_kube_reads_refuse_broken_answers(kube, mode, cause):
+    """A NaN weight must not become weight 0 (nor a traceback): the page says what is wrong."""
+    with FaultProxy(kube.url, poison_kube) as proxy:
+        proxy.mode = mode
+        with pytest.raises(BackendDataError) as info:
+            store(proxy.url).list_services("bookinfo")
+        assert info.value.cause == cause
+        proxy.mode = "ok"
+        (reviews,) = store(proxy.url).list_services("bookinfo")
+        assert reviews.service == "reviews"
+
+
+def test_prometheus_ready_names_refused_credentials():
+    with FaultProxy("http://127.0.0.1:9", poison_kube) as proxy:
+        proxy.mode = "401"
+        answer = PrometheusCollector(proxy.url, timeout_s=1).ready()
+    assert answer == {
+        "ok": False,
+        "detail": f"authentication refused by {proxy.url}",
+        "version": None,
+    }
+
+
+def test_prometheus_ready_names_a_refused_connection():
+    url = f"http://127.0.0.1:{free_port()}"
+    answer = PrometheusCollector(url, timeout_s=1).ready()
+    assert answer == {
+        "ok": False,
+        "detail": f"cannot reach {url}: connection refused",
+        "version": None,
+    }
+
+
+def test_partial_prometheus_answers_are_errors_not_numbers():
+    body = (
+        b'{"status":"success","data":{"resultType":"vector","result":[{"metric":'
+        b'{"warnings":"a label, not the field"},"value":[1,"2"]}]},'
+        b'"warnings":["partial response: store 10.0.0.7:10901 is unreachable","second"]}'
+    )
+    assert partial_warning(body) == "partial response: store 10.0.0.7:10901 is unreachable"
+    error = error_for_response(200, body)
+    assert isinstance(error, BackendDataError)
+    assert error.cause == "partial answer: partial response: store 10.0.0.7:10901 is unreachable"
+    whole = b'{"status":"success","data":{"resultType":"vector","result":[{"metric":{"warnings":"x"},"value":[1,"2"]}]}}'
+    assert partial_warning(whole) is None and error_for_response(200, whole) is None
+    assert partial_warning(b'{"status":"success","data":{},"warnings":[]}') is None
+    assert isinstance(error_for_response(500, b'{"status":"error"}'), BackendQueryError)
+
+
+@pytest.mark.parametrize(
+    "text", ['{"w": NaN}', '{"w": Infinity}', '{"w": -Infinity}', '{"w": 1e999}']
+)
+def test_loads_strict_refuses_what_json_has_no_word_for(text):
+    with pytest.raises(NotFiniteError):
+        loads_strict(text)
+
+
+def test_loads_strict_reads_ordinary_json():
+    assert loads_strict(b'{"a": [1, 2.5, -3e2, "NaN"], "b": null}') == {
+        "a": [1, 2.5, -300.0, "NaN"],
+        "b": None,
+    }
+    assert math.isclose(loads_strict("1.7976931348623157e308"), 1.7976931348623157e308)
