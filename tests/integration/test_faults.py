@@ -1,79 +1,447 @@
-"""Fault matrix for Prometheus and Jaeger: every misbehaviour is a JSON 502/504 naming the
-backend, never a traceback, and the app recovers by itself when the backend does."""
+"""The fault matrix: Prometheus, Jaeger and the Kubernetes API each refuse connections, hang past
+the timeout, answer 500, send invalid JSON, NaN/Inf values or a partial answer.
+
+The backends are real local servers (a real Prometheus, the demo's Jaeger endpoint, the fake
+Kubernetes API) behind tests/faultservers.FaultProxy, which breaks their answers on demand. For
+every case: the API answers 502 or 504 with JSON naming the backend and the cause; every page
+that reads that backend shows a banner naming it and the cause while its other parts (and the
+other backends' pages) keep working; no traceback reaches anyone; and once the backend answers
+again, the same requests succeed with nobody touching the app.
+
+Between phases the shared cache is emptied, which is what the passing of a refresh interval does
+(test_cached_error_expires_by_itself checks the real expiry); errors are not cached here
+(cache_error_ttl_s=0). The browser checks are in tests/browser/test_fault_banners.py.
+"""
 
 from __future__ import annotations
 
-import pytest
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+import pytest
+import yaml
+
+from api import SERVICES_KEY
 from app import create_app
 from config import Settings
-from tests.faultservers import FaultServer
+from demo.bookinfo import bookinfo_spec
+from demo.jaeger_server import start_demo_jaeger
+from demo.mesh import DemoMesh
+from demo.openmetrics import write_series
+from demo.series import mesh_series
+from tests.dashcalls import DashCalls, banners
+from tests.faultservers import FaultProxy, poison_jaeger, poison_kube, poison_prometheus
+from tests.kubeserver import FakeKube
+from tests.promserver import PrometheusServer, require_prometheus
 
 pytestmark = pytest.mark.integration
 
-MODES = {"500": 502, "garbage": 502, "nan": 502, "partial": 502, "hang": 504}
+END = 1767225600  # the backfilled data ends here (2026-01-01T00:00:00Z)
+TIMEOUT_S = 0.5
+NS = "bookinfo"
+
+# backend -> mode -> (HTTP status, a fragment of the cause every answer must carry)
+MATRIX: dict[str, dict[str, tuple[int, str]]] = {
+    "prometheus": {
+        "refused": (502, "connection refused"),
+        "hang": (504, f"within {TIMEOUT_S:g} s"),
+        "500": (502, "HTTP 500"),
+        "garbage": (502, "invalid JSON"),
+        "nan": (502, "nan"),
+        "inf": (502, "inf"),
+        "partial": (502, "incomplete answer"),
+        "warnings": (502, "partial answer: partial response"),
+    },
+    "jaeger": {
+        "refused": (502, "connection refused"),
+        "hang": (504, f"no answer within {TIMEOUT_S:g}s"),
+        "500": (502, "HTTP 500"),
+        "garbage": (502, "invalid JSON"),
+        "nan": (502, "NaN is not a JSON number"),
+        "inf": (502, "Infinity is not a JSON number"),
+        "partial": (502, "incomplete answer"),
+    },
+    "kubernetes": {
+        "refused": (502, "connection refused"),
+        "hang": (504, f"no answer within {TIMEOUT_S:g}s"),
+        "500": (502, "injected fault"),
+        "garbage": (502, "is not JSON"),
+        "nan": (502, "NaN is not a JSON number"),
+        "inf": (502, "Infinity is not a JSON number"),
+        "partial": (502, "cut short"),
+    },
+}
+TITLES = {"prometheus": "Prometheus", "jaeger": "Jaeger", "kubernetes": "Kubernetes"}
+# Pages a mode cannot reach: Jaeger's service list holds no numbers to poison, so the traces
+# page's pickers load; its search (which reads durations) shows the banner.
+UNREACHED = {("jaeger", "nan"): {"traces"}, ("jaeger", "inf"): {"traces"}}
+
+# --- the backends ---------------------------------------------------------------------------------
+REVIEWS_VS = {
+    "apiVersion": "networking.istio.io/v1",
+    "kind": "VirtualService",
+    "metadata": {"name": "reviews"},
+    "spec": {
+        "hosts": ["reviews"],
+        "http": [
+            {
+                "route": [
+                    {"destination": {"host": "reviews", "subset": "v1"}, "weight": 50},
+                    {"destination": {"host": "reviews", "subset": "v2"}, "weight": 50},
+                ]
+            }
+        ],
+    },
+}
+REVIEWS_DR = {
+    "apiVersion": "networking.istio.io/v1",
+    "kind": "DestinationRule",
+    "metadata": {"name": "reviews"},
+    "spec": {
+        "host": "reviews",
+        "subsets": [{"name": v, "labels": {"version": v}} for v in ("v1", "v2")],
+    },
+}
 
 
-@pytest.fixture
-def prom_fault(tmp_path):
-    server = FaultServer(hang_s=3.0)
-    settings = Settings(
-        prometheus_url=server.url,
-        prometheus_timeout_s=1,
-        cache_error_ttl_s=0,
-        audit_log=tmp_path / "a.jsonl",
+def deployment(version: str) -> dict[str, Any]:
+    labels = {"app": "reviews", "version": version}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": f"reviews-{version}", "labels": labels},
+        "spec": {"template": {"metadata": {"labels": labels}}},
+    }
+
+
+def kubeconfig(path: Path, server: str) -> Path:
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "faults",
+                "clusters": [{"name": "faults", "cluster": {"server": server}}],
+                "contexts": [{"name": "faults", "context": {"cluster": "faults", "user": "u"}}],
+                "users": [{"name": "u", "user": {"token": "not-a-secret"}}],
+            }
+        ),
+        encoding="utf-8",
     )
-    yield server, create_app(settings).server.test_client()
-    server.close()
+    return path
 
 
-@pytest.mark.parametrize(("mode", "status"), MODES.items())
-def test_prometheus_faults_and_recovery(prom_fault, mode, status):
-    server, client = prom_fault
-    server.mode = mode
-    r = client.get("/api/graph?namespace=bookinfo&at=1767225600")
-    assert r.status_code == status, r.get_data(as_text=True)
-    body = r.get_json()
-    assert body["backend"] == "prometheus"
-    assert "Traceback" not in r.get_data(as_text=True)
-    server.mode = "ok"
-    r = client.get("/api/graph?namespace=bookinfo&at=1767225660")
-    assert r.status_code == 200, r.get_data(as_text=True)
+@dataclass
+class Stack:
+    prom: PrometheusServer
+    proxies: dict[str, FaultProxy]
+    client: Any
+    dash: DashCalls
+    services: Any
+    trace_id: str
+
+    def expire(self) -> None:
+        """What one refresh interval does: every cached answer is gone."""
+        self.services.cache.store.clear()
 
 
-def test_prometheus_connection_refused(tmp_path):
-    from tests.conftest import free_port
-
-    port = free_port()
-    settings = Settings(
-        prometheus_url=f"http://127.0.0.1:{port}",
-        cache_error_ttl_s=0,
-        audit_log=tmp_path / "a.jsonl",
-    )
-    client = create_app(settings).server.test_client()
-    r = client.get("/api/graph?namespace=bookinfo")
-    assert r.status_code == 502 and "cannot reach" in r.get_json()["error"]
-
-
-JAEGER_OK = {"data": ["productpage.bookinfo"], "total": 1, "limit": 0, "offset": 0, "errors": None}
-
-
-@pytest.mark.parametrize(("mode", "status"), [("500", 502), ("garbage", 502), ("hang", 504)])
-def test_jaeger_faults_and_recovery(tmp_path, mode, status):
-    server = FaultServer(ok_body=JAEGER_OK, hang_s=3.0)
+@pytest.fixture(scope="module")
+def backends(tmp_path_factory) -> Iterator[tuple[PrometheusServer, str, FakeKube, Path]]:
+    """A real Prometheus with 30 minutes of Bookinfo, the demo's Jaeger (v1, as Istio's addon
+    serves it), and the fake Kubernetes API holding the reviews routes."""
+    require_prometheus()
+    work = tmp_path_factory.mktemp("faults")
+    mesh = DemoMesh(bookinfo_spec(), clock=lambda: float(END), history_start=END - 1800.0)
+    prom = PrometheusServer(work / "prom")
+    om = work / "bookinfo.om"
+    with open(om, "w", encoding="utf-8") as out:
+        write_series(mesh_series(mesh.model, END - 1800.0, float(END), 15.0), out)
+    prom.load_openmetrics(om)
+    prom.start()
+    jaeger_url, stop_jaeger = start_demo_jaeger(DemoMesh.bookinfo(), flavour="v1")
+    kube = FakeKube()
+    kube.start()
+    kube.add(REVIEWS_VS, NS)
+    kube.add(REVIEWS_DR, NS)
+    for v in ("v1", "v2"):
+        kube.add_deployment(deployment(v), NS)
     try:
-        settings = Settings(
-            prometheus_url="http://127.0.0.1:9",
-            jaeger_url=server.url,
-            jaeger_timeout_s=1,
-            cache_error_ttl_s=0,
-            audit_log=tmp_path / "a.jsonl",
-        )
-        client = create_app(settings).server.test_client()
-        server.mode = mode
-        r = client.get("/api/traces?namespace=bookinfo&service=productpage")
-        assert r.status_code == status, r.get_data(as_text=True)
-        assert r.get_json()["backend"] == "jaeger"
-        assert "Traceback" not in r.get_data(as_text=True)
+        yield prom, jaeger_url, kube, work
     finally:
-        server.close()
+        kube.stop()
+        stop_jaeger()
+        prom.close()
+
+
+def make_app(settings: Settings) -> tuple[Any, Any]:
+    app = create_app(settings)
+    return app, app.server.extensions[SERVICES_KEY]
+
+
+@pytest.fixture(scope="module")
+def stack(backends) -> Iterator[Stack]:
+    prom, jaeger_url, kube, work = backends
+    proxies = {
+        "prometheus": FaultProxy(prom.url, poison_prometheus, hang_s=3 * TIMEOUT_S),
+        "jaeger": FaultProxy(jaeger_url, poison_jaeger, hang_s=3 * TIMEOUT_S),
+        "kubernetes": FaultProxy(kube.url, poison_kube, hang_s=3 * TIMEOUT_S),
+    }
+    with pytest.MonkeyPatch.context() as mp:
+        # load_kube_config reads this module constant (KUBECONFIG, fixed at import time).
+        mp.setattr(
+            "kubernetes.config.kube_config.KUBE_CONFIG_DEFAULT_LOCATION",
+            str(kubeconfig(work / "kubeconfig", proxies["kubernetes"].url)),
+        )
+        app, services = make_app(
+            Settings(
+                prometheus_url=proxies["prometheus"].url,
+                jaeger_url=proxies["jaeger"].url,
+                kube_enabled=True,
+                prometheus_timeout_s=TIMEOUT_S,
+                jaeger_timeout_s=TIMEOUT_S,
+                kube_timeout_s=TIMEOUT_S,
+                cache_error_ttl_s=0,
+                default_namespaces=(NS,),
+                audit_log=work / "audit.jsonl",
+            )
+        )
+    client = app.server.test_client()
+    found = client.get(f"/api/traces?namespace={NS}&service=productpage&limit=1").get_json()
+    try:
+        yield Stack(
+            prom, proxies, client, DashCalls(client), services, found["traces"][0]["trace_id"]
+        )
+    finally:
+        for p in proxies.values():
+            p.close()
+
+
+def set_mode(stack: Stack, backend: str, mode: str) -> None:
+    proxy = stack.proxies[backend]
+    if mode == "refused":
+        proxy.stop()
+    else:
+        proxy.start()
+        proxy.mode = mode
+    stack.expire()
+
+
+# --- what each backend serves: API calls and page callbacks --------------------------------------
+def api_urls(stack: Stack, backend: str) -> list[str]:
+    return {
+        "prometheus": [
+            f"/api/graph?namespace={NS}&at={END}",
+            f"/api/metrics?namespace={NS}&service=reviews&at={END}",
+            f"/api/metrics?namespace={NS}&workload=reviews-v1&at={END}",
+            f"/api/canary/{NS}/reviews?baseline=v1&canary=v2&at={END}",
+        ],
+        "jaeger": [
+            f"/api/traces?namespace={NS}&service=productpage",
+            f"/api/traces/{stack.trace_id}",
+        ],
+        "kubernetes": [f"/api/routes?namespace={NS}", f"/api/routes/{NS}/reviews"],
+    }[backend]
+
+
+def page_answers(stack: Stack, backend: str) -> dict[str, tuple[int, Any, str]]:
+    """Each page's server-side callback (or layout) that reads `backend`, as the browser calls it."""
+    d = stack.dash
+    at = str(END)
+    if backend == "prometheus":
+        return {
+            "topology": d.call(
+                "topo-banner.children",
+                {
+                    "topo-namespaces.value": [NS],
+                    "topo-view.value": "workload",
+                    "topo-window.value": "5m",
+                },
+                {"topo-at.data": at},
+            ),
+            "service": d.call(
+                "svc-banner.children",
+                {"svc-namespace.value": NS, "svc-name.value": "reviews", "svc-window.value": "30m"},
+                {"svc-at.data": at},
+            ),
+            "workload": d.call(
+                "wl-banner.children",
+                {"wl-namespace.value": NS, "wl-name.value": "reviews-v1", "wl-window.value": "30m"},
+                {"wl-at.data": at},
+            ),
+        }
+    if backend == "jaeger":
+        return {
+            "traces": d.page("/traces", f"?namespace={NS}&service=productpage"),
+            "traces search": d.call(
+                "ts-banner.children",
+                {"ts-find.n_clicks": 1},
+                {
+                    "ts-namespace.value": NS,
+                    "ts-service.value": "productpage",
+                    "ts-lookback.value": "1h",
+                    "ts-limit.value": 20,
+                },
+            ),
+            "trace": d.page("/traces/view", f"?trace={stack.trace_id}"),
+        }
+    return {
+        "releases list": d.call("rel-services.children", {"rel-namespace.value": NS}),
+        "releases split": d.call(
+            "rel-split.children",
+            {"rel-service.data": "reviews", "rel-revision.data": 0},
+            {"rel-namespace.value": NS},
+        ),
+    }
+
+
+def unaffected(stack: Stack, backend: str) -> list[str]:
+    """APIs of the other backends: they must keep answering while `backend` fails."""
+    return [api_urls(stack, other)[0] for other in MATRIX if other != backend]
+
+
+def cases() -> list[tuple[str, str]]:
+    return [(b, m) for b, modes in MATRIX.items() for m in modes]
+
+
+@pytest.mark.parametrize(("backend", "mode"), cases(), ids=[f"{b}-{m}" for b, m in cases()])
+def test_fault_is_named_everywhere_and_recovers(stack, backend, mode):
+    status, cause = MATRIX[backend][mode]
+    title = TITLES[backend] + (" timed out" if status == 504 else " is failing")
+    set_mode(stack, backend, mode)
+    try:
+        for url in api_urls(stack, backend):
+            r = stack.client.get(url)
+            raw = r.get_data(as_text=True)
+            assert "Traceback" not in raw
+            assert r.status_code == status, (url, raw[:300])
+            assert r.is_json, raw[:200]
+            body = r.get_json()
+            assert body["backend"] == backend and cause in body["cause"], (url, body)
+            assert body["error"] == f"{backend}: {body['cause']}"
+        for url in unaffected(stack, backend):
+            assert stack.client.get(url).status_code == 200, url
+        for page, (code, answer, raw) in page_answers(stack, backend).items():
+            assert code == 200 and "Traceback" not in raw, (page, code, raw[:300])
+            found = banners(answer)
+            if page in UNREACHED.get((backend, mode), ()):
+                assert found == [], (page, found)
+                continue
+            assert any(b.startswith(f"{title}:") and cause in b for b in found), (page, found)
+    finally:
+        set_mode(stack, backend, "ok")
+    for url in api_urls(stack, backend):
+        r = stack.client.get(url)
+        assert r.status_code == 200, (url, r.get_data(as_text=True)[:300])
+    for page, (code, answer, raw) in page_answers(stack, backend).items():
+        assert code == 200 and "Traceback" not in raw, page
+        assert not [b for b in banners(answer) if TITLES[backend] in b], (page, banners(answer))
+
+
+def test_pages_keep_their_other_parts_while_a_backend_fails(stack):
+    """Releases with Prometheus down: the split (Kubernetes) still shows; only the live figures
+    say Prometheus is failing. Traces with Kubernetes down: untouched."""
+    set_mode(stack, "prometheus", "500")
+    try:
+        code, out, raw = stack.dash.call(
+            "rel-split.children",
+            {"rel-service.data": "reviews", "rel-revision.data": 0},
+            {"rel-namespace.value": NS},
+        )
+        assert code == 200 and "Traceback" not in raw
+        assert not banners(out.get("rel-split")), out.get("rel-split")
+        assert "v1" in raw and "50" in raw  # the split bar of the 50/50 route
+        note = banners(out.get("rel-figures-note"))
+        assert note and note[0].startswith("Prometheus is failing: HTTP 500"), note
+    finally:
+        set_mode(stack, "prometheus", "ok")
+    set_mode(stack, "kubernetes", "hang")
+    try:
+        code, answer, _ = stack.dash.page("/traces", f"?namespace={NS}&service=productpage")
+        assert code == 200 and not banners(answer)
+    finally:
+        set_mode(stack, "kubernetes", "ok")
+
+
+def test_readyz_names_each_failing_backend(stack):
+    r = stack.client.get("/readyz")
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["backends"]["kubernetes"]["version"] == "v1.30.0-fake"
+    for backend, required in (("prometheus", True), ("jaeger", False), ("kubernetes", False)):
+        set_mode(stack, backend, "refused")
+        try:
+            r = stack.client.get("/readyz")
+            check = r.get_json()["backends"][backend]
+            assert check["ok"] is False and check["detail"].endswith("connection refused"), check
+            assert r.status_code == (503 if required else 200)  # only telemetry is required
+        finally:
+            set_mode(stack, backend, "ok")
+    assert stack.client.get("/readyz").status_code == 200
+
+
+def test_cached_error_expires_by_itself(backends, tmp_path):
+    """Without emptying anything: a failure is served from the cache for cache_error_ttl_s (so a
+    crowd does not hammer a sick backend), then the next request asks again and succeeds."""
+    prom = backends[0]
+    with FaultProxy(prom.url, poison_prometheus) as proxy:
+        app, _ = make_app(
+            Settings(
+                prometheus_url=proxy.url,
+                cache_error_ttl_s=0.5,
+                prometheus_timeout_s=TIMEOUT_S,
+                audit_log=tmp_path / "a.jsonl",
+            )
+        )
+        client = app.server.test_client()
+        url = f"/api/graph?namespace={NS}&at={END - 600}"
+        proxy.mode = "500"
+        assert client.get(url).status_code == 502
+        proxy.mode = "ok"
+        seen = proxy.requests_seen
+        assert client.get(url).status_code == 502  # the cached failure, no new query
+        assert proxy.requests_seen == seen
+        time.sleep(0.6)
+        assert client.get(url).status_code == 200
+        assert proxy.requests_seen > seen
+
+
+def test_real_prometheus_stopped_then_restarted(backends, tmp_path):
+    """No proxy: the real Prometheus process stops (its port closes) and starts again on the same
+    port and data. The topology says so, then shows the graph again by itself."""
+    prom = backends[0]
+    app, services = make_app(
+        Settings(prometheus_url=prom.url, cache_error_ttl_s=0, audit_log=tmp_path / "a.jsonl")
+    )
+    client = app.server.test_client()
+    dash = DashCalls(client)
+
+    def topology() -> tuple[list[str], Any]:
+        code, out, raw = dash.call(
+            "topo-banner.children",
+            {"topo-namespaces.value": [NS], "topo-view.value": "app", "topo-window.value": "5m"},
+            {"topo-at.data": str(END)},
+        )
+        assert code == 200 and "Traceback" not in raw
+        return banners(out), out.get("topo-data", {}).get("data")
+
+    url = f"/api/graph?namespace={NS}&graph=app&at={END}"
+    assert client.get(url).status_code == 200
+    prom.stop()
+    try:
+        services.cache.store.clear()
+        r = client.get(url)
+        assert r.status_code == 502
+        assert r.get_json()["cause"] == f"cannot reach {prom.url}: connection refused"
+        found, data = topology()
+        assert found == [f"Prometheus is failing: cannot reach {prom.url}: connection refused"]
+        assert data is None
+        assert client.get("/readyz").status_code == 503
+    finally:
+        prom.start()
+    services.cache.store.clear()
+    assert client.get(url).status_code == 200
+    found, data = topology()
+    assert found == [] and {n["id"] for n in data["nodes"]} >= {"bookinfo/reviews"}
+    assert client.get("/readyz").status_code == 200
