@@ -247,6 +247,20 @@ def _refused_hook(backend: str):
     return hook
 
 
+class BackendSession(requests.Session):
+    """A Session whose own `verify` wins over REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE.
+
+    requests lets those environment variables replace session.verify whenever a call passes
+    no `verify` of its own (psf/requests#3829), and many containers set them; the configured
+    CA bundle (or insecure_skip_verify) would then be silently ignored for such calls.
+    """
+
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):  # type: ignore[override]
+        if verify is None and self.verify is not True:
+            verify = self.verify
+        return super().merge_environment_settings(url, proxies, stream, verify, cert)
+
+
 def build_session(settings: Any, backend: Backend) -> requests.Session:
     """A session carrying the backend's auth, headers and TLS options from the settings.
 
@@ -255,7 +269,7 @@ def build_session(settings: Any, backend: Backend) -> requests.Session:
     """
     conn = connection_settings(settings, backend)
     check(conn)
-    session = requests.Session()
+    session = BackendSession()
     session.auth = auth_of(conn)
     for name, value in conn.headers.items():
         session.headers[name] = value.get_secret_value()

@@ -208,6 +208,21 @@ def test_tls_options_land_on_the_session(tmp_path: Path) -> None:
     assert build_session(settings, "jaeger").verify is True  # options are per backend
 
 
+def test_configured_ca_wins_over_requests_ca_bundle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """requests would let REQUESTS_CA_BUNDLE replace session.verify (psf/requests#3829)."""
+    (tmp_path / "ca.pem").write_text("x")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    settings = Settings(prometheus_url="https://prom:9090", prometheus_ca_file=tmp_path / "ca.pem")
+    session = build_session(settings, "prometheus")
+    merged = session.merge_environment_settings("https://prom:9090/", {}, None, None, None)
+    assert merged["verify"] == str(tmp_path / "ca.pem")
+    plain = build_session(Settings(prometheus_url="https://prom:9090"), "prometheus")
+    merged = plain.merge_environment_settings("https://prom:9090/", {}, None, None, None)
+    assert merged["verify"] == "/etc/ssl/certs/ca-certificates.crt"  # unchanged otherwise
+
+
 def test_insecure_skip_verify_warns_loudly(caplog: pytest.LogCaptureFixture) -> None:
     settings = Settings(prometheus_url="https://prom:9090", prometheus_insecure_skip_verify=True)
     with caplog.at_level(logging.WARNING, logger="meshdash.backends"):
