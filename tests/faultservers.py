@@ -29,9 +29,16 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
 
 import requests
+import yaml
+
+from tests.kubeserver import FakeKube
+from tests.promserver import PrometheusServer
 
 Poison = Callable[[bytes, str], bytes]  # (upstream body, "NaN" or "+Inf") -> poisoned body
 
@@ -235,3 +242,115 @@ class FaultProxy:
             pass
         if announce is not None:
             h.close_connection = True
+
+
+# --- the real backends the proxies stand in front of ------------------------------------------------
+END = 1767225600  # the backfilled Prometheus data ends here (2026-01-01T00:00:00Z)
+NAMESPACE = "bookinfo"
+REVIEWS_VS = {
+    "apiVersion": "networking.istio.io/v1",
+    "kind": "VirtualService",
+    "metadata": {"name": "reviews"},
+    "spec": {
+        "hosts": ["reviews"],
+        "http": [
+            {
+                "route": [
+                    {"destination": {"host": "reviews", "subset": "v1"}, "weight": 50},
+                    {"destination": {"host": "reviews", "subset": "v2"}, "weight": 50},
+                ]
+            }
+        ],
+    },
+}
+REVIEWS_DR = {
+    "apiVersion": "networking.istio.io/v1",
+    "kind": "DestinationRule",
+    "metadata": {"name": "reviews"},
+    "spec": {
+        "host": "reviews",
+        "subsets": [{"name": v, "labels": {"version": v}} for v in ("v1", "v2")],
+    },
+}
+
+
+def deployment(app: str, version: str) -> dict[str, Any]:
+    labels = {"app": app, "version": version}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": f"{app}-{version}", "labels": labels},
+        "spec": {"template": {"metadata": {"labels": labels}}},
+    }
+
+
+def kubeconfig(path: Path, server: str) -> Path:
+    """A kubeconfig whose current context is `server` with a token (what KubeRouteStore reads)."""
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "faults",
+                "clusters": [{"name": "faults", "cluster": {"server": server}}],
+                "contexts": [{"name": "faults", "context": {"cluster": "faults", "user": "u"}}],
+                "users": [{"name": "u", "user": {"token": "not-a-secret"}}],
+            }
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
+# load_kube_config reads this module constant (from KUBECONFIG, fixed at import time).
+KUBECONFIG_CONSTANT = "kubernetes.config.kube_config.KUBE_CONFIG_DEFAULT_LOCATION"
+
+
+@dataclass
+class Backends:
+    """A real Prometheus holding 30 minutes of Bookinfo up to END, the demo's Jaeger endpoint
+    (v1, as Istio's addon serves it; traces near now), and the fake Kubernetes API holding the
+    reviews routes and two Deployments."""
+
+    prometheus: PrometheusServer
+    jaeger_url: str
+    kube: FakeKube
+    workdir: Path
+    _stop_jaeger: Callable[[], None]
+
+    def proxies(self, hang_s: float) -> dict[str, FaultProxy]:
+        return {
+            "prometheus": FaultProxy(self.prometheus.url, poison_prometheus, hang_s=hang_s),
+            "jaeger": FaultProxy(self.jaeger_url, poison_jaeger, hang_s=hang_s),
+            "kubernetes": FaultProxy(self.kube.url, poison_kube, hang_s=hang_s),
+        }
+
+    def close(self) -> None:
+        self.kube.stop()
+        self._stop_jaeger()
+        self.prometheus.close()
+
+
+def start_backends(workdir: Path) -> Backends:
+    from demo.bookinfo import bookinfo_spec
+    from demo.jaeger_server import start_demo_jaeger
+    from demo.mesh import DemoMesh
+    from demo.openmetrics import write_series
+    from demo.series import mesh_series
+
+    mesh = DemoMesh(bookinfo_spec(), clock=lambda: float(END), history_start=END - 1800.0)
+    prom = PrometheusServer(workdir / "prom")
+    om = workdir / "bookinfo.om"
+    with open(om, "w", encoding="utf-8") as out:
+        write_series(mesh_series(mesh.model, END - 1800.0, float(END), 15.0), out)
+    prom.load_openmetrics(om)
+    om.unlink()
+    prom.start()
+    jaeger_url, stop_jaeger = start_demo_jaeger(DemoMesh.bookinfo(), flavour="v1")
+    kube = FakeKube()
+    kube.start()
+    kube.add(REVIEWS_VS, NAMESPACE)
+    kube.add(REVIEWS_DR, NAMESPACE)
+    for v in ("v1", "v2"):
+        kube.add_deployment(deployment("reviews", v), NAMESPACE)
+    return Backends(prom, jaeger_url, kube, workdir, stop_jaeger)

@@ -18,30 +18,30 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from api import SERVICES_KEY
 from app import create_app
 from config import Settings
-from demo.bookinfo import bookinfo_spec
-from demo.jaeger_server import start_demo_jaeger
-from demo.mesh import DemoMesh
-from demo.openmetrics import write_series
-from demo.series import mesh_series
 from tests.dashcalls import DashCalls, banners
-from tests.faultservers import FaultProxy, poison_jaeger, poison_kube, poison_prometheus
-from tests.kubeserver import FakeKube
+from tests.faultservers import (
+    END,
+    KUBECONFIG_CONSTANT,
+    NAMESPACE,
+    Backends,
+    FaultProxy,
+    kubeconfig,
+    poison_prometheus,
+    start_backends,
+)
 from tests.promserver import PrometheusServer, require_prometheus
 
 pytestmark = pytest.mark.integration
 
-END = 1767225600  # the backfilled data ends here (2026-01-01T00:00:00Z)
 TIMEOUT_S = 0.5
-NS = "bookinfo"
+NS = NAMESPACE
 
 # backend -> mode -> (HTTP status, a fragment of the cause every answer must carry)
 MATRIX: dict[str, dict[str, tuple[int, str]]] = {
@@ -79,60 +79,6 @@ TITLES = {"prometheus": "Prometheus", "jaeger": "Jaeger", "kubernetes": "Kuberne
 # page's pickers load; its search (which reads durations) shows the banner.
 UNREACHED = {("jaeger", "nan"): {"traces"}, ("jaeger", "inf"): {"traces"}}
 
-# --- the backends ---------------------------------------------------------------------------------
-REVIEWS_VS = {
-    "apiVersion": "networking.istio.io/v1",
-    "kind": "VirtualService",
-    "metadata": {"name": "reviews"},
-    "spec": {
-        "hosts": ["reviews"],
-        "http": [
-            {
-                "route": [
-                    {"destination": {"host": "reviews", "subset": "v1"}, "weight": 50},
-                    {"destination": {"host": "reviews", "subset": "v2"}, "weight": 50},
-                ]
-            }
-        ],
-    },
-}
-REVIEWS_DR = {
-    "apiVersion": "networking.istio.io/v1",
-    "kind": "DestinationRule",
-    "metadata": {"name": "reviews"},
-    "spec": {
-        "host": "reviews",
-        "subsets": [{"name": v, "labels": {"version": v}} for v in ("v1", "v2")],
-    },
-}
-
-
-def deployment(version: str) -> dict[str, Any]:
-    labels = {"app": "reviews", "version": version}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": f"reviews-{version}", "labels": labels},
-        "spec": {"template": {"metadata": {"labels": labels}}},
-    }
-
-
-def kubeconfig(path: Path, server: str) -> Path:
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "current-context": "faults",
-                "clusters": [{"name": "faults", "cluster": {"server": server}}],
-                "contexts": [{"name": "faults", "context": {"cluster": "faults", "user": "u"}}],
-                "users": [{"name": "u", "user": {"token": "not-a-secret"}}],
-            }
-        ),
-        encoding="utf-8",
-    )
-    return path
-
 
 @dataclass
 class Stack:
@@ -149,31 +95,13 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def backends(tmp_path_factory) -> Iterator[tuple[PrometheusServer, str, FakeKube, Path]]:
-    """A real Prometheus with 30 minutes of Bookinfo, the demo's Jaeger (v1, as Istio's addon
-    serves it), and the fake Kubernetes API holding the reviews routes."""
+def backends(tmp_path_factory) -> Iterator[Backends]:
     require_prometheus()
-    work = tmp_path_factory.mktemp("faults")
-    mesh = DemoMesh(bookinfo_spec(), clock=lambda: float(END), history_start=END - 1800.0)
-    prom = PrometheusServer(work / "prom")
-    om = work / "bookinfo.om"
-    with open(om, "w", encoding="utf-8") as out:
-        write_series(mesh_series(mesh.model, END - 1800.0, float(END), 15.0), out)
-    prom.load_openmetrics(om)
-    prom.start()
-    jaeger_url, stop_jaeger = start_demo_jaeger(DemoMesh.bookinfo(), flavour="v1")
-    kube = FakeKube()
-    kube.start()
-    kube.add(REVIEWS_VS, NS)
-    kube.add(REVIEWS_DR, NS)
-    for v in ("v1", "v2"):
-        kube.add_deployment(deployment(v), NS)
+    found = start_backends(tmp_path_factory.mktemp("faults"))
     try:
-        yield prom, jaeger_url, kube, work
+        yield found
     finally:
-        kube.stop()
-        stop_jaeger()
-        prom.close()
+        found.close()
 
 
 def make_app(settings: Settings) -> tuple[Any, Any]:
@@ -183,18 +111,10 @@ def make_app(settings: Settings) -> tuple[Any, Any]:
 
 @pytest.fixture(scope="module")
 def stack(backends) -> Iterator[Stack]:
-    prom, jaeger_url, kube, work = backends
-    proxies = {
-        "prometheus": FaultProxy(prom.url, poison_prometheus, hang_s=3 * TIMEOUT_S),
-        "jaeger": FaultProxy(jaeger_url, poison_jaeger, hang_s=3 * TIMEOUT_S),
-        "kubernetes": FaultProxy(kube.url, poison_kube, hang_s=3 * TIMEOUT_S),
-    }
+    proxies = backends.proxies(hang_s=3 * TIMEOUT_S)
     with pytest.MonkeyPatch.context() as mp:
-        # load_kube_config reads this module constant (KUBECONFIG, fixed at import time).
-        mp.setattr(
-            "kubernetes.config.kube_config.KUBE_CONFIG_DEFAULT_LOCATION",
-            str(kubeconfig(work / "kubeconfig", proxies["kubernetes"].url)),
-        )
+        config = kubeconfig(backends.workdir / "kubeconfig", proxies["kubernetes"].url)
+        mp.setattr(KUBECONFIG_CONSTANT, str(config))
         app, services = make_app(
             Settings(
                 prometheus_url=proxies["prometheus"].url,
@@ -205,14 +125,19 @@ def stack(backends) -> Iterator[Stack]:
                 kube_timeout_s=TIMEOUT_S,
                 cache_error_ttl_s=0,
                 default_namespaces=(NS,),
-                audit_log=work / "audit.jsonl",
+                audit_log=backends.workdir / "audit.jsonl",
             )
         )
     client = app.server.test_client()
     found = client.get(f"/api/traces?namespace={NS}&service=productpage&limit=1").get_json()
     try:
         yield Stack(
-            prom, proxies, client, DashCalls(client), services, found["traces"][0]["trace_id"]
+            backends.prometheus,
+            proxies,
+            client,
+            DashCalls(client),
+            services,
+            found["traces"][0]["trace_id"],
         )
     finally:
         for p in proxies.values():
@@ -384,7 +309,7 @@ def test_readyz_names_each_failing_backend(stack):
 def test_cached_error_expires_by_itself(backends, tmp_path):
     """Without emptying anything: a failure is served from the cache for cache_error_ttl_s (so a
     crowd does not hammer a sick backend), then the next request asks again and succeeds."""
-    prom = backends[0]
+    prom = backends.prometheus
     with FaultProxy(prom.url, poison_prometheus) as proxy:
         app, _ = make_app(
             Settings(
@@ -410,7 +335,7 @@ def test_cached_error_expires_by_itself(backends, tmp_path):
 def test_real_prometheus_stopped_then_restarted(backends, tmp_path):
     """No proxy: the real Prometheus process stops (its port closes) and starts again on the same
     port and data. The topology says so, then shows the graph again by itself."""
-    prom = backends[0]
+    prom = backends.prometheus
     app, services = make_app(
         Settings(prometheus_url=prom.url, cache_error_ttl_s=0, audit_log=tmp_path / "a.jsonl")
     )
