@@ -1,0 +1,130 @@
+"""Weight-change markers on any plotly time chart: a dashed vertical line where a service's split
+changed, labelled with the split after it, and the who/when/why on hover.
+
+Works on every figure meshdash draws (single plots and subplot grids alike): the line goes on
+every x axis of the figure, the label once at the top of the first. Times follow charts.py's
+convention: a date axis holding milliseconds since the epoch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import plotly.graph_objects as go
+
+from dashboards.components.charts import to_ms
+
+MARKER_COLOR = "#3e4c59"  # neither a health colour nor a version colour
+WINDOW_FILL = "rgba(62, 76, 89, 0.07)"
+
+
+def _axis_pairs(fig: go.Figure) -> list[tuple[str, str]]:
+    """(xref, yref) of every subplot: ("x", "y"), ("x2", "y2"), ..."""
+    pairs = []
+    for name in sorted(
+        (k for k in fig.layout.to_plotly_json() if k.startswith("xaxis")),
+        key=lambda k: int(k[5:] or 1),
+    ):
+        suffix = name[5:]
+        anchor = getattr(fig.layout[name], "anchor", None)
+        yref = anchor if anchor and anchor.startswith("y") else f"y{suffix}"
+        pairs.append((f"x{suffix}", yref))
+    return pairs or [("x", "y")]
+
+
+def add_weight_markers(
+    fig: go.Figure,
+    markers: Iterable[Mapping[str, Any]],
+    *,
+    start: float | None = None,
+    end: float | None = None,
+    label: bool = True,
+) -> go.Figure:
+    """Draw each marker (mesh.markers.marker_json) in [start, end] (UNIX seconds) on `fig`."""
+    shown = [
+        m
+        for m in markers
+        if (start is None or m["when"] >= start) and (end is None or m["when"] <= end)
+    ]
+    pairs = _axis_pairs(fig)
+    for m in shown:
+        x = to_ms(float(m["when"]))
+        for xref, yref in pairs:
+            fig.add_shape(
+                type="line",
+                x0=x,
+                x1=x,
+                xref=xref,
+                y0=0,
+                y1=1,
+                yref=f"{yref} domain",
+                line={"color": MARKER_COLOR, "width": 1.5, "dash": "dash"},
+                layer="above",
+                name="weight-change",
+            )
+        if label:
+            xref, yref = pairs[0]
+            # Near the right edge the label reads leftwards, so it is never cut off.
+            late = start is not None and end is not None and end > start
+            late = late and (float(m["when"]) - start) / (end - start) > 0.7
+            fig.add_annotation(
+                x=x,
+                xref=xref,
+                y=1,
+                yref=f"{yref} domain",
+                yanchor="bottom",
+                xanchor="right" if late else "left",
+                text=f"⇄ {m['label']}",
+                showarrow=False,
+                font={"size": 10, "color": MARKER_COLOR},
+                bgcolor="rgba(255,255,255,0.85)",
+                hovertext=_hover(m),
+                name="weight-change",
+            )
+    return fig
+
+
+def _hover(m: Mapping[str, Any]) -> str:
+    who = m.get("who") or "someone"
+    lines = [f"<b>weights changed</b> {m.get('time', '')}", f"by {who}"]
+    before = " / ".join(f"{v} {w}%" for v, w in (m.get("before") or {}).items() if w) or "none"
+    after = " / ".join(f"{v} {w}%" for v, w in (m.get("after") or {}).items() if w) or "none"
+    lines.append(f"{before} → {after}")
+    if m.get("reason"):
+        lines.append(f"reason: {m['reason']}")
+    return "<br>".join(lines)
+
+
+def shade_window(fig: go.Figure, start: float, end: float, text: str) -> go.Figure:
+    """A light band over [start, end] (UNIX seconds), e.g. the window the graph diff compares."""
+    xref, yref = _axis_pairs(fig)[0]
+    fig.add_shape(
+        type="rect",
+        x0=to_ms(start),
+        x1=to_ms(end),
+        xref=xref,
+        y0=0,
+        y1=1,
+        yref=f"{yref} domain",
+        fillcolor=WINDOW_FILL,
+        line_width=0,
+        layer="below",
+        name="window",
+    )
+    fig.add_annotation(
+        x=to_ms((start + end) / 2),
+        xref=xref,
+        y=0,
+        yref=f"{yref} domain",
+        yanchor="bottom",
+        text=text,
+        showarrow=False,
+        font={"size": 10, "color": "#616e7c"},
+    )
+    return fig
+
+
+def marker_count(fig: go.Figure) -> int:
+    """How many weight-change lines a figure carries (each marker draws one per x axis)."""
+    return sum(1 for s in fig.layout.shapes if s.name == "weight-change")

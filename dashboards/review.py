@@ -1,0 +1,407 @@
+"""Review page: is the canary at least as good as its baseline, and may it take all the traffic?
+
+/review?namespace=NS&service=SVC&baseline=v1&canary=v2&window=10m[&before=UNIX][&at=UNIX]
+
+The page is the canary panel (dashboards/components/canary_panel.py) with its controls, a
+refresh so the verdict follows the traffic, and the report downloads (Markdown and one
+self-contained HTML file), made from the review on screen so the file says what the page said.
+In demo mode a small "Simulate" card makes the canary slow or failing in the simulator
+(TrafficState.set_fault): there is no real workload to break, and the verdict should be seen
+to change.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from typing import Any
+
+from dash import Input, Output, State, ctx, dcc, html, no_update
+
+from api import services
+from dashboards.components.banner import error_banner, info_banner
+from dashboards.components.canary_panel import render, report_document
+from dashboards.components.controls import control
+from dashboards.components.release_forms import default_roles
+from mesh import validate
+from mesh.errors import MeshdashError
+from mesh.series import Target
+from views.metrics import list_targets
+from views.params import get_one
+from views.review import parse_review_params, review_view
+from views.routes import route_detail, routes_list
+
+WINDOWS: tuple[str, ...] = ("1m", "5m", "10m", "30m", "1h", "3h")
+REFRESH: dict[str, int] = {"off": 0, "15s": 15, "30s": 30, "1m": 60}
+SLOW_FACTOR = 10.0  # the demo's "slow" canary: ten times its usual server time
+FAIL_RATE = 0.05  # the demo's "failing" canary: 5% extra 5xx
+
+
+def _safe(query: Mapping[str, Any], key: str) -> str | None:
+    try:
+        return get_one(query, key) or None
+    except MeshdashError:
+        return None
+
+
+def _window(query: Mapping[str, Any]) -> str:
+    raw = _safe(query, "window") or "10m"
+    try:
+        return validate.format_duration(validate.duration_seconds(raw))
+    except MeshdashError:
+        return "10m"
+
+
+def layout(**query: Any) -> html.Div:
+    svc = services()
+    namespace = _safe(query, "namespace") or svc.settings.default_namespaces[0]
+    service = _safe(query, "service")
+    window = _window(query)
+    windows = WINDOWS if window in WINDOWS else (*WINDOWS, window)
+    refresh = _safe(query, "refresh") or "15s"
+    refresh = refresh if refresh in REFRESH else "15s"
+    namespaces = sorted({*svc.settings.default_namespaces, namespace})
+    return html.Div(
+        [
+            html.Div(
+                [
+                    html.Div(
+                        [
+                            html.H2("Release review"),
+                            html.P(
+                                "Canary against baseline: the verdict and why, the evidence "
+                                "behind it, and the next step.",
+                                className="md-hint",
+                            ),
+                        ]
+                    ),
+                    html.Div(
+                        [
+                            html.Button(
+                                "Download report (HTML)",
+                                id="rv-download-html",
+                                className="md-button",
+                                title="One self-contained file: opens without network",
+                            ),
+                            html.Button("Markdown", id="rv-download-md", className="md-button"),
+                        ],
+                        className="rv-downloads",
+                    ),
+                ],
+                className="rv-head",
+            ),
+            html.Div(
+                [
+                    control(
+                        "Namespace",
+                        dcc.Dropdown(
+                            id="rv-namespace", options=namespaces, value=namespace, clearable=False
+                        ),
+                    ),
+                    control(
+                        "Service",
+                        dcc.Dropdown(
+                            id="rv-service",
+                            options=[service] if service else [],
+                            value=service,
+                            clearable=False,
+                            placeholder="Choose a service",
+                        ),
+                    ),
+                    control(
+                        "Baseline (stable)",
+                        dcc.Dropdown(id="rv-baseline", clearable=False, placeholder="version"),
+                    ),
+                    control(
+                        "Canary (new)",
+                        dcc.Dropdown(id="rv-canary", clearable=False, placeholder="version"),
+                    ),
+                    control(
+                        "Analysis window",
+                        dcc.Dropdown(
+                            id="rv-window",
+                            options=[{"label": f"Last {w}", "value": w} for w in windows],
+                            value=window,
+                            clearable=False,
+                            searchable=False,
+                        ),
+                    ),
+                    control(
+                        "Refresh",
+                        dcc.Dropdown(
+                            id="rv-refresh",
+                            options=[
+                                {"label": "Off" if k == "off" else f"Every {k}", "value": k}
+                                for k in REFRESH
+                            ],
+                            value=refresh,
+                            clearable=False,
+                            searchable=False,
+                        ),
+                    ),
+                    html.Button("Refresh now", id="rv-refresh-now", className="md-button"),
+                ],
+                className="md-controls",
+            ),
+            _simulate_card() if svc.mode == "demo" else html.Div(id="rv-simulate"),
+            html.Div(id="rv-banner"),
+            dcc.Loading(
+                html.Div(id="rv-body"),
+                id="rv-loading",
+                type="dot",
+                delay_show=600,
+                overlay_style={"visibility": "visible", "opacity": 0.7},
+            ),
+            dcc.Store(id="rv-data"),
+            dcc.Store(
+                id="rv-init",
+                data={
+                    "baseline": _safe(query, "baseline"),
+                    "canary": _safe(query, "canary"),
+                    "before": _safe(query, "before"),
+                    "at": _safe(query, "at"),
+                },
+            ),
+            dcc.Store(id="rv-sim-done", data=0),
+            dcc.Download(id="rv-download"),
+            dcc.Interval(
+                id="rv-interval",
+                interval=max(REFRESH[refresh], 1) * 1000,
+                disabled=REFRESH[refresh] == 0,
+            ),
+            html.Div(id="rv-url-sink", hidden=True),
+        ],
+        className="md-page md-page-review",
+    )
+
+
+def _simulate_card() -> html.Div:
+    return html.Div(
+        [
+            html.Span("Simulate (demo only)", className="rv-sim-title"),
+            html.Button("Make the canary slow", id="rv-sim-slow", className="md-button"),
+            html.Button("Make it fail 5%", id="rv-sim-fail", className="md-button"),
+            html.Button("Heal it", id="rv-sim-heal", className="md-button"),
+            html.Span(id="rv-sim-status", className="rv-sim-status"),
+        ],
+        className="rv-simulate",
+        id="rv-simulate",
+    )
+
+
+# --- data ----------------------------------------------------------------------------------
+
+
+def service_options(namespace: str) -> list[str]:
+    """Services with two or more versions (from the routes), else every service with traffic."""
+    svc = services()
+    with contextlib.suppress(MeshdashError):
+        body = routes_list(svc, namespace)
+        several = [s["service"] for s in body["services"] if len(s.get("versions") or []) >= 2]
+        if several:
+            return several
+    with contextlib.suppress(MeshdashError):
+        return list_targets(svc, namespace, Target.SERVICE, 600)
+    return []
+
+
+def versions_of(namespace: str, service: str) -> tuple[list[str], dict[str, int]]:
+    """The service's versions and current weights; weights are empty without routing."""
+    svc = services()
+    detail = route_detail(svc, namespace, service)
+    weights = {v: int(detail.get("weights", {}).get(v, 0)) for v in detail.get("versions") or []}
+    return list(weights), weights
+
+
+def workload_of(namespace: str, service: str, version: str):
+    """The simulated workload serving `version` of `service`, or None."""
+    sim = services().demo
+    if sim is None:
+        return None
+    for w in sim.spec.workloads:
+        if w.namespace == namespace and w.app == service and w.version == version:
+            return w
+    return None
+
+
+def fault_text(namespace: str, service: str, version: str) -> str:
+    w = workload_of(namespace, service, version)
+    if w is None:
+        return f"no simulated workload for {service} {version}"
+    sim = services().demo
+    fault = sim.state.fault_at(namespace, w.name, sim.clock())
+    parts = []
+    if fault.latency_factor != 1.0:
+        parts.append(f"{fault.latency_factor:g}× slower")
+    if fault.error_rate:
+        parts.append(f"{fault.error_rate * 100:g}% extra 5xx")
+    return f"{w.name}: " + (" and ".join(parts) if parts else "healthy")
+
+
+# --- callbacks -----------------------------------------------------------------------------
+
+
+def register_callbacks(app) -> None:
+    @app.callback(
+        Output("rv-service", "options"),
+        Output("rv-service", "value"),
+        Input("rv-namespace", "value"),
+        State("rv-service", "value"),
+    )
+    def choose_service(namespace, current):
+        names = service_options(namespace) if namespace else []
+        options = sorted({*names, *([current] if current else [])})
+        if current in options:
+            return options, current
+        return options, (names[0] if names else None)
+
+    @app.callback(
+        Output("rv-baseline", "options"),
+        Output("rv-baseline", "value"),
+        Output("rv-canary", "options"),
+        Output("rv-canary", "value"),
+        Input("rv-namespace", "value"),
+        Input("rv-service", "value"),
+        State("rv-baseline", "value"),
+        State("rv-canary", "value"),
+        State("rv-init", "data"),
+    )
+    def choose_versions(namespace, service, baseline, canary, init):
+        if not namespace or not service:
+            return [], None, [], None
+        init = init or {}
+        try:
+            versions, weights = versions_of(namespace, service)
+        except MeshdashError:
+            versions, weights = [], {}
+        wanted = [v for v in (baseline, canary, init.get("baseline"), init.get("canary")) if v]
+        versions = list(dict.fromkeys([*versions, *wanted]))
+        weights = {v: weights.get(v, 0) for v in versions}
+        stable, new = default_roles(
+            weights, baseline or init.get("baseline"), canary or init.get("canary")
+        )
+        return versions, stable, versions, new
+
+    @app.callback(
+        Output("rv-data", "data"),
+        Output("rv-banner", "children"),
+        Input("rv-namespace", "value"),
+        Input("rv-service", "value"),
+        Input("rv-baseline", "value"),
+        Input("rv-canary", "value"),
+        Input("rv-window", "value"),
+        Input("rv-interval", "n_intervals"),
+        Input("rv-refresh-now", "n_clicks"),
+        Input("rv-sim-done", "data"),
+        State("rv-init", "data"),
+    )
+    def load(namespace, service, baseline, canary, window, _n, _clicks, _sim, init):
+        if not service:
+            return None, info_banner("Choose a service with two versions to review.")
+        if not baseline or not canary:
+            return None, info_banner(f"{service} needs two versions to compare.")
+        args = {
+            "namespace": namespace,
+            "service": service,
+            "baseline": baseline,
+            "canary": canary,
+            "window": window,
+        }
+        for key in ("before", "at"):
+            if (init or {}).get(key):
+                args[key] = init[key]
+        try:
+            return review_view(services(), parse_review_params(args)), None
+        except Exception as exc:  # every failure is a banner, never a traceback
+            keep = no_update if ctx.triggered_id == "rv-interval" else None
+            return keep, error_banner(exc)
+
+    @app.callback(Output("rv-body", "children"), Input("rv-data", "data"))
+    def draw(data):
+        if not data:
+            return []
+        try:
+            return render(data)
+        except Exception as exc:
+            return error_banner(exc)
+
+    @app.callback(
+        Output("rv-interval", "interval"),
+        Output("rv-interval", "disabled"),
+        Input("rv-refresh", "value"),
+    )
+    def interval(refresh):
+        seconds = REFRESH.get(refresh, 0)
+        return max(seconds, 1) * 1000, seconds == 0
+
+    @app.callback(
+        Output("rv-download", "data"),
+        Input("rv-download-md", "n_clicks"),
+        Input("rv-download-html", "n_clicks"),
+        State("rv-data", "data"),
+        prevent_initial_call=True,
+    )
+    def download(_md, _html, data):
+        if not data or not ctx.triggered or not ctx.triggered[0]["value"]:
+            return no_update
+        kind = "md" if ctx.triggered_id == "rv-download-md" else "html"
+        filename, mimetype, text = report_document(data, kind)
+        return {"content": text, "filename": filename, "type": mimetype, "base64": False}
+
+    # The demo's fault controls: their buttons exist only in demo mode, so live apps never fire it.
+    @app.callback(
+        Output("rv-sim-status", "children"),
+        Output("rv-sim-done", "data"),
+        Input("rv-sim-slow", "n_clicks"),
+        Input("rv-sim-fail", "n_clicks"),
+        Input("rv-sim-heal", "n_clicks"),
+        Input("rv-canary", "value"),
+        State("rv-namespace", "value"),
+        State("rv-service", "value"),
+        State("rv-sim-done", "data"),
+    )
+    def simulate(_slow, _fail, _heal, canary, namespace, service, done):
+        sim = services().demo
+        if sim is None or not service or not canary:
+            return "", no_update
+        trigger = ctx.triggered_id
+        w = workload_of(namespace, service, canary)
+        if trigger in ("rv-sim-slow", "rv-sim-fail", "rv-sim-heal") and w is not None:
+            current = sim.state.fault_at(namespace, w.name, sim.clock())
+            if trigger == "rv-sim-slow":
+                sim.state.set_fault(namespace, w.name, SLOW_FACTOR, current.error_rate)
+            elif trigger == "rv-sim-fail":
+                sim.state.set_fault(namespace, w.name, current.latency_factor, FAIL_RATE)
+            else:
+                sim.state.set_fault(namespace, w.name, 1.0, 0.0)
+            return fault_text(namespace, service, canary), (done or 0) + 1
+        return fault_text(namespace, service, canary), no_update
+
+    app.clientside_callback(
+        """
+        function(namespace, service, baseline, canary, windowValue, refresh, init) {
+            const p = new URLSearchParams();
+            if (namespace) { p.set('namespace', namespace); }
+            if (service) { p.set('service', service); }
+            if (baseline) { p.set('baseline', baseline); }
+            if (canary) { p.set('canary', canary); }
+            if (windowValue) { p.set('window', windowValue); }
+            if (refresh) { p.set('refresh', refresh); }
+            if (init && init.before) { p.set('before', init.before); }
+            if (init && init.at) { p.set('at', init.at); }
+            const url = window.location.pathname + '?' + p.toString();
+            if (url !== window.location.pathname + window.location.search) {
+                window.history.replaceState(window.history.state, '', url);
+            }
+            return '';
+        }
+        """,
+        Output("rv-url-sink", "children"),
+        Input("rv-namespace", "value"),
+        Input("rv-service", "value"),
+        Input("rv-baseline", "value"),
+        Input("rv-canary", "value"),
+        Input("rv-window", "value"),
+        Input("rv-refresh", "value"),
+        State("rv-init", "data"),
+    )

@@ -1,0 +1,301 @@
+"""The release review: one code path for /api/review/NS/SERVICE (and its report downloads) and
+the review page and panel.
+
+Query keys (the canary analysis's, views/canary.py, plus one): namespace, service, baseline,
+canary, window (default 10m), at (UNIX seconds, default now), gate overrides, and `before`: the
+time the canary started, for the graph diff. Without `before`, the start is read from the audit
+log (mesh.markers.canary_start: the change that gave the canary weight).
+
+The verdict is the review: when the canary analysis fails, the whole review fails with its
+typed error. Every other section (time series, weight markers, graph diff, traces, audit) fails
+on its own, as {"error": "..."} in its place, so a missing Jaeger never hides the verdict.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+from urllib.parse import urlencode
+
+from mesh import routing, validate
+from mesh.audit import iso_time
+from mesh.errors import BadRequest, MeshdashError
+from mesh.graph_diff import DiffThresholds, diff_graphs, diff_json
+from mesh.markers import WeightMarker, canary_start, markers_json, weight_markers
+from mesh.records import GraphView
+from mesh.trace_records import TraceQuery
+from mesh.version_time import time_by_version, version_time_json
+from services import Services
+from views.canary import CanaryParams, canary_view, parse_canary_params
+from views.graph import GraphParams, graph_view
+from views.metrics import metrics_view, parse_metrics_params
+from views.params import get_one
+from views.routes import MAX_AUDIT, store_of
+from views.traces import jaeger_service, trace_source
+
+AUDIT_ROWS = 50  # audit entries listed in a review and its report
+TRACES_PER_VERSION = 60  # traces searched per version for "where time goes"
+MIN_AFTER_S = 60  # the shortest "since the canary started" window for the graph diff
+MIN_CHART_S = 30 * 60
+MAX_CHART_S = 24 * 3600
+_FAR_FUTURE = 4102444800.0
+
+# The verdict -> what to do next, as the releases page's deep links (?action=) name it.
+ACTIONS: dict[str, tuple[str | None, str]] = {
+    "promote": ("promote", "Promote {canary}: take over all traffic"),
+    "continue": ("step", "Continue: +10% to {canary}"),
+    "hold": (None, "Hold the split and investigate"),
+    "rollback": ("rollback", "Roll back to {baseline}"),
+    "insufficient_traffic": (None, "Wait for more canary traffic"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewParams:
+    canary: CanaryParams
+    before: float | None = None  # explicit canary start; None: from the audit log
+
+    @property
+    def namespace(self) -> str:
+        return self.canary.namespace
+
+    @property
+    def service(self) -> str:
+        return self.canary.service
+
+
+def parse_review_params(
+    args: Any, namespace: str | None = None, service: str | None = None
+) -> ReviewParams:
+    """Validate everything before any backend sees it; raise BadRequest with the reason."""
+    canary = parse_canary_params(args, namespace=namespace, service=service)
+    raw = get_one(args, "before")
+    before = None if not raw else validate.unix_time(raw, now=_FAR_FUTURE, field="before")
+    if before is not None and canary.at is not None and before > canary.at:
+        raise BadRequest("before (the canary's start) must not be after at", field="before")
+    return ReviewParams(canary, before)
+
+
+def review_query(params: ReviewParams) -> dict[str, str]:
+    """The page URL's (and the API's) query string for these parameters."""
+    c = params.canary
+    out = {"namespace": c.namespace, "service": c.service, "baseline": c.baseline}
+    out |= {"canary": c.canary, "window": c.window}
+    if c.at is not None:
+        out["at"] = _num_text(c.at)
+    if params.before is not None:
+        out["before"] = _num_text(params.before)
+    return out | dict(c.overrides)
+
+
+def _num_text(t: float) -> str:
+    return str(int(t)) if float(t).is_integer() else str(t)
+
+
+def releases_link(
+    namespace: str, service: str, baseline: str, canary: str, action: str | None
+) -> str:
+    """The releases page for the pair; with ?action= it opens that action's preview."""
+    query = {"namespace": namespace, "service": service}
+    if action:
+        query["action"] = action
+    query |= {"baseline": baseline, "canary": canary}
+    return "/releases?" + urlencode(query)
+
+
+def recommended_action(verdict: str, params: ReviewParams) -> dict[str, Any]:
+    """What the verdict asks for next, and the link into the releases preview/confirm flow."""
+    c = params.canary
+    action, label = ACTIONS.get(verdict, (None, "Open the releases page"))
+    return {
+        "action": action,
+        "label": label.format(canary=c.canary, baseline=c.baseline),
+        "href": releases_link(c.namespace, c.service, c.baseline, c.canary, action),
+    }
+
+
+def _section(run: Callable[[], Any]) -> Any:
+    """One review section: its result, or {"error": why} when its backend failed."""
+    try:
+        return run()
+    except MeshdashError as exc:
+        return {"error": str(getattr(exc, "message", None) or exc)}
+
+
+def _subset_versions(routes: routing.ServiceRoutes) -> dict[str, str]:
+    dr = routes.destination_rule or {}
+    out: dict[str, str] = {}
+    for s in (dr.get("spec") or {}).get("subsets") or []:
+        if isinstance(s, Mapping) and s.get("name"):
+            labels = s.get("labels") or {}
+            out[str(s["name"])] = str(labels.get(routes.version_label) or s["name"])
+    return out
+
+
+def _routing(services: Services, params: ReviewParams, at: float) -> dict[str, Any]:
+    """The current split, the weight markers up to `at` and the audit entries of the service."""
+    store = store_of(services)
+    routes = store.get_service(params.namespace, params.service)
+    names = _subset_versions(routes)
+    state = routing.read_routes(routes)
+    split: dict[str, int] = {}
+    for d in state.split:
+        version = names.get(d.subset, d.subset) or params.service
+        split[version] = split.get(version, 0) + d.weight
+    history = store.history(namespace=params.namespace, service=params.service, limit=MAX_AUDIT)
+    markers = weight_markers(
+        history, params.namespace, params.service, end=at, subset_versions=names
+    )
+    return {
+        "split": split,
+        "markers": markers,
+        "audit": [e.summary_json() for e in history if e.when <= at][:AUDIT_ROWS],
+    }
+
+
+def _start(params: ReviewParams, markers: Sequence[WeightMarker]) -> dict[str, Any] | None:
+    if params.before is not None:
+        return {
+            "when": params.before,
+            "time": iso_time(params.before),
+            "source": "before",
+            "description": "given as before=",
+        }
+    m = canary_start(markers, params.canary.canary)
+    if m is None:
+        return None
+    return {
+        "when": m.when,
+        "time": iso_time(m.when),
+        "source": "audit",
+        "description": m.description,
+    }
+
+
+def chart_window_s(at: float, window_s: int, start: float | None) -> int:
+    """Enough time to see the canary's whole run and a window before it, in whole minutes."""
+    want = 3 * window_s if start is None else at - start + 2 * window_s
+    want = min(max(want, MIN_CHART_S, window_s), MAX_CHART_S)
+    return int(math.ceil(want / 60.0) * 60)
+
+
+def _series(services: Services, params: ReviewParams, at: float, start: float | None):
+    c = params.canary
+    window_s = chart_window_s(at, c.window_s, start)
+    args = {
+        "namespace": c.namespace,
+        "service": c.service,
+        "window": validate.format_duration(window_s),
+        "at": str(at),
+    }
+    body = metrics_view(services, parse_metrics_params(args))
+    versions = [v for v in (c.baseline, c.canary)]
+    s = body["series"]
+
+    def pick(key: str) -> dict[str, Any]:
+        return {v: s[key][v] for v in versions if v in s[key]}
+
+    return {
+        "window": body["window"],
+        "step": body["step"],
+        "start": body["start"],
+        "end": body["end"],
+        "versions": versions,
+        "success_rate": pick("success_rate"),
+        "rps": pick("rps"),
+        "p99_ms": pick("p99_ms"),
+        "source": body["source"],
+    }
+
+
+def _graph(services: Services, namespace: str, end: float, window_s: int) -> dict[str, Any]:
+    params = GraphParams(
+        (namespace,), GraphView.WORKLOAD, validate.format_duration(window_s), window_s, end
+    )
+    return graph_view(services, params)
+
+
+def _diff(services: Services, params: ReviewParams, at: float, start: float | None):
+    c = params.canary
+    if start is None:
+        return {
+            "note": (
+                f"No recorded change gave {c.canary} weight, so there is no 'before the canary'"
+                " to compare with. Pass before=UNIX time to choose one."
+            )
+        }
+    if start >= at:
+        raise BadRequest("the canary's start is not before the review time", field="before")
+    after_s = int(min(max(at - start, MIN_AFTER_S), c.window_s))
+    before = _graph(services, c.namespace, start, c.window_s)
+    after = _graph(services, c.namespace, at, after_s)
+    diff = diff_json(diff_graphs(before, after, DiffThresholds(), home_namespace=c.namespace))
+    notes = []
+    if at - start < MIN_AFTER_S:
+        notes.append(
+            f"The canary started {at - start:.0f} s ago: the 'now' window ({MIN_AFTER_S} s) "
+            "still includes time before it."
+        )
+    return {
+        "view": GraphView.WORKLOAD.value,
+        "before": {"start": before["at"] - c.window_s, "end": before["at"]},
+        "after": {"start": after["at"] - after_s, "end": after["at"]},
+        "notes": notes,
+        **diff,
+    }
+
+
+def _time_by_version(services: Services, params: ReviewParams, at: float) -> dict[str, Any]:
+    c = params.canary
+    source = trace_source(services)
+    name = jaeger_service(services, c.namespace, c.service)
+    traces = []
+    for version in (c.baseline, c.canary):
+        query = TraceQuery(
+            service=name,
+            start_us=int((at - c.window_s) * 1e6),
+            end_us=int(at * 1e6),
+            tags=(("istio.canonical_revision", version),),
+            limit=TRACES_PER_VERSION,
+        )
+        traces.extend(source.find_traces(query))
+    rows = time_by_version(traces, c.namespace, c.service, (c.baseline, c.canary))
+    return {"jaeger_service": name, "window": c.window, **version_time_json(rows)}
+
+
+def review_view(services: Services, params: ReviewParams) -> dict[str, Any]:
+    """Everything the review page, its panel and its reports show, as JSON."""
+    now = services.clock()
+    c = params.canary
+    at = now if c.at is None else validate.unix_time(c.at, now=now)
+    if params.before is not None and params.before > at:
+        raise BadRequest("before (the canary's start) must not be after at", field="before")
+    fixed = replace(params, canary=replace(c, at=at))  # every section describes one instant
+    analysis = canary_view(services, fixed.canary)
+    routes = _section(lambda: _routing(services, fixed, at))
+    markers: Sequence[WeightMarker] = routes.get("markers", ()) if "error" not in routes else ()
+    start = _start(fixed, markers)
+    start_when = None if start is None else start["when"]
+    return {
+        "namespace": c.namespace,
+        "service": c.service,
+        "baseline": c.baseline,
+        "canary": c.canary,
+        "window": c.window,
+        "at": analysis["at"],
+        "time": iso_time(at),
+        "query": review_query(fixed),
+        "analysis": analysis,
+        "action": recommended_action(analysis["verdict"], fixed),
+        "split": routes.get("split"),
+        "markers": markers_json(markers),
+        "routing_error": routes.get("error"),
+        "start": start,
+        "series": _section(lambda: _series(services, fixed, at, start_when)),
+        "diff": _section(lambda: _diff(services, fixed, at, start_when)),
+        "time_by_version": _section(lambda: _time_by_version(services, fixed, at)),
+        "audit": routes.get("audit", []),
+        "mode": services.mode,
+    }
