@@ -20,4 +20,5 @@ PAGES: tuple[Page, ...] = (
     Page("dashboards.traces", "/traces", "Traces"),
     Page("dashboards.trace_view", "/traces/view", "Trace", nav=False),
     Page("dashboards.releases", "/releases", "Releases"),
+    Page("dashboards.review", "/review", "Review"),
 )
