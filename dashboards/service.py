@@ -22,6 +22,7 @@ from dashboards.components import format as fmt
 from dashboards.components.banner import error_banner, info_banner
 from dashboards.components.controls import control
 from dashboards.components.links import page_link, topology_link
+from dashboards.components.markers import add_weight_markers
 from mesh import validate
 from mesh.errors import MeshdashError
 from mesh.health import health
@@ -29,6 +30,7 @@ from mesh.series import TOTAL, Target, csv_table
 from views.graph import thresholds_of
 from views.metrics import DEFAULT_WINDOW, list_targets, metrics_view, parse_metrics_params
 from views.params import get_one
+from views.review import markers_for
 
 WINDOWS: tuple[str, ...] = ("5m", "10m", "30m", "1h", "3h", "6h", "12h", "1d")
 REFRESH: dict[str, int] = {"off": 0, "15s": 15, "30s": 30, "1m": 60}
@@ -317,6 +319,8 @@ def figures(data: Mapping[str, Any], quantile: str) -> dict[str, Any]:
     }
     window_s = times[-1] - times[0]
     for fig in out.values():
+        # Weight changes of the service (audit log), on every chart: a step is read against its cause.
+        add_weight_markers(fig, data.get("markers") or [], start=times[0], end=times[-1])
         fig.update_xaxes(
             range=[charts.to_ms(times[0]), charts.to_ms(times[-1])],
             tickformat=charts.time_tickformat(window_s),
@@ -635,7 +639,12 @@ def page_callbacks(app, kind: Kind) -> None:
         if at:
             args["at"] = at
         try:
-            return metrics_view(services(), parse_metrics_params(args)), None
+            view = metrics_view(services(), parse_metrics_params(args))
+            if kind.target is Target.SERVICE:
+                view["markers"] = markers_for(
+                    services(), view["namespace"], name, view["start"], view["end"]
+                )
+            return view, None
         except Exception as exc:  # every failure becomes a banner, never a traceback
             keep = no_update if ctx.triggered_id == i("interval") else None
             return keep, error_banner(exc)

@@ -155,6 +155,23 @@ def _routing(services: Services, params: ReviewParams, at: float) -> dict[str, A
     }
 
 
+def markers_for(
+    services: Services, namespace: str, service: str, start: float, end: float
+) -> list[dict[str, Any]]:
+    """A service's weight-change markers in [start, end] for any time chart: [] when routing is
+    not configured or cannot be read (a chart never fails for want of its markers)."""
+    try:
+        store = store_of(services)
+        history = store.history(namespace=namespace, service=service, limit=MAX_AUDIT)
+        if not history:
+            return []
+        names = _subset_versions(store.get_service(namespace, service))
+    except MeshdashError:
+        return []
+    found = weight_markers(history, namespace, service, start=start, end=end, subset_versions=names)
+    return markers_json(found)
+
+
 def _start(params: ReviewParams, markers: Sequence[WeightMarker]) -> dict[str, Any] | None:
     if params.before is not None:
         return {
