@@ -32,8 +32,9 @@ class Change(StrEnum):
 class DiffThresholds:
     """How big a change must be to be listed.
 
-    rps_ratio: relative change in request rate (0.25: up or down by a quarter or more; from 2 to
-        2.5 rps counts, 2 to 2.4 does not). Sampling noise in a short window is around 5-10%.
+    rps_ratio: relative change in request rate against the rate before (0.25: up or down by a
+        quarter or more; 2 to 2.5 rps counts, 2 to 2.4 or 2 to 1.6 does not). Sampling noise in
+        a short window is around 5-10%.
     error_rate_pts: absolute change in the 5xx ratio (0.01 = one percentage point).
     p95_ratio and p95_min_ms: p95 moved by this fraction AND by at least this many ms (a 1 ms
         hop that becomes 2 ms is +100% but nobody's problem).
@@ -145,8 +146,8 @@ def _carries(rps: float, bps: float | None, t: DiffThresholds) -> bool:
 def _rps_delta(before: float | None, after: float | None, t: DiffThresholds) -> MetricDelta:
     significant = False
     if before is not None and after is not None:
-        low, high = sorted((before, after))
-        significant = high >= t.min_rps and (low == 0 or high / low - 1.0 >= t.rps_ratio)
+        moved = max(before, after) >= t.min_rps
+        significant = moved and (before == 0 or abs(after / before - 1.0) >= t.rps_ratio)
     return MetricDelta("rps", before, after, significant)
 
 
