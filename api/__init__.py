@@ -41,12 +41,23 @@ def register(server: Flask, svc: Services) -> None:
         body, status = errors.error_body(exc)
         return jsonify(body), status
 
+    @bp.route("/", defaults={"rest": ""}, methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
     @bp.route("/<path:rest>", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
     def _no_such_endpoint(rest: str):
         # Without this, Dash's catch-all page route would answer unknown /api/ paths with HTML.
         return jsonify({"error": f"no API endpoint /api/{rest}"}), 404
 
     server.register_blueprint(bp)
+
+    @server.before_request
+    def _api_paths_stay_json():
+        # Paths such as /api// slip past the blueprint's rules into Dash's page route.
+        rule = request.url_rule
+        if request.path.startswith("/api/") and (
+            rule is None or rule.endpoint.split(".")[0] != "api"
+        ):
+            return jsonify({"error": "no such API endpoint"}), 404
+        return None
 
     @server.errorhandler(404)
     def _not_found(exc: HTTPException):

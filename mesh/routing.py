@@ -923,9 +923,9 @@ def parse_action(payload: Mapping) -> Action:
     if not isinstance(payload, Mapping):
         raise BadRequest("the request body must be a JSON object")
     name = payload.get("action")
-    if name not in ACTIONS:
+    if not isinstance(name, str) or name not in ACTIONS:  # a list or object is unhashable
         raise BadRequest(
-            f"action must be one of {', '.join(ACTIONS)}; got {name!r}", field="action"
+            f"action must be one of {', '.join(ACTIONS)}; got {str(name)[:40]!r}", field="action"
         )
     return ACTIONS[name].parse(payload)
 
