@@ -127,6 +127,9 @@ def _mark(fig: go.Figure, review: Mapping[str, Any], times: Sequence[float]) -> 
         shade_window(fig, max(diff["before"]["start"], lo), diff["before"]["end"], "before")
         shade_window(fig, max(diff["after"]["start"], lo), diff["after"]["end"], "now")
     add_weight_markers(fig, review.get("markers") or [], start=lo, end=hi)
+    for trace in fig.data:  # a version that just started has a point or two: show them as dots
+        if sum(y is not None for y in trace.y or ()) < 3:
+            trace.update(mode="lines+markers", marker={"size": 6})
     fig.update_xaxes(
         range=[charts.to_ms(lo), charts.to_ms(hi)], tickformat=charts.time_tickformat(hi - lo)
     )
