@@ -26,7 +26,7 @@ from dashboards.components.release_forms import default_roles
 from mesh import validate
 from mesh.errors import MeshdashError
 from mesh.series import Target
-from views.metrics import list_targets
+from views.metrics import list_targets, metrics_view, parse_metrics_params
 from views.params import get_one
 from views.review import parse_review_params, review_view
 from views.routes import route_detail, routes_list
@@ -206,9 +206,16 @@ def service_options(namespace: str) -> list[str]:
 
 
 def versions_of(namespace: str, service: str) -> tuple[list[str], dict[str, int]]:
-    """The service's versions and current weights; weights are empty without routing."""
+    """The service's versions and current weights, from its routes; without routing (no
+    --kube), the versions that served it in the last hour, weighted by their share."""
     svc = services()
-    detail = route_detail(svc, namespace, service)
+    try:
+        detail = route_detail(svc, namespace, service)
+    except MeshdashError:
+        args = {"namespace": namespace, "service": service, "window": "1h"}
+        body = metrics_view(svc, parse_metrics_params(args))
+        shares = {v: body["summary"].get(v, {}).get("share") or 0.0 for v in body["versions"]}
+        return list(shares), {v: round(100 * share) for v, share in shares.items()}
     weights = {v: int(detail.get("weights", {}).get(v, 0)) for v in detail.get("versions") or []}
     return list(weights), weights
 

@@ -111,6 +111,14 @@ def _p(p: Any) -> str:
     return "p<0.0001" if p < 1e-4 else f"p={p:.4f}"
 
 
+def diff_cell(m: Mapping[str, Any]) -> str:
+    """A graph-diff cell: the move when it crossed its threshold, else just the value now."""
+    if m.get("significant"):
+        return metric_change(m)
+    shown = m["after"] if m.get("after") is not None else m.get("before")
+    return "–" if shown is None else metric_value(m["metric"], shown)
+
+
 def verdict_label(verdict: str) -> str:
     return VERDICT_LABELS.get(verdict, verdict)
 
@@ -346,7 +354,9 @@ def _diff_rows(diff: Mapping[str, Any]) -> list[tuple[str, str, str, str, str]]:
     for e in diff["elements"]:
         by = {m["metric"]: m for m in e["metrics"]}
         cells = [
-            (metric_change(by[k]) + (" ◀" if by[k]["significant"] else "")) if k in by else "–"
+            (f"**{diff_cell(by[k])}**" if by[k]["significant"] else diff_cell(by[k]))
+            if k in by
+            else "–"
             for k in ("rps", "error_rate", "p95_ms")
         ]
         rows.append((CHANGE_LABELS.get(e["change"], e["change"]), e["label"], *cells))
@@ -518,7 +528,7 @@ def _html_diff(diff: Mapping[str, Any] | None) -> str:
             cls = ("sig " if m["significant"] else "") + (
                 "worse" if m["significant"] and m["worse"] else ""
             )
-            cells.append(f"<span class='{cls.strip()}'>{_e(metric_change(m))}</span>")
+            cells.append(f"<span class='{cls.strip()}'>{_e(diff_cell(m))}</span>")
         rows.append([_e(CHANGE_LABELS.get(e["change"], e["change"])), _e(e["label"]), *cells])
     return (
         head

@@ -470,12 +470,10 @@ def diff_card(review: Mapping[str, Any], prefix: str = "rv") -> html.Div:
                 if m is None:
                     cells.append(html.Td("–", className="md-num rv-muted"))
                     continue
-                cls = "md-num"
-                if m["significant"]:
-                    cls += " rv-sig" + (" rv-worse" if m["worse"] else "")
-                else:
-                    cls += " rv-muted"
-                cells.append(html.Td(report.metric_change(m), className=cls))
+                cls = "md-num rv-sig" + (" rv-worse" if m["worse"] else "")
+                if not m["significant"]:  # within its threshold: the value now, quietly
+                    cls = "md-num rv-muted"
+                cells.append(html.Td(report.diff_cell(m), className=cls))
             rows.append(
                 html.Tr(
                     [
@@ -618,16 +616,16 @@ def render(review: Mapping[str, Any], prefix: str = "rv") -> html.Div:
                 ],
                 className="rv-row",
             ),
+            diff_card(review, prefix),
             html.Div(
                 [
-                    diff_card(review, prefix),
                     _graph_card(
                         "Where time goes by version", figs.get("time"), "time", prefix, time_note
                     ),
+                    audit_card(review, prefix),
                 ],
                 className="rv-row",
             ),
-            audit_card(review, prefix),
         ],
         className="rv-panel",
         id=f"{prefix}-panel",

@@ -48,8 +48,14 @@ def add_weight_markers(
         if (start is None or m["when"] >= start) and (end is None or m["when"] <= end)
     ]
     pairs = _axis_pairs(fig)
-    for m in shown:
-        x = to_ms(float(m["when"]))
+    times = [float(m["when"]) for m in shown]
+    lo = start if start is not None else min(times, default=0.0)
+    hi = end if end is not None else max(times, default=0.0)
+    span = hi - lo if hi > lo else 1.0
+    last_label: float | None = None
+    level = 0
+    for m, when in sorted(zip(shown, times, strict=True), key=lambda p: p[1]):
+        x = to_ms(when)
         for xref, yref in pairs:
             fig.add_shape(
                 type="line",
@@ -63,25 +69,30 @@ def add_weight_markers(
                 layer="above",
                 name="weight-change",
             )
-        if label:
-            xref, yref = pairs[0]
-            # Near the right edge the label reads leftwards, so it is never cut off.
-            late = start is not None and end is not None and end > start
-            late = late and (float(m["when"]) - start) / (end - start) > 0.7
-            fig.add_annotation(
-                x=x,
-                xref=xref,
-                y=1,
-                yref=f"{yref} domain",
-                yanchor="bottom",
-                xanchor="right" if late else "left",
-                text=f"⇄ {m['label']}",
-                showarrow=False,
-                font={"size": 10, "color": MARKER_COLOR},
-                bgcolor="rgba(255,255,255,0.85)",
-                hovertext=_hover(m),
-                name="weight-change",
-            )
+        if not label:
+            continue
+        # Labels of changes close together step down a line each, so they never overprint.
+        close = last_label is not None and (when - last_label) < 0.15 * span
+        level = (level + 1) % 3 if close else 0
+        last_label = when
+        xref, yref = pairs[0]
+        # Near the right edge the label reads leftwards, so it is never cut off.
+        late = (when - lo) / span > 0.7
+        fig.add_annotation(
+            x=x,
+            xref=xref,
+            y=1,
+            yref=f"{yref} domain",
+            yanchor="bottom",
+            xanchor="right" if late else "left",
+            yshift=-15 * level,
+            text=f"⇄ {m['label']}",
+            showarrow=False,
+            font={"size": 10, "color": MARKER_COLOR},
+            bgcolor="rgba(255,255,255,0.85)",
+            hovertext=_hover(m),
+            name="weight-change",
+        )
     return fig
 
 
