@@ -1,0 +1,95 @@
+"""The review view's parameters, recommendation and chart span, and the page's pickers."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from app import create_app
+from config import Settings
+from dashboards import review as page
+from mesh.errors import BadRequest
+from tests.review_demo import Clock, demo_services
+from views.review import (
+    chart_window_s,
+    parse_review_params,
+    recommended_action,
+    review_query,
+)
+
+BASE = {"namespace": "bookinfo", "service": "reviews", "baseline": "v1", "canary": "v2"}
+
+
+def test_parameters_are_the_canary_analysis_ones_plus_before():
+    p = parse_review_params({**BASE, "window": "300s", "before": "1790000000", "alpha": "0.01"})
+    assert (p.namespace, p.service, p.canary.window, p.before) == (
+        "bookinfo",
+        "reviews",
+        "5m",
+        1_790_000_000.0,
+    )
+    assert review_query(p) == {**BASE, "window": "5m", "before": "1790000000", "alpha": "0.01"}
+    with pytest.raises(BadRequest) as bad:
+        parse_review_params({**BASE, "before": "soon"})
+    assert bad.value.field == "before"
+    with pytest.raises(BadRequest) as late:
+        parse_review_params({**BASE, "at": "1790000000", "before": "1790000001"})
+    assert late.value.field == "before"
+
+
+@pytest.mark.parametrize(
+    ("verdict", "action", "label"),
+    [
+        ("promote", "promote", "Promote v2: take over all traffic"),
+        ("continue", "step", "Continue: +10% to v2"),
+        ("rollback", "rollback", "Roll back to v1"),
+        ("hold", None, "Hold the split and investigate"),
+        ("insufficient_traffic", None, "Wait for more canary traffic"),
+    ],
+)
+def test_each_verdict_recommends_one_step_into_the_releases_flow(verdict, action, label):
+    got = recommended_action(verdict, parse_review_params(BASE))
+    assert (got["action"], got["label"]) == (action, label)
+    assert got["href"].startswith("/releases?namespace=bookinfo&service=reviews")
+    assert ("action=" in got["href"]) == (action is not None)
+    assert got["href"].endswith("baseline=v1&canary=v2")
+
+
+def test_the_chart_spans_the_canary_run_and_a_window_before_it():
+    at = 1_790_000_000.0
+    assert chart_window_s(at, 600, None) == 1800  # three windows, at least 30 minutes
+    assert chart_window_s(at, 600, at - 3600) == 3600 + 1200
+    assert chart_window_s(at, 600, at - 7 * 86400) == 86400  # never more than a day
+    assert chart_window_s(at, 7200, None) == 21600
+
+
+def test_versions_come_from_routes_or_else_from_traffic():
+    svc = demo_services(clock=Clock(1_790_000_000.0))
+    app = create_app(svc.settings, svc)
+    with app.server.test_request_context():
+        assert page.versions_of("bookinfo", "reviews") == (
+            ["v1", "v2", "v3"],
+            {"v1": 80, "v2": 10, "v3": 10},
+        )
+        assert page.service_options("bookinfo") == ["reviews"]
+    blind = replace(svc, routes=None)
+    app = create_app(blind.settings, blind)
+    with app.server.test_request_context():
+        versions, weights = page.versions_of("bookinfo", "reviews")
+        assert versions == ["v1", "v2", "v3"] and weights == {"v1": 80, "v2": 10, "v3": 10}
+        assert "reviews" in page.service_options("bookinfo")
+
+
+def test_the_simulate_card_is_demo_only():
+    demo = demo_services(clock=Clock(1_790_000_000.0))
+    with create_app(demo.settings, demo).server.test_request_context():
+        assert "rv-sim-slow" in str(page.layout(**BASE))
+        assert page.fault_text("bookinfo", "reviews", "v3") == "reviews-v3: healthy"
+        demo.demo.state.set_fault("bookinfo", "reviews-v3", latency_factor=10.0, error_rate=0.05)
+        assert page.fault_text("bookinfo", "reviews", "v3") == (
+            "reviews-v3: 10× slower and 5% extra 5xx"
+        )
+    live = replace(demo, demo=None, settings=Settings(prometheus_url="http://127.0.0.1:1"))
+    with create_app(live.settings, live).server.test_request_context():
+        assert "rv-sim-slow" not in str(page.layout(**BASE))
