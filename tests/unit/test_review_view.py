@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from app import create_app
 from config import Settings
@@ -93,3 +95,38 @@ def test_the_simulate_card_is_demo_only():
     live = replace(demo, demo=None, settings=Settings(prometheus_url="http://127.0.0.1:1"))
     with create_app(live.settings, live).server.test_request_context():
         assert "rv-sim-slow" not in str(page.layout(**BASE))
+
+
+@pytest.fixture(scope="module")
+def demo_client():
+    svc = demo_services(clock=Clock(1_790_000_000.0))
+    return create_app(svc.settings, svc).server.test_client()
+
+
+_ODD = st.one_of(
+    st.sampled_from(["v1", "v2", "v3", "", "10m", "1790000000", "-1", "nan", "1e999", "0x10"]),
+    st.text(max_size=12),
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    baseline=_ODD,
+    canary=_ODD,
+    window=_ODD,
+    before=_ODD,
+    at=_ODD,
+    suffix=st.sampled_from(["", "/report.md", "/report.html"]),
+)
+def test_any_query_answers_json_or_a_report_never_a_5xx(
+    demo_client, baseline, canary, window, before, at, suffix
+):
+    query = {"baseline": baseline, "canary": canary, "window": window, "before": before, "at": at}
+    r = demo_client.get(f"/api/review/bookinfo/reviews{suffix}", query_string=query)
+    assert r.status_code in (200, 400), r.get_data(as_text=True)[:300]
+    if r.status_code == 400 or not suffix:
+        assert r.is_json
+    else:
+        assert "attachment" in r.headers["Content-Disposition"]
