@@ -3,7 +3,10 @@
 - MESHDASH_BIND (default MESHDASH_HOST:MESHDASH_PORT, i.e. 127.0.0.1:8050).
 - MESHDASH_WORKERS: processes; default 2, or 1 in demo mode, whose simulated routes live in
   one process's memory (two workers would each keep their own).
-- MESHDASH_THREADS: threads per worker (gthread); pages mostly wait on backends.
+- MESHDASH_THREADS: threads per worker (gthread), default 4. Cache hits are CPU work under one
+  GIL, so more threads mostly add switching (bench/load.py: 4 threads served 670 requests/s, 16
+  served 540); a cold view waits on the backend, and single flight makes identical ones share it.
+- MESHDASH_MAX_REQUESTS: recycle a worker after this many requests (default 0: never).
 - With several workers, prometheus_client's multiprocess mode aggregates every worker's
   meshdash_* series in one /metrics answer (PROMETHEUS_MULTIPROC_DIR, emptied at start).
 - Logs: JSON lines, gunicorn's access log included (ops/logging_setup.py).
@@ -34,8 +37,13 @@ threads = int(os.environ.get("MESHDASH_THREADS", "4"))
 timeout = int(os.environ.get("MESHDASH_WORKER_TIMEOUT_S", "60"))  # longer than any backend timeout
 graceful_timeout = 20
 keepalive = 5
-max_requests = 5000  # recycle workers now and then, so a slow leak cannot grow without bound
-max_requests_jitter = 500
+# Recycling a worker after N requests (a guard against slow leaks) is off by default: each recycle
+# drops that worker's in-process cache (one more query set) and, with one worker, stalls every
+# request for the seconds a new worker takes to import the app. Under the load test (bench/load.py,
+# ~700 requests/s) the former 5,000 recycled a worker every 7 s. Caches are bounded; set
+# MESHDASH_MAX_REQUESTS (e.g. 200000) to recycle anyway.
+max_requests = int(os.environ.get("MESHDASH_MAX_REQUESTS", "0"))
+max_requests_jitter = max_requests // 10
 # The heartbeat file must sit on a writable filesystem: the container's root is read-only.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 control_socket_disable = True  # gunicorn >= 24 puts one in $HOME, which the container lacks

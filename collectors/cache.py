@@ -282,6 +282,30 @@ class SharedCache:
                         return self._unwrap(found)
                 return self._fill(key, call, backend, ttl_s, lambda: fn(*args))
 
+    def memo(self, call: str, args: tuple[Any, ...], fn: Callable[[], T]) -> T:
+        """fn() once per key and refresh interval, for work derived from cached backend answers
+        (a view built from telemetry): N viewers of one view then also cost one build, not only
+        one query set. Under load that build, not the backend, is what each request pays.
+
+        `args` (dataclasses aligned like collector calls) make the key and must determine fn's
+        result. fn's own backend calls take their bound and cache their failures, so nothing is
+        bounded or error-cached here; concurrent identical builds in a process wait for one.
+        """
+        key = self.key("view", call, tuple(align(a, self.interval_s) for a in args))
+        found = self._get(key)
+        if isinstance(found, _Value):
+            self.metrics.count_cache(call, hit=True)
+            return found.value
+        with self._local(key) as acquired:
+            found = self._get(key) if acquired else None
+            if isinstance(found, _Value):
+                self.metrics.count_cache(call, hit=True, coalesced=True)
+                return found.value
+            self.metrics.count_cache(call, hit=False)
+            value = fn()
+            self._set(key, _Value(self.clock() + self.interval_s, value), self.interval_s)
+            return value
+
     def _fill(
         self, key: str, call: str, backend: str, ttl_s: float | None, fn: Callable[[], T]
     ) -> T:

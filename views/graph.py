@@ -53,10 +53,22 @@ def thresholds_of(services: Services) -> HealthThresholds:
 
 
 def graph_view(services: Services, params: GraphParams) -> dict[str, Any]:
-    """Ask the telemetry source once, build the model, and return the JSON-ready graph."""
+    """Ask the telemetry source once, build the model, and return the JSON-ready graph.
+
+    In live mode the built graph is shared too (services.cache.memo): many viewers of one view
+    within a refresh interval cost one query set and one build.
+    """
     now = services.clock()
     at = now if params.at is None else validate.unix_time(params.at, now=now)
     query = GraphQuery(params.namespaces, params.view, params.window_s, at)
+    cache = getattr(services, "cache", None)
+    if cache is None:
+        return _graph_body(services, params, query)
+    key = (query, params.namespaces, params.window, thresholds_of(services))
+    return cache.memo("graph_view", key, lambda: _graph_body(services, params, query))
+
+
+def _graph_body(services: Services, params: GraphParams, query: GraphQuery) -> dict[str, Any]:
     telemetry = services.telemetry.graph_telemetry(query)
     graph = build_graph(telemetry, thresholds_of(services))
     body = graph_json(graph)
