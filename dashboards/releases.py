@@ -348,11 +348,10 @@ def _review(namespace: str, service: str, stable: str | None, canary: str | None
             " with ",
             html.Strong(stable or "the stable version"),
             " (success rate, latency, significance) before shifting more traffic: ",
-            html.A(
-                "see the canary verdict (JSON)",
+            dcc.Link(
+                "open the release review",
                 href=review_link(namespace, service, stable, canary),
                 id="rel-review-link",
-                target="_blank",
             ),
             ".",
         ]

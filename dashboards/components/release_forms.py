@@ -176,6 +176,7 @@ def default_roles(
 
 
 def review_link(namespace: str, service: str, baseline: str | None, canary: str | None) -> str:
-    """The canary verdict for the pair. The review page (issue 6) is not built yet, so this is
-    the JSON answer of /api/canary."""
-    return page_link(f"/api/canary/{namespace}/{service}", baseline=baseline, canary=canary)
+    """The release review page for the pair: verdict, figures, graph diff, report."""
+    return page_link(
+        "/review", namespace=namespace, service=service, baseline=baseline, canary=canary
+    )

@@ -134,7 +134,7 @@ def test_default_roles_pick_the_busiest_and_keep_a_valid_choice():
 
 def test_review_link_carries_the_pair():
     assert review_link("bookinfo", "reviews", "v1", "v2") == (
-        "/api/canary/bookinfo/reviews?baseline=v1&canary=v2"
+        "/review?namespace=bookinfo&service=reviews&baseline=v1&canary=v2"
     )
 
 
