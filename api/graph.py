@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, Response, request
 
 from api import services
-from views.graph import graph_view, parse_graph_params
+from views.graph import graph_view_json, parse_graph_params
 
 
 def register(bp: Blueprint) -> None:
@@ -13,4 +13,4 @@ def register(bp: Blueprint) -> None:
     def graph():
         svc = services()
         params = parse_graph_params(request.args, svc.settings.default_namespaces)
-        return jsonify(graph_view(svc, params))
+        return Response(graph_view_json(svc, params), mimetype="application/json")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,13 +59,40 @@ def graph_view(services: Services, params: GraphParams) -> dict[str, Any]:
     In live mode the built graph is shared too (services.cache.memo): many viewers of one view
     within a refresh interval cost one query set and one build.
     """
+    return _shared_view(services, params, _query(services, params))
+
+
+def graph_view_json(services: Services, params: GraphParams) -> bytes:
+    """graph_view as the JSON text /api/graph sends, encoded once per view and refresh interval
+    in live mode: under many viewers, encoding was a fifth of what each request cost."""
+    query = _query(services, params)
+
+    def encode() -> bytes:
+        body = _shared_view(services, params, query)
+        return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+    cache = getattr(services, "cache", None)
+    if cache is None:
+        return encode()
+    return cache.memo("graph_view_json", _memo_key(services, params, query), encode)
+
+
+def _query(services: Services, params: GraphParams) -> GraphQuery:
     now = services.clock()
     at = now if params.at is None else validate.unix_time(params.at, now=now)
-    query = GraphQuery(params.namespaces, params.view, params.window_s, at)
+    return GraphQuery(params.namespaces, params.view, params.window_s, at)
+
+
+def _memo_key(services: Services, params: GraphParams, query: GraphQuery) -> tuple[Any, ...]:
+    """Everything the body depends on; the cache aligns the query's `at` to the interval."""
+    return (query, params.namespaces, params.window, thresholds_of(services))
+
+
+def _shared_view(services: Services, params: GraphParams, query: GraphQuery) -> dict[str, Any]:
     cache = getattr(services, "cache", None)
     if cache is None:
         return _graph_body(services, params, query)
-    key = (query, params.namespaces, params.window, thresholds_of(services))
+    key = _memo_key(services, params, query)
     return cache.memo("graph_view", key, lambda: _graph_body(services, params, query))
 
 

@@ -53,8 +53,8 @@ def test_prometheus_scrapes_the_apps_own_metrics(tmp_path):
             'meshdash_http_request_duration_seconds_count{job="meshdash",status="400"}': 1,
             'meshdash_backend_request_duration_seconds_count{job="meshdash",backend="prometheus",call="graph_telemetry",outcome="ok"}': 1,
             'meshdash_cache_misses_total{job="meshdash",call="graph_telemetry"}': 1,
-            'meshdash_cache_misses_total{job="meshdash",call="graph_view"}': 1,
-            'meshdash_cache_hits_total{job="meshdash",call="graph_view"}': 2,
+            'meshdash_cache_misses_total{job="meshdash",call="graph_view_json"}': 1,
+            'meshdash_cache_hits_total{job="meshdash",call="graph_view_json"}': 2,
         }
         deadline = time.monotonic() + 30
         seen: dict[str, float] = {}

@@ -208,9 +208,9 @@ def test_metrics_expose_request_backend_and_cache_series():
             s.name.endswith("_count")] == [1.0]  # fmt: skip
     assert len(prom.calls) == 1
     assert samples(fams["meshdash_cache_misses"], call="graph_telemetry")[0].value == 1.0
-    # Later viewers are answered by the built view, before the telemetry is even looked up.
-    assert samples(fams["meshdash_cache_misses"], call="graph_view")[0].value == 1.0
-    assert samples(fams["meshdash_cache_hits"], call="graph_view")[0].value == 2.0
+    # Later viewers get the encoded view, before the telemetry is even looked up.
+    assert samples(fams["meshdash_cache_misses"], call="graph_view_json")[0].value == 1.0
+    assert samples(fams["meshdash_cache_hits"], call="graph_view_json")[0].value == 2.0
     backend = fams["meshdash_backend_request_duration_seconds"]
     done = samples(backend, backend="prometheus", call="graph_telemetry", outcome="ok")
     assert [s.value for s in done if s.name.endswith("_count")] == [1.0]

@@ -3,6 +3,7 @@ query set AND one graph build; failures are never kept; different views never sh
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -13,7 +14,7 @@ from config import Settings
 from mesh.errors import BackendUnavailable
 from services import Services
 from tests.unit.test_cache import T0, Clock, StubTelemetry, make_cache
-from views.graph import graph_view, parse_graph_params
+from views.graph import graph_view, graph_view_json, parse_graph_params
 
 
 @pytest.fixture
@@ -104,3 +105,16 @@ def test_failures_are_not_kept(live):
     stub.fail = None
     assert view(services, namespace=["shop"])["nodes"]  # recovers on the next request
     assert len(builds) == 1
+
+
+def test_the_api_text_is_encoded_once_and_says_the_same(live):
+    services, stub, builds, clock = live
+    params = parse_graph_params({"namespace": ["shop"]}, ("shop",))
+    text = graph_view_json(services, params)
+    for _ in range(5):
+        clock.now += 1
+        assert graph_view_json(services, params) == text
+    assert json.loads(text) == graph_view(services, params)
+    assert len(stub.calls) == 1 and len(builds) == 1
+    hits = services.metrics.cache_hits.labels("graph_view_json")._value.get()
+    assert hits == 5
