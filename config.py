@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from mesh import validate
+from mesh.canary import CanaryConfig
+from mesh.errors import BadRequest
 
 
 class Settings(BaseSettings):
@@ -117,6 +121,13 @@ class Settings(BaseSettings):
         None, description="signs CSRF cookies; set it when several workers serve one site"
     )
 
+    # Release review (issue 6, views/canary.py): per-service gates on top of Flagger's defaults,
+    # e.g. MESHDASH_CANARY_GATES='{"bookinfo/reviews": {"max_p99_ms": 800, "min_requests": 500}}'.
+    canary_gates: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description="canary gates per NAMESPACE/SERVICE (JSON); fields as /api/canary's parameters",
+    )
+
     # Serving (issue 7): shared cache, backend bounds, readiness, logs.
     cache_redis_url: str | None = Field(
         None, description="redis://host:port/db shared by workers and replicas; unset: in-process"
@@ -134,6 +145,20 @@ class Settings(BaseSettings):
         description="log level of the JSON logs",
         pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$",
     )
+
+    @field_validator("canary_gates")
+    @classmethod
+    def _valid_gates(cls, value: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        """Refuse a bad gate at start-up, not at the first review of that service."""
+        for key, gates in value.items():
+            namespace, _, service = key.partition("/")
+            try:
+                validate.namespace(namespace)
+                validate.service_name(service)
+                CanaryConfig.from_mapping(gates)
+            except BadRequest as exc:
+                raise ValueError(f"canary_gates[{key!r}]: {exc}") from None
+        return value
 
     @property
     def demo(self) -> bool:

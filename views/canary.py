@@ -4,12 +4,11 @@ Query keys (the same in the API and a page URL): namespace, service (the API tak
 its path), baseline, canary, window (default 10m), at (UNIX seconds, default now), and optional
 gate overrides named as CanaryConfig's fields (min_requests, min_success_rate, max_p99_ms,
 alpha, max_error_increase, slower_effect). Per-service defaults come from
-`settings.canary_gates` ({"NAMESPACE/SERVICE": {field: value}}) when that setting exists.
+`settings.canary_gates` ({"NAMESPACE/SERVICE": {field: value}}).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -84,8 +83,7 @@ def parse_canary_params(
 
 def canary_config(services: Services, params: CanaryParams) -> CanaryConfig:
     """Flagger's defaults, then the service's configured gates, then the request's overrides."""
-    configured: Mapping[str, Any] = getattr(services.settings, "canary_gates", None) or {}
-    per_service = configured.get(f"{params.namespace}/{params.service}") or {}
+    per_service = services.settings.canary_gates.get(f"{params.namespace}/{params.service}", {})
     base = CanaryConfig.from_mapping(per_service)
     return CanaryConfig.from_mapping(dict(params.overrides), base)
 

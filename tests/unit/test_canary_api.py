@@ -182,6 +182,33 @@ def test_per_service_gates_from_settings_then_request_overrides(source):
     assert canary_view(svc, other)["config"]["min_requests"] == 100
 
 
+def test_gates_configured_in_the_environment_apply_to_that_service_only(monkeypatch, source):
+    monkeypatch.setenv("MESHDASH_CANARY_GATES", '{"shop/cart": {"min_requests": 5000}}')
+    settings = Settings(prometheus_url="http://127.0.0.1:1", default_namespaces=("shop",))
+    svc = Services(settings=settings, telemetry=source, clock=lambda: NOW)
+    client = create_app(settings, svc).server.test_client()
+    cart = client.get("/api/canary/shop/cart?baseline=v1&canary=v2").get_json()
+    assert cart["verdict"] == "insufficient_traffic"
+    assert cart["config"]["min_requests"] == 5000
+    other = client.get("/api/canary/shop/payments?baseline=v1&canary=v2").get_json()
+    assert other["verdict"] == "promote"
+
+
+@pytest.mark.parametrize(
+    "gates",
+    [
+        '{"shop/cart": {"max_p99_ms": -1}}',
+        '{"shop/cart": {"p99": 300}}',
+        '{"shop": {"max_p99_ms": 300}}',
+        '{"shop/Cart!": {"max_p99_ms": 300}}',
+    ],
+)
+def test_bad_configured_gates_stop_start_up_naming_the_key(monkeypatch, gates):
+    monkeypatch.setenv("MESHDASH_CANARY_GATES", gates)
+    with pytest.raises(ValueError, match="canary_gates"):
+        Settings(prometheus_url="http://127.0.0.1:1")
+
+
 def test_page_style_args_carry_namespace_and_service():
     params = parse_canary_params(
         {"namespace": "shop", "service": "cart", "baseline": "v1", "canary": "1.2.3"}
