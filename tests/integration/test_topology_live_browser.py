@@ -80,3 +80,27 @@ def test_live_backend_down_shows_a_banner(page, tmp_path, shot):  # noqa: F811
         shot("topology-live-prometheus-down")
     finally:
         live.stop()
+
+
+def test_live_review_of_the_payments_canary(page, live_prom, scenario_time, shot):  # noqa: F811
+    """The review page on real data: payments v2 (median 60 ms) against v1 (20 ms) at 70/30."""
+    at = int(scenario_time)
+    page.goto(
+        f"{live_prom.url}/review?namespace=payments&service=payments&baseline=v1&canary=v2"
+        f"&window=10m&at={at}"
+    )
+    expect(page.locator("#mode-badge")).to_contain_text("LIVE")
+    verdict = page.locator("#rv-verdict")
+    expect(verdict).to_be_visible(timeout=20_000)
+    api = page.request.get(
+        f"{live_prom.url}/api/canary/payments/payments?baseline=v1&canary=v2&window=10m&at={at}"
+    ).json()
+    # The page shows what the API computes, from the same view.
+    expect(verdict).to_have_attribute("data-verdict", api["verdict"])
+    assert api["verdict"] in ("hold", "rollback")  # three times slower: latency is named
+    expect(page.locator("#rv-reasons")).to_contain_text("latency")
+    figures = page.locator("#rv-figures")
+    expect(figures).to_contain_text(f"{api['baseline']['requests']:,.0f}")
+    expect(figures).to_contain_text(f"{api['canary']['requests']:,.0f}")
+    assert "Traceback" not in page.content()
+    shot("review-live-prometheus")
