@@ -41,6 +41,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+import redis
 from flask_caching.backends import BaseCache, RedisCache, SimpleCache
 
 from config import Settings
@@ -426,17 +427,35 @@ class SharedCache:
     def ready(self) -> dict[str, Any]:
         """Whether the shared store answers; never required, since calls survive without it."""
         if self.redis is None:
-            return {"ok": True, "detail": "in-process cache", "version": None}
+            return {
+                "ok": True,
+                "detail": "in-process cache",
+                "version": None,
+                "reachable": True,
+                "authenticated": None,  # nothing to authenticate to
+            }
         where = _redis_address(self.redis)
         try:
             info = self.redis.info("server")
         except Exception as exc:
+            refused = isinstance(exc, redis.exceptions.AuthenticationError) or (
+                isinstance(exc, redis.exceptions.ResponseError) and "NOAUTH" in str(exc)
+            )
+            reached = refused or not isinstance(exc, redis.exceptions.ConnectionError)
             return {
                 "ok": False,
                 "detail": f"redis at {where}: {type(exc).__name__}",
                 "version": None,
+                "reachable": reached,
+                "authenticated": False if refused else None,
             }
-        return {"ok": True, "detail": f"redis at {where}", "version": info.get("redis_version")}
+        return {
+            "ok": True,
+            "detail": f"redis at {where}",
+            "version": info.get("redis_version"),
+            "reachable": True,
+            "authenticated": True,
+        }
 
 
 def _redis_address(client: Any) -> str:

@@ -19,7 +19,13 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from collectors.jaeger_json import parse_dependencies, parse_otlp, parse_v1_response
-from collectors.wire import NotFiniteError, connection_reason, loads_strict
+from collectors.wire import (
+    NotFiniteError,
+    connection_reason,
+    loads_strict,
+    not_ready,
+    ready_answer,
+)
 from mesh.errors import (
     BackendAuthError,
     BackendDataError,
@@ -136,8 +142,8 @@ class JaegerCollector:
             api = self.api_version()
             count = len(self.services())
         except BackendError as exc:
-            return {"ok": False, "detail": exc.cause, "version": None}
-        return {"ok": True, "detail": f"{count} services", "version": f"API {api}"}
+            return not_ready(exc)
+        return ready_answer(f"{count} services", f"API {api}")
 
     # ---- TraceSource ---------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from collectors.audit_log import AuditLog
-from collectors.wire import NotFiniteError, connection_reason, loads_strict
+from collectors.wire import NotFiniteError, connection_reason, loads_strict, not_ready, ready_answer
 from mesh import routing, validate
 from mesh.audit import AuditEntry
 from mesh.errors import (
@@ -354,14 +354,11 @@ class KubeRouteStore:
             plural = routing.PLURALS[routing.VIRTUAL_SERVICE]
             self._list_istio(self._ready_namespace, plural, limit=1)
         except BackendError as exc:
-            return {"ok": False, "detail": exc.cause, "version": version}
+            return not_ready(exc, version)
         except ApiException as exc:  # /version refused: an auth proxy, or an old server
-            return {"ok": False, "detail": _status_message(exc), "version": version}
-        return {
-            "ok": True,
-            "detail": f"can list VirtualServices in {self._ready_namespace}",
-            "version": version,
-        }
+            kind = BackendAuthError if exc.status in (401, 403) else BackendQueryError
+            return not_ready(kind(BACKEND, _status_message(exc)), version)
+        return ready_answer(f"can list VirtualServices in {self._ready_namespace}", version)
 
     # -- RouteStore -----------------------------------------------------------------------------
     def list_services(self, namespace: str) -> list[routing.ServiceRoutes]:

@@ -28,7 +28,7 @@ from prometheus_api_client import PrometheusApiClientException, PrometheusConnec
 from urllib3.util.retry import Retry
 
 from collectors import promql
-from collectors.wire import connection_reason
+from collectors.wire import connection_reason, not_ready, ready_answer
 from mesh import validate
 from mesh.errors import (
     BackendAuthError,
@@ -368,10 +368,6 @@ def _check_response(response: requests.Response, *args: Any, **kwargs: Any) -> N
         raise error
 
 
-def _not_ready(detail: str) -> dict[str, object]:
-    return {"ok": False, "detail": detail, "version": None}
-
-
 # ---------------------------------------------------------------------------------------------
 # The collector
 
@@ -422,22 +418,26 @@ class PrometheusCollector:
         try:
             resp = self._session.get(self.url + "/api/v1/status/buildinfo", timeout=self.timeout_s)
         except requests.exceptions.Timeout:
-            return _not_ready(f"no answer from {where} within {self.timeout_s:g} s")
+            cause = f"no answer from {where} within {self.timeout_s:g} s"
+            return not_ready(BackendTimeout(BACKEND, cause))
         except requests.exceptions.ConnectionError as e:
-            return _not_ready(f"cannot reach {where}: {connection_reason(e)}")
+            cause = f"cannot reach {where}: {connection_reason(e)}"
+            return not_ready(BackendUnavailable(BACKEND, cause))
         except requests.exceptions.RequestException as e:
-            return _not_ready(f"cannot reach {where}: {type(e).__name__}")
+            return not_ready(
+                BackendUnavailable(BACKEND, f"cannot reach {where}: {type(e).__name__}")
+            )
         except BackendAuthError:  # the response hook maps 401/403 before we see them
-            return _not_ready(f"authentication refused by {where}")
+            return not_ready(BackendAuthError(BACKEND, f"authentication refused by {where}"))
         except BackendError as e:
             if "HTTP 404" in e.cause:  # Thanos and Mimir answer queries without build info
-                return {"ok": True, "detail": "reachable (no build info)", "version": None}
-            return _not_ready(e.cause)
+                return ready_answer("reachable (no build info)")
+            return not_ready(e)
         try:
             version = resp.json()["data"]["version"]
         except (ValueError, KeyError, TypeError):
             version = None
-        return {"ok": True, "detail": "reachable", "version": version}
+        return ready_answer("reachable", version)
 
     def close(self) -> None:
         self._client.close()

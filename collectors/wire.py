@@ -15,6 +15,8 @@ from typing import Any
 
 import requests
 
+from mesh.errors import BackendAuthError, BackendError, BackendTimeout, BackendUnavailable
+
 
 class NotFiniteError(ValueError):
     """The JSON holds NaN, Infinity or a number too large for a float."""
@@ -56,3 +58,34 @@ def connection_reason(exc: BaseException) -> str:
         stack.extend([e.__cause__, e.__context__, getattr(e, "reason", None)])
         stack.extend(a for a in getattr(e, "args", ()) if isinstance(a, BaseException))
     return "connection failed"
+
+
+def ready_answer(
+    detail: str, version: str | None = None, *, authenticated: bool | None = True
+) -> dict[str, object]:
+    """A passing /readyz check: the backend answered, and (by default) accepted our credentials."""
+    return {
+        "ok": True,
+        "detail": detail,
+        "version": version,
+        "reachable": True,
+        "authenticated": authenticated,
+    }
+
+
+def not_ready(exc: BackendError, version: str | None = None) -> dict[str, object]:
+    """A failing /readyz check split into reachable and authenticated, so whoever reads it knows
+    whether to look at the network or at the credentials. None: this failure cannot tell."""
+    if isinstance(exc, BackendUnavailable | BackendTimeout):
+        reachable, authenticated = False, None
+    elif isinstance(exc, BackendAuthError):
+        reachable, authenticated = True, False
+    else:  # it answered, but wrongly: whether it checked our credentials is unknown
+        reachable, authenticated = True, None
+    return {
+        "ok": False,
+        "detail": exc.cause,
+        "version": version,
+        "reachable": reachable,
+        "authenticated": authenticated,
+    }

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from collectors.wire import not_ready
 from mesh.errors import BackendError
 
 if TYPE_CHECKING:  # services imports ops.metrics; no import cycle at run time
@@ -68,25 +69,38 @@ def _probe_of(source: Any) -> Callable[[], dict[str, Any]] | None:
 
 def _run(check: Check) -> dict[str, Any]:
     if check.probe is None:
-        return {
-            "ok": True,
-            "detail": "serving; this source has no readiness check",
-            "version": None,
-        }
+        return _entry(True, "serving; this source has no readiness check")
     try:
         answer = dict(check.probe())
     except BackendError as exc:
-        return {"ok": False, "detail": exc.cause, "version": None}
+        return not_ready(exc)
     except Exception as exc:  # a readiness check must report, never crash the probe
-        return {
-            "ok": False,
-            "detail": f"readiness check failed: {type(exc).__name__}",
-            "version": None,
-        }
+        return _entry(False, f"readiness check failed: {type(exc).__name__}")
+    return _entry(
+        bool(answer.get("ok")),
+        str(answer.get("detail", "")),
+        answer.get("version"),
+        reachable=answer.get("reachable"),
+        authenticated=answer.get("authenticated"),
+    )
+
+
+def _entry(
+    ok: bool,
+    detail: str,
+    version: Any = None,
+    *,
+    reachable: bool | None = None,
+    authenticated: bool | None = None,
+) -> dict[str, Any]:
+    """One backend's report; reachable and authenticated are None where the check cannot tell
+    (the demo, a source without a check, a check that missed the deadline)."""
     return {
-        "ok": bool(answer.get("ok")),
-        "detail": str(answer.get("detail", "")),
-        "version": answer.get("version"),
+        "ok": ok,
+        "detail": detail,
+        "version": version,
+        "reachable": reachable,
+        "authenticated": authenticated,
     }
 
 
@@ -104,7 +118,7 @@ def readiness(services: Services, timeout_s: float | None = None) -> tuple[dict[
             if future in done:
                 result = future.result()
             else:
-                result = {"ok": False, "detail": f"no answer within {timeout:g}s", "version": None}
+                result = _entry(False, f"no answer within {timeout:g}s")
             result["roles"] = list(check.roles)
             result["required"] = check.required
             report[check.name] = result

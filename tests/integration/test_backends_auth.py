@@ -236,8 +236,9 @@ def test_tls_basic_auth_gives_the_same_graph_as_plain_prometheus(
     for edge, rps in want.items():
         assert got[edge] == pytest.approx(rps, rel=1e-3), edge
     ready = client.get("/readyz").get_json()
-    assert "authentication" not in str(ready)
-    assert "2.42" in str(ready), ready  # Prometheus's build info, read through TLS + basic auth
+    prom = ready["backends"]["prometheus"]
+    assert (prom["ok"], prom["reachable"], prom["authenticated"]) == (True, True, True), prom
+    assert prom["version"].startswith("2.42"), prom  # build info, read through TLS + basic auth
 
 
 def test_no_ca_means_a_tls_failure_not_a_traceback(secure_prometheus, tmp_path):
@@ -268,8 +269,13 @@ def test_wrong_password_is_a_502_naming_refused_authentication(secure_prometheus
     assert "Traceback" not in str(body)
     for secret in (WRONG_PASSWORD, PASSWORD, secure_prometheus.pki.key_pem.splitlines()[1]):
         assert secret not in text
-    ready = client.get("/readyz").get_json()
-    assert "authentication refused" in str(ready)
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    prom = ready.get_json()["backends"]["prometheus"]
+    assert "authentication refused" in prom["detail"]
+    # It answered: the network is fine, the credentials are not.
+    assert (prom["ok"], prom["reachable"], prom["authenticated"]) == (False, True, False), prom
+    assert PASSWORD not in str(prom) and WRONG_PASSWORD not in str(prom)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -360,6 +366,14 @@ def test_bearer_token_and_tenant_header_through_a_path_prefix(gateway, prometheu
     status, body = graph(no_tenant)
     assert status == 502 and "authentication refused" in body["error"]
     assert "T1" not in body["error"]
+
+    # /readyz through the gateway: the build info with the right token, the split without.
+    good = ok.get("/readyz").get_json()["backends"]["prometheus"]
+    assert (good["reachable"], good["authenticated"]) == (True, True), good
+    assert good["version"].startswith("2."), good
+    bad = no_tenant.get("/readyz").get_json()["backends"]["prometheus"]
+    assert (bad["ok"], bad["reachable"], bad["authenticated"]) == (False, True, False), bad
+    assert "T1" not in str(bad)
 
 
 def test_token_file_rewritten_mid_test_is_re_read(gateway, tmp_path, caplog):

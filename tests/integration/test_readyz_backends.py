@@ -24,6 +24,7 @@ def test_readyz_reports_prometheus_version_then_its_outage(prometheus, tmp_path)
     )
     assert check["ok"] is True
     assert check["version"].startswith("2.")  # Debian's Prometheus 2.x build info
+    assert check["reachable"] is True and check["authenticated"] is True
 
     down = create_app(
         Settings(
@@ -36,6 +37,7 @@ def test_readyz_reports_prometheus_version_then_its_outage(prometheus, tmp_path)
     assert r.status_code == 503
     check = r.get_json()["backends"]["prometheus"]
     assert check["ok"] is False and "cannot reach" in check["detail"]
+    assert check["reachable"] is False and check["authenticated"] is None  # it cannot tell
 
 
 def test_jaeger_ready_names_its_api():
@@ -46,7 +48,9 @@ def test_jaeger_ready_names_its_api():
         assert answer["ok"] is True
         assert answer["version"] in ("API v1", "API v3")
         assert "services" in answer["detail"]
+        assert answer["reachable"] is True
         dead = JaegerCollector(f"http://127.0.0.1:{free_port()}", timeout_s=2).ready()
         assert dead["ok"] is False and "cannot connect" in dead["detail"]
+        assert dead["reachable"] is False
     finally:
         stop()

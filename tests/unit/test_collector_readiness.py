@@ -52,6 +52,8 @@ def test_kube_ready_reports_the_server_version_and_a_cheap_list(kube):
         "ok": True,
         "detail": "can list VirtualServices in bookinfo",
         "version": VERSION["gitVersion"],
+        "reachable": True,
+        "authenticated": True,
     }
     listed = [r for r in kube.requests if r.path.endswith("/virtualservices")]
     assert listed and listed[-1].query.get("limit") == ["1"]  # never the whole namespace
@@ -67,6 +69,7 @@ def test_kube_ready_names_a_cluster_without_istio():
     assert answer["ok"] is False
     assert "is Istio installed" in answer["detail"]
     assert answer["version"] == VERSION["gitVersion"]  # the API server itself answered
+    assert answer["reachable"] is True
 
 
 def test_kube_ready_refused_unauthorized_and_hanging(kube):
@@ -75,13 +78,25 @@ def test_kube_ready_refused_unauthorized_and_hanging(kube):
         "ok": False,
         "detail": f"cannot reach {url}: connection refused",
         "version": None,
+        "reachable": False,
+        "authenticated": None,
     }
     with FaultProxy(kube.url, poison_kube, hang_s=2) as proxy:
         proxy.mode = "401"
-        assert store(proxy.url).ready() == {"ok": False, "detail": "Unauthorized", "version": None}
+        assert store(proxy.url).ready() == {
+            "ok": False,
+            "detail": "Unauthorized",
+            "version": None,
+            "reachable": True,
+            "authenticated": False,
+        }
+        proxy.mode = "500"
+        answer = store(proxy.url).ready()
+        assert (answer["ok"], answer["reachable"], answer["authenticated"]) == (False, True, None)
         proxy.mode = "hang"
         answer = store(proxy.url).ready()
         assert answer["ok"] is False and "no answer within 1s" in answer["detail"]
+        assert answer["reachable"] is False
         proxy.stop()
         answer = store(proxy.url).ready()
         assert answer["ok"] is False and answer["detail"].endswith("connection refused")
@@ -116,6 +131,8 @@ def test_prometheus_ready_names_refused_credentials():
         "ok": False,
         "detail": f"authentication refused by {proxy.url}",
         "version": None,
+        "reachable": True,
+        "authenticated": False,
     }
 
 
@@ -126,6 +143,8 @@ def test_prometheus_ready_names_a_refused_connection():
         "ok": False,
         "detail": f"cannot reach {url}: connection refused",
         "version": None,
+        "reachable": False,
+        "authenticated": None,
     }
 
 

@@ -82,6 +82,8 @@ def test_readyz_reports_each_backend_with_version():
         "ok": True,
         "detail": "answering",
         "version": "2.42.0",
+        "reachable": None,  # this test source does not say; the real collectors do
+        "authenticated": None,
         "roles": ["telemetry"],
         "required": True,
     }
@@ -104,6 +106,8 @@ def test_readyz_stays_200_when_an_optional_backend_fails_and_says_so():
         "ok": False,
         "detail": "401 from the server",
         "version": None,
+        "reachable": True,  # it answered, and refused the credentials
+        "authenticated": False,
         "roles": ["traces"],
         "required": False,
     }
@@ -159,6 +163,8 @@ def test_roles_sharing_one_backend_are_checked_once_and_the_cache_is_listed():
         "ok": True,
         "detail": "in-process cache",
         "version": None,
+        "reachable": True,
+        "authenticated": None,
         "roles": ["cache"],
         "required": False,
     }
