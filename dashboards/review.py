@@ -19,7 +19,7 @@ from typing import Any
 from dash import Input, Output, State, ctx, dcc, html, no_update
 
 from api import services
-from dashboards.components.banner import error_banner, info_banner
+from dashboards.components.banner import error_banner, failure_banners, info_banner
 from dashboards.components.canary_panel import render, report_document
 from dashboards.components.controls import control
 from dashboards.components.release_forms import default_roles
@@ -35,6 +35,12 @@ WINDOWS: tuple[str, ...] = ("1m", "5m", "10m", "30m", "1h", "3h")
 REFRESH: dict[str, int] = {"off": 0, "15s": 15, "30s": 30, "1m": 60}
 SLOW_FACTOR = 10.0  # the demo's "slow" canary: ten times its usual server time
 FAIL_RATE = 0.05  # the demo's "failing" canary: 5% extra 5xx
+SECTION_LABELS: dict[str, str] = {
+    "routing": "current split, weight markers and audit entries",
+    "series": "success rate and p99 over time",
+    "diff": "graph diff",
+    "time_by_version": "where time goes by version",
+}
 
 
 def _safe(query: Mapping[str, Any], key: str) -> str | None:
@@ -318,7 +324,8 @@ def register_callbacks(app) -> None:
             if (init or {}).get(key):
                 args[key] = init[key]
         try:
-            return review_view(services(), parse_review_params(args)), None
+            data = review_view(services(), parse_review_params(args))
+            return data, failure_banners(data["failures"], SECTION_LABELS) or None
         except Exception as exc:  # every failure is a banner, never a traceback
             keep = no_update if ctx.triggered_id == "rv-interval" else None
             return keep, error_banner(exc)

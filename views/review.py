@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 
 from mesh import routing, validate
 from mesh.audit import iso_time
-from mesh.errors import BadRequest, MeshdashError
+from mesh.errors import BackendError, BadRequest, MeshdashError
 from mesh.graph_diff import DiffThresholds, diff_graphs, diff_json
 from mesh.markers import WeightMarker, canary_start, markers_json, weight_markers
 from mesh.records import GraphView
@@ -117,11 +117,23 @@ def recommended_action(verdict: str, params: ReviewParams) -> dict[str, Any]:
 
 
 def _section(run: Callable[[], Any]) -> Any:
-    """One review section: its result, or {"error": why} when its backend failed."""
+    """One review section: its result, or {"error": why} when its backend failed (with the
+    backend, its cause and the HTTP status the API would give, for the page's banner)."""
     try:
         return run()
+    except BackendError as exc:
+        return {"error": str(exc), "backend": exc.backend, "cause": exc.cause, "status": exc.status}
     except MeshdashError as exc:
         return {"error": str(getattr(exc, "message", None) or exc)}
+
+
+def _failures(sections: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The sections a backend failure left out, named with that backend and its cause."""
+    return [
+        {"section": name, **{k: part[k] for k in ("backend", "cause", "status")}}
+        for name, part in sections.items()
+        if isinstance(part, Mapping) and "backend" in part
+    ]
 
 
 def _subset_versions(routes: routing.ServiceRoutes) -> dict[str, str]:
@@ -295,6 +307,12 @@ def review_view(services: Services, params: ReviewParams) -> dict[str, Any]:
     markers: Sequence[WeightMarker] = routes.get("markers", ()) if "error" not in routes else ()
     start = _start(fixed, markers)
     start_when = None if start is None else start["when"]
+    sections = {
+        "routing": routes,
+        "series": _section(lambda: _series(services, fixed, at, start_when)),
+        "diff": _section(lambda: _diff(services, fixed, at, start_when)),
+        "time_by_version": _section(lambda: _time_by_version(services, fixed, at)),
+    }
     return {
         "namespace": c.namespace,
         "service": c.service,
@@ -310,9 +328,10 @@ def review_view(services: Services, params: ReviewParams) -> dict[str, Any]:
         "markers": markers_json(markers),
         "routing_error": routes.get("error"),
         "start": start,
-        "series": _section(lambda: _series(services, fixed, at, start_when)),
-        "diff": _section(lambda: _diff(services, fixed, at, start_when)),
-        "time_by_version": _section(lambda: _time_by_version(services, fixed, at)),
+        "series": sections["series"],
+        "diff": sections["diff"],
+        "time_by_version": sections["time_by_version"],
         "audit": routes.get("audit", []),
+        "failures": _failures(sections),
         "mode": services.mode,
     }

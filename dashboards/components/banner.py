@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from dash import html
 
@@ -33,6 +35,23 @@ def error_banner(exc: Exception) -> html.Div:
         className=f"md-banner md-banner-{kind}",
         role="alert",
     )
+
+
+def failure_banners(failures: list[dict[str, Any]], labels: Mapping[str, str]) -> list[html.Div]:
+    """One banner per failing backend for the parts of a page it left out, e.g. "Jaeger timed
+    out: ... (not shown: where time goes by version)"; the rest of the page still draws."""
+    by_backend: dict[str, list[dict[str, Any]]] = {}
+    for f in failures:
+        by_backend.setdefault(f["backend"], []).append(f)
+    out = []
+    for backend, parts in by_backend.items():
+        first = parts[0]
+        kind = BackendTimeout if first.get("status") == 504 else BackendError
+        banner = error_banner(kind(backend, first["cause"]))
+        missing = ", ".join(labels.get(p["section"], p["section"]) for p in parts)
+        banner.children.append(html.Span(f" (not shown: {missing})", className="md-banner-note"))
+        out.append(banner)
+    return out
 
 
 def info_banner(text: str) -> html.Div:

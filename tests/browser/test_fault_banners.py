@@ -144,3 +144,33 @@ def test_kubernetes_answering_500(page, live, shot):
     page.reload()
     expect(page.locator("#rel-services")).to_contain_text("reviews")
     expect(page.locator("#rel-banner .md-banner")).to_have_count(0)
+
+
+def test_review_with_jaeger_hanging_keeps_its_verdict(page, live, shot):
+    """The verdict comes from Prometheus: a hanging Jaeger only takes away time-by-version,
+    and says so above the page."""
+    jaeger = live.proxies["jaeger"]
+    jaeger.mode = "hang"
+    live.expire()
+    url = (
+        f"{live.url}/review?namespace={NAMESPACE}&service=reviews&baseline=v1&canary=v2"
+        f"&window=10m&at={END}"
+    )
+    try:
+        page.goto(url)
+        banner = page.locator("#rv-banner .md-banner")
+        expect(banner).to_have_text(
+            f"Jaeger timed out: no answer within {TIMEOUT_S:g}s"
+            " (not shown: where time goes by version)"
+        )
+        expect(page.locator("#rv-verdict-word")).to_be_visible()
+        expect(page.locator("#rv-figures")).to_contain_text("p99")
+        expect(page.locator("#rv-latency-dist-graph .bars path").first).to_be_attached()
+        no_traceback(page)
+        shot("fault-review-jaeger-hang")
+    finally:
+        jaeger.mode = "ok"
+    live.expire()
+    page.locator("#rv-refresh-now").click()
+    expect(page.locator("#rv-banner .md-banner")).to_have_count(0)
+    expect(page.locator("#rv-verdict-word")).to_be_visible()

@@ -162,6 +162,7 @@ def api_urls(stack: Stack, backend: str) -> list[str]:
             f"/api/metrics?namespace={NS}&service=reviews&at={END}",
             f"/api/metrics?namespace={NS}&workload=reviews-v1&at={END}",
             f"/api/canary/{NS}/reviews?baseline=v1&canary=v2&at={END}",
+            f"/api/review/{NS}/reviews?baseline=v1&canary=v2&at={END}",
         ],
         "jaeger": [
             f"/api/traces?namespace={NS}&service=productpage",
@@ -171,12 +172,29 @@ def api_urls(stack: Stack, backend: str) -> list[str]:
     }[backend]
 
 
+def review_page(d: DashCalls) -> tuple[int, Any, str]:
+    """The review page's load: Prometheus is its verdict (a failure replaces the page); Jaeger
+    and Kubernetes each feed sections, which a failure leaves out under a banner."""
+    return d.call(
+        "rv-banner.children",
+        {
+            "rv-namespace.value": NS,
+            "rv-service.value": "reviews",
+            "rv-baseline.value": "v1",
+            "rv-canary.value": "v2",
+            "rv-window.value": "10m",
+        },
+        {"rv-init.data": {"at": str(END)}},
+    )
+
+
 def page_answers(stack: Stack, backend: str) -> dict[str, tuple[int, Any, str]]:
     """Each page's server-side callback (or layout) that reads `backend`, as the browser calls it."""
     d = stack.dash
     at = str(END)
     if backend == "prometheus":
         return {
+            "review": review_page(d),
             "topology": d.call(
                 "topo-banner.children",
                 {
@@ -211,8 +229,10 @@ def page_answers(stack: Stack, backend: str) -> dict[str, tuple[int, Any, str]]:
                 },
             ),
             "trace": d.page("/traces/view", f"?trace={stack.trace_id}"),
+            "review": review_page(d),
         }
     return {
+        "review": review_page(d),
         "releases list": d.call("rel-services.children", {"rel-namespace.value": NS}),
         "releases split": d.call(
             "rel-split.children",
@@ -248,6 +268,12 @@ def test_fault_is_named_everywhere_and_recovers(stack, backend, mode):
             assert body["error"] == f"{backend}: {body['cause']}"
         for url in unaffected(stack, backend):
             assert stack.client.get(url).status_code == 200, url
+        if backend != "prometheus":  # the review keeps its verdict and names what it left out
+            r = stack.client.get(f"/api/review/{NS}/reviews?baseline=v1&canary=v2&at={END}")
+            assert r.status_code == 200, r.get_data(as_text=True)[:300]
+            failures = r.get_json()["failures"]
+            assert failures and {f["backend"] for f in failures} == {backend}, failures
+            assert all(cause in f["cause"] and f["status"] == status for f in failures), failures
         for page, (code, answer, raw) in page_answers(stack, backend).items():
             assert code == 200 and "Traceback" not in raw, (page, code, raw[:300])
             found = banners(answer)
