@@ -8,6 +8,7 @@
 2. The session Prometheus behind a small header-checking proxy (Thanos/Mimir style: a path
    prefix, `Authorization: Bearer` and `X-Scope-OrgID`); the token comes from a file that is
    rewritten mid-test, as a kubelet rotates service-account tokens.
+3. The demo's Jaeger query API behind the same kind of gateway under a /jaeger prefix.
 """
 
 from __future__ import annotations
@@ -33,12 +34,15 @@ from cryptography.x509.oid import NameOID
 
 from app import create_app
 from config import Settings
+from demo.jaeger_server import start_demo_jaeger
+from demo.mesh import DemoMesh
 from demo.openmetrics import write_series
 from demo.series import mesh_series
 from tests.browser.conftest import (  # noqa: F401  (fixtures: Debian chromium for `page`)
     browser_context_args,
     browser_type_launch_args,
 )
+from tests.dashcalls import DashCalls, banners
 from tests.integration.conftest import SCENARIO_END, SCENARIO_STEP
 from tests.livesrv import serve
 from tests.promserver import PrometheusServer, require_prometheus
@@ -285,8 +289,9 @@ def test_wrong_password_is_a_502_naming_refused_authentication(secure_prometheus
 class TokenGateway:
     """Thanos/Mimir-like front: a path prefix, a bearer token and a tenant header, or 401."""
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, prefix: str = PREFIX) -> None:
         self.upstream = upstream
+        self.prefix = prefix
         self.token = "T1"
         self.seen_tokens: list[str] = []
         gateway = self
@@ -303,7 +308,7 @@ class TokenGateway:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{PREFIX}"
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{prefix}"
         self._thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -312,13 +317,13 @@ class TokenGateway:
     def handle(self, h: BaseHTTPRequestHandler, body: bytes | None) -> None:
         auth = h.headers.get("Authorization", "")
         self.seen_tokens.append(auth.removeprefix("Bearer "))
-        if not h.path.startswith(PREFIX + "/"):
+        if not h.path.startswith(self.prefix + "/"):
             return self._answer(h, 404, b"404 page not found")
         if auth != f"Bearer {self.token}" or h.headers.get("X-Scope-OrgID") != TENANT:
             return self._answer(h, 401, b"no org id or bad token")
         r = requests.request(
             h.command,
-            self.upstream + h.path[len(PREFIX) :],
+            self.upstream + h.path[len(self.prefix) :],
             data=body,
             headers={"Content-Type": h.headers.get("Content-Type", "")},
             timeout=30,
@@ -426,3 +431,64 @@ def test_wrong_password_shows_a_banner_on_the_topology_page(
         assert "Traceback" not in page.content()
     finally:
         live.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# Jaeger behind the same kind of gateway
+
+
+def test_jaeger_behind_a_token_gateway_with_a_path_prefix(prometheus, tmp_path, caplog):
+    """The demo's Jaeger query API (v1 and /api/v3 as Jaeger serves them) behind a gateway that
+    wants a bearer token, a tenant header and a /jaeger prefix: traces with the right token; a
+    502 and a banner naming refused authentication, never the token, with a wrong one."""
+    caplog.set_level(logging.DEBUG)
+    upstream, stop = start_demo_jaeger(DemoMesh.bookinfo())
+    gateway = TokenGateway(upstream, prefix="/jaeger")
+    base = {
+        "prometheus_url": prometheus.url,
+        "jaeger_url": gateway.url,
+        "jaeger_headers": {"X-Scope-OrgID": TENANT},
+        "default_namespaces": (NS,),
+        "cache_error_ttl_s": 0,
+    }
+    try:
+        ok = create_app(
+            Settings(**base, jaeger_bearer_token="T1", audit_log=tmp_path / "a.jsonl")
+        ).server.test_client()
+        r = ok.get(f"/api/traces?namespace={NS}&service=productpage&lookback=1h&limit=5")
+        assert r.status_code == 200, r.get_json()
+        found = r.get_json()["traces"]
+        assert found, "the demo serves traces for productpage"
+        one = ok.get(f"/api/traces/{found[0]['trace_id']}")
+        assert one.status_code == 200 and one.get_json()["spans"], one.get_json()
+        ready = ok.get("/readyz").get_json()["backends"]["jaeger"]
+        assert (ready["ok"], ready["reachable"], ready["authenticated"]) == (True, True, True)
+        assert set(gateway.seen_tokens) == {"T1"}
+
+        bad = create_app(
+            Settings(**base, jaeger_bearer_token="T-wrong", audit_log=tmp_path / "b.jsonl")
+        ).server.test_client()
+        r = bad.get(f"/api/traces?namespace={NS}&service=productpage&lookback=1h&limit=5")
+        body = r.get_json()
+        assert r.status_code == 502 and body["backend"] == "jaeger", body
+        assert "authentication refused" in body["cause"] and "HTTP 401" in body["cause"]
+        ready = bad.get("/readyz").get_json()["backends"]["jaeger"]
+        assert (ready["ok"], ready["reachable"], ready["authenticated"]) == (False, True, False)
+        code, answer, raw = DashCalls(bad).call(
+            "ts-banner.children",
+            {"ts-find.n_clicks": 1},
+            {
+                "ts-namespace.value": NS,
+                "ts-service.value": "productpage",
+                "ts-lookback.value": "1h",
+                "ts-limit.value": 20,
+            },
+        )
+        assert code == 200 and "Traceback" not in raw
+        (shown,) = banners(answer)
+        assert shown.startswith("Jaeger is failing: authentication refused"), shown
+        for text in (str(body), str(ready), raw, caplog.text):
+            assert "T-wrong" not in text and "Bearer T1" not in text
+    finally:
+        gateway.close()
+        stop()
