@@ -16,6 +16,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MESHDASH_", extra="ignore", frozen=True)
 
     prometheus_url: str | None = Field(None, description="Prometheus base URL; unset means demo")
+    prometheus_clusters: dict[str, str] = Field(
+        default_factory=dict,
+        description="one Prometheus per cluster instead of the URL: JSON object cluster -> URL",
+    )
     jaeger_url: str | None = Field(None, description="Jaeger query base URL")
     kube_context: str | None = Field(None, description="kubeconfig context for route reads/writes")
     kube_enabled: bool = Field(False, description="read Istio routes from Kubernetes")
@@ -163,7 +167,12 @@ class Settings(BaseSettings):
     @property
     def demo(self) -> bool:
         """No backend URL at all means the embedded Bookinfo simulator."""
-        return not self.prometheus_url and not self.jaeger_url and not self.kube_enabled
+        return (
+            not self.prometheus_url
+            and not self.prometheus_clusters
+            and not self.jaeger_url
+            and not self.kube_enabled
+        )
 
     @property
     def writes_allowed(self) -> bool:

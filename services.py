@@ -56,10 +56,14 @@ def build_services(settings: Settings) -> Services:
             series=DemoSeriesSource(sim.model),
             canary=DemoCanarySource(sim.model),
         )
-    from collectors.prometheus_canary import PrometheusCanarySource
     from collectors.prometheus_series import PrometheusSeries
 
-    if not settings.prometheus_url:
+    if settings.prometheus_url and settings.prometheus_clusters:
+        raise SystemExit(
+            "meshdash: set either the Prometheus URL (one global endpoint) or "
+            "prometheus_clusters (one per cluster), not both"
+        )
+    if not settings.prometheus_url and not settings.prometheus_clusters:
         raise SystemExit("meshdash: --prometheus URL is required outside demo mode")
     from collectors.http import build_session as _build_session
 
@@ -69,6 +73,8 @@ def build_services(settings: Settings) -> Services:
         except ValueError as e:  # a contradictory or missing setting: stop at startup
             raise SystemExit(f"meshdash: {e}") from None
 
+    if settings.prometheus_clusters:
+        return _per_cluster_services(settings, build_session)
     # The graph collector plus range queries, sharing one HTTP session that carries the
     # configured credentials, headers and TLS options (collectors/http.py).
     telemetry = PrometheusSeries(
@@ -76,7 +82,23 @@ def build_services(settings: Settings) -> Services:
         timeout_s=settings.prometheus_timeout_s,
         session=build_session("prometheus"),
     )
+    return _services(settings, build_session, telemetry, telemetry)
+
+
+def _services(
+    settings: Settings,
+    build_session: Callable[[str], Any],
+    telemetry: Any,
+    series: Any,
+    graph_sources: Callable[[Any], Any] | None = None,
+) -> Services:
+    """Jaeger, Kubernetes and the shared cache around the Prometheus side already built.
+
+    `telemetry` answers the graph, `series` the service history and canary counts;
+    `graph_sources(cache)` builds the graph source when it needs the cache itself (per cluster).
+    """
     from collectors.jaeger import JaegerCollector
+    from collectors.prometheus_canary import PrometheusCanarySource
 
     traces = None
     if settings.jaeger_url:
@@ -103,13 +125,46 @@ def build_services(settings: Settings) -> Services:
 
     metrics = Metrics()
     cache = SharedCache.from_settings(settings, metrics)
+    graph = graph_sources(cache) if graph_sources else CachedTelemetry(telemetry, cache)
+    canary = series if hasattr(series, "canary_telemetry") else PrometheusCanarySource(series)
     return Services(
         settings=settings,
-        telemetry=CachedTelemetry(telemetry, cache),
+        telemetry=graph,
         traces=CachedTraces(traces, cache) if traces is not None else None,
         routes=BoundedRoutes(routes, cache) if routes is not None else None,
-        series=CachedSeries(telemetry, cache),
-        canary=CachedCanary(PrometheusCanarySource(telemetry), cache),
+        series=CachedSeries(series, cache),
+        canary=CachedCanary(canary, cache),
         cache=cache,
         metrics=metrics,
     )
+
+
+def _per_cluster_services(settings: Settings, build_session: Callable[[str], Any]) -> Services:
+    """One Prometheus per cluster (collectors/prometheus_clusters.py), all sharing the
+    Prometheus credentials, headers and TLS options; each cluster's graph answers are cached
+    under their own scope, so one cluster failing never evicts or blocks another's."""
+    from collectors.cache import CachedTelemetry
+    from collectors.prometheus_clusters import ClusterPrometheus
+    from collectors.prometheus_series import PrometheusSeries
+    from mesh import validate
+    from mesh.errors import BadRequest
+
+    collectors: dict[str, Any] = {}
+    for name, url in settings.prometheus_clusters.items():
+        try:
+            cluster = validate.cluster(name, field="prometheus_clusters")
+            collectors[cluster] = PrometheusSeries(
+                url, timeout_s=settings.prometheus_timeout_s, session=build_session("prometheus")
+            )
+        except BadRequest as e:
+            raise SystemExit(f"meshdash: prometheus_clusters[{name!r}]: {e.message}") from None
+    plain = ClusterPrometheus(collectors)
+
+    def graph_sources(cache: Any) -> ClusterPrometheus:
+        cached = {
+            name: CachedTelemetry(c, cache, scope=f"prometheus:{name}")
+            for name, c in collectors.items()
+        }
+        return ClusterPrometheus(collectors, cached)
+
+    return _services(settings, build_session, plain, plain, graph_sources)

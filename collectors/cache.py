@@ -57,7 +57,7 @@ log = logging.getLogger("meshdash.cache")
 T = TypeVar("T")
 Normalizer = Callable[..., tuple[Any, ...]]  # (cache, *args) -> the args the backend is asked
 
-KEY_VERSION = "1"  # bump when cached record types change shape, so old pickles are not read
+KEY_VERSION = "2"  # bump when cached record types change shape, so old pickles are not read
 SIMPLE_CACHE_ENTRIES = 500
 REDIS_SOCKET_TIMEOUT_S = 0.5  # a hung Redis must not hang pages: it only costs a miss
 POLL_S = 0.025  # how often a worker waiting on another worker's call looks for its value
@@ -283,7 +283,13 @@ class SharedCache:
                         return self._unwrap(found)
                 return self._fill(key, call, backend, ttl_s, lambda: fn(*args))
 
-    def memo(self, call: str, args: tuple[Any, ...], fn: Callable[[], T]) -> T:
+    def memo(
+        self,
+        call: str,
+        args: tuple[Any, ...],
+        fn: Callable[[], T],
+        ttl_of: Callable[[T], float | None] | None = None,
+    ) -> T:
         """fn() once per key and refresh interval, for work derived from cached backend answers
         (a view built from telemetry): N viewers of one view then also cost one build, not only
         one query set. Under load that build, not the backend, is what each request pays.
@@ -291,6 +297,8 @@ class SharedCache:
         `args` (dataclasses aligned like collector calls) make the key and must determine fn's
         result. fn's own backend calls take their bound and cache their failures, so nothing is
         bounded or error-cached here; concurrent identical builds in a process wait for one.
+        `ttl_of(value)` may shorten how long a value is kept (None: the interval): a view drawn
+        without one cluster's part is kept only as long as an error, so recovery shows at once.
         """
         key = self.key("view", call, tuple(align(a, self.interval_s) for a in args))
         found = self._get(key)
@@ -304,7 +312,10 @@ class SharedCache:
                 return found.value
             self.metrics.count_cache(call, hit=False)
             value = fn()
-            self._set(key, _Value(self.clock() + self.interval_s, value), self.interval_s)
+            ttl = ttl_of(value) if ttl_of is not None else None
+            ttl = self.interval_s if ttl is None else min(ttl, self.interval_s)
+            if ttl > 0:
+                self._set(key, _Value(self.clock() + ttl, value), ttl)
             return value
 
     def _fill(

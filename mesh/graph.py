@@ -9,6 +9,12 @@ Node ids per view: `unknown` for callers outside the mesh; `namespace/workload` 
 (versioned-app view), `namespace/service` (service view). A destination whose workload is
 unknown (503 NR: no route, no healthy upstream) becomes a service node in every view, because
 the request never reached a workload.
+
+Clusters (Istio's `source_cluster` / `destination_cluster`; "unknown" or absent means none): every
+node carries its `cluster`. When the telemetry names more than one cluster, the id of each node
+with a cluster is prefixed with it and a colon, `east:bookinfo/reviews-v1`; namespaces cannot
+hold a colon, so the id stays unambiguous. Single-cluster meshes keep the ids above exactly.
+Edges whose ends sit in two different clusters carry `cross_cluster: true`.
 """
 
 from __future__ import annotations
@@ -35,12 +41,12 @@ from mesh.records import (
 Appender = Callable[[nx.DiGraph], None]
 
 NODE_FIELDS: tuple[str, ...] = (
-    "id", "kind", "namespace", "workload", "app", "version", "service",
+    "id", "kind", "cluster", "namespace", "workload", "app", "version", "service",
     "rps_in", "rps_out", "error_rate_in", "error_rate_4xx_in", "health", "outsider",
 )  # fmt: skip
 EDGE_FIELDS: tuple[str, ...] = (
     "id", "source", "target", "protocol", "rps", "error_rate", "error_rate_4xx", "share",
-    "p50_ms", "p95_ms", "p99_ms", "bps", "sent_bps", "received_bps", "health",
+    "p50_ms", "p95_ms", "p99_ms", "bps", "sent_bps", "received_bps", "health", "cross_cluster",
 )  # fmt: skip
 PROTOCOLS: tuple[str, ...] = ("http", "grpc", "tcp")
 
@@ -53,7 +59,7 @@ _DECIMALS: dict[str, int] = {
     "bps": 2, "sent_bps": 2, "received_bps": 2,
 }  # fmt: skip
 _SIGNIFICANT = 5
-_NODE_TEXT = ("namespace", "workload", "app", "version", "service")
+_NODE_TEXT = ("cluster", "namespace", "workload", "app", "version", "service")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -64,14 +70,57 @@ def _absent(value: str) -> bool:
     return not value or value == UNKNOWN
 
 
+def cluster_of(ep: Endpoint) -> str:
+    """The endpoint's cluster, or "" when Istio did not know it."""
+    return "" if _absent(ep.cluster) else ep.cluster
+
+
+def telemetry_clusters(telemetry: GraphTelemetry) -> frozenset[str]:
+    """The clusters of the graph: those of the records that make edges (a latency record only
+    adds to an edge made by requests), and those the source serves (telemetry.clusters)."""
+    found: set[str] = set(telemetry.clusters)
+    for records in (telemetry.requests, telemetry.tcp):
+        for r in records:
+            found.add(cluster_of(r.source))
+            found.add(cluster_of(r.destination))
+    found.discard("")
+    return frozenset(found)
+
+
+def _in_cluster(
+    found: tuple[str, dict[str, str]], ep: Endpoint, several_clusters: bool
+) -> tuple[str, dict[str, str]]:
+    """Add the endpoint's cluster to the node's attributes, and to its id when the graph holds
+    several clusters (the same workload name in two clusters is two nodes then)."""
+    node_id, attrs = found
+    cluster = cluster_of(ep) if attrs.get("kind") != "unknown" else ""
+    if not cluster:
+        return node_id, attrs
+    attrs["cluster"] = cluster
+    return (f"{cluster}:{node_id}" if several_clusters else node_id), attrs
+
+
 def _service_node(ep: Endpoint) -> tuple[str, dict[str, str]]:
     namespace = ep.service_namespace or ep.namespace or UNKNOWN
     service = ep.service or UNKNOWN
     return f"{namespace}/{service}", {"kind": "service", "namespace": namespace, "service": service}
 
 
-def source_node(ep: Endpoint, view: GraphView) -> tuple[str, dict[str, str]]:
+def source_node(
+    ep: Endpoint, view: GraphView, several_clusters: bool = False
+) -> tuple[str, dict[str, str]]:
     """The node id and identity attributes of an edge's source in `view`."""
+    return _in_cluster(_source_node(ep, view), ep, several_clusters)
+
+
+def destination_node(
+    ep: Endpoint, view: GraphView, several_clusters: bool = False
+) -> tuple[str, dict[str, str]]:
+    """The node id and identity attributes of an edge's destination in `view`."""
+    return _in_cluster(_destination_node(ep, view), ep, several_clusters)
+
+
+def _source_node(ep: Endpoint, view: GraphView) -> tuple[str, dict[str, str]]:
     if ep.is_unknown:
         return UNKNOWN, {"kind": "unknown"}
     ns = ep.namespace
@@ -86,8 +135,7 @@ def source_node(ep: Endpoint, view: GraphView) -> tuple[str, dict[str, str]]:
     return f"{ns}/{app}", {"kind": "app", "namespace": ns, "app": app}
 
 
-def destination_node(ep: Endpoint, view: GraphView) -> tuple[str, dict[str, str]]:
-    """The node id and identity attributes of an edge's destination in `view`."""
+def _destination_node(ep: Endpoint, view: GraphView) -> tuple[str, dict[str, str]]:
     if view is GraphView.SERVICE:
         return _service_node(ep)
     ns = ep.namespace
@@ -154,7 +202,12 @@ def _new_edge(source: str, target: str) -> dict[str, Any]:
         "sent_bps": None,
         "received_bps": None,
         "health": IDLE,
+        "cross_cluster": False,
     }
+
+
+def _several_clusters(g: nx.DiGraph) -> bool:
+    return len(g.graph.get("clusters", ())) > 1
 
 
 def _view(g: nx.DiGraph) -> GraphView:
@@ -164,12 +217,15 @@ def _view(g: nx.DiGraph) -> GraphView:
 def ensure_edge(g: nx.DiGraph, source: Endpoint, destination: Endpoint) -> tuple[str, str]:
     """Add (or find) the nodes and the edge a record maps to in the graph's view."""
     view = _view(g)
-    s, s_attrs = source_node(source, view)
-    t, t_attrs = destination_node(destination, view)
+    several = _several_clusters(g)
+    s, s_attrs = source_node(source, view, several)
+    t, t_attrs = destination_node(destination, view, several)
     _merge_node(g, s, s_attrs)
     _merge_node(g, t, t_attrs)
     if not g.has_edge(s, t):
         g.add_edge(s, t, **_new_edge(s, t))
+        s_cluster, t_cluster = s_attrs.get("cluster", ""), t_attrs.get("cluster", "")
+        g.succ[s][t]["cross_cluster"] = bool(s_cluster and t_cluster and s_cluster != t_cluster)
     return s, t
 
 
@@ -184,7 +240,13 @@ def traffic_graph(telemetry: GraphTelemetry) -> nx.DiGraph:
     is the request protocol carrying most of its rps, or "tcp" when it carries no requests.
     """
     q = telemetry.query
-    g = nx.DiGraph(view=q.view.value, namespaces=tuple(q.namespaces), window_s=q.window_s, at=q.at)
+    g = nx.DiGraph(
+        view=q.view.value,
+        namespaces=tuple(q.namespaces),
+        window_s=q.window_s,
+        at=q.at,
+        clusters=tuple(sorted(telemetry_clusters(telemetry))),
+    )
     protocols: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     services: dict[str, Counter[str]] = defaultdict(Counter)
     # Records of one endpoint pair (one per outcome) share their nodes and edge: map them once.
@@ -261,14 +323,15 @@ def add_latency(
     edges without request traffic are ignored: a quantile without requests is meaningless.
     """
     view = _view(g)
+    several = _several_clusters(g)
     weight: dict[tuple[tuple[str, ...], ...], float] = defaultdict(float)
     for r in requests:
         weight[_endpoint_key(r.source, r.destination)] += r.rps
     candidates: list[tuple[float, tuple[tuple[str, ...], ...], tuple[str, str], LatencyQuantiles]]
     candidates = []
     for rec in latencies:
-        s, _ = source_node(rec.source, view)
-        t, _ = destination_node(rec.destination, view)
+        s, _ = source_node(rec.source, view, several)
+        t, _ = destination_node(rec.destination, view, several)
         if g.has_edge(s, t):
             key = _endpoint_key(rec.source, rec.destination)
             candidates.append((-weight.get(key, 0.0), key, (s, t), rec))
@@ -387,6 +450,25 @@ def build_graph(
     for step in appenders(telemetry, thresholds):
         step(g)
     return g
+
+
+def keep_clusters(g: nx.DiGraph, clusters: Iterable[str]) -> nx.DiGraph:
+    """The part of the graph in `clusters`: their nodes, every edge touching one, and the nodes
+    at the other end of those edges, so a call into or out of the chosen clusters still shows
+    where it goes. Figures are those of the whole graph: filtering hides, it never recounts."""
+    wanted = frozenset(clusters)
+    if not wanted:
+        return g
+    inside = {n for n, d in g.nodes(data=True) if d.get("cluster") in wanted}
+    edges = [(s, t) for s, t in g.edges() if s in inside or t in inside]
+    sub = g.subgraph(inside | {n for edge in edges for n in edge}).copy()
+    sub.remove_edges_from([(s, t) for s, t in g.edges() if s not in inside and t not in inside])
+    return sub
+
+
+def graph_clusters(g: nx.DiGraph) -> tuple[str, ...]:
+    """Every cluster the refresh's telemetry names, sorted (also when a filter hides some)."""
+    return tuple(g.graph.get("clusters", ()))
 
 
 # ---------------------------------------------------------------------------------------------

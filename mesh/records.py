@@ -93,11 +93,29 @@ class GraphQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class MissingPart:
+    """One metrics endpoint (a cluster's Prometheus) that failed while the others answered, so
+    the graph lacks that cluster's part. `cause` is the BackendError's text, free of secrets."""
+
+    backend: str
+    cluster: str
+    cause: str
+
+
+@dataclass(frozen=True, slots=True)
 class GraphTelemetry:
-    """Everything one graph refresh needs, from one small fixed set of queries."""
+    """Everything one graph refresh needs, from one small fixed set of queries.
+
+    queries_sent counts the queries each metrics endpoint received (the same for one global
+    endpoint as for every per-cluster one); `partial` names the endpoints that failed.
+    """
 
     query: GraphQuery
     requests: tuple[RequestRate, ...] = ()
     latencies: tuple[LatencyQuantiles, ...] = ()
     tcp: tuple[TcpRate, ...] = ()
     queries_sent: int = 0
+    partial: tuple[MissingPart, ...] = ()
+    # Clusters the source serves whatever the data says (its per-cluster endpoints), so node ids
+    # keep their cluster while one of them is down.
+    clusters: tuple[str, ...] = ()

@@ -25,6 +25,17 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MAX_WINDOW_S = 7 * 86400
 
 
+def cluster(value: str, field: str = "cluster") -> str:
+    """An Istio cluster id (its `source_cluster` / `destination_cluster` label): a label value
+    of at most 63 characters, so it can carry neither PromQL nor URL syntax, nor a colon (the
+    graph puts one between the cluster and the rest of a node id)."""
+    if not isinstance(value, str) or not 0 < len(value) <= 63 or not _LABEL_VALUE.fullmatch(value):
+        raise BadRequest(f"{field} {value!r} is not a valid cluster name", field=field)
+    if value == "unknown":
+        raise BadRequest(f"{field} 'unknown' means no cluster; name a real one", field=field)
+    return value
+
+
 def namespace(value: str, field: str = "namespace") -> str:
     if not isinstance(value, str) or len(value) > 63 or not _DNS1123_LABEL.fullmatch(value):
         raise BadRequest(f"{field} {value!r} is not a valid Kubernetes namespace name", field=field)

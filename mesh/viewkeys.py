@@ -44,9 +44,14 @@ DESTINATION_LABELS: dict[GraphView, tuple[str, ...]] = {
 }
 
 
+# Multi-cluster meshes (issue 8): the same workload name in two clusters is two nodes, so every
+# view groups by the clusters too. Single-cluster meshes have one value (or none): same edges.
+CLUSTER_LABELS: tuple[str, str] = ("source_cluster", "destination_cluster")
+
+
 def edge_labels(view: GraphView) -> tuple[str, ...]:
-    """All labels that identify an edge in `view`, sources first."""
-    return (*SOURCE_LABELS[view], *DESTINATION_LABELS[view])
+    """All labels that identify an edge in `view`, sources first, each side's cluster last."""
+    return (*SOURCE_LABELS[view], CLUSTER_LABELS[0], *DESTINATION_LABELS[view], CLUSTER_LABELS[1])
 
 
 def source_endpoint(labels: Mapping[str, str], view: GraphView) -> Endpoint:

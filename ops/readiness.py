@@ -32,6 +32,9 @@ class Check:
     roles: tuple[str, ...]  # what it serves: telemetry, series, canary, traces, routes, cache
     required: bool
     probe: Callable[[], dict[str, Any]] | None  # None: the source offers no readiness check
+    # Checks of one group serve together (one Prometheus per cluster): a required group is
+    # ready while any of its checks is, since the graph then renders from the clusters that are.
+    group: str = ""
 
 
 def checks_of(services: Services) -> list[Check]:
@@ -49,8 +52,13 @@ def checks_of(services: Services) -> list[Check]:
         sources.append(source)
     out: list[Check] = []
     for name, (roles, sources) in groups.items():
+        needed = bool(required & set(roles))
+        parts = next((p for p in map(_parts_of, sources) if p), None)
+        if parts:
+            out += [Check(part, tuple(roles), needed, probe, name) for part, probe in parts.items()]
+            continue
         probe = next((p for p in map(_probe_of, sources) if p is not None), None)
-        out.append(Check(name, tuple(roles), bool(required & set(roles)), probe))
+        out.append(Check(name, tuple(roles), needed, probe, name))
     cache = getattr(services, "cache", None)
     if cache is not None and _probe_of(cache) is not None:
         out.append(Check("cache", ("cache",), "cache" in required, cache.ready))
@@ -65,6 +73,12 @@ def _probe_of(source: Any) -> Callable[[], dict[str, Any]] | None:
     """
     probe = getattr(source, "ready", None)
     return probe if callable(probe) else None
+
+
+def _parts_of(source: Any) -> dict[str, Callable[[], dict[str, Any]]] | None:
+    """source.ready_parts(): one probe per endpoint of a backend with several (per cluster)."""
+    parts = getattr(source, "ready_parts", None)
+    return dict(parts()) if callable(parts) else None
 
 
 def _run(check: Check) -> dict[str, Any]:
@@ -125,7 +139,11 @@ def readiness(services: Services, timeout_s: float | None = None) -> tuple[dict[
         elapsed = time.perf_counter() - started
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-    ready = all(r["ok"] for r in report.values() if r["required"])
+    groups: dict[str, bool] = {}
+    for check in checks:
+        if check.required:
+            groups[check.group] = groups.get(check.group, False) or report[check.name]["ok"]
+    ready = all(groups.values())
     body = {
         "ready": ready,
         "mode": services.mode,

@@ -8,7 +8,7 @@ from typing import Any
 
 from mesh import validate
 from mesh.errors import BadRequest
-from mesh.graph import build_graph, graph_json
+from mesh.graph import build_graph, graph_clusters, graph_json, keep_clusters
 from mesh.health import HealthThresholds
 from mesh.records import GraphQuery, GraphView
 from services import Services
@@ -16,6 +16,7 @@ from views.params import choice, get_list, get_one
 
 VIEWS: tuple[str, ...] = tuple(v.value for v in GraphView)
 MAX_NAMESPACES = 100
+MAX_CLUSTERS = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +26,7 @@ class GraphParams:
     window: str
     window_s: int
     at: float | None  # None: now, resolved when the view is computed
+    clusters: tuple[str, ...] = ()  # show only these clusters (and their callers and callees)
 
 
 def parse_graph_params(args: Any, default_namespaces: tuple[str, ...]) -> GraphParams:
@@ -40,7 +42,11 @@ def parse_graph_params(args: Any, default_namespaces: tuple[str, ...]) -> GraphP
     window_s = validate.duration_seconds(window)
     at_raw = get_one(args, "at")
     at = None if at_raw is None else validate.unix_time(at_raw, now=4102444800.0)
-    return GraphParams(clean, view, validate.format_duration(window_s), window_s, at)
+    clusters = get_list(args, "cluster")
+    if len(clusters) > MAX_CLUSTERS:
+        raise BadRequest(f"at most {MAX_CLUSTERS} clusters at once", field="cluster")
+    chosen = tuple(sorted({validate.cluster(c) for c in clusters}))
+    return GraphParams(clean, view, validate.format_duration(window_s), window_s, at, chosen)
 
 
 def thresholds_of(services: Services) -> HealthThresholds:
@@ -56,7 +62,8 @@ def thresholds_of(services: Services) -> HealthThresholds:
 def graph_view(services: Services, params: GraphParams) -> dict[str, Any]:
     """Ask the telemetry source once, build the model, and return the JSON-ready graph.
 
-    In live mode the built graph is shared too (services.cache.memo): many viewers of one view
+    A graph missing some cluster's part (`partial` non-empty) is answered with status 200: the
+    rest is right, and the answer names what is missing and why. In live mode the built graph is shared too (services.cache.memo): many viewers of one view
     within a refresh interval cost one query set and one build.
     """
     return _shared_view(services, params, _query(services, params))
@@ -67,14 +74,23 @@ def graph_view_json(services: Services, params: GraphParams) -> bytes:
     in live mode: under many viewers, encoding was a fifth of what each request cost."""
     query = _query(services, params)
 
-    def encode() -> bytes:
+    def encode() -> tuple[bytes, bool]:
         body = _shared_view(services, params, query)
-        return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+        text = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+        return text, bool(body["partial"])
 
     cache = getattr(services, "cache", None)
     if cache is None:
-        return encode()
-    return cache.memo("graph_view_json", _memo_key(services, params, query), encode)
+        return encode()[0]
+    key = _memo_key(services, params, query)
+    short = _partial_ttl(services)
+    return cache.memo("graph_view_json", key, encode, lambda v: short if v[1] else None)[0]
+
+
+def _partial_ttl(services: Services) -> float:
+    """How long a graph missing a cluster's part is shared: as long as an error is cached, so
+    the cluster shows again on the first refresh after it recovers."""
+    return float(getattr(services.settings, "cache_error_ttl_s", 2.0))
 
 
 def _query(services: Services, params: GraphParams) -> GraphQuery:
@@ -85,7 +101,7 @@ def _query(services: Services, params: GraphParams) -> GraphQuery:
 
 def _memo_key(services: Services, params: GraphParams, query: GraphQuery) -> tuple[Any, ...]:
     """Everything the body depends on; the cache aligns the query's `at` to the interval."""
-    return (query, params.namespaces, params.window, thresholds_of(services))
+    return (query, params.namespaces, params.window, params.clusters, thresholds_of(services))
 
 
 def _shared_view(services: Services, params: GraphParams, query: GraphQuery) -> dict[str, Any]:
@@ -93,13 +109,19 @@ def _shared_view(services: Services, params: GraphParams, query: GraphQuery) -> 
     if cache is None:
         return _graph_body(services, params, query)
     key = _memo_key(services, params, query)
-    return cache.memo("graph_view", key, lambda: _graph_body(services, params, query))
+    short = _partial_ttl(services)
+    return cache.memo(
+        "graph_view",
+        key,
+        lambda: _graph_body(services, params, query),
+        lambda body: short if body["partial"] else None,
+    )
 
 
 def _graph_body(services: Services, params: GraphParams, query: GraphQuery) -> dict[str, Any]:
     telemetry = services.telemetry.graph_telemetry(query)
     graph = build_graph(telemetry, thresholds_of(services))
-    body = graph_json(graph)
+    body = graph_json(keep_clusters(graph, params.clusters))
     return {
         "graph": params.view.value,
         "window": params.window,
@@ -109,4 +131,12 @@ def _graph_body(services: Services, params: GraphParams, query: GraphQuery) -> d
         "edges": body["edges"],
         "queries": telemetry.queries_sent,
         "source": services.telemetry.name,
+        # Every cluster the telemetry names (also those a filter hides), and the filter.
+        "clusters": list(graph_clusters(graph)),
+        "cluster_filter": list(params.clusters),
+        # Per-cluster endpoints that failed while others answered: the graph lacks their part.
+        "partial": [
+            {"backend": p.backend, "cluster": p.cluster, "cause": p.cause}
+            for p in telemetry.partial
+        ],
     }

@@ -379,3 +379,30 @@ def test_unreachable_redis_degrades_to_direct_calls():
     assert CachedTelemetry(inner, cache).graph_telemetry(q()).requests
     ready = cache.ready()
     assert ready["ok"] is False and "redis at 127.0.0.1" in ready["detail"]
+
+
+def test_memo_keeps_a_partial_value_only_as_long_as_ttl_of_says():
+    """A graph missing a cluster is shared briefly, so the cluster shows again soon after it
+    recovers; a whole graph is shared for the refresh interval."""
+    clock = Clock(T0)
+    cache = make_cache(interval=60, clock=clock)
+    builds: list[str] = []
+
+    def build(value: str):
+        def fn() -> str:
+            builds.append(value)
+            return value
+
+        return fn
+
+    def short_if_partial(v: str) -> float | None:
+        return 2.0 if v == "partial" else None
+
+    assert cache.memo("view", (q(),), build("partial"), short_if_partial) == "partial"
+    clock.now += 1
+    assert cache.memo("view", (q(),), build("whole"), short_if_partial) == "partial"
+    clock.now += 1.5  # past the 2 s, well inside the 60 s interval
+    assert cache.memo("view", (q(),), build("whole"), short_if_partial) == "whole"
+    clock.now += 30
+    assert cache.memo("view", (q(),), build("other"), short_if_partial) == "whole"
+    assert builds == ["partial", "whole"]

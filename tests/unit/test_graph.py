@@ -586,3 +586,102 @@ def test_output_does_not_depend_on_record_order():
         latencies=reversed(t.latencies),
     )
     assert graph_json(build_graph(t)) == graph_json(build_graph(reversed_t))
+
+
+# ---------------------------------------------------------------------------------------------
+# Clusters (issue 8)
+
+
+def _labels(src: str, src_cluster: str, dst: str, dst_cluster: str) -> dict[str, str]:
+    return {
+        "source_workload_namespace": "bookinfo",
+        "source_workload": src,
+        "source_canonical_service": src.rsplit("-", 1)[0],
+        "source_canonical_revision": "v1",
+        "source_cluster": src_cluster,
+        "destination_service_namespace": "bookinfo",
+        "destination_service_name": dst.rsplit("-", 1)[0],
+        "destination_workload_namespace": "bookinfo",
+        "destination_workload": dst,
+        "destination_canonical_service": dst.rsplit("-", 1)[0],
+        "destination_canonical_revision": "v1",
+        "destination_cluster": dst_cluster,
+    }
+
+
+def _clustered(*edges: tuple[str, str, str, str, float], **kw) -> GraphTelemetry:
+    view = GraphView.WORKLOAD
+    records = []
+    for src, sc, dst, dc, rps in edges:
+        labels = _labels(src, sc, dst, dc)
+        records.append(
+            RequestRate(
+                source_endpoint(labels, view),
+                destination_endpoint(labels, view),
+                "http",
+                "200",
+                "",
+                rps,
+            )
+        )
+    return GraphTelemetry(
+        query=GraphQuery(("bookinfo",), view, 300, 0.0), requests=tuple(records), **kw
+    )
+
+
+def test_one_cluster_keeps_plain_ids_and_names_the_cluster():
+    g = build_graph(_clustered(("productpage-v1", "east", "reviews-v1", "east", 2.0)))
+    body = graph_json(g)
+    assert [n["id"] for n in body["nodes"]] == ["bookinfo/productpage-v1", "bookinfo/reviews-v1"]
+    assert {n["cluster"] for n in body["nodes"]} == {"east"}
+    assert body["edges"][0]["cross_cluster"] is False
+
+
+def test_two_clusters_put_the_cluster_in_front_of_every_id_and_mark_crossing_edges():
+    g = build_graph(
+        _clustered(
+            ("productpage-v1", "east", "reviews-v1", "east", 2.0),
+            ("productpage-v1", "east", "reviews-v1", "west", 1.0),  # same name, other cluster
+            ("unknown", "unknown", "productpage-v1", "east", 3.0),
+        )
+    )
+    body = graph_json(g)
+    assert [n["id"] for n in body["nodes"]] == [
+        "east:bookinfo/productpage-v1",
+        "east:bookinfo/reviews-v1",
+        "unknown",
+        "west:bookinfo/reviews-v1",
+    ]
+    crossing = {(e["source"], e["target"]): e["cross_cluster"] for e in body["edges"]}
+    assert crossing == {
+        ("east:bookinfo/productpage-v1", "east:bookinfo/reviews-v1"): False,
+        ("east:bookinfo/productpage-v1", "west:bookinfo/reviews-v1"): True,
+        ("unknown", "east:bookinfo/productpage-v1"): False,
+    }
+    assert next(n for n in body["nodes"] if n["id"] == "unknown")["cluster"] == ""
+
+
+def test_clusters_the_source_serves_keep_ids_stable_when_one_has_no_data():
+    g = build_graph(
+        _clustered(("reviews-v2", "west", "ratings-v1", "west", 1.0), clusters=("east", "west"))
+    )
+    assert sorted(g.nodes) == ["west:bookinfo/ratings-v1", "west:bookinfo/reviews-v2"]
+
+
+def test_keep_clusters_shows_a_cluster_with_its_callers_and_callees():
+    from mesh.graph import keep_clusters
+
+    g = build_graph(
+        _clustered(
+            ("productpage-v1", "east", "reviews-v1", "east", 2.0),
+            ("productpage-v1", "east", "reviews-v2", "west", 1.0),
+            ("reviews-v2", "west", "ratings-v1", "west", 1.0),
+        )
+    )
+    west = keep_clusters(g, ["west"])
+    assert sorted(west.edges) == [
+        ("east:bookinfo/productpage-v1", "west:bookinfo/reviews-v2"),
+        ("west:bookinfo/reviews-v2", "west:bookinfo/ratings-v1"),
+    ]
+    assert west.nodes["east:bookinfo/productpage-v1"]["rps_out"] == pytest.approx(3.0)
+    assert keep_clusters(g, []) is g

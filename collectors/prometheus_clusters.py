@@ -1,0 +1,166 @@
+"""One Prometheus per cluster (issue 8): the graph from every cluster's endpoint, merged.
+
+A multi-cluster Istio mesh often keeps one Prometheus per cluster and no global view. Each
+Istio series then lives in exactly one of them: the source proxy's series (reporter="source") in
+the caller's cluster, the destination proxy's (reporter="destination") in the callee's. So the
+graph's three queries (collectors/prometheus.py), sent unchanged to every endpoint, return
+disjoint parts of the answer one global endpoint (Thanos, Mimir) would give:
+
+- requests and TCP bytes: the source reporter's series, in the caller's cluster, plus unknown
+  callers from the destination reporter, in the callee's: each edge comes from one cluster;
+- latency: `histogram_quantile` over the destination reporter's buckets, in the callee's cluster
+  (the source reporter's only where no sidecar reports, in the caller's): the quantile of an
+  edge is computed where all its buckets are, and grouping by source_cluster and
+  destination_cluster keeps every group inside one cluster.
+
+Merging is a union of records, and each endpoint receives the same QUERIES_PER_REFRESH queries
+as a single cluster's Prometheus does. The endpoints are asked concurrently, each through the
+shared cache under its own scope, so a dead cluster costs one attempt per error TTL while the
+live ones are served from the cache. When some endpoints fail and others answer, the graph is
+drawn from the others and GraphTelemetry.partial names each failing cluster and its cause; when
+all fail, the error is raised as one BackendError (504 only when every cluster timed out).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from collectors.prometheus import BACKEND, QUERIES_PER_REFRESH
+from mesh.canary import CanaryQuery, CanaryTelemetry
+from mesh.errors import BackendError, BackendQueryError, BackendTimeout, BackendUnavailable
+from mesh.records import GraphQuery, GraphTelemetry, MissingPart
+from mesh.series import SeriesQuery, SeriesTelemetry
+
+T = TypeVar("T")
+
+GLOBAL_ONLY = (
+    "per-cluster Prometheus endpoints (MESHDASH_PROMETHEUS_CLUSTERS) serve the topology only; "
+    "this view's latency buckets take the destination reporter's where present, else the "
+    "source reporter's, which cannot be merged exactly across clusters: point "
+    "MESHDASH_PROMETHEUS_URL at a global endpoint (Thanos, Mimir or a federating Prometheus)"
+)
+
+
+def fan_out(
+    sources: Mapping[str, Any], call: Callable[[Any], T]
+) -> tuple[dict[str, T], dict[str, BackendError]]:
+    """call(source) for every cluster at once: (answers, failures) by cluster name.
+
+    A thread per cluster and call rather than a shared pool: a hanging cluster must never hold
+    the threads another refresh needs for the clusters that answer. Errors that are not
+    BackendError (bad input, bugs) are raised as they are.
+    """
+    names = sorted(sources)
+    if len(names) == 1:
+        try:
+            return {names[0]: call(sources[names[0]])}, {}
+        except BackendError as exc:
+            return {}, {names[0]: exc}
+    with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="prom-cluster") as pool:
+        futures = {name: pool.submit(call, sources[name]) for name in names}
+        answers: dict[str, T] = {}
+        failures: dict[str, BackendError] = {}
+        for name, future in futures.items():
+            try:
+                answers[name] = future.result()
+            except BackendError as exc:
+                failures[name] = exc
+    return answers, failures
+
+
+def all_failed(failures: Mapping[str, BackendError]) -> BackendError:
+    """One error for a refresh where no cluster answered: 504 only if every one timed out."""
+    cause = "; ".join(f"cluster {name}: {failures[name].cause}" for name in sorted(failures))
+    kinds = {type(e) for e in failures.values()}
+    if kinds == {BackendTimeout}:
+        return BackendTimeout(BACKEND, cause)
+    kind = kinds.pop() if len(kinds) == 1 else BackendUnavailable
+    if issubclass(kind, BackendTimeout):
+        kind = BackendUnavailable
+    return kind(BACKEND, cause)
+
+
+def merge_graph(query: GraphQuery, parts: Mapping[str, GraphTelemetry]) -> GraphTelemetry:
+    """The union of the clusters' records, in cluster order so the output is stable."""
+    names = sorted(parts)
+    return GraphTelemetry(
+        query=parts[names[0]].query if names else query,
+        requests=tuple(r for n in names for r in parts[n].requests),
+        latencies=tuple(r for n in names for r in parts[n].latencies),
+        tcp=tuple(r for n in names for r in parts[n].tcp),
+        queries_sent=max((parts[n].queries_sent for n in names), default=0),
+    )
+
+
+class ClusterPrometheus:
+    """TelemetrySource over one Prometheus per cluster, merged (see the module docstring).
+
+    `graph_sources` are what the graph asks, usually each cluster's collector behind the shared
+    cache (collectors.cache.CachedTelemetry with a per-cluster scope); `collectors` are the raw
+    PrometheusCollector objects, used for readiness. Both are keyed by cluster name.
+    """
+
+    name = BACKEND
+
+    def __init__(
+        self, collectors: Mapping[str, Any], graph_sources: Mapping[str, Any] | None = None
+    ) -> None:
+        if not collectors:
+            raise ValueError("at least one cluster endpoint is needed")
+        self.collectors = dict(collectors)
+        self.graph_sources = dict(graph_sources or collectors)
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{n}={self.collectors[n]!r}" for n in sorted(self.collectors))
+        return f"ClusterPrometheus({inner})"
+
+    @property
+    def clusters(self) -> tuple[str, ...]:
+        return tuple(sorted(self.collectors))
+
+    def graph_telemetry(self, query: GraphQuery) -> GraphTelemetry:
+        """Every cluster's QUERIES_PER_REFRESH queries at once; what answered, merged."""
+        answers, failures = fan_out(self.graph_sources, lambda src: src.graph_telemetry(query))
+        if not answers:
+            raise all_failed(failures)
+        merged = merge_graph(query, answers)
+        missing = tuple(
+            MissingPart(BACKEND, name, failures[name].cause) for name in sorted(failures)
+        )
+        return GraphTelemetry(
+            query=merged.query,
+            requests=merged.requests,
+            latencies=merged.latencies,
+            tcp=merged.tcp,
+            queries_sent=merged.queries_sent or QUERIES_PER_REFRESH,
+            partial=missing,
+            clusters=self.clusters,
+        )
+
+    def series_telemetry(self, query: SeriesQuery) -> SeriesTelemetry:
+        """Refused with the reason (see GLOBAL_ONLY) rather than drawn from a wrong merge."""
+        raise BackendQueryError(BACKEND, GLOBAL_ONLY)
+
+    def canary_telemetry(self, query: CanaryQuery) -> CanaryTelemetry:
+        """Refused with the reason, as series_telemetry."""
+        raise BackendQueryError(BACKEND, GLOBAL_ONLY)
+
+    def ready_parts(self) -> dict[str, Callable[[], dict[str, object]]]:
+        """/readyz: one check per cluster endpoint, named `prometheus:<cluster>`."""
+        return {f"{BACKEND}:{name}": self.collectors[name].ready for name in self.clusters}
+
+    def ready(self) -> dict[str, object]:
+        """Serving while at least one cluster answers (the graph then renders partly)."""
+        answers = {name: self.collectors[name].ready() for name in self.clusters}
+        up = [n for n, a in answers.items() if a.get("ok")]
+        down = [f"{n}: {answers[n].get('detail')}" for n in answers if n not in up]
+        detail = f"{len(up)} of {len(answers)} clusters reachable"
+        if down:
+            detail += " (" + "; ".join(down) + ")"
+        return {"ok": bool(up), "detail": detail, "version": None}
+
+    def close(self) -> None:
+        for collector in self.collectors.values():
+            collector.close()

@@ -1,0 +1,224 @@
+"""Multi-cluster meshes against real Prometheus servers: one per cluster (east, west), and one
+global endpoint holding both clusters' series (tests/integration/multicluster_scenario.py
+holds the data and the hand-computed figures).
+
+What an SRE relies on: nodes named by cluster, calls across clusters marked, rates, error rates
+and p95 right after the merge, 3 queries per endpoint, the same graph from a global endpoint,
+and, with east's Prometheus down, west's part still drawn with east named as missing.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from api import SERVICES_KEY
+from app import create_app
+from config import Settings
+from tests.integration.multicluster_scenario import (
+    END,
+    EXPECTED_EDGES,
+    NS,
+    ClusterServers,
+    start_servers,
+)
+from tests.promserver import require_prometheus
+
+pytestmark = pytest.mark.integration
+
+GRAPH = f"/api/graph?namespace={NS}&at={END:.0f}&window=5m&graph=workload"
+ERROR_TTL_S = 1.0
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory) -> Iterator[ClusterServers]:
+    require_prometheus()
+    found = start_servers(tmp_path_factory.mktemp("clusters"))
+    try:
+        yield found
+    finally:
+        found.close()
+
+
+def make_app(tmp_path, **settings: Any) -> tuple[Any, Any]:
+    app = create_app(
+        Settings(
+            default_namespaces=(NS,),
+            refresh_interval_s=60,
+            cache_error_ttl_s=ERROR_TTL_S,
+            prometheus_timeout_s=5,
+            audit_log=tmp_path / "audit.jsonl",
+            **settings,
+        )
+    )
+    return app.server.test_client(), app.server.extensions[SERVICES_KEY]
+
+
+def queries_received(url: str) -> float:
+    """Instant queries this Prometheus has answered, from its own /metrics."""
+    text = requests.get(f"{url}/metrics", timeout=10).text
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("prometheus_http_requests_total{") and 'handler="/api/v1/query"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def by_edge(body: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(e["source"], e["target"]): e for e in body["edges"]}
+
+
+def assert_expected_graph(body: dict[str, Any]) -> None:
+    edges = by_edge(body)
+    assert set(edges) == set(EXPECTED_EDGES)
+    for key, want in EXPECTED_EDGES.items():
+        got = edges[key]
+        assert got["rps"] == pytest.approx(want["rps"], rel=1e-6), key
+        assert got["error_rate"] == pytest.approx(want["error_rate"], abs=1e-6), key
+        assert got["p95_ms"] == pytest.approx(want["p95_ms"], rel=1e-6), key
+        assert got["cross_cluster"] is want["cross_cluster"], key
+    nodes = {n["id"]: n for n in body["nodes"]}
+    assert {i: n["cluster"] for i, n in nodes.items()} == {
+        "unknown": "",
+        "east:bookinfo/productpage-v1": "east",
+        "east:bookinfo/reviews-v1": "east",
+        "west:bookinfo/reviews-v2": "west",
+        "west:bookinfo/ratings-v1": "west",
+    }
+    # productpage receives 10 rps and sends 6 + 4, a tenth of which across clusters fails.
+    pp = nodes["east:bookinfo/productpage-v1"]
+    assert pp["rps_in"] == pytest.approx(10.0) and pp["rps_out"] == pytest.approx(10.0)
+    assert nodes["west:bookinfo/reviews-v2"]["error_rate_in"] == pytest.approx(0.1)
+    assert body["clusters"] == ["east", "west"]
+
+
+def test_per_cluster_endpoints_merge_into_the_hand_computed_graph(servers, tmp_path):
+    client, _ = make_app(tmp_path, prometheus_clusters=servers.urls())
+    before = {name: queries_received(url) for name, url in servers.urls().items()}
+    r = client.get(GRAPH)
+    body = r.get_json()
+    assert r.status_code == 200, body
+    assert_expected_graph(body)
+    assert body["partial"] == []
+    assert body["queries"] == 3
+    after = {name: queries_received(url) for name, url in servers.urls().items()}
+    # Each endpoint received exactly the 3 queries one cluster's Prometheus takes.
+    assert {n: after[n] - before[n] for n in after} == {"east": 3, "west": 3}
+
+
+def test_a_global_endpoint_gives_the_same_graph(servers, tmp_path):
+    per_cluster, _ = make_app(tmp_path, prometheus_clusters=servers.urls())
+    global_, _ = make_app(tmp_path, prometheus_url=servers.both.url)
+    before = queries_received(servers.both.url)
+    merged = per_cluster.get(GRAPH).get_json()
+    whole = global_.get(GRAPH).get_json()
+    assert queries_received(servers.both.url) - before == 3
+    assert_expected_graph(whole)
+    assert whole["nodes"] == merged["nodes"] and whole["edges"] == merged["edges"]
+
+
+def test_one_cluster_keeps_the_plain_node_ids(servers, tmp_path):
+    """West's Prometheus alone sees only west's own calls (productpage's calls into west are
+    reported by east's proxies): one cluster, so ids without a cluster, as before issue 8."""
+    client, _ = make_app(tmp_path, prometheus_url=servers.west.url)
+    body = client.get(GRAPH).get_json()
+    assert [(e["source"], e["target"]) for e in body["edges"]] == [
+        ("bookinfo/reviews-v2", "bookinfo/ratings-v1")
+    ]
+    assert {n["cluster"] for n in body["nodes"]} == {"west"}
+
+
+def test_the_cluster_filter_keeps_a_cluster_with_its_callers(servers, tmp_path):
+    client, _ = make_app(tmp_path, prometheus_clusters=servers.urls())
+    body = client.get(GRAPH + "&cluster=west").get_json()
+    assert set(by_edge(body)) == {
+        ("east:bookinfo/productpage-v1", "west:bookinfo/reviews-v2"),
+        ("west:bookinfo/reviews-v2", "west:bookinfo/ratings-v1"),
+    }
+    assert body["clusters"] == ["east", "west"] and body["cluster_filter"] == ["west"]
+    # Figures are those of the whole graph: productpage still sends 10 rps.
+    pp = next(n for n in body["nodes"] if n["id"] == "east:bookinfo/productpage-v1")
+    assert pp["rps_out"] == pytest.approx(10.0)
+    bad = client.get(GRAPH + "&cluster=" + requests.utils.quote('e"}'))
+    assert bad.status_code == 400 and bad.get_json()["field"] == "cluster"
+
+
+def test_readyz_reports_each_cluster(servers, tmp_path):
+    client, _ = make_app(tmp_path, prometheus_clusters=servers.urls())
+    body = client.get("/readyz").get_json()
+    assert body["backends"]["prometheus:east"]["ok"] is True
+    assert body["backends"]["prometheus:west"]["ok"] is True
+    assert body["backends"]["prometheus:east"]["version"].startswith("2.")
+
+
+def test_east_down_west_still_renders_and_east_is_named(servers, tmp_path):
+    client, services = make_app(tmp_path, prometheus_clusters=servers.urls())
+    assert client.get(GRAPH).get_json()["partial"] == []
+    services.cache.store.clear()  # what the end of a refresh interval does
+    servers.east.stop()
+    try:
+        r = client.get(GRAPH)
+        body = r.get_json()
+        assert r.status_code == 200, body
+        assert [p["cluster"] for p in body["partial"]] == ["east"]
+        assert body["partial"][0]["backend"] == "prometheus"
+        assert "cannot reach" in body["partial"][0]["cause"]
+        assert "connection refused" in body["partial"][0]["cause"]
+        # West's part: its own call, with the figures it had.
+        edge = by_edge(body)[("west:bookinfo/reviews-v2", "west:bookinfo/ratings-v1")]
+        assert edge["rps"] == pytest.approx(4.0) and edge["p95_ms"] == pytest.approx(9.5)
+        assert all(n["cluster"] != "east" for n in body["nodes"])
+
+        # /readyz names the failing cluster; the telemetry role still serves from west.
+        ready = client.get("/readyz")
+        checks = ready.get_json()["backends"]
+        assert ready.status_code == 200
+        assert checks["prometheus:east"]["ok"] is False
+        assert "cannot reach" in checks["prometheus:east"]["detail"]
+        assert checks["prometheus:west"]["ok"] is True
+
+    finally:
+        servers.east.start()
+    # The graph without east was shared only as long as an error (1 s), not for the refresh
+    # interval (60 s): east is back on the first refresh after that, nobody touching the app.
+    time.sleep(ERROR_TTL_S + 0.2)
+    body = client.get(GRAPH).get_json()
+    assert body["partial"] == []
+    assert_expected_graph(body)
+
+
+def test_every_cluster_down_is_the_usual_502_naming_each(servers, tmp_path):
+    client, _ = make_app(tmp_path, prometheus_clusters=servers.urls())
+    servers.east.stop()
+    servers.west.stop()
+    try:
+        r = client.get(GRAPH)
+        body = r.get_json()
+        assert r.status_code == 502, body
+        assert body["backend"] == "prometheus"
+        assert "cluster east: cannot reach" in body["cause"]
+        assert "cluster west: cannot reach" in body["cause"]
+        assert client.get("/readyz").status_code == 503
+    finally:
+        servers.west.start()
+        servers.east.start()
+
+
+def test_the_cause_never_carries_credentials(servers, tmp_path):
+    """The per-cluster endpoints share the Prometheus credentials; a failure names the URL
+    without its user-info."""
+    urls = servers.urls()
+    urls["east"] = re.sub(r"^http://", "http://meshdash:s3cret-pw@", urls["east"])
+    client, _ = make_app(tmp_path, prometheus_clusters=urls)
+    servers.east.stop()
+    try:
+        body = client.get(GRAPH).get_data(as_text=True)
+    finally:
+        servers.east.start()
+    assert "s3cret-pw" not in body and "meshdash:" not in body
+    assert '"cluster":"east"' in body
