@@ -20,6 +20,7 @@ import requests
 from api import SERVICES_KEY
 from app import create_app
 from config import Settings
+from tests.dashcalls import DashCalls, banners, text
 from tests.integration.multicluster_scenario import (
     END,
     EXPECTED_EDGES,
@@ -158,6 +159,7 @@ def test_readyz_reports_each_cluster(servers, tmp_path):
 
 def test_east_down_west_still_renders_and_east_is_named(servers, tmp_path):
     client, services = make_app(tmp_path, prometheus_clusters=servers.urls())
+    dash = DashCalls(client)
     assert client.get(GRAPH).get_json()["partial"] == []
     services.cache.store.clear()  # what the end of a refresh interval does
     servers.east.stop()
@@ -173,6 +175,25 @@ def test_east_down_west_still_renders_and_east_is_named(servers, tmp_path):
         edge = by_edge(body)[("west:bookinfo/reviews-v2", "west:bookinfo/ratings-v1")]
         assert edge["rps"] == pytest.approx(4.0) and edge["p95_ms"] == pytest.approx(9.5)
         assert all(n["cluster"] != "east" for n in body["nodes"])
+
+        # The page shows a banner naming east, and draws west.
+        status, answer, _ = dash.call(
+            "topo-banner.children",
+            {
+                "topo-namespaces.value": [NS],
+                "topo-view.value": "workload",
+                "topo-window.value": "5m",
+            },
+            {"topo-at.data": str(int(END))},
+        )
+        assert status == 200
+        shown = " ".join(banners(answer))
+        assert "cluster east is failing" in shown and "connection refused" in shown, shown
+        assert "west" not in shown
+        # ... and the figure data handed to the graph still holds west's nodes.
+        drawn = answer["topo-data"]["data"]
+        assert "west:bookinfo/reviews-v2" in {n["id"] for n in drawn["nodes"]}
+        assert text(answer["topo-banner"]["children"]).count("east") == 1
 
         # /readyz names the failing cluster; the telemetry role still serves from west.
         ready = client.get("/readyz")
