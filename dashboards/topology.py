@@ -268,6 +268,12 @@ def _summary(graph: dict[str, Any]) -> list:
 def _empty_message(graph: dict[str, Any]) -> str:
     if graph["nodes"]:
         return ""
+    if graph.get("cluster_filter"):
+        return (
+            f"No traffic in cluster {', '.join(graph['cluster_filter'])} for "
+            f"{', '.join(graph['namespaces'])} during the last {graph['window']}. "
+            "Choose another cluster, or clear the cluster filter."
+        )
     return (
         f"No traffic in {', '.join(graph['namespaces'])} during the last {graph['window']}. "
         "Choose another namespace or a longer window."
