@@ -180,6 +180,7 @@ class ClusterPrometheus:
             queries_sent=merged.queries_sent or QUERIES_PER_REFRESH,
             partial=missing,
             clusters=self.clusters,
+            endpoints=len(self.graph_sources),
         )
 
     def query(self, text: str, at: float) -> list[Any]:

@@ -255,14 +255,18 @@ def _summary(graph: dict[str, Any]) -> list:
     stats.append(
         html.Div(
             f"as of {stamp} · window {graph['window']} · "
-            + (
-                "simulated data" if graph.get("source") == "demo" else f"{graph['queries']} queries"
-            ),
+            + ("simulated data" if graph.get("source") == "demo" else _queries(graph)),
             className="md-summary-note",
             id="topo-updated",
         )
     )
     return stats
+
+
+def _queries(graph: dict[str, Any]) -> str:
+    endpoints = graph.get("endpoints") or 1
+    each = f" to each of {endpoints} cluster endpoints" if endpoints > 1 else ""
+    return f"{graph['queries']} queries{each}"
 
 
 def _empty_message(graph: dict[str, Any]) -> str:

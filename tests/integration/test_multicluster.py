@@ -106,7 +106,7 @@ def test_per_cluster_endpoints_merge_into_the_hand_computed_graph(servers, tmp_p
     assert r.status_code == 200, body
     assert_expected_graph(body)
     assert body["partial"] == []
-    assert body["queries"] == 3
+    assert body["queries"] == 3 and body["endpoints"] == 2
     after = {name: queries_received(url) for name, url in servers.urls().items()}
     # Each endpoint received exactly the 3 queries one cluster's Prometheus takes.
     assert {n: after[n] - before[n] for n in after} == {"east": 3, "west": 3}
