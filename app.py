@@ -56,6 +56,12 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
     """CLI flags override MESHDASH_* environment variables, which override defaults."""
     p = argparse.ArgumentParser(prog="meshdash", description=__doc__)
     p.add_argument("--prometheus", metavar="URL", help="Prometheus base URL (unset: demo)")
+    p.add_argument(
+        "--prometheus-cluster",
+        metavar="CLUSTER=URL",
+        action="append",
+        help="one Prometheus per cluster instead of --prometheus (repeatable)",
+    )
     p.add_argument("--jaeger", metavar="URL", help="Jaeger query base URL")
     p.add_argument("--kube", action="store_true", default=None, help="read routes from Kubernetes")
     p.add_argument("--kube-context", metavar="NAME", help="kubeconfig context")
@@ -78,6 +84,14 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
     }
     for backend in ("prometheus", "jaeger"):
         given.update(_backend_values(p, a, backend))
+    if a.prometheus_cluster:
+        clusters = {}
+        for item in a.prometheus_cluster:
+            name, sep, url = item.partition("=")
+            if not sep or not name.strip() or not url.strip():
+                p.error(f"--prometheus-cluster wants CLUSTER=URL, got {name.strip() or item!r}")
+            clusters[name.strip()] = url.strip()
+        given["prometheus_clusters"] = clusters
     return Settings(**{k: v for k, v in given.items() if v is not None})
 
 
@@ -134,7 +148,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     settings = parse_args(argv)
     configure_logging(settings.log_level)
     app = create_app(settings)
-    mode = "demo (simulated Bookinfo)" if settings.demo else display_url(settings.prometheus_url)
+    if settings.demo:
+        mode = "demo (simulated Bookinfo)"
+    elif settings.prometheus_clusters:
+        mode = ", ".join(
+            f"{name}={display_url(url)}"
+            for name, url in sorted(settings.prometheus_clusters.items())
+        )
+    else:
+        mode = display_url(settings.prometheus_url)
     log.info("meshdash on http://%s:%d/ - data: %s", settings.host, settings.port, mode)
     app.run(host=settings.host, port=settings.port, debug=False)
 

@@ -126,14 +126,13 @@ def _services(
     metrics = Metrics()
     cache = SharedCache.from_settings(settings, metrics)
     graph = graph_sources(cache) if graph_sources else CachedTelemetry(telemetry, cache)
-    canary = series if hasattr(series, "canary_telemetry") else PrometheusCanarySource(series)
     return Services(
         settings=settings,
         telemetry=graph,
         traces=CachedTraces(traces, cache) if traces is not None else None,
         routes=BoundedRoutes(routes, cache) if routes is not None else None,
         series=CachedSeries(series, cache),
-        canary=CachedCanary(canary, cache),
+        canary=CachedCanary(PrometheusCanarySource(series), cache),
         cache=cache,
         metrics=metrics,
     )

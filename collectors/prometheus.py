@@ -59,6 +59,11 @@ DURATION_BUCKET = "istio_request_duration_milliseconds_bucket"
 TCP_SENT = "istio_tcp_sent_bytes_total"
 TCP_RECEIVED = "istio_tcp_received_bytes_total"
 
+# Set on the latency-bucket answers of the service history and the canary analysis when the
+# source merges per-cluster endpoints (collectors/prometheus_clusters.py): see
+# destination_else_source.
+REPORTER_TAG = "meshdash_reporter"
+
 QUANTILES: tuple[tuple[str, float], ...] = (("0.5", 0.5), ("0.95", 0.95), ("0.99", 0.99))
 _QUANTILE_SLOT = {name: i for i, (name, _) in enumerate(QUANTILES)}
 _OUTCOME_LABELS = ("request_protocol", "response_code", "grpc_response_status")
@@ -95,6 +100,23 @@ def _unknown_caller_part(namespaces: Iterable[str]) -> Matchers:
         ("reporter", "=", "destination"),
         ("source_workload", "=", UNKNOWN),
         ("destination_service_namespace", "=~", promql.any_of(namespaces)),
+    )
+
+
+def destination_else_source(dst: str, src: str, tagged: bool = False) -> str:
+    """`dst or src`: the destination reporter's buckets where it has them, else the source's.
+
+    `or` picks per label set and per step inside one Prometheus. Across per-cluster endpoints
+    the two sides of one edge live in two different Prometheus servers (the source proxy's in
+    the caller's cluster, the destination's in the callee's), so no single server can choose.
+    `tagged` keeps both sides, told apart by REPORTER_TAG, and the merge makes the same choice
+    over the union (collectors/prometheus_clusters.merge_results). The number of queries stays.
+    """
+    if not tagged:
+        return f"{dst} or {src}"
+    return (
+        f'label_replace({dst}, "{REPORTER_TAG}", "destination", "", "")'
+        f' or label_replace({src}, "{REPORTER_TAG}", "source", "", "")'
     )
 
 
@@ -376,6 +398,7 @@ class PrometheusCollector:
     """TelemetrySource over a Prometheus that scrapes Istio's standard metrics."""
 
     name = "prometheus"
+    tags_reporters = False  # see destination_else_source; True for merged per-cluster sources
 
     def __init__(
         self,

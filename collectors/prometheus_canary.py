@@ -19,7 +19,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from collectors import promql
-from collectors.prometheus import BACKEND, DURATION_BUCKET, REQUESTS_TOTAL
+from collectors.prometheus import (
+    BACKEND,
+    DURATION_BUCKET,
+    REQUESTS_TOTAL,
+    destination_else_source,
+)
 from mesh import validate
 from mesh.canary import BucketCount, CanaryQuery, CanaryTelemetry, OutcomeCount
 from mesh.errors import BackendDataError, BadRequest
@@ -72,13 +77,14 @@ def requests_query(q: CanaryQuery) -> str:
     return f"sum {promql.by((VERSION, *OUTCOME))} ({from_source} or {unknown})"
 
 
-def buckets_query(q: CanaryQuery) -> str:
-    """Cumulative bucket increases per version: destination reporter, else source reporter."""
+def buckets_query(q: CanaryQuery, tagged: bool = False) -> str:
+    """Cumulative bucket increases per version: destination reporter, else source reporter
+    (`tagged`: both, for a merge across per-cluster endpoints; see destination_else_source)."""
     sel, window = service_matchers(q), promql.duration(q.window_s)
     group = promql.by((VERSION, "le"))
     dst = _increase(DURATION_BUCKET, (("reporter", "=", "destination"), *sel), window)
     src = _increase(DURATION_BUCKET, (("reporter", "=", "source"), *sel), window)
-    return f"sum {group} ({dst}) or sum {group} ({src})"
+    return destination_else_source(f"sum {group} ({dst})", f"sum {group} ({src})", tagged)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -148,5 +154,6 @@ class PrometheusCanarySource:
         if not math.isfinite(query.at):
             raise BadRequest("the time must be a finite UNIX time", field="at")
         outcomes = parse_outcomes(self.collector.query(requests_query(query), query.at))
-        buckets = parse_buckets(self.collector.query(buckets_query(query), query.at))
+        tagged = bool(getattr(self.collector, "tags_reporters", False))
+        buckets = parse_buckets(self.collector.query(buckets_query(query, tagged), query.at))
         return CanaryTelemetry(query, outcomes, buckets, queries_sent=QUERIES_PER_ANALYSIS)

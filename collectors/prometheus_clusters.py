@@ -19,28 +19,27 @@ shared cache under its own scope, so a dead cluster costs one attempt per error 
 live ones are served from the cache. When some endpoints fail and others answer, the graph is
 drawn from the others and GraphTelemetry.partial names each failing cluster and its cause; when
 all fail, the error is raised as one BackendError (504 only when every cluster timed out).
+
+The service history and the canary analysis send their queries to every endpoint too and
+merge each answer (merge_results): sums of disjoint series add up, and their one non-additive
+step, latency buckets from the destination reporter else the source reporter, is tagged in
+the query and chosen after the merge. They need every cluster: a failing one is an error
+naming it, since a history or a verdict from part of a service's traffic would mislead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from collectors.prometheus import BACKEND, QUERIES_PER_REFRESH
-from mesh.canary import CanaryQuery, CanaryTelemetry
-from mesh.errors import BackendError, BackendQueryError, BackendTimeout, BackendUnavailable
+from collectors.prometheus import BACKEND, QUERIES_PER_REFRESH, REPORTER_TAG
+from collectors.prometheus_series import series_telemetry
+from mesh.errors import BackendDataError, BackendError, BackendTimeout, BackendUnavailable
 from mesh.records import GraphQuery, GraphTelemetry, MissingPart
 from mesh.series import SeriesQuery, SeriesTelemetry
 
 T = TypeVar("T")
-
-GLOBAL_ONLY = (
-    "per-cluster Prometheus endpoints (MESHDASH_PROMETHEUS_CLUSTERS) serve the topology only; "
-    "this view's latency buckets take the destination reporter's where present, else the "
-    "source reporter's, which cannot be merged exactly across clusters: point "
-    "MESHDASH_PROMETHEUS_URL at a global endpoint (Thanos, Mimir or a federating Prometheus)"
-)
 
 
 def fan_out(
@@ -82,6 +81,49 @@ def all_failed(failures: Mapping[str, BackendError]) -> BackendError:
     return kind(BACKEND, cause)
 
 
+def _points(sample: Any, matrix: bool) -> tuple[dict[str, str], list[Any]]:
+    try:
+        labels = dict(sample["metric"])
+        points = sample["values"] if matrix else [sample["value"]]
+        return labels, [(float(t), float(v)) for t, v in points]
+    except (KeyError, TypeError, ValueError):
+        raise BackendDataError(BACKEND, "a result sample has no metric labels or values") from None
+
+
+def merge_results(results: Iterable[list[Any]], matrix: bool) -> list[dict[str, Any]]:
+    """Several clusters' answers to one query as one Prometheus holding all their series would
+    give it. Every query meshdash sends is a `sum by (...)` of disjoint series (each series lives
+    in one cluster), so equal label sets add up, step by step. Answers tagged with REPORTER_TAG
+    (collectors.prometheus.destination_else_source) then resolve as `or` would: the
+    destination reporter's value where any cluster has one at that step, else the source's.
+    """
+    sums: dict[tuple[frozenset[tuple[str, str]], str], dict[float, float]] = {}
+    labels_of: dict[frozenset[tuple[str, str]], dict[str, str]] = {}
+    for result in results:
+        for sample in result:
+            labels, points = _points(sample, matrix)
+            tag = labels.pop(REPORTER_TAG, "")
+            key = frozenset(labels.items())
+            labels_of.setdefault(key, labels)
+            acc = sums.setdefault((key, tag), {})
+            for t, v in points:
+                acc[t] = acc.get(t, 0.0) + v
+    out: list[dict[str, Any]] = []
+    for key, labels in labels_of.items():
+        points = {
+            **sums.get((key, ""), {}),
+            **sums.get((key, "source"), {}),
+            **sums.get((key, "destination"), {}),
+        }
+        values = [[t, repr(points[t])] for t in sorted(points)]
+        out.append(
+            {"metric": labels, "values": values}
+            if matrix
+            else {"metric": labels, "value": values[0]}
+        )
+    return out
+
+
 def merge_graph(query: GraphQuery, parts: Mapping[str, GraphTelemetry]) -> GraphTelemetry:
     """The union of the clusters' records, in cluster order so the output is stable."""
     names = sorted(parts)
@@ -103,6 +145,7 @@ class ClusterPrometheus:
     """
 
     name = BACKEND
+    tags_reporters = True  # their `dst or src` choices are made in merge_results
 
     def __init__(
         self, collectors: Mapping[str, Any], graph_sources: Mapping[str, Any] | None = None
@@ -137,15 +180,32 @@ class ClusterPrometheus:
             queries_sent=merged.queries_sent or QUERIES_PER_REFRESH,
             partial=missing,
             clusters=self.clusters,
+            endpoints=len(self.graph_sources),
         )
 
-    def series_telemetry(self, query: SeriesQuery) -> SeriesTelemetry:
-        """Refused with the reason (see GLOBAL_ONLY) rather than drawn from a wrong merge."""
-        raise BackendQueryError(BACKEND, GLOBAL_ONLY)
+    def query(self, text: str, at: float) -> list[Any]:
+        """One instant query on every cluster at once, merged (merge_results)."""
+        return self._merged(lambda c: c.query(text, at), matrix=False)
 
-    def canary_telemetry(self, query: CanaryQuery) -> CanaryTelemetry:
-        """Refused with the reason, as series_telemetry."""
-        raise BackendQueryError(BACKEND, GLOBAL_ONLY)
+    def query_range(self, text: str, start: float, end: float, step_s: int) -> list[Any]:
+        """One range query on every cluster at once, merged step by step (merge_results)."""
+        return self._merged(lambda c: c.query_range(text, start, end, step_s), matrix=True)
+
+    def _merged(self, call: Callable[[Any], list[Any]], matrix: bool) -> list[Any]:
+        """Every cluster or an error naming the first that failed: a service's history or a
+        canary verdict drawn from part of its traffic would read as real and be wrong."""
+        answers, failures = fan_out(self.collectors, call)
+        if failures and not answers:
+            raise all_failed(failures)
+        if failures:
+            name = min(failures)
+            exc = failures[name]
+            raise type(exc)(exc.backend, f"cluster {name}: {exc.cause}")
+        return merge_results((answers[n] for n in sorted(answers)), matrix)
+
+    def series_telemetry(self, query: SeriesQuery) -> SeriesTelemetry:
+        """The service history from every cluster: the same 6 range queries to each endpoint."""
+        return series_telemetry(query, self.query_range, tagged=self.tags_reporters)
 
     def ready_parts(self) -> dict[str, Callable[[], dict[str, object]]]:
         """/readyz: one check per cluster endpoint, named `prometheus:<cluster>`."""

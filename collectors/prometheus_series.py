@@ -14,7 +14,7 @@ code classes are computed in mesh/series.py from these raw rates, PromQL-exactly
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +26,7 @@ from collectors.prometheus import (
     TCP_RECEIVED,
     TCP_SENT,
     PrometheusCollector,
+    destination_else_source,
 )
 from mesh import validate
 from mesh.errors import (
@@ -104,11 +105,11 @@ def _from_source(metric: str, sel: Matchers, rate: str) -> str:
     return _rate(metric, (("reporter", "=", "source"), *sel), rate)
 
 
-def _buckets(group: Iterable[str], sel: Matchers, rate: str) -> str:
+def _buckets(group: Iterable[str], sel: Matchers, rate: str, tagged: bool = False) -> str:
     by = promql.by((*group, "le"))
     dst = _rate(DURATION_BUCKET, (("reporter", "=", "destination"), *sel), rate)
     src = _rate(DURATION_BUCKET, (("reporter", "=", "source"), *sel), rate)
-    return f"sum {by} ({dst}) or sum {by} ({src})"
+    return destination_else_source(f"sum {by} ({dst})", f"sum {by} ({src})", tagged)
 
 
 def _tcp(group: Iterable[str], sent: str, received: str) -> str:
@@ -120,15 +121,15 @@ def _tcp(group: Iterable[str], sent: str, received: str) -> str:
     )
 
 
-def view_queries(q: SeriesQuery) -> dict[str, str]:
-    """The six range queries of one view, by family."""
+def view_queries(q: SeriesQuery, tagged: bool = False) -> dict[str, str]:
+    """The six range queries of one view, by family (`tagged`: destination_else_source)."""
     rate = promql.duration(q.rate_s)
     inbound, outbound = inbound_matchers(q), outbound_matchers(q)
     out_group = (VERSION_OUT, *DESTINATION)
     return {
         "inbound": f"sum {promql.by((VERSION_IN, *OUTCOME))} "
         f"({_counted_once(REQUESTS_TOTAL, inbound, rate)})",
-        "inbound_buckets": _buckets((VERSION_IN,), inbound, rate),
+        "inbound_buckets": _buckets((VERSION_IN,), inbound, rate, tagged),
         "inbound_tcp": _tcp(
             (VERSION_IN,),
             _counted_once(TCP_RECEIVED, inbound, rate),
@@ -136,7 +137,7 @@ def view_queries(q: SeriesQuery) -> dict[str, str]:
         ),
         "outbound": f"sum {promql.by((*out_group, *OUTCOME))} "
         f"({_from_source(REQUESTS_TOTAL, outbound, rate)})",
-        "outbound_buckets": _buckets(DESTINATION, outbound, rate),
+        "outbound_buckets": _buckets(DESTINATION, outbound, rate, tagged),
         "outbound_tcp": _tcp(
             out_group,
             _from_source(TCP_RECEIVED, outbound, rate),
@@ -255,22 +256,30 @@ class PrometheusSeries(PrometheusCollector):
 
     def series_telemetry(self, query: SeriesQuery) -> SeriesTelemetry:
         """QUERIES_PER_VIEW range queries from query.start to query.end every query.step_s."""
-        if not (math.isfinite(query.start) and math.isfinite(query.end)):
-            raise BadRequest("the time range must be finite UNIX times", field="at")
-        if query.step_s <= 0 or query.end < query.start:
-            raise BadRequest("the step must be positive and the range not reversed", field="step")
-        texts = view_queries(query)
+        return series_telemetry(query, self.query_range, tagged=self.tags_reporters)
 
-        def run(family: str) -> list[Any]:
-            return self.query_range(texts[family], query.start, query.end, query.step_s)
 
-        return SeriesTelemetry(
-            query=query,
-            inbound=parse_requests(run("inbound")),
-            inbound_buckets=parse_buckets(run("inbound_buckets")),
-            inbound_tcp=parse_tcp(run("inbound_tcp")),
-            outbound=parse_requests(run("outbound"), outbound=True),
-            outbound_buckets=parse_buckets(run("outbound_buckets"), outbound=True),
-            outbound_tcp=parse_tcp(run("outbound_tcp"), outbound=True),
-            queries_sent=QUERIES_PER_VIEW,
-        )
+def series_telemetry(
+    query: SeriesQuery, query_range: Callable[[str, float, float, int], list[Any]], tagged: bool
+) -> SeriesTelemetry:
+    """The view's six range queries through `query_range` (one Prometheus, or every cluster's
+    merged), parsed into SeriesTelemetry."""
+    if not (math.isfinite(query.start) and math.isfinite(query.end)):
+        raise BadRequest("the time range must be finite UNIX times", field="at")
+    if query.step_s <= 0 or query.end < query.start:
+        raise BadRequest("the step must be positive and the range not reversed", field="step")
+    texts = view_queries(query, tagged)
+
+    def run(family: str) -> list[Any]:
+        return query_range(texts[family], query.start, query.end, query.step_s)
+
+    return SeriesTelemetry(
+        query=query,
+        inbound=parse_requests(run("inbound")),
+        inbound_buckets=parse_buckets(run("inbound_buckets")),
+        inbound_tcp=parse_tcp(run("inbound_tcp")),
+        outbound=parse_requests(run("outbound"), outbound=True),
+        outbound_buckets=parse_buckets(run("outbound_buckets"), outbound=True),
+        outbound_tcp=parse_tcp(run("outbound_tcp"), outbound=True),
+        queries_sent=QUERIES_PER_VIEW,
+    )

@@ -10,9 +10,10 @@ from dash import Input, Output, State, ctx, dcc, html, no_update
 
 from api import services
 from dashboards.components import format as fmt
-from dashboards.components.banner import error_banner
+from dashboards.components.banner import error_banner, partial_banner
 from dashboards.components.controls import control
 from dashboards.components.topology_elements import EDGE_LABELS, elements, stylesheet
+from mesh import validate
 from mesh.errors import MeshdashError
 from views.graph import VIEWS, graph_view, parse_graph_params
 from views.params import get_list, get_one
@@ -63,6 +64,7 @@ def layout(**query: Any) -> html.Div:
     }
     at = query.get("at") if isinstance(query.get("at"), str) else None
     highlight = sorted(set(get_list(query, "highlight"))) if query.get("highlight") else []
+    clusters = _clusters(query)
     ns_options = sorted(set(namespaces) | set(svc.settings.default_namespaces))
     return html.Div(
         [
@@ -79,6 +81,21 @@ def layout(**query: Any) -> html.Div:
                             placeholder="Choose namespaces",
                         ),
                         wide=True,
+                    ),
+                    html.Div(
+                        control(
+                            "Clusters",
+                            dcc.Dropdown(
+                                id="topo-cluster",
+                                options=clusters,
+                                value=clusters,
+                                multi=True,
+                                placeholder="All clusters",
+                            ),
+                        ),
+                        id="topo-cluster-control",
+                        className="md-cluster-control",
+                        hidden=not clusters,
                     ),
                     control("Graph", _dropdown("topo-view", VIEW_LABELS, state["view"])),
                     control(
@@ -149,6 +166,21 @@ def layout(**query: Any) -> html.Div:
     )
 
 
+def _clusters(query: dict[str, Any]) -> list[str]:
+    """The cluster filter from the URL; names that are not valid cluster ids are dropped."""
+    try:
+        found = get_list(query, "cluster")
+    except MeshdashError:
+        return []
+    out = []
+    for name in found:
+        try:
+            out.append(validate.cluster(name))
+        except MeshdashError:
+            continue
+    return sorted(set(out))
+
+
 def _dropdown(id_: str, options: dict[str, str], value: str) -> dcc.Dropdown:
     return dcc.Dropdown(
         id=id_,
@@ -187,6 +219,14 @@ def _legend() -> html.Div:
         )
         for h, colour in fmt.HEALTH_COLORS.items()
     ]
+    chips.append(
+        html.Span(
+            [html.B(className="md-legend-dash"), "Cross-cluster call"],
+            className="md-legend-item md-legend-cross",
+            id="topo-legend-cross",
+            hidden=True,
+        )
+    )
     return html.Div(chips, className="md-legend", title="Node border and edge colour: health")
 
 
@@ -215,9 +255,7 @@ def _summary(graph: dict[str, Any]) -> list:
     stats.append(
         html.Div(
             f"as of {stamp} · window {graph['window']} · "
-            + (
-                "simulated data" if graph.get("source") == "demo" else f"{graph['queries']} queries"
-            ),
+            + ("simulated data" if graph.get("source") == "demo" else _queries(graph)),
             className="md-summary-note",
             id="topo-updated",
         )
@@ -225,9 +263,21 @@ def _summary(graph: dict[str, Any]) -> list:
     return stats
 
 
+def _queries(graph: dict[str, Any]) -> str:
+    endpoints = graph.get("endpoints") or 1
+    each = f" to each of {endpoints} cluster endpoints" if endpoints > 1 else ""
+    return f"{graph['queries']} queries{each}"
+
+
 def _empty_message(graph: dict[str, Any]) -> str:
     if graph["nodes"]:
         return ""
+    if graph.get("cluster_filter"):
+        return (
+            f"No traffic in cluster {', '.join(graph['cluster_filter'])} for "
+            f"{', '.join(graph['namespaces'])} during the last {graph['window']}. "
+            "Choose another cluster, or clear the cluster filter."
+        )
     return (
         f"No traffic in {', '.join(graph['namespaces'])} during the last {graph['window']}. "
         "Choose another namespace or a longer window."
@@ -243,16 +293,21 @@ def register_callbacks(app) -> None:
         Input("topo-window", "value"),
         Input("topo-interval", "n_intervals"),
         Input("topo-refresh-now", "n_clicks"),
+        Input("topo-cluster", "value"),
         State("topo-at", "data"),
     )
-    def load(namespaces, view, window, _n, _clicks, at):
+    def load(namespaces, view, window, _n, _clicks, clusters, at):
         svc = services()
         args = {"namespace": namespaces or [], "graph": view, "window": window}
+        if clusters:
+            args["cluster"] = list(clusters)
         if at:
             args["at"] = at
         try:
             params = parse_graph_params(args, svc.settings.default_namespaces)
-            return graph_view(svc, params), None
+            graph = graph_view(svc, params)
+            # Some clusters failing while others answer: draw what answered, name what did not.
+            return graph, partial_banner(graph.get("partial") or [])
         except Exception as exc:  # every failure becomes a banner, never a traceback
             return no_update if ctx.triggered_id == "topo-interval" else None, error_banner(exc)
 
@@ -261,13 +316,14 @@ def register_callbacks(app) -> None:
         Output("topo-summary", "children"),
         Output("topo-empty", "children"),
         Output("topo-namespaces", "options"),
+        Output("topo-legend-cross", "hidden"),
         Input("topo-data", "data"),
         State("topo-highlight", "data"),
         State("topo-namespaces", "options"),
     )
     def draw(graph, highlight, options):
         if not graph:
-            return [], [], "", options
+            return [], [], "", options, True
         seen = {n.get("namespace") for n in graph["nodes"] if n.get("namespace")}
         known = {o if isinstance(o, str) else o["value"] for o in options or []}
         merged = sorted(known | seen | set(graph["namespaces"]))
@@ -276,7 +332,19 @@ def register_callbacks(app) -> None:
             _summary(graph),
             _empty_message(graph),
             merged,
+            not any(e.get("cross_cluster") for e in graph["edges"]),
         )
+
+    @app.callback(
+        Output("topo-cluster", "options"),
+        Output("topo-cluster-control", "hidden"),
+        Input("topo-data", "data"),
+        State("topo-cluster", "value"),
+    )
+    def cluster_options(graph, chosen):
+        """The filter lists every cluster the graph spans; it shows only when there are two."""
+        known = sorted(set((graph or {}).get("clusters") or []) | set(chosen or []))
+        return known, len(known) < 2 and not chosen
 
     @app.callback(Output("topo-graph", "stylesheet"), Input("topo-labels", "value"))
     def restyle(label):
@@ -355,9 +423,10 @@ def register_callbacks(app) -> None:
 
     app.clientside_callback(
         """
-        function(namespaces, view, windowValue, refresh, layoutName, labels, at, highlight) {
+        function(namespaces, view, windowValue, refresh, layoutName, labels, at, highlight, clusters) {
             const p = new URLSearchParams();
             (namespaces || []).forEach(n => p.append('namespace', n));
+            (clusters || []).forEach(c => p.append('cluster', c));
             p.set('graph', view); p.set('window', windowValue); p.set('refresh', refresh);
             p.set('layout', layoutName); p.set('labels', labels);
             if (at) { p.set('at', at); }
@@ -378,4 +447,5 @@ def register_callbacks(app) -> None:
         Input("topo-labels", "value"),
         Input("topo-at", "data"),
         Input("topo-highlight", "data"),
+        Input("topo-cluster", "value"),
     )

@@ -77,6 +77,10 @@ def edge_labels(edge: Edge, reporter: str, mtls: bool = True, full: bool = True)
         "destination_service_name": edge.service,
         "destination_service_namespace": edge.namespace,
         "request_protocol": edge.protocol,
+        # The graph groups by the clusters too (mesh/viewkeys.CLUSTER_LABELS), so even the
+        # short label set keeps them.
+        "source_cluster": s.cluster,
+        "destination_cluster": d.cluster,
     }
     if full:
         secure = mtls and s.meshed
@@ -84,11 +88,9 @@ def edge_labels(edge: Edge, reporter: str, mtls: bool = True, full: bool = True)
             "source_app": s.app,
             "source_version": s.version,
             "source_principal": _principal(s, mtls),
-            "source_cluster": s.cluster,
             "destination_app": d.app,
             "destination_version": d.version,
             "destination_principal": _principal(d, mtls),
-            "destination_cluster": d.cluster,
             # The client proxy cannot tell the policy; the server's knows whether mTLS was used.
             "connection_security_policy": "unknown"
             if reporter == "source"

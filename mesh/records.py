@@ -119,3 +119,4 @@ class GraphTelemetry:
     # Clusters the source serves whatever the data says (its per-cluster endpoints), so node ids
     # keep their cluster while one of them is down.
     clusters: tuple[str, ...] = ()
+    endpoints: int = 1  # metrics endpoints asked, each sent queries_sent queries

@@ -129,7 +129,8 @@ def _graph_body(services: Services, params: GraphParams, query: GraphQuery) -> d
         "namespaces": list(params.namespaces),
         "nodes": body["nodes"],
         "edges": body["edges"],
-        "queries": telemetry.queries_sent,
+        "queries": telemetry.queries_sent,  # per metrics endpoint
+        "endpoints": telemetry.endpoints,
         "source": services.telemetry.name,
         # Every cluster the telemetry names (also those a filter hides), and the filter.
         "clusters": list(graph_clusters(graph)),

@@ -54,5 +54,24 @@ def failure_banners(failures: list[dict[str, Any]], labels: Mapping[str, str]) -
     return out
 
 
+def partial_banner(parts: list[dict[str, str]]) -> html.Div | None:
+    """A banner for an answer drawn without some clusters (the graph view's `partial`): it
+    names each missing cluster and why, and says the rest of the graph is drawn."""
+    if not parts:
+        return None
+    names = ", ".join(p["cluster"] for p in parts)
+    plural = "s" if len(parts) > 1 else ""
+    title = f"{parts[0]['backend'].capitalize()} of cluster{plural} {names} is failing: "
+    causes = "; ".join(p["cause"] for p in parts)
+    return html.Div(
+        [
+            html.Strong(title),
+            html.Span(f"{causes}. The graph shows the other clusters only."),
+        ],
+        className="md-banner md-banner-warning md-banner-partial",
+        role="alert",
+    )
+
+
 def info_banner(text: str) -> html.Div:
     return html.Div(text, className="md-banner md-banner-info", role="status")

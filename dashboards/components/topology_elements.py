@@ -49,25 +49,60 @@ def _width(rps: float | None, top: float) -> float:
     return round(1.5 + 4.5 * math.log1p(rps) / math.log1p(top), 2)
 
 
+def _boxes(
+    nodes: list[dict[str, Any]], all_clusters: list[str]
+) -> tuple[list[dict[str, Any]], dict[str, str], bool]:
+    """Compound boxes: one per cluster when the graph spans several, each holding one box per
+    namespace when several namespaces are shown; nodes without a cluster (callers outside the
+    mesh) sit outside every cluster box. Returns (boxes, parent box by node id, several
+    namespaces).
+
+    Whether there are cluster boxes follows `all_clusters` (every cluster the answer knows,
+    also those a filter hides or whose Prometheus is down), not the nodes drawn: cytoscape drops
+    a box's children with the box, so a node must keep its box from one refresh to the next."""
+    clusters = sorted({n.get("cluster") for n in nodes if n.get("cluster")})
+    multi = len(set(all_clusters) | set(clusters)) > 1
+    namespaces = sorted({n.get("namespace") for n in nodes if n.get("namespace")})
+    several = len(namespaces) > 1
+    boxes: list[dict[str, Any]] = [
+        {
+            "data": {"id": f"cl:{c}", "label": f"cluster {c}", "kind": "cluster", "cluster": c},
+            "classes": "cluster",
+        }
+        for c in (clusters if multi else [])
+    ]
+    seen: set[str] = set()
+    parent: dict[str, str] = {}
+    for node in nodes:
+        ns, cluster = node.get("namespace"), node.get("cluster") if multi else ""
+        cluster_box = f"cl:{cluster}" if cluster else ""
+        if several and ns:
+            box = f"ns:{cluster}:{ns}" if cluster else f"ns:{ns}"
+            if box not in seen:
+                seen.add(box)
+                data = {"id": box, "label": ns, "kind": "namespace"}
+                if cluster_box:
+                    data["parent"] = cluster_box
+                boxes.append({"data": data, "classes": "namespace"})
+            parent[node["id"]] = box
+        elif cluster_box:
+            parent[node["id"]] = cluster_box
+    return boxes, parent, several
+
+
 def elements(
     graph: dict[str, Any], highlight: frozenset[str] = frozenset()
 ) -> list[dict[str, Any]]:
-    """Cytoscape elements; namespaces become compound boxes when more than one is shown."""
+    """Cytoscape elements; clusters and namespaces become compound boxes when more than one
+    is shown, and calls between clusters carry the `cross-cluster` class."""
     nodes = graph.get("nodes", [])
     edges = graph.get("edges", [])
-    namespaces = sorted({n.get("namespace") for n in nodes if n.get("namespace")})
-    several = len(namespaces) > 1
-    out: list[dict[str, Any]] = []
-    if several:
-        out += [
-            {"data": {"id": f"ns:{ns}", "label": ns, "kind": "namespace"}, "classes": "namespace"}
-            for ns in namespaces
-        ]
+    out, parents, several = _boxes(nodes, list(graph.get("clusters") or []))
     for node in nodes:
         data = {k: v for k, v in node.items() if v is not None}
         data["label"] = node_label(node, graph.get("graph", "workload"), several)
-        if several and node.get("namespace"):
-            data["parent"] = f"ns:{node['namespace']}"
+        if node["id"] in parents:
+            data["parent"] = parents[node["id"]]
         classes = [node.get("health", "idle"), node.get("kind", "workload")]
         if node.get("outsider"):
             classes.append("outsider")
@@ -81,6 +116,8 @@ def elements(
         data.update(edge_texts(edge))
         data["width"] = _width(edge.get("rps"), top)
         classes = [edge.get("health", "idle"), edge.get("protocol", "http")]
+        if edge.get("cross_cluster"):
+            classes.append("cross-cluster")
         if highlight:
             on_path = edge["source"] in highlight and edge["target"] in highlight
             classes.append("path" if on_path else "faded")
@@ -152,7 +189,39 @@ def stylesheet(edge_label: str) -> list[dict[str, Any]]:
                 "text-background-padding": 2,
             },
         },
+        {
+            "selector": "node.cluster",
+            "style": {
+                "shape": "round-rectangle",
+                "background-color": "#e8f0fe",
+                "background-opacity": 0.45,
+                "border-width": 2,
+                "border-color": "#7a9cc6",
+                "border-style": "solid",
+                "text-valign": "top",
+                "text-halign": "center",
+                "text-margin-y": -4,
+                "font-size": 14,
+                "font-weight": "bold",
+                "color": "#1a3a7a",
+                "text-background-color": "#ffffff",
+                "text-background-opacity": 0.9,
+                "text-background-padding": 3,
+                "padding": 22,
+                "events": "no",
+            },
+        },
         {"selector": "edge.tcp", "style": {"line-style": "dashed"}},
+        # Calls between clusters: long dashes (TCP's are short) and a hollow arrow head, so they
+        # read as different whatever the health colour.
+        {
+            "selector": "edge.cross-cluster",
+            "style": {
+                "line-style": "dashed",
+                "line-dash-pattern": [10, 5],
+                "target-arrow-fill": "hollow",
+            },
+        },
     ]
     for health, colour in fmt.HEALTH_COLORS.items():
         style.append({"selector": f"node.{health}", "style": {"border-color": colour}})

@@ -78,6 +78,7 @@ def node_panel(node: dict[str, Any], graph: dict[str, Any]) -> html.Div:
             _rows(
                 [
                     ("Kind", node.get("kind", "")),
+                    ("Cluster", node.get("cluster") or "–"),
                     ("Namespace", ns or "–"),
                     ("App", node.get("app") or "–"),
                     ("Version", node.get("version") or "–"),
@@ -119,6 +120,11 @@ def edge_panel(edge: dict[str, Any], graph: dict[str, Any]) -> html.Div:
             ("p99", fmt.ms(edge.get("p99_ms"))),
         ]
     )
+    source = nodes.get(edge["source"], {})
+    if source.get("cluster") or target.get("cluster"):
+        route = f"{source.get('cluster') or '–'} → {target.get('cluster') or '–'}"
+        crossing = " (crosses clusters)" if edge.get("cross_cluster") else ""
+        figures.insert(0, ("Clusters", route + crossing))
     links = []
     svc, ns = _service_of(target), target.get("namespace", "")
     if svc and ns:
@@ -134,6 +140,14 @@ def edge_panel(edge: dict[str, Any], graph: dict[str, Any]) -> html.Div:
                 [html.Span(edge["source"]), html.Span(" → "), html.Span(edge["target"])],
                 className="md-panel-id",
             ),
+            html.P(
+                "A call from one cluster into another. Its latency is measured by the "
+                "callee's proxy, so it leaves out the network hop between the clusters.",
+                className="md-hint md-cross-cluster-note",
+                id="panel-cross-cluster",
+            )
+            if edge.get("cross_cluster")
+            else None,
             _rows(figures),
             html.Div(links, className="md-panel-links"),
         ],

@@ -20,6 +20,7 @@ import requests
 from api import SERVICES_KEY
 from app import create_app
 from config import Settings
+from tests.dashcalls import DashCalls, banners, text
 from tests.integration.multicluster_scenario import (
     END,
     EXPECTED_EDGES,
@@ -105,7 +106,7 @@ def test_per_cluster_endpoints_merge_into_the_hand_computed_graph(servers, tmp_p
     assert r.status_code == 200, body
     assert_expected_graph(body)
     assert body["partial"] == []
-    assert body["queries"] == 3
+    assert body["queries"] == 3 and body["endpoints"] == 2
     after = {name: queries_received(url) for name, url in servers.urls().items()}
     # Each endpoint received exactly the 3 queries one cluster's Prometheus takes.
     assert {n: after[n] - before[n] for n in after} == {"east": 3, "west": 3}
@@ -120,6 +121,59 @@ def test_a_global_endpoint_gives_the_same_graph(servers, tmp_path):
     assert queries_received(servers.both.url) - before == 3
     assert_expected_graph(whole)
     assert whole["nodes"] == merged["nodes"] and whole["edges"] == merged["edges"]
+
+
+def queries_received_range(url: str) -> float:
+    text = requests.get(f"{url}/metrics", timeout=10).text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("prometheus_http_requests_total{")
+        and 'handler="/api/v1/query_range"' in line
+    )
+
+
+def test_service_history_and_canary_merge_like_a_global_endpoint(servers, tmp_path):
+    """Both views take latency from the destination reporter else the source's; across
+    clusters the two sides of productpage -> reviews-v2 sit in two Prometheus servers, and the
+    merge must still choose the destination's (west's) buckets."""
+    per_cluster, _ = make_app(tmp_path, prometheus_clusters=servers.urls())
+    global_, _ = make_app(tmp_path, prometheus_url=servers.both.url)
+    at = int(END)
+    canary = f"/api/canary/{NS}/reviews?baseline=v1&canary=v2&window=10m&at={at}"
+    before = {n: queries_received(u) for n, u in servers.urls().items()}
+    merged = per_cluster.get(canary)
+    assert merged.status_code == 200, merged.get_json()
+    assert {n: queries_received(u) - before[n] for n, u in servers.urls().items()} == {
+        "east": 2,
+        "west": 2,
+    }
+    body = merged.get_json()
+    assert body == global_.get(canary).get_json()
+    # 10 minutes: v1 6 rps (east), v2 4 rps with 10 % 503 (west); p95 by hand (scenario doc).
+    assert body["baseline"]["requests"] == pytest.approx(3600)
+    assert body["canary"]["requests"] == pytest.approx(2400)
+    assert body["canary"]["errors"] == pytest.approx(240)
+    assert body["baseline"]["p95_ms"] == pytest.approx(23.5)
+    assert body["canary"]["p95_ms"] == pytest.approx(75.0)
+
+    for view in ("service=reviews", "workload=productpage-v1"):
+        url = f"/api/metrics?namespace={NS}&{view}&window=30m&at={at}"
+        before = {n: queries_received_range(u) for n, u in servers.urls().items()}
+        merged = per_cluster.get(url)
+        assert merged.status_code == 200, merged.get_json()
+        sent = {n: queries_received_range(u) - before[n] for n, u in servers.urls().items()}
+        assert sent == {"east": 6, "west": 6}
+        assert merged.get_json() == global_.get(url).get_json(), view
+    outbound = per_cluster.get(
+        f"/api/metrics?namespace={NS}&workload=productpage-v1&window=30m&at={at}"
+    ).get_json()["outbound"]
+    reviews = next(o for o in outbound if o["service"] == "reviews")
+    # productpage -> reviews, both versions: the destination buckets of v1 (east) and v2 (west)
+    # add to le 10: 4, le 25: 8, le 50: 9.6, +Inf: 10 per second; rank 9.5 in (25, 50]:
+    # 25 + (9.5 - 8) / (9.6 - 8) * 25 = 48.4375 ms. The source side (all at 250) never shows.
+    assert reviews["p95_ms"] == pytest.approx(48.4375, rel=1e-4)
+    assert reviews["rps"] == pytest.approx(10.0, rel=0.02)
 
 
 def test_one_cluster_keeps_the_plain_node_ids(servers, tmp_path):
@@ -158,6 +212,7 @@ def test_readyz_reports_each_cluster(servers, tmp_path):
 
 def test_east_down_west_still_renders_and_east_is_named(servers, tmp_path):
     client, services = make_app(tmp_path, prometheus_clusters=servers.urls())
+    dash = DashCalls(client)
     assert client.get(GRAPH).get_json()["partial"] == []
     services.cache.store.clear()  # what the end of a refresh interval does
     servers.east.stop()
@@ -173,6 +228,30 @@ def test_east_down_west_still_renders_and_east_is_named(servers, tmp_path):
         edge = by_edge(body)[("west:bookinfo/reviews-v2", "west:bookinfo/ratings-v1")]
         assert edge["rps"] == pytest.approx(4.0) and edge["p95_ms"] == pytest.approx(9.5)
         assert all(n["cluster"] != "east" for n in body["nodes"])
+
+        # The page shows a banner naming east, and draws west.
+        status, answer, _ = dash.call(
+            "topo-banner.children",
+            {
+                "topo-namespaces.value": [NS],
+                "topo-view.value": "workload",
+                "topo-window.value": "5m",
+            },
+            {"topo-at.data": str(int(END))},
+        )
+        assert status == 200
+        shown = " ".join(banners(answer))
+        assert "cluster east is failing" in shown and "connection refused" in shown, shown
+        assert "west" not in shown
+        # ... and the figure data handed to the graph still holds west's nodes.
+        drawn = answer["topo-data"]["data"]
+        assert "west:bookinfo/reviews-v2" in {n["id"] for n in drawn["nodes"]}
+        assert text(answer["topo-banner"]["children"]).count("east") == 1
+
+        # The service history needs every cluster: an error naming east, not half the traffic.
+        history = client.get(f"/api/metrics?namespace={NS}&service=reviews&at={int(END)}")
+        assert history.status_code == 502
+        assert history.get_json()["cause"].startswith("cluster east: cannot reach")
 
         # /readyz names the failing cluster; the telemetry role still serves from west.
         ready = client.get("/readyz")

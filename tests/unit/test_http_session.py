@@ -289,3 +289,33 @@ def test_environment_and_cli_fill_the_same_settings(
     session = build_session(settings, "prometheus")
     assert session.headers["X-Scope-OrgID"] == "tenant-a"
     assert isinstance(session, requests.Session)
+
+
+def test_prometheus_cluster_flags_and_their_checks(tmp_path):
+    """Per-cluster endpoints from the command line; contradictions stop the app at startup."""
+    from services import build_services
+
+    settings = parse_args(
+        [
+            "--prometheus-cluster",
+            "east=http://127.0.0.1:9/",
+            "--prometheus-cluster=west=http://127.0.0.1:10",
+        ]
+    )
+    assert settings.prometheus_clusters == {
+        "east": "http://127.0.0.1:9/",
+        "west": "http://127.0.0.1:10",
+    }
+    assert not settings.demo
+    services = build_services(settings.model_copy(update={"audit_log": tmp_path / "a.jsonl"}))
+    assert services.telemetry.clusters == ("east", "west")
+    with pytest.raises(SystemExit):
+        parse_args(["--prometheus-cluster", "east"])
+    with pytest.raises(SystemExit, match="not both"):
+        build_services(
+            Settings(prometheus_url="http://p:9090", prometheus_clusters={"east": "http://e:9090"})
+        )
+    with pytest.raises(SystemExit, match="valid cluster name"):
+        build_services(Settings(prometheus_clusters={"east:1": "http://e:9090"}))
+    with pytest.raises(SystemExit, match="unknown"):
+        build_services(Settings(prometheus_clusters={"unknown": "http://e:9090"}))

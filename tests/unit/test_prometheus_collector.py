@@ -358,3 +358,33 @@ def test_safe_url_drops_credentials_and_query():
 
 def test_repr_hides_credentials():
     assert SECRET not in repr(PrometheusCollector(f"http://u:{SECRET}@h:9090"))
+
+
+def test_merge_results_adds_clusters_and_prefers_the_destination_reporter_per_step():
+    """Two clusters' answers to a tagged bucket query: east holds the source side of a call,
+    west its destination side for the first step only. The merge chooses as `or` would in one
+    Prometheus holding both: the destination where present at that step, else the source."""
+    from collectors.prometheus import REPORTER_TAG
+    from collectors.prometheus_clusters import merge_results
+
+    le = {"destination_canonical_revision": "v2", "le": "100"}
+    east = [{"metric": {**le, REPORTER_TAG: "source"}, "values": [[10, "4"], [20, "5"]]}]
+    west = [
+        {"metric": {**le, REPORTER_TAG: "destination"}, "values": [[10, "3"]]},
+        {"metric": {"destination_canonical_revision": "v1"}, "values": [[10, "1"], [20, "2"]]},
+    ]
+    also_v1 = [{"metric": {"destination_canonical_revision": "v1"}, "values": [[20, "0.5"]]}]
+    merged = {
+        frozenset(s["metric"].items()): s["values"]
+        for s in merge_results([east, west, also_v1], matrix=True)
+    }
+    assert merged[frozenset(le.items())] == [[10.0, "3.0"], [20.0, "5.0"]]
+    assert merged[frozenset({"destination_canonical_revision": "v1"}.items())] == [
+        [10.0, "1.0"],
+        [20.0, "2.5"],
+    ]
+    vector = merge_results(
+        [[{"metric": {"a": "1"}, "value": [7, "2"]}], [{"metric": {"a": "1"}, "value": [7, "3"]}]],
+        matrix=False,
+    )
+    assert vector == [{"metric": {"a": "1"}, "value": [7.0, "5.0"]}]
