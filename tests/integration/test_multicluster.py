@@ -21,6 +21,7 @@ from api import SERVICES_KEY
 from app import create_app
 from config import Settings
 from tests.dashcalls import DashCalls, banners, text
+from tests.faultservers import FaultProxy, poison_prometheus
 from tests.integration.multicluster_scenario import (
     END,
     EXPECTED_EDGES,
@@ -47,16 +48,14 @@ def servers(tmp_path_factory) -> Iterator[ClusterServers]:
 
 
 def make_app(tmp_path, **settings: Any) -> tuple[Any, Any]:
-    app = create_app(
-        Settings(
-            default_namespaces=(NS,),
-            refresh_interval_s=60,
-            cache_error_ttl_s=ERROR_TTL_S,
-            prometheus_timeout_s=5,
-            audit_log=tmp_path / "audit.jsonl",
-            **settings,
-        )
-    )
+    base: dict[str, Any] = {
+        "default_namespaces": (NS,),
+        "refresh_interval_s": 60,
+        "cache_error_ttl_s": ERROR_TTL_S,
+        "prometheus_timeout_s": 5,
+        "audit_log": tmp_path / "audit.jsonl",
+    }
+    app = create_app(Settings(**(base | settings)))
     return app.server.test_client(), app.server.extensions[SERVICES_KEY]
 
 
@@ -301,3 +300,35 @@ def test_the_cause_never_carries_credentials(servers, tmp_path):
         servers.east.start()
     assert "s3cret-pw" not in body and "meshdash:" not in body
     assert '"cluster":"east"' in body
+
+
+@pytest.mark.parametrize(
+    ("mode", "cause"),
+    [("hang", "within 0.5 s"), ("500", "HTTP 500"), ("garbage", "invalid JSON")],
+)
+def test_east_hanging_or_broken_costs_one_timeout_and_west_still_renders(
+    servers, tmp_path, mode, cause
+):
+    """A cluster whose Prometheus hangs (or answers garbage) is a partial answer naming it,
+    given within the timeout: the clusters are asked at once, so west never waits on east."""
+    urls = servers.urls()
+    with FaultProxy(urls["east"], poison_prometheus, hang_s=5.0) as east:
+        client, _ = make_app(
+            tmp_path, prometheus_clusters={**urls, "east": east.url}, prometheus_timeout_s=0.5
+        )
+        east.mode = mode
+        began = time.perf_counter()
+        r = client.get(GRAPH)
+        took = time.perf_counter() - began
+        body = r.get_json()
+        assert r.status_code == 200, body
+        assert [p["cluster"] for p in body["partial"]] == ["east"], body["partial"]
+        assert cause in body["partial"][0]["cause"], body["partial"]
+        edge = by_edge(body)[("west:bookinfo/reviews-v2", "west:bookinfo/ratings-v1")]
+        assert edge["rps"] == pytest.approx(4.0)
+        assert took < 2.5, took  # one timeout (0.5 s) plus the build, not east's 5 s hang
+        east.mode = "ok"
+        time.sleep(ERROR_TTL_S + 0.2)  # the partial answer is shared only as long as an error
+        body = client.get(GRAPH).get_json()
+        assert body["partial"] == []
+        assert_expected_graph(body)
