@@ -18,6 +18,7 @@ from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 import security
 from api import services
 from dashboards.components.banner import error_banner, info_banner
+from dashboards.components.canary_panel import verdict_panel
 from dashboards.components.charts import version_colors
 from dashboards.components.controls import control
 from dashboards.components.release_forms import (
@@ -47,8 +48,10 @@ from dashboards.components.release_view import (
 )
 from mesh.errors import Conflict, Forbidden, MeshdashError
 from mesh.routing import MATCH_KINDS, MATCH_TYPES, POLICY_FIELDS
+from views.canary import parse_canary_params
 from views.metrics import metrics_view, parse_metrics_params
 from views.params import get_one
+from views.review import verdict_view
 from views.routes import audit_list, change_route, route_detail, routes_list
 
 FIGURES_WINDOW = "1m"  # short, so the figures follow a shift within a refresh or two
@@ -309,9 +312,10 @@ def _body() -> list[Any]:
     return [
         html.Div(id="rel-why-not"),
         html.Div([_split_card(), _weights_card()], className="rel-row"),
+        # The verdict sits under the split it judges: read it before pressing the next step.
+        html.Div([html.H3("Canary analysis"), html.Div(id="rel-review")], className="md-card"),
         html.Div([_match_card(), _mirror_card()], className="rel-row"),
         _policy_card(),
-        html.Div([html.H3("Canary analysis"), html.Div(id="rel-review")], className="md-card"),
         html.Div([html.H3("Audit history"), html.Div(id="rel-audit")], className="md-card"),
     ]
 
@@ -339,23 +343,21 @@ def write_note(detail: dict[str, Any]) -> html.Div | None:
     )
 
 
-def _review(namespace: str, service: str, stable: str | None, canary: str | None) -> html.P:
-    """Where to judge the canary before the next step: the review page for the chosen pair."""
-    return html.P(
-        [
-            "Compare ",
-            html.Strong(canary or "the canary"),
-            " with ",
-            html.Strong(stable or "the stable version"),
-            " (success rate, latency, significance) before shifting more traffic: ",
-            dcc.Link(
-                "open the release review",
-                href=review_link(namespace, service, stable, canary),
-                id="rel-review-link",
-            ),
-            ".",
-        ]
-    )
+def _review(namespace: str, service: str, stable: str | None, canary: str | None) -> Any:
+    """The canary's verdict for the chosen pair, before the next step (2 cached queries), with
+    the way into the full review; a failing backend is a banner with the link kept."""
+    href = review_link(namespace, service, stable, canary)
+    if not stable or not canary or stable == canary:
+        return html.P(
+            ["Choose two different versions to compare. ", dcc.Link("Release review", href=href)],
+            className="md-hint",
+        )
+    args = {"namespace": namespace, "service": service, "baseline": stable, "canary": canary}
+    try:
+        summary = verdict_view(services(), parse_canary_params(args))
+    except Exception as exc:  # every failure is a banner, never a traceback
+        return [error_banner(exc), dcc.Link("Open the release review", href=href)]
+    return verdict_panel(summary, href, "rel-cv")
 
 
 def _weight_inputs(weights: dict[str, int]) -> list[html.Label]:
@@ -566,10 +568,11 @@ def register_callbacks(app) -> None:
         Output("rel-review", "children"),
         Input("rel-stable", "value"),
         Input("rel-canary", "value"),
+        Input("rel-interval", "n_intervals"),
         State("rel-namespace", "value"),
         State("rel-service", "data"),
     )
-    def review(stable, canary, namespace, service):
+    def review(stable, canary, _tick, namespace, service):
         if not service:
             return None
         return _review(namespace, service, stable, canary)

@@ -116,6 +116,23 @@ def recommended_action(verdict: str, params: ReviewParams) -> dict[str, Any]:
     }
 
 
+def verdict_view(services: Services, params: CanaryParams) -> dict[str, Any]:
+    """The verdict alone (2 queries, no traces or graphs): the releases page's canary panel.
+    Shaped as a review without its sections, so the review page's verdict block draws it."""
+    analysis = canary_view(services, params)
+    return {
+        "namespace": params.namespace,
+        "service": params.service,
+        "baseline": params.baseline,
+        "canary": params.canary,
+        "window": params.window,
+        "at": analysis["at"],
+        "analysis": analysis,
+        "action": recommended_action(analysis["verdict"], ReviewParams(params)),
+        "query": review_query(ReviewParams(params)),
+    }
+
+
 def _section(run: Callable[[], Any]) -> Any:
     """One review section: its result, or {"error": why} when its backend failed (with the
     backend, its cause and the HTTP status the API would give, for the page's banner)."""

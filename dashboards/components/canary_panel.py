@@ -657,3 +657,56 @@ def report_document(review: Mapping[str, Any], kind: str) -> tuple[str, str, str
     ]
     text = report.report_html(review, fragments, plotly_js=get_plotlyjs())
     return report_filename(review, "html"), "text/html", text
+
+
+def verdict_panel(summary: Mapping[str, Any], full_review_href: str, prefix: str) -> html.Div:
+    """The releases page's canary panel: the verdict, its reasons and the figures that decide
+    it, one row per version, with the way into the full review."""
+    a = summary["analysis"]
+    colors = _colors(summary)
+    wanted = ("Requests", "Success rate", "p95", "p99")
+    rows = [r for r in report.figure_rows(a) if r[0] in wanted]
+    worse = dict(
+        zip(
+            (r[0] for r in report.figure_rows(a)),
+            _worse_flags(a["baseline"], a["canary"]),
+            strict=True,
+        )
+    )
+
+    def version_row(version: str, role: str, column: int) -> html.Tr:
+        cells = [
+            html.Td(
+                r[column],
+                className="md-num rv-worse" if column == 2 and worse[r[0]] else "md-num",
+            )
+            for r in rows
+        ]
+        head = html.Th([html.I(style={"background": colors[version]}), version, html.Small(role)])
+        return html.Tr([head, *cells], className="rv-version-head")
+
+    table = html.Table(
+        [
+            html.Thead(html.Tr([html.Th("")] + [html.Th(r[0], className="md-num") for r in rows])),
+            html.Tbody(
+                [
+                    version_row(summary["baseline"], "baseline", 1),
+                    version_row(summary["canary"], "canary", 2),
+                ]
+            ),
+        ],
+        className="md-table rv-figures",
+        id=f"{prefix}-figures",
+    )
+    more = html.P(
+        [
+            f"Last {summary['window']}. ",
+            dcc.Link(
+                "Full review: latency distributions, success over time, graph diff, traces, report",
+                href=full_review_href,
+                id=f"{prefix}-review-link",
+            ),
+        ],
+        className="md-hint",
+    )
+    return html.Div([verdict_block(summary, prefix), table, more], className="rv-compact")
