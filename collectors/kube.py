@@ -29,7 +29,7 @@ from kubernetes.config.config_exception import ConfigException
 
 from collectors.audit_log import AuditLog
 from collectors.wire import NotFiniteError, connection_reason, loads_strict, not_ready, ready_answer
-from mesh import routing, validate
+from mesh import validate
 from mesh.audit import AuditEntry
 from mesh.errors import (
     BackendAuthError,
@@ -42,6 +42,17 @@ from mesh.errors import (
     Conflict,
     NotFound,
 )
+from mesh.istio_objects import (
+    DESTINATION_RULE,
+    GROUP,
+    PLURALS,
+    VIRTUAL_SERVICE,
+    Write,
+    name_of,
+    resource_version,
+)
+from mesh.route_diff import conflict_error
+from mesh.route_selection import ServiceRoutes, service_names, service_routes
 
 log = logging.getLogger("meshdash.kube")
 T = TypeVar("T")
@@ -208,8 +219,8 @@ class KubeRouteStore:
         key = (
             kind,
             str(obj.get("metadata", {}).get("namespace", "")),
-            routing.name_of(obj),
-            routing.resource_version(obj),
+            name_of(obj),
+            resource_version(obj),
         )
         with self._lock:
             self._snapshots[key] = copy.deepcopy(dict(obj))
@@ -233,7 +244,7 @@ class KubeRouteStore:
             try:
                 body = self._fetch(
                     self._custom.list_namespaced_custom_object,
-                    routing.GROUP,
+                    GROUP,
                     version,
                     namespace,
                     plural,
@@ -242,12 +253,12 @@ class KubeRouteStore:
                 )
             except ApiException as exc:
                 if exc.status == 404 and i + 1 < len(versions):
-                    log.info("%s/%s not served; trying the next version", routing.GROUP, version)
+                    log.info("%s/%s not served; trying the next version", GROUP, version)
                     continue
                 if exc.status == 404:
                     raise BackendQueryError(
                         BACKEND,
-                        f"the Istio networking API ({routing.GROUP} "
+                        f"the Istio networking API ({GROUP} "
                         f"{' or '.join(versions)}) is not served: is Istio installed?",
                     ) from None
                 raise BackendQueryError(BACKEND, _status_message(exc)) from None
@@ -291,7 +302,7 @@ class KubeRouteStore:
             raise BackendQueryError(BACKEND, _status_message(exc)) from None
         versions: dict[str, list[str]] = {}
         label_keys: dict[str, str] = {}
-        for dep in sorted(self._items(body, "deployments"), key=routing.name_of):
+        for dep in sorted(self._items(body, "deployments"), key=name_of):
             template = (dep.get("spec") or {}).get("template") or {}
             labels = (
                 (template.get("metadata") or {}).get("labels")
@@ -309,12 +320,12 @@ class KubeRouteStore:
         return versions, label_keys
 
     def _namespace_objects(self, namespace: str) -> dict[str, Any]:
-        vss = self._list_istio(namespace, routing.PLURALS[routing.VIRTUAL_SERVICE])
-        drs = self._list_istio(namespace, routing.PLURALS[routing.DESTINATION_RULE])
+        vss = self._list_istio(namespace, PLURALS[VIRTUAL_SERVICE])
+        drs = self._list_istio(namespace, PLURALS[DESTINATION_RULE])
         for obj in vss:
-            self._remember(routing.VIRTUAL_SERVICE, obj)
+            self._remember(VIRTUAL_SERVICE, obj)
         for obj in drs:
-            self._remember(routing.DESTINATION_RULE, obj)
+            self._remember(DESTINATION_RULE, obj)
         versions, label_keys = self._versions_by_app(namespace)
         owners = {
             plural: self._list_optional(g, v, namespace, plural) for g, v, plural in OWNER_KINDS
@@ -329,8 +340,8 @@ class KubeRouteStore:
         }
 
     @staticmethod
-    def _service(namespace: str, service: str, objs: Mapping[str, Any]) -> routing.ServiceRoutes:
-        return routing.service_routes(
+    def _service(namespace: str, service: str, objs: Mapping[str, Any]) -> ServiceRoutes:
+        return service_routes(
             namespace,
             service,
             virtual_services=objs["virtual_services"],
@@ -351,7 +362,7 @@ class KubeRouteStore:
             info = self._fetch(self._version.get_code, what="version")
             if isinstance(info, Mapping) and info.get("gitVersion"):
                 version = str(info["gitVersion"])
-            plural = routing.PLURALS[routing.VIRTUAL_SERVICE]
+            plural = PLURALS[VIRTUAL_SERVICE]
             self._list_istio(self._ready_namespace, plural, limit=1)
         except BackendError as exc:
             return not_ready(exc, version)
@@ -361,15 +372,15 @@ class KubeRouteStore:
         return ready_answer(f"can list VirtualServices in {self._ready_namespace}", version)
 
     # -- RouteStore -----------------------------------------------------------------------------
-    def list_services(self, namespace: str) -> list[routing.ServiceRoutes]:
+    def list_services(self, namespace: str) -> list[ServiceRoutes]:
         namespace = validate.namespace(namespace)
         objs = self._namespace_objects(namespace)
-        names = routing.service_names(
+        names = service_names(
             namespace, objs["virtual_services"], objs["destination_rules"], objs["versions_by_app"]
         )
         return [self._service(namespace, name, objs) for name in names]
 
-    def get_service(self, namespace: str, service: str) -> routing.ServiceRoutes:
+    def get_service(self, namespace: str, service: str) -> ServiceRoutes:
         namespace, service = validate.namespace(namespace), validate.service_name(service)
         objs = self._namespace_objects(namespace)
         found = self._service(namespace, service, objs)
@@ -382,10 +393,10 @@ class KubeRouteStore:
         try:
             obj = self._fetch(
                 self._custom.get_namespaced_custom_object,
-                routing.GROUP,
+                GROUP,
                 version,
                 namespace,
-                routing.PLURALS[kind],
+                PLURALS[kind],
                 name,
                 what=kind,
             )
@@ -396,14 +407,14 @@ class KubeRouteStore:
         self._remember(kind, obj)
         return obj
 
-    def write(self, write: routing.Write, *, dry_run: bool) -> dict:
+    def write(self, write: Write, *, dry_run: bool) -> dict:
         """Create, or replace carrying `write.before`'s resourceVersion; dryRun=All previews."""
-        plural = routing.PLURALS[write.kind]
+        plural = PLURALS[write.kind]
         if self._istio_version is None:
             self._list_istio(write.namespace, plural)  # settles v1 or v1beta1
         version = self._versions_to_try()[0]
         body = copy.deepcopy(write.after)
-        body["apiVersion"] = f"{routing.GROUP}/{version}"
+        body["apiVersion"] = f"{GROUP}/{version}"
         body["kind"] = write.kind
         meta = body.setdefault("metadata", {})
         meta["namespace"] = write.namespace
@@ -414,7 +425,7 @@ class KubeRouteStore:
                 meta.pop("resourceVersion", None)
                 result = self._fetch(
                     self._custom.create_namespaced_custom_object,
-                    routing.GROUP,
+                    GROUP,
                     version,
                     write.namespace,
                     plural,
@@ -424,10 +435,10 @@ class KubeRouteStore:
                     **extra,
                 )
             else:
-                meta["resourceVersion"] = routing.resource_version(write.before)
+                meta["resourceVersion"] = resource_version(write.before)
                 result = self._fetch(
                     self._custom.replace_namespaced_custom_object,
-                    routing.GROUP,
+                    GROUP,
                     version,
                     write.namespace,
                     plural,
@@ -451,9 +462,9 @@ class KubeRouteStore:
             self._remember(write.kind, result)
         return result
 
-    def _conflict(self, write: routing.Write) -> Conflict:
+    def _conflict(self, write: Write) -> Conflict:
         current = self._get(write.kind, write.namespace, write.name)
-        return routing.conflict_error(write, current)
+        return conflict_error(write, current)
 
     def record(self, entries: Sequence[AuditEntry]) -> None:
         self._audit.record(entries)

@@ -47,7 +47,8 @@ from dashboards.components.release_view import (
     split_bar,
 )
 from mesh.errors import Conflict, Forbidden, MeshdashError
-from mesh.routing import MATCH_KINDS, MATCH_TYPES, POLICY_FIELDS
+from mesh.route_match import MATCH_KINDS, MATCH_TYPES
+from mesh.route_policy import POLICY_FIELDS
 from views.canary import parse_canary_params
 from views.metrics import metrics_view, parse_metrics_params
 from views.params import get_one

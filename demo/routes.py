@@ -4,7 +4,7 @@ Same semantics as the Kubernetes API (collectors/kube.py): one monotonically inc
 resourceVersion counter, a replace carrying a stale version raises Conflict with the diff, a
 create of an existing name conflicts, dry runs validate and store nothing. Seeded with
 Bookinfo-like VirtualServices and DestinationRules (one subset per simulated version, the
-spec's default split). After every applied write, the split and mirror that mesh.routing reads
+spec's default split). After every applied write, the split and mirror that mesh.route_state reads
 from the new objects are handed to the simulator's TrafficState, so the topology, per-version
 rates and traces follow within a refresh.
 """
@@ -19,9 +19,22 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from mesh import routing, validate
+from mesh import validate
 from mesh.audit import AuditEntry
 from mesh.errors import BadRequest, NotFound
+from mesh.istio_objects import (
+    DESTINATION_RULE,
+    GROUP,
+    VERSION,
+    VIRTUAL_SERVICE,
+    Write,
+    resource_version,
+    service_of_host,
+)
+from mesh.istio_validation import istio_problems
+from mesh.route_diff import conflict_error
+from mesh.route_selection import ServiceRoutes, service_names, service_routes
+from mesh.route_state import RouteState, read_routes
 
 log = logging.getLogger("meshdash.demo.routes")
 VERSION_LABEL = "version"
@@ -58,8 +71,8 @@ def seed_objects(
     """A DestinationRule with a subset per version and a VirtualService with the split, written
     as Istio's Bookinfo samples write them (a lone destination carries no weight)."""
     dr = {
-        "apiVersion": f"{routing.GROUP}/{routing.VERSION}",
-        "kind": routing.DESTINATION_RULE,
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": DESTINATION_RULE,
         "metadata": {"name": service, "namespace": namespace},
         "spec": {
             "host": service,
@@ -74,8 +87,8 @@ def seed_objects(
             {"destination": {"host": service, "subset": v}, "weight": weights[v]} for v in routed
         ]
     vs = {
-        "apiVersion": f"{routing.GROUP}/{routing.VERSION}",
-        "kind": routing.VIRTUAL_SERVICE,
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": VIRTUAL_SERVICE,
         "metadata": {"name": service, "namespace": namespace},
         "spec": {"hosts": [service], "http": [{"route": route}]},
     }
@@ -92,7 +105,7 @@ def _largest_remainder(shares: dict[str, float]) -> dict[str, int]:
 
 
 def version_split(
-    state: routing.RouteState, subset_versions: dict[str, str], versions: Sequence[str]
+    state: RouteState, subset_versions: dict[str, str], versions: Sequence[str]
 ) -> dict[str, int] | None:
     """The default route's weights per version label; a destination without subset spreads over
     every version (Istio balances across all endpoints). None when there is nothing to follow."""
@@ -195,34 +208,34 @@ class DemoRouteStore:
     # -- RouteStore -----------------------------------------------------------------------------
     def _routes(
         self, namespace: str, service: str, vss: list[dict], drs: list[dict]
-    ) -> routing.ServiceRoutes:
+    ) -> ServiceRoutes:
         by_app = {svc: v for (ns, svc), v in self._versions.items() if ns == namespace}
-        return routing.service_routes(
+        return service_routes(
             namespace, service, virtual_services=vss, destination_rules=drs, versions_by_app=by_app
         )
 
-    def list_services(self, namespace: str) -> list[routing.ServiceRoutes]:
+    def list_services(self, namespace: str) -> list[ServiceRoutes]:
         namespace = validate.namespace(namespace)
         with self._lock:
-            vss = self._of(routing.VIRTUAL_SERVICE, namespace)
-            drs = self._of(routing.DESTINATION_RULE, namespace)
+            vss = self._of(VIRTUAL_SERVICE, namespace)
+            drs = self._of(DESTINATION_RULE, namespace)
         by_app = {svc: v for (ns, svc), v in self._versions.items() if ns == namespace}
-        names = routing.service_names(namespace, vss, drs, by_app)
+        names = service_names(namespace, vss, drs, by_app)
         return [self._routes(namespace, name, vss, drs) for name in names]
 
-    def get_service(self, namespace: str, service: str) -> routing.ServiceRoutes:
+    def get_service(self, namespace: str, service: str) -> ServiceRoutes:
         namespace, service = validate.namespace(namespace), validate.service_name(service)
         with self._lock:
-            vss = self._of(routing.VIRTUAL_SERVICE, namespace)
-            drs = self._of(routing.DESTINATION_RULE, namespace)
+            vss = self._of(VIRTUAL_SERVICE, namespace)
+            drs = self._of(DESTINATION_RULE, namespace)
         found = self._routes(namespace, service, vss, drs)
         if found.virtual_service is None and found.destination_rule is None and not found.versions:
             raise NotFound(f"no service {namespace}/{service} with versions or routing objects")
         return found
 
-    def write(self, write: routing.Write, *, dry_run: bool) -> dict:
+    def write(self, write: Write, *, dry_run: bool) -> dict:
         """Create or replace with the API server's resourceVersion rules; dry runs store nothing."""
-        problems = routing.istio_problems(write.kind, write.after)
+        problems = istio_problems(write.kind, write.after)
         if problems:
             raise BadRequest(f"{write.kind} {write.name} is invalid: {'; '.join(problems)}")
         key = (write.kind, write.namespace, write.name)
@@ -230,13 +243,11 @@ class DemoRouteStore:
             current = self._objects.get(key)
             if write.before is None:
                 if current is not None:
-                    raise routing.conflict_error(write, copy.deepcopy(current))
-            elif current is None or routing.resource_version(current) != routing.resource_version(
-                write.before
-            ):
-                raise routing.conflict_error(write, copy.deepcopy(current))
+                    raise conflict_error(write, copy.deepcopy(current))
+            elif current is None or resource_version(current) != resource_version(write.before):
+                raise conflict_error(write, copy.deepcopy(current))
             obj = copy.deepcopy(write.after)
-            obj["apiVersion"] = f"{routing.GROUP}/{routing.VERSION}"
+            obj["apiVersion"] = f"{GROUP}/{VERSION}"
             obj["kind"] = write.kind
             meta = obj.setdefault("metadata", {})
             meta["namespace"], meta["name"] = write.namespace, write.name
@@ -244,7 +255,7 @@ class DemoRouteStore:
                 gen = current["metadata"].get("generation", 1)
                 meta["generation"] = gen + (obj.get("spec") != current.get("spec"))
             if dry_run:
-                meta["resourceVersion"] = routing.resource_version(current)
+                meta["resourceVersion"] = resource_version(current)
                 return obj
             stored = self._store(write.kind, obj)
         for service in self._services_of(write.kind, stored):
@@ -253,9 +264,9 @@ class DemoRouteStore:
 
     def _services_of(self, kind: str, obj: dict) -> list[str]:
         spec = obj.get("spec") or {}
-        hosts = (spec.get("hosts") or []) if kind == routing.VIRTUAL_SERVICE else [spec.get("host")]
+        hosts = (spec.get("hosts") or []) if kind == VIRTUAL_SERVICE else [spec.get("host")]
         ns = obj["metadata"]["namespace"]
-        return sorted({s for s in (routing.service_of_host(h, ns) for h in hosts) if s})
+        return sorted({s for s in (service_of_host(h, ns) for h in hosts) if s})
 
     def _follow(self, namespace: str, service: str) -> None:
         """Hand the simulator the split and mirror the objects now say."""
@@ -266,7 +277,7 @@ class DemoRouteStore:
             routes = self.get_service(namespace, service)
         except NotFound:
             return
-        state = routing.read_routes(routes)
+        state = read_routes(routes)
         subsets = {
             str(s.get("name")): str((s.get("labels") or {}).get(VERSION_LABEL, s.get("name")))
             for s in (routes.destination_rule or {}).get("spec", {}).get("subsets") or []

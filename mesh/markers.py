@@ -16,8 +16,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mesh import routing
 from mesh.audit import AuditEntry, iso_time
+from mesh.istio_objects import VIRTUAL_SERVICE
+from mesh.route_selection import ServiceRoutes
+from mesh.route_state import read_routes
 
 Weights = tuple[tuple[str, int], ...]
 
@@ -72,9 +74,7 @@ def weights_of(
     """
     if not isinstance(virtual_service, Mapping):
         return ()
-    state = routing.read_routes(
-        routing.ServiceRoutes(namespace, service, virtual_service=dict(virtual_service))
-    )
+    state = read_routes(ServiceRoutes(namespace, service, virtual_service=dict(virtual_service)))
     names = subset_versions or {}
     out: dict[str, int] = {}
     for d in state.split:
@@ -99,7 +99,7 @@ def weight_markers(
     """
     out: list[WeightMarker] = []
     for e in entries:
-        if e.kind != routing.VIRTUAL_SERVICE or e.namespace != namespace or e.service != service:
+        if e.kind != VIRTUAL_SERVICE or e.namespace != namespace or e.service != service:
             continue
         if (start is not None and e.when < start) or (end is not None and e.when > end):
             continue

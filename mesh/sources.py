@@ -10,8 +10,9 @@ from typing import Protocol, runtime_checkable
 
 from mesh.audit import AuditEntry
 from mesh.canary import CanaryQuery, CanaryTelemetry
+from mesh.istio_objects import Write
 from mesh.records import GraphQuery, GraphTelemetry
-from mesh.routing import ServiceRoutes, Write
+from mesh.route_selection import ServiceRoutes
 from mesh.series import SeriesQuery, SeriesTelemetry
 from mesh.trace_records import Trace, TraceQuery
 

@@ -19,12 +19,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
 
-from mesh import routing, validate
+from mesh import validate
 from mesh.audit import iso_time
 from mesh.errors import BackendError, BadRequest, MeshdashError
 from mesh.graph_diff import DiffThresholds, diff_graphs, diff_json
 from mesh.markers import WeightMarker, canary_start, markers_json, weight_markers
 from mesh.records import GraphView
+from mesh.route_selection import ServiceRoutes
+from mesh.route_state import read_routes
 from mesh.trace_records import TraceQuery
 from mesh.version_time import time_by_version, version_time_json
 from services import Services
@@ -153,7 +155,7 @@ def _failures(sections: Mapping[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _subset_versions(routes: routing.ServiceRoutes) -> dict[str, str]:
+def _subset_versions(routes: ServiceRoutes) -> dict[str, str]:
     dr = routes.destination_rule or {}
     out: dict[str, str] = {}
     for s in (dr.get("spec") or {}).get("subsets") or []:
@@ -168,7 +170,7 @@ def _routing(services: Services, params: ReviewParams, at: float) -> dict[str, A
     store = store_of(services)
     routes = store.get_service(params.namespace, params.service)
     names = _subset_versions(routes)
-    state = routing.read_routes(routes)
+    state = read_routes(routes)
     split: dict[str, int] = {}
     for d in state.split:
         version = names.get(d.subset, d.subset) or params.service

@@ -2,7 +2,7 @@
 
 A page calls these directly (with `security.current_identity` / `security.require_writer`
 inside its callback); the API calls them from api/routes.py. Every change goes:
-parse and validate the request -> read the objects -> plan (mesh.routing, pure) -> annotate ->
+parse and validate the request -> read the objects -> plan (mesh.route_plan, pure) -> annotate ->
 server-side dry run of every write -> [apply in make-before-break order -> audit].
 `dry_run` defaults to True, so a POST without it only previews. A preview answers `base`, the
 resourceVersions it was computed from; sending `base` back with the confirmation turns any
@@ -18,15 +18,21 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from mesh import routing, validate
+from mesh import validate
 from mesh.audit import AuditEntry, change_annotation, clean_reason
 from mesh.errors import BadRequest, Conflict, Forbidden, NotFound
+from mesh.istio_objects import DESTINATION_RULE, VIRTUAL_SERVICE, Write, name_of, resource_version
+from mesh.route_annotation import annotate
+from mesh.route_diff import clean_for_diff, conflict_error
+from mesh.route_plan import ACTIONS, parse_action, plan_change, plan_json
+from mesh.route_selection import ServiceRoutes
+from mesh.route_state import read_routes, state_json
 from security import Identity, authorize_write, write_status
 from services import Services
 from views.params import get_one
 
 MAX_AUDIT = 500
-KINDS = (routing.VIRTUAL_SERVICE, routing.DESTINATION_RULE)
+KINDS = (VIRTUAL_SERVICE, DESTINATION_RULE)
 
 
 def store_of(services: Services) -> Any:
@@ -64,9 +70,9 @@ def _permission(services: Services, identity: Identity | None) -> tuple[bool, st
     return write_status(identity, services.settings)
 
 
-def _service_json(routes: routing.ServiceRoutes, allowed: bool, why: str) -> dict[str, Any]:
-    state = routing.read_routes(routes)
-    body = routing.state_json(state)
+def _service_json(routes: ServiceRoutes, allowed: bool, why: str) -> dict[str, Any]:
+    state = read_routes(routes)
+    body = state_json(state)
     if routes.owner:
         allowed, why = False, f"managed by {routes.owner}; change it there"
     body["writable"] = allowed
@@ -99,7 +105,7 @@ def route_detail(
     routes = store_of(services).get_service(namespace, service)
     allowed, why = _permission(services, identity)
     body = _service_json(routes, allowed, why)
-    body["actions"] = list(routing.ACTIONS)
+    body["actions"] = list(ACTIONS)
     return body
 
 
@@ -131,25 +137,25 @@ def _parse_base(raw: Any) -> dict[str, str]:
     return dict(raw)
 
 
-def _check_base(store: Any, routes: routing.ServiceRoutes, base: Mapping[str, str]) -> None:
+def _check_base(store: Any, routes: ServiceRoutes, base: Mapping[str, str]) -> None:
     """409 when an object changed between the preview and the confirmation."""
     for kind, current in (
-        (routing.VIRTUAL_SERVICE, routes.virtual_service),
-        (routing.DESTINATION_RULE, routes.destination_rule),
+        (VIRTUAL_SERVICE, routes.virtual_service),
+        (DESTINATION_RULE, routes.destination_rule),
     ):
-        if kind not in base or base[kind] == routing.resource_version(current):
+        if kind not in base or base[kind] == resource_version(current):
             continue
-        name = routing.name_of(current) or routes.service
+        name = name_of(current) or routes.service
         previewed = store.snapshot(kind, routes.namespace, name, base[kind]) if base[kind] else None
         if base[kind] and previewed is None:
             label = f"{kind}/{routes.namespace}/{name}"
             raise Conflict(
                 f"{label} changed since the preview (resourceVersion {base[kind]} → "
-                f"{routing.resource_version(current) or 'deleted'}); nothing was written: preview again",
-                current=routing.clean_for_diff(current, keep_annotation=True),
+                f"{resource_version(current) or 'deleted'}); nothing was written: preview again",
+                current=clean_for_diff(current, keep_annotation=True),
             )
-        write = routing.Write(kind, routes.namespace, name, previewed, current or {})
-        raise routing.conflict_error(write, current)
+        write = Write(kind, routes.namespace, name, previewed, current or {})
+        raise conflict_error(write, current)
 
 
 def _audit_copy(obj: Mapping | None) -> dict | None:
@@ -173,7 +179,7 @@ def change_route(
     meshdash_write_actions_total."""
     applying = isinstance(payload, Mapping) and payload.get("dry_run", True) is False
     name = payload.get("action") if isinstance(payload, Mapping) else None
-    action = name if isinstance(name, str) and name in routing.ACTIONS else "unknown"
+    action = name if isinstance(name, str) and name in ACTIONS else "unknown"
     if not applying:
         return _apply(services, namespace, service, payload, identity)
     try:
@@ -205,7 +211,7 @@ def _apply(
     namespace, service = validate.namespace(namespace), validate.service_name(service)
     if not isinstance(payload, Mapping):
         raise BadRequest("the request body must be a JSON object")
-    action = routing.parse_action(payload)
+    action = parse_action(payload)
     reason = clean_reason(payload.get("reason"))
     dry_run = payload.get("dry_run", True)
     if not isinstance(dry_run, bool):
@@ -215,18 +221,18 @@ def _apply(
     store = store_of(services)
     routes = store.get_service(namespace, service)
     _check_base(store, routes, base)
-    plan = routing.plan_change(routes, action)
-    body = routing.plan_json(plan)
+    plan = plan_change(routes, action)
+    body = plan_json(plan)
     body.update(
         dry_run=dry_run,
         applied=False,
         user=who.user,
         reason=reason,
         base={
-            kind: routing.resource_version(obj)
+            kind: resource_version(obj)
             for kind, obj in (
-                (routing.VIRTUAL_SERVICE, routes.virtual_service),
-                (routing.DESTINATION_RULE, routes.destination_rule),
+                (VIRTUAL_SERVICE, routes.virtual_service),
+                (DESTINATION_RULE, routes.destination_rule),
             )
         },
     )
@@ -237,12 +243,12 @@ def _apply(
     note = change_annotation(
         who=who.user, when=now, action=action.name, reason=reason, change_id=change_id
     )
-    writes = [replace(w, after=routing.annotate(w.after, note)) for w in plan.writes]
+    writes = [replace(w, after=annotate(w.after, note)) for w in plan.writes]
     for w in writes:  # the server validates the whole change before anything is applied
         store.write(w, dry_run=True)
     if dry_run:
         return body
-    applied: list[tuple[routing.Write, dict]] = []
+    applied: list[tuple[Write, dict]] = []
     try:
         for w in writes:
             applied.append((w, store.write(w, dry_run=False)))
@@ -269,7 +275,7 @@ def _apply(
                     service=service,
                     before=_audit_copy(w.before),
                     after=_audit_copy(result),
-                    resource_version=routing.resource_version(result),
+                    resource_version=resource_version(result),
                     change_id=change_id,
                     summary=plan.summary,
                 )
@@ -279,6 +285,6 @@ def _apply(
     body.update(
         applied=True,
         change_id=change_id,
-        resource_versions={w.kind: routing.resource_version(result) for w, result in applied},
+        resource_versions={w.kind: resource_version(result) for w, result in applied},
     )
     return body

@@ -20,7 +20,6 @@ import yaml
 from collectors.audit_log import AuditLog
 from collectors.kube import KubeRouteStore
 from config import Settings
-from mesh import routing
 from mesh.errors import (
     BackendQueryError,
     BackendTimeout,
@@ -28,6 +27,11 @@ from mesh.errors import (
     BadRequest,
     Conflict,
 )
+from mesh.istio_objects import VIRTUAL_SERVICE, Write, resource_version
+from mesh.route_annotation import LAST_CHANGE_ANNOTATION, annotate
+from mesh.route_plan import parse_action, plan_change
+from mesh.route_selection import ServiceRoutes
+from mesh.route_state import read_routes
 from security import Identity
 from services import Services
 from tests.kubeserver import FakeKube
@@ -81,12 +85,12 @@ def test_reads_services_subsets_weights_and_deployment_versions(kube, tmp_path):
     store = store_for(kube, tmp_path)
     listed = {r.service: r for r in store.list_services(NS)}
     assert sorted(listed) == ["details", "productpage", "ratings", "reviews"]
-    reviews = routing.read_routes(listed["reviews"])
+    reviews = read_routes(listed["reviews"])
     assert reviews.weights == {"v1": 80, "v2": 20}
     assert reviews.subsets == ("v1", "v2", "v3")
     assert listed["reviews"].versions == ("v1", "v2", "v3")  # from the Deployments' pod labels
     assert listed["ratings"].versions == ("v1",)
-    assert routing.read_routes(listed["ratings"]).subsets == ("v1", "v2", "v2-mysql", "v2-mysql-vm")
+    assert read_routes(listed["ratings"]).subsets == ("v1", "v2", "v2-mysql", "v2-mysql-vm")
     paths = {r.path for r in kube.requests}
     assert "/apis/networking.istio.io/v1/namespaces/bookinfo/virtualservices" in paths
     assert "/apis/apps/v1/namespaces/bookinfo/deployments" in paths
@@ -97,8 +101,8 @@ def test_falls_back_to_v1beta1_when_v1_is_not_served(tmp_path):
         seed(kube, "virtual-service-reviews-90-10.yaml", "destination-rule-reviews.yaml")
         store = store_for(kube, tmp_path)
         routes = store.get_service(NS, "reviews")
-        assert routing.read_routes(routes).weights == {"v1": 90, "v2": 10}
-        p = routing.plan_change(routes, routing.parse_action({"action": "even_split"}))
+        assert read_routes(routes).weights == {"v1": 90, "v2": 10}
+        p = plan_change(routes, parse_action({"action": "even_split"}))
         stored = store.write(p.writes[0], dry_run=False)
         assert stored["apiVersion"] == "networking.istio.io/v1beta1"
         istio = [r for r in kube.requests if "networking.istio.io" in r.path]
@@ -120,12 +124,12 @@ def test_dry_run_stores_nothing_and_apply_replaces_with_the_resource_version(kub
     seed(kube, "virtual-service-reviews-80-20.yaml", "destination-rule-reviews.yaml")
     store = store_for(kube, tmp_path)
     routes = store.get_service(NS, "reviews")
-    read_rv = routing.resource_version(routes.virtual_service)
-    p = routing.plan_change(
-        routes, routing.parse_action({"action": "set_weights", "weights": {"v1": 50, "v2": 50}})
+    read_rv = resource_version(routes.virtual_service)
+    p = plan_change(
+        routes, parse_action({"action": "set_weights", "weights": {"v1": 50, "v2": 50}})
     )
     preview = store.write(p.writes[0], dry_run=True)
-    assert routing.read_routes(routing.ServiceRoutes(NS, "reviews", preview, None)).weights == {
+    assert read_routes(ServiceRoutes(NS, "reviews", preview, None)).weights == {
         "v1": 50,
         "v2": 50,
     }
@@ -145,11 +149,11 @@ def test_a_stale_replace_is_a_conflict_showing_the_other_change(kube, tmp_path):
     seed(kube, "virtual-service-reviews-80-20.yaml", "destination-rule-reviews.yaml")
     store = store_for(kube, tmp_path)
     routes = store.get_service(NS, "reviews")
-    mine = routing.plan_change(routes, routing.parse_action({"action": "step_canary"}))
+    mine = plan_change(routes, parse_action({"action": "step_canary"}))
     # Someone else (bob, through meshdash elsewhere) sets 50/50 after we read.
-    theirs = routing.annotate(
-        routing.plan_change(
-            routes, routing.parse_action({"action": "set_weights", "weights": {"v1": 50, "v2": 50}})
+    theirs = annotate(
+        plan_change(
+            routes, parse_action({"action": "set_weights", "weights": {"v1": 50, "v2": 50}})
         )
         .writes[0]
         .after,
@@ -171,7 +175,7 @@ def test_a_deleted_object_is_a_conflict_not_a_recreate(kube, tmp_path):
     seed(kube, "virtual-service-reviews-80-20.yaml", "destination-rule-reviews.yaml")
     store = store_for(kube, tmp_path)
     routes = store.get_service(NS, "reviews")
-    p = routing.plan_change(routes, routing.parse_action({"action": "rollback"}))
+    p = plan_change(routes, parse_action({"action": "rollback"}))
     with kube.lock:
         del kube.objects[("networking.istio.io", "virtualservices", NS, "reviews")]
     with pytest.raises(Conflict, match="was deleted since it was read"):
@@ -185,7 +189,7 @@ def test_server_side_validation_refusal_is_a_bad_request(kube, tmp_path):
     vs = store.get_service(NS, "reviews").virtual_service
     broken = json.loads(json.dumps(vs))
     broken["spec"]["hosts"] = []
-    w = routing.Write(routing.VIRTUAL_SERVICE, NS, "reviews", vs, broken)
+    w = Write(VIRTUAL_SERVICE, NS, "reviews", vs, broken)
     with pytest.raises(BadRequest, match="at least one host"):
         store.write(w, dry_run=True)
 
@@ -215,7 +219,7 @@ def test_objects_are_created_destination_rule_first_after_dry_runs(kube, tmp_pat
     ]
     vs = kube.get("virtualservices", "reviews")
     assert vs["metadata"]["labels"] == {"kiali_wizard": "traffic_shifting"}
-    change = json.loads(vs["metadata"]["annotations"][routing.LAST_CHANGE_ANNOTATION])
+    change = json.loads(vs["metadata"]["annotations"][LAST_CHANGE_ANNOTATION])
     assert change["who"] == "alice" and change["reason"] == "start canary"
     assert change["action"] == "set_weights"
     assert [s["name"] for s in kube.get("destinationrules", "reviews")["spec"]["subsets"]] == [
@@ -336,7 +340,7 @@ def test_two_people_shifting_at_once_the_second_gets_409_with_the_first_change(k
     assert f"last by {winner}" in str(loser)
     assert "weight: 80" in loser.diff  # the diff shows what the winner changed
     final = kube.get("virtualservices", "reviews")
-    weights = routing.read_routes(routing.ServiceRoutes(NS, "reviews", final, None)).weights
+    weights = read_routes(ServiceRoutes(NS, "reviews", final, None)).weights
     assert weights == ({"v1": 50, "v2": 50} if winner == "alice" else {"v1": 0, "v2": 100})
     assert [e.who for e in store.history(service="reviews")] == [winner]
 
@@ -389,7 +393,7 @@ def test_twenty_concurrent_shifts_lose_no_update(kube, tmp_path):
     assert applied, "at least the first shift applies"
 
     final = kube.get("virtualservices", "reviews")
-    weights = routing.read_routes(routing.ServiceRoutes(NS, "reviews", final, None)).weights
+    weights = read_routes(ServiceRoutes(NS, "reviews", final, None)).weights
     # Every applied +1 is in the final object: none was overwritten by a concurrent one.
     assert weights == {"v1": 80 - len(applied), "v2": 20 + len(applied)}
     # Every 409 the server sent became a refusal, and every 200 an applied change.

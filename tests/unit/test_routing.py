@@ -1,4 +1,5 @@
-"""mesh.routing on Istio's own Bookinfo manifests (../shared/fixtures/istio, never copied here).
+"""The routing model (mesh.route_state, mesh.route_plan and the action modules) on Istio's own
+Bookinfo manifests (../shared/fixtures/istio, never copied here).
 
 Every action is checked for its output AND for touching nothing else: `changed_paths` lists the
 JSON paths that differ between the object before and after, and each test states exactly which
@@ -14,8 +15,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mesh import routing
 from mesh.errors import BadRequest, Forbidden
+from mesh.istio_objects import Write
+from mesh.route_annotation import LAST_CHANGE_ANNOTATION, annotate, parse_last_change
+from mesh.route_diff import yaml_diff
+from mesh.route_plan import Plan, parse_action, plan_change
+from mesh.route_selection import ServiceRoutes, pick_virtual_service, service_names, service_routes
+from mesh.route_state import read_routes
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "istio"
 NS = "bookinfo"
@@ -61,13 +67,13 @@ def routes(
     destination_rule: dict | None,
     service: str = "reviews",
     **kw,
-) -> routing.ServiceRoutes:
+) -> ServiceRoutes:
     versions = tuple(deployed_versions().get(service, ()))
-    return routing.ServiceRoutes(NS, service, virtual_service, destination_rule, versions, **kw)
+    return ServiceRoutes(NS, service, virtual_service, destination_rule, versions, **kw)
 
 
-def plan(sr: routing.ServiceRoutes, **payload) -> routing.Plan:
-    return routing.plan_change(sr, routing.parse_action(payload))
+def plan(sr: ServiceRoutes, **payload) -> Plan:
+    return plan_change(sr, parse_action(payload))
 
 
 def changed_paths(a, b, path=()) -> set[tuple]:
@@ -88,13 +94,13 @@ def changed_paths(a, b, path=()) -> set[tuple]:
     return set() if a == b and type(a) is type(b) else {path}
 
 
-def write_of(p: routing.Plan, kind: str) -> routing.Write:
+def write_of(p: Plan, kind: str) -> Write:
     found = [w for w in p.writes if w.kind == kind]
     assert len(found) == 1, p.writes
     return found[0]
 
 
-def split(p: routing.Plan) -> dict[str, int]:
+def split(p: Plan) -> dict[str, int]:
     return {d.subset: d.weight for d in p.split_after}
 
 
@@ -104,7 +110,7 @@ def split(p: routing.Plan) -> dict[str, int]:
 
 def test_lone_destination_without_weight_takes_all_traffic():
     for svc in ("productpage", "reviews", "ratings", "details"):
-        state = routing.read_routes(
+        state = read_routes(
             routes(
                 vs("virtual-service-all-v1.yaml", svc), dr("destination-rule-all.yaml", svc), svc
             )
@@ -115,13 +121,11 @@ def test_lone_destination_without_weight_takes_all_traffic():
 
 
 def test_weighted_split_and_subsets_are_read():
-    state = routing.read_routes(routes(vs("virtual-service-reviews-80-20.yaml"), dr()))
+    state = read_routes(routes(vs("virtual-service-reviews-80-20.yaml"), dr()))
     assert [(d.subset, d.weight) for d in state.split] == [("v1", 80), ("v2", 20)]
     assert state.subsets == ("v1", "v2", "v3")
     assert state.policy == {"loadBalancer": {"simple": "RANDOM"}}
-    ratings = routing.read_routes(
-        routes(None, dr("destination-rule-all.yaml", "ratings"), "ratings")
-    )
+    ratings = read_routes(routes(None, dr("destination-rule-all.yaml", "ratings"), "ratings"))
     assert ratings.subsets == ("v1", "v2", "v2-mysql", "v2-mysql-vm")
     assert ratings.split == ()
 
@@ -130,12 +134,12 @@ def test_missing_weight_beside_weighted_destinations_reads_as_zero():
     obj = vs("virtual-service-reviews-90-10.yaml")
     del obj["spec"]["http"][0]["route"][1]["weight"]  # as Istio's Go types drop `weight: 0`
     obj["spec"]["http"][0]["route"][0]["weight"] = 100
-    state = routing.read_routes(routes(obj, dr()))
+    state = read_routes(routes(obj, dr()))
     assert state.weights == {"v1": 100, "v2": 0}
 
 
 def test_header_match_route_is_read_and_default_route_is_the_last():
-    state = routing.read_routes(routes(vs("virtual-service-reviews-jason-v2-v3.yaml"), dr()))
+    state = read_routes(routes(vs("virtual-service-reviews-jason-v2-v3.yaml"), dr()))
     assert state.weights == {"v3": 100}
     assert state.default_index == 1
     [m] = state.matches
@@ -147,9 +151,9 @@ def test_header_match_route_is_read_and_default_route_is_the_last():
 def test_gateway_virtual_service_is_not_the_service_route():
     docs = load("bookinfo-gateway.yaml") + load("virtual-service-all-v1.yaml")
     vss = [d for d in docs if d["kind"] == "VirtualService"]
-    picked = routing.pick_virtual_service(vss, NS, "productpage")
+    picked = pick_virtual_service(vss, NS, "productpage")
     assert picked["metadata"]["name"] == "productpage"
-    names = routing.service_names(NS, vss, [], deployed_versions())
+    names = service_names(NS, vss, [], deployed_versions())
     assert names == ["details", "productpage", "ratings", "reviews"]
 
 
@@ -157,7 +161,7 @@ def test_mirror_is_read_with_its_percentage():
     obj = vs("virtual-service-reviews-90-10.yaml")
     obj["spec"]["http"][0]["mirror"] = {"host": "reviews", "subset": "v3"}
     obj["spec"]["http"][0]["mirrorPercentage"] = {"value": 12.5}
-    state = routing.read_routes(routes(obj, dr()))
+    state = read_routes(routes(obj, dr()))
     assert [(m.subset, m.percentage) for m in state.mirrors] == [("v3", 12.5)]
 
 
@@ -447,7 +451,7 @@ def test_traffic_policy_on_the_destination_rule_keeps_the_load_balancer():
 )
 def test_invalid_traffic_policy_is_refused(payload, reason):
     with pytest.raises(BadRequest, match=reason):
-        routing.parse_action({"action": "traffic_policy", **payload})
+        parse_action({"action": "traffic_policy", **payload})
 
 
 # --------------------------------------------------------------------------------------------
@@ -540,7 +544,7 @@ def test_invalid_weights_are_refused_with_nothing_changed(weights, reason):
 
 def test_unknown_action_and_unknown_version_are_refused():
     with pytest.raises(BadRequest, match="action must be one of"):
-        routing.parse_action({"action": "delete_everything"})
+        parse_action({"action": "delete_everything"})
     with pytest.raises(BadRequest, match="no version 'v7'"):
         plan(
             routes(vs("virtual-service-reviews-80-20.yaml"), dr()), action="take_over", canary="v7"
@@ -570,7 +574,7 @@ def test_a_route_without_a_default_is_not_shifted():
 def test_flagger_owned_objects_are_read_only(extra, owner):
     obj = vs("virtual-service-reviews-80-20.yaml")
     obj["metadata"].update(extra)
-    sr = routing.service_routes(
+    sr = service_routes(
         NS,
         "reviews",
         virtual_services=[obj],
@@ -598,7 +602,7 @@ def test_argo_rollout_and_kubesphere_strategy_make_objects_read_only():
             }
         },
     }
-    sr = routing.service_routes(
+    sr = service_routes(
         NS,
         "reviews",
         virtual_services=[vs("virtual-service-reviews-80-20.yaml")],
@@ -608,7 +612,7 @@ def test_argo_rollout_and_kubesphere_strategy_make_objects_read_only():
     )
     assert sr.owner == "Argo Rollouts Rollout bookinfo/reviews-rollout"
     strategy = {"metadata": {"name": "reviews-canary", "labels": {"app": "reviews"}}}
-    sr = routing.service_routes(
+    sr = service_routes(
         NS,
         "reviews",
         virtual_services=[vs("virtual-service-reviews-80-20.yaml")],
@@ -621,7 +625,7 @@ def test_argo_rollout_and_kubesphere_strategy_make_objects_read_only():
         plan(sr, action="rollback")
     unrelated = {"metadata": {"name": "x", "labels": {"app": "ratings"}}}
     assert (
-        routing.service_routes(
+        service_routes(
             NS,
             "reviews",
             virtual_services=[],
@@ -637,9 +641,9 @@ def test_annotation_and_diff_exclude_server_metadata():
     obj = vs("virtual-service-reviews-80-20.yaml")
     obj["metadata"]["resourceVersion"] = "41"
     obj["metadata"]["managedFields"] = [{"manager": "kubectl"}]
-    marked = routing.annotate(obj, {"who": "alice", "action": "set_weights"})
-    assert '"who":"alice"' in marked["metadata"]["annotations"][routing.LAST_CHANGE_ANNOTATION]
+    marked = annotate(obj, {"who": "alice", "action": "set_weights"})
+    assert '"who":"alice"' in marked["metadata"]["annotations"][LAST_CHANGE_ANNOTATION]
     assert "annotations" not in obj["metadata"]
-    assert routing.yaml_diff(obj, marked, "x") == ""  # the annotation is not the user's change
-    assert "meshdash.io/last-change" in routing.yaml_diff(obj, marked, "x", keep_annotation=True)
-    assert routing.parse_last_change(marked) == {"who": "alice", "action": "set_weights"}
+    assert yaml_diff(obj, marked, "x") == ""  # the annotation is not the user's change
+    assert "meshdash.io/last-change" in yaml_diff(obj, marked, "x", keep_annotation=True)
+    assert parse_last_change(marked) == {"who": "alice", "action": "set_weights"}

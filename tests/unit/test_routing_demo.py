@@ -6,8 +6,11 @@ import pytest
 
 from demo.mesh import DemoMesh
 from demo.routes import DemoRouteStore, seed_objects, version_split
-from mesh import routing
 from mesh.errors import BadRequest, Conflict, NotFound
+from mesh.istio_objects import VIRTUAL_SERVICE, Write, resource_version
+from mesh.route_plan import parse_action, plan_change
+from mesh.route_selection import ServiceRoutes
+from mesh.route_state import read_routes
 
 T0 = 1_790_000_000.0
 NS = "bookinfo"
@@ -22,13 +25,13 @@ def sim():
 
 
 def plan(store, service, **payload):
-    return routing.plan_change(store.get_service(NS, service), routing.parse_action(payload))
+    return plan_change(store.get_service(NS, service), parse_action(payload))
 
 
 def test_seeded_like_bookinfo_and_matching_the_simulator(sim):
     sim, _ = sim
     store = sim.routes
-    listed = {r.service: routing.read_routes(r) for r in store.list_services(NS)}
+    listed = {r.service: read_routes(r) for r in store.list_services(NS)}
     assert {k: v.weights for k, v in listed.items()} == {
         "details": {"v1": 100},
         "productpage": {"v1": 100},
@@ -49,19 +52,19 @@ def test_resource_versions_dry_run_and_conflicts(sim):
     sim, _ = sim
     store = sim.routes
     p = plan(store, "reviews", action="even_split")
-    rv = routing.resource_version(p.writes[0].before)
+    rv = resource_version(p.writes[0].before)
     preview = store.write(p.writes[0], dry_run=True)
-    assert routing.resource_version(preview) == rv
-    assert routing.resource_version(store.get_service(NS, "reviews").virtual_service) == rv
+    assert resource_version(preview) == rv
+    assert resource_version(store.get_service(NS, "reviews").virtual_service) == rv
     stored = store.write(p.writes[0], dry_run=False)
-    assert int(routing.resource_version(stored)) > int(rv)
+    assert int(resource_version(stored)) > int(rv)
     with pytest.raises(Conflict, match="changed since it was read") as caught:
         store.write(p.writes[0], dry_run=True)  # the same, now stale, version
     assert "weight: 80" in caught.value.diff
-    create = routing.Write(routing.VIRTUAL_SERVICE, NS, "reviews", None, p.writes[0].after)
+    create = Write(VIRTUAL_SERVICE, NS, "reviews", None, p.writes[0].after)
     with pytest.raises(Conflict, match="created by someone else"):
         store.write(create, dry_run=False)
-    assert store.snapshot(routing.VIRTUAL_SERVICE, NS, "reviews", rv) == p.writes[0].before
+    assert store.snapshot(VIRTUAL_SERVICE, NS, "reviews", rv) == p.writes[0].before
 
 
 def test_invalid_objects_are_refused(sim):
@@ -76,7 +79,7 @@ def test_invalid_objects_are_refused(sim):
         },
     }
     with pytest.raises(BadRequest, match="non-negative"):
-        store.write(routing.Write(routing.VIRTUAL_SERVICE, NS, "reviews", vs, broken), dry_run=True)
+        store.write(Write(VIRTUAL_SERVICE, NS, "reviews", vs, broken), dry_run=True)
 
 
 def test_the_simulator_follows_split_and_mirror_at_the_change_time(sim):
@@ -99,7 +102,7 @@ def test_the_simulator_follows_split_and_mirror_at_the_change_time(sim):
 def test_version_split_spreads_a_destination_without_subset():
     vs, dr = seed_objects(NS, "reviews", ("v1", "v2", "v3"), {"v1": 100})
     vs["spec"]["http"][0]["route"] = [{"destination": {"host": "reviews"}}]
-    state = routing.read_routes(routing.ServiceRoutes(NS, "reviews", vs, dr))
+    state = read_routes(ServiceRoutes(NS, "reviews", vs, dr))
     assert version_split(state, {"v1": "v1", "v2": "v2", "v3": "v3"}, ("v1", "v2", "v3")) == {
         "v1": 34,
         "v2": 33,

@@ -42,9 +42,9 @@ def csrf(client) -> dict[str, str]:
 
 
 def weights(store) -> dict[str, int]:
-    from mesh import routing
+    from mesh.route_state import read_routes
 
-    return routing.read_routes(store.get_service("bookinfo", "reviews")).weights
+    return read_routes(store.get_service("bookinfo", "reviews")).weights
 
 
 def post(client, headers=None, body=SHIFT):
