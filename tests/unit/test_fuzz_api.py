@@ -101,6 +101,10 @@ def assert_json_not_5xx(resp, allowed: tuple[int, ...] = ()) -> dict:
     raw = resp.get_data(as_text=True)
     assert "Traceback" not in raw
     assert resp.status_code < 500 or resp.status_code in allowed, (resp.status_code, raw[:300])
+    if resp.status_code == 200 and resp.mimetype in ("text/markdown", "text/html"):
+        # a review report: a download, the one answer under /api/ that is not JSON
+        assert "attachment" in resp.headers.get("Content-Disposition", ""), resp.headers
+        return {}
     assert resp.is_json, (resp.status_code, raw[:200])
     return resp.get_json()
 
@@ -111,7 +115,19 @@ def api_requests(draw: st.DrawFn) -> tuple[str, str, dict[str, Any]]:
     """(method, path?query, extra request kwargs) for one endpoint with drawn parameters."""
     endpoint = draw(
         st.sampled_from(
-            ["graph", "metrics", "canary", "traces", "trace", "routes", "route", "audit", "post"]
+            [
+                "graph",
+                "metrics",
+                "canary",
+                "review",
+                "report",
+                "traces",
+                "trace",
+                "routes",
+                "route",
+                "audit",
+                "post",
+            ]
         )
     )
     if endpoint == "graph":
@@ -120,6 +136,7 @@ def api_requests(draw: st.DrawFn) -> tuple[str, str, dict[str, Any]]:
             graph=draw(maybe),
             window=draw(maybe),
             at=draw(maybe),
+            cluster=draw(st.lists(texts, max_size=2)),
         )
         return "GET", f"/api/graph?{q}", {}
     if endpoint == "metrics":
@@ -135,6 +152,24 @@ def api_requests(draw: st.DrawFn) -> tuple[str, str, dict[str, Any]]:
     if endpoint == "canary":
         q = query(baseline=draw(maybe), canary=draw(maybe), window=draw(maybe), at=draw(maybe))
         return "GET", f"/api/canary/{seg(draw(texts))}/{seg(draw(texts))}?{q}", {}
+    if endpoint in ("review", "report"):
+        q = query(
+            baseline=draw(maybe),
+            canary=draw(maybe),
+            window=draw(maybe),
+            at=draw(maybe),
+            before=draw(maybe),
+            min_requests=draw(maybe),
+            max_p99_ms=draw(maybe),
+        )
+        ns = draw(st.one_of(st.just("bookinfo"), texts))
+        svc = draw(st.one_of(st.just("reviews"), texts))
+        tail = (
+            "/report." + draw(st.sampled_from(["md", "html", "pdf"]))
+            if endpoint == "report"
+            else ""
+        )
+        return "GET", f"/api/review/{seg(ns)}/{seg(svc)}{tail}?{q}", {}
     if endpoint == "traces":
         q = query(
             namespace=draw(maybe),
@@ -237,6 +272,10 @@ def test_the_demo_fuzz_reaches_success_too(demo_client):
     """The strategies are not all refused at the door: valid inputs get through."""
     client, headers = demo_client
     assert client.get("/api/graph?namespace=bookinfo&window=5m").status_code == 200
+    review = "/api/review/bookinfo/reviews?baseline=v1&canary=v2"
+    assert assert_json_not_5xx(client.get(review))["analysis"]["verdict"]
+    report = client.get(review.replace("?", "/report.md?"))
+    assert report.status_code == 200 and assert_json_not_5xx(report) == {}
     body = {"action": "even_split", "dry_run": True}
     assert (
         client.post("/api/routes/bookinfo/reviews", json=body, headers=headers).status_code == 200
@@ -355,6 +394,8 @@ CANONICAL = (  # one request per query family meshdash sends
     "/api/metrics?namespace=bookinfo&service=reviews",
     "/api/metrics?namespace=bookinfo&workload=reviews-v1",
     "/api/canary/bookinfo/reviews?baseline=v1&canary=v2",
+    "/api/review/bookinfo/reviews?baseline=v1&canary=v2",
+    "/api/graph?namespace=bookinfo&cluster=east&cluster=west",
 )
 
 
