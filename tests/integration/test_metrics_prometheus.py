@@ -349,3 +349,13 @@ def test_api_names_a_workload_s_service_from_its_series_in_six_queries(
             body["series"]["tcp_in_bps"]["v1"]
         )
         assert mean_in == pytest.approx(MYSQL_SENT_BPS, rel=0.03)
+
+
+@pytest.mark.parametrize("workload", ["reviews-v2", "mysql-v1", "ratings-v1", "loadgen-v1"])
+def test_the_demo_names_a_workload_s_services_as_prometheus_does(
+    counted, scenarios, scenario_time, workload
+):
+    source, _ = counted
+    q = series_query(NAMESPACE, workload, Target.WORKLOAD, WINDOW_S, scenario_time)
+    demo = DemoSeriesSource(scenarios.timeline.model).series_telemetry(q)
+    assert demo.services == source.series_telemetry(q).services
