@@ -2,7 +2,10 @@
 
 Six queries per view, whatever the number of versions or destinations: one `sum by (...)` per
 metric family and direction, every family split by version (destination_canonical_revision
-inbound, source_canonical_revision outbound) and, outbound, by destination service.
+inbound, source_canonical_revision outbound) and, outbound, by destination service. A workload's
+inbound requests and TCP bytes are also split by the service they were addressed to (SERVED_AS),
+so the page learns which services route to the workload (for their weight-change markers)
+without a seventh query.
 
 Reporters follow DESIGN.md exactly as the graph collector does (collectors/prometheus.py):
 requests and TCP bytes from the source proxy plus unknown callers from the destination proxy,
@@ -42,6 +45,9 @@ from mesh.series import (
     SeriesTelemetry,
     Target,
     TcpSeries,
+    services_seen,
+    serving_service,
+    sum_points,
 )
 
 QUERIES_PER_VIEW = 6
@@ -50,6 +56,8 @@ VERSION_IN = "destination_canonical_revision"
 VERSION_OUT = "source_canonical_revision"
 DESTINATION = ("destination_service_namespace", "destination_service_name")
 OUTCOME = ("request_protocol", "response_code", "grpc_response_status")
+# Which service a workload's inbound traffic was addressed to (mesh.series.serving_service).
+SERVED_AS = ("destination_service_name", "destination_canonical_service")
 
 Matchers = tuple[tuple[str, str, str], ...]
 
@@ -126,12 +134,14 @@ def view_queries(q: SeriesQuery, tagged: bool = False) -> dict[str, str]:
     rate = promql.duration(q.rate_s)
     inbound, outbound = inbound_matchers(q), outbound_matchers(q)
     out_group = (VERSION_OUT, *DESTINATION)
+    # A service's name is in its selector; a workload's services are read from its series.
+    served_as = SERVED_AS if q.target is Target.WORKLOAD else ()
     return {
-        "inbound": f"sum {promql.by((VERSION_IN, *OUTCOME))} "
+        "inbound": f"sum {promql.by((VERSION_IN, *served_as, *OUTCOME))} "
         f"({_counted_once(REQUESTS_TOTAL, inbound, rate)})",
         "inbound_buckets": _buckets((VERSION_IN,), inbound, rate, tagged),
         "inbound_tcp": _tcp(
-            (VERSION_IN,),
+            (VERSION_IN, *served_as),
             _counted_once(TCP_RECEIVED, inbound, rate),
             _counted_once(TCP_SENT, inbound, rate),
         ),
@@ -208,6 +218,8 @@ def parse_buckets(result: Iterable[Any], outbound: bool = False) -> tuple[Bucket
 
 
 def parse_tcp(result: Iterable[Any], outbound: bool = False) -> tuple[TcpSeries, ...]:
+    """One TcpSeries per version (and destination); samples that differ only in labels kept for
+    something else (a workload's SERVED_AS) are summed, never overwritten."""
     flows: dict[tuple[str, str], dict[str, Points]] = {}
     for sample in result:
         labels, points = _series(sample)
@@ -218,13 +230,29 @@ def parse_tcp(result: Iterable[Any], outbound: bool = False) -> tuple[TcpSeries,
             labels.get(VERSION_OUT if outbound else VERSION_IN, ""),
             _destination(labels) if outbound else "",
         )
-        flows.setdefault(key, {})[direction] = points
+        flow = flows.setdefault(key, {})
+        flow[direction] = sum_points((flow[direction], points)) if direction in flow else points
     return tuple(
         TcpSeries(
             sent=d.get("sent", ()), received=d.get("received", ()), version=v, destination=dest
         )
         for (v, dest), d in flows.items()
     )
+
+
+def parse_services(*results: Iterable[Any]) -> tuple[str, ...]:
+    """The services a workload's inbound series were addressed to (SERVED_AS labels), sorted."""
+    names = []
+    for result in results:
+        for sample in result:
+            labels, _ = _series(sample)
+            names.append(
+                serving_service(
+                    labels.get("destination_service_name", ""),
+                    labels.get("destination_canonical_service", ""),
+                )
+            )
+    return services_seen(names)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -270,16 +298,20 @@ def series_telemetry(
         raise BadRequest("the step must be positive and the range not reversed", field="step")
     texts = view_queries(query, tagged)
 
-    def run(family: str) -> list[Any]:
-        return query_range(texts[family], query.start, query.end, query.step_s)
-
+    # In the order of view_queries, one at a time.
+    raw = {
+        family: query_range(text, query.start, query.end, query.step_s)
+        for family, text in texts.items()
+    }
+    workload = query.target is Target.WORKLOAD
     return SeriesTelemetry(
         query=query,
-        inbound=parse_requests(run("inbound")),
-        inbound_buckets=parse_buckets(run("inbound_buckets")),
-        inbound_tcp=parse_tcp(run("inbound_tcp")),
-        outbound=parse_requests(run("outbound"), outbound=True),
-        outbound_buckets=parse_buckets(run("outbound_buckets"), outbound=True),
-        outbound_tcp=parse_tcp(run("outbound_tcp"), outbound=True),
+        inbound=parse_requests(raw["inbound"]),
+        inbound_buckets=parse_buckets(raw["inbound_buckets"]),
+        inbound_tcp=parse_tcp(raw["inbound_tcp"]),
+        outbound=parse_requests(raw["outbound"], outbound=True),
+        outbound_buckets=parse_buckets(raw["outbound_buckets"], outbound=True),
+        outbound_tcp=parse_tcp(raw["outbound_tcp"], outbound=True),
         queries_sent=QUERIES_PER_VIEW,
+        services=parse_services(raw["inbound"], raw["inbound_tcp"]) if workload else (),
     )

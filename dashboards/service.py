@@ -30,7 +30,7 @@ from mesh.series import TOTAL, Target, csv_table
 from views.graph import thresholds_of
 from views.metrics import DEFAULT_WINDOW, list_targets, metrics_view, parse_metrics_params
 from views.params import get_one
-from views.review import markers_for
+from views.review import markers_for, workload_markers
 
 WINDOWS: tuple[str, ...] = ("5m", "10m", "30m", "1h", "3h", "6h", "12h", "1d")
 REFRESH: dict[str, int] = {"off": 0, "15s": 15, "30s": 30, "1m": 60}
@@ -319,7 +319,8 @@ def figures(data: Mapping[str, Any], quantile: str) -> dict[str, Any]:
     }
     window_s = times[-1] - times[0]
     for fig in out.values():
-        # Weight changes of the service (audit log), on every chart: a step is read against its cause.
+        # Weight changes of the service (audit log), or of the services routing to the workload,
+        # on every chart: a step is read against its cause.
         add_weight_markers(fig, data.get("markers") or [], start=times[0], end=times[-1])
         fig.update_xaxes(
             range=[charts.to_ms(times[0]), charts.to_ms(times[-1])],
@@ -643,6 +644,10 @@ def page_callbacks(app, kind: Kind) -> None:
             if kind.target is Target.SERVICE:
                 view["markers"] = markers_for(
                     services(), view["namespace"], name, view["start"], view["end"]
+                )
+            else:  # the services its own series were addressed to (views.metrics)
+                view["markers"] = workload_markers(
+                    services(), view["namespace"], view["services"], view["start"], view["end"]
                 )
             return view, None
         except Exception as exc:  # every failure becomes a banner, never a traceback

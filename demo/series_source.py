@@ -26,6 +26,8 @@ from mesh.series import (
     SeriesTelemetry,
     Target,
     TcpSeries,
+    services_seen,
+    serving_service,
 )
 
 QUERIES_PER_VIEW = 0  # no backend is asked: the model answers in-process
@@ -128,15 +130,18 @@ class DemoSeriesSource:
                 return recorded
             return recorded & (cumulative[lag:] > 0)
 
+        served: list[str] = []  # the services of a workload's inbound series with a point
         for c in self.model.counters(t0, float(times[-1]), step):
             edge = c.edge
             is_in, is_out = inbound(edge), outbound(edge)
             if not (is_in or is_out):
                 continue
             if edge.is_tcp:
-                self._tcp(c, acc, is_in, is_out, rate, born)
+                seen = self._tcp(c, acc, is_in, is_out, rate, born)
             else:
-                self._requests(c, acc, is_in, is_out, rate, born)
+                seen = self._requests(c, acc, is_in, is_out, rate, born)
+            if is_in and seen:
+                served.append(serving_service(edge.service, edge.destination.app))
 
         def requests(a: _Accumulator) -> tuple[RequestSeries, ...]:
             return tuple(
@@ -170,16 +175,20 @@ class DemoSeriesSource:
             outbound_buckets=buckets(acc["out_bkt"]),
             outbound_tcp=tcp(acc["out_tcp"]),
             queries_sent=QUERIES_PER_VIEW,
+            services=services_seen(served) if query.target is Target.WORKLOAD else (),
         )
 
     @staticmethod
-    def _requests(c: EdgeCounters, acc, is_in: bool, is_out: bool, rate, born) -> None:
+    def _requests(c: EdgeCounters, acc, is_in: bool, is_out: bool, rate, born) -> bool:
+        """Add the edge's request series; whether any of them has a point in the window."""
         edge = c.edge
+        seen = False
         dest = f"{edge.namespace}/{edge.service}"
         # Latency as the collector takes it: the destination reporter where there is one.
         reporter = "destination" if "destination" in edge.reporters else "source"
         for outcome, cumulative in c.requests.items():
             present = born((edge.key, outcome), cumulative)
+            seen = seen or bool(present.any())
             rps = rate(cumulative)
             cum_buckets = np.concatenate(
                 [c.buckets[(reporter, outcome)], cumulative[:, None]], axis=1
@@ -195,9 +204,11 @@ class DemoSeriesSource:
                 acc["out_req"].add((edge.source.version, dest, *labels), rps, present)
                 for j in range(NBUCKETS + 1):
                     acc["out_bkt"].add(("", dest, _LES[j]), rate(cum_buckets[:, j]), present)
+        return seen
 
     @staticmethod
-    def _tcp(c: EdgeCounters, acc, is_in: bool, is_out: bool, rate, born) -> None:
+    def _tcp(c: EdgeCounters, acc, is_in: bool, is_out: bool, rate, born) -> bool:
+        """Add the edge's byte series; whether they have a point in the window."""
         edge = c.edge
         assert c.sent_bytes is not None and c.received_bytes is not None
         present = born((edge.key, None), np.maximum(c.sent_bytes, c.received_bytes))
@@ -211,3 +222,4 @@ class DemoSeriesSource:
                 acc["out_tcp"].add(
                     (edge.source.version, dest, direction), rate(cumulative), present
                 )
+        return bool(present.any())

@@ -20,6 +20,7 @@ from enum import StrEnum
 from mesh.errors import BadRequest
 from mesh.health import CLIENT_ERROR, ERROR, classify
 from mesh.metrics import histogram_quantile
+from mesh.records import UNKNOWN
 
 Point = tuple[float, float]
 Points = tuple[Point, ...]
@@ -147,6 +148,9 @@ class SeriesTelemetry:
     outbound_buckets: tuple[BucketSeries, ...] = ()
     outbound_tcp: tuple[TcpSeries, ...] = ()
     queries_sent: int = 0
+    # A workload target only: the services (in its namespace) its inbound traffic was addressed
+    # to, seen in the same inbound series (see serving_service), sorted. Empty for a service.
+    services: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +203,7 @@ class ServiceSeries:
     outbound: tuple[OutboundCall, ...]
     summary: Mapping[str, WindowFigures] = field(default_factory=dict)  # version or TOTAL
     queries_sent: int = 0
+    services: tuple[str, ...] = ()  # a workload's services (SeriesTelemetry.services)
 
     @property
     def versions(self) -> tuple[str, ...]:
@@ -211,6 +216,26 @@ class ServiceSeries:
         families = (self.rps, self.tcp_in_bps, self.tcp_out_bps)
         inbound = any(v > 0 for fam in families for pts in fam.values() for _, v in pts)
         return inbound or any((c.rps or 0) > 0 or (c.bps or 0) > 0 for c in self.outbound)
+
+
+def serving_service(service_name: str, canonical_service: str) -> str:
+    """The service a request into a workload was addressed to, as routing knows it.
+
+    destination_service_name comes first: it is the Kubernetes Service the caller addressed,
+    the host a VirtualService routes on and the name its weight changes are recorded under.
+    destination_canonical_service (the workload's app label) is only a fallback for when
+    Istio could not name the service (empty or "unknown", e.g. a call by pod IP); by
+    convention it equals the service name, but nothing enforces it, so it never overrides.
+    """
+    for name in (service_name, canonical_service):
+        if name and name != UNKNOWN:
+            return name
+    return ""
+
+
+def services_seen(names: Iterable[str]) -> tuple[str, ...]:
+    """Distinct non-empty service names, sorted, so a workload's markers come out stable."""
+    return tuple(sorted({n for n in names if n}))
 
 
 # --- windows and steps -------------------------------------------------------------------------
@@ -572,6 +597,7 @@ def build_service_series(telemetry: SeriesTelemetry) -> ServiceSeries:
         outbound=outbound_calls(telemetry),
         summary=window_figures(telemetry),
         queries_sent=telemetry.queries_sent,
+        services=telemetry.services,
     )
 
 

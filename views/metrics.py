@@ -133,6 +133,7 @@ def metrics_json(model: ServiceSeries, window: str, source: str) -> dict[str, An
         "start": _t(q.start),
         "end": _t(q.end),
         "versions": list(model.versions),
+        **({"services": list(model.services)} if q.target is Target.WORKLOAD else {}),
         "has_traffic": model.has_traffic,
         "series": {
             "rps": series_json(model.rps),

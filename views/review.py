@@ -203,6 +203,31 @@ def markers_for(
     return markers_json(found)
 
 
+def workload_markers(
+    services: Services, namespace: str, served_as: Sequence[str], start: float, end: float
+) -> list[dict[str, Any]]:
+    """A workload's markers: the weight changes of every service routing to it (`served_as`, read
+    from its own series, views.metrics `services`), oldest first, each change once.
+
+    A VirtualService splits a service, not a workload, so these are the changes that moved
+    traffic onto or off the workload. With more than one service a label names its service.
+    """
+    names = sorted(set(served_as))
+    seen: set[tuple[str, str, float]] = set()
+    out: list[dict[str, Any]] = []
+    for name in names:
+        for m in markers_for(services, namespace, name, start, end):
+            key = (name, m["change_id"], m["when"])
+            if key in seen:
+                continue
+            seen.add(key)
+            out.append({**m, "service": name})
+            if len(names) > 1:
+                out[-1]["label"] = f"{name}: {m['label']}"
+    out.sort(key=lambda m: (m["when"], m["service"]))
+    return out
+
+
 def _start(params: ReviewParams, markers: Sequence[WeightMarker]) -> dict[str, Any] | None:
     if params.before is not None:
         return {

@@ -20,6 +20,7 @@ from collectors.prometheus_series import QUERIES_PER_VIEW, PrometheusSeries
 from config import Settings
 from demo.series_source import DemoSeriesSource
 from mesh.series import TOTAL, ServiceSeries, Target, build_service_series, series_query
+from services import Services
 from tests.integration.series_scenario import (
     BURST_ERROR_RATE,
     BURST_VERSION,
@@ -315,3 +316,46 @@ def test_the_demo_page_agrees_with_a_prometheus_of_its_own_series(reviews, scena
         p50 = dict(reviews.latency_ms["p50"][version])
         for t, v in dict(demo.latency_ms["p50"][version]).items():
             assert v == pytest.approx(p50[t], rel=QUANTILE_TOL), (version, t)
+
+
+@pytest.mark.parametrize(
+    ("workload", "services"),
+    [("reviews-v2", ["reviews"]), ("mysql-v1", ["mysql"]), ("loadgen-v1", [])],
+)
+def test_api_names_a_workload_s_service_from_its_series_in_six_queries(
+    prometheus, counted, scenario_time, workload, services
+):
+    """The workload page's markers need the services routing to the workload: the real
+    Prometheus names them in the same six range queries (mysql-v1 through its TCP bytes only;
+    loadgen-v1 serves nothing)."""
+    source, sent = counted
+    settings = Settings(prometheus_url=prometheus.url)
+    app = create_app(settings, Services(settings=settings, telemetry=source, series=source))
+    before = len(sent)
+    r = app.server.test_client().get(
+        f"/api/metrics?namespace={NAMESPACE}&workload={workload}&window=1h&at={int(scenario_time)}"
+    )
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert body["target"] == "workload" and body["services"] == services
+    assert len(sent) - before == body["queries"] == QUERIES_PER_VIEW == 6
+    if workload == "reviews-v2":
+        # Split by service as well, the workload's figures are still its own: v2's 30 %.
+        assert body["versions"] == ["v2"]
+        share = body["summary"]["all"]["rps"] / (LOADGEN_RPS + UNKNOWN_RPS)
+        assert share == pytest.approx(SPLIT["v2"] / 100, rel=0.03)
+    if workload == "mysql-v1":
+        mean_in = sum(v for _, v in body["series"]["tcp_in_bps"]["v1"]) / len(
+            body["series"]["tcp_in_bps"]["v1"]
+        )
+        assert mean_in == pytest.approx(MYSQL_SENT_BPS, rel=0.03)
+
+
+@pytest.mark.parametrize("workload", ["reviews-v2", "mysql-v1", "ratings-v1", "loadgen-v1"])
+def test_the_demo_names_a_workload_s_services_as_prometheus_does(
+    counted, scenarios, scenario_time, workload
+):
+    source, _ = counted
+    q = series_query(NAMESPACE, workload, Target.WORKLOAD, WINDOW_S, scenario_time)
+    demo = DemoSeriesSource(scenarios.timeline.model).series_telemetry(q)
+    assert demo.services == source.series_telemetry(q).services

@@ -77,6 +77,8 @@ def test_workload_view_and_before_history_nothing(sim):
     wl = _model(source, name="reviews-v2", target=Target.WORKLOAD)
     assert wl.versions == ("v2",)
     assert [c.service for c in wl.outbound] == ["ratings"]
+    assert wl.services == ("reviews",)  # the service that routes to it, from its own series
+    assert _model(source).services == ()  # a service target names itself
     spec = bookinfo_spec()
     young = DemoSeriesSource(TrafficModel(spec, TrafficState(spec), history_start=NOW - 3600 * 24))
     assert not _model(young, at=NOW - 3600 * 48).has_traffic

@@ -11,7 +11,9 @@ from collectors.prometheus_series import (
     PrometheusSeries,
     parse_buckets,
     parse_requests,
+    parse_services,
     parse_tcp,
+    series_telemetry,
     view_queries,
 )
 from mesh.errors import BackendDataError, BackendUnavailable, BadRequest
@@ -50,6 +52,15 @@ def test_workload_target_selects_by_workload_labels():
     texts = view_queries(series_query("bookinfo", "reviews-v2", Target.WORKLOAD, 300, AT))
     assert 'destination_workload="reviews-v2"' in texts["inbound"]
     assert 'source_workload="reviews-v2"' in texts["outbound"]
+
+
+def test_a_workload_s_inbound_families_name_the_service_it_was_addressed_to():
+    served = "destination_service_name,destination_canonical_service"
+    wl = view_queries(series_query("bookinfo", "reviews-v2", Target.WORKLOAD, 300, AT))
+    assert served in wl["inbound"] and served in wl["inbound_tcp"]
+    # A service's name is its selector: its queries stay as they were.
+    svc = view_queries(series_query("bookinfo", "reviews", Target.SERVICE, 300, AT))
+    assert all("destination_canonical_service" not in t for t in svc.values())
 
 
 def test_names_are_validated_before_any_query_text_exists():
@@ -110,3 +121,64 @@ def test_a_backend_that_is_down_is_backend_unavailable():
     with pytest.raises(BackendUnavailable) as err:
         source.series_telemetry(series_query("bookinfo", "reviews", Target.SERVICE, 300, AT))
     assert "connection refused" in str(err.value)
+
+
+def _served(service: str, canonical: str, version: str = "v2", code: str = "200") -> dict:
+    labels = {
+        "destination_canonical_revision": version,
+        "destination_service_name": service,
+        "destination_canonical_service": canonical,
+        "request_protocol": "http",
+        "response_code": code,
+    }
+    return _sample(labels, [(100, 1.0), (115, 2.0)])
+
+
+def test_a_workload_answering_under_reviews_is_served_as_reviews():
+    inbound = [_served("reviews", "reviews"), _served("reviews", "reviews", code="503")]
+    assert parse_services(inbound) == ("reviews",)
+
+
+def test_the_service_name_wins_and_the_canonical_service_is_only_a_fallback():
+    # The app label differs from the Service name: routing (and the audit log) use the Service.
+    assert parse_services([_served("reviews", "reviews-app")]) == ("reviews",)
+    # Istio could not name the service (a call by pod IP): the canonical service stands in.
+    assert parse_services([_served("unknown", "reviews"), _served("", "reviews")]) == ("reviews",)
+    assert parse_services([_served("unknown", "unknown")]) == ()
+    # Two services selecting the same pods, sorted; TCP samples count too.
+    tcp = _sample({"direction": "sent", "destination_service_name": "reviews-tcp"}, [(1, 5)])
+    assert parse_services([_served("reviews", "reviews")], [tcp]) == ("reviews", "reviews-tcp")
+
+
+def test_tcp_samples_split_by_service_are_summed_per_version_not_overwritten():
+    tcp = parse_tcp(
+        [
+            _sample(
+                {
+                    "direction": "sent",
+                    "destination_canonical_revision": "v1",
+                    "destination_service_name": name,
+                },
+                [(1, bps), (2, bps)],
+            )
+            for name, bps in (("a", 10), ("b", 5))
+        ]
+    )
+    assert len(tcp) == 1 and tcp[0].sent == ((1.0, 15.0), (2.0, 15.0))
+
+
+def test_series_telemetry_carries_a_workload_s_services_from_its_six_queries():
+    sent: list[str] = []
+
+    def query_range(text: str, start: float, end: float, step_s: int) -> list:
+        sent.append(text)
+        if text.startswith("sum by (destination_canonical_revision,destination_service_name"):
+            return [_served("reviews", "reviews")]
+        return []
+
+    q = series_query("bookinfo", "reviews-v2", Target.WORKLOAD, 300, AT)
+    tel = series_telemetry(q, query_range, tagged=False)
+    assert tel.services == ("reviews",) and len(sent) == QUERIES_PER_VIEW == 6
+    assert sum(v for r in tel.inbound for _, v in r.points) == 3.0
+    svc = series_query("bookinfo", "reviews", Target.SERVICE, 300, AT)
+    assert series_telemetry(svc, query_range, tagged=False).services == ()
