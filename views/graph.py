@@ -63,8 +63,9 @@ def graph_view(services: Services, params: GraphParams) -> dict[str, Any]:
     """Ask the telemetry source once, build the model, and return the JSON-ready graph.
 
     A graph missing some cluster's part (`partial` non-empty) is answered with status 200: the
-    rest is right, and the answer names what is missing and why. In live mode the built graph is shared too (services.cache.memo): many viewers of one view
-    within a refresh interval cost one query set and one build.
+    rest is right, and the answer names what is missing and why. In live mode the built graph
+    is shared too (services.cache.memo): many viewers of one view within a refresh interval
+    cost one query set and one build.
     """
     return _shared_view(services, params, _query(services, params))
 
