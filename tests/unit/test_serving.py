@@ -27,6 +27,9 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def load_config(monkeypatch, **env: str) -> dict:
+    # gunicorn.conf.py sets PROMETHEUS_MULTIPROC_DIR itself: recorded here (set, then removed)
+    # so the test's end restores the environment, and later tests' /metrics stay single-process.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "")
     for k in [k for k in os.environ if k.startswith(("MESHDASH_", "PROMETHEUS_MULTIPROC"))]:
         monkeypatch.delenv(k)
     for k, v in env.items():
