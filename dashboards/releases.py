@@ -52,7 +52,7 @@ from mesh.route_policy import POLICY_FIELDS
 from views.canary import parse_canary_params
 from views.metrics import metrics_view, parse_metrics_params
 from views.params import get_one
-from views.review import verdict_view
+from views.review import ReviewParams, verdict_view
 from views.routes import audit_list, change_route, route_detail, routes_list
 
 FIGURES_WINDOW = "1m"  # short, so the figures follow a shift within a refresh or two
@@ -355,7 +355,7 @@ def _review(namespace: str, service: str, stable: str | None, canary: str | None
         )
     args = {"namespace": namespace, "service": service, "baseline": stable, "canary": canary}
     try:
-        summary = verdict_view(services(), parse_canary_params(args))
+        summary = verdict_view(services(), ReviewParams(parse_canary_params(args)))
     except Exception as exc:  # every failure is a banner, never a traceback
         return [error_banner(exc), dcc.Link("Open the release review", href=href)]
     return verdict_panel(summary, href, "rel-cv")

@@ -118,20 +118,21 @@ def recommended_action(verdict: str, params: ReviewParams) -> dict[str, Any]:
     }
 
 
-def verdict_view(services: Services, params: CanaryParams) -> dict[str, Any]:
-    """The verdict alone (2 queries, no traces or graphs): the releases page's canary panel.
-    Shaped as a review without its sections, so the review page's verdict block draws it."""
-    analysis = canary_view(services, params)
+def verdict_view(services: Services, params: ReviewParams) -> dict[str, Any]:
+    """The verdict alone (2 queries, no traces or graphs): the releases page's canary panel, and
+    the head of every review (review_view adds its sections to it)."""
+    c = params.canary
+    analysis = canary_view(services, c)
     return {
-        "namespace": params.namespace,
-        "service": params.service,
-        "baseline": params.baseline,
-        "canary": params.canary,
-        "window": params.window,
+        "namespace": c.namespace,
+        "service": c.service,
+        "baseline": c.baseline,
+        "canary": c.canary,
+        "window": c.window,
         "at": analysis["at"],
+        "query": review_query(params),
         "analysis": analysis,
-        "action": recommended_action(analysis["verdict"], ReviewParams(params)),
-        "query": review_query(ReviewParams(params)),
+        "action": recommended_action(analysis["verdict"], params),
     }
 
 
@@ -346,7 +347,7 @@ def review_view(services: Services, params: ReviewParams) -> dict[str, Any]:
     if params.before is not None and params.before > at:
         raise BadRequest("before (the canary's start) must not be after at", field="before")
     fixed = replace(params, canary=replace(c, at=at))  # every section describes one instant
-    analysis = canary_view(services, fixed.canary)
+    head = verdict_view(services, fixed)
     routes = _section(lambda: _routing(services, fixed, at))
     markers: Sequence[WeightMarker] = routes.get("markers", ()) if "error" not in routes else ()
     start = _start(fixed, markers)
@@ -358,16 +359,8 @@ def review_view(services: Services, params: ReviewParams) -> dict[str, Any]:
         "time_by_version": _section(lambda: _time_by_version(services, fixed, at)),
     }
     return {
-        "namespace": c.namespace,
-        "service": c.service,
-        "baseline": c.baseline,
-        "canary": c.canary,
-        "window": c.window,
-        "at": analysis["at"],
+        **head,
         "time": iso_time(at),
-        "query": review_query(fixed),
-        "analysis": analysis,
-        "action": recommended_action(analysis["verdict"], fixed),
         "split": routes.get("split"),
         "markers": markers_json(markers),
         "routing_error": routes.get("error"),

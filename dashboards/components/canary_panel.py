@@ -665,14 +665,9 @@ def verdict_panel(summary: Mapping[str, Any], full_review_href: str, prefix: str
     a = summary["analysis"]
     colors = _colors(summary)
     wanted = ("Requests", "Success rate", "p95", "p99")
-    rows = [r for r in report.figure_rows(a) if r[0] in wanted]
-    worse = dict(
-        zip(
-            (r[0] for r in report.figure_rows(a)),
-            _worse_flags(a["baseline"], a["canary"]),
-            strict=True,
-        )
-    )
+    every = report.figure_rows(a)
+    worse = dict(zip((r[0] for r in every), _worse_flags(a["baseline"], a["canary"]), strict=True))
+    rows = [r for r in every if r[0] in wanted]
 
     def version_row(version: str, role: str, column: int) -> html.Tr:
         cells = [
