@@ -44,6 +44,7 @@ from urllib.parse import urlsplit
 import redis
 from flask_caching.backends import BaseCache, RedisCache, SimpleCache
 
+from collectors.wire import ready_answer, ready_entry
 from config import Settings
 from mesh.canary import CanaryQuery, CanaryTelemetry
 from mesh.errors import BackendError, BackendTimeout
@@ -437,14 +438,8 @@ class SharedCache:
     # --- readiness ---------------------------------------------------------------------------------
     def ready(self) -> dict[str, Any]:
         """Whether the shared store answers; never required, since calls survive without it."""
-        if self.redis is None:
-            return {
-                "ok": True,
-                "detail": "in-process cache",
-                "version": None,
-                "reachable": True,
-                "authenticated": None,  # nothing to authenticate to
-            }
+        if self.redis is None:  # nothing to reach over a network, nothing to authenticate to
+            return ready_entry(True, "in-process cache", reachable=True)
         where = _redis_address(self.redis)
         try:
             info = self.redis.info("server")
@@ -453,20 +448,11 @@ class SharedCache:
                 isinstance(exc, redis.exceptions.ResponseError) and "NOAUTH" in str(exc)
             )
             reached = refused or not isinstance(exc, redis.exceptions.ConnectionError)
-            return {
-                "ok": False,
-                "detail": f"redis at {where}: {type(exc).__name__}",
-                "version": None,
-                "reachable": reached,
-                "authenticated": False if refused else None,
-            }
-        return {
-            "ok": True,
-            "detail": f"redis at {where}",
-            "version": info.get("redis_version"),
-            "reachable": True,
-            "authenticated": True,
-        }
+            detail = f"redis at {where}: {type(exc).__name__}"
+            return ready_entry(
+                False, detail, reachable=reached, authenticated=False if refused else None
+            )
+        return ready_answer(f"redis at {where}", info.get("redis_version"))
 
 
 def _redis_address(client: Any) -> str:

@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 
 from collectors.prometheus import BACKEND, QUERIES_PER_REFRESH, REPORTER_TAG
 from collectors.prometheus_series import series_telemetry
+from collectors.wire import ready_entry
 from mesh.errors import BackendDataError, BackendError, BackendTimeout, BackendUnavailable
 from mesh.records import GraphQuery, GraphTelemetry, MissingPart
 from mesh.series import SeriesQuery, SeriesTelemetry
@@ -219,7 +220,8 @@ class ClusterPrometheus:
         detail = f"{len(up)} of {len(answers)} clusters reachable"
         if down:
             detail += " (" + "; ".join(down) + ")"
-        return {"ok": bool(up), "detail": detail, "version": None}
+        reached = any(a.get("reachable") for a in answers.values())
+        return ready_entry(bool(up), detail, reachable=reached)
 
     def close(self) -> None:
         for collector in self.collectors.values():

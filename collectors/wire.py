@@ -60,17 +60,30 @@ def connection_reason(exc: BaseException) -> str:
     return "connection failed"
 
 
+def ready_entry(
+    ok: bool,
+    detail: str,
+    version: str | None = None,
+    *,
+    reachable: bool | None = None,
+    authenticated: bool | None = None,
+) -> dict[str, object]:
+    """One backend's /readyz report. reachable and authenticated are None where the check
+    cannot tell (the demo, a source without a check, a check that missed the deadline)."""
+    return {
+        "ok": ok,
+        "detail": detail,
+        "version": version,
+        "reachable": reachable,
+        "authenticated": authenticated,
+    }
+
+
 def ready_answer(
     detail: str, version: str | None = None, *, authenticated: bool | None = True
 ) -> dict[str, object]:
     """A passing /readyz check: the backend answered, and (by default) accepted our credentials."""
-    return {
-        "ok": True,
-        "detail": detail,
-        "version": version,
-        "reachable": True,
-        "authenticated": authenticated,
-    }
+    return ready_entry(True, detail, version, reachable=True, authenticated=authenticated)
 
 
 def not_ready(exc: BackendError, version: str | None = None) -> dict[str, object]:
@@ -82,10 +95,4 @@ def not_ready(exc: BackendError, version: str | None = None) -> dict[str, object
         reachable, authenticated = True, False
     else:  # it answered, but wrongly: whether it checked our credentials is unknown
         reachable, authenticated = True, None
-    return {
-        "ok": False,
-        "detail": exc.cause,
-        "version": version,
-        "reachable": reachable,
-        "authenticated": authenticated,
-    }
+    return ready_entry(False, exc.cause, version, reachable=reachable, authenticated=authenticated)

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from collectors.wire import not_ready
+from collectors.wire import not_ready, ready_entry
 from mesh.errors import BackendError
 
 if TYPE_CHECKING:  # services imports ops.metrics; no import cycle at run time
@@ -83,39 +83,20 @@ def _parts_of(source: Any) -> dict[str, Callable[[], dict[str, Any]]] | None:
 
 def _run(check: Check) -> dict[str, Any]:
     if check.probe is None:
-        return _entry(True, "serving; this source has no readiness check")
+        return ready_entry(True, "serving; this source has no readiness check")
     try:
         answer = dict(check.probe())
     except BackendError as exc:
         return not_ready(exc)
     except Exception as exc:  # a readiness check must report, never crash the probe
-        return _entry(False, f"readiness check failed: {type(exc).__name__}")
-    return _entry(
+        return ready_entry(False, f"readiness check failed: {type(exc).__name__}")
+    return ready_entry(
         bool(answer.get("ok")),
         str(answer.get("detail", "")),
         answer.get("version"),
         reachable=answer.get("reachable"),
         authenticated=answer.get("authenticated"),
     )
-
-
-def _entry(
-    ok: bool,
-    detail: str,
-    version: Any = None,
-    *,
-    reachable: bool | None = None,
-    authenticated: bool | None = None,
-) -> dict[str, Any]:
-    """One backend's report; reachable and authenticated are None where the check cannot tell
-    (the demo, a source without a check, a check that missed the deadline)."""
-    return {
-        "ok": ok,
-        "detail": detail,
-        "version": version,
-        "reachable": reachable,
-        "authenticated": authenticated,
-    }
 
 
 def readiness(services: Services, timeout_s: float | None = None) -> tuple[dict[str, Any], int]:
@@ -132,7 +113,7 @@ def readiness(services: Services, timeout_s: float | None = None) -> tuple[dict[
             if future in done:
                 result = future.result()
             else:
-                result = _entry(False, f"no answer within {timeout:g}s")
+                result = ready_entry(False, f"no answer within {timeout:g}s")
             result["roles"] = list(check.roles)
             result["required"] = check.required
             report[check.name] = result

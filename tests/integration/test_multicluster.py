@@ -202,11 +202,16 @@ def test_the_cluster_filter_keeps_a_cluster_with_its_callers(servers, tmp_path):
 
 
 def test_readyz_reports_each_cluster(servers, tmp_path):
-    client, _ = make_app(tmp_path, prometheus_clusters=servers.urls())
+    client, services = make_app(tmp_path, prometheus_clusters=servers.urls())
     body = client.get("/readyz").get_json()
     assert body["backends"]["prometheus:east"]["ok"] is True
     assert body["backends"]["prometheus:west"]["ok"] is True
     assert body["backends"]["prometheus:east"]["version"].startswith("2.")
+    assert body["backends"]["prometheus:east"]["reachable"] is True
+    # The merged source's own summary, for callers that ask it directly.
+    whole = services.telemetry.ready()
+    assert (whole["ok"], whole["reachable"]) == (True, True)
+    assert whole["detail"] == "2 of 2 clusters reachable"
 
 
 def test_east_down_west_still_renders_and_east_is_named(servers, tmp_path):
