@@ -5,7 +5,7 @@ APT_PACKAGES := prometheus chromium chromium-driver redis-server
 HOST ?= 127.0.0.1
 PORT ?= 8050
 
-.PHONY: run serve deps test-deps test lint format bench
+.PHONY: run serve deps test-deps test lint format bench screenshot
 
 run: deps
 	$(PYTHON) app.py --host $(HOST) --port $(PORT)
@@ -40,6 +40,10 @@ format:
 
 bench:
 	$(PYTHON) bench/graph_scale.py
+
+# The README's picture, taken from the current demo with the browser tests' Chromium.
+screenshot: test-deps
+	$(PYTHON) docs/demo_screenshot.py
 
 # Production serving: gunicorn (gunicorn.conf.py) with JSON logs and /healthz, /readyz, /metrics.
 # Settings from MESHDASH_* variables; WORKERS overrides the default (2, or 1 in demo mode).
