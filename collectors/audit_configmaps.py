@@ -149,14 +149,19 @@ class ConfigMapAuditLog:
         failed (the entries stay pending and are retried in the background)."""
         if not entries:
             return
+        local = ""
         if self._local is not None:
-            self._local.record(entries)
+            try:
+                self._local.record(entries)
+            except OSError as exc:  # the shared trail still takes them: a copy lost, not the record
+                local = f"; the local copy failed too: {exc}"
+                log.error("audit entries not written to the local copy: %s", exc)
         with self._lock:
             self._pending.extend(entries)
         problem = self.flush()
         if problem:
             self._retry_later()
-            raise AuditNotShared(problem)
+            raise AuditNotShared(problem + local)
 
     def history(
         self, *, namespace: str | None = None, service: str | None = None, limit: int = 100

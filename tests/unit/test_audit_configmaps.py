@@ -289,3 +289,13 @@ def test_a_route_change_whose_record_fails_says_it_is_applied_and_not_yet_record
         svc, "bookinfo", "reviews", {**payload, "weights": {"v1": 100, "v2": 0}}, ALICE
     )
     assert body2["audit"] == {"recorded": True, "message": ""}
+
+
+def test_a_failing_local_copy_does_not_lose_the_shared_record(kube, tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the var/ directory should be")
+    log = ConfigMapAuditLog.for_host(
+        kube.url, namespace=AUDIT_NS, local=AuditLog(blocker / "audit.jsonl")
+    )
+    log.record([entry(1)])  # no error: the shared trail has it
+    assert ids(trail(kube, tmp_path, "other").history()) == ["c1"]
