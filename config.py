@@ -106,7 +106,15 @@ class Settings(BaseSettings):
 
     write_enabled: bool | None = Field(None, description="route writes; default on in demo only")
     audit_log: Path = Field(
-        Path("var/audit.jsonl"), description="JSON Lines audit log of route changes"
+        Path("var/audit.jsonl"),
+        description="JSON Lines audit log of route changes (the local copy; demo mode's only one)",
+    )
+    audit_in_cluster: bool = Field(
+        True,
+        description="with Kubernetes, keep the shared audit trail in ConfigMaps (docs/audit.md)",
+    )
+    audit_namespace: str = Field(
+        "meshdash", description="namespace of the audit trail's ConfigMaps (meshdash's own)"
     )
 
     # Route-write security (issue 5, security.py). Lists and maps are JSON in the environment,
@@ -149,6 +157,14 @@ class Settings(BaseSettings):
         description="log level of the JSON logs",
         pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$",
     )
+
+    @field_validator("audit_namespace")
+    @classmethod
+    def _valid_audit_namespace(cls, value: str) -> str:
+        try:
+            return validate.namespace(value)
+        except BadRequest as exc:
+            raise ValueError(f"audit_namespace: {exc}") from None
 
     @field_validator("canary_gates")
     @classmethod

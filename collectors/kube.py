@@ -27,7 +27,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
-from collectors.audit_log import AuditLog
+from collectors.audit_configmaps import audit_for
 from collectors.wire import NotFiniteError, connection_reason, loads_strict, not_ready, ready_answer
 from mesh import validate
 from mesh.audit import AuditEntry
@@ -131,9 +131,10 @@ class KubeRouteStore:
                     BACKEND, f"no kubeconfig and not in a cluster ({exc}; {exc2})"
                 ) from None
         cfg.retries = _retries()
+        api = client.ApiClient(cfg)
         return cls(
-            client.ApiClient(cfg),
-            audit=AuditLog(settings.audit_log),
+            api,
+            audit=audit_for(settings, api),
             timeout_s=settings.kube_timeout_s,
             ready_namespace=(settings.default_namespaces or ("default",))[0],
         )

@@ -725,9 +725,17 @@ def register_callbacks(app) -> None:
             return None, None, error_banner(exc), (revision or 0) + 1
         except Exception as exc:
             return no_update, no_update, error_banner(exc), no_update
-        done = info_banner(
-            f"Applied: {body.get('summary') or payload['action']}. Recorded in the audit history."
-        )
+        what = body.get("summary") or payload["action"]
+        audit = body.get("audit") or {}
+        if audit.get("recorded", True):
+            done = info_banner(f"Applied: {what}. Recorded in the audit history.")
+        else:
+            done = html.Div(
+                [html.Strong(f"Applied: {what}. "), html.Span(audit.get("message", ""))],
+                className="md-banner md-banner-warning",
+                role="alert",
+                id="rel-audit-pending",
+            )
         return None, None, done, (revision or 0) + 1
 
     app.clientside_callback(

@@ -68,3 +68,8 @@ class BackendDataError(BackendError):
 
 class BackendAuthError(BackendError):
     """The backend refused our credentials (401/403 from the backend, reported as 502)."""
+
+
+class AuditNotShared(MeshdashError):
+    """An applied change whose audit record is not yet in the shared (cluster) trail: it is in
+    the local copy and retried. Never an HTTP error: the change itself was applied."""

@@ -8,14 +8,19 @@ with the API server's optimistic concurrency:
 - `?dryRun=All` validates and answers the would-be object without storing it or bumping the RV;
 - POST creates (409 AlreadyExists if the name is taken), DELETE deletes;
 - a group version that is not served answers 404, as the real server does, so a client can
-  fall back from networking.istio.io/v1 to v1beta1.
+  fall back from networking.istio.io/v1 to v1beta1;
+- core/v1 ConfigMaps (list, get, create, update, delete) with the real validation that matters:
+  data keys of `[-._a-zA-Z0-9]+`, at most 1 MiB of keys and values answered 422 Invalid,
+  `immutable`, and an update without a resourceVersion is unconditional (ConfigMaps allow it).
 PATCH answers 405: meshdash must never merge-patch an `http` list. Every request is recorded.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
+import re
 import threading
 import uuid
 from collections.abc import Callable, Iterable
@@ -30,6 +35,10 @@ KINDS = {
     "rollouts": "Rollout",
     "strategies": "Strategy",
 }
+
+CONFIGMAP_MAX_BYTES = 1024 * 1024  # corev1.MaxSecretSize: keys and values of data and binaryData
+CONFIGMAP_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 VERSION = {
     "major": "1",
@@ -80,6 +89,7 @@ class FakeKube:
         }
         self.objects: dict[tuple[str, str, str, str], dict] = {}
         self.deployments: dict[str, list[dict]] = {}
+        self.configmaps: dict[tuple[str, str], dict] = {}  # (namespace, name) -> object
         self.requests: list[Request] = []
         self.answers: list[tuple[Request, int]] = []  # every request with the status it got
         self.before_write: Callable[[Request], None] | None = None
@@ -171,6 +181,11 @@ class FakeKube:
             self.objects[(group, plural, namespace, obj["metadata"]["name"])] = stored
             return copy.deepcopy(stored)
 
+    def configmap(self, name: str, namespace: str) -> dict | None:
+        with self.lock:
+            obj = self.configmaps.get((namespace, name))
+            return copy.deepcopy(obj) if obj else None
+
     def answered(self, method: str, *, dry_run: bool) -> list[int]:
         """Status codes of the writes with `method`, dry runs or real ones."""
         with self.lock:
@@ -206,6 +221,12 @@ class FakeKube:
                 "metadata": {"resourceVersion": str(self._rv)},
                 "items": items,
             }
+        if (
+            parts[:3] == ["api", "v1", "namespaces"]
+            and parts[4:5] == ["configmaps"]
+            and len(parts) < 7
+        ):
+            return self._configmaps(req, parts[3], parts[5] if len(parts) == 6 else None)
         if len(parts) < 6 or parts[0] != "apis" or parts[3] != "namespaces":
             return 404, status(404, "NotFound", "the server could not find the requested resource")
         group, version, namespace, plural = parts[1], parts[2], parts[4], parts[5]
@@ -248,11 +269,144 @@ class FakeKube:
                 return self._replace(key, gv, req.body, dry_run == "All")
             return 405, status(405, "MethodNotAllowed", f"{req.method} is not supported here")
 
+    # -- core/v1 ConfigMaps ---------------------------------------------------------------------
+    def _configmaps(self, req: Request, namespace: str, name: str | None) -> tuple[int, dict]:
+        dry_run = req.query.get("dryRun", [None])[0]
+        if dry_run not in (None, "All"):
+            return 400, status(400, "BadRequest", f"invalid dryRun {dry_run!r}")
+        dry = dry_run == "All"
+        if req.method in ("PUT", "POST", "DELETE") and self.before_write is not None:
+            self.before_write(req)
+        with self.lock:
+            key = (namespace, name or "")
+            if req.method == "GET" and name is None:
+                return 200, {
+                    "kind": "ConfigMapList",
+                    "apiVersion": "v1",
+                    "metadata": {"resourceVersion": str(self._rv)},
+                    "items": [
+                        copy.deepcopy(o)
+                        for (ns, _n), o in sorted(self.configmaps.items())
+                        if ns == namespace
+                    ],
+                }
+            if req.method == "POST" and name is None:
+                return self._create_configmap(namespace, req.body, dry)
+            if name is None:
+                return 405, status(405, "MethodNotAllowed", f"{req.method} is not supported here")
+            current = self.configmaps.get(key)
+            if current is None and req.method in ("GET", "PUT", "DELETE"):
+                return 404, self._not_found("configmaps", "", name)
+            if req.method == "GET":
+                return 200, copy.deepcopy(current)
+            if req.method == "DELETE":
+                if not dry:
+                    del self.configmaps[key]
+                return 200, {"kind": "Status", "apiVersion": "v1", "status": "Success", "code": 200}
+            if req.method == "PUT":
+                return self._update_configmap(key, current, req.body, dry)
+            return 405, status(405, "MethodNotAllowed", f"{req.method} is not supported here")
+
+    @staticmethod
+    def _configmap_invalid(body: Any, name: str | None) -> tuple[str, str]:
+        """(field, problem) as ValidateConfigMap reports them; ("", "") when valid."""
+        if not isinstance(body, dict) or not isinstance(body.get("metadata"), dict):
+            return "metadata", "Required value"
+        if body.get("kind") not in (None, "ConfigMap"):
+            return "kind", "must be ConfigMap"
+        meta_name = body["metadata"].get("name")
+        if not isinstance(meta_name, str) or not DNS_SUBDOMAIN.match(meta_name):
+            return "metadata.name", f"Invalid value: {meta_name!r}: a lowercase RFC 1123 subdomain"
+        if name is not None and meta_name != name:
+            return "metadata.name", "Invalid value: must match the name in the URL"
+        total = 0
+        for field in ("data", "binaryData"):
+            values = body.get(field) or {}
+            if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
+                return field, "Invalid value: must map keys to strings"
+            for k, v in values.items():
+                if not CONFIGMAP_KEY.match(k):
+                    return f"{field}[{k}]", "Invalid value: a valid config key must consist of "
+                try:
+                    size = len(v.encode()) if field == "data" else len(base64.b64decode(v))
+                except ValueError:
+                    return f"{field}[{k}]", "Invalid value: not base64"
+                total += len(k) + size
+        if total > CONFIGMAP_MAX_BYTES:
+            return "", f"Too long: must have at most {CONFIGMAP_MAX_BYTES} bytes"
+        return "", ""
+
+    def _refuse_configmap(self, name: Any, field: str, problem: str) -> tuple[int, dict]:
+        return 422, status(
+            422,
+            "Invalid",
+            f'ConfigMap "{name}" is invalid: {field or "[]"}: {problem}',
+            name=name,
+            kind="ConfigMap",
+            causes=[{"reason": "FieldValueInvalid", "message": problem, "field": field or "[]"}],
+        )
+
+    def _create_configmap(self, namespace: str, body: Any, dry: bool) -> tuple[int, dict]:
+        field, problem = self._configmap_invalid(body, None)
+        if problem:
+            name = body.get("metadata", {}).get("name") if isinstance(body, dict) else None
+            return self._refuse_configmap(name, field, problem)
+        name = body["metadata"]["name"]
+        if (namespace, name) in self.configmaps:
+            return 409, status(
+                409, "AlreadyExists", f'configmaps "{name}" already exists', name=name
+            )
+        obj = copy.deepcopy(body)
+        obj.update(kind="ConfigMap", apiVersion="v1")
+        meta = obj["metadata"]
+        meta.update(namespace=namespace, uid=str(uuid.uuid4()))
+        meta["creationTimestamp"] = "2026-01-01T00:00:00Z"
+        meta.pop("resourceVersion", None)
+        if dry:
+            return 201, obj
+        meta["resourceVersion"] = self.next_rv()
+        self.configmaps[(namespace, name)] = obj
+        return 201, copy.deepcopy(obj)
+
+    def _update_configmap(
+        self, key: tuple[str, str], current: dict, body: Any, dry: bool
+    ) -> tuple[int, dict]:
+        field, problem = self._configmap_invalid(body, key[1])
+        if problem:
+            return self._refuse_configmap(key[1], field, problem)
+        rv = body["metadata"].get("resourceVersion")
+        if rv and rv != current["metadata"]["resourceVersion"]:
+            return 409, status(
+                409,
+                "Conflict",
+                f'Operation cannot be fulfilled on configmaps "{key[1]}": the object has been '
+                "modified; please apply your changes to the latest version and try again",
+                name=key[1],
+                kind="configmaps",
+            )
+        if current.get("immutable") and any(
+            body.get(f) != current.get(f) for f in ("data", "binaryData", "immutable")
+        ):
+            return self._refuse_configmap(
+                key[1], "data", "Forbidden: field is immutable when `immutable` is set"
+            )
+        obj = copy.deepcopy(body)
+        obj.update(kind="ConfigMap", apiVersion="v1")
+        meta = obj["metadata"]
+        for kept in ("uid", "creationTimestamp", "namespace"):
+            meta[kept] = current["metadata"].get(kept)
+        meta["resourceVersion"] = current["metadata"]["resourceVersion"]
+        if dry:
+            return 200, obj
+        meta["resourceVersion"] = self.next_rv()
+        self.configmaps[key] = obj
+        return 200, copy.deepcopy(obj)
+
     def _not_found(self, plural: str, group: str, name: str | None) -> dict:
         return status(
             404,
             "NotFound",
-            f'{plural}.{group} "{name}" not found',
+            f'{f"{plural}.{group}" if group else plural} "{name}" not found',
             name=name,
             group=group,
             kind=plural,

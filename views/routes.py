@@ -20,7 +20,7 @@ from typing import Any
 
 from mesh import validate
 from mesh.audit import AuditEntry, change_annotation, clean_reason
-from mesh.errors import BadRequest, Conflict, Forbidden, NotFound
+from mesh.errors import AuditNotShared, BadRequest, Conflict, Forbidden, NotFound
 from mesh.istio_objects import DESTINATION_RULE, VIRTUAL_SERVICE, Write, name_of, resource_version
 from mesh.route_annotation import annotate
 from mesh.route_diff import clean_for_diff, conflict_error
@@ -262,7 +262,8 @@ def _apply(
             ) from None
         raise
     finally:
-        store.record(
+        unrecorded = _record(
+            store,
             [
                 AuditEntry(
                     when=now,
@@ -280,11 +281,26 @@ def _apply(
                     summary=plan.summary,
                 )
                 for w, result in applied
-            ]
+            ],
         )
     body.update(
         applied=True,
         change_id=change_id,
         resource_versions={w.kind: resource_version(result) for w, result in applied},
+        audit={"recorded": not unrecorded, "message": unrecorded},
     )
     return body
+
+
+def _record(store: Any, entries: list[AuditEntry]) -> str:
+    """Record applied writes; "" when the shared trail has them, else what to tell the person
+    (the change is applied either way, and the store keeps retrying the record)."""
+    try:
+        store.record(entries)
+    except AuditNotShared as exc:
+        return (
+            "The change is applied in the cluster, but its audit record could not be written to "
+            f"the shared audit trail yet ({exc}). It is kept on this replica and retried; until "
+            "then other replicas do not list it."
+        )
+    return ""

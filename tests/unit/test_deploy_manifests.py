@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from app import create_app
+from collectors.audit_configmaps import shard_names
 from config import Settings
 from services import Services
 from tests.conftest import REPO
@@ -25,6 +26,7 @@ READ_VERBS = {"get", "list", "watch"}
 WRITE_VERBS = {"create", "update", "patch"}
 ISTIO = "networking.istio.io"
 ROUTE_KINDS = {"virtualservices", "destinationrules"}
+AUDIT_ROLES = {"meshdash-audit-read", "meshdash-audit-write"}  # the trail's own ConfigMaps
 # Environment variables gunicorn.conf.py reads on top of config.Settings.
 GUNICORN_ENV = {
     "MESHDASH_WORKERS",
@@ -116,9 +118,9 @@ def test_rbac_has_no_wildcards_no_secrets_and_no_escalation(overlay, base, write
         for field in ("apiGroups", "resources", "verbs"):
             assert "*" not in rule.get(field, []), (name, field)
         assert "nonResourceURLs" not in rule, name
-        assert not {"secrets", "configmaps", "pods/exec", "serviceaccounts/token"} & set(
-            rule["resources"]
-        ), name
+        assert not {"secrets", "pods/exec", "serviceaccounts/token"} & set(rule["resources"]), name
+        if "configmaps" in rule["resources"]:
+            assert name in AUDIT_ROLES, name
         assert not {"delete", "deletecollection", "bind", "escalate", "impersonate"} & set(
             rule["verbs"]
         ), name
@@ -139,10 +141,39 @@ def test_the_write_role_is_separate_and_touches_only_the_two_istio_kinds(base, w
         (ISTIO, k, v) for k in ROUTE_KINDS for v in WRITE_VERBS
     }
     for name, rule in rules(writes):
-        if set(rule["verbs"]) - READ_VERBS:
+        if set(rule["verbs"]) - READ_VERBS and name != "meshdash-audit-write":
             assert name == "meshdash-write"
             assert rule["apiGroups"] == [ISTIO]
             assert set(rule["resources"]) <= ROUTE_KINDS
+
+
+def audit_rules(objects: list[dict], role_name: str) -> list[tuple[set, set]]:
+    """(verbs, resourceNames) of each rule of a namespaced audit Role."""
+    [role] = [r for r in of_kind(objects, "Role") if r["metadata"]["name"] == role_name]
+    assert role["metadata"]["namespace"] == "meshdash"  # a Role: no other namespace's ConfigMaps
+    out = []
+    for rule in role["rules"]:
+        assert rule["apiGroups"] == [""] and rule["resources"] == ["configmaps"]
+        out.append((set(rule["verbs"]), set(rule.get("resourceNames", []))))
+    return out
+
+
+def test_the_audit_trail_roles_name_exactly_the_store_s_configmaps(base, writes):
+    trail = set(shard_names())
+    # Read-only installs read the shared trail (its ConfigMaps by name), and write nothing.
+    assert audit_rules(base, "meshdash-audit-read") == [({"get"}, trail)]
+    assert "meshdash-audit-write" not in {r["metadata"]["name"] for r in of_kind(base, "Role")}
+    # Writes: update those names only; create cannot be limited by name, so it stands alone
+    # and the Role keeps it in meshdash's namespace. Never delete, list or watch.
+    assert audit_rules(writes, "meshdash-audit-write") == [({"update"}, trail), ({"create"}, set())]
+
+
+def test_the_pod_keeps_the_trail_in_its_own_namespace(base, container):
+    [env] = [e for e in container["env"] if e["name"] == "MESHDASH_AUDIT_NAMESPACE"]
+    assert env["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
+    [role] = [r for r in of_kind(base, "Role") if r["metadata"]["name"] == "meshdash-audit-read"]
+    assert role["metadata"]["namespace"] == one(base, "Deployment")["metadata"]["namespace"]
+    assert Settings().audit_in_cluster is True
 
 
 def test_the_writes_overlay_turns_writes_on(base, writes):
