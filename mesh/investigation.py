@@ -227,7 +227,7 @@ def _order(start: Iterable[str], succ: Mapping[str, list[str]]) -> tuple[list[st
 
 
 def _pct(x: float) -> str:
-    return f"{x * 100:.1f} %" if x >= 0.001 or x == 0 else f"{x * 100:.2f} %"
+    return f"{x * 100:.1f}%" if x >= 0.001 or x == 0 else f"{x * 100:.2f}%"
 
 
 def _rps(x: float) -> str:
