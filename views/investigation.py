@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from mesh.errors import BadRequest, MeshdashError
 from mesh.investigation import (
@@ -179,10 +180,8 @@ def _trace_origin_json(o: TraceOrigin, namespace: str, app: str) -> dict[str, An
 
 
 def _trace_link(trace_id: str, namespace: str, app: str) -> dict[str, str]:
-    return {
-        "trace_id": trace_id,
-        "href": f"/traces/view?trace={trace_id}&namespace={namespace}&service={app}",
-    }
+    query = urlencode({"trace": trace_id, "namespace": namespace, "service": app})
+    return {"trace_id": trace_id, "href": f"/traces/view?{query}"}
 
 
 def _examples(origins: list[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
