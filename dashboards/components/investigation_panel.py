@@ -34,7 +34,8 @@ def why_button(node: dict[str, Any] | None) -> html.Button | None:
     return html.Button(
         label,
         id={"type": BUTTON, "node": "" if node is None else node["id"]},
-        className="md-button md-button-small md-why-button",
+        className="md-button md-button-small md-why-button"
+        + (" md-why-button-amber" if label == "Why amber?" else ""),
         title="Find the hop where these failures start",
     )
 
@@ -143,7 +144,8 @@ def _origin(
             trace_links,
             html.Div(_origin_links(origin, nodes, window), className="md-panel-links"),
         ],
-        className="md-why-origin" + ("" if origin.get("determined") else " md-why-unsure"),
+        className=f"md-why-origin md-why-origin-{nodes.get(origin['id'], {}).get('health', 'idle')}"
+        + ("" if origin.get("determined") else " md-why-unsure"),
     )
 
 
