@@ -250,7 +250,14 @@ def find_error_origins(
     total = sum(_mass(acc[r]) for r in roots)
     if total <= 0:
         what = node or "these namespaces"
-        return _empty(NO_ERRORS, roots, f"no failing requests in {what} in this window")
+        reason = f"no failing requests (5xx, no response, gRPC errors) in {what} in this window"
+        client = next((n for n in nodes if n["id"] == node), {}).get("error_rate_4xx_in") or 0.0
+        if client > 0:
+            reason += (
+                f"; its {_pct(client)} client errors (4xx) are refusals of what callers sent, "
+                "so there is no failing hop below it to find"
+            )
+        return _empty(NO_ERRORS, roots, reason)
     failed = total * window_s
     if failed < MIN_FAILED_REQUESTS:
         return _empty(

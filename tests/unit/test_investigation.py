@@ -114,6 +114,14 @@ def test_nothing_to_explain_is_said_plainly(edges, node, status, words):
     assert f.origins == () and f.path == ()
 
 
+def test_client_errors_alone_are_not_failures_to_walk_back():
+    nodes, edges = chain(edge("ns/a", "ns/b", 10, 0.0))
+    nodes[1]["error_rate_4xx_in"] = 0.25
+    f = find_error_origins(nodes, edges, "ns/b", WINDOW)
+    assert f.status == NO_ERRORS
+    assert "25.0% client errors (4xx)" in f.undetermined
+
+
 def test_tcp_edges_are_not_requests():
     nodes, edges = chain(edge("ns/a", "ns/b", 10, 0.2), edge("ns/b", "ns/db", 0, 0.0))
     edges[1]["protocol"] = "tcp"
