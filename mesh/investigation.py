@@ -310,7 +310,7 @@ def find_error_origins(
     victims = tuple(
         _victim(acc[n], failing_out.get(n, []))
         for n in order
-        if mass[n] > 0 and n not in origin_ids
+        if mass[n] >= MIN_SHARE * total and n not in origin_ids  # what it passes on matters
     )
     undetermined = None
     status = FOUND
