@@ -10,6 +10,7 @@ from dash import Input, Output, State, ctx, dcc, html, no_update
 
 from api import services
 from dashboards.components import format as fmt
+from dashboards.components import investigation_panel as why_red
 from dashboards.components.banner import error_banner, partial_banner
 from dashboards.components.controls import control
 from dashboards.components.topology_elements import EDGE_LABELS, elements, stylesheet
@@ -147,7 +148,13 @@ def layout(**query: Any) -> html.Div:
                         ],
                         className="md-graph-pane",
                     ),
-                    html.Aside(id="topo-panel", className="md-side-panel"),
+                    html.Div(
+                        [
+                            why_red.container(),
+                            html.Aside(id="topo-panel", className="md-side-panel"),
+                        ],
+                        className="md-side-column",
+                    ),
                 ],
                 className="md-topology",
             ),
@@ -160,6 +167,7 @@ def layout(**query: Any) -> html.Div:
             dcc.Store(id="topo-at", data=at),
             dcc.Store(id="topo-highlight", data=highlight),
             dcc.Store(id="topo-selected"),
+            dcc.Store(id="topo-why-target"),  # the node (or namespace) "Why is it red?" is open for
             html.Div(id="topo-url-sink", hidden=True),
         ],
         className="md-page md-page-topology",
@@ -285,6 +293,8 @@ def _empty_message(graph: dict[str, Any]) -> str:
 
 
 def register_callbacks(app) -> None:
+    why_red.register_callbacks(app)
+
     @app.callback(
         Output("topo-data", "data"),
         Output("topo-banner", "children"),
@@ -318,7 +328,7 @@ def register_callbacks(app) -> None:
         Output("topo-namespaces", "options"),
         Output("topo-legend-cross", "hidden"),
         Input("topo-data", "data"),
-        State("topo-highlight", "data"),
+        Input("topo-highlight", "data"),
         State("topo-namespaces", "options"),
     )
     def draw(graph, highlight, options):

@@ -8,7 +8,10 @@ first graph already shows a canary in progress and ratings traffic that follows 
 Latencies are server times (lognormal medians): details 3 ms, ratings 2 ms, reviews-v1 8 ms,
 reviews-v2 18 ms and reviews-v3 22 ms (both include their ratings call), productpage 35 ms.
 Errors: 1 % 404s from the ingress (client errors, still healthy by Kiali's rules) and a little
-5xx noise on ratings only (0.5 %), so the first screen is mostly green with one amber hop to find.
+5xx noise on ratings only (0.5 %). Every per-request call passes its failures on (Call.propagate):
+reviews answers 503 when ratings fails, productpage when reviews or details fails, as a page
+that cannot render does. So ratings' noise shows amber up the chain to productpage, and "Why is
+it red?" walks it back to ratings; failing ratings (TrafficState.set_fault) turns the chain red.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ NAMESPACE = "bookinfo"
 DEFAULT_REVIEWS_SPLIT: dict[str, int] = {"v1": 80, "v2": 10, "v3": 10}
 DEFAULT_RPS = 20.0
 CLUSTER = "Kubernetes"  # Istio's default cluster id
+RATINGS_NOISE = ErrorModel(http_5xx=0.005)
 
 
 def bookinfo_spec(
@@ -65,10 +69,10 @@ def bookinfo_spec(
     pp = ("istio-system", "istio-ingressgateway")
     calls = (
         Call(*pp, ns, "productpage", rps=rps, errors=ErrorModel(http_4xx=0.01)),
-        Call(ns, "productpage-v1", ns, "details", per_request=1.0),
-        Call(ns, "productpage-v1", ns, "reviews", per_request=1.0),
-        Call(ns, "reviews-v2", ns, "ratings", per_request=1.0, errors=ErrorModel(http_5xx=0.005)),
-        Call(ns, "reviews-v3", ns, "ratings", per_request=1.0, errors=ErrorModel(http_5xx=0.005)),
+        Call(ns, "productpage-v1", ns, "details", per_request=1.0, propagate=1.0),
+        Call(ns, "productpage-v1", ns, "reviews", per_request=1.0, propagate=1.0),
+        Call(ns, "reviews-v2", ns, "ratings", per_request=1.0, errors=RATINGS_NOISE, propagate=1.0),
+        Call(ns, "reviews-v3", ns, "ratings", per_request=1.0, errors=RATINGS_NOISE, propagate=1.0),
     )
     return MeshSpec(
         workloads=workloads,

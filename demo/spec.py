@@ -130,6 +130,13 @@ class ErrorModel:
             merged[o] = merged.get(o, 0.0) + s
         return tuple(merged.items())
 
+    def extra_outcome(self, protocol: str) -> Outcome:
+        """The outcome `outcomes` gives its `extra_5xx` share: how a fault, or a failure passed
+        on from a callee, answers on this call."""
+        if protocol == "grpc":
+            return Outcome("200", "14")
+        return Outcome(str(self.code_5xx), "")
+
 
 @dataclass(frozen=True, slots=True)
 class Workload:
@@ -167,6 +174,10 @@ class Call:
     rate, so a split upstream flows downstream (productpage calls reviews once per request).
     For tcp, `rps` is connections opened per second and sent_bps/received_bps are the bytes per
     second client->server and server->client.
+
+    `propagate` is the share of this call's failures the caller answers with a 5xx of its own
+    (0: the caller degrades gracefully; 1: any failure of the callee fails the caller's
+    request), so a failing leaf turns its callers red, as an outage does on call.
     """
 
     source_namespace: str
@@ -179,8 +190,13 @@ class Call:
     errors: ErrorModel = field(default_factory=ErrorModel)
     sent_bps: float = 0.0
     received_bps: float = 0.0
+    propagate: float = 0.0
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.propagate <= 1.0:
+            raise ValueError("propagate must be between 0 and 1")
+        if self.propagate and not self.per_request:
+            raise ValueError("only per-request calls pass their failures on to the caller")
         if self.protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {PROTOCOLS}")
         if self.rps < 0 or self.per_request < 0 or self.sent_bps < 0 or self.received_bps < 0:

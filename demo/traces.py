@@ -264,6 +264,13 @@ class DemoTraceStore:
                         children.append(child)
                         t = child.client_start_ms + child.client_ms
             server_ms = max(server_ms, t - server_start + max(0.2, 0.1 * server_ms))
+            if any(
+                h.call.propagate and h.failed and rng.random() < h.call.propagate for h in children
+            ):
+                # A callee failed and this workload passes it on: its own answer is a 5xx
+                # (as solve_flows counts it), so the failure's origin is the deepest span.
+                outcome = call.errors.extra_outcome(call.protocol)
+                failed = True
         any_failed = failed or outcome.grpc_status not in ("", "0")
         any_failed = any_failed or any(c.any_failed for c in children)
         return Hop(

@@ -136,11 +136,67 @@ def _calls_by_source(spec: MeshSpec) -> dict[tuple[str, str], tuple[Call, ...]]:
     return {k: tuple(v) for k, v in out.items()}
 
 
+def _failure_share(call: Call, extra: float) -> float:
+    """The share of a call's requests that fail (5xx, no response, gRPC error) for `extra`."""
+    return sum(
+        share
+        for outcome, share in call.errors.outcomes(call.protocol, extra)
+        if outcome.response_code == "0"
+        or outcome.response_code.startswith("5")
+        or outcome.grpc_status not in ("", "0")
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def passed_on(spec: MeshSpec, snapshot: StateSnapshot) -> dict[tuple[str, str], float]:
+    """Per workload: the share of its requests that fail because a callee failed and the call
+    passes failures on (Call.propagate), given the workload did not fail by itself.
+
+    Callees are solved before their callers (memoised depth-first walk); a call cycle, which a
+    spec with per-request calls cannot hold (_order refuses it), would count as no failure.
+    Treat the result as read-only: it is shared by the cache.
+    """
+    calls = _calls_by_source(spec)
+    down: dict[tuple[str, str], float] = {}
+
+    def extra(w: Workload) -> float:
+        fault = snapshot.fault(*w.key).error_rate
+        return fault + (1.0 - fault) * solve(w)
+
+    def solve(w: Workload) -> float:
+        if w.key in down:
+            return down[w.key]
+        down[w.key] = 0.0  # a cycle stops here
+        ok = 1.0
+        for call in calls.get(w.key, ()):
+            if not call.propagate or call.protocol == "tcp":
+                continue
+            versions = spec.versions(call.namespace, call.service)
+            weights = snapshot.split(call.namespace, call.service)
+            fails = sum(
+                weight / 100.0 * _failure_share(call, extra(versions[v]))
+                for v, weight in weights.items()
+                if weight > 0 and v in versions
+            )
+            ok *= (1.0 - call.propagate * fails) ** call.per_request
+        down[w.key] = 1.0 - ok
+        return down[w.key]
+
+    for w in spec.workloads:
+        solve(w)
+    return down
+
+
 @functools.lru_cache(maxsize=256)
 def solve_flows(spec: MeshSpec, snapshot: StateSnapshot) -> tuple[EdgeFlow, ...]:
-    """Every edge's noise-free traffic under one state, sorted by edge key."""
+    """Every edge's noise-free traffic under one state, sorted by edge key.
+
+    A destination's failures are its fault's error rate plus, on what is left, the failures its
+    callees pass on to it (passed_on), so an outage at a leaf shows on every caller above it.
+    """
     workloads = {w.key: w for w in spec.workloads}
     calls = _calls_by_source(spec)
+    down = passed_on(spec, snapshot)
     inbound: dict[tuple[str, str], float] = defaultdict(float)
     rate: dict[Edge, float] = defaultdict(float)
     outcome_rate: dict[Edge, dict[Outcome, float]] = defaultdict(lambda: defaultdict(float))
@@ -168,8 +224,9 @@ def solve_flows(spec: MeshSpec, snapshot: StateSnapshot) -> tuple[EdgeFlow, ...]
                     received[edge] += call.received_bps * share
                 else:
                     inbound[dest.key] += r
-                    fault = snapshot.fault(*dest.key)
-                    for outcome, s in call.errors.outcomes(call.protocol, fault.error_rate):
+                    fault = snapshot.fault(*dest.key).error_rate
+                    extra = fault + (1.0 - fault) * down.get(dest.key, 0.0)
+                    for outcome, s in call.errors.outcomes(call.protocol, extra):
                         outcome_rate[edge][outcome] += r * s
                 rate[edge] += r
     flows = []

@@ -7,6 +7,7 @@ from typing import Any
 from dash import html
 
 from dashboards.components import format as fmt
+from dashboards.components.investigation_panel import namespace_why_button, why_button
 from dashboards.components.links import service_link, traces_link, workload_link
 
 
@@ -89,6 +90,7 @@ def node_panel(node: dict[str, Any], graph: dict[str, Any]) -> html.Div:
                 ]
             ),
             html.Div(links, className="md-panel-links"),
+            why_button(node),
             _edge_list("Called by", inbound, "source"),
             _edge_list("Calls", outbound, "target"),
         ],
@@ -179,7 +181,9 @@ def overview_panel(graph: dict[str, Any] | None) -> html.Div:
 
     return html.Div(
         [
-            html.H3("Hot spots"),
+            html.Div(
+                [html.H3("Hot spots"), namespace_why_button(graph)], className="md-panel-head"
+            ),
             html.P("Click a node or an edge for its figures.", className="md-hint"),
             html.H4("Highest error rate"),
             html.Ul(

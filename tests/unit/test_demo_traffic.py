@@ -120,8 +120,50 @@ def test_an_error_fault_adds_503s_to_that_version_only():
     model = model_of(bookinfo_spec(reviews_split={"v1": 50, "v2": 50}), noise=0.0)
     model.state.set_fault("bookinfo", "reviews-v2", error_rate=0.2, at=T - 300)
     windows = {w.edge.destination.name: dict(w.requests) for w in model.window(T, 300)}
-    assert windows["reviews-v2"][Outcome("503", "")] / 10.0 == pytest.approx(0.2)
+    # the fault's 20 %, plus ratings' 0.5 % noise passed on to what the fault leaves (80 %)
+    assert windows["reviews-v2"][Outcome("503", "")] / 10.0 == pytest.approx(0.2 + 0.8 * 0.005)
     assert windows["reviews-v1"].get(Outcome("503", ""), 0.0) == 0.0
+
+
+def test_a_failing_leaf_turns_every_caller_that_passes_failures_on_red():
+    model = model_of(bookinfo_spec(reviews_split={"v1": 50, "v2": 50}), noise=0.0)
+    model.state.set_fault("bookinfo", "ratings-v1", error_rate=0.4, at=T - 300)
+    windows = {w.edge.destination.name: w for w in model.window(T, 300)}
+
+    def failing(name: str) -> float:
+        requests = dict(windows[name].requests)
+        bad = sum(n for o, n in requests.items() if o.response_code.startswith("5"))
+        return bad / sum(requests.values())
+
+    ratings = 0.4 + 0.6 * 0.005  # the fault, and the call's own noise on what it leaves
+    assert failing("ratings-v1") == pytest.approx(ratings)
+    assert failing("reviews-v2") == pytest.approx(ratings)  # passed on, nothing of its own
+    assert failing("reviews-v1") == 0.0  # v1 does not call ratings
+    # productpage: half its reviews calls go to v2, whose failures it passes on
+    assert failing("productpage-v1") == pytest.approx(0.5 * ratings)
+
+
+def test_a_caller_that_degrades_gracefully_stays_green():
+    spec = MeshSpec(
+        workloads=(
+            Workload("app", "gate", "gate"),
+            Workload("app", "front-v1", "front", "v1", service="front"),
+            Workload("app", "back-v1", "back", "v1", service="back"),
+        ),
+        calls=(
+            Call("app", "gate", "app", "front", rps=10.0),
+            Call("app", "front-v1", "app", "back", per_request=1.0),  # propagate=0
+        ),
+    )
+    model = model_of(spec, noise=0.0)
+    model.state.set_fault("app", "back-v1", error_rate=0.5, at=T - 300)
+    windows = {w.edge.destination.name: dict(w.requests) for w in model.window(T, 300)}
+    assert windows["back-v1"][Outcome("503", "")] == pytest.approx(0.5 * 10.0)  # rps
+    assert set(windows["front-v1"]) == {Outcome("200", "")}
+    with pytest.raises(ValueError, match="per-request"):
+        Call("app", "front-v1", "app", "back", rps=1.0, propagate=1.0)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        Call("app", "front-v1", "app", "back", per_request=1.0, propagate=1.5)
 
 
 def test_unmeshed_callers_collapse_into_unknown_reported_by_the_destination_only():

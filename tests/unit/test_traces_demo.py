@@ -162,3 +162,23 @@ def test_search_is_newest_first_bounded_and_lazy():
     starts = [min(s.start_us for s in t.spans) for t in traces]
     assert len(traces) == 7 and starts == sorted(starts, reverse=True)
     assert len(store._cache) < 10, "a 1-day lookback with limit 7 must not draw the whole day"
+
+
+def test_a_failing_ratings_fails_its_callers_and_the_failure_starts_in_ratings():
+    from mesh.investigation import failure_start
+
+    clock = [NOW]
+    store, state = make(clock=lambda: clock[0])
+    state.set_fault("bookinfo", "ratings-v1", error_rate=1.0, at=NOW)
+    state.set_split("bookinfo", "reviews", {"v2": 50, "v3": 50}, at=NOW)
+    clock[0] = NOW + 300
+    traces = search(store, minutes=4, tags=(("error", "true"),), limit=20)
+    assert len(traces) == 20
+    for t in traces:
+        failing = {(s.service, s.kind) for s in t.spans if s.is_error}
+        # reviews passes ratings' failure on, and productpage passes reviews' on
+        assert {("ratings.bookinfo", "server"), ("reviews.bookinfo", "server")} <= failing
+        assert ("productpage.bookinfo", "server") in failing
+        start = failure_start(t)
+        assert (start.service, start.kind) == ("ratings.bookinfo", "server")
+        assert start.tag("http.status_code") == "503"
