@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import random
 import sys
 import time
@@ -131,12 +132,19 @@ class FixedTraces:
         return []
 
 
-def best(fn, repeat: int):
-    out, times = None, []
+CPU: dict[str, float] = {}  # the CPU seconds of the last best() call of each label
+
+
+def best(fn, repeat: int, label: str = ""):
+    """(result, best wall seconds); the best CPU seconds go to CPU[label]. On a shared machine the
+    wall time includes waiting for a core, the CPU time does not: both are printed."""
+    out, times, cpus = None, [], []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = fn()
         times.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    CPU[label] = min(cpus)
     return out, min(times)
 
 
@@ -154,13 +162,15 @@ def decoding(trace: Trace, repeat: int) -> dict[str, dict[str, float]]:
          decode_v1_response),
         ("otlp", json.dumps({"result": traces_to_otlp([trace])}).encode(), parse_otlp, decode_otlp),
     ):  # fmt: skip
-        _, floor_orjson = best(lambda raw=raw: orjson.loads(raw), repeat)
-        _, floor_json = best(lambda raw=raw: json.loads(raw), repeat)
-        old, t_before = best(lambda raw=raw, f=before: f(loads_strict(raw)), repeat)
-        new, t_after = best(lambda raw=raw, f=after: f(raw), repeat)
+        _, floor_orjson = best(lambda raw=raw: orjson.loads(raw), repeat, "floor_orjson")
+        _, floor_json = best(lambda raw=raw: json.loads(raw), repeat, "floor_json")
+        old, t_before = best(lambda raw=raw, f=before: f(loads_strict(raw)), repeat, "before")
+        new, t_after = best(lambda raw=raw, f=after: f(raw), repeat, "after")
         assert old == new, f"{name}: the fast decoder disagrees with the general one"
+        del old, new
         out[name] = {"mb": len(raw) / 1e6, "floor_orjson": floor_orjson, "floor_json": floor_json,
-                     "before": t_before, "after": t_after}  # fmt: skip
+                     "before": t_before, "after": t_after,
+                     **{f"{k}_cpu": CPU[k] for k in ("floor_orjson", "floor_json", "before", "after")}}  # fmt: skip
     return out
 
 
@@ -187,7 +197,7 @@ def page_view_time(trace: Trace, repeat: int) -> float:
     from views.traces import trace_page_view
 
     svc = _services(trace)
-    _, t = best(lambda: trace_page_view(svc, trace.trace_id), repeat)
+    _, t = best(lambda: trace_page_view(svc, trace.trace_id), repeat, "page_view")
     return t
 
 
@@ -226,7 +236,7 @@ def view_memory_mb(trace: Trace) -> tuple[float, float]:
     return len(raw) / 1e6, peak
 
 
-class _Answer:
+class JaegerAnswers:
     """A Jaeger v1 endpoint with the answers encoded once, so the browser figures are the app's
     and the browser's time, not this script's JSON encoding."""
 
@@ -276,7 +286,7 @@ def browser(traces: list[Trace]) -> dict[int, dict[str, float]]:
 
             return GraphTelemetry(query=query)
 
-    jaeger = make_server("127.0.0.1", 0, _Answer(traces), threaded=True)
+    jaeger = make_server("127.0.0.1", 0, JaegerAnswers(traces), threaded=True)
     threading.Thread(target=jaeger.serve_forever, daemon=True).start()
     jaeger_url = f"http://127.0.0.1:{jaeger.port}"
     settings = Settings(prometheus_url="http://127.0.0.1:1", jaeger_url=jaeger_url)
@@ -347,26 +357,34 @@ def main(argv=None) -> None:
     a = ap.parse_args(argv)
     sizes = [int(s) for s in a.sizes.split(",")]
     traces = [synthetic_trace(n, seed=i + 1) for i, n in enumerate(sizes)]
-    print(f"decoding (best of {a.repeat}): floor = the bare decode of the same bytes")
-    print(f"{'spans':>7} {'wire':>5} {'MB':>6} {'floor orjson':>13} {'floor json':>11} "
-          f"{'before':>8} {'after':>8} {'after/floor':>12}")  # fmt: skip
-    parse: dict[int, float] = {}
+    print(f"load average at the start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"decoding (best of {a.repeat}), wall seconds (CPU seconds): floor = the bare decode of "
+          "the same bytes")  # fmt: skip
+    print(f"{'spans':>7} {'wire':>5} {'MB':>6} {'floor orjson':>15} {'floor json':>15} "
+          f"{'before':>15} {'after':>15} {'after/floor':>12}")  # fmt: skip
+    parse: dict[int, tuple[float, float]] = {}
+
+    def both(r, k) -> str:
+        return f"{r[k]:.3f} ({r[k + '_cpu']:.3f})"
+
     for t in traces:
         for wire, r in decoding(t, a.repeat).items():
-            floor = min(r["floor_orjson"], r["floor_json"])
-            print(f"{len(t.spans):>7} {wire:>5} {r['mb']:>6.1f} {r['floor_orjson']:>12.3f}s "
-                  f"{r['floor_json']:>10.3f}s {r['before']:>7.3f}s {r['after']:>7.3f}s "
-                  f"{r['after'] / floor:>12.2f}")  # fmt: skip
+            floor = min(r["floor_orjson_cpu"], r["floor_json_cpu"])
+            print(f"{len(t.spans):>7} {wire:>5} {r['mb']:>6.1f} {both(r, 'floor_orjson'):>15} "
+                  f"{both(r, 'floor_json'):>15} {both(r, 'before'):>15} {both(r, 'after'):>15} "
+                  f"{r['after_cpu'] / floor:>12.2f}")  # fmt: skip
             if wire == "v1":
-                parse[len(t.spans)] = r["after"]
+                parse[len(t.spans)] = (r["after"], r["after_cpu"])
+    print("after/floor: CPU of the fast decoder (bytes to records) over the cheaper bare decode")
     print(f"\n{'spans':>7} {'depth':>6} {'tree':>8} {'crit.path':>9} {'self':>8} "
-          f"{'page view':>9} {'answer MB':>10} {'view peak MB':>13}")  # fmt: skip
+          f"{'page view':>17} {'answer MB':>10} {'view peak MB':>13}")  # fmt: skip
     for t in traces:
         r = server_side(t, a.repeat)
         pv = page_view_time(t, a.repeat)
         answer, peak = view_memory_mb(t)
+        pvs = f"{pv:.3f} ({CPU['page_view']:.3f})"
         print(f"{len(t.spans):>7} {r['depth']:>6} {r['tree']:>7.3f}s {r['critical_path']:>8.3f}s "
-              f"{r['self_times']:>7.3f}s {pv:>8.3f}s {answer:>10.1f} {peak:>13.0f}")  # fmt: skip
+              f"{r['self_times']:>7.3f}s {pvs:>17} {answer:>10.1f} {peak:>13.0f}")  # fmt: skip
     print(
         "page view = the whole trace page model (analysis, path, waterfall columns), parse not "
         "included;\nview peak = the memory one trace view adds over its answer's bytes"
@@ -383,10 +401,12 @@ def main(argv=None) -> None:
               "JaegerCollector and a v1 endpoint;\nfetch: JaegerCollector.get_trace alone "
               "(HTTP and decode), part of the first rows")  # fmt: skip
     print()
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     if 50000 in parse:
-        ok = parse[50000] <= TARGETS["parse_s"]
+        wall, cpu = parse[50000]
         print(f"target 50k server-side parse <= {TARGETS['parse_s']} s: "
-              f"{'met' if ok else 'MISSED'} ({parse[50000]:.3f} s)")  # fmt: skip
+              f"{'met' if cpu <= TARGETS['parse_s'] else 'MISSED'} in CPU time ({cpu:.3f} s), "
+              f"{'met' if wall <= TARGETS['parse_s'] else 'MISSED'} in wall time ({wall:.3f} s)")  # fmt: skip
     if 50000 in res:
         ok = res[50000]["first_render"] <= TARGETS["browser_s"]
         print(f"target 50k waterfall rows visible <= {TARGETS['browser_s']} s: "
