@@ -451,13 +451,12 @@ def register_callbacks(app) -> None:
         if not hidden:
             return no_update, True, "Show raw JSON"
         try:
-            view = trace_view(services(), trace_id)
+            view = trace_view(services(), trace_id, max_spans=RAW_JSON_MAX_SPANS)
         except Exception as exc:
             return f"Cannot load the trace: {exc}", False, "Hide raw JSON"
-        spans = view["spans"]
-        if len(spans) > RAW_JSON_MAX_SPANS:
-            view["spans"] = spans[:RAW_JSON_MAX_SPANS]
+        if view["span_count"] > len(view["spans"]):
             view["note"] = (
-                f"first {RAW_JSON_MAX_SPANS} of {len(spans)} spans; the API link has them all"
+                f"first {len(view['spans'])} of {view['span_count']} spans; the API link has them"
+                " all"
             )
         return json.dumps(view, indent=2, default=str), False, "Hide raw JSON"

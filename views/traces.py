@@ -8,9 +8,10 @@ lookback (5m .. 7d), limit, end (UNIX seconds).
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -333,19 +334,15 @@ def services_json(a: TraceAnalysis) -> list[dict[str, Any]]:
     ]
 
 
-def trace_view(services: Services, trace_id: str, *, details: bool = True) -> dict[str, Any]:
-    """Spans in waterfall order with depth, parent, self time and service; the critical path;
-    the per-service breakdown; the path through the topology."""
-    trace = load_trace(services, trace_id)
-    a = analyze(trace)
-    critical = {c.span for c in a.critical}
+def trace_head(a: TraceAnalysis) -> dict[str, Any]:
+    """Everything /api/traces/<id> says about a trace but its spans."""
     return {
         "trace_id": a.trace.trace_id,
         "start_us": a.start_us,
         "start": a.start_us / 1e6,
         "duration_ms": a.duration_us / 1000,
         "span_count": len(a.trace.spans),
-        "error_count": sum(1 for s in a.trace.spans if s.is_error),
+        "error_count": sum(a.errors),
         "max_depth": max(a.tree.depth, default=0),
         "warnings": list(a.warnings),
         "critical_path": list(a.critical_span_ids()),
@@ -359,8 +356,41 @@ def trace_view(services: Services, trace_id: str, *, details: bool = True) -> di
         ],
         "services": services_json(a),
         "path": trace_path(a.trace, a.tree),
-        "spans": [span_json(a, i, critical, details=details) for i in a.tree.order],
     }
+
+
+def trace_view(
+    services: Services, trace_id: str, *, details: bool = True, max_spans: int | None = None
+) -> dict[str, Any]:
+    """Spans in waterfall order with depth, parent, self time and service (the first max_spans
+    of them, when given); the critical path; the per-service breakdown; the path through the
+    topology."""
+    a = analyze(load_trace(services, trace_id))
+    critical = {c.span for c in a.critical}
+    order = a.tree.order if max_spans is None else a.tree.order[:max_spans]
+    return {**trace_head(a), "spans": [span_json(a, i, critical, details=details) for i in order]}
+
+
+SPANS_PER_PIECE = 500
+
+
+def trace_view_json(services: Services, trace_id: str) -> Iterator[str]:
+    """trace_view as JSON text in pieces of SPANS_PER_PIECE spans: a 100,000-span trace's answer
+    (~250 MB as one document) never exists whole in the server's memory. The trace is loaded and
+    analysed before this returns, so an unknown id or a failing Jaeger still answers 404/502."""
+    a = analyze(load_trace(services, trace_id))
+    critical = {c.span for c in a.critical}
+    head = json.dumps(trace_head(a), default=str)
+    order = a.tree.order
+
+    def pieces() -> Iterator[str]:
+        yield head[:-1] + ', "spans": ['
+        for k in range(0, len(order), SPANS_PER_PIECE):
+            rows = (span_json(a, i, critical) for i in order[k : k + SPANS_PER_PIECE])
+            yield ("," if k else "") + ",".join(json.dumps(r, default=str) for r in rows)
+        yield "]}"
+
+    return pieces()
 
 
 def span_detail(services: Services, trace_id: str, span_id: str) -> dict[str, Any]:
