@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
 import requests
 
-from collectors.jaeger_json import parse_dependencies, parse_otlp, parse_v1_response
+from collectors.jaeger_decode import decode_otlp, decode_v1_response
+from collectors.jaeger_json import parse_dependencies
 from collectors.wire import (
     NotFiniteError,
     connection_reason,
@@ -94,11 +95,12 @@ class JaegerCollector:
         except requests.RequestException as exc:
             raise BackendUnavailable(BACKEND, _short(exc)) from None
 
-    def _json(self, resp: requests.Response) -> Any:
-        """The body as JSON; NaN/Infinity (which no Jaeger sends) are refused, not read."""
+    def _json(self, resp: requests.Response, decode: Callable[[bytes], Any] = loads_strict) -> Any:
+        """The body as JSON (traces: as records, by jaeger_decode); NaN/Infinity (which no Jaeger
+        sends) are refused, not read."""
         path = urlsplit(resp.url).path if resp.url else ""
         try:
-            return loads_strict(resp.content)
+            return decode(resp.content)
         except NotFiniteError as exc:
             raise BackendDataError(BACKEND, f"{path} answered with non-numbers: {exc}") from None
         except ValueError:
@@ -195,7 +197,7 @@ class JaegerCollector:
             if resp.status_code == 404:  # /api/v3 answers "No traces found" with a 404
                 return []
             self._check(resp)
-            return parse_otlp(self._json(resp))
+            return self._json(resp, decode_otlp)
         params = {
             "service": query.service,
             "start": query.start_us,
@@ -214,7 +216,7 @@ class JaegerCollector:
         if resp.status_code == 404:
             return []
         self._check(resp)
-        return parse_v1_response(self._json(resp))
+        return self._json(resp, decode_v1_response)
 
     def get_trace(self, trace_id: str) -> Trace:
         """One trace by id; NotFound when Jaeger does not know it."""
@@ -223,8 +225,7 @@ class JaegerCollector:
         if resp.status_code == 404:
             raise NotFound(f"trace {trace_id} not found in Jaeger")
         self._check(resp)
-        body = self._json(resp)
-        traces = parse_otlp(body) if path.startswith("/api/v3") else parse_v1_response(body)
+        traces = self._json(resp, decode_otlp if path.startswith("/api/v3") else decode_v1_response)
         traces = [t for t in traces if t.spans]
         if not traces:
             raise NotFound(f"trace {trace_id} not found in Jaeger")
