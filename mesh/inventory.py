@@ -318,10 +318,11 @@ def namespace_summaries(
 
 
 def sort_summaries(rows: Iterable[NamespaceSummary]) -> list[NamespaceSummary]:
-    """Worst first: failing services, then degraded ones, then error rate, then traffic."""
+    """Worst first: by health, then failing services, degraded ones, error rate, traffic."""
     return sorted(
         rows,
         key=lambda s: (
+            HEALTH_RANK[s.health],
             -s.counts.get(FAILURE, 0),
             -s.counts.get(DEGRADED, 0),
             -s.error_rate,
