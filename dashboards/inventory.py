@@ -15,6 +15,7 @@ from api import services
 from dashboards.components import format as fmt
 from dashboards.components.banner import error_banner
 from dashboards.components.controls import control
+from dashboards.overview import time_note, url_at
 from mesh.errors import MeshdashError, NamespaceNotFound
 from mesh.inventory import KINDS, SORT_KEYS
 from views.inventory import discover_namespaces, list_view, page_link, parse_list_params
@@ -72,6 +73,7 @@ def layout(**query: Any) -> html.Div:
         text = get_one(query, "filter", "") or ""
     except MeshdashError:
         text = ""
+    at = url_at(query)
     return html.Div(
         [
             html.H2("Services, workloads and apps, worst first", id="inv-title"),
@@ -124,10 +126,14 @@ def layout(**query: Any) -> html.Div:
                 className="md-controls",
             ),
             html.Div(id="inv-banner"),
-            html.Div(id="inv-count", className="md-hint"),
+            html.Div(
+                [html.Span(time_note(at, REFRESH_S)), html.Span(id="inv-count")],
+                className="md-hint",
+            ),
             dcc.Loading(html.Div(id="inv-table"), type="dot", delay_show=400),
             dcc.Store(id="inv-sort", data=state),
-            dcc.Interval(id="inv-interval", interval=REFRESH_S * 1000),
+            dcc.Interval(id="inv-interval", interval=REFRESH_S * 1000, disabled=at is not None),
+            dcc.Store(id="inv-at", data=at),
             html.Div(id="inv-url-sink", hidden=True),
         ],
         className="md-page md-page-list",
@@ -246,9 +252,11 @@ def register_callbacks(app) -> None:
         Input("inv-filter", "value"),
         Input("inv-sort", "data"),
         Input("inv-interval", "n_intervals"),
+        State("inv-at", "data"),
     )
-    def refresh(namespaces, kind, window, text, sort, _n):
+    def refresh(namespaces, kind, window, text, sort, _n, at):
         args = {
+            **({"at": at} if at else {}),
             "namespace": list(namespaces or []),
             "kind": kind,
             "window": window,
@@ -270,17 +278,18 @@ def register_callbacks(app) -> None:
         return (
             list_table(body, sort),
             None,
-            [count, " · " if body["quiet"] else "", *(quiet if body["quiet"] else [])],
+            [f" · {count}", " · " if body["quiet"] else "", *(quiet if body["quiet"] else [])],
         )
 
     app.clientside_callback(
         """
-        function(namespaces, kind, windowValue, text, sort) {
+        function(namespaces, kind, windowValue, text, sort, at) {
             const p = new URLSearchParams();
             (namespaces || []).forEach(n => p.append('namespace', n));
             p.set('kind', kind); p.set('window', windowValue);
             p.set('sort', sort.sort); p.set('order', sort.order);
             if (text) { p.set('filter', text); }
+            if (at) { p.set('at', at); }
             const url = window.location.pathname + '?' + p.toString();
             if (url !== window.location.pathname + window.location.search) {
                 window.history.replaceState(window.history.state, '', url);
@@ -294,4 +303,5 @@ def register_callbacks(app) -> None:
         Input("inv-window", "value"),
         Input("inv-filter", "value"),
         Input("inv-sort", "data"),
+        Input("inv-at", "data"),
     )

@@ -5,9 +5,10 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from dash import Input, Output, dcc, html
+from dash import Input, Output, State, dcc, html
 
 from api import services
 from dashboards.components import format as fmt
@@ -35,8 +36,28 @@ def _window(query: dict[str, Any]) -> str:
     return value if value in WINDOWS else "5m"
 
 
+def url_at(query: dict[str, Any]) -> str | None:
+    """A past instant from the URL (validated when the view is asked), or None for now."""
+    try:
+        return get_one(query, "at")
+    except MeshdashError:
+        return None
+
+
+def time_note(at: str | None, refresh_s: int) -> str:
+    """What the figures describe: now (and how often they refresh) or a fixed past instant."""
+    if at is None:
+        return f"Now · refreshes every {refresh_s} s"
+    try:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(float(at)))
+    except (ValueError, OverflowError, OSError):
+        return "At an invalid time"
+    return f"At {stamp} · auto-refresh paused"
+
+
 def layout(**query: Any) -> html.Div:
-    """/overview?window=5m"""
+    """/overview?window=5m[&at=UNIX]"""
+    at = url_at(query)
     return html.Div(
         [
             html.H2("Namespaces, worst first"),
@@ -53,7 +74,7 @@ def layout(**query: Any) -> html.Div:
                         ),
                     ),
                     html.Span(
-                        f"Refreshes every {REFRESH_S} s",
+                        time_note(at, REFRESH_S),
                         id="ov-refresh-note",
                         className="md-hint md-controls-note",
                     ),
@@ -62,7 +83,8 @@ def layout(**query: Any) -> html.Div:
             ),
             html.Div(id="ov-banner"),
             dcc.Loading(html.Div(id="ov-table"), type="dot", delay_show=400),
-            dcc.Interval(id="ov-interval", interval=REFRESH_S * 1000),
+            dcc.Interval(id="ov-interval", interval=REFRESH_S * 1000, disabled=at is not None),
+            dcc.Store(id="ov-at", data=at),
             html.Div(id="ov-url-sink", hidden=True),
         ],
         className="md-page md-page-overview",
@@ -72,6 +94,16 @@ def layout(**query: Any) -> html.Div:
 def _count_cell(state: str, n: int) -> html.Td:
     cls = f"md-count md-count-{state}" + (" md-count-zero" if n == 0 else "")
     return html.Td(str(n), className=cls)
+
+
+def _errors(ns: dict[str, Any]) -> Any:
+    """The served error ratio; for a namespace that only sends (a gateway's), the ratio of what
+    it sends, said so, since that is what its health was judged on."""
+    if ns["rps_served"] > 0:
+        return fmt.percent(ns["error_rate"], 2)
+    if ns["rps_out"] > 0:
+        return [fmt.percent(ns["sent_error_rate"], 2), html.Span(" of sent", className="md-hint")]
+    return "–"
 
 
 def _row(ns: dict[str, Any]) -> html.Tr:
@@ -91,7 +123,7 @@ def _row(ns: dict[str, Any]) -> html.Tr:
             html.Td(fmt.rps(ns["rps_in"]), className="md-num"),
             html.Td(fmt.rps(ns["rps_served"]), className="md-num"),
             html.Td(fmt.rps(ns["rps_out"]), className="md-num"),
-            html.Td(fmt.percent(ns["error_rate"], 2) if served else "–", className="md-num"),
+            html.Td(_errors(ns), className="md-num"),
             html.Td(fmt.percent(ns["error_rate_4xx"], 2) if served else "–", className="md-num"),
             html.Td(
                 [
@@ -140,18 +172,23 @@ def register_callbacks(app) -> None:
         Output("ov-banner", "children"),
         Input("ov-window", "value"),
         Input("ov-interval", "n_intervals"),
+        State("ov-at", "data"),
     )
-    def refresh(window, _n):
+    def refresh(window, _n, at):
+        args = {"window": window, **({"at": at} if at else {})}
         try:
-            body = overview_view(services(), parse_window({"window": window}))
+            body = overview_view(services(), parse_window(args))
         except MeshdashError as e:
             return None, error_banner(e)
         return overview_table(body), None
 
     app.clientside_callback(
         """
-        function(windowValue) {
-            const url = window.location.pathname + '?window=' + encodeURIComponent(windowValue);
+        function(windowValue, at) {
+            const p = new URLSearchParams();
+            p.set('window', windowValue);
+            if (at) { p.set('at', at); }
+            const url = window.location.pathname + '?' + p.toString();
             if (url !== window.location.pathname + window.location.search) {
                 window.history.replaceState(window.history.state, '', url);
             }
@@ -160,4 +197,5 @@ def register_callbacks(app) -> None:
         """,
         Output("ov-url-sink", "children"),
         Input("ov-window", "value"),
+        Input("ov-at", "data"),
     )

@@ -131,6 +131,7 @@ class NamespaceSummary:
     error_rate: float  # over rps_served
     error_rate_4xx: float
     rps_out: float  # leaving for other namespaces
+    sent_error_rate: float = 0.0  # over every call its workloads make (what a gateway is judged on)
     in_kubernetes: bool | None = None  # None: Kubernetes not asked
     has_traffic: bool = True
 
@@ -312,6 +313,7 @@ def namespace_summaries(
                 error_rate=_ratio(errors, rps),
                 error_rate_4xx=_ratio(client_errors, rps),
                 rps_out=leaving[ns],
+                sent_error_rate=_ratio(sent[ns].error_out, sent[ns].rps_out),
             )
         )
     return sort_summaries(out)
@@ -345,7 +347,9 @@ def with_kubernetes(
     for ns in sorted(known - seen):
         counts = {state: 0 for state in HEALTH_RANK}
         out.append(
-            NamespaceSummary(ns, IDLE, counts, 0, 0.0, 0.0, 0.0, 0.0, 0.0, True, has_traffic=False)
+            NamespaceSummary(
+                ns, IDLE, counts, 0, 0.0, 0.0, 0.0, 0.0, 0.0, in_kubernetes=True, has_traffic=False
+            )
         )
     return sort_summaries(out)
 

@@ -133,7 +133,13 @@ def _round(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def summary_json(s: NamespaceSummary, window: str) -> dict[str, Any]:
+def _at_param(when: Window) -> int | None:
+    """The `at` links carry, so a look at the past stays in the past."""
+    return None if when.at is None else int(when.at)
+
+
+def summary_json(s: NamespaceSummary, when: Window) -> dict[str, Any]:
+    window, at = when.window, _at_param(when)
     return {
         "namespace": s.namespace,
         "health": s.health,
@@ -144,11 +150,12 @@ def summary_json(s: NamespaceSummary, window: str) -> dict[str, Any]:
         "rps_out": _round(s.rps_out, 4),
         "error_rate": _round(s.error_rate, 6),
         "error_rate_4xx": _round(s.error_rate_4xx, 6),
+        "sent_error_rate": _round(s.sent_error_rate, 6),
         "has_traffic": s.has_traffic,
         "in_kubernetes": s.in_kubernetes,
         "links": {
-            "topology": page_link("/", namespace=s.namespace, window=window),
-            "list": page_link("/list", namespace=s.namespace, kind="service", window=window),
+            "topology": page_link("/", namespace=s.namespace, window=window, at=at),
+            "list": page_link("/list", namespace=s.namespace, kind="service", window=window, at=at),
         },
     }
 
@@ -161,24 +168,25 @@ def overview_view(services: Services, when: Window) -> dict[str, Any]:
     return {
         "window": when.window,
         "at": int(telemetry.query.at),
-        "namespaces": [summary_json(s, when.window) for s in rows],
+        "namespaces": [summary_json(s, when) for s in rows],
         "kubernetes": kube is not None,
         "queries": telemetry.queries_sent,
         "source": services.inventory.name,
     }
 
 
-def entity_link(e: Entity, window: str) -> str:
+def entity_link(e: Entity, when: Window) -> str:
     """The row's own page: a service's or a workload's history; an app in the app graph."""
+    ns, window, at = e.namespace, when.window, _at_param(when)
     if e.kind == Kind.SERVICE:
-        return page_link("/service", namespace=e.namespace, service=e.name, window=window)
+        return page_link("/service", namespace=ns, service=e.name, window=window, at=at)
     if e.kind == Kind.WORKLOAD:
-        return page_link("/workload", namespace=e.namespace, workload=e.name, window=window)
-    highlight = f"{e.namespace}/{e.name}"
-    return page_link("/", namespace=e.namespace, window=window, graph="app", highlight=highlight)
+        return page_link("/workload", namespace=ns, workload=e.name, window=window, at=at)
+    highlight = f"{ns}/{e.name}"
+    return page_link("/", namespace=ns, window=window, at=at, graph="app", highlight=highlight)
 
 
-def entity_json(e: Entity, window: str) -> dict[str, Any]:
+def entity_json(e: Entity, when: Window) -> dict[str, Any]:
     return {
         "kind": e.kind,
         "namespace": e.namespace,
@@ -190,7 +198,7 @@ def entity_json(e: Entity, window: str) -> dict[str, Any]:
         "error_rate_4xx": _round(e.error_rate_4xx, 6),
         "p95_ms": _round(e.p95_ms, 3),
         "versions": list(e.versions),
-        "link": entity_link(e, window),
+        "link": entity_link(e, when),
     }
 
 
@@ -233,7 +241,7 @@ def list_view(services: Services, params: ListParams) -> dict[str, Any]:
         "order": "desc" if params.descending else "asc",
         "filter": params.filter,
         "total": total,
-        "rows": [entity_json(e, params.when.window) for e in shown],
+        "rows": [entity_json(e, params.when) for e in shown],
         "quiet": quiet,  # known to Kubernetes, but no traffic in the window
         "queries": queries,
         "source": services.inventory.name,

@@ -172,6 +172,7 @@ def test_namespace_summary_counts_services_by_health_and_what_enters():
     gateway_ns = rows["istio-system"]
     assert gateway_ns.services == 0 and gateway_ns.rps_out == pytest.approx(10.5)
     assert gateway_ns.health == "healthy"  # nothing enters it: judged on what it sends
+    assert gateway_ns.sent_error_rate == 0.0 and shop.sent_error_rate == pytest.approx(2.25 / 13.25)
     order = [s.namespace for s in namespace_summaries(telemetry(None))]
     assert order == ["payments", "shop", "istio-system", "idle"]  # worst first
     assert rows["idle"].health == "idle"
@@ -319,6 +320,8 @@ def test_api_list_rows_sorted_filtered_and_linked():
     body = client.get("/api/list?kind=app&namespace=shop&filter=cart").get_json()
     assert [r["name"] for r in body["rows"]] == ["cart"] and body["total"] == 2
     assert "graph=app" in body["rows"][0]["link"]
+    past = client.get(f"/api/list?kind=service&namespace=shop&at={AT - 3600:.0f}").get_json()
+    assert past["rows"][0]["link"].endswith(f"&at={AT - 3600:.0f}")  # a look back stays back
 
 
 @pytest.mark.parametrize(
