@@ -30,6 +30,7 @@ from mesh.inventory import (
     Kind,
     RequestRow,
 )
+from mesh.records import UNKNOWN
 
 _OUTCOME = ("response_code", "grpc_response_status")
 # RequestRow field <- Prometheus label
@@ -48,12 +49,13 @@ _ROW_LABELS: dict[str, str] = {
     "destination_app": "destination_canonical_service",
     "destination_version": "destination_canonical_revision",
 }
+# The overview does not group by destination_workload (it would double its rows, one per
+# version): only the requests no workload answered keep it, as "unknown" (requests_query).
 OVERVIEW_LABELS: tuple[str, ...] = (
     "reporter",
     "source_workload_namespace",
     "destination_service_namespace",
     "destination_service_name",
-    "destination_workload",
     *_OUTCOME,
 )
 LIST_LABELS: tuple[str, ...] = tuple(_ROW_LABELS.values())
@@ -87,13 +89,23 @@ def _selectors(
     ]
 
 
-def requests_query(q: InventoryQuery) -> str:
-    labels = OVERVIEW_LABELS if q.kind is None else LIST_LABELS
+def _summed(labels: tuple[str, ...], matchers: tuple, q: InventoryQuery) -> str:
     window = promql.duration(q.window_s)
     rates = " or ".join(
-        f"rate({s}[{window}])" for s in _selectors(REQUESTS_TOTAL, q.namespaces, (_REPORTERS,))
+        f"rate({s}[{window}])" for s in _selectors(REQUESTS_TOTAL, q.namespaces, matchers)
     )
     return f"sum {promql.by(labels)} ({rates})"
+
+
+def requests_query(q: InventoryQuery) -> str:
+    if q.kind is not None:
+        return _summed(LIST_LABELS, (_REPORTERS,), q)
+    answered = _summed(OVERVIEW_LABELS, (_REPORTERS, ("destination_workload", "!=", UNKNOWN)), q)
+    unanswered = _summed(
+        OVERVIEW_LABELS, (("reporter", "=", "source"), ("destination_workload", "=", UNKNOWN)), q
+    )
+    # The two sides differ in destination_workload, so `or` keeps both.
+    return f'{answered} or label_replace({unanswered}, "destination_workload", "{UNKNOWN}", "", "")'
 
 
 def buckets_query(q: InventoryQuery) -> str:
@@ -120,11 +132,31 @@ def _sample(sample: Any) -> tuple[Mapping[str, str], float]:
 
 
 def parse_requests(result: Iterable[Any]) -> tuple[RequestRow, ...]:
+    """One RequestRow per sample; positional and without per-label dict building, because the
+    overview of a large mesh reads tens of thousands of samples per refresh."""
     out = []
+    append = out.append
     for sample in result:
         labels, value = _sample(sample)
-        fields = {f: str(labels.get(label, "")) for f, label in _ROW_LABELS.items()}
-        out.append(RequestRow(rps=value, **fields))
+        get = labels.get
+        append(
+            RequestRow(
+                get("reporter", ""),
+                get("source_workload_namespace", ""),
+                get("destination_service_namespace", ""),
+                get("response_code", ""),
+                get("grpc_response_status", ""),
+                value,
+                get("source_workload", ""),
+                get("source_canonical_service", ""),
+                get("source_canonical_revision", ""),
+                get("destination_service_name", ""),
+                get("destination_workload_namespace", ""),
+                get("destination_workload", ""),
+                get("destination_canonical_service", ""),
+                get("destination_canonical_revision", ""),
+            )
+        )
     return tuple(out)
 
 

@@ -13,6 +13,7 @@ from demo.series import edge_labels as series_edge_labels
 from demo.traffic import NBUCKETS, TrafficModel
 from mesh.inventory import BucketRow, InventoryQuery, InventoryTelemetry, RequestRow
 from mesh.metrics import ISTIO_BUCKETS_MS
+from mesh.records import UNKNOWN
 
 _BOUNDS = (*ISTIO_BUCKETS_MS, float("inf"))
 _FIELDS = (
@@ -54,6 +55,11 @@ class DemoInventory:
                 if wanted and not wanted.intersection(ends):
                     continue
                 key = tuple((f, labels.get(lbl, "")) for f, lbl in _FIELDS if lbl in grouped)
+                unanswered = labels.get("destination_workload") == UNKNOWN
+                if query.kind is None and unanswered:
+                    if reporter != "source":
+                        continue  # as the overview query: only the source reports these
+                    key = (*key, ("destination_workload", UNKNOWN))
                 for outcome, rps in w.requests:
                     rates[(*key, ("response_code", outcome.response_code),
                            ("grpc_status", outcome.grpc_status))] += rps  # fmt: skip

@@ -18,6 +18,7 @@ sends, as graph nodes are; one whose series exist but carried nothing in the win
 from __future__ import annotations
 
 import difflib
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -148,7 +149,7 @@ def counted_once(rows: Iterable[RequestRow]) -> list[RequestRow]:
 def _counts(r: RequestRow) -> bool:
     inside = r.source_namespace == r.destination_service_namespace
     if r.reporter == SOURCE:
-        return inside or not _known(r.destination_workload)
+        return inside or r.destination_workload == UNKNOWN
     return r.reporter == DESTINATION and not inside
 
 
@@ -163,8 +164,13 @@ class _Tally:
     versions: set[str] = field(default_factory=set)
 
 
+@functools.lru_cache(maxsize=1024)
+def _outcome(response_code: str, grpc_status: str) -> str:
+    return classify(response_code, grpc_status)
+
+
 def _add(t: _Tally, r: RequestRow, inbound: bool) -> None:
-    outcome = classify(r.response_code, r.grpc_status)
+    outcome = _outcome(r.response_code, r.grpc_status)
     if inbound:
         t.rps_in += r.rps
         t.error_in += r.rps if outcome == ERROR else 0.0
