@@ -12,7 +12,7 @@ from dash import Input, Output, State, dcc, html
 
 from api import services
 from dashboards.components import format as fmt
-from dashboards.components.banner import error_banner
+from dashboards.components.banner import error_banner, failure_banners
 from dashboards.components.controls import control
 from mesh.errors import MeshdashError
 from views.inventory import overview_view, parse_window
@@ -180,7 +180,8 @@ def register_callbacks(app) -> None:
             body = overview_view(services(), parse_window(args))
         except MeshdashError as e:
             return None, error_banner(e)
-        return overview_table(body), None
+        labels = {"kubernetes": "namespaces without traffic"}
+        return overview_table(body), failure_banners(body["failures"], labels) or None
 
     app.clientside_callback(
         """

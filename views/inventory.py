@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from mesh import validate
-from mesh.errors import BadRequest, NamespaceNotFound
+from mesh.errors import BackendError, BadRequest, NamespaceNotFound
 from mesh.inventory import (
     KINDS,
     SORT_KEYS,
@@ -161,11 +161,23 @@ def summary_json(s: NamespaceSummary, when: Window) -> dict[str, Any]:
 
 
 def overview_view(services: Services, when: Window) -> dict[str, Any]:
-    """Every namespace with traffic (and Kubernetes' others), worst first: 1 query."""
+    """Every namespace with traffic (and Kubernetes' others), worst first: 1 query.
+
+    Kubernetes failing does not hide the traffic: the answer names the failure in `failures`
+    and lacks only the namespaces without traffic.
+    """
     telemetry = _overview_telemetry(services, when)
-    kube = kube_namespaces(services)
+    failures = []
+    try:
+        kube = kube_namespaces(services)
+    except BackendError as e:
+        kube = None
+        failures.append(
+            {"backend": e.backend, "cause": e.cause, "status": e.status, "section": "kubernetes"}
+        )
     rows = with_kubernetes(namespace_summaries(telemetry, thresholds_of(services)), kube)
     return {
+        "failures": failures,
         "window": when.window,
         "at": int(telemetry.query.at),
         "namespaces": [summary_json(s, when) for s in rows],

@@ -400,3 +400,12 @@ def test_demo_mode_serves_the_overview_and_lists():
     services = client.get("/api/list?kind=service&namespace=bookinfo").get_json()["rows"]
     reviews = next(r for r in services if r["name"] == "reviews")
     assert reviews["versions"] == ["v1", "v2", "v3"] and reviews["p95_ms"] > 0
+
+
+def test_kubernetes_failing_leaves_the_overview_drawn_and_named(kube):
+    store = KubeRouteStore.for_host(kube.url, audit=None, timeout_s=2)
+    kube.stop()  # nothing answers any more
+    body = make_client(RowsSource(), routes=store, kube=True).get("/api/namespaces").get_json()
+    assert [f["backend"] for f in body["failures"]] == ["kubernetes"]
+    assert {n["namespace"] for n in body["namespaces"]} >= {"shop", "payments"}
+    assert all(n["in_kubernetes"] is None for n in body["namespaces"])
