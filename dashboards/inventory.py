@@ -210,9 +210,11 @@ def _not_found_banner(exc: NamespaceNotFound, kind: str, window: str) -> html.Di
         html.A(name, href=page_link("/list", namespace=name, kind=kind, window=window))
         for name in exc.suggestions
     ]
-    hint = [html.Span(" Open: "), *_joined(links)] if links else []
+    hint = [html.Span(" Did you mean "), *_joined(links), html.Span("?")] if links else []
+    names = ", ".join(exc.missing)
+    title = f"Namespace{'s' if len(exc.missing) > 1 else ''} not found: "
     return html.Div(
-        [html.Strong("Namespace not found: "), html.Span(str(exc)), *hint],
+        [html.Strong(title), html.Span(f"{names} ({exc.why})."), *hint],
         className="md-banner md-banner-warning md-banner-not-found",
         role="alert",
         id="inv-not-found",

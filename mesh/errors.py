@@ -35,6 +35,7 @@ class NamespaceNotFound(NotFound):
         super().__init__(f"namespace{plural} {names} not found: {why}.{hint}")
         self.missing = missing
         self.suggestions = suggestions
+        self.why = why
         self.field = "namespace"
 
 
