@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from mesh import validate
-from mesh.errors import BackendError, BadRequest, NamespaceNotFound
+from mesh.errors import BackendError, BackendUnavailable, BadRequest, NamespaceNotFound
 from mesh.inventory import (
     KINDS,
     SORT_KEYS,
@@ -93,7 +93,7 @@ def parse_list_params(args: Any) -> ListParams:
 
 def _ask(services: Services, query: InventoryQuery) -> InventoryTelemetry:
     if services.inventory is None:
-        raise BadRequest("no telemetry source is configured for lists", field="namespace")
+        raise BackendUnavailable("telemetry", "no source of request metrics is configured")
     return services.inventory.inventory_telemetry(query)
 
 
@@ -219,11 +219,9 @@ def _not_found(
 ) -> NamespaceNotFound:
     known = discover_namespaces(services, when).names
     suggestions = sorted({s for ns in missing for s in nearest(ns, known)})
-    why = (
-        f"no traffic in the last {when.window}, and Kubernetes does not know it"
-        if kube is not None
-        else f"no traffic in the last {when.window}"
-    )
+    why = f"no HTTP or gRPC requests in the last {when.window}"
+    if kube is not None:
+        why += ", and Kubernetes does not know it"
     return NamespaceNotFound(missing, suggestions, why)
 
 

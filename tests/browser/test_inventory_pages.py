@@ -115,7 +115,9 @@ def test_namespace_picker_offers_the_discovered_namespaces(page, live_demo):
 def test_unknown_namespace_shows_not_found_with_the_nearest_name(page, live_demo, shot):
     page.goto(live_demo.url + "/list?namespace=bookinf&kind=service")
     banner = page.locator("#inv-not-found")
-    expect(banner).to_contain_text("Namespace not found: bookinf (no traffic in the last 5m)")
+    expect(banner).to_contain_text(
+        "Namespace not found: bookinf (no HTTP or gRPC requests in the last 5m)"
+    )
     expect(banner).to_contain_text("Did you mean bookinfo?")
     expect(page.locator("#inv-rows")).to_have_count(0)
     assert "None" not in page.locator("main").inner_text()

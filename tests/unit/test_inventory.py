@@ -347,7 +347,8 @@ def test_api_list_names_a_namespace_not_found_with_the_nearest_names():
     assert r.status_code == 404
     body = r.get_json()
     assert body["field"] == "namespace" and body["suggestions"] == ["shop"]
-    assert "'shpo' not found" in body["error"] and "no traffic in the last 5m" in body["error"]
+    assert "'shpo' not found" in body["error"]
+    assert "no HTTP or gRPC requests in the last 5m" in body["error"]
 
 
 def test_api_backend_failure_is_a_504_naming_prometheus():
