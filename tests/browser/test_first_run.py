@@ -105,9 +105,23 @@ def test_first_run_error_names_module(tmp_path):
 
 @pytest.mark.browser
 def test_readme_picture_script_draws_the_current_demo(tmp_path, browser_type_launch_args):
-    """`make screenshot` works: it serves the demo, selects ratings-v1 and writes a PNG."""
-    from docs.demo_screenshot import take
+    """`make screenshot` works: it serves the demo, selects ratings-v1 and writes a PNG.
 
-    out = take(tmp_path / "topology.png", width=1024, height=768)
+    Run as its own process, as `make screenshot` does: Playwright's sync API cannot start
+    inside the event loop pytest-playwright keeps for the other browser tests."""
+    import subprocess
+    import sys
+
+    from tests.firstrun import REPO
+
+    out = tmp_path / "topology.png"
+    done = subprocess.run(
+        [sys.executable, "docs/demo_screenshot.py", "--out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
     assert out.stat().st_size > 20_000
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
