@@ -33,6 +33,21 @@ class Settings(BaseSettings):
     jaeger_timeout_s: float = Field(10.0, gt=0, le=300, description="Jaeger request timeout")
     kube_timeout_s: float = Field(10.0, gt=0, le=300, description="Kubernetes API request timeout")
 
+    # Answer limits (issue 17, collectors/http.py): past them a call fails with a 502 naming
+    # the limit and this setting, instead of taking the process's memory.
+    prometheus_max_response_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024, description="largest Prometheus answer read, in bytes"
+    )
+    prometheus_max_series: int = Field(
+        50_000, ge=1, description="most series one Prometheus query may answer"
+    )
+    jaeger_max_response_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024, description="largest Jaeger answer read, in bytes"
+    )
+    jaeger_max_spans: int = Field(
+        100_000, ge=1, description="most spans one Jaeger answer may hold (all its traces)"
+    )
+
     # Backend connections (issue 8, collectors/http.py; docs/backends.md). Secrets are SecretStr
     # so they never show in a repr, a log or an error; headers are JSON in the environment, e.g.
     # MESHDASH_PROMETHEUS_HEADERS='{"X-Scope-OrgID": "tenant-a"}'.
@@ -123,6 +138,30 @@ class Settings(BaseSettings):
     )
     csrf_secret: SecretStr | None = Field(
         None, description="signs CSRF cookies; set it when several workers serve one site"
+    )
+
+    # Hardening (issue 17, docs/security.md): who may send identity headers, request size,
+    # framing, and how many uncached queries one client may start.
+    trusted_proxy_cidrs: tuple[str, ...] = Field(
+        ("127.0.0.1/32", "::1/128"),
+        description="addresses of the auth proxy whose identity headers are honoured (JSON list)",
+    )
+    trusted_proxy_secret: SecretStr | None = Field(
+        None,
+        description="shared secret the auth proxy sends in X-Meshdash-Proxy-Secret; with it, "
+        "identity headers are honoured from any address that sends it",
+    )
+    max_request_bytes: int = Field(
+        1024 * 1024,
+        ge=1024,
+        description="largest request body (API and Dash callbacks); 413 past it",
+    )
+    frame_ancestors: tuple[str, ...] = Field(
+        (),
+        description="origins allowed to frame meshdash (CSP frame-ancestors); empty: none may",
+    )
+    client_uncached_per_minute: int = Field(
+        60, ge=1, description="backend queries (cache misses) one client may start per minute"
     )
 
     # Release review (issue 6, views/canary.py): per-service gates on top of Flagger's defaults,
