@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
@@ -179,6 +181,13 @@ class Settings(BaseSettings):
         2.0, ge=0, le=60, description="how long a backend failure is served from the cache"
     )
     backend_concurrency: int = Field(8, ge=1, le=256, description="requests in flight per backend")
+    backend_waiters: int = Field(
+        64,
+        ge=1,
+        le=1024,
+        description="requests per process that may wait on backends at once (503 past it); "
+        "keep it below the gunicorn threads so probes always find a free thread",
+    )
     ready_required: tuple[str, ...] = Field(
         ("telemetry",), description="source roles whose failure makes /readyz answer 503"
     )
@@ -188,6 +197,25 @@ class Settings(BaseSettings):
         description="log level of the JSON logs",
         pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$",
     )
+
+    @field_validator("frame_ancestors")
+    @classmethod
+    def _valid_ancestors(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """Origins only: anything else could smuggle another directive into the CSP header."""
+        for origin in value:
+            if not re.fullmatch(r"'self'|https?://[A-Za-z0-9.*:\[\]-]+(:[0-9]+)?", origin):
+                raise ValueError(f"frame_ancestors: {origin[:60]!r} is not an http(s) origin")
+        return value
+
+    @field_validator("trusted_proxy_cidrs")
+    @classmethod
+    def _valid_cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(f"trusted_proxy_cidrs: {cidr[:60]!r} is not a CIDR") from None
+        return value
 
     @field_validator("canary_gates")
     @classmethod

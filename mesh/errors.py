@@ -68,3 +68,18 @@ class BackendDataError(BackendError):
 
 class BackendAuthError(BackendError):
     """The backend refused our credentials (401/403 from the backend, reported as 502)."""
+
+
+class RateLimited(MeshdashError):
+    """One client started more uncached backend queries than its share (HTTP 429)."""
+
+    def __init__(self, message: str, *, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class Busy(BackendError):
+    """Every request slot that may wait on a backend is taken (HTTP 503): answering at once keeps
+    a thread free for the probes and for cached pages while backends hang."""
+
+    status = 503
