@@ -191,7 +191,8 @@ class Settings(BaseSettings):
     ready_required: tuple[str, ...] = Field(
         ("telemetry",), description="source roles whose failure makes /readyz answer 503"
     )
-    ready_timeout_s: float = Field(3.0, gt=0, le=60, description="deadline of all /readyz checks")
+    # Under a second, so /readyz answers within the probe's budget while every backend hangs.
+    ready_timeout_s: float = Field(0.8, gt=0, le=60, description="deadline of all /readyz checks")
     log_level: str = Field(
         "INFO",
         description="log level of the JSON logs",

@@ -39,7 +39,12 @@ threads = int(os.environ.get("MESHDASH_THREADS", "4"))
 # A request waiting on a hung backend holds its thread (up to the backend's deadline). Fewer
 # such requests than threads may wait at once (503 past it), so /healthz, /readyz and cached
 # pages always find a free thread in every worker (collectors/cache.py, BackendLimiter.waiting).
-os.environ.setdefault("MESHDASH_BACKEND_WAITERS", str(max(1, threads - 1)))
+# (raw_env: gunicorn sets it in its own environment before the workers start.)
+raw_env = (
+    []
+    if os.environ.get("MESHDASH_BACKEND_WAITERS")
+    else [f"MESHDASH_BACKEND_WAITERS={max(1, threads - 1)}"]
+)
 timeout = int(os.environ.get("MESHDASH_WORKER_TIMEOUT_S", "60"))  # longer than any backend timeout
 graceful_timeout = 20
 keepalive = 5

@@ -20,7 +20,8 @@ inside one refresh interval cost one backend call, whoever and however many are 
   back), short enough that recovery shows on the next refresh. Errors that are not BackendError
   (bad input, bugs) are never cached.
 - If the store itself fails (Redis down), calls go to the backend directly: a cache outage costs
-  queries, never pages.
+  queries, never pages. After a failure the store is skipped for STORE_RETRY_S, so a hung Redis
+  costs one socket timeout per few seconds, not one per request (each holding a thread).
 - Each backend has a BoundedSemaphore of Settings.backend_concurrency calls in flight per process;
   a call that cannot get a slot within the backend's timeout raises BackendTimeout (HTTP 504).
 - At most Settings.backend_waiters requests per process wait on backends at once (a miss, its
@@ -69,6 +70,7 @@ Normalizer = Callable[..., tuple[Any, ...]]  # (cache, *args) -> the args the ba
 KEY_VERSION = "2"  # bump when cached record types change shape, so old pickles are not read
 SIMPLE_CACHE_ENTRIES = 500
 REDIS_SOCKET_TIMEOUT_S = 0.5  # a hung Redis must not hang pages: it only costs a miss
+STORE_RETRY_S = 5.0  # after a store failure, how long calls skip it
 POLL_S = 0.025  # how often a worker waiting on another worker's call looks for its value
 
 # Time fields of query dataclasses, by unit; the first anchor present decides the shift.
@@ -264,6 +266,7 @@ class SharedCache:
         self._locks: dict[str, list[Any]] = {}  # key -> [lock, number of users]
         self._guard = threading.Lock()
         self._store_failing = False
+        self._store_skip_until = 0.0  # time.monotonic() before which the store is not asked
 
     @classmethod
     def from_settings(cls, settings: Settings, metrics: Metrics) -> SharedCache:
@@ -424,7 +427,12 @@ class SharedCache:
         return found.value
 
     # --- the store, which may fail ----------------------------------------------------------------
+    def _store_skipped(self) -> bool:
+        return self._store_failing and time.monotonic() < self._store_skip_until
+
     def _get(self, key: str) -> _Value | _Failure | None:
+        if self._store_skipped():
+            return None
         try:
             found = self.store.get(key)
         except Exception as exc:  # Redis down or an unreadable entry: a miss, never an error page
@@ -436,6 +444,8 @@ class SharedCache:
         return None
 
     def _set(self, key: str, entry: _Value | _Failure, ttl_s: float) -> None:
+        if self._store_skipped():
+            return
         try:
             # The store's own expiry is whole seconds; the entry's own `expires` is exact.
             self.store.set(key, entry, timeout=math.ceil(ttl_s) + 1)
@@ -444,6 +454,7 @@ class SharedCache:
 
     def _store_failed(self, operation: str, exc: Exception) -> None:
         self.metrics.count_cache_error(operation)
+        self._store_skip_until = time.monotonic() + STORE_RETRY_S
         if not self._store_failing:
             self._store_failing = True
             log.warning(
@@ -479,7 +490,7 @@ class SharedCache:
     @contextmanager
     def _cluster_lock(self, key: str) -> Iterator[bool]:
         """True when this process should call the backend; Redis decides between workers."""
-        if self.redis is None:
+        if self.redis is None or self._store_skipped():
             yield True
             return
         lock = self.redis.lock(f"meshdash:lock:{key}", timeout=self.wait_s, blocking=False)
