@@ -91,8 +91,8 @@ class OwnersUnknown:
     def owner(self, namespace: str) -> str:
         """What the page shows after "managed by": who might own it, and how to let us check."""
         return (
-            f"a controller meshdash cannot rule out: listing {self.kind} in {namespace} was "
-            f"refused ({self.cause}); grant meshdash list on {self.kind} to edit here"
+            f"a controller meshdash cannot check (it may not list {self.kind} in {namespace}; "
+            "grant that to edit here)"
         )
 
 
