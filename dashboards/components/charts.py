@@ -23,8 +23,9 @@ PointsJson = Sequence[Sequence[float]]  # [[t, v], ...] as the API returns them
 def plotly_text(value: Any) -> str:
     """Text from outside (a label, a user name, a reason, a span's operation) as Plotly shows
     it literally: Plotly reads <a href>, <b>, <span style> and entities in names, hovers,
-    annotations and tick labels."""
-    return html.escape(str(value), quote=True)
+    annotations and tick labels. Quotes stay: outside a tag they are text, and Plotly would
+    show &quot; as typed (it decodes only a few named entities)."""
+    return html.escape(str(value), quote=False)
 
 
 def template_text(value: Any) -> str:

@@ -8,6 +8,7 @@ convention: a date axis holding milliseconds since the epoch.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -105,7 +106,9 @@ def _hover(m: Mapping[str, Any]) -> str:
     after = " / ".join(f"{v} {w}%" for v, w in (m.get("after") or {}).items() if w) or "none"
     lines.append(plotly_text(f"{before} → {after}"))
     if m.get("reason"):
-        lines.append(f"reason: {plotly_text(m['reason'])}")
+        # Wrapped: one long line would push the hover box off the chart's left edge.
+        wrapped = textwrap.wrap(f"reason: {m['reason']}", 70)[:4]
+        lines += [plotly_text(line) for line in wrapped]
     return "<br>".join(lines)
 
 

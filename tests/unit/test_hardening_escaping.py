@@ -44,7 +44,7 @@ def test_marker_hover_shows_user_and_reason_as_text():
     fig = add_weight_markers(_fig(), [_marker(STYLED, LINK)], start=T0 - 60, end=T0 + 60)
     note = next(a for a in fig.layout.annotations if a.name == "weight-change")
     assert "<a " not in note.hovertext and "<span" not in note.hovertext
-    assert "&lt;a href=&quot;javascript:alert(1)&quot;&gt;click&lt;/a&gt;" in note.hovertext
+    assert '&lt;a href="javascript:alert(1)"&gt;click&lt;/a&gt;' in note.hovertext
     assert "&lt;b&gt;bold&lt;/b&gt;" in note.hovertext
     assert note.hovertext.startswith("<b>weights changed</b>")  # our own markup stays
 
