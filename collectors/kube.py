@@ -192,11 +192,11 @@ class KubeRouteStore:
             except (BackendDataError, BackendUnavailable):
                 if d.expired:
                     raise BackendTimeout(
-                        BACKEND, f"no whole answer within {self._timeout_s:g}s"
+                        BACKEND, f"no answer within {self._timeout_s:g}s"
                     ) from None
                 raise
             if d.expired:  # what arrived before the cut is not the whole answer
-                raise BackendTimeout(BACKEND, f"no whole answer within {self._timeout_s:g}s")
+                raise BackendTimeout(BACKEND, f"no answer within {self._timeout_s:g}s")
             return result
 
     def _call_once(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
