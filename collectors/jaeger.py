@@ -278,4 +278,3 @@ def _error_message(resp: requests.Response) -> str:
         if isinstance(err, Mapping):
             return str(err.get("message") or err)[:200]
     return str(body)[:200]
-

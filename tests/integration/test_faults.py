@@ -271,7 +271,10 @@ def test_fault_is_named_everywhere_and_recovers(stack, backend, mode):
             assert body["backend"] == backend and cause in body["cause"], (url, body)
             assert body["error"] == f"{backend}: {body['cause']}"
         for url in unaffected(stack, backend):
-            assert stack.client.get(url).status_code == 200, (url, stack.client.get(url).get_data(as_text=True)[:300])
+            assert stack.client.get(url).status_code == 200, (
+                url,
+                stack.client.get(url).get_data(as_text=True)[:300],
+            )
         if backend != "prometheus":  # the review keeps its verdict and names what it left out
             r = stack.client.get(f"/api/review/{NS}/reviews?baseline=v1&canary=v2&at={END}")
             assert r.status_code == 200, r.get_data(as_text=True)[:300]
