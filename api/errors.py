@@ -14,6 +14,7 @@ from mesh.errors import (
     MeshdashError,
     NamespaceNotFound,
     NotFound,
+    RateLimited,
 )
 
 log = logging.getLogger("meshdash.api")
@@ -29,6 +30,8 @@ def error_body(exc: Exception) -> tuple[dict, int]:
         return {"error": str(exc), "field": exc.field, "suggestions": exc.suggestions}, 404
     if isinstance(exc, NotFound):
         return {"error": str(exc)}, 404
+    if isinstance(exc, RateLimited):
+        return {"error": str(exc), "retry_after_s": exc.retry_after_s}, 429
     if isinstance(exc, Conflict):
         return {"error": str(exc), "diff": exc.diff, "current": exc.current}, 409
     if isinstance(exc, BackendError):
