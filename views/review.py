@@ -20,11 +20,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 from mesh import validate
-from mesh.audit import iso_time
+from mesh.audit import iso_time, merge_entries
 from mesh.errors import BackendError, BadRequest, MeshdashError
 from mesh.graph_diff import DiffThresholds, diff_graphs, diff_json
 from mesh.markers import WeightMarker, canary_start, markers_json, weight_markers
 from mesh.records import GraphView
+from mesh.release_state import release_pair
 from mesh.route_selection import ServiceRoutes
 from mesh.route_state import read_routes
 from mesh.trace_records import TraceQuery
@@ -34,6 +35,7 @@ from views.canary import CanaryParams, canary_view, parse_canary_params
 from views.graph import GraphParams, graph_view
 from views.metrics import metrics_view, parse_metrics_params
 from views.params import get_one
+from views.release_context import release_context, subset_versions
 from views.routes import MAX_AUDIT, store_of
 from views.traces import jaeger_service, trace_source
 
@@ -50,7 +52,8 @@ ACTIONS: dict[str, tuple[str | None, str]] = {
     "continue": ("step", "Continue: +10% to {canary}"),
     "hold": (None, "Hold the split and investigate"),
     "rollback": ("rollback", "Roll back to {baseline}"),
-    "insufficient_traffic": (None, "Wait for more canary traffic"),
+    "insufficient_traffic": (None, "Wait for more traffic"),
+    "nothing_to_judge": (None, "Open the releases page"),
 }
 
 
@@ -157,13 +160,17 @@ def _failures(sections: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def _subset_versions(routes: ServiceRoutes) -> dict[str, str]:
-    dr = routes.destination_rule or {}
-    out: dict[str, str] = {}
-    for s in (dr.get("spec") or {}).get("subsets") or []:
-        if isinstance(s, Mapping) and s.get("name"):
-            labels = s.get("labels") or {}
-            out[str(s["name"])] = str(labels.get(routes.version_label) or s["name"])
-    return out
+    return subset_versions(routes)
+
+
+def release_roles(
+    services: Services, namespace: str, service: str
+) -> tuple[list[str], str | None, str | None]:
+    """The service's versions and the pair being released now (mesh.release_state): the
+    canary is the version the split moves traffic to, never one at 0 %."""
+    context = release_context(services, namespace, service, services.clock())
+    baseline, canary = release_pair(context.split, context.markers)
+    return list(context.versions), baseline, canary
 
 
 def _routing(services: Services, params: ReviewParams, at: float) -> dict[str, Any]:
@@ -183,7 +190,7 @@ def _routing(services: Services, params: ReviewParams, at: float) -> dict[str, A
     return {
         "split": split,
         "markers": markers,
-        "audit": [e.summary_json() for e in history if e.when <= at][:AUDIT_ROWS],
+        "audit": [e.summary_json() for e in merge_entries(history) if e.when <= at][:AUDIT_ROWS],
     }
 
 
