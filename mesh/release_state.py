@@ -137,12 +137,12 @@ def nothing_to_judge(
     holder = [v for v, w in split.items() if w == 100]
     now = " / ".join(f"{v} {w} %" for v, w in split.items() if w > 0) or "no weights"
     if weight >= 100:
-        return f"{canary} took over all traffic{when}; the release is complete, nothing to judge."
+        return f"{canary} took over all traffic{when}; nothing to judge: the release is complete."
     action = change.action if change else ""
     if action == "rollback" and holder:
-        return f"Rolled back to {holder[0]}{when}; {canary} gets no traffic, nothing to judge."
+        return f"Rolled back to {holder[0]}{when}; nothing to judge: {canary} gets no traffic."
     if action == "retire":
-        return (
-            f"A version was retired{when}; {canary} gets no traffic now ({now}), nothing to judge."
-        )
-    return f"{canary} gets no traffic in the current split ({now}); nothing to judge."
+        return f"A version was retired{when}; nothing to judge: {canary} gets no traffic ({now})."
+    if action == "take_over" and holder:
+        return f"{holder[0]} took over all traffic{when}; nothing to judge: {canary} gets none."
+    return f"Nothing to judge: {canary} gets no traffic in the current split ({now})."

@@ -125,8 +125,8 @@ def headline(a: CanaryAnalysis) -> str:
     against 0.3 % for v1." A verdict resting on the SLO gates alone says so."""
     lines = sentences(a)
     label = LABELS.get(a.verdict, a.verdict.value)
-    if a.verdict is Verdict.NOTHING_TO_JUDGE:
-        return f"{label}: {lines[0]}" if lines else label
+    if a.verdict is Verdict.NOTHING_TO_JUDGE:  # the state sentence says it all
+        return lines[0] if lines else label
     if slo_only(a) and a.verdict in (Verdict.PROMOTE, Verdict.CONTINUE):
         label += " on SLO gates alone"
     return f"{label}: {lines[0]}" if lines else label

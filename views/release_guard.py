@@ -21,7 +21,7 @@ from services import Services
 from views.canary import DEFAULT_WINDOW, canary_model, parse_canary_params
 from views.release_context import subset_versions
 
-GUARDED = ("take_over", "step_canary", "blue_green", "even_split")
+GUARDED = ("take_over", "step_canary", "blue_green")  # exact weights and 50/50 are set points
 AGAINST = ("hold", "rollback")
 
 

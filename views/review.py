@@ -110,10 +110,21 @@ def releases_link(
     return "/releases?" + urlencode(query)
 
 
-def recommended_action(verdict: str, params: ReviewParams) -> dict[str, Any]:
-    """What the verdict asks for next, and the link into the releases preview/confirm flow."""
+def recommended_action(
+    verdict: str, params: ReviewParams, split: Mapping[str, int] | None = None
+) -> dict[str, Any]:
+    """What the verdict asks for next, and the link into the releases preview/confirm flow.
+
+    Never an action that would change nothing in the live split: no promote or step for a
+    canary that already has all traffic, no roll back when the canary has none.
+    """
     c = params.canary
     action, label = ACTIONS.get(verdict, (None, "Open the releases page"))
+    weight = None if not split else split.get(c.canary, 0)
+    if weight is not None and (
+        (action in ("promote", "step") and weight >= 100) or (action == "rollback" and weight <= 0)
+    ):
+        action, label = None, "Open the releases page"
     return {
         "action": action,
         "label": label.format(canary=c.canary, baseline=c.baseline),
@@ -135,7 +146,7 @@ def verdict_view(services: Services, params: ReviewParams) -> dict[str, Any]:
         "at": analysis["at"],
         "query": review_query(params),
         "analysis": analysis,
-        "action": recommended_action(analysis["verdict"], params),
+        "action": recommended_action(analysis["verdict"], params, analysis.get("split")),
     }
 
 

@@ -26,6 +26,7 @@ from plotly.offline import get_plotlyjs
 from dashboards.components import charts
 from dashboards.components import format as fmt
 from dashboards.components.markers import add_weight_markers, shade_window
+from dashboards.components.release_view import objects_text, verdict_note
 from mesh import report
 
 VERDICT_COLORS = report.VERDICT_COLORS
@@ -255,6 +256,9 @@ def review_figures(review: Mapping[str, Any]) -> list[tuple[str, str, go.Figure]
 
 
 def verdict_block(review: Mapping[str, Any], prefix: str = "rv") -> html.Div:
+    """The answer first: the verdict, its headline and reasons in plain words, the evidence
+    window, and the next step (none when it would change nothing); the statistics behind the
+    reasons one click away."""
     a = review["analysis"]
     verdict = a["verdict"]
     action = review.get("action") or {}
@@ -263,11 +267,12 @@ def verdict_block(review: Mapping[str, Any], prefix: str = "rv") -> html.Div:
         "promote": "md-button rv-action rv-action-promote",
         "continue": "md-button rv-action rv-action-continue",
     }.get(verdict, "md-button rv-action")
-    split = review.get("split")
+    split = review.get("split") or a.get("split")
     facts = [
         html.Span(
-            f"{review['canary']} (canary) vs {review['baseline']} (baseline) · last "
-            f"{review['window']} up to {_clock(review['at'])} UTC"
+            f"{review['canary']} (canary) vs {review['baseline']} (baseline) · "
+            f"{report.window_text(review)} up to {_clock(review['at'])} UTC",
+            id=f"{prefix}-window",
         )
     ]
     if split:
@@ -278,8 +283,46 @@ def verdict_block(review: Mapping[str, Any], prefix: str = "rv") -> html.Div:
             )
         )
     start = review.get("start")
-    if start:
+    if start and verdict != "nothing_to_judge":
         facts.append(html.Span(f"canary started {_clock(start['when'])} UTC"))
+    if action.get("action"):
+        step: Any = html.Div(
+            [
+                html.A(
+                    action.get("label", "Open releases"),
+                    href=action.get("href", "/releases"),
+                    className=button_class,
+                    id=f"{prefix}-action",
+                    title="Opens the releases page with this action's preview: nothing "
+                    "changes until you confirm there",
+                ),
+                html.Span("previews first, then asks to confirm", className="rv-small"),
+            ],
+            className="rv-verdict-action",
+        )
+    else:
+        step = html.Div(
+            [
+                html.Span(action.get("label", ""), className="rv-small", id=f"{prefix}-no-action")
+                if verdict == "hold"
+                else None,
+                dcc.Link(
+                    "Open the releases page",
+                    href=action.get("href", "/releases"),
+                    className="rv-small",
+                    id=f"{prefix}-releases-link",
+                ),
+            ],
+            className="rv-verdict-action rv-verdict-noaction",
+        )
+    stats = html.Details(
+        [
+            html.Summary("Statistics behind this verdict"),
+            html.Ul([html.Li(r) for r in a["reasons"]], className="rv-stat-lines"),
+        ],
+        className="rv-stats",
+        id=f"{prefix}-stats",
+    )
     return html.Div(
         [
             html.Div(
@@ -295,29 +338,22 @@ def verdict_block(review: Mapping[str, Any], prefix: str = "rv") -> html.Div:
             ),
             html.Div(
                 [
+                    html.P(
+                        a.get("headline") or VERDICT_LABELS.get(verdict, verdict),
+                        className="rv-headline",
+                        id=f"{prefix}-headline",
+                    ),
                     html.Ul(
-                        [html.Li(r) for r in a["reasons"]],
+                        [html.Li(r) for r in report.plain_reasons(a)],
                         className="rv-reasons",
                         id=f"{prefix}-reasons",
                     ),
+                    stats,
                     html.Div(facts, className="rv-facts"),
                 ],
                 className="rv-verdict-body",
             ),
-            html.Div(
-                [
-                    html.A(
-                        action.get("label", "Open releases"),
-                        href=action.get("href", "/releases"),
-                        className=button_class,
-                        id=f"{prefix}-action",
-                        title="Opens the releases page with this action's preview: nothing "
-                        "changes until you confirm there",
-                    ),
-                    html.Span("previews first, then asks to confirm", className="rv-small"),
-                ],
-                className="rv-verdict-action",
-            ),
+            step,
         ],
         className=f"rv-verdict rv-verdict-{verdict}",
         id=f"{prefix}-verdict",
@@ -384,9 +420,14 @@ def figures_card(review: Mapping[str, Any], prefix: str = "rv") -> html.Div:
                 className="md-table rv-figures",
                 id=f"{prefix}-figures",
             ),
-            html.Ul([html.Li(t) for t in report.test_lines(a)], className="rv-tests"),
-            html.H4("Gates"),
-            html.Ul(gates, className="rv-gates", id=f"{prefix}-gates"),
+            html.Details(
+                [
+                    html.Summary("Tests and gates (p-values, intervals)"),
+                    html.Ul([html.Li(t) for t in report.test_lines(a)], className="rv-tests"),
+                    html.Ul(gates, className="rv-gates", id=f"{prefix}-gates"),
+                ],
+                className="rv-stats",
+            ),
         ],
         className="md-card rv-card",
     )
@@ -533,8 +574,10 @@ def audit_card(review: Mapping[str, Any], prefix: str = "rv") -> html.Div:
                 html.Td(e["who"]),
                 html.Td(e["action"]),
                 html.Td(e.get("summary", "")),
-                html.Td(e.get("reason") or "–"),
-            ]
+                html.Td(" · ".join(x for x in (e.get("reason") or "–", verdict_note(e)) if x)),
+                html.Td(objects_text(e), className="rv-objects"),
+            ],
+            className="rv-audit-row",
         )
         for e in audit
     ]
@@ -547,7 +590,14 @@ def audit_card(review: Mapping[str, Any], prefix: str = "rv") -> html.Div:
                         html.Tr(
                             [
                                 html.Th(h)
-                                for h in ("Time (UTC)", "Who", "Action", "Change", "Reason")
+                                for h in (
+                                    "Time (UTC)",
+                                    "Who",
+                                    "Action",
+                                    "Change",
+                                    "Reason",
+                                    "Objects",
+                                )
                             ]
                         )
                     ),

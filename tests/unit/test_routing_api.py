@@ -140,7 +140,7 @@ def test_invalid_requests_are_400_and_change_nothing(demo):
         ({"action": "set_weights", "weights": {"v1": 60, "v2": 30}, "dry_run": False}, "weights"),
         (
             {"action": "set_weights", "weights": {"v1": -10, "v2": 110}, "dry_run": False},
-            "weight of v1",
+            "weights",
         ),
         ({"action": "set_weights", "weights": {"v1": 50, "v9": 50}, "dry_run": False}, "weights"),
         ({"action": "retire", "version": "v1", "dry_run": False}, "version"),
