@@ -254,7 +254,7 @@ def test_after_a_rollback_nothing_to_judge_and_no_action_offered(demo):
 
 
 def test_after_take_over_and_retire_a_zero_weight_version_is_not_judged(demo):
-    client, svc, clock = demo
+    client, _, clock = demo
     clock.now += 600
     steps = [
         {"action": "take_over", "canary": "v2", "override": True, "reason": "slower is fine"},
