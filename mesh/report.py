@@ -403,25 +403,60 @@ def _span(window: Mapping[str, Any]) -> str:
     return f"{iso_time(window['start'])[11:19]}–{iso_time(window['end'])[11:19]} UTC"
 
 
+def time_findings(tbv: Mapping[str, Any]) -> list[str]:
+    """What the traces support saying about self time by version, in sentences: a difference
+    only where the test supports it, "not enough traces" when the sample is too small."""
+    versions = tbv.get("versions") or []
+    if len(versions) != 2:
+        return []
+    base, canary = versions[0], versions[1]
+    out = [
+        f"Sample: {tbv.get('sampling', 'kept traces')}; {base['version']} {base['traces']}"
+        f" traces, {canary['version']} {canary['traces']}."
+    ]
+    need = tbv.get("min_traces", 0)
+    if min(base["traces"], canary["traces"]) < need:
+        out.append(
+            f"Not enough traces to compare: at least {need} per version are needed, so no "
+            "difference is claimed."
+        )
+        return out
+    found = [c for c in tbv.get("comparison") or [] if c["finding"] in ("slower", "faster")]
+    for c in found:
+        out.append(
+            f"{c['service']}: {canary['version']} {c['finding']} (median {ms(c['canary_ms'])} "
+            f"against {ms(c['baseline_ms'])}, {_p(c['p_value'])})."
+        )
+    out.append(
+        "No other difference the traces can support."
+        if found
+        else "No difference between the versions that the traces can support."
+    )
+    return out
+
+
 def _time_rows(tbv: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
     versions = tbv["versions"]
-    head = ["service", *[f"{v['version']} ({v['traces']} traces)" for v in versions]]
-    rows = [[name, *[ms(v["self_ms"].get(name)) for v in versions]] for name in tbv["services"]]
+    head = ["service", *[f"{v['version']} median ({v['traces']} traces)" for v in versions]]
+    rows = [
+        [name, *[ms((v.get("median_ms") or v["self_ms"]).get(name)) for v in versions]]
+        for name in tbv["services"]
+    ]
     rows.append(
-        ["whole request", *[ms(v["duration_ms"]) if v["traces"] else "–" for v in versions]]
+        ["whole request (mean)", *[ms(v["duration_ms"]) if v["traces"] else "–" for v in versions]]
     )
     return head, rows
 
 
 def _markdown_time(review: Mapping[str, Any]) -> list[str]:
-    out = ["## Where time goes by version (mean self time per request, from traces)", ""]
+    out = ["## Where time goes by version (median self time per request, from traces)", ""]
     tbv = review.get("time_by_version") or {}
     if "error" in tbv:
         return [*out, f"Not available: {_md(tbv['error'])}", ""]
     if not tbv.get("versions") or not any(v["traces"] for v in tbv["versions"]):
         return [*out, "No traces of either version in the window.", ""]
     head, rows = _time_rows(tbv)
-    return [*out, *_md_table(head, rows), ""]
+    return [*out, *_md_table(head, rows), "", *[f"- {_md(t)}" for t in time_findings(tbv)], ""]
 
 
 # --------------------------------------------------------------------------------------------
@@ -588,11 +623,14 @@ def _html_diff(diff: Mapping[str, Any] | None) -> str:
 
 
 def _html_time(review: Mapping[str, Any]) -> str:
-    head = "<section><h2>Where time goes by version (mean self time per request, from traces)</h2>"
+    head = (
+        "<section><h2>Where time goes by version (median self time per request, from traces)</h2>"
+    )
     tbv = review.get("time_by_version") or {}
     if "error" in tbv:
         return head + f"<p class='muted'>Not available: {_e(tbv['error'])}</p></section>"
     if not tbv.get("versions") or not any(v["traces"] for v in tbv["versions"]):
         return head + "<p class='muted'>No traces of either version in the window.</p></section>"
     names, rows = _time_rows(tbv)
-    return head + _html_table(names, rows) + "</section>"
+    notes = "".join(f"<li>{_e(t)}</li>" for t in time_findings(tbv))
+    return head + _html_table(names, rows) + f"<ul class='small'>{notes}</ul></section>"

@@ -29,7 +29,7 @@ from mesh.release_state import release_pair
 from mesh.route_selection import ServiceRoutes
 from mesh.route_state import read_routes
 from mesh.trace_records import TraceQuery
-from mesh.version_time import time_by_version, version_time_json
+from mesh.version_time import SAMPLER_TAG, time_by_version, version_time_json
 from services import Services
 from views.canary import CanaryParams, canary_view, parse_canary_params
 from views.graph import GraphParams, graph_view
@@ -40,7 +40,8 @@ from views.routes import MAX_AUDIT, store_of
 from views.traces import jaeger_service, trace_source
 
 AUDIT_ROWS = 50  # audit entries listed in a review and its report
-TRACES_PER_VERSION = 60  # traces searched per version for "where time goes"
+TRACES_PER_VERSION = 60  # traces searched per version for "where time goes" (untold sampling)
+RANDOM_TRACES = 400  # randomly sampled traces searched through the service, both versions
 MIN_AFTER_S = 60  # the shortest "since the canary started" window for the graph diff
 MIN_CHART_S = 30 * 60
 MAX_CHART_S = 24 * 3600
@@ -340,19 +341,32 @@ def _diff(services: Services, params: ReviewParams, at: float, start: float | No
 
 
 def _time_by_version(services: Services, params: ReviewParams, at: float) -> dict[str, Any]:
+    """Self time by version, like with like: the randomly sampled traces through the service
+    (one search, both versions), else, when the traces do not say how they were sampled, a
+    search per version whose figures are marked as a possibly biased sample."""
     c = params.canary
     source = trace_source(services)
     name = jaeger_service(services, c.namespace, c.service)
-    traces = []
-    for version in (c.baseline, c.canary):
-        query = TraceQuery(
+    window = (int((at - c.window_s) * 1e6), int(at * 1e6))
+    traces = source.find_traces(
+        TraceQuery(
             service=name,
-            start_us=int((at - c.window_s) * 1e6),
-            end_us=int(at * 1e6),
-            tags=(("istio.canonical_revision", version),),
-            limit=TRACES_PER_VERSION,
+            start_us=window[0],
+            end_us=window[1],
+            tags=((SAMPLER_TAG, "probabilistic"),),
+            limit=RANDOM_TRACES,
         )
-        traces.extend(source.find_traces(query))
+    )
+    if not traces:
+        for version in (c.baseline, c.canary):
+            query = TraceQuery(
+                service=name,
+                start_us=window[0],
+                end_us=window[1],
+                tags=(("istio.canonical_revision", version),),
+                limit=TRACES_PER_VERSION,
+            )
+            traces.extend(source.find_traces(query))
     rows = time_by_version(traces, c.namespace, c.service, (c.baseline, c.canary))
     return {"jaeger_service": name, "window": c.window, **version_time_json(rows)}
 

@@ -197,7 +197,8 @@ def p99_figure(review: Mapping[str, Any]) -> go.Figure | None:
 
 
 def time_figure(review: Mapping[str, Any]) -> go.Figure | None:
-    """Mean self time per request by service, one bar per version, biggest service on top."""
+    """Median self time per request by service, one bar per version, biggest service on top
+    (medians of the like-for-like sample; report.time_findings says which gaps are real)."""
     tbv = review.get("time_by_version") or {}
     if "error" in tbv or not any(v["traces"] for v in tbv.get("versions", [])):
         return None
@@ -211,14 +212,15 @@ def time_figure(review: Mapping[str, Any]) -> go.Figure | None:
     fig.update_layout(
         barmode="group",
         hovermode="y unified",
-        xaxis={"type": "linear", "title": {"text": "mean self time per request (ms)"}},
+        xaxis={"type": "linear", "title": {"text": "median self time per request (ms)"}},
         yaxis={"type": "category", "title": {"text": ""}, "automargin": True},
         margin={"l": 10, "b": 40},
     )
     for row in tbv["versions"]:
         if not row["traces"]:
             continue
-        x = [row["self_ms"].get(name, 0.0) for name in services]
+        values = row.get("median_ms") or row["self_ms"]
+        x = [values.get(name, 0.0) for name in services]
         fig.add_trace(
             go.Bar(
                 x=x,
@@ -457,7 +459,7 @@ def _graph_card(
 ) -> html.Div:
     body: Any
     if fig is None:
-        body = html.P(note or "No data for this chart.", className="md-hint")
+        body = html.Div(note or "No data for this chart.", className="md-hint")
     else:
         body = dcc.Graph(
             id=f"{prefix}-{key}-graph",
@@ -467,7 +469,7 @@ def _graph_card(
         )
     children = [html.H3(title), body]
     if fig is not None and note:
-        children.append(html.P(note, className="md-hint rv-small"))
+        children.append(html.Div(note, className="md-hint rv-small"))
     return html.Div(children, className="md-card rv-card")
 
 
@@ -617,12 +619,21 @@ def render(review: Mapping[str, Any], prefix: str = "rv") -> html.Div:
     series = review.get("series") or {}
     series_note = f"Not available: {series['error']}" if "error" in series else None
     tbv = review.get("time_by_version") or {}
-    time_note = (
+    time_note: Any = (
         f"Not available: {tbv['error']}"
         if "error" in tbv
-        else f"Traces of the last {tbv.get('window', review['window'])}, split by the version of"
-        f" {review['service']} that answered ({tbv.get('jaeger_service', '')}); a sample, kept"
-        " more often when slow or failing."
+        else html.Div(
+            [
+                html.Span(
+                    f"Traces of the last {tbv.get('window', review['window'])}, split by the "
+                    f"version of {review['service']} that answered "
+                    f"({tbv.get('jaeger_service', '')})."
+                ),
+                html.Ul(
+                    [html.Li(t) for t in report.time_findings(tbv)], id=f"{prefix}-time-findings"
+                ),
+            ]
+        )
     )
     shown = [m for m in review.get("markers") or [] if m["when"] >= series.get("start", 0)]
     marker_note = (
