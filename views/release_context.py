@@ -55,7 +55,7 @@ def split_by_version(routes: ServiceRoutes, names: Mapping[str, str]) -> dict[st
 
 def release_context(services: Services, namespace: str, service: str, at: float) -> ReleaseContext:
     """The routing facts at `at` (the split is the live one: routing keeps no history)."""
-    store = services.routes
+    store = getattr(services, "routes", None)  # a Services without routing has none
     if store is None:
         return ReleaseContext(routed=False)
     try:
