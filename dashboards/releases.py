@@ -794,12 +794,16 @@ def register_callbacks(app) -> None:
 
     app.clientside_callback(
         """
-        function(ticked, options) {
-            return Boolean(options && options.length) && !(ticked && ticked.length);
+        function(ticked, reason, options) {
+            const asked = Boolean(options && options.length);
+            const override = asked && options[0].value === 'override';
+            const noReason = !(reason || '').trim();
+            return (asked && !(ticked && ticked.length)) || (override && noReason);
         }
         """,
         Output("rel-confirm", "disabled"),
         Input("rel-confirm-check", "value"),
+        Input("rel-reason", "value"),
         State("rel-confirm-check", "options"),
         prevent_initial_call=True,
     )

@@ -175,12 +175,16 @@ def _window_json(params: CanaryParams, model: CanaryModel) -> dict[str, Any]:
         "since_change": cut,
         "last_change": None if change is None else change.json(),
         "note": (
-            f"evidence since the last weight change at {iso_time(change.when)} "
-            f"({model.window_s} s; {params.window} asked)"
+            f"evidence since the weight change at {iso_time(change.when)[11:19]} UTC "
+            f"({_span_text(model.window_s)} of the {params.window} asked)"
             if cut and change is not None
             else f"the last {params.window}"
         ),
     }
+
+
+def _span_text(seconds: int) -> str:
+    return f"{seconds} s" if seconds < 120 else f"{seconds // 60} min {seconds % 60:02d} s"
 
 
 def canary_view(services: Services, params: CanaryParams) -> dict[str, Any]:

@@ -257,7 +257,9 @@ def review_figures(review: Mapping[str, Any]) -> list[tuple[str, str, go.Figure]
 # Components
 
 
-def verdict_block(review: Mapping[str, Any], prefix: str = "rv") -> html.Div:
+def verdict_block(
+    review: Mapping[str, Any], prefix: str = "rv", on_releases: bool = False
+) -> html.Div:
     """The answer first: the verdict, its headline and reasons in plain words, the evidence
     window, and the next step (none when it would change nothing); the statistics behind the
     reasons one click away."""
@@ -308,7 +310,9 @@ def verdict_block(review: Mapping[str, Any], prefix: str = "rv") -> html.Div:
                 html.Span(action.get("label", ""), className="rv-small", id=f"{prefix}-no-action")
                 if verdict == "hold"
                 else None,
-                dcc.Link(
+                None
+                if on_releases
+                else dcc.Link(
                     "Open the releases page",
                     href=action.get("href", "/releases"),
                     className="rv-small",
@@ -317,6 +321,10 @@ def verdict_block(review: Mapping[str, Any], prefix: str = "rv") -> html.Div:
             ],
             className="rv-verdict-action rv-verdict-noaction",
         )
+    # The headline carries the first reason; the list holds the others (none: no list).
+    reasons = report.plain_reasons(a)
+    headline = a.get("headline") or VERDICT_LABELS.get(verdict, verdict)
+    more_reasons = [r for r in reasons if not headline.endswith(r)]
     stats = html.Details(
         [
             html.Summary("Statistics behind this verdict"),
@@ -340,17 +348,13 @@ def verdict_block(review: Mapping[str, Any], prefix: str = "rv") -> html.Div:
             ),
             html.Div(
                 [
-                    html.P(
-                        a.get("headline") or VERDICT_LABELS.get(verdict, verdict),
-                        className="rv-headline",
-                        id=f"{prefix}-headline",
-                    ),
+                    html.P(headline, className="rv-headline", id=f"{prefix}-headline"),
                     html.Ul(
-                        [html.Li(r) for r in report.plain_reasons(a)],
+                        [html.Li(r) for r in more_reasons],
                         className="rv-reasons",
                         id=f"{prefix}-reasons",
                     ),
-                    stats,
+                    stats if verdict != "nothing_to_judge" else None,
                     html.Div(facts, className="rv-facts"),
                 ],
                 className="rv-verdict-body",
@@ -765,4 +769,5 @@ def verdict_panel(summary: Mapping[str, Any], full_review_href: str, prefix: str
         ],
         className="md-hint",
     )
-    return html.Div([verdict_block(summary, prefix), table, more], className="rv-compact")
+    head = verdict_block(summary, prefix, on_releases=True)
+    return html.Div([head, table, more], className="rv-compact")

@@ -207,7 +207,8 @@ def verdict_box(verdict: Mapping[str, Any], needs_override: bool) -> html.Div:
         html.Strong(head),
         html.P(verdict.get("headline", ""), className="rel-verdict-headline"),
     ]
-    reasons = [r for r in verdict.get("reasons") or [] if r != verdict.get("headline")]
+    headline = verdict.get("headline") or ""
+    reasons = [r for r in verdict.get("reasons") or [] if not headline.endswith(r)]
     if reasons:
         parts.append(html.Ul([html.Li(r) for r in reasons]))
     if needs_override:
@@ -304,7 +305,10 @@ def preview_dialog(body: Mapping[str, Any], reason: str) -> html.Div:
     parts.append(
         dcc.Checklist(
             id="rel-confirm-check",
-            options=[{"label": tick, "value": "yes"}] if confirm_text else [],
+            # "override": the page also wants a reason before Confirm is enabled
+            options=[{"label": tick, "value": "override" if override else "yes"}]
+            if confirm_text
+            else [],
             value=[],
             className="rel-confirm-check" if confirm_text else "rel-hidden",
         )

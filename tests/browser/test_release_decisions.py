@@ -169,11 +169,11 @@ def test_case5_take_over_against_a_hold_verdict_needs_an_explicit_override(page,
     expect(go).to_have_text("Override and apply")
     expect(go).to_be_disabled()
     check.locator("input").check()
-    go.click()  # ticked but no reason: refused in words, nothing written
-    expect(page.locator("#rel-banner")).to_contain_text("Going against the verdict needs a reason")
+    expect(go).to_be_disabled()  # ticked but no reason yet: still nothing to click
     assert page.request.get(base + "/api/routes/bookinfo/reviews").json()["weights"]["v2"] == 10
-    shot("i13-case5-override")
     dialog.locator("#rel-reason").fill("the extra latency is the ratings call, expected")
+    expect(go).to_be_enabled()
+    shot("i13-case5-override")
     go.click()
     expect(page.locator("#rel-banner")).to_contain_text("Applied")
     entry = page.request.get(base + "/api/audit?service=reviews").json()["entries"][0]
