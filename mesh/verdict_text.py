@@ -129,4 +129,9 @@ def headline(a: CanaryAnalysis) -> str:
         return lines[0] if lines else label
     if slo_only(a) and a.verdict in (Verdict.PROMOTE, Verdict.CONTINUE):
         label += " on SLO gates alone"
-    return f"{label}: {lines[0]}" if lines else label
+    if not lines:
+        return label
+    first = lines[0]
+    if first.startswith(("The ", "Too ", "No ")):  # a sentence's capital, not a name's
+        first = first[0].lower() + first[1:]
+    return f"{label}: {first}"
