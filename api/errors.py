@@ -33,7 +33,10 @@ def error_body(exc: Exception) -> tuple[dict, int]:
     if isinstance(exc, RateLimited):
         return {"error": str(exc), "retry_after_s": exc.retry_after_s}, 429
     if isinstance(exc, Conflict):
-        return {"error": str(exc), "diff": exc.diff, "current": exc.current}, 409
+        body = {"error": str(exc), "diff": exc.diff, "current": exc.current}
+        if getattr(exc, "verdict", None) is not None:  # views.release_guard.AgainstVerdict
+            body["verdict"] = exc.verdict
+        return body, 409
     if isinstance(exc, BackendError):
         return {"error": str(exc), "backend": exc.backend, "cause": exc.cause}, exc.status
     return {"error": "internal error; see the server log"}, 500

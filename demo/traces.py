@@ -11,7 +11,9 @@ Time is cut into buckets; a bucket's requests are drawn from a generator seeded 
 bucket), so any trace can be rebuilt from its id alone and nothing is precomputed: a search walks
 buckets newest first and stops at its limit. Like a tail-sampling collector, the store keeps a
 random BASE_SAMPLING of requests plus every failing and every slow one, so errors and slow
-requests are there to be found while staying in the proportions the metrics show.
+requests are there to be found while staying in the proportions the metrics show. The randomly
+kept ones carry `sampler.type=probabilistic` on every span (a search on any service can ask for
+them): comparisons between versions use those alone (mesh.version_time).
 """
 
 from __future__ import annotations
@@ -112,6 +114,7 @@ class Request:
     index: int
     start_s: float
     root: Hop
+    sampled: bool = False  # kept by the random base sample, not for being slow or failing
 
     @property
     def duration_ms(self) -> float:
@@ -208,7 +211,7 @@ class DemoTraceStore:
             keep = rng.random() < self.base_sampling
             slow = root.client_ms > SLOW_FACTOR * root.destination.latency.median_ms
             if keep or slow or root.any_failed:
-                kept.append(Request(bucket, index, start, root))
+                kept.append(Request(bucket, index, start, root, keep))
         return tuple(kept)
 
     def _routes(self, snap: StateSnapshot) -> dict[int, _Route]:
@@ -335,7 +338,16 @@ class DemoTraceStore:
             if client_id:
                 spans.append(
                     self._span(
-                        tid, client_id, parent, op, start_us, dur_us, hop, "client", request_id
+                        tid,
+                        client_id,
+                        parent,
+                        op,
+                        start_us,
+                        dur_us,
+                        hop,
+                        "client",
+                        request_id,
+                        req.sampled,
                     )
                 )
             half = int(NETWORK_MS * 500)
@@ -350,6 +362,7 @@ class DemoTraceStore:
                     hop,
                     "server",
                     request_id,
+                    req.sampled,
                 )
             )
             for child in reversed(hop.children):
@@ -375,6 +388,7 @@ class DemoTraceStore:
         hop: Hop,
         kind: str,
         request_id: str,
+        sampled: bool = False,
     ) -> Span:
         w = hop.source if kind == "client" else hop.destination
         pod = self._pods[w.key]
@@ -426,6 +440,8 @@ class DemoTraceStore:
         ]
         if hop.outcome.grpc_status:
             tags.append(Tag("grpc.status_code", hop.outcome.grpc_status))
+        if sampled:  # tagged as a head sampler does: the unbiased part of the sample
+            tags.append(Tag("sampler.type", "probabilistic"))
         tags.append(Tag("span.kind", kind))
         if hop.failed:
             tags.append(Tag("otel.status_code", "ERROR"))

@@ -191,7 +191,9 @@ def test_exact_weights_show_their_sum_and_refuse_anything_but_100(page, own_demo
     weight_input(page, "v1").fill("87")
     expect(page.locator("#rel-weight-sum")).to_contain_text("Sum: 107 — weights must add up to 100")
     page.locator("#rel-btn-weights").click()
-    expect(page.locator("#rel-banner")).to_contain_text("weights must sum to 100, got 107")
+    expect(page.locator("#rel-banner")).to_contain_text(
+        "Not changed: weights must add up to 100; v1 87, v2 10, v3 10 add up to 107"
+    )
     expect(page.locator("#rel-preview-card")).to_have_count(0)
     shot("releases-weights-refused")
 
@@ -271,6 +273,10 @@ def test_a_conflicting_change_is_shown_not_overwritten(page, own_demo, shot):
         headers={"X-CSRFToken": token},
     )
     assert r.status == 200, r.text()
+    # In the demo v2 is slower than v1 (it calls ratings): stepping it up is an override.
+    expect(page.locator("#rel-preview-verdict")).to_have_attribute("data-verdict", "hold")
+    page.locator("#rel-reason").fill("slower by design")
+    page.locator("#rel-confirm-check input").check()
     page.locator("#rel-confirm").click()
     conflict = page.locator("#rel-conflict")
     expect(conflict).to_contain_text("Someone else changed this route")
@@ -325,6 +331,9 @@ def test_deep_link_from_the_review_opens_that_actions_preview(page, own_demo, ac
     dialog = page.locator("#rel-preview-card")
     expect(dialog.locator("#rel-preview-summary")).to_contain_text(summary)
     expect(page.locator("#rel-canary")).to_contain_text("v3")
+    # Never a write one click away from a link: Confirm waits for the page's own tick.
+    expect(dialog.locator("#rel-confirm")).to_be_disabled()
+    expect(dialog.locator("#rel-confirm-check")).to_be_visible()
     dialog.locator("#rel-cancel").click()
     expect(page.locator("#rel-preview-card")).to_have_count(0)
     expect(page).not_to_have_url(re.compile("action="))
