@@ -188,6 +188,11 @@ class Settings(BaseSettings):
     cache_error_ttl_s: float = Field(
         2.0, ge=0, le=60, description="how long a backend failure is served from the cache"
     )
+    cache_max_bytes: int = Field(
+        128 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="bytes the in-process cache may hold; the entries expiring first go first",
+    )
     backend_concurrency: int = Field(8, ge=1, le=256, description="requests in flight per backend")
     backend_waiters: int = Field(
         64,

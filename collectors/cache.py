@@ -238,6 +238,50 @@ class _Failure:
         return self.kind(self.backend, self.cause)
 
 
+class BoundedSimpleCache(SimpleCache):
+    """flask-caching's in-process SimpleCache bounded by bytes as well as by entries.
+
+    The entry count alone let a few huge answers (a 200,000-series graph, a 100,000-span trace)
+    take the worker's memory. Values are stored pickled, so their size is known: a set makes
+    room for the new value first (expired entries, then the ones expiring soonest), and a value
+    larger than the whole bound is not cached at all.
+    """
+
+    def __init__(self, *, max_bytes: int, threshold: int, default_timeout: int) -> None:
+        super().__init__(threshold=threshold, default_timeout=default_timeout)
+        self.max_bytes = max_bytes
+        self._incoming = 0  # the size of the value being set, while room is made for it
+
+    def size_bytes(self) -> int:
+        with self._lock:
+            return sum(len(value) for _, value in self._cache.values())
+
+    def _over_threshold(self) -> bool:
+        return (
+            len(self._cache) > self._threshold
+            or self.size_bytes() + self._incoming > self.max_bytes
+        )
+
+    def set(self, key: str, value: Any, timeout: int | None = None) -> bool:
+        data = self.serializer.dumps(value)
+        with self._lock:
+            self._cache.pop(key, None)
+            if len(data) > self.max_bytes:
+                return False
+            expires = self._normalize_timeout(timeout)
+            self._incoming = len(data)
+            try:
+                self._prune()
+            finally:
+                self._incoming = 0
+            self._cache[key] = (expires, data)
+            return True
+
+    def add(self, key: str, value: Any, timeout: int | None = None) -> bool:
+        with self._lock:
+            return False if self.has(key) else self.set(key, value, timeout)
+
+
 class SharedCache:
     """The store, the single-flight locks, the backend limiter and the metrics they report to."""
 
@@ -294,7 +338,11 @@ class SharedCache:
             store: BaseCache = RedisCache(client, default_timeout=ttl, key_prefix="meshdash:")
         else:
             client = None
-            store = SimpleCache(threshold=SIMPLE_CACHE_ENTRIES, default_timeout=ttl)
+            store = BoundedSimpleCache(
+                max_bytes=settings.cache_max_bytes,
+                threshold=SIMPLE_CACHE_ENTRIES,
+                default_timeout=ttl,
+            )
         return cls(
             store,
             metrics=metrics,

@@ -13,6 +13,7 @@ from flask_caching.backends import SimpleCache
 
 from collectors.cache import (
     BackendLimiter,
+    BoundedSimpleCache,
     CachedSeries,
     CachedTelemetry,
     CachedTraces,
@@ -298,6 +299,38 @@ def test_a_failing_store_costs_queries_not_pages():
     assert counter(cache, "meshdash_cache_errors_total", operation="get") == 2
 
 
+MB = 1024 * 1024
+
+
+def test_the_in_process_cache_is_bounded_by_bytes_not_only_by_entries():
+    """Issue 17, finding 4: 500 entries of a few MB each used to be kept whole."""
+    store = BoundedSimpleCache(max_bytes=8 * MB, threshold=500, default_timeout=60)
+    for i in range(40):  # 40 answers of 1 MB: five times the bound, far below 500 entries
+        assert store.set(f"k{i}", b"x" * MB, timeout=60 + i)  # later keys expire later
+        assert store.size_bytes() <= 8 * MB
+    assert store.get("k39") == b"x" * MB  # the newest answer is served
+    assert store.get("k0") is None  # the ones expiring first went first
+    kept = [i for i in range(40) if store.has(f"k{i}")]
+    assert kept == list(range(40 - len(kept), 40)) and 5 <= len(kept) <= 8
+
+
+def test_one_answer_larger_than_the_whole_bound_is_not_cached():
+    store = BoundedSimpleCache(max_bytes=2 * MB, threshold=500, default_timeout=60)
+    assert store.set("small", {"rps": 1.0})
+    assert store.set("huge", b"x" * (3 * MB)) is False
+    assert store.get("huge") is None and store.get("small") == {"rps": 1.0}
+    assert store.size_bytes() < 2 * MB
+
+
+def test_shared_cache_calls_keep_the_store_within_its_bytes():
+    store = BoundedSimpleCache(max_bytes=4 * MB, threshold=500, default_timeout=60)
+    cache = make_cache(store=store)
+    for i in range(12):
+        value = cache.call("graph", (f"view{i}",), lambda _view: b"y" * MB, backend="prometheus")
+        assert value == b"y" * MB
+        assert store.size_bytes() <= 4 * MB
+
+
 def test_from_settings_uses_settings():
     cache = SharedCache.from_settings(
         Settings(prometheus_url="http://127.0.0.1:1", refresh_interval_s=30, backend_concurrency=3),
@@ -306,6 +339,8 @@ def test_from_settings_uses_settings():
     assert (cache.interval_s, cache.limiter.limit, cache.redis) == (30, 3, None)
     assert cache.limiter.wait_s("prometheus") == 10.0
     assert cache.ready()["ok"] is True
+    assert isinstance(cache.store, BoundedSimpleCache)
+    assert cache.store.max_bytes == Settings().cache_max_bytes
 
 
 # --- several workers sharing one Redis ------------------------------------------------------------
