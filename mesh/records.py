@@ -55,6 +55,13 @@ class RequestRate:
     response_code: str  # "200", "503", "0" (no response)
     grpc_status: str  # "" when absent, "0" OK, "1".."16" errors
     rps: float
+    # Which proxy reported it ("source" or "destination"; mesh/reporters.py picks one per edge
+    # so each request counts once), Envoy's response_flags ("-", "NR", "UH", ...), and the
+    # destination report's connection_security_policy ("mutual_tls", "none"; "" or "unknown"
+    # on source reports, which cannot tell).
+    reporter: str = "source"
+    response_flags: str = ""
+    security: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +87,8 @@ class TcpRate:
     destination: Endpoint
     sent_bps: float
     received_bps: float
+    reporter: str = "source"  # as RequestRate
+    security: str = ""  # as RequestRate
 
 
 @dataclass(frozen=True, slots=True)
