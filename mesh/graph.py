@@ -118,9 +118,24 @@ def _in_cluster(
     return (f"{cluster}:{node_id}" if several_clusters else node_id), attrs
 
 
+def host_parts(host: str) -> tuple[str, str]:
+    """(service, namespace) from a host such as `reviews.bookinfo.svc.cluster.local` or
+    `reviews.bookinfo:9080`; ("", "") when the host names no namespace (`reviews:9080`, an IP)."""
+    name, _, rest = host.partition(".")
+    namespace = rest.split(".", 1)[0].split(":", 1)[0]
+    if not name or not namespace or name.replace(".", "").isdigit() or namespace.isdigit():
+        return "", ""
+    return name, namespace
+
+
 def _service_node(ep: Endpoint) -> tuple[str, dict[str, str]]:
-    namespace = ep.service_namespace or ep.namespace or UNKNOWN
-    service = ep.service or UNKNOWN
+    """A service node. A request that reached no pod often knows its service only by the host
+    it asked for: the node is then named by the host, in the host's namespace."""
+    host_name, host_namespace = host_parts(ep.host) if ep.host else ("", "")
+    namespace = ep.service_namespace or ep.namespace
+    if _absent(namespace):
+        namespace = host_namespace or UNKNOWN
+    service = ep.service.split(".", 1)[0] if not _absent(ep.service) else (host_name or UNKNOWN)
     return f"{namespace}/{service}", {"kind": "service", "namespace": namespace, "service": service}
 
 
@@ -348,6 +363,7 @@ def _fields(ep: Endpoint) -> tuple[str, ...]:
         ep.service,
         ep.service_namespace,
         ep.cluster,
+        ep.host,
     )
 
 
@@ -601,17 +617,14 @@ def graph_json(g: nx.DiGraph) -> dict[str, list[dict[str, Any]]]:
     return {"nodes": nodes, "edges": edges}
 
 
-def graph_summary(g: nx.DiGraph) -> dict[str, Any]:
-    """Totals for a page header: request rate over all edges, its error ratios, TCP bytes."""
-    rps = sum(d["rps"] for _, _, d in g.edges(data=True))
-    errors = sum(d["error_rps"] for _, _, d in g.edges(data=True))
-    client_errors = sum(d["client_error_rps"] for _, _, d in g.edges(data=True))
-    bps = sum(d["bps"] or 0.0 for _, _, d in g.edges(data=True))
-    states = Counter(n["health"] for _, n in g.nodes(data=True))
-    # Plain text: only edges whose destination reported the security policy can say.
-    known_rps = plain_rps = known_bps = plain_bps = 0.0
+def security_summary(g: nx.DiGraph) -> dict[str, Any]:
+    """How much of the traffic runs in plain text, over the edges whose destination reported
+    its security policy (`mtls` known): requests, and bytes for TCP-only edges. None when no
+    edge can say: not enough data, never 0 %. `unknown_rps` is the traffic that cannot say."""
+    known_rps = plain_rps = unknown_rps = known_bps = plain_bps = 0.0
     for _, _, d in g.edges(data=True):
         if d.get("mtls") is None:
+            unknown_rps += d["rps"]
             continue
         if d["rps"] > 0:
             known_rps += d["rps"]
@@ -620,16 +633,30 @@ def graph_summary(g: nx.DiGraph) -> dict[str, Any]:
             known_bps += d["bps"]
             plain_bps += d["bps"] * (1.0 - d["mtls"])
     return {
+        "plaintext_rps": _round(plain_rps, 4) if known_rps > 0 else None,
+        "plaintext_share": _round(plain_rps / known_rps, 4) if known_rps > 0 else None,
+        "plaintext_bps": _round(plain_bps, 2) if known_bps > 0 else None,
+        "plaintext_bps_share": _round(plain_bps / known_bps, 4) if known_bps > 0 else None,
+        "unknown_security_rps": _round(unknown_rps, 4),
+    }
+
+
+def graph_summary(g: nx.DiGraph) -> dict[str, Any]:
+    """Totals for a page header: request rate over all edges, its error ratios, TCP bytes."""
+    rps = sum(d["rps"] for _, _, d in g.edges(data=True))
+    errors = sum(d["error_rps"] for _, _, d in g.edges(data=True))
+    client_errors = sum(d["client_error_rps"] for _, _, d in g.edges(data=True))
+    bps = sum(d["bps"] or 0.0 for _, _, d in g.edges(data=True))
+    states = Counter(n["health"] for _, n in g.nodes(data=True))
+
+    return {
         "nodes": g.number_of_nodes(),
         "edges": g.number_of_edges(),
         "rps": _round(rps, 4),
         "error_rate": _round(_ratio(errors, rps), 6),
         "error_rate_4xx": _round(_ratio(client_errors, rps), 6),
         "bps": _round(bps, 2),
-        "plaintext_rps": _round(plain_rps, 4) if known_rps > 0 else None,
-        "plaintext_share": _round(plain_rps / known_rps, 4) if known_rps > 0 else None,
-        "plaintext_bps": _round(plain_bps, 2) if known_bps > 0 else None,
-        "plaintext_bps_share": _round(plain_bps / known_bps, 4) if known_bps > 0 else None,
+        **security_summary(g),
         "health": {
             state: states.get(state, 0) for state in ("healthy", "degraded", "failure", "idle")
         },

@@ -28,7 +28,8 @@ class Endpoint:
     For a destination: namespace=destination_workload_namespace (or destination_service_namespace
     when the workload is unknown), workload=destination_workload,
     app=destination_canonical_service, version=destination_canonical_revision,
-    service=destination_service_name, service_namespace=destination_service_namespace.
+    service=destination_service_name, service_namespace=destination_service_namespace,
+    host=destination_service.
     A caller outside the mesh has workload == "unknown".
     """
 
@@ -39,6 +40,7 @@ class Endpoint:
     service: str = ""
     service_namespace: str = ""
     cluster: str = ""
+    host: str = ""  # destination_service: the host the caller asked for (destinations only)
 
     @property
     def is_unknown(self) -> bool:

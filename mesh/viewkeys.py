@@ -12,7 +12,9 @@ from mesh.records import Endpoint, GraphView
 
 _SRC_WORKLOAD = ("source_workload_namespace", "source_workload")
 _SRC_APP = ("source_workload_namespace", "source_canonical_service")
-_DST_SERVICE = ("destination_service_namespace", "destination_service_name")
+# The host (destination_service) names the service of a request that reached no pod, whose
+# destination_service_namespace is often "unknown"; otherwise it is one per service name.
+_DST_SERVICE = ("destination_service_namespace", "destination_service_name", "destination_service")
 
 SOURCE_LABELS: dict[GraphView, tuple[str, ...]] = {
     GraphView.WORKLOAD: (*_SRC_WORKLOAD, "source_canonical_service", "source_canonical_revision"),
@@ -143,4 +145,5 @@ def destination_endpoint(labels: Mapping[str, str], view: GraphView) -> Endpoint
         service=get("destination_service_name"),
         service_namespace=get("destination_service_namespace"),
         cluster=labels.get("destination_cluster", ""),
+        host=get("destination_service"),
     )

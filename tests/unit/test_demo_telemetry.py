@@ -63,7 +63,14 @@ def test_workload_view_counts_each_request_once():
     # Bookinfo runs in Istio's default cluster, named as the collector names it.
     assert src == Endpoint("bookinfo", "productpage-v1", "productpage", "v1", cluster="Kubernetes")
     assert dst == Endpoint(
-        "bookinfo", "reviews-v2", "reviews", "v2", "reviews", "bookinfo", cluster="Kubernetes"
+        "bookinfo",
+        "reviews-v2",
+        "reviews",
+        "v2",
+        "reviews",
+        "bookinfo",
+        cluster="Kubernetes",
+        host="reviews.bookinfo.svc.cluster.local",
     )
 
 
