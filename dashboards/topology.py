@@ -275,6 +275,7 @@ def _summary(graph: dict[str, Any]) -> list:
         html.Div(
             [html.Span(v, className="md-stat-value"), html.Span(k, className="md-stat-label")],
             className=f"md-stat md-stat-{k.lower().replace(' ', '-')}",
+            title=STAT_TITLES.get(k),
         )
         for k, v in items
     ]
@@ -289,14 +290,20 @@ def _summary(graph: dict[str, Any]) -> list:
     return stats
 
 
+STAT_TITLES = {
+    "Plain text": "Share of the requests (TCP bytes when there are none) that destinations "
+    "received without mutual TLS, over the edges whose destination reports it",
+}
+
+
 def _plaintext(security: dict[str, Any]) -> str:
     """The share of requests (else TCP bytes) without mTLS, or say there is no data."""
     share = security.get("plaintext_share")
     if share is not None:
-        return f"{fmt.percent(share, 1)} of requests"
+        return fmt.percent(share, 1)  # of the requests whose destination reported it
     share = security.get("plaintext_bps_share")
     if share is not None:
-        return f"{fmt.percent(share, 1)} of TCP bytes"
+        return f"{fmt.percent(share, 1)} (TCP)"
     return "not enough data"
 
 

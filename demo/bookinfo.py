@@ -9,6 +9,8 @@ Latencies are server times (lognormal medians): details 3 ms, ratings 2 ms, revi
 reviews-v2 18 ms and reviews-v3 22 ms (both include their ratings call), productpage 35 ms.
 Errors: 1 % 404s from the ingress (client errors, still healthy by Kiali's rules) and a little
 5xx noise on ratings only (0.5 %), so the first screen is mostly green with one amber hop to find.
+Security: details-v1 takes its calls in plain text (its destination reports say
+connection_security_policy="none"), the edge a review before STRICT mTLS must find.
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ def bookinfo_spec(
     split = dict(DEFAULT_REVIEWS_SPLIT if reviews_split is None else reviews_split)
     ns = namespace
 
-    def wl(app: str, version: str, median_ms: float, sigma: float = 0.45) -> Workload:
+    def wl(
+        app: str, version: str, median_ms: float, sigma: float = 0.45, mtls: bool = True
+    ) -> Workload:
         return Workload(
             namespace=ns,
             name=f"{app}-{version}",
@@ -42,6 +46,7 @@ def bookinfo_spec(
             cluster=CLUSTER,
             latency=LatencyModel(median_ms, sigma),
             service_account=f"bookinfo-{app}",
+            mtls=mtls,
         )
 
     gateway = Workload(
@@ -56,7 +61,7 @@ def bookinfo_spec(
     workloads = (
         gateway,
         wl("productpage", "v1", 35.0, 0.5),
-        wl("details", "v1", 3.0, 0.4),
+        wl("details", "v1", 3.0, 0.4, mtls=False),
         wl("reviews", "v1", 8.0),
         wl("reviews", "v2", 18.0),
         wl("reviews", "v3", 22.0),

@@ -135,6 +135,10 @@ def elements(
         data["id"] = f"{edge['source']}->{edge['target']}"
         data.update(edge_texts(edge))
         data["label_security"] = security_text(edge)
+        for field in ("label_rps", "label_share", "label_p95"):
+            data[f"{field}_security"] = " · ".join(
+                t for t in (data[field], data["label_security"]) if t
+            )
         data["width"] = _width(edge.get("rps"), top)
         classes = [edge.get("health", "idle"), edge.get("protocol", "http"), security_class(edge)]
         if edge.get("cross_cluster"):
@@ -146,34 +150,15 @@ def elements(
     return out
 
 
-SECURITY_STYLE: list[dict[str, Any]] = [
-    # Plain text: a dotted line and its share written at the caller's end, whatever the health
-    # colour; full mTLS stays solid; unknown (no destination report) is said, never implied.
-    {
-        "selector": "edge.plaintext",
-        "style": {
-            "line-style": "dotted",
-            "line-dash-pattern": [2, 4],
-            "source-label": "data(label_security)",
-            "source-text-offset": 34,
-            "font-size": 10,
-            "font-weight": "bold",
-            "color": "#7a2e0e",
-            "text-background-color": "#fff4e5",
-            "text-background-opacity": 1,
-            "text-background-padding": 2,
-        },
-    },
-    {
-        "selector": "edge.mtls-unknown",
-        "style": {
-            "source-label": "data(label_security)",
-            "source-text-offset": 34,
-            "font-size": 9,
-            "color": "#52606d",
-        },
-    },
-]
+def security_style(label_field: str | None) -> list[dict[str, Any]]:
+    """The Security display: plain-text edges dotted, with their plain-text share added to the
+    chosen edge label; full mTLS stays solid; unknown (no destination report) is said, never
+    drawn as secure. Health colours stay as they are."""
+    text = f"data({label_field}_security)" if label_field else "data(label_security)"
+    return [
+        {"selector": "edge.plaintext", "style": {"line-style": "dotted", "font-weight": "bold"}},
+        {"selector": "edge.plaintext, edge.mtls-unknown", "style": {"label": text}},
+    ]
 
 
 def stylesheet(edge_label: str, security: bool = False) -> list[dict[str, Any]]:
@@ -285,7 +270,7 @@ def stylesheet(edge_label: str, security: bool = False) -> list[dict[str, Any]]:
     if label_field:
         style.append({"selector": "edge", "style": {"label": f"data({label_field})"}})
     if security:
-        style += SECURITY_STYLE
+        style += security_style(label_field)
     style += [
         {"selector": ".faded", "style": {"opacity": 0.25}},
         {

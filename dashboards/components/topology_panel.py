@@ -106,6 +106,8 @@ def security_row(edge: dict[str, Any]) -> tuple[str, str]:
         return ("mTLS", "unknown: no report from the destination's proxy (no sidecar, or no pod)")
     if share >= 1.0:
         return ("mTLS", f"all {what} over mutual TLS")
+    if share <= 0.0:
+        return ("mTLS", f"none: all {what} in plain text")
     return (
         "mTLS",
         f"{fmt.percent(share, 1)} of {what} over mutual TLS; "
