@@ -51,7 +51,7 @@ from mesh.records import (
     RequestRate,
     TcpRate,
 )
-from mesh.reporters import MUTUAL_TLS, counted_once, destination_reports
+from mesh.reporters import KNOWN_POLICIES, MUTUAL_TLS, counted_once, destination_reports
 
 Appender = Callable[[nx.DiGraph], None]
 
@@ -492,7 +492,8 @@ def add_security(
 ) -> None:
     """Each edge's mTLS share: of the requests (of the bytes, for a TCP edge) its destination
     reported, the part with connection_security_policy="mutual_tls". None where no destination
-    report exists (an unmeshed destination, a request that reached no pod): unknown, not 0."""
+    report names a policy (an unmeshed destination, a request that reached no pod, series
+    without the label): unknown, never 0 and never 1."""
     view = _view(g)
     several = _several_clusters(g)
     pairs: dict[tuple[Endpoint, Endpoint], tuple[str, str]] = {}
@@ -504,8 +505,8 @@ def add_security(
             s, _ = source_node(source, view, several)
             t, _ = destination_node(destination, view, several)
             found = pairs[source, destination] = (s, t)
-        if not g.has_edge(*found):
-            return
+        if not g.has_edge(*found) or sec not in KNOWN_POLICIES:
+            return  # a report without the policy (older Istio, custom metrics) cannot say
         acc = sums[(*found, tcp)]
         acc[0] += amount
         if sec == MUTUAL_TLS:

@@ -121,3 +121,16 @@ def test_envoy_flags_in_plain_words():
     assert words["DC"].startswith("downstream closed")
     assert words["UO"].startswith("circuit breaker open")
     assert "does not describe" in dict(explain("XYZ"))["XYZ"]
+
+
+def test_destination_reports_without_a_policy_leave_mtls_unknown():
+    records = [
+        req(GATEWAY, PP_DST, 10.0, "destination", ""),
+        req(GATEWAY, PP_DST, 5.0, "destination", "unknown"),
+    ]
+    edges, g = body(records)
+    assert edges[("istio-system/istio-ingressgateway", "bookinfo/productpage-v1")]["mtls"] is None
+    assert security_summary(g)["plaintext_share"] is None  # not "100 % plain text"
+    mixed = [*records, req(GATEWAY, PP_DST, 5.0, "destination", "mutual_tls")]
+    edges, _ = body(mixed)
+    assert edges[("istio-system/istio-ingressgateway", "bookinfo/productpage-v1")]["mtls"] == 1.0
