@@ -58,7 +58,7 @@ log = logging.getLogger("meshdash.cache")
 T = TypeVar("T")
 Normalizer = Callable[..., tuple[Any, ...]]  # (cache, *args) -> the args the backend is asked
 
-KEY_VERSION = "2"  # bump when cached record types change shape, so old pickles are not read
+KEY_VERSION = "3"  # bump when cached record types change shape, so old pickles are not read
 SIMPLE_CACHE_ENTRIES = 500
 REDIS_SOCKET_TIMEOUT_S = 0.5  # a hung Redis must not hang pages: it only costs a miss
 POLL_S = 0.025  # how often a worker waiting on another worker's call looks for its value

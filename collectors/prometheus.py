@@ -4,11 +4,14 @@ One graph refresh sends exactly QUERIES_PER_REFRESH instant queries, whatever th
 namespaces or services: one `sum by (...)` per metric family over every selected namespace,
 selected with one anchored regex of escaped names (DESIGN.md "Queries per refresh").
 
-Reporters (DESIGN.md): requests and TCP bytes come from the source proxy (reporter="source"),
-plus traffic from callers outside the mesh, which only the destination proxy sees
-(reporter="destination", source_workload="unknown"). Latency comes from the destination
-reporter, because it excludes the network time, and from the source reporter only for
-destinations no sidecar reports (see latency_query).
+Reporters (DESIGN.md, as Kiali's namespace graph): the requests and TCP bytes queries read every
+report that may count (traffic_parts) with `reporter` and `connection_security_policy` in the
+`by` clause, and mesh/reporters.py counts each request once per edge after the query: the
+caller's report for traffic starting inside the selection, the destination's for traffic
+entering it from elsewhere or from unmeshed callers, and the caller's for requests that reached
+no pod of a selected host. Latency comes from the destination reporter, because it excludes the
+network time, and from the source reporter only for destinations no sidecar reports (see
+latency_query).
 
 Every failure leaves as a mesh.errors type; messages never carry headers, tokens or the URL's
 user-info.
@@ -49,7 +52,13 @@ from mesh.records import (
     RequestRate,
     TcpRate,
 )
-from mesh.viewkeys import destination_endpoint, edge_labels, source_endpoint
+from mesh.viewkeys import (
+    FALLBACK_LABELS,
+    destination_endpoint,
+    edge_labels,
+    fallback_arms,
+    source_endpoint,
+)
 
 BACKEND = "prometheus"
 QUERIES_PER_REFRESH = 3
@@ -66,7 +75,8 @@ REPORTER_TAG = "meshdash_reporter"
 
 QUANTILES: tuple[tuple[str, float], ...] = (("0.5", 0.5), ("0.95", 0.95), ("0.99", 0.99))
 _QUANTILE_SLOT = {name: i for i, (name, _) in enumerate(QUANTILES)}
-_OUTCOME_LABELS = ("request_protocol", "response_code", "grpc_response_status")
+_OUTCOME_LABELS = ("request_protocol", "response_code", "grpc_response_status", "response_flags")
+_REPORT_LABELS = ("reporter", "connection_security_policy")
 _MAX_CAUSE = 300
 
 
@@ -81,7 +91,7 @@ def _namespace_parts(reporter: str, namespaces: Iterable[str]) -> tuple[Matchers
 
     A selector cannot OR two labels, so the caller joins one rate() per part with `or`. The
     parts are disjoint (the second excludes what the first selects), so Prometheus reads each
-    series once and a request is never counted twice.
+    series once.
     """
     regex = promql.any_of(namespaces)
     return (
@@ -94,12 +104,44 @@ def _namespace_parts(reporter: str, namespaces: Iterable[str]) -> tuple[Matchers
     )
 
 
-def _unknown_caller_part(namespaces: Iterable[str]) -> Matchers:
-    """Callers outside the mesh have no proxy of their own: only the destination reports them."""
+def host_regex(namespaces: Iterable[str]) -> str:
+    """A `destination_service` host in one of `namespaces`: `name.ns`, `name.ns.svc.cluster.local`,
+    with or without a port (Kiali reads the host the same way for requests that reached no pod,
+    whose destination_service_namespace is often "unknown")."""
+    return f"[^.:]+\\.({promql.any_of(namespaces)})([.:].*)?"
+
+
+def _no_pod_from_elsewhere(namespaces: Iterable[str]) -> Matchers:
+    """Requests from outside the selection that reached no workload, whose host lies inside it:
+    only the caller's proxy saw them (no route, no healthy upstream, connection refused)."""
     return (
-        ("reporter", "=", "destination"),
-        ("source_workload", "=", UNKNOWN),
-        ("destination_service_namespace", "=~", promql.any_of(namespaces)),
+        ("reporter", "=", "source"),
+        ("source_workload_namespace", "!~", promql.any_of(namespaces)),
+        ("destination_workload", "=", UNKNOWN),
+        ("destination_service", "=~", host_regex(namespaces)),
+    )
+
+
+def traffic_parts(namespaces: Iterable[str]) -> tuple[Matchers, ...]:
+    """Every report a graph refresh reads for requests and TCP bytes (DESIGN.md "Reporters").
+
+    - the caller's report of traffic starting inside the selected namespaces (it also holds the
+      requests that reached no pod);
+    - the caller's report of requests from elsewhere that reached no pod of a selected host;
+    - the destination's report of all traffic touching the selection: traffic entering from
+      elsewhere (and every unmeshed caller) is counted from it, and for traffic starting
+      inside it carries connection_security_policy, the edge's mTLS share.
+
+    The parts are disjoint series. With `reporter` in the `by` clause, mesh/reporters.py then
+    counts each request once, per edge, after the query: so the number of queries stays, and a
+    per-cluster Prometheus that holds only one side of an edge still gives the merge its part.
+    """
+    namespaces = tuple(namespaces)
+    source_inside = _namespace_parts("source", namespaces)[0]
+    return (
+        source_inside,
+        _no_pod_from_elsewhere(namespaces),
+        *_namespace_parts("destination", namespaces),
     )
 
 
@@ -124,16 +166,24 @@ def _rates(metric: str, parts: Iterable[Matchers], window: str) -> str:
     return " or ".join(f"rate({promql.selector(metric, m)}[{window}])" for m in parts)
 
 
-def _counted_once(metric: str, q: GraphQuery) -> str:
-    """Each request (or byte) once: source reporter, plus unknown callers from the destination."""
-    parts = (*_namespace_parts("source", q.namespaces), _unknown_caller_part(q.namespaces))
-    return _rates(metric, parts, promql.duration(q.window_s))
+def _grouped(metric: str, parts: Iterable[Matchers], q: GraphQuery, labels: Iterable[str]) -> str:
+    """`sum by (labels)` over the parts, one arm per workload-name fallback (mesh.viewkeys
+    fallback_arms): series of workloads without app labels are grouped by the workload too."""
+    parts = tuple(parts)
+    labels = tuple(labels)
+    window = promql.duration(q.window_s)
+    arms = []
+    for matchers, extra in fallback_arms(q.view):
+        armed = tuple((*m, *matchers) for m in parts)
+        arms.append(f"sum {promql.by((*labels, *extra))} ({_rates(metric, armed, window)})")
+    return arms[0] if len(arms) == 1 else "(" + " or ".join(arms) + ")"
 
 
 def requests_query(q: GraphQuery) -> str:
-    """Request rate per edge and outcome (protocol, HTTP code, gRPC status)."""
-    group = promql.by((*edge_labels(q.view), *_OUTCOME_LABELS))
-    return f"sum {group} ({_counted_once(REQUESTS_TOTAL, q)})"
+    """Request rate per edge, outcome (protocol, HTTP code, gRPC status, Envoy flags) and report
+    (reporter, connection_security_policy)."""
+    group = (*edge_labels(q.view), *_OUTCOME_LABELS, *_REPORT_LABELS)
+    return _grouped(REQUESTS_TOTAL, traffic_parts(q.namespaces), q, group)
 
 
 def latency_query(q: GraphQuery) -> str:
@@ -142,17 +192,20 @@ def latency_query(q: GraphQuery) -> str:
     The destination reporter's buckets win (`or` keeps the left side for an equal label set).
     The source reporter fills in only edges whose destination is not a meshed workload
     (destination_workload="unknown": no sidecar there, or no route / no healthy upstream),
-    the only edges a destination proxy cannot report. Reading every source-reporter bucket as
-    well would double Prometheus's work (buckets are ~95 % of the series a refresh reads, and
-    PromQL evaluates the histogram once per quantile) to add nothing.
+    the only edges a destination proxy cannot report: from inside the selection, or from
+    elsewhere to a host inside it. Reading every source-reporter bucket as well would double
+    Prometheus's work (buckets are ~95 % of the series a refresh reads, and PromQL evaluates
+    the histogram once per quantile) to add nothing.
     """
-    window = promql.duration(q.window_s)
-    group = promql.by(("le", *edge_labels(q.view)))
+    group = ("le", *edge_labels(q.view))
     unreported = ("destination_workload", "=", UNKNOWN)
     dst_parts = _namespace_parts("destination", q.namespaces)
-    src_parts = tuple((*m, unreported) for m in _namespace_parts("source", q.namespaces))
-    dst = f"sum {group} ({_rates(DURATION_BUCKET, dst_parts, window)})"
-    src = f"sum {group} ({_rates(DURATION_BUCKET, src_parts, window)})"
+    src_parts = (
+        (*_namespace_parts("source", q.namespaces)[0], unreported),
+        _no_pod_from_elsewhere(q.namespaces),
+    )
+    dst = _grouped(DURATION_BUCKET, dst_parts, q, group)
+    src = _grouped(DURATION_BUCKET, src_parts, q, group)
     buckets = f"({dst} or {src})"
     return " or ".join(
         f'label_replace(histogram_quantile({value}, {buckets}), "quantile", "{name}", "", "")'
@@ -161,7 +214,8 @@ def latency_query(q: GraphQuery) -> str:
 
 
 def tcp_query(q: GraphQuery) -> str:
-    """TCP bytes per second per edge, both directions in one query, named from the caller.
+    """TCP bytes per second per edge and report, both directions in one query, named from the
+    caller.
 
     Istio names the TCP counters from the reporting proxy's side: istio_tcp_received_bytes_total
     counts the bytes the proxy received from the caller (the request stream), and
@@ -169,9 +223,10 @@ def tcp_query(q: GraphQuery) -> str:
     caller; so do we, labelling the series direction="sent" (caller -> destination) and
     direction="received" (destination -> caller) to match TcpRate.
     """
-    group = promql.by(edge_labels(q.view))
-    sent = f"sum {group} ({_counted_once(TCP_RECEIVED, q)})"
-    received = f"sum {group} ({_counted_once(TCP_SENT, q)})"
+    group = (*edge_labels(q.view), *_REPORT_LABELS)
+    parts = traffic_parts(q.namespaces)
+    sent = _grouped(TCP_RECEIVED, parts, q, group)
+    received = _grouped(TCP_SENT, parts, q, group)
     return (
         f'label_replace({sent}, "direction", "sent", "", "")'
         f' or label_replace({received}, "direction", "received", "", "")'
@@ -202,19 +257,24 @@ def _finite(value: float, what: str) -> float:
 
 class Endpoints:
     """Builds each distinct Endpoint pair once per refresh: the three answers of a refresh
-    name the same edges, and one edge comes back once per outcome or quantile."""
+    name the same edges, and one edge comes back once per outcome, report or quantile."""
 
     def __init__(self, view: GraphView) -> None:
         self.view = view
         self.labels = edge_labels(view)
+        # Only the series of workloads without app labels carry these (fallback_arms).
+        self.extras = () if view is GraphView.WORKLOAD else FALLBACK_LABELS
         self._all = operator.itemgetter(*self.labels)
         self._cache: dict[tuple[str, ...], tuple[Endpoint, Endpoint]] = {}
 
     def key(self, labels: Mapping[str, str]) -> tuple[str, ...]:
         try:
-            return self._all(labels)  # the usual case: every edge label is present
+            base = self._all(labels)  # the usual case: every edge label is present
         except KeyError:  # Prometheus leaves out labels whose value is empty
-            return tuple(labels.get(name, "") for name in self.labels)
+            base = tuple(labels.get(name, "") for name in self.labels)
+        if not self.extras:
+            return base
+        return base + tuple(labels.get(name, "") for name in self.extras)
 
     def pair(self, labels: Mapping[str, str]) -> tuple[Endpoint, Endpoint]:
         key = self.key(labels)
@@ -250,9 +310,20 @@ def parse_requests(
                 response_code=labels.get("response_code", ""),
                 grpc_status=labels.get("grpc_response_status", ""),
                 rps=_finite(value, "a request rate"),
+                reporter=_reporter(labels),
+                response_flags=labels.get("response_flags", ""),
+                security=labels.get("connection_security_policy", ""),
             )
         )
     return tuple(out)
+
+
+def _reporter(labels: Mapping[str, str]) -> str:
+    """The report's side; an answer without one comes from an older query shape: source."""
+    reporter = labels.get("reporter", "source")
+    if reporter not in ("source", "destination"):
+        raise BackendDataError(BACKEND, f"unexpected reporter label {str(reporter)[:20]!r}")
+    return reporter
 
 
 def parse_latencies(
@@ -284,22 +355,30 @@ def parse_latencies(
 def parse_tcp(
     result: Iterable[Any], view: GraphView, endpoints: Endpoints | None = None
 ) -> tuple[TcpRate, ...]:
+    """One record per edge and report (reporter, connection_security_policy), both directions."""
     endpoints = endpoints or Endpoints(view)
-    sums: dict[tuple[str, ...], list[float]] = {}
+    sums: dict[tuple[tuple[str, ...], str, str], list[float]] = {}
     for sample in result:
         labels, value = _sample_value(sample)
         direction = labels.get("direction", "")
         if direction not in ("sent", "received"):
             raise BackendDataError(BACKEND, f"unexpected direction label {str(direction)[:20]!r}")
         key = endpoints.key(labels)
-        slot = sums.get(key)
+        report = (key, _reporter(labels), labels.get("connection_security_policy", ""))
+        slot = sums.get(report)
         if slot is None:
             endpoints.remember(key, labels)
-            slot = sums[key] = [0.0, 0.0]
+            slot = sums[report] = [0.0, 0.0]
         slot[0 if direction == "sent" else 1] += _finite(value, "a TCP byte rate")
     return tuple(
-        TcpRate(*endpoints.cached(key), sent_bps=sent, received_bps=received)
-        for key, (sent, received) in sums.items()
+        TcpRate(
+            *endpoints.cached(key),
+            sent_bps=sent,
+            received_bps=received,
+            reporter=reporter,
+            security=security,
+        )
+        for (key, reporter, security), (sent, received) in sums.items()
     )
 
 

@@ -62,6 +62,7 @@ def layout(**query: Any) -> html.Div:
         "refresh": _opt(query, "refresh", tuple(REFRESH), "15s"),
         "layout": _opt(query, "layout", tuple(LAYOUTS), "klay"),
         "labels": _opt(query, "labels", tuple(EDGE_LABELS), "rps"),
+        "security": _opt(query, "security", ("on", "off"), "off"),
     }
     at = query.get("at") if isinstance(query.get("at"), str) else None
     highlight = sorted(set(get_list(query, "highlight"))) if query.get("highlight") else []
@@ -115,6 +116,15 @@ def layout(**query: Any) -> html.Div:
                     ),
                     control("Layout", _dropdown("topo-layout", LAYOUTS, state["layout"])),
                     control("Edge labels", _dropdown("topo-labels", EDGE_LABELS, state["labels"])),
+                    control(
+                        "Display",
+                        dcc.Checklist(
+                            id="topo-security",
+                            options=[{"label": " Security (mTLS)", "value": "on"}],
+                            value=["on"] if state["security"] == "on" else [],
+                            className="md-display-toggle",
+                        ),
+                    ),
                     html.Button("Refresh now", id="topo-refresh-now", className="md-button"),
                 ],
                 className="md-controls",
@@ -129,7 +139,9 @@ def layout(**query: Any) -> html.Div:
                                     id="topo-graph",
                                     elements=[],
                                     layout=_layout(state["layout"]),
-                                    stylesheet=stylesheet(state["labels"]),
+                                    stylesheet=stylesheet(
+                                        state["labels"], state["security"] == "on"
+                                    ),
                                     style={"width": "100%", "height": "100%"},
                                     minZoom=0.2,
                                     maxZoom=3,
@@ -144,7 +156,7 @@ def layout(**query: Any) -> html.Div:
                             ),
                             html.Div(id="topo-empty", className="md-graph-empty"),
                             html.Div(id="topo-banner", className="md-graph-banner"),
-                            _legend(),
+                            _legend(state["security"] == "on"),
                         ],
                         className="md-graph-pane",
                     ),
@@ -219,7 +231,7 @@ def _layout(name: str) -> dict[str, Any]:
     return base
 
 
-def _legend() -> html.Div:
+def _legend(security: bool = False) -> html.Div:
     chips = [
         html.Span(
             [html.I(style={"borderColor": colour}), fmt.HEALTH_LABELS[h]],
@@ -233,6 +245,19 @@ def _legend() -> html.Div:
             className="md-legend-item md-legend-cross",
             id="topo-legend-cross",
             hidden=True,
+        )
+    )
+    chips.append(
+        html.Span(
+            [
+                html.B(className="md-legend-dotted"),
+                "Plain text (no mTLS) · solid: all mTLS",
+            ],
+            className="md-legend-item md-legend-plaintext",
+            id="topo-legend-plaintext",
+            hidden=not security,
+            title="Share of the edge's requests (bytes for TCP) its destination received "
+            "without mutual TLS; 'mTLS unknown' where no destination report says",
         )
     )
     return html.Div(chips, className="md-legend", title="Node border and edge colour: health")
@@ -252,11 +277,13 @@ def _summary(graph: dict[str, Any]) -> list:
         ("Edges", str(len(graph["edges"]))),
         ("Failing", str(failing)),
         ("Degraded", str(degraded)),
+        ("Plain text", _plaintext(graph.get("security") or {})),
     ]
     stats = [
         html.Div(
             [html.Span(v, className="md-stat-value"), html.Span(k, className="md-stat-label")],
-            className=f"md-stat md-stat-{k.lower()}",
+            className=f"md-stat md-stat-{k.lower().replace(' ', '-')}",
+            title=STAT_TITLES.get(k),
         )
         for k, v in items
     ]
@@ -269,6 +296,23 @@ def _summary(graph: dict[str, Any]) -> list:
         )
     )
     return stats
+
+
+STAT_TITLES = {
+    "Plain text": "Share of the requests (TCP bytes when there are none) that destinations "
+    "received without mutual TLS, over the edges whose destination reports it",
+}
+
+
+def _plaintext(security: dict[str, Any]) -> str:
+    """The share of requests (else TCP bytes) without mTLS, or say there is no data."""
+    share = security.get("plaintext_share")
+    if share is not None:
+        return fmt.percent(share, 1)  # of the requests whose destination reported it
+    share = security.get("plaintext_bps_share")
+    if share is not None:
+        return f"{fmt.percent(share, 1)} (TCP)"
+    return "not enough data"
 
 
 def _queries(graph: dict[str, Any]) -> str:
@@ -356,9 +400,15 @@ def register_callbacks(app) -> None:
         known = sorted(set((graph or {}).get("clusters") or []) | set(chosen or []))
         return known, len(known) < 2 and not chosen
 
-    @app.callback(Output("topo-graph", "stylesheet"), Input("topo-labels", "value"))
-    def restyle(label):
-        return stylesheet(label)
+    @app.callback(
+        Output("topo-graph", "stylesheet"),
+        Output("topo-legend-plaintext", "hidden"),
+        Input("topo-labels", "value"),
+        Input("topo-security", "value"),
+    )
+    def restyle(label, security):
+        on = "on" in (security or [])
+        return stylesheet(label, on), not on
 
     @app.callback(Output("topo-graph", "layout"), Input("topo-layout", "value"))
     def relayout(name):
@@ -433,7 +483,7 @@ def register_callbacks(app) -> None:
 
     app.clientside_callback(
         """
-        function(namespaces, view, windowValue, refresh, layoutName, labels, at, highlight, clusters) {
+        function(namespaces, view, windowValue, refresh, layoutName, labels, at, highlight, clusters, security) {
             const p = new URLSearchParams();
             (namespaces || []).forEach(n => p.append('namespace', n));
             (clusters || []).forEach(c => p.append('cluster', c));
@@ -441,6 +491,7 @@ def register_callbacks(app) -> None:
             p.set('layout', layoutName); p.set('labels', labels);
             if (at) { p.set('at', at); }
             if (highlight && highlight.length) { p.set('highlight', highlight.join(',')); }
+            if ((security || []).includes('on')) { p.set('security', 'on'); }
             const url = window.location.pathname + '?' + p.toString();
             if (url !== window.location.pathname + window.location.search) {
                 window.history.replaceState(window.history.state, '', url);
@@ -458,4 +509,5 @@ def register_callbacks(app) -> None:
         Input("topo-at", "data"),
         Input("topo-highlight", "data"),
         Input("topo-cluster", "value"),
+        Input("topo-security", "value"),
     )

@@ -12,6 +12,8 @@ Errors: 1 % 404s from the ingress (client errors, still healthy by Kiali's rules
 reviews answers 503 when ratings fails, productpage when reviews or details fails, as a page
 that cannot render does. So ratings' noise shows amber up the chain to productpage, and "Why is
 it red?" walks it back to ratings; failing ratings (TrafficState.set_fault) turns the chain red.
+Security: details-v1 takes its calls in plain text (its destination reports say
+connection_security_policy="none"), the edge a review before STRICT mTLS must find.
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ def bookinfo_spec(
     split = dict(DEFAULT_REVIEWS_SPLIT if reviews_split is None else reviews_split)
     ns = namespace
 
-    def wl(app: str, version: str, median_ms: float, sigma: float = 0.45) -> Workload:
+    def wl(
+        app: str, version: str, median_ms: float, sigma: float = 0.45, mtls: bool = True
+    ) -> Workload:
         return Workload(
             namespace=ns,
             name=f"{app}-{version}",
@@ -46,6 +50,7 @@ def bookinfo_spec(
             cluster=CLUSTER,
             latency=LatencyModel(median_ms, sigma),
             service_account=f"bookinfo-{app}",
+            mtls=mtls,
         )
 
     gateway = Workload(
@@ -60,7 +65,7 @@ def bookinfo_spec(
     workloads = (
         gateway,
         wl("productpage", "v1", 35.0, 0.5),
-        wl("details", "v1", 3.0, 0.4),
+        wl("details", "v1", 3.0, 0.4, mtls=False),
         wl("reviews", "v1", 8.0),
         wl("reviews", "v2", 18.0),
         wl("reviews", "v3", 22.0),

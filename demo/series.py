@@ -59,6 +59,12 @@ def _principal(w: Workload, mtls: bool) -> str:
     return w.principal if (mtls and w.meshed) else "unknown"
 
 
+def secure_edge(edge: Edge, mtls: bool = True) -> bool:
+    """Whether the edge's requests travel over mutual TLS: the mesh enables it, the caller has
+    a sidecar, and the destination accepts it (Workload.mtls False: plain text toward it)."""
+    return mtls and edge.source.meshed and edge.destination.mtls
+
+
 def edge_labels(edge: Edge, reporter: str, mtls: bool = True, full: bool = True) -> dict[str, str]:
     """Istio's standard labels of one edge as one reporter sees it (empty values left out,
     as Prometheus drops them). `full=False` keeps only what meshdash queries, for big benches."""
@@ -81,20 +87,21 @@ def edge_labels(edge: Edge, reporter: str, mtls: bool = True, full: bool = True)
         # short label set keeps them.
         "source_cluster": s.cluster,
         "destination_cluster": d.cluster,
+        # The client proxy cannot tell the policy; the server's knows whether mTLS was used
+        # (the graph's mTLS share reads it, so even the short label set keeps it).
+        "connection_security_policy": "unknown"
+        if reporter == "source"
+        else ("mutual_tls" if secure_edge(edge, mtls) else "none"),
     }
     if full:
-        secure = mtls and s.meshed
+        secure = secure_edge(edge, mtls)
         labels |= {
             "source_app": s.app,
             "source_version": s.version,
-            "source_principal": _principal(s, mtls),
+            "source_principal": _principal(s, secure),
             "destination_app": d.app,
             "destination_version": d.version,
-            "destination_principal": _principal(d, mtls),
-            # The client proxy cannot tell the policy; the server's knows whether mTLS was used.
-            "connection_security_policy": "unknown"
-            if reporter == "source"
-            else ("mutual_tls" if secure else "none"),
+            "destination_principal": _principal(d, secure),
         }
     return {k: v for k, v in labels.items() if v != ""}
 
@@ -106,8 +113,7 @@ def request_labels(
     labels["response_code"] = outcome.response_code
     if outcome.grpc_status:
         labels["grpc_response_status"] = outcome.grpc_status
-    if full:
-        labels["response_flags"] = outcome.response_flags
+    labels["response_flags"] = outcome.response_flags  # the graph groups by it too
     return labels
 
 

@@ -155,6 +155,10 @@ class Workload:
     cluster: str = ""
     latency: LatencyModel = field(default_factory=LatencyModel)
     service_account: str = ""
+    # False: its callers reach it in plain text (a DestinationRule with tls mode DISABLE, or
+    # a PERMISSIVE port taking plain text): its destination reports say
+    # connection_security_policy="none", what a security review looks for before STRICT mode.
+    mtls: bool = True
 
     @property
     def key(self) -> tuple[str, str]:

@@ -1,11 +1,13 @@
 """The demo's TelemetrySource: graph telemetry computed from the traffic model.
 
 It answers exactly what collectors/prometheus.py would get from a Prometheus holding the demo's
-series: the same label sets (demo/series.py), the same reporter rule (DESIGN.md: count each
-request once from reporter="source", plus reporter="destination" for callers outside the mesh;
-latency from the destination reporter where present), the same `sum by` over the labels of
-mesh/viewkeys.py, and mesh.metrics.histogram_quantile over the summed bucket rates. Only the
-integer rounding of counters separates the two.
+series: the same label sets (demo/series.py), the same reports (collectors/prometheus.py
+traffic_parts: the caller's report of traffic starting in the selection, the destination's of
+everything touching it, each record tagged with its reporter, Envoy flags and security policy,
+so mesh/reporters.py counts each request once; latency from the destination reporter where
+present), the same `sum by` over the labels of mesh/viewkeys.py (with the workload-name
+fallback), and mesh.metrics.histogram_quantile over the summed bucket rates. Only the integer
+rounding of counters separates the two.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from mesh.records import (
     RequestRate,
     TcpRate,
 )
-from mesh.viewkeys import destination_endpoint, edge_labels, source_endpoint
+from mesh.viewkeys import destination_endpoint, edge_labels, fallback_labels, source_endpoint
 
 _BOUNDS = (*ISTIO_BUCKETS_MS, math.inf)
 
@@ -49,53 +51,75 @@ class DemoTelemetry:
         by = edge_labels(query.view)
         selected = set(query.namespaces)
         mtls = self.model.spec.mtls
-        requests: dict[tuple[tuple[str, ...], str, str, str], float] = defaultdict(float)
-        buckets: dict[str, dict[tuple[str, ...], np.ndarray]] = {
-            "source": {},
-            "destination": {},
-        }
-        tcp: dict[tuple[str, ...], list[float]] = {}
+        Group = tuple[tuple[str, ...], tuple[str, ...]]  # (edge key, fallback labels)
+        requests: dict[tuple[Group, str, str, str, str, str, str], float] = defaultdict(float)
+        buckets: dict[str, dict[Group, np.ndarray]] = {"source": {}, "destination": {}}
+        tcp: dict[tuple[Group, str, str], list[float]] = {}
+        labels_of: dict[Group, dict[str, str]] = {}
         for w in self.model.window(query.at, query.window_s):
             edge = w.edge
             for reporter in edge.reporters:
                 labels = series_edge_labels(edge, reporter, mtls, full=False)
-                if (
-                    labels["source_workload_namespace"] not in selected
-                    and labels["destination_service_namespace"] not in selected
-                ):
+                inside = labels["source_workload_namespace"] in selected
+                if not inside and labels["destination_service_namespace"] not in selected:
                     continue
-                key = tuple(labels.get(name, "") for name in by)
-                counted = reporter == "source" or labels["source_workload"] == UNKNOWN
+                if reporter == "source" and not inside:
+                    continue  # every demo request reaches a pod: its destination reports it
+                extra = fallback_labels(labels, query.view)
+                group = (
+                    tuple(labels.get(name, "") for name in by),
+                    tuple(labels.get(name, "") for name in extra),
+                )
+                labels_of.setdefault(
+                    group,
+                    {**{n: labels.get(n, "") for n in by}, **{n: labels.get(n, "") for n in extra}},
+                )
+                security = labels.get("connection_security_policy", "")
                 if edge.is_tcp:
-                    if counted:
-                        acc = tcp.setdefault(key, [0.0, 0.0])
-                        acc[0] += w.sent_bps
-                        acc[1] += w.received_bps
+                    acc = tcp.setdefault((group, reporter, security), [0.0, 0.0])
+                    acc[0] += w.sent_bps
+                    acc[1] += w.received_bps
                     continue
-                if counted:
-                    for outcome, rps in w.requests:
-                        group = (key, edge.protocol, outcome.response_code, outcome.grpc_status)
-                        requests[group] += rps
+                for outcome, rps in w.requests:
+                    key = (
+                        group,
+                        edge.protocol,
+                        outcome.response_code,
+                        outcome.grpc_status,
+                        outcome.response_flags,
+                        reporter,
+                        security,
+                    )
+                    requests[key] += rps
+                if reporter == "source" and labels["destination_workload"] != UNKNOWN:
+                    continue  # latency: the caller's buckets only where no destination reports
                 per_reporter = buckets[reporter]
-                if key not in per_reporter:
-                    per_reporter[key] = np.zeros(NBUCKETS + 1)
-                per_reporter[key] += np.asarray(w.buckets[reporter])
+                if group not in per_reporter:
+                    per_reporter[group] = np.zeros(NBUCKETS + 1)
+                per_reporter[group] += np.asarray(w.buckets[reporter])
 
-        def endpoints(key: tuple[str, ...]):
-            labels = dict(zip(by, key, strict=True))
+        def endpoints(group: Group):
+            labels = labels_of[group]
             return source_endpoint(labels, query.view), destination_endpoint(labels, query.view)
 
         request_records = []
-        for (key, protocol, code, grpc), rps in sorted(requests.items()):
-            src, dst = endpoints(key)
-            request_records.append(RequestRate(src, dst, protocol, code, grpc, rps))
+        for (group, protocol, code, grpc, flags, reporter, security), rps in sorted(
+            requests.items()
+        ):
+            src, dst = endpoints(group)
+            request_records.append(
+                RequestRate(src, dst, protocol, code, grpc, rps, reporter, flags, security)
+            )
         latency_records = []
-        for key in sorted(buckets["destination"].keys() | buckets["source"].keys()):
-            preferred = buckets["destination"].get(key)
-            chosen = preferred if preferred is not None else buckets["source"][key]
+        for group in sorted(buckets["destination"].keys() | buckets["source"].keys()):
+            preferred = buckets["destination"].get(group)
+            chosen = preferred if preferred is not None else buckets["source"][group]
             p50, p95, p99 = quantiles(chosen)
-            latency_records.append(LatencyQuantiles(*endpoints(key), p50, p95, p99))
-        tcp_records = [TcpRate(*endpoints(key), s, r) for key, (s, r) in sorted(tcp.items())]
+            latency_records.append(LatencyQuantiles(*endpoints(group), p50, p95, p99))
+        tcp_records = [
+            TcpRate(*endpoints(group), s, r, reporter, security)
+            for (group, reporter, security), (s, r) in sorted(tcp.items())
+        ]
         return GraphTelemetry(
             query=query,
             requests=tuple(request_records),

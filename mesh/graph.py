@@ -7,8 +7,13 @@ health, outsiders). Each appender mutates the graph in place and can be tested a
 Node ids per view: `unknown` for callers outside the mesh; `namespace/workload` (workload view),
 `namespace/app` (app view, and the source side of the service view), `namespace/app/version`
 (versioned-app view), `namespace/service` (service view). A destination whose workload is
-unknown (503 NR: no route, no healthy upstream) becomes a service node in every view, because
-the request never reached a workload.
+unknown (503 NR: no route, no healthy upstream) becomes a service node in every view, in the
+namespace of its host, because the request never reached a workload. A workload without app
+labels is named by its workload in the app views (as Istio's canonical service does), and in
+the service view when its calls name no service: never a service "unknown".
+
+Each request counts once (mesh/reporters.py picks the report per edge before the graph is
+built); the destination's reports also give each edge its mTLS share (add_security).
 
 Clusters (Istio's `source_cluster` / `destination_cluster`; "unknown" or absent means none): every
 node carries its `cluster`. When the telemetry names more than one cluster, the id of each node
@@ -27,7 +32,16 @@ from typing import Any
 
 import networkx as nx
 
-from mesh.health import CLIENT_ERROR, ERROR, HEALTHY, IDLE, HealthThresholds, classify, health
+from mesh.health import (
+    CLIENT_ERROR,
+    ERROR,
+    HEALTHY,
+    IDLE,
+    OK,
+    HealthThresholds,
+    classify,
+    health,
+)
 from mesh.records import (
     UNKNOWN,
     Endpoint,
@@ -37,6 +51,7 @@ from mesh.records import (
     RequestRate,
     TcpRate,
 )
+from mesh.reporters import MUTUAL_TLS, counted_once, destination_reports
 
 Appender = Callable[[nx.DiGraph], None]
 
@@ -47,6 +62,7 @@ NODE_FIELDS: tuple[str, ...] = (
 EDGE_FIELDS: tuple[str, ...] = (
     "id", "source", "target", "protocol", "rps", "error_rate", "error_rate_4xx", "share",
     "p50_ms", "p95_ms", "p99_ms", "bps", "sent_bps", "received_bps", "health", "cross_cluster",
+    "mtls", "responses",
 )  # fmt: skip
 PROTOCOLS: tuple[str, ...] = ("http", "grpc", "tcp")
 
@@ -56,8 +72,10 @@ _DECIMALS: dict[str, int] = {
     "rps": 4, "rps_in": 4, "rps_out": 4, "share": 4,
     "error_rate": 6, "error_rate_4xx": 6, "error_rate_in": 6, "error_rate_4xx_in": 6,
     "p50_ms": 3, "p95_ms": 3, "p99_ms": 3,
-    "bps": 2, "sent_bps": 2, "received_bps": 2,
+    "bps": 2, "sent_bps": 2, "received_bps": 2, "mtls": 4,
 }  # fmt: skip
+# At most this many failing or flagged outcomes per edge in `responses`, the largest first.
+MAX_RESPONSES = 8
 _SIGNIFICANT = 5
 _NODE_TEXT = ("cluster", "namespace", "workload", "app", "version", "service")
 
@@ -100,9 +118,24 @@ def _in_cluster(
     return (f"{cluster}:{node_id}" if several_clusters else node_id), attrs
 
 
+def host_parts(host: str) -> tuple[str, str]:
+    """(service, namespace) from a host such as `reviews.bookinfo.svc.cluster.local` or
+    `reviews.bookinfo:9080`; ("", "") when the host names no namespace (`reviews:9080`, an IP)."""
+    name, _, rest = host.partition(".")
+    namespace = rest.split(".", 1)[0].split(":", 1)[0]
+    if not name or not namespace or name.replace(".", "").isdigit() or namespace.isdigit():
+        return "", ""
+    return name, namespace
+
+
 def _service_node(ep: Endpoint) -> tuple[str, dict[str, str]]:
-    namespace = ep.service_namespace or ep.namespace or UNKNOWN
-    service = ep.service or UNKNOWN
+    """A service node. A request that reached no pod often knows its service only by the host
+    it asked for: the node is then named by the host, in the host's namespace."""
+    host_name, host_namespace = host_parts(ep.host) if ep.host else ("", "")
+    namespace = ep.service_namespace or ep.namespace
+    if _absent(namespace):
+        namespace = host_namespace or UNKNOWN
+    service = ep.service.split(".", 1)[0] if not _absent(ep.service) else (host_name or UNKNOWN)
     return f"{namespace}/{service}", {"kind": "service", "namespace": namespace, "service": service}
 
 
@@ -128,28 +161,46 @@ def _source_node(ep: Endpoint, view: GraphView) -> tuple[str, dict[str, str]]:
         name = ep.workload or ep.app or UNKNOWN
         attrs = {"kind": "workload", "namespace": ns, "workload": name, "app": ep.app}
         return f"{ns}/{name}", {**attrs, "version": ep.version}
-    app = ep.app or ep.workload or UNKNOWN
-    if view is GraphView.VERSIONED_APP and ep.version:
+    app = _app_name(ep)
+    if view is GraphView.VERSIONED_APP and not _absent(ep.version):
         attrs = {"kind": "app", "namespace": ns, "app": app, "version": ep.version}
         return f"{ns}/{app}/{ep.version}", attrs
     return f"{ns}/{app}", {"kind": "app", "namespace": ns, "app": app}
 
 
+def _app_name(ep: Endpoint) -> str:
+    """The canonical service, else the workload's name (Istio's own fallback), else unknown."""
+    if not _absent(ep.app):
+        return ep.app
+    return ep.workload if not _absent(ep.workload) else UNKNOWN
+
+
 def _destination_node(ep: Endpoint, view: GraphView) -> tuple[str, dict[str, str]]:
-    if view is GraphView.SERVICE:
-        return _service_node(ep)
     ns = ep.namespace
+    if view is GraphView.SERVICE:
+        if _absent(ep.service) and not _absent(ep.workload):  # called with no service name
+            return _workload_node(ep)
+        return _service_node(ep)
     if view is GraphView.WORKLOAD:
         if _absent(ep.workload):
             return _service_node(ep)
-        attrs = {"kind": "workload", "namespace": ns, "workload": ep.workload, "app": ep.app}
-        return f"{ns}/{ep.workload}", {**attrs, "version": ep.version, "service": ep.service}
-    if _absent(ep.app):
+        return _workload_node(ep)
+    if _absent(ep.app) and _absent(ep.workload):
         return _service_node(ep)
-    attrs = {"kind": "app", "namespace": ns, "app": ep.app, "service": ep.service}
-    if view is GraphView.VERSIONED_APP and ep.version:
-        return f"{ns}/{ep.app}/{ep.version}", {**attrs, "version": ep.version}
-    return f"{ns}/{ep.app}", attrs
+    app = _app_name(ep)
+    service = "" if _absent(ep.service) else ep.service
+    attrs = {"kind": "app", "namespace": ns, "app": app, "service": service}
+    if view is GraphView.VERSIONED_APP and not _absent(ep.version):
+        return f"{ns}/{app}/{ep.version}", {**attrs, "version": ep.version}
+    return f"{ns}/{app}", attrs
+
+
+def _workload_node(ep: Endpoint) -> tuple[str, dict[str, str]]:
+    ns = ep.namespace
+    app = "" if _absent(ep.app) else ep.app
+    service = "" if _absent(ep.service) else ep.service
+    attrs = {"kind": "workload", "namespace": ns, "workload": ep.workload, "app": app}
+    return f"{ns}/{ep.workload}", {**attrs, "version": ep.version, "service": service}
 
 
 def _new_node(node_id: str, attrs: Mapping[str, str]) -> dict[str, Any]:
@@ -203,6 +254,8 @@ def _new_edge(source: str, target: str) -> dict[str, Any]:
         "received_bps": None,
         "health": IDLE,
         "cross_cluster": False,
+        "mtls": None,
+        "responses": {},
     }
 
 
@@ -249,9 +302,10 @@ def traffic_graph(telemetry: GraphTelemetry) -> nx.DiGraph:
     )
     protocols: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     services: dict[str, Counter[str]] = defaultdict(Counter)
+    requests = counted_once(telemetry.requests, q.namespaces)
     # Records of one endpoint pair (one per outcome) share their nodes and edge: map them once.
     pairs: dict[tuple[Endpoint, Endpoint], tuple[str, str]] = {}
-    for r in telemetry.requests:
+    for r in requests:
         found = pairs.get((r.source, r.destination))
         if found is None:
             found = pairs[r.source, r.destination] = ensure_edge(g, r.source, r.destination)
@@ -263,11 +317,15 @@ def traffic_graph(telemetry: GraphTelemetry) -> nx.DiGraph:
             edge["error_rps"] += r.rps
         elif outcome == CLIENT_ERROR:
             edge["client_error_rps"] += r.rps
+        flags = "" if r.response_flags == "-" else r.response_flags
+        if outcome != OK or flags:
+            key = (r.response_code, r.grpc_status, flags)
+            edge["responses"][key] = edge["responses"].get(key, 0.0) + r.rps
         protocol = (r.protocol or "http").lower()
         protocols[s, t][protocol if protocol in PROTOCOLS else "http"] += r.rps
-        if r.destination.service and g.nodes[t]["kind"] != "service":
+        if not _absent(r.destination.service) and g.nodes[t]["kind"] != "service":
             services[t][r.destination.service] += r.rps
-    for rec in telemetry.tcp:
+    for rec in counted_once(telemetry.tcp, q.namespaces):
         ensure_edge(g, rec.source, rec.destination)
     for (s, t), counts in protocols.items():
         # Most rps wins; ties go to the first name alphabetically, so output is stable.
@@ -305,6 +363,7 @@ def _fields(ep: Endpoint) -> tuple[str, ...]:
         ep.service,
         ep.service_namespace,
         ep.cluster,
+        ep.host,
     )
 
 
@@ -428,11 +487,49 @@ def mark_outsiders(g: nx.DiGraph, namespaces: Iterable[str]) -> None:
         n["outsider"] = n["kind"] != "unknown" and n["namespace"] not in wanted
 
 
+def add_security(
+    g: nx.DiGraph, requests: Iterable[RequestRate], tcp: Iterable[TcpRate] = ()
+) -> None:
+    """Each edge's mTLS share: of the requests (of the bytes, for a TCP edge) its destination
+    reported, the part with connection_security_policy="mutual_tls". None where no destination
+    report exists (an unmeshed destination, a request that reached no pod): unknown, not 0."""
+    view = _view(g)
+    several = _several_clusters(g)
+    pairs: dict[tuple[Endpoint, Endpoint], tuple[str, str]] = {}
+    sums: dict[tuple[str, str, bool], list[float]] = defaultdict(lambda: [0.0, 0.0])
+
+    def add(source: Endpoint, destination: Endpoint, tcp: bool, amount: float, sec: str) -> None:
+        found = pairs.get((source, destination))
+        if found is None:
+            s, _ = source_node(source, view, several)
+            t, _ = destination_node(destination, view, several)
+            found = pairs[source, destination] = (s, t)
+        if not g.has_edge(*found):
+            return
+        acc = sums[(*found, tcp)]
+        acc[0] += amount
+        if sec == MUTUAL_TLS:
+            acc[1] += amount
+
+    for r in destination_reports(tuple(requests)):
+        add(r.source, r.destination, False, r.rps, r.security)
+    for rec in destination_reports(tuple(tcp)):
+        add(rec.source, rec.destination, True, rec.sent_bps + rec.received_bps, rec.security)
+    for s, t, d in g.edges(data=True):
+        by_bytes = d["protocol"] == "tcp" and d["rps"] == 0
+        total, secure = sums.get((s, t, by_bytes), (0.0, 0.0))
+        d["mtls"] = secure / total if total > 0 else None
+
+
 def appenders(telemetry: GraphTelemetry, thresholds: HealthThresholds) -> list[Appender]:
     """The enrichment pipeline, in order: later steps read what earlier ones wrote."""
+    namespaces = telemetry.query.namespaces
+    tcp = counted_once(telemetry.tcp, namespaces)
+    requests = counted_once(telemetry.requests, namespaces)
     return [
-        partial(add_tcp_bytes, tcp=telemetry.tcp),
-        partial(add_latency, latencies=telemetry.latencies, requests=telemetry.requests),
+        partial(add_tcp_bytes, tcp=tcp),
+        partial(add_latency, latencies=telemetry.latencies, requests=requests),
+        partial(add_security, requests=telemetry.requests, tcp=telemetry.tcp),
         add_share,
         add_node_rates,
         add_error_rates,
@@ -484,7 +581,19 @@ def _round(value: float, decimals: int) -> float:
     return round(value, digits)
 
 
+def _responses_json(responses: Mapping[tuple[str, str, str], float]) -> list[dict[str, Any]]:
+    """Failing or flagged outcomes of an edge, the largest first: code, gRPC status, Envoy's
+    response flags ("NR", "UH,URX", ...) and their rate."""
+    ordered = sorted(responses.items(), key=lambda item: (-item[1], item[0]))[:MAX_RESPONSES]
+    return [
+        {"code": code, "grpc": grpc, "flags": flags, "rps": _round(rps, 4)}
+        for (code, grpc, flags), rps in ordered
+    ]
+
+
 def _json_value(key: str, value: Any) -> Any:
+    if key == "responses":
+        return _responses_json(value or {})
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
     if isinstance(value, int | float):
@@ -508,6 +617,30 @@ def graph_json(g: nx.DiGraph) -> dict[str, list[dict[str, Any]]]:
     return {"nodes": nodes, "edges": edges}
 
 
+def security_summary(g: nx.DiGraph) -> dict[str, Any]:
+    """How much of the traffic runs in plain text, over the edges whose destination reported
+    its security policy (`mtls` known): requests, and bytes for TCP-only edges. None when no
+    edge can say: not enough data, never 0 %. `unknown_rps` is the traffic that cannot say."""
+    known_rps = plain_rps = unknown_rps = known_bps = plain_bps = 0.0
+    for _, _, d in g.edges(data=True):
+        if d.get("mtls") is None:
+            unknown_rps += d["rps"]
+            continue
+        if d["rps"] > 0:
+            known_rps += d["rps"]
+            plain_rps += d["rps"] * (1.0 - d["mtls"])
+        elif d["bps"]:
+            known_bps += d["bps"]
+            plain_bps += d["bps"] * (1.0 - d["mtls"])
+    return {
+        "plaintext_rps": _round(plain_rps, 4) if known_rps > 0 else None,
+        "plaintext_share": _round(plain_rps / known_rps, 4) if known_rps > 0 else None,
+        "plaintext_bps": _round(plain_bps, 2) if known_bps > 0 else None,
+        "plaintext_bps_share": _round(plain_bps / known_bps, 4) if known_bps > 0 else None,
+        "unknown_security_rps": _round(unknown_rps, 4),
+    }
+
+
 def graph_summary(g: nx.DiGraph) -> dict[str, Any]:
     """Totals for a page header: request rate over all edges, its error ratios, TCP bytes."""
     rps = sum(d["rps"] for _, _, d in g.edges(data=True))
@@ -515,6 +648,7 @@ def graph_summary(g: nx.DiGraph) -> dict[str, Any]:
     client_errors = sum(d["client_error_rps"] for _, _, d in g.edges(data=True))
     bps = sum(d["bps"] or 0.0 for _, _, d in g.edges(data=True))
     states = Counter(n["health"] for _, n in g.nodes(data=True))
+
     return {
         "nodes": g.number_of_nodes(),
         "edges": g.number_of_edges(),
@@ -522,6 +656,7 @@ def graph_summary(g: nx.DiGraph) -> dict[str, Any]:
         "error_rate": _round(_ratio(errors, rps), 6),
         "error_rate_4xx": _round(_ratio(client_errors, rps), 6),
         "bps": _round(bps, 2),
+        **security_summary(g),
         "health": {
             state: states.get(state, 0) for state in ("healthy", "degraded", "failure", "idle")
         },

@@ -28,7 +28,8 @@ class Endpoint:
     For a destination: namespace=destination_workload_namespace (or destination_service_namespace
     when the workload is unknown), workload=destination_workload,
     app=destination_canonical_service, version=destination_canonical_revision,
-    service=destination_service_name, service_namespace=destination_service_namespace.
+    service=destination_service_name, service_namespace=destination_service_namespace,
+    host=destination_service.
     A caller outside the mesh has workload == "unknown".
     """
 
@@ -39,6 +40,7 @@ class Endpoint:
     service: str = ""
     service_namespace: str = ""
     cluster: str = ""
+    host: str = ""  # destination_service: the host the caller asked for (destinations only)
 
     @property
     def is_unknown(self) -> bool:
@@ -55,6 +57,13 @@ class RequestRate:
     response_code: str  # "200", "503", "0" (no response)
     grpc_status: str  # "" when absent, "0" OK, "1".."16" errors
     rps: float
+    # Which proxy reported it ("source" or "destination"; mesh/reporters.py picks one per edge
+    # so each request counts once), Envoy's response_flags ("-", "NR", "UH", ...), and the
+    # destination report's connection_security_policy ("mutual_tls", "none"; "" or "unknown"
+    # on source reports, which cannot tell).
+    reporter: str = "source"
+    response_flags: str = ""
+    security: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +89,8 @@ class TcpRate:
     destination: Endpoint
     sent_bps: float
     received_bps: float
+    reporter: str = "source"  # as RequestRate
+    security: str = ""  # as RequestRate
 
 
 @dataclass(frozen=True, slots=True)

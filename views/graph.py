@@ -8,7 +8,7 @@ from typing import Any
 
 from mesh import validate
 from mesh.errors import BadRequest
-from mesh.graph import build_graph, graph_clusters, graph_json, keep_clusters
+from mesh.graph import build_graph, graph_clusters, graph_json, keep_clusters, security_summary
 from mesh.health import HealthThresholds
 from mesh.records import GraphQuery, GraphView
 from services import Services
@@ -121,8 +121,8 @@ def _shared_view(services: Services, params: GraphParams, query: GraphQuery) -> 
 
 def _graph_body(services: Services, params: GraphParams, query: GraphQuery) -> dict[str, Any]:
     telemetry = services.telemetry.graph_telemetry(query)
-    graph = build_graph(telemetry, thresholds_of(services))
-    body = graph_json(keep_clusters(graph, params.clusters))
+    graph = keep_clusters(build_graph(telemetry, thresholds_of(services)), params.clusters)
+    body = graph_json(graph)
     return {
         "graph": params.view.value,
         "window": params.window,
@@ -130,6 +130,9 @@ def _graph_body(services: Services, params: GraphParams, query: GraphQuery) -> d
         "namespaces": list(params.namespaces),
         "nodes": body["nodes"],
         "edges": body["edges"],
+        # How much of the drawn traffic runs in plain text (no mutual TLS), from the
+        # destinations' reports; null where no edge can say.
+        "security": security_summary(graph),
         "queries": telemetry.queries_sent,  # per metrics endpoint
         "endpoints": telemetry.endpoints,
         "source": services.telemetry.name,

@@ -43,6 +43,26 @@ def edge_texts(edge: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def security_class(edge: dict[str, Any]) -> str:
+    """How the edge travels: all over mutual TLS, partly or wholly in plain text, or unknown
+    (no destination report says): unknown is never drawn as secure."""
+    share = edge.get("mtls")
+    if share is None:
+        return "mtls-unknown"
+    return "mtls-full" if share >= 1.0 else "plaintext"
+
+
+def security_text(edge: dict[str, Any]) -> str:
+    """The edge's security label under the Security display: only what needs a look."""
+    share = edge.get("mtls")
+    if share is None:
+        return "mTLS unknown"
+    if share >= 1.0:
+        return ""
+    plain = 1.0 - share
+    return "plain text" if plain >= 0.995 else f"{plain * 100:.0f}% plain text"
+
+
 def _width(rps: float | None, top: float) -> float:
     if not rps or rps <= 0 or top <= 0:
         return 1.5
@@ -114,8 +134,13 @@ def elements(
         data = {k: v for k, v in edge.items() if v is not None}
         data["id"] = f"{edge['source']}->{edge['target']}"
         data.update(edge_texts(edge))
+        data["label_security"] = security_text(edge)
+        for field in ("label_rps", "label_share", "label_p95"):
+            data[f"{field}_security"] = " · ".join(
+                t for t in (data[field], data["label_security"]) if t
+            )
         data["width"] = _width(edge.get("rps"), top)
-        classes = [edge.get("health", "idle"), edge.get("protocol", "http")]
+        classes = [edge.get("health", "idle"), edge.get("protocol", "http"), security_class(edge)]
         if edge.get("cross_cluster"):
             classes.append("cross-cluster")
         if highlight:
@@ -125,7 +150,18 @@ def elements(
     return out
 
 
-def stylesheet(edge_label: str) -> list[dict[str, Any]]:
+def security_style(label_field: str | None) -> list[dict[str, Any]]:
+    """The Security display: plain-text edges dotted, with their plain-text share added to the
+    chosen edge label; full mTLS stays solid; unknown (no destination report) is said, never
+    drawn as secure. Health colours stay as they are."""
+    text = f"data({label_field}_security)" if label_field else "data(label_security)"
+    return [
+        {"selector": "edge.plaintext", "style": {"line-style": "dotted", "font-weight": "bold"}},
+        {"selector": "edge.plaintext, edge.mtls-unknown", "style": {"label": text}},
+    ]
+
+
+def stylesheet(edge_label: str, security: bool = False) -> list[dict[str, Any]]:
     label_field = {"rps": "label_rps", "share": "label_share", "p95": "label_p95"}.get(edge_label)
     style: list[dict[str, Any]] = [
         {
@@ -233,6 +269,8 @@ def stylesheet(edge_label: str) -> list[dict[str, Any]]:
         )
     if label_field:
         style.append({"selector": "edge", "style": {"label": f"data({label_field})"}})
+    if security:
+        style += security_style(label_field)
     style += [
         {"selector": ".faded", "style": {"opacity": 0.25}},
         {

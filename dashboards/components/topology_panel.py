@@ -9,6 +9,7 @@ from dash import html
 from dashboards.components import format as fmt
 from dashboards.components.investigation_panel import namespace_why_button, why_button
 from dashboards.components.links import service_link, traces_link, workload_link
+from mesh.envoy_flags import explain
 
 
 def health_chip(health: str | None) -> html.Span:
@@ -99,6 +100,49 @@ def node_panel(node: dict[str, Any], graph: dict[str, Any]) -> html.Div:
     )
 
 
+def security_row(edge: dict[str, Any]) -> tuple[str, str]:
+    """The edge's mTLS share in words; unknown says why, never passes for secure."""
+    share = edge.get("mtls")
+    what = "bytes" if edge.get("protocol") == "tcp" else "requests"
+    if share is None:
+        return ("mTLS", "unknown: no report from the destination's proxy (no sidecar, or no pod)")
+    if share >= 1.0:
+        return ("mTLS", f"all {what} over mutual TLS")
+    if share <= 0.0:
+        return ("mTLS", f"none: all {what} in plain text")
+    return (
+        "mTLS",
+        f"{fmt.percent(share, 1)} of {what} over mutual TLS; "
+        f"{fmt.percent(1.0 - share, 1)} in plain text",
+    )
+
+
+def responses_list(edge: dict[str, Any]) -> html.Div | None:
+    """Failing or flagged responses of the edge, each Envoy flag explained in plain words."""
+    responses = edge.get("responses") or []
+    if not responses:
+        return None
+    items = []
+    for r in responses:
+        code = r.get("code") or "–"
+        if r.get("grpc"):
+            code += f" (gRPC {r['grpc']})"
+        words = [
+            html.Div([html.Span(flag, className="md-flag"), f": {text}"])
+            for flag, text in explain(r.get("flags") or "")
+        ]
+        items.append(
+            html.Li(
+                [html.Div([html.B(code), f" · {fmt.rps(r.get('rps'))}"]), *words],
+                className="md-response",
+            )
+        )
+    return html.Div(
+        [html.H4("Failing or flagged responses"), html.Ul(items, className="md-responses")],
+        id="panel-responses",
+    )
+
+
 def edge_panel(edge: dict[str, Any], graph: dict[str, Any]) -> html.Div:
     nodes = {n["id"]: n for n in graph["nodes"]}
     target = nodes.get(edge["target"], {})
@@ -122,6 +166,7 @@ def edge_panel(edge: dict[str, Any], graph: dict[str, Any]) -> html.Div:
             ("p99", fmt.ms(edge.get("p99_ms"))),
         ]
     )
+    figures.append(security_row(edge))
     source = nodes.get(edge["source"], {})
     if source.get("cluster") or target.get("cluster"):
         route = f"{source.get('cluster') or '–'} → {target.get('cluster') or '–'}"
@@ -151,6 +196,7 @@ def edge_panel(edge: dict[str, Any], graph: dict[str, Any]) -> html.Div:
             if edge.get("cross_cluster")
             else None,
             _rows(figures),
+            responses_list(edge),
             html.Div(links, className="md-panel-links"),
         ],
         className="md-panel",

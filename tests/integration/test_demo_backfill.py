@@ -12,10 +12,16 @@ from collections import defaultdict
 import pytest
 import requests
 
+from collectors.prometheus import (
+    latency_query,
+    parse_latencies,
+    parse_requests,
+    requests_query,
+)
 from demo.telemetry import quantiles
 from mesh.metrics import histogram_quantile
 from mesh.records import GraphQuery, GraphView
-from mesh.viewkeys import destination_endpoint, edge_labels, source_endpoint
+from mesh.reporters import counted_once
 from tests.promserver import PrometheusServer, require_prometheus
 
 pytestmark = pytest.mark.integration
@@ -149,28 +155,22 @@ def test_what_has_no_traffic_has_no_series(prometheus, quiet_namespace, scenario
 @pytest.mark.parametrize("view", list(GraphView))
 def test_demo_telemetry_equals_the_collector_promql(prometheus, scenarios, scenario_time, view):
     """The one query per family a collector sends, answered by Prometheus, equals DemoTelemetry."""
-    by = ",".join((*edge_labels(view), "request_protocol", "response_code", "grpc_response_status"))
-    promql = (
-        f'sum by ({by}) (rate(istio_requests_total{{reporter="source"}}[{W}])'
-        f' or rate(istio_requests_total{{reporter="destination",source_workload="unknown"}}[{W}]))'
-    )
+    everywhere = tuple(sorted({ns for mesh in scenarios.meshes for ns in mesh.namespaces}))
+    whole = GraphQuery(everywhere, view, WINDOW_S, scenario_time)
+    rows = prometheus.query(requests_query(whole), scenario_time)
     from_prometheus: dict[tuple, float] = defaultdict(float)
-    for row in prometheus.query(promql, scenario_time):
-        m = row["metric"]
-        k = (
-            source_endpoint(m, view),
-            destination_endpoint(m, view),
-            m.get("request_protocol", ""),
-            m.get("response_code", ""),
-            m.get("grpc_response_status", ""),
+    for r in counted_once(parse_requests(rows, view), everywhere):
+        from_prometheus[(r.source, r.destination, r.protocol, r.response_code, r.grpc_status)] += (
+            r.rps
         )
-        from_prometheus[k] += float(row["value"][1])
     from_demo: dict[tuple, float] = defaultdict(float)
     latency_demo = {}
     for mesh in scenarios.meshes:
         query = GraphQuery(mesh.namespaces, view, WINDOW_S, scenario_time)
         telemetry = mesh.telemetry.graph_telemetry(query)
-        for r in telemetry.requests:
+        # Each request once, as the graph counts it (mesh/reporters.py): every namespace of the
+        # mesh is selected, so the caller's report, plus the callee's for unmeshed callers.
+        for r in counted_once(telemetry.requests, query.namespaces):
             from_demo[(r.source, r.destination, r.protocol, r.response_code, r.grpc_status)] += (
                 r.rps
             )
@@ -180,18 +180,12 @@ def test_demo_telemetry_equals_the_collector_promql(prometheus, scenarios, scena
     for k, expected in from_demo.items():
         assert from_prometheus[k] == pytest.approx(expected, rel=0.02, abs=0.01), k
 
-    latency_q = (
-        f"histogram_quantile(0.95, sum by ({','.join(edge_labels(view))}, le) "
-        f'(rate(istio_request_duration_milliseconds_bucket{{reporter="destination"}}[{W}])))'
-    )
-    rows = prometheus.query(latency_q, scenario_time)
-    assert len(rows) == len(latency_demo)
-    for row in rows:
-        m = row["metric"]
-        lat = latency_demo[(source_endpoint(m, view), destination_endpoint(m, view))]
-        got = float(row["value"][1])
-        assert not math.isnan(got)
-        assert got == pytest.approx(lat.p95_ms, rel=0.05), m
+    found = parse_latencies(prometheus.query(latency_query(whole), scenario_time), view)
+    assert len(found) == len(latency_demo)
+    for lat in found:
+        expected = latency_demo[(lat.source, lat.destination)]
+        assert lat.p95_ms is not None and not math.isnan(lat.p95_ms)
+        assert lat.p95_ms == pytest.approx(expected.p95_ms, rel=0.05), lat
 
 
 def test_prometheus_server_restarts_on_the_same_port_with_its_data(tmp_path):

@@ -82,7 +82,11 @@ class Expected:
                 continue
             pair = ("/".join(m[k] for k in self.src_keys), "/".join(m[k] for k in self.dst_keys))
             sel = [f'{k}="{m[k]}"' for k in (*self.src_keys, *self.dst_keys)]
-            out[pair] = ",".join(['reporter="source"', *sel])
+            # Kiali's rules (issue 23): traffic entering the selection from elsewhere counts
+            # from the destination's report, traffic starting inside from the caller's.
+            inside = m.get("source_workload_namespace") in self.namespaces
+            reporter = 'reporter="source"' if inside else 'reporter="destination"'
+            out[pair] = ",".join([reporter, *sel])
         unknown = 'reporter="destination",source_workload="unknown"'
         for m in self._groups(metric, unknown, ("destination_service_namespace",)):
             if m.get("destination_service_namespace") not in self.namespaces:

@@ -175,15 +175,23 @@ def test_service_history_and_canary_merge_like_a_global_endpoint(servers, tmp_pa
     assert reviews["rps"] == pytest.approx(10.0, rel=0.02)
 
 
-def test_one_cluster_keeps_the_plain_node_ids(servers, tmp_path):
-    """West's Prometheus alone sees only west's own calls (productpage's calls into west are
-    reported by east's proxies): one cluster, so ids without a cluster, as before issue 8."""
+def test_one_clusters_prometheus_draws_calls_into_it_from_its_destination_reports(
+    servers, tmp_path
+):
+    """West's Prometheus alone holds only west's proxies' reports. Before issue 23 it drew west's
+    own call only; now productpage -> reviews-v2, whose caller's report lives in east, is drawn
+    from west's destination report, once, and names east as the caller's cluster."""
     client, _ = make_app(tmp_path, prometheus_url=servers.west.url)
     body = client.get(GRAPH).get_json()
-    assert [(e["source"], e["target"]) for e in body["edges"]] == [
-        ("bookinfo/reviews-v2", "bookinfo/ratings-v1")
-    ]
-    assert {n["cluster"] for n in body["nodes"]} == {"west"}
+    edges = by_edge(body)
+    assert set(edges) == {
+        ("east:bookinfo/productpage-v1", "west:bookinfo/reviews-v2"),
+        ("west:bookinfo/reviews-v2", "west:bookinfo/ratings-v1"),
+    }
+    into_west = edges[("east:bookinfo/productpage-v1", "west:bookinfo/reviews-v2")]
+    assert into_west["rps"] == pytest.approx(4.0)
+    assert into_west["error_rate"] == pytest.approx(0.1)
+    assert body["clusters"] == ["east", "west"]
 
 
 def test_the_cluster_filter_keeps_a_cluster_with_its_callers(servers, tmp_path):
@@ -231,7 +239,13 @@ def test_east_down_west_still_renders_and_east_is_named(servers, tmp_path):
         # West's part: its own call, with the figures it had.
         edge = by_edge(body)[("west:bookinfo/reviews-v2", "west:bookinfo/ratings-v1")]
         assert edge["rps"] == pytest.approx(4.0) and edge["p95_ms"] == pytest.approx(9.5)
-        assert all(n["cluster"] != "east" for n in body["nodes"])
+        # East's only node is productpage, as the caller of reviews-v2 drawn from west's
+        # destination report (its own report lives in east): once, 4 rps (issue 23).
+        assert [n["id"] for n in body["nodes"] if n["cluster"] == "east"] == [
+            "east:bookinfo/productpage-v1"
+        ]
+        into_west = by_edge(body)[("east:bookinfo/productpage-v1", "west:bookinfo/reviews-v2")]
+        assert into_west["rps"] == pytest.approx(4.0)
 
         # The page shows a banner naming east, and draws west.
         status, answer, _ = dash.call(

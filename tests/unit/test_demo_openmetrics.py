@@ -92,7 +92,20 @@ def test_reporters_follow_istio():
         for s in series
         if s.labels["reporter"] == "destination" and s.labels["source_workload"] != "unknown"
     ]
-    assert all(s.labels["connection_security_policy"] == "mutual_tls" for s in meshed_dst)
+    # Bookinfo's details-v1 takes its calls in plain text (demo/bookinfo.py); the rest is mTLS.
+    plain = {
+        s.labels["destination_workload"]
+        for s in meshed_dst
+        if s.labels["connection_security_policy"] == "none"
+    }
+    secure = {
+        s.labels["destination_workload"]
+        for s in meshed_dst
+        if s.labels["connection_security_policy"] == "mutual_tls"
+    }
+    assert plain == {"details-v1"}
+    assert {"productpage-v1", "reviews-v1", "ratings-v1"} <= secure
+    assert plain | secure == {s.labels["destination_workload"] for s in meshed_dst}
 
 
 def test_a_version_without_traffic_has_no_series_and_a_new_one_starts_at_its_first_request():

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from collectors import promql
 from collectors.prometheus import (
     QUERIES_PER_REFRESH,
+    host_regex,
     latency_query,
     requests_query,
     tcp_query,
@@ -132,37 +133,85 @@ def test_query_shape_does_not_grow_with_namespaces(builder):
     assert "ns-0|ns-1|ns-2" in many
 
 
-def test_requests_query_counts_each_request_once():
+def test_requests_query_reads_every_report_the_reporter_rules_need():
     text = requests_query(_q(["bookinfo", "shop"]))
     assert text.startswith("sum by (")
-    assert text.count("sum by") == 1
+    assert text.count("sum by") == 1  # the workload view needs no workload-name fallback arm
+    head = text.split(") (", 1)[0]
     for label in (
         *edge_labels(GraphView.WORKLOAD),
         "request_protocol",
         "response_code",
         "grpc_response_status",
+        "response_flags",
+        "reporter",  # the report is chosen per edge after the query (mesh/reporters.py)
+        "connection_security_policy",  # the destination's report gives the mTLS share
     ):
-        assert label in text.split(") (", 1)[0]
-    assert 'reporter="source",source_workload_namespace=~"bookinfo|shop"' in text
-    # Disjoint parts: series from a selected namespace, then series INTO one from elsewhere.
+        assert label in head
+    # Traffic starting inside, from the caller's report.
+    assert '{reporter="source",source_workload_namespace=~"bookinfo|shop"}' in text
+    # Requests from elsewhere that reached no pod of a selected host, from the caller's report.
     assert (
         'reporter="source",source_workload_namespace!~"bookinfo|shop",'
+        'destination_workload="unknown",destination_service=~"[^.:]+\\\\.(bookinfo|shop)([.:].*)?"'
+    ) in text
+    # The destination's report of everything touching the selection, in two disjoint parts.
+    assert '{reporter="destination",source_workload_namespace=~"bookinfo|shop"}' in text
+    assert (
+        'reporter="destination",source_workload_namespace!~"bookinfo|shop",'
         'destination_service_namespace=~"bookinfo|shop"'
     ) in text
-    assert (
-        'reporter="destination",source_workload="unknown",destination_service_namespace=~"bookinfo|shop"'
-        in text
-    )
-    assert text.count(" or ") == 2
+    assert text.count(" or ") == 3
     assert "[5m]" in text
+
+
+@pytest.mark.parametrize(
+    ("host", "inside"),
+    [
+        ("reviews.bookinfo.svc.cluster.local", True),
+        ("reviews.bookinfo", True),
+        ("reviews.bookinfo:9080", True),
+        ("reviews.shop.svc.cluster.local", True),
+        ("reviews.bookinfo2.svc.cluster.local", False),
+        ("reviews.other.svc.cluster.local", False),
+        ("bookinfo.other.svc.cluster.local", False),
+        ("reviews:9080", False),
+        ("10.0.0.7:9080", False),
+    ],
+)
+def test_host_regex_finds_the_namespace_of_a_host(host, inside):
+    pattern = re.compile(f"(?:{host_regex(['bookinfo', 'shop'])})")  # PromQL anchors =~
+    assert bool(pattern.fullmatch(host)) is inside
+
+
+@pytest.mark.parametrize("view", [GraphView.APP, GraphView.VERSIONED_APP, GraphView.SERVICE])
+def test_app_views_group_unlabelled_workloads_by_their_name_in_their_own_arms(view):
+    text = requests_query(_q(["bookinfo"], view))
+    arms = text.strip("()").split(" or sum by ")
+    assert len(arms) == 4  # (caller, callee) x (named, unnamed): disjoint series
+    dst_name = (
+        "destination_service_name"
+        if view is GraphView.SERVICE
+        else ("destination_canonical_service")
+    )
+    assert text.count('source_canonical_service!~"|unknown"') == 2 * 4
+    assert text.count('source_canonical_service=~"|unknown"') == 2 * 4
+    assert text.count(f'{dst_name}!~"|unknown"') == 2 * 4
+    assert text.count(f'{dst_name}=~"|unknown"') == 2 * 4
+    heads = [set(arm.split(") (", 1)[0].split("(", 1)[1].split(",")) for arm in arms]
+    extra = [{"source_workload", "destination_workload"} & head for head in heads]
+    assert extra == [set(), {"destination_workload"}, {"source_workload"}, {*extra[3]}]
+    assert extra[3] == {"source_workload", "destination_workload"}
 
 
 def test_latency_query_prefers_the_destination_reporter_and_asks_three_quantiles():
     text = latency_query(_q(["bookinfo"], GraphView.APP, 600))
     first = text.index('reporter="destination"')
     assert first < text.index('reporter="source"')
-    # The source reporter only fills in destinations no sidecar reports.
-    assert text.count('reporter="source"') == text.count('destination_workload="unknown"') == 6
+    # The source reporter only fills in destinations no sidecar reports: from inside, and from
+    # elsewhere to a selected host (2 parts x 4 fallback arms x 3 quantiles).
+    assert text.count('reporter="source"') == text.count('destination_workload="unknown"') == 24
+    assert text.count("destination_service=~") == 12
     for q in ("0.5", "0.95", "0.99"):
         assert f"histogram_quantile({q}, " in text
         assert f'"quantile", "{q}"' in text

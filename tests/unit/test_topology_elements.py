@@ -70,3 +70,35 @@ def test_edge_label_choice_switches_the_data_field():
 
     assert label_of(stylesheet("p95")) == ["data(label_p95)"]
     assert label_of(stylesheet("none")) == []
+
+
+def test_security_classes_say_plain_text_and_unknown_never_secure():
+    graph = {**GRAPH, "edges": [
+        {**GRAPH["edges"][0], "mtls": 1.0},
+        {**GRAPH["edges"][1], "mtls": 0.62},
+        {**GRAPH["edges"][2], "mtls": None},
+    ]}  # fmt: skip
+    els = by_id(elements(graph))
+    full = els["unknown->bookinfo/productpage-v1"]
+    partial = els["bookinfo/productpage-v1->bookinfo/reviews-v2"]
+    unknown = els["bookinfo/reviews-v2->shop/cart-v1"]
+    assert "mtls-full" in full["classes"] and full["data"]["label_security"] == ""
+    assert "plaintext" in partial["classes"]
+    assert partial["data"]["label_security"] == "38% plain text"
+    assert partial["data"]["label_rps_security"] == "5.00 rps · 38% plain text"
+    assert "mtls-unknown" in unknown["classes"]
+    assert unknown["data"]["label_security"] == "mTLS unknown"
+
+
+def test_the_security_display_adds_the_plain_text_style_only_when_on():
+    off = {s["selector"] for s in stylesheet("rps")}
+    on = stylesheet("rps", security=True)
+    assert "edge.plaintext" not in off
+    plain = next(s for s in on if s["selector"] == "edge.plaintext")
+    assert plain["style"]["line-style"] == "dotted"
+    labelled = next(s for s in on if s["selector"] == "edge.plaintext, edge.mtls-unknown")
+    assert labelled["style"]["label"] == "data(label_rps_security)"
+    none = stylesheet("none", security=True)
+    assert next(s for s in none if "mtls-unknown" in s["selector"])["style"]["label"] == (
+        "data(label_security)"
+    )
