@@ -27,7 +27,10 @@ def error_body(exc: Exception) -> tuple[dict, int]:
     if isinstance(exc, NotFound):
         return {"error": str(exc)}, 404
     if isinstance(exc, Conflict):
-        return {"error": str(exc), "diff": exc.diff, "current": exc.current}, 409
+        body = {"error": str(exc), "diff": exc.diff, "current": exc.current}
+        if getattr(exc, "verdict", None) is not None:  # views.release_guard.AgainstVerdict
+            body["verdict"] = exc.verdict
+        return body, 409
     if isinstance(exc, BackendError):
         return {"error": str(exc), "backend": exc.backend, "cause": exc.cause}, exc.status
     return {"error": "internal error; see the server log"}, 500

@@ -32,6 +32,7 @@ from dashboards.components.release_forms import (
     current_policy,
     default_roles,
     policy_values,
+    retire_target,
     review_link,
     weight_sum,
 )
@@ -43,6 +44,7 @@ from dashboards.components.release_view import (
     match_routes,
     mirror_state,
     preview_dialog,
+    refusal_banner,
     service_list,
     split_bar,
 )
@@ -52,7 +54,9 @@ from mesh.route_policy import POLICY_FIELDS
 from views.canary import parse_canary_params
 from views.metrics import metrics_view, parse_metrics_params
 from views.params import get_one
-from views.review import ReviewParams, verdict_view
+from views.release_actions import button_states
+from views.release_guard import AgainstVerdict
+from views.review import ReviewParams, release_roles, verdict_view
 from views.routes import audit_list, change_route, route_detail, routes_list
 
 FIGURES_WINDOW = "1m"  # short, so the figures follow a shift within a refresh or two
@@ -76,10 +80,12 @@ def _safe(query: dict[str, Any], key: str) -> str | None:
 
 
 def _btn_class(key: str) -> str:
-    return {
-        "takeover": "md-button md-button-primary",
-        "rollback": "md-button md-button-danger",
-    }.get(key, "md-button")
+    return {"rollback": "md-button md-button-danger"}.get(key, "md-button")
+
+
+def takeover_class(verdict: str | None) -> str:
+    """Take over is the primary button only when the evidence says promote."""
+    return "md-button md-button-primary" if verdict == "promote" else "md-button"
 
 
 def _policy_hint(kind: str) -> str:
@@ -255,7 +261,7 @@ def _mirror_card() -> html.Div:
                     ),
                     _field(
                         "% of live traffic",
-                        dcc.Input(id="rel-mirror-percent", type="number", min=0, max=100, value=10),
+                        dcc.Input(id="rel-mirror-percent", type="number", value=10),
                     ),
                 ],
                 className="rel-form",
@@ -344,21 +350,24 @@ def write_note(detail: dict[str, Any]) -> html.Div | None:
     )
 
 
-def _review(namespace: str, service: str, stable: str | None, canary: str | None) -> Any:
+def _review(
+    namespace: str, service: str, stable: str | None, canary: str | None
+) -> tuple[Any, str | None]:
     """The canary's verdict for the chosen pair, before the next step (2 cached queries), with
-    the way into the full review; a failing backend is a banner with the link kept."""
+    the way into the full review, and the verdict word; a failing backend is a banner with the
+    link kept."""
     href = review_link(namespace, service, stable, canary)
     if not stable or not canary or stable == canary:
         return html.P(
             ["Choose two different versions to compare. ", dcc.Link("Release review", href=href)],
             className="md-hint",
-        )
+        ), None
     args = {"namespace": namespace, "service": service, "baseline": stable, "canary": canary}
     try:
         summary = verdict_view(services(), ReviewParams(parse_canary_params(args)))
     except Exception as exc:  # every failure is a banner, never a traceback
-        return [error_banner(exc), dcc.Link("Open the release review", href=href)]
-    return verdict_panel(summary, href, "rel-cv")
+        return [error_banner(exc), dcc.Link("Open the release review", href=href)], None
+    return verdict_panel(summary, href, "rel-cv"), summary["analysis"]["verdict"]
 
 
 def _weight_inputs(weights: dict[str, int]) -> list[html.Label]:
@@ -366,14 +375,9 @@ def _weight_inputs(weights: dict[str, int]) -> list[html.Label]:
         html.Label(
             [
                 html.Span(v),
-                dcc.Input(
-                    id={"type": "rel-w", "version": v},
-                    type="number",
-                    min=0,
-                    max=100,
-                    step=1,
-                    value=w,
-                ),
+                # No min/max: a browser turns an out-of-range number into None, and the
+                # refusal must name the value typed (-10), not "nothing".
+                dcc.Input(id={"type": "rel-w", "version": v}, type="number", step=1, value=w),
             ],
             className="rel-weight",
         )
@@ -448,7 +452,7 @@ def register_callbacks(app) -> None:
         Output("rel-audit", "children"),
         Output("rel-deep-go", "data"),
         Output("rel-deep-action", "data"),
-        *[Output(f"rel-btn-{k}", "disabled") for k in ALL_BUTTONS],
+        *[Output(f"rel-btn-{k}", "disabled") for k in FORM_BUTTONS],
         Input("rel-service", "data"),
         Input("rel-revision", "data"),
         State("rel-namespace", "value"),
@@ -458,7 +462,7 @@ def register_callbacks(app) -> None:
         State("rel-deep-action", "data"),
     )
     def show(service, _rev, namespace, stable, canary, roles_init, deep):
-        n = len(ALL_BUTTONS)
+        n = len(FORM_BUTTONS)
         blank = ({"display": "none"}, "", [], None, [], None, [], None, [], None, None, [], None)
         placeholders = _placeholders(None)
         if not service:
@@ -471,9 +475,15 @@ def register_callbacks(app) -> None:
             return (*blank, placeholders, banner, None, no_update, no_update, *[True] * n)
         weights = {v: int(detail["weights"].get(v, 0)) for v in detail["versions"]}
         init = roles_init or {}
-        stable, canary = default_roles(
-            weights, stable or init.get("stable"), canary or init.get("canary")
-        )
+        if ctx.triggered_id == "rel-revision":  # an apply: the roles follow the new split
+            stable = canary = None
+        else:
+            stable, canary = stable or init.get("stable"), canary or init.get("canary")
+        try:
+            _, live_stable, live_canary = release_roles(svc, namespace, service)
+        except MeshdashError:
+            live_stable = live_canary = None
+        stable, canary = default_roles(weights, stable or live_stable, canary or live_canary)
         versions = list(weights)
         writable = bool(detail.get("writable"))
         idle = [v for v, w in weights.items() if w == 0]
@@ -485,7 +495,7 @@ def register_callbacks(app) -> None:
         go = {"button": DEEP_ACTIONS[deep], "at": time.time()} if deep in DEEP_ACTIONS else None
         disabled = [not writable] * n
         if not detail.get("mirrors"):
-            disabled[ALL_BUTTONS.index("mirror-stop")] = True
+            disabled[FORM_BUTTONS.index("mirror-stop")] = True
         title = [
             "Traffic split · ",
             html.Span(f"{detail['namespace']}/{service}", className="rel-mono"),
@@ -567,33 +577,66 @@ def register_callbacks(app) -> None:
 
     @app.callback(
         Output("rel-review", "children"),
+        Output("rel-btn-takeover", "className"),
         Input("rel-stable", "value"),
         Input("rel-canary", "value"),
         Input("rel-interval", "n_intervals"),
+        Input("rel-revision", "data"),
         State("rel-namespace", "value"),
         State("rel-service", "data"),
     )
-    def review(stable, canary, _tick, namespace, service):
+    def review(stable, canary, _tick, _rev, namespace, service):
         if not service:
-            return None
-        return _review(namespace, service, stable, canary)
+            return None, takeover_class(None)
+        panel, verdict = _review(namespace, service, stable, canary)
+        return panel, takeover_class(verdict)
 
     @app.callback(
         *[Output(f"rel-btn-{k}", "children") for k in BUTTONS],
+        *[Output(f"rel-btn-{k}", "disabled") for k in BUTTONS],
+        *[Output(f"rel-btn-{k}", "title") for k in BUTTONS],
         Input("rel-stable", "value"),
         Input("rel-canary", "value"),
+        Input("rel-revision", "data"),
+        State("rel-namespace", "value"),
+        State("rel-service", "data"),
     )
-    def labels(stable, canary):
-        return [button_label(k, stable, canary) for k in BUTTONS]
+    def labels(stable, canary, _rev, namespace, service):
+        """Labels name the versions; a button that would change nothing, or that the model
+        would refuse, is disabled with the reason as its tooltip."""
+        n = len(BUTTONS)
+        if not service:
+            return [*[button_label(k, stable, canary) for k in BUTTONS], *[True] * n, *[""] * n]
+        svc = services()
+        try:
+            detail = route_detail(svc, namespace, service, security.current_identity(svc.settings))
+            weights = {v: int(detail["weights"].get(v, 0)) for v in detail["versions"]}
+            retire = retire_target(weights, stable, canary)
+            payloads = {
+                k: action_payload(k, stable=stable, canary=canary, form={"version": retire})
+                for k in BUTTONS
+            }
+            why = button_states(svc, namespace, service, payloads)
+        except MeshdashError as exc:
+            text = str(getattr(exc, "message", None) or exc)
+            return [*[button_label(k, stable, canary) for k in BUTTONS], *[True] * n, *[text] * n]
+        if not detail.get("writable"):
+            why = {k: detail.get("why_not") or "changes are disabled" for k in BUTTONS}
+        return [
+            *[button_label(k, stable, canary, retire) for k in BUTTONS],
+            *[bool(why[k]) for k in BUTTONS],
+            *[why[k] and f"Not available: {why[k]}" for k in BUTTONS],
+        ]
 
     @app.callback(
         Output("rel-weight-sum", "children"),
         Input({"type": "rel-w", "version": ALL}, "value"),
+        State({"type": "rel-w", "version": ALL}, "id"),
     )
-    def show_sum(values):
+    def show_sum(values, ids):
         if not values:
             return ""
-        total, problem = weight_sum(values)
+        total, problem = weight_sum(values, [i["version"] for i in ids or []])
         return html.Span(
             f"Sum: {total:g}" + (f" — {problem}" if problem else " ✓"),
             className="rel-sum-bad" if problem else "rel-sum-ok",
@@ -671,6 +714,14 @@ def register_callbacks(app) -> None:
             }
         else:
             return skip
+        svc = services()
+        if button == "retire":  # the role without traffic, as the button's label says
+            try:
+                detail = route_detail(svc, namespace, service)
+            except Exception as exc:
+                return None, None, error_banner(exc)
+            weights = {v: int(detail["weights"].get(v, 0)) for v in detail["versions"]}
+            form = {"version": retire_target(weights, stable, canary)}
         payload = action_payload(
             button,
             stable=stable,
@@ -679,15 +730,19 @@ def register_callbacks(app) -> None:
             weights={i["version"]: v for i, v in zip(wids, wvalues, strict=True)},
             form=form,
         )
-        svc = services()
         try:
             identity = security.require_writer(svc.settings)
             body = change_route(svc, namespace, service, {**payload, "dry_run": True}, identity)
         except Exception as exc:
-            return None, None, error_banner(exc)
+            return None, None, refusal_banner(exc)
         if not body.get("changed", True) or not body.get("diff"):
             return None, None, info_banner(f"Nothing to change: {body.get('summary', '')}.")
-        pending = {**payload, "base": body.get("base"), "needs_confirm": bool(body.get("confirm"))}
+        pending = {
+            **payload,
+            "base": body.get("base"),
+            "needs_confirm": bool(body.get("confirm")) or bool(body.get("override_needed")),
+            "needs_override": bool(body.get("override_needed")),
+        }
         return preview_dialog(body, ""), pending, None
 
     @app.callback(
@@ -713,18 +768,25 @@ def register_callbacks(app) -> None:
             return skip
         if pending.get("needs_confirm") and not checked:
             return no_update, no_update, info_banner("Tick the confirmation box first."), no_update
-        payload = {k: v for k, v in pending.items() if k != "needs_confirm"}
+        if pending.get("needs_override") and not (reason or "").strip():
+            text = "Going against the verdict needs a reason: it is recorded in the audit log."
+            return no_update, no_update, info_banner(text), no_update
+        payload = {k: v for k, v in pending.items() if k not in ("needs_confirm", "needs_override")}
         payload["reason"] = reason or ""
+        if pending.get("needs_override"):
+            payload["override"] = True
         svc = services()
         try:
             identity = security.require_writer(svc.settings)
             body = change_route(svc, namespace, service, {**payload, "dry_run": False}, identity)
+        except AgainstVerdict as exc:  # the verdict turned since the preview
+            return None, None, refusal_banner(exc), (revision or 0) + 1
         except Conflict as exc:
             return conflict_dialog(str(exc), exc.diff or ""), None, None, (revision or 0) + 1
         except Forbidden as exc:
             return None, None, error_banner(exc), (revision or 0) + 1
         except Exception as exc:
-            return no_update, no_update, error_banner(exc), no_update
+            return no_update, no_update, refusal_banner(exc), no_update
         what = body.get("summary") or payload["action"]
         audit = body.get("audit") or {}
         if audit.get("recorded", True):
@@ -740,12 +802,16 @@ def register_callbacks(app) -> None:
 
     app.clientside_callback(
         """
-        function(ticked, options) {
-            return Boolean(options && options.length) && !(ticked && ticked.length);
+        function(ticked, reason, options) {
+            const asked = Boolean(options && options.length);
+            const override = asked && options[0].value === 'override';
+            const noReason = !(reason || '').trim();
+            return (asked && !(ticked && ticked.length)) || (override && noReason);
         }
         """,
         Output("rel-confirm", "disabled"),
         Input("rel-confirm-check", "value"),
+        Input("rel-reason", "value"),
         State("rel-confirm-check", "options"),
         prevent_initial_call=True,
     )

@@ -28,7 +28,7 @@ from mesh.errors import MeshdashError
 from mesh.series import Target
 from views.metrics import list_targets, metrics_view, parse_metrics_params
 from views.params import get_one
-from views.review import parse_review_params, review_view
+from views.review import parse_review_params, release_roles, review_view
 from views.routes import route_detail, routes_list
 
 WINDOWS: tuple[str, ...] = ("1m", "5m", "10m", "30m", "1h", "3h")
@@ -287,13 +287,21 @@ def register_callbacks(app) -> None:
             versions, weights = versions_of(namespace, service)
         except MeshdashError:
             versions, weights = [], {}
+        try:  # the pair being released now: the canary is where the split moves traffic
+            _, live_base, live_canary = release_roles(services(), namespace, service)
+        except MeshdashError:
+            live_base = live_canary = None
         wanted = [v for v in (baseline, canary, init.get("baseline"), init.get("canary")) if v]
         versions = list(dict.fromkeys([*versions, *wanted]))
         weights = {v: weights.get(v, 0) for v in versions}
-        stable, new = default_roles(
-            weights, baseline or init.get("baseline"), canary or init.get("canary")
-        )
-        return versions, stable, versions, new
+        # What the person chose (or the URL asked) is kept as given, even when the view will
+        # refuse it: a review never silently compares other versions than the ones asked for.
+        stable = baseline or init.get("baseline")
+        new = canary or init.get("canary")
+        if stable and new:
+            return versions, stable, versions, new
+        fallback = default_roles(weights, stable or live_base, new or live_canary)
+        return versions, stable or fallback[0], versions, new or fallback[1]
 
     @app.callback(
         Output("rv-data", "data"),

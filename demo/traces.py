@@ -11,7 +11,9 @@ Time is cut into buckets; a bucket's requests are drawn from a generator seeded 
 bucket), so any trace can be rebuilt from its id alone and nothing is precomputed: a search walks
 buckets newest first and stops at its limit. Like a tail-sampling collector, the store keeps a
 random BASE_SAMPLING of requests plus every failing and every slow one, so errors and slow
-requests are there to be found while staying in the proportions the metrics show.
+requests are there to be found while staying in the proportions the metrics show. The randomly
+kept ones carry `sampler.type=probabilistic` on every span (a search on any service can ask for
+them): comparisons between versions use those alone (mesh.version_time).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from demo.spec import Call, MeshSpec, Outcome, Workload
@@ -110,6 +112,7 @@ class Request:
     index: int
     start_s: float
     root: Hop
+    sampled: bool = False  # kept by the random base sample, not for being slow or failing
 
     @property
     def duration_ms(self) -> float:
@@ -206,7 +209,7 @@ class DemoTraceStore:
             keep = rng.random() < self.base_sampling
             slow = root.client_ms > SLOW_FACTOR * root.destination.latency.median_ms
             if keep or slow or root.any_failed:
-                kept.append(Request(bucket, index, start, root))
+                kept.append(Request(bucket, index, start, root, keep))
         return tuple(kept)
 
     def _routes(self, snap: StateSnapshot) -> dict[int, _Route]:
@@ -340,6 +343,12 @@ class DemoTraceStore:
             )
             for child in reversed(hop.children):
                 stack.append((child, server_id))
+        if req.sampled:  # tagged as a head sampler does: the unbiased part of the sample
+            head = (
+                Tag("sampler.type", "probabilistic"),
+                Tag("sampler.param", self.base_sampling, "float64"),
+            )
+            spans = [replace(s, tags=(*s.tags, *head)) for s in spans]
         spans.sort(key=lambda s: s.start_us)
         return Trace(tid, tuple(spans))
 

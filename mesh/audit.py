@@ -1,15 +1,16 @@
 """The shape of one audit record: who changed which routing object, when, why, from what to what.
 
 Pure: the JSON Lines file (collectors/audit_log.py) and the demo's in-memory log both store
-exactly `AuditEntry.to_json()`, so the page and /api/audit read one format.
+exactly `AuditEntry.to_json()`, so the page and /api/audit read one format: one entry per user
+action, listing every object it changed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 from mesh.errors import BadRequest
@@ -20,23 +21,66 @@ def iso_time(when: float) -> str:
     return dt.datetime.fromtimestamp(when, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+_TEXT_KEYS = ("who", "action", "reason", "namespace", "service", "change_id", "summary")
+
+
+@dataclass(frozen=True, slots=True)
+class AuditObject:
+    """One routing object a change wrote: its state before and after, and its new version."""
+
+    kind: str
+    name: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    resource_version: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "before": self.before,
+            "after": self.after,
+            "resource_version": self.resource_version,
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> AuditObject:
+        if not isinstance(raw, Mapping):
+            raise ValueError("an audit object is a JSON object")
+        text = {k: raw.get(k, "") for k in ("kind", "name", "resource_version")}
+        if not all(isinstance(v, str) for v in text.values()):
+            raise ValueError("audit object fields must be text")
+        before, after = raw.get("before"), raw.get("after")
+        if not all(v is None or isinstance(v, dict) for v in (before, after)):
+            raise ValueError("before/after must be objects or null")
+        return cls(before=before, after=after, **text)
+
+
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
-    """One applied write. A change that wrote two objects gives two entries with one change_id."""
+    """One user action: who did what to which service, when and why, with every object it
+    wrote (a retire writes the VirtualService and the DestinationRule: one entry, two objects).
+
+    `verdict` is the canary verdict at the moment of a take-over or step-up ({"verdict",
+    "headline", "baseline", "canary"}), and `override` says the person went against it.
+    Lines written before this shape held one object each, with its fields at the top level;
+    from_json still reads them, and merge_entries joins the lines of one change.
+    """
 
     when: float
     who: str
     action: str
     reason: str
-    kind: str
     namespace: str
-    name: str
     service: str
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
-    resource_version: str
     change_id: str
+    objects: tuple[AuditObject, ...] = ()
     summary: str = ""
+    verdict: dict[str, Any] | None = None
+    override: bool = False
+
+    def object_of(self, kind: str) -> AuditObject | None:
+        return next((o for o in self.objects if o.kind == kind), None)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -45,53 +89,73 @@ class AuditEntry:
             "who": self.who,
             "action": self.action,
             "reason": self.reason,
-            "kind": self.kind,
             "namespace": self.namespace,
-            "name": self.name,
             "service": self.service,
-            "before": self.before,
-            "after": self.after,
-            "resource_version": self.resource_version,
             "change_id": self.change_id,
             "summary": self.summary,
+            "objects": [o.to_json() for o in self.objects],
+            "verdict": self.verdict,
+            "override": self.override,
         }
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> AuditEntry:
-        """Parse one stored line; a line that is not an entry raises ValueError."""
+        """Parse one stored line (either shape); a line that is not an entry raises ValueError."""
         if not isinstance(raw, Mapping):
             raise ValueError("an audit entry is a JSON object")
         when = raw.get("when")
         if isinstance(when, bool) or not isinstance(when, int | float) or not math.isfinite(when):
             raise ValueError("an audit entry needs a numeric `when`")
-        text = {
-            k: raw.get(k, "")
-            for k in (
-                "who",
-                "action",
-                "reason",
-                "kind",
-                "namespace",
-                "name",
-                "service",
-                "resource_version",
-                "change_id",
-                "summary",
-            )
-        }
+        text = {k: raw.get(k, "") for k in _TEXT_KEYS}
         if not all(isinstance(v, str) for v in text.values()):
             raise ValueError("audit entry fields must be text")
-        before, after = raw.get("before"), raw.get("after")
-        if not all(v is None or isinstance(v, dict) for v in (before, after)):
-            raise ValueError("before/after must be objects or null")
-        return cls(when=float(when), before=before, after=after, **text)
+        if "objects" in raw:
+            items = raw.get("objects")
+            if not isinstance(items, list):
+                raise ValueError("objects must be a list")
+            objects = tuple(AuditObject.from_json(o) for o in items)
+        else:  # a line of the one-object shape
+            objects = (AuditObject.from_json(raw),)
+        verdict = raw.get("verdict")
+        if verdict is not None and not isinstance(verdict, dict):
+            raise ValueError("verdict must be an object or null")
+        override = raw.get("override", False)
+        if not isinstance(override, bool):
+            raise ValueError("override must be true or false")
+        return cls(when=float(when), objects=objects, verdict=verdict, override=override, **text)
 
     def summary_json(self) -> dict[str, Any]:
         """The entry without the full objects: what a history list shows."""
         out = self.to_json()
-        out.pop("before")
-        out.pop("after")
+        out["objects"] = [
+            {"kind": o.kind, "name": o.name, "resource_version": o.resource_version}
+            for o in self.objects
+        ]
         return out
+
+
+def merge_entries(entries: Iterable[AuditEntry]) -> list[AuditEntry]:
+    """One entry per change: lines sharing a change_id (the old one-object shape wrote one per
+    object) become one entry listing every object, in the order the entries came."""
+    out: list[AuditEntry] = []
+    index: dict[str, int] = {}
+    for e in entries:
+        key = e.change_id
+        if key and key in index:
+            first = out[index[key]]
+            known = {(o.kind, o.name) for o in first.objects}
+            extra = tuple(o for o in e.objects if (o.kind, o.name) not in known)
+            out[index[key]] = replace(
+                first,
+                objects=(*first.objects, *extra),
+                verdict=first.verdict or e.verdict,
+                override=first.override or e.override,
+            )
+            continue
+        if key:
+            index[key] = len(out)
+        out.append(e)
+    return out
 
 
 def change_annotation(

@@ -8,7 +8,7 @@ Decision table (first matching row wins; each gate adds a one-line reason naming
 
 | row | condition                                                           | verdict              |
 |-----|---------------------------------------------------------------------|----------------------|
-| 1   | traffic gate: canary served fewer than `min_requests`               | insufficient_traffic |
+| 1   | traffic gate: canary or baseline served fewer than `min_requests`   | insufficient_traffic |
 | 2   | an SLO gate (success, latency) failed on the canary                 | rollback             |
 | 3   | a comparison (errors, latency) found the canary significantly worse | hold                 |
 |     | than the baseline, yet within its SLOs                              |                      |
@@ -16,9 +16,11 @@ Decision table (first matching row wins; each gate adds a one-line reason naming
 |     | worse nor shown to be no worse                                      |                      |
 | 5   | otherwise: enough traffic, SLOs met, shown no worse than baseline   | promote              |
 
-Below the minimum sample nothing is judged, so a quiet canary never passes by default. A
-comparison whose baseline served fewer than `min_requests` has "no_data" and does not block
-(after a take-over the baseline is idle: the SLO gates alone decide, as in Flagger).
+Below the minimum sample on either side nothing is judged, so missing evidence never passes by
+default (Flagger halts an analysis whose query returns nothing; so does this). A comparison that
+cannot be made for want of a histogram is "not_judged" and does not block; the headline then
+says the verdict rests on the SLO gates alone. A release that is not running (the canary has no
+weight, or all of it) is not judged at all: views/canary.py sets NOTHING_TO_JUDGE with the state.
 
 The comparisons (see ProportionTest and RankTest for the tests and why):
 - errors vs baseline: FAIL when the canary's error rate is higher and the pooled two-proportion
@@ -33,7 +35,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from statistics import NormalDist
 from typing import Any
@@ -412,6 +414,7 @@ class Verdict(StrEnum):
     HOLD = "hold"
     ROLLBACK = "rollback"
     INSUFFICIENT_TRAFFIC = "insufficient_traffic"
+    NOTHING_TO_JUDGE = "nothing_to_judge"  # no release in progress: rolled back, taken over
 
 
 class GateStatus(StrEnum):
@@ -419,7 +422,7 @@ class GateStatus(StrEnum):
     FAIL = "fail"
     NO_DATA = "no_data"
     INCONCLUSIVE = "inconclusive"  # comparisons only: neither worse nor shown no worse
-    NOT_JUDGED = "not_judged"  # the canary has not served the minimum sample yet
+    NOT_JUDGED = "not_judged"  # below the minimum sample, or a comparison that cannot be made
 
 
 class GateKind(StrEnum):
@@ -458,8 +461,9 @@ def analyze(
     errors = two_proportion_test(baseline.errors, baseline.requests, canary.errors, canary.requests)
     latency = rank_test(baseline.buckets, canary.buckets, cfg.alpha)
     traffic = _traffic_gate(canary, cfg)
-    gates = [traffic]
-    if traffic.status is GateStatus.PASS:
+    baseline_traffic = _traffic_gate(baseline, cfg, role="baseline")
+    gates = [traffic, baseline_traffic]
+    if traffic.status is GateStatus.PASS and baseline_traffic.status is GateStatus.PASS:
         gates += [
             _success_gate(canary, cfg),
             _latency_gate(canary, cfg),
@@ -467,7 +471,7 @@ def analyze(
             _latency_comparison(baseline, canary, latency, cfg),
         ]
     else:
-        gates += _not_judged(canary, cfg)
+        gates += _not_judged(canary, cfg, baseline)
     verdict, reasons = decide(gates)
     return CanaryAnalysis(cfg, baseline, canary, errors, latency, tuple(gates), verdict, reasons)
 
@@ -479,6 +483,12 @@ def analyze_telemetry(
     return analyze(
         version_figures(telemetry, q.baseline), version_figures(telemetry, q.canary), config
     )
+
+
+def settled(analysis: CanaryAnalysis, state: str) -> CanaryAnalysis:
+    """No release in progress (the canary has no weight, or all of it): the figures stay for
+    reference, the verdict says what state the release is in and asks for nothing."""
+    return replace(analysis, verdict=Verdict.NOTHING_TO_JUDGE, reasons=(state,))
 
 
 def decide(gates: Sequence[GateResult]) -> tuple[Verdict, tuple[str, ...]]:
@@ -500,18 +510,24 @@ def decide(gates: Sequence[GateResult]) -> tuple[Verdict, tuple[str, ...]]:
     return Verdict.PROMOTE, tuple(g.reason for g in gates)
 
 
-def _traffic_gate(canary: VersionFigures, cfg: CanaryConfig) -> GateResult:
-    n = canary.requests
+def _traffic_gate(figures: VersionFigures, cfg: CanaryConfig, role: str = "canary") -> GateResult:
+    """The minimum sample for one side ("canary": gate "traffic"; "baseline": "baseline
+    traffic"): without it the comparison has no evidence and nothing is judged."""
+    n = figures.requests
+    name = "traffic" if role == "canary" else f"{role} traffic"
     if n < cfg.min_requests:
         reason = (
-            f"traffic gate: not enough traffic yet: canary {canary.version} served "
+            f"{name} gate: not enough traffic yet: {role} {figures.version} served "
             f"{_count(n)} requests, at least {cfg.min_requests} needed"
         )
         status = GateStatus.FAIL
     else:
-        reason = f"traffic gate passed: canary {canary.version} served {_count(n)} requests ≥ {cfg.min_requests}"
+        reason = (
+            f"{name} gate passed: {role} {figures.version} served {_count(n)} requests "
+            f"≥ {cfg.min_requests}"
+        )
         status = GateStatus.PASS
-    return GateResult("traffic", GateKind.TRAFFIC, status, n, float(cfg.min_requests), reason)
+    return GateResult(name, GateKind.TRAFFIC, status, n, float(cfg.min_requests), reason)
 
 
 def _success_gate(canary: VersionFigures, cfg: CanaryConfig) -> GateResult:
@@ -546,11 +562,11 @@ def _errors_comparison(
     name = "errors vs baseline"
     if baseline.requests < cfg.min_requests or test.difference is None:
         line = (
-            f"{name} not compared: baseline {baseline.version} served {_count(baseline.requests)} "
-            f"requests (< {cfg.min_requests}); judged on SLO gates only"
+            f"{name} not judged: baseline {baseline.version} served {_count(baseline.requests)} "
+            f"requests (< {cfg.min_requests})"
         )
         return GateResult(
-            name, GateKind.COMPARISON, GateStatus.NO_DATA, None, cfg.max_error_increase, line
+            name, GateKind.COMPARISON, GateStatus.NOT_JUDGED, None, cfg.max_error_increase, line
         )
     assert test.ci_high is not None and test.p_value is not None and test.ci_low is not None
     canary_pct, baseline_pct = _pct_pair(test.canary_rate or 0.0, test.baseline_rate or 0.0)
@@ -576,14 +592,14 @@ def _latency_comparison(
     name = "latency vs baseline"
     kind = GateKind.COMPARISON
     if canary.latency_count <= 0:
-        line = f"{name} not compared: no request-duration histogram for canary {canary.version}"
-        return GateResult(name, kind, GateStatus.NO_DATA, None, cfg.slower_effect, line)
+        line = f"{name} not judged: no request-duration histogram for canary {canary.version}"
+        return GateResult(name, kind, GateStatus.NOT_JUDGED, None, cfg.slower_effect, line)
     if test is None or baseline.latency_count < cfg.min_requests:
         line = (
-            f"{name} not compared: baseline {baseline.version} has {_count(baseline.latency_count)} "
-            f"timed requests (< {cfg.min_requests}); judged on SLO gates only"
+            f"{name} not judged: baseline {baseline.version} has "
+            f"{_count(baseline.latency_count)} timed requests (< {cfg.min_requests})"
         )
-        return GateResult(name, kind, GateStatus.NO_DATA, None, cfg.slower_effect, line)
+        return GateResult(name, kind, GateStatus.NOT_JUDGED, None, cfg.slower_effect, line)
     ps = f"P(canary slower)={test.prob_slower:.3f}"
     stats = f"upper bound {test.prob_slower_upper:.3f}, {_p(test.p_value)}"
     p50s = f"p50 {_ms(canary.p50_ms)} vs {_ms(baseline.p50_ms)}"
@@ -599,9 +615,13 @@ def _latency_comparison(
     return GateResult(name, kind, status, test.prob_slower, cfg.slower_effect, line)
 
 
-def _not_judged(canary: VersionFigures, cfg: CanaryConfig) -> list[GateResult]:
+def _not_judged(
+    canary: VersionFigures, cfg: CanaryConfig, baseline: VersionFigures
+) -> list[GateResult]:
     """Below the minimum sample the figures are shown, but no gate is judged on them."""
-    why = f"on {_count(canary.requests)} requests, fewer than {cfg.min_requests}"
+    short = canary if canary.requests < cfg.min_requests else baseline
+    role = "canary" if short is canary else "baseline"
+    why = f"({role} {short.version}: {_count(short.requests)} requests, fewer than {cfg.min_requests})"
     success = canary.success_rate
     p99 = canary.p99_ms
     return [

@@ -99,12 +99,13 @@ def weight_markers(
     """
     out: list[WeightMarker] = []
     for e in entries:
-        if e.kind != VIRTUAL_SERVICE or e.namespace != namespace or e.service != service:
+        vs = e.object_of(VIRTUAL_SERVICE)
+        if vs is None or e.namespace != namespace or e.service != service:
             continue
         if (start is not None and e.when < start) or (end is not None and e.when > end):
             continue
-        before = weights_of(e.before, namespace, service, subset_versions)
-        after = weights_of(e.after, namespace, service, subset_versions)
+        before = weights_of(vs.before, namespace, service, subset_versions)
+        after = weights_of(vs.after, namespace, service, subset_versions)
         if _nonzero(before) == _nonzero(after):
             continue
         out.append(

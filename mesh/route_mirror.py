@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from mesh.errors import BadRequest
 from mesh.route_edit import RouteEdit
-from mesh.route_fields import version_field
+from mesh.route_fields import shown, version_field
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,11 +26,21 @@ class MirrorTraffic:
         version = version_field(p, "version")
         raw = p.get("percentage", 0 if version is None else None)
         if raw is None:
-            raise BadRequest("percentage is required (0 stops mirroring)", field="percentage")
+            raise BadRequest(
+                "the mirrored percentage is missing: give a number from 0 to 100 (0 stops "
+                "mirroring)",
+                field="percentage",
+            )
         if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
-            raise BadRequest("percentage must be a number", field="percentage")
+            raise BadRequest(
+                f"the mirrored percentage must be a number from 0 to 100; got {shown(raw)}",
+                field="percentage",
+            )
         if not 0 <= raw <= 100:
-            raise BadRequest(f"percentage must be between 0 and 100, got {raw}", field="percentage")
+            raise BadRequest(
+                f"the mirrored percentage must be from 0 to 100; got {shown(raw)}",
+                field="percentage",
+            )
         if raw > 0 and version is None:
             raise BadRequest("version is required to mirror traffic", field="version")
         return cls(version if raw > 0 else None, float(raw))

@@ -40,10 +40,14 @@ class SetWeights:
                 raise BadRequest("weights keys must be version names", field="weights")
             if subset:
                 validate.label_value(subset, field="weights")
-            weights.append((subset, int_field(w, f"weight of {subset or 'the service'}", 0, 100)))
+            name = f"weight of {subset or 'the service'}"
+            weights.append((subset, int_field(w, name, 0, 100, field="weights")))
         total = sum(w for _, w in weights)
         if total != 100:
-            raise BadRequest(f"weights must sum to 100, got {total}", field="weights")
+            given = ", ".join(f"{s or 'the service'} {w}" for s, w in weights)
+            raise BadRequest(
+                f"weights must add up to 100; {given} add up to {total}", field="weights"
+            )
         return cls(tuple(weights))
 
 

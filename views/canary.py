@@ -5,6 +5,12 @@ its path), baseline, canary, window (default 10m), at (UNIX seconds, default now
 gate overrides named as CanaryConfig's fields (min_requests, min_success_rate, max_p99_ms,
 alpha, max_error_increase, slower_effect). Per-service defaults come from
 `settings.canary_gates` ({"NAMESPACE/SERVICE": {field: value}}).
+
+No evidence, no promote: a version that is neither in the service's routing nor in its traffic
+is a 400 naming it, and the window starts no earlier than the last weight change (audit log,
+the route's annotation, or the VirtualService's own write times), so evidence gathered under
+another split is not counted. A canary with no weight, or all of it, is not being released:
+the verdict is nothing_to_judge with the release's state.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from mesh import validate
+from mesh.audit import iso_time
 from mesh.canary import (
     CanaryAnalysis,
     CanaryConfig,
@@ -20,11 +27,16 @@ from mesh.canary import (
     CanaryTelemetry,
     analysis_json,
     analyze_telemetry,
+    settled,
+    version_figures,
 )
 from mesh.errors import BackendUnavailable, BadRequest
+from mesh.release_state import nothing_to_judge, window_since
 from mesh.sources import CanarySource
+from mesh.verdict_text import headline, sentences
 from services import Services
 from views.params import get_one
+from views.release_context import ReleaseContext, release_context
 
 DEFAULT_WINDOW = "10m"
 GATE_KEYS: tuple[str, ...] = tuple(f.name for f in fields(CanaryConfig))
@@ -96,33 +108,99 @@ def canary_source(services: Services) -> CanarySource:
     raise BackendUnavailable("canary", "no source of per-version counts is configured")
 
 
-def canary_query(services: Services, params: CanaryParams) -> CanaryQuery:
+def canary_query(
+    services: Services, params: CanaryParams, window_s: int | None = None
+) -> CanaryQuery:
     now = services.clock()
     at = now if params.at is None else validate.unix_time(params.at, now=now)
     return CanaryQuery(
-        params.namespace, params.service, params.baseline, params.canary, params.window_s, at
+        params.namespace,
+        params.service,
+        params.baseline,
+        params.canary,
+        window_s or params.window_s,
+        at,
     )
 
 
-def canary_model(
-    services: Services, params: CanaryParams
-) -> tuple[CanaryAnalysis, CanaryTelemetry]:
-    """The analysis and the telemetry behind it (pages chart the buckets from the latter)."""
+def _check_versions(
+    params: CanaryParams, context: ReleaseContext, telemetry: CanaryTelemetry
+) -> None:
+    """400 for a version that is neither in the routing nor in the window's traffic."""
+    for key, version in (("baseline", params.baseline), ("canary", params.canary)):
+        if version in context.versions or version_figures(telemetry, version).requests > 0:
+            continue
+        known = ", ".join(context.versions) or "none in its routing"
+        raise BadRequest(
+            f"{key} {version} is not a version of {params.service}: it is not in its routing "
+            f"and served no requests in the analysis window; its versions: {known}",
+            field=key,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CanaryModel:
+    analysis: CanaryAnalysis
+    telemetry: CanaryTelemetry
+    context: ReleaseContext
+    window_s: int  # the window used: the requested one, cut at the last weight change
+
+
+def canary_model(services: Services, params: CanaryParams) -> CanaryModel:
+    """The analysis, the telemetry behind it (pages chart its buckets) and the routing facts."""
     config = canary_config(services, params)
-    telemetry = canary_source(services).canary_telemetry(canary_query(services, params))
-    return analyze_telemetry(telemetry, config), telemetry
+    query = canary_query(services, params)
+    context = release_context(services, params.namespace, params.service, query.at)
+    window_s = window_since(query.at, params.window_s, context.change)
+    query = canary_query(services, params, window_s)
+    telemetry = canary_source(services).canary_telemetry(query)
+    _check_versions(params, context, telemetry)
+    analysis = analyze_telemetry(telemetry, config)
+    state = nothing_to_judge(context.split, params.baseline, params.canary, context.change)
+    if state is not None:
+        analysis = settled(analysis, state)
+    return CanaryModel(analysis, telemetry, context, window_s)
+
+
+def _window_json(params: CanaryParams, model: CanaryModel) -> dict[str, Any]:
+    """The window the evidence comes from, and why it is shorter than asked when it is."""
+    at = model.telemetry.query.at
+    change = model.context.change
+    cut = model.window_s < params.window_s
+    return {
+        "requested": params.window,
+        "seconds": model.window_s,
+        "start": at - model.window_s,
+        "start_time": iso_time(at - model.window_s),
+        "since_change": cut,
+        "last_change": None if change is None else change.json(),
+        "note": (
+            f"evidence since the weight change at {iso_time(change.when)[11:19]} UTC "
+            f"({_span_text(model.window_s)} of the {params.window} asked)"
+            if cut and change is not None
+            else f"the last {params.window}"
+        ),
+    }
+
+
+def _span_text(seconds: int) -> str:
+    return f"{seconds} s" if seconds < 120 else f"{seconds // 60} min {seconds % 60:02d} s"
 
 
 def canary_view(services: Services, params: CanaryParams) -> dict[str, Any]:
     """Ask the canary source once and return the JSON-ready analysis (the API's exact body)."""
-    analysis, telemetry = canary_model(services, params)
-    q = telemetry.query
+    model = canary_model(services, params)
+    q = model.telemetry.query
     return {
         "namespace": q.namespace,
         "service": q.service,
         "window": params.window,
         "at": int(q.at) if float(q.at).is_integer() else q.at,
-        **analysis_json(analysis),
-        "queries": telemetry.queries_sent,
+        **analysis_json(model.analysis),
+        "headline": headline(model.analysis),
+        "summary": list(sentences(model.analysis)),
+        "analysis_window": _window_json(params, model),
+        "split": dict(model.context.split) if model.context.split else None,
+        "queries": model.telemetry.queries_sent,
         "source": canary_source(services).name,
     }

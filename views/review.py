@@ -20,25 +20,28 @@ from typing import Any
 from urllib.parse import urlencode
 
 from mesh import validate
-from mesh.audit import iso_time
+from mesh.audit import iso_time, merge_entries
 from mesh.errors import BackendError, BadRequest, MeshdashError
 from mesh.graph_diff import DiffThresholds, diff_graphs, diff_json
 from mesh.markers import WeightMarker, canary_start, markers_json, weight_markers
 from mesh.records import GraphView
+from mesh.release_state import release_pair
 from mesh.route_selection import ServiceRoutes
 from mesh.route_state import read_routes
 from mesh.trace_records import TraceQuery
-from mesh.version_time import time_by_version, version_time_json
+from mesh.version_time import SAMPLER_TAG, time_by_version, version_time_json
 from services import Services
 from views.canary import CanaryParams, canary_view, parse_canary_params
 from views.graph import GraphParams, graph_view
 from views.metrics import metrics_view, parse_metrics_params
 from views.params import get_one
+from views.release_context import release_context, subset_versions
 from views.routes import MAX_AUDIT, store_of
 from views.traces import jaeger_service, trace_source
 
 AUDIT_ROWS = 50  # audit entries listed in a review and its report
-TRACES_PER_VERSION = 60  # traces searched per version for "where time goes"
+TRACES_PER_VERSION = 60  # traces searched per version for "where time goes" (untold sampling)
+RANDOM_TRACES = 400  # randomly sampled traces searched through the service, both versions
 MIN_AFTER_S = 60  # the shortest "since the canary started" window for the graph diff
 MIN_CHART_S = 30 * 60
 MAX_CHART_S = 24 * 3600
@@ -50,7 +53,8 @@ ACTIONS: dict[str, tuple[str | None, str]] = {
     "continue": ("step", "Continue: +10% to {canary}"),
     "hold": (None, "Hold the split and investigate"),
     "rollback": ("rollback", "Roll back to {baseline}"),
-    "insufficient_traffic": (None, "Wait for more canary traffic"),
+    "insufficient_traffic": (None, "Wait for more traffic"),
+    "nothing_to_judge": (None, "Open the releases page"),
 }
 
 
@@ -107,10 +111,21 @@ def releases_link(
     return "/releases?" + urlencode(query)
 
 
-def recommended_action(verdict: str, params: ReviewParams) -> dict[str, Any]:
-    """What the verdict asks for next, and the link into the releases preview/confirm flow."""
+def recommended_action(
+    verdict: str, params: ReviewParams, split: Mapping[str, int] | None = None
+) -> dict[str, Any]:
+    """What the verdict asks for next, and the link into the releases preview/confirm flow.
+
+    Never an action that would change nothing in the live split: no promote or step for a
+    canary that already has all traffic, no roll back when the canary has none.
+    """
     c = params.canary
     action, label = ACTIONS.get(verdict, (None, "Open the releases page"))
+    weight = None if not split else split.get(c.canary, 0)
+    if weight is not None and (
+        (action in ("promote", "step") and weight >= 100) or (action == "rollback" and weight <= 0)
+    ):
+        action, label = None, "Open the releases page"
     return {
         "action": action,
         "label": label.format(canary=c.canary, baseline=c.baseline),
@@ -132,7 +147,7 @@ def verdict_view(services: Services, params: ReviewParams) -> dict[str, Any]:
         "at": analysis["at"],
         "query": review_query(params),
         "analysis": analysis,
-        "action": recommended_action(analysis["verdict"], params),
+        "action": recommended_action(analysis["verdict"], params, analysis.get("split")),
     }
 
 
@@ -157,13 +172,17 @@ def _failures(sections: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def _subset_versions(routes: ServiceRoutes) -> dict[str, str]:
-    dr = routes.destination_rule or {}
-    out: dict[str, str] = {}
-    for s in (dr.get("spec") or {}).get("subsets") or []:
-        if isinstance(s, Mapping) and s.get("name"):
-            labels = s.get("labels") or {}
-            out[str(s["name"])] = str(labels.get(routes.version_label) or s["name"])
-    return out
+    return subset_versions(routes)
+
+
+def release_roles(
+    services: Services, namespace: str, service: str
+) -> tuple[list[str], str | None, str | None]:
+    """The service's versions and the pair being released now (mesh.release_state): the
+    canary is the version the split moves traffic to, never one at 0 %."""
+    context = release_context(services, namespace, service, services.clock())
+    baseline, canary = release_pair(context.split, context.markers)
+    return list(context.versions), baseline, canary
 
 
 def _routing(services: Services, params: ReviewParams, at: float) -> dict[str, Any]:
@@ -183,7 +202,7 @@ def _routing(services: Services, params: ReviewParams, at: float) -> dict[str, A
     return {
         "split": split,
         "markers": markers,
-        "audit": [e.summary_json() for e in history if e.when <= at][:AUDIT_ROWS],
+        "audit": [e.summary_json() for e in merge_entries(history) if e.when <= at][:AUDIT_ROWS],
     }
 
 
@@ -322,19 +341,32 @@ def _diff(services: Services, params: ReviewParams, at: float, start: float | No
 
 
 def _time_by_version(services: Services, params: ReviewParams, at: float) -> dict[str, Any]:
+    """Self time by version, like with like: the randomly sampled traces through the service
+    (one search, both versions), else, when the traces do not say how they were sampled, a
+    search per version whose figures are marked as a possibly biased sample."""
     c = params.canary
     source = trace_source(services)
     name = jaeger_service(services, c.namespace, c.service)
-    traces = []
-    for version in (c.baseline, c.canary):
-        query = TraceQuery(
+    window = (int((at - c.window_s) * 1e6), int(at * 1e6))
+    traces = source.find_traces(
+        TraceQuery(
             service=name,
-            start_us=int((at - c.window_s) * 1e6),
-            end_us=int(at * 1e6),
-            tags=(("istio.canonical_revision", version),),
-            limit=TRACES_PER_VERSION,
+            start_us=window[0],
+            end_us=window[1],
+            tags=((SAMPLER_TAG, "probabilistic"),),
+            limit=RANDOM_TRACES,
         )
-        traces.extend(source.find_traces(query))
+    )
+    if not traces:
+        for version in (c.baseline, c.canary):
+            query = TraceQuery(
+                service=name,
+                start_us=window[0],
+                end_us=window[1],
+                tags=(("istio.canonical_revision", version),),
+                limit=TRACES_PER_VERSION,
+            )
+            traces.extend(source.find_traces(query))
     rows = time_by_version(traces, c.namespace, c.service, (c.baseline, c.canary))
     return {"jaeger_service": name, "window": c.window, **version_time_json(rows)}
 

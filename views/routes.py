@@ -19,7 +19,7 @@ from dataclasses import replace
 from typing import Any
 
 from mesh import validate
-from mesh.audit import AuditEntry, change_annotation, clean_reason
+from mesh.audit import AuditEntry, AuditObject, change_annotation, clean_reason, merge_entries
 from mesh.errors import AuditNotShared, BadRequest, Conflict, Forbidden, NotFound
 from mesh.istio_objects import DESTINATION_RULE, VIRTUAL_SERVICE, Write, name_of, resource_version
 from mesh.route_annotation import annotate
@@ -29,6 +29,7 @@ from mesh.route_selection import ServiceRoutes
 from mesh.route_state import read_routes, state_json
 from security import Identity, authorize_write, write_status
 from services import Services
+from views import release_guard
 from views.params import get_one
 
 MAX_AUDIT = 500
@@ -115,12 +116,13 @@ def audit_list(
     service: str | None = None,
     limit: int = 50,
 ) -> dict[str, Any]:
-    """Applied changes, newest first, without the full objects (see /api/audit)."""
+    """Applied changes, newest first, one entry per action, without the full objects (see
+    /api/audit). Lines of the older one-object shape are joined by their change_id."""
     entries = store_of(services).history(namespace=namespace, service=service, limit=limit)
     return {
         "namespace": namespace,
         "service": service,
-        "entries": [e.summary_json() for e in entries],
+        "entries": [e.summary_json() for e in merge_entries(entries)],
     }
 
 
@@ -216,6 +218,7 @@ def _apply(
     dry_run = payload.get("dry_run", True)
     if not isinstance(dry_run, bool):
         raise BadRequest("dry_run must be true or false", field="dry_run")
+    override = release_guard.parse_override(payload)
     base = _parse_base(payload.get("base"))
     who = authorize_write(identity, services.settings)
     store = store_of(services)
@@ -238,6 +241,10 @@ def _apply(
     )
     if not plan.writes:
         return body
+    guard = release_guard.check(services, routes, plan)
+    body.update(verdict=guard.verdict, override_needed=guard.needs_override)
+    if not dry_run:
+        release_guard.enforce(guard, override, reason)
     now = services.clock()
     change_id = uuid.uuid4().hex[:12]
     note = change_annotation(
@@ -262,6 +269,7 @@ def _apply(
             ) from None
         raise
     finally:
+        # One entry for the action, listing every object it wrote.
         unrecorded = _record(
             store,
             [
@@ -270,18 +278,26 @@ def _apply(
                     who=who.user,
                     action=action.name,
                     reason=reason,
-                    kind=w.kind,
                     namespace=namespace,
-                    name=w.name,
                     service=service,
-                    before=_audit_copy(w.before),
-                    after=_audit_copy(result),
-                    resource_version=resource_version(result),
                     change_id=change_id,
                     summary=plan.summary,
+                    objects=tuple(
+                        AuditObject(
+                            kind=w.kind,
+                            name=w.name,
+                            before=_audit_copy(w.before),
+                            after=_audit_copy(result),
+                            resource_version=resource_version(result),
+                        )
+                        for w, result in applied
+                    ),
+                    verdict=guard.verdict,
+                    override=guard.needs_override and override,
                 )
-                for w, result in applied
-            ],
+            ]
+            if applied
+            else [],
         )
     body.update(
         applied=True,

@@ -26,6 +26,7 @@ from plotly.offline import get_plotlyjs
 from dashboards.components import charts
 from dashboards.components import format as fmt
 from dashboards.components.markers import add_weight_markers, shade_window
+from dashboards.components.release_view import objects_text, verdict_note
 from mesh import report
 
 VERDICT_COLORS = report.VERDICT_COLORS
@@ -196,7 +197,8 @@ def p99_figure(review: Mapping[str, Any]) -> go.Figure | None:
 
 
 def time_figure(review: Mapping[str, Any]) -> go.Figure | None:
-    """Mean self time per request by service, one bar per version, biggest service on top."""
+    """Median self time per request by service, one bar per version, biggest service on top
+    (medians of the like-for-like sample; report.time_findings says which gaps are real)."""
     tbv = review.get("time_by_version") or {}
     if "error" in tbv or not any(v["traces"] for v in tbv.get("versions", [])):
         return None
@@ -210,14 +212,15 @@ def time_figure(review: Mapping[str, Any]) -> go.Figure | None:
     fig.update_layout(
         barmode="group",
         hovermode="y unified",
-        xaxis={"type": "linear", "title": {"text": "mean self time per request (ms)"}},
+        xaxis={"type": "linear", "title": {"text": "median self time per request (ms)"}},
         yaxis={"type": "category", "title": {"text": ""}, "automargin": True},
         margin={"l": 10, "b": 40},
     )
     for row in tbv["versions"]:
         if not row["traces"]:
             continue
-        x = [row["self_ms"].get(name, 0.0) for name in services]
+        values = row.get("median_ms") or row["self_ms"]
+        x = [values.get(name, 0.0) for name in services]
         fig.add_trace(
             go.Bar(
                 x=x,
@@ -254,7 +257,12 @@ def review_figures(review: Mapping[str, Any]) -> list[tuple[str, str, go.Figure]
 # Components
 
 
-def verdict_block(review: Mapping[str, Any], prefix: str = "rv") -> html.Div:
+def verdict_block(
+    review: Mapping[str, Any], prefix: str = "rv", on_releases: bool = False
+) -> html.Div:
+    """The answer first: the verdict, its headline and reasons in plain words, the evidence
+    window, and the next step (none when it would change nothing); the statistics behind the
+    reasons one click away."""
     a = review["analysis"]
     verdict = a["verdict"]
     action = review.get("action") or {}
@@ -263,11 +271,12 @@ def verdict_block(review: Mapping[str, Any], prefix: str = "rv") -> html.Div:
         "promote": "md-button rv-action rv-action-promote",
         "continue": "md-button rv-action rv-action-continue",
     }.get(verdict, "md-button rv-action")
-    split = review.get("split")
+    split = review.get("split") or a.get("split")
     facts = [
         html.Span(
-            f"{review['canary']} (canary) vs {review['baseline']} (baseline) · last "
-            f"{review['window']} up to {_clock(review['at'])} UTC"
+            f"{review['canary']} (canary) vs {review['baseline']} (baseline) · "
+            f"{report.window_text(review)} up to {_clock(review['at'])} UTC",
+            id=f"{prefix}-window",
         )
     ]
     if split:
@@ -278,8 +287,52 @@ def verdict_block(review: Mapping[str, Any], prefix: str = "rv") -> html.Div:
             )
         )
     start = review.get("start")
-    if start:
+    if start and verdict != "nothing_to_judge":
         facts.append(html.Span(f"canary started {_clock(start['when'])} UTC"))
+    if action.get("action"):
+        step: Any = html.Div(
+            [
+                html.A(
+                    action.get("label", "Open releases"),
+                    href=action.get("href", "/releases"),
+                    className=button_class,
+                    id=f"{prefix}-action",
+                    title="Opens the releases page with this action's preview: nothing "
+                    "changes until you confirm there",
+                ),
+                html.Span("previews first, then asks to confirm", className="rv-small"),
+            ],
+            className="rv-verdict-action",
+        )
+    else:
+        step = html.Div(
+            [
+                html.Span(action.get("label", ""), className="rv-small", id=f"{prefix}-no-action")
+                if verdict == "hold"
+                else None,
+                None
+                if on_releases
+                else dcc.Link(
+                    "Open the releases page",
+                    href=action.get("href", "/releases"),
+                    className="rv-small",
+                    id=f"{prefix}-releases-link",
+                ),
+            ],
+            className="rv-verdict-action rv-verdict-noaction",
+        )
+    # The headline carries the first reason; the list holds the others (none: no list).
+    reasons = report.plain_reasons(a)
+    headline = a.get("headline") or VERDICT_LABELS.get(verdict, verdict)
+    more_reasons = [r for r in reasons if not headline.endswith(r)]
+    stats = html.Details(
+        [
+            html.Summary("Statistics behind this verdict"),
+            html.Ul([html.Li(r) for r in a["reasons"]], className="rv-stat-lines"),
+        ],
+        className="rv-stats",
+        id=f"{prefix}-stats",
+    )
     return html.Div(
         [
             html.Div(
@@ -295,29 +348,18 @@ def verdict_block(review: Mapping[str, Any], prefix: str = "rv") -> html.Div:
             ),
             html.Div(
                 [
+                    html.P(headline, className="rv-headline", id=f"{prefix}-headline"),
                     html.Ul(
-                        [html.Li(r) for r in a["reasons"]],
+                        [html.Li(r) for r in more_reasons],
                         className="rv-reasons",
                         id=f"{prefix}-reasons",
                     ),
+                    stats if verdict != "nothing_to_judge" else None,
                     html.Div(facts, className="rv-facts"),
                 ],
                 className="rv-verdict-body",
             ),
-            html.Div(
-                [
-                    html.A(
-                        action.get("label", "Open releases"),
-                        href=action.get("href", "/releases"),
-                        className=button_class,
-                        id=f"{prefix}-action",
-                        title="Opens the releases page with this action's preview: nothing "
-                        "changes until you confirm there",
-                    ),
-                    html.Span("previews first, then asks to confirm", className="rv-small"),
-                ],
-                className="rv-verdict-action",
-            ),
+            step,
         ],
         className=f"rv-verdict rv-verdict-{verdict}",
         id=f"{prefix}-verdict",
@@ -384,9 +426,14 @@ def figures_card(review: Mapping[str, Any], prefix: str = "rv") -> html.Div:
                 className="md-table rv-figures",
                 id=f"{prefix}-figures",
             ),
-            html.Ul([html.Li(t) for t in report.test_lines(a)], className="rv-tests"),
-            html.H4("Gates"),
-            html.Ul(gates, className="rv-gates", id=f"{prefix}-gates"),
+            html.Details(
+                [
+                    html.Summary("Tests and gates (p-values, intervals)"),
+                    html.Ul([html.Li(t) for t in report.test_lines(a)], className="rv-tests"),
+                    html.Ul(gates, className="rv-gates", id=f"{prefix}-gates"),
+                ],
+                className="rv-stats",
+            ),
         ],
         className="md-card rv-card",
     )
@@ -416,7 +463,7 @@ def _graph_card(
 ) -> html.Div:
     body: Any
     if fig is None:
-        body = html.P(note or "No data for this chart.", className="md-hint")
+        body = html.Div(note or "No data for this chart.", className="md-hint")
     else:
         body = dcc.Graph(
             id=f"{prefix}-{key}-graph",
@@ -426,7 +473,7 @@ def _graph_card(
         )
     children = [html.H3(title), body]
     if fig is not None and note:
-        children.append(html.P(note, className="md-hint rv-small"))
+        children.append(html.Div(note, className="md-hint rv-small"))
     return html.Div(children, className="md-card rv-card")
 
 
@@ -533,8 +580,10 @@ def audit_card(review: Mapping[str, Any], prefix: str = "rv") -> html.Div:
                 html.Td(e["who"]),
                 html.Td(e["action"]),
                 html.Td(e.get("summary", "")),
-                html.Td(e.get("reason") or "–"),
-            ]
+                html.Td(" · ".join(x for x in (e.get("reason") or "–", verdict_note(e)) if x)),
+                html.Td(objects_text(e), className="rv-objects"),
+            ],
+            className="rv-audit-row",
         )
         for e in audit
     ]
@@ -547,7 +596,14 @@ def audit_card(review: Mapping[str, Any], prefix: str = "rv") -> html.Div:
                         html.Tr(
                             [
                                 html.Th(h)
-                                for h in ("Time (UTC)", "Who", "Action", "Change", "Reason")
+                                for h in (
+                                    "Time (UTC)",
+                                    "Who",
+                                    "Action",
+                                    "Change",
+                                    "Reason",
+                                    "Objects",
+                                )
                             ]
                         )
                     ),
@@ -567,12 +623,21 @@ def render(review: Mapping[str, Any], prefix: str = "rv") -> html.Div:
     series = review.get("series") or {}
     series_note = f"Not available: {series['error']}" if "error" in series else None
     tbv = review.get("time_by_version") or {}
-    time_note = (
+    time_note: Any = (
         f"Not available: {tbv['error']}"
         if "error" in tbv
-        else f"Traces of the last {tbv.get('window', review['window'])}, split by the version of"
-        f" {review['service']} that answered ({tbv.get('jaeger_service', '')}); a sample, kept"
-        " more often when slow or failing."
+        else html.Div(
+            [
+                html.Span(
+                    f"Traces of the last {tbv.get('window', review['window'])}, split by the "
+                    f"version of {review['service']} that answered "
+                    f"({tbv.get('jaeger_service', '')})."
+                ),
+                html.Ul(
+                    [html.Li(t) for t in report.time_findings(tbv)], id=f"{prefix}-time-findings"
+                ),
+            ]
+        )
     )
     shown = [m for m in review.get("markers") or [] if m["when"] >= series.get("start", 0)]
     marker_note = (
@@ -704,4 +769,5 @@ def verdict_panel(summary: Mapping[str, Any], full_review_href: str, prefix: str
         ],
         className="md-hint",
     )
-    return html.Div([verdict_block(summary, prefix), table, more], className="rv-compact")
+    head = verdict_block(summary, prefix, on_releases=True)
+    return html.Div([head, table, more], className="rv-compact")

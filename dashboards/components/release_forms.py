@@ -19,7 +19,7 @@ BUTTONS: dict[str, str] = {
     "even": "50/50 {stable} / {canary}",
     "takeover": "Take over all traffic ({canary})",
     "rollback": "Roll back to {stable}",
-    "retire": "Retire {stable}",
+    "retire": "Retire {retire}",
     "bluegreen": "Blue-green switch to {canary}",
 }
 FORM_BUTTONS: tuple[str, ...] = ("weights", "match", "mirror", "mirror-stop", "policy")
@@ -42,8 +42,22 @@ POLICY_LABELS: dict[str, str] = {
 }
 
 
-def button_label(key: str, stable: str | None, canary: str | None) -> str:
-    return BUTTONS[key].format(stable=stable or "stable", canary=canary or "canary")
+def button_label(
+    key: str, stable: str | None, canary: str | None, retire: str | None = None
+) -> str:
+    return BUTTONS[key].format(
+        stable=stable or "stable", canary=canary or "canary", retire=retire or stable or "stable"
+    )
+
+
+def retire_target(weights: Mapping[str, int], stable: str | None, canary: str | None) -> str | None:
+    """The version the Retire button removes: of the two roles, the one without traffic (after
+    a take-over the old stable, after a roll back the canary); else the stable one, which the
+    model refuses while it still has traffic."""
+    for v in (stable, canary):
+        if v and weights.get(v, 0) == 0:
+            return v
+    return stable
 
 
 def action_payload(
@@ -72,7 +86,7 @@ def action_payload(
     elif button == "rollback":
         body = {"action": "rollback", "stable": stable}
     elif button == "retire":
-        body = {"action": "retire", "version": stable}
+        body = {"action": "retire", "version": form.get("version") or stable}
     elif button == "bluegreen":
         body = {"action": "blue_green", "target": canary}
     elif button == "weights":
@@ -118,14 +132,25 @@ def whole(weights: Mapping[str, Any] | None, version: str) -> Any:
     return int(value) if isinstance(value, int | float) and float(value).is_integer() else value
 
 
-def weight_sum(values: Sequence[Any]) -> tuple[float, str]:
-    """The sum of the typed weights and, when it cannot be applied, why (shown live)."""
-    numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
-    total = float(sum(numbers))
-    if len(numbers) != len(values):
-        return total, "every weight needs a whole number from 0 to 100"
-    if any(not float(v).is_integer() or not 0 <= v <= 100 for v in numbers):
-        return total, "weights are whole numbers from 0 to 100"
+def weight_sum(values: Sequence[Any], names: Sequence[str] = ()) -> tuple[float, str]:
+    """The sum of the typed weights and, when it cannot be applied, why (shown live, naming the
+    version and the value typed)."""
+    labels = list(names) + [f"weight {i + 1}" for i in range(len(names), len(values))]
+
+    def is_number(v: Any) -> bool:
+        return isinstance(v, int | float) and not isinstance(v, bool)
+
+    total = float(sum(v for v in values if is_number(v)))
+    empty = [n for n, v in zip(labels, values, strict=False) if not is_number(v)]
+    if empty:
+        return total, f"{', '.join(empty)}: enter a whole number from 0 to 100"
+    wrong = [
+        f"{n} {v:g}"
+        for n, v in zip(labels, values, strict=False)
+        if not float(v).is_integer() or not 0 <= v <= 100
+    ]
+    if wrong:
+        return total, f"{', '.join(wrong)}: weights are whole numbers from 0 to 100"
     if total != 100:
         return total, f"weights must add up to 100 ({total - 100:+g})"
     return total, ""

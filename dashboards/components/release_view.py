@@ -11,9 +11,12 @@ from typing import Any
 from dash import dcc, html
 
 from dashboards.components import format as fmt
+from dashboards.components.banner import error_banner
 from dashboards.components.charts import version_colors
 from dashboards.components.links import page_link
 from mesh.audit import iso_time
+from mesh.errors import BadRequest, Conflict
+from mesh.report import VERDICT_COLORS, VERDICT_LABELS
 
 SEGMENT_LABEL_MIN = 8  # a segment narrower than this many percent carries no text
 
@@ -182,6 +185,49 @@ def _write_text(w: Mapping[str, Any]) -> str:
     return f"{w['op']} {w['kind']} {w['name']}" + (f" (resourceVersion {rv})" if rv else "")
 
 
+def refusal_banner(exc: Exception) -> html.Div:
+    """A refused click in a person's words: "Not changed: <why, with the value given>"; not
+    "Invalid input", since the click itself was valid. Other failures keep their banner."""
+    if isinstance(exc, BadRequest | Conflict) and not getattr(exc, "diff", ""):
+        return html.Div(
+            [html.Strong("Not changed: "), html.Span(getattr(exc, "message", None) or str(exc))],
+            className="md-banner md-banner-warning",
+            role="alert",
+            id="rel-refusal",
+        )
+    return error_banner(exc)
+
+
+def verdict_box(verdict: Mapping[str, Any], needs_override: bool) -> html.Div:
+    """The canary's verdict at the moment of the preview, in the confirmation itself."""
+    word = verdict.get("verdict", "")
+    label = VERDICT_LABELS.get(word, "No verdict" if word == "unavailable" else word)
+    head = f"Verdict on {verdict.get('canary', '')} against {verdict.get('baseline', '')}: {label}"
+    parts: list[Any] = [
+        html.Strong(head),
+        html.P(verdict.get("headline", ""), className="rel-verdict-headline"),
+    ]
+    headline = verdict.get("headline") or ""
+    reasons = [r for r in verdict.get("reasons") or [] if not headline.endswith(r)]
+    if reasons:
+        parts.append(html.Ul([html.Li(r) for r in reasons]))
+    if needs_override:
+        parts.append(
+            html.P(
+                "The evidence says not to promote. Applying anyway is an override: give your "
+                "reason below; the verdict and the override are recorded in the audit log.",
+                className="rel-small",
+            )
+        )
+    return html.Div(
+        parts,
+        className=f"rel-verdict-box rel-verdict-box-{word}",
+        id="rel-preview-verdict",
+        style={"borderLeftColor": VERDICT_COLORS.get(word, "#8a939c")},
+        **{"data-verdict": word},
+    )
+
+
 def preview_dialog(body: Mapping[str, Any], reason: str) -> html.Div:
     """The dry run's result: before/after split, the diff, a reason, and Confirm (ticked first for
     take-over and retire, as Argo Rollouts asks)."""
@@ -220,15 +266,25 @@ def preview_dialog(body: Mapping[str, Any], reason: str) -> html.Div:
                 className="rel-before-after",
             )
         )
+    override = bool(body.get("override_needed"))
+    if body.get("verdict"):
+        parts.insert(1, verdict_box(body["verdict"], override))
     parts.append(diff_view(body.get("diff", "")))
     parts.append(
         html.Label(
             [
-                html.Span("Reason (recorded in the audit log)", className="md-control-label"),
+                html.Span(
+                    "Reason for going against the verdict (required, recorded in the audit log)"
+                    if override
+                    else "Reason (recorded in the audit log)",
+                    className="md-control-label",
+                ),
                 dcc.Input(
                     id="rel-reason",
                     value=reason,
-                    placeholder="why this change, e.g. canary healthy for 30 minutes",
+                    placeholder="why go ahead anyway, e.g. the errors are a known test client"
+                    if override
+                    else "why this change, e.g. canary healthy for 30 minutes",
                     maxLength=500,
                     className="rel-reason",
                 ),
@@ -237,10 +293,20 @@ def preview_dialog(body: Mapping[str, Any], reason: str) -> html.Div:
         )
     )
     confirm_text = body.get("confirm") or ""
+    if override:
+        v = body["verdict"]
+        word = VERDICT_LABELS.get(v.get("verdict", ""), v.get("verdict", ""))
+        confirm_text = f"I am overriding the {word} verdict on {v.get('canary', '')}" + (
+            f"; {body['confirm']}" if body.get("confirm") else ""
+        )
+        tick = " " + confirm_text
+    else:
+        tick = " Yes: " + confirm_text
     parts.append(
         dcc.Checklist(
             id="rel-confirm-check",
-            options=[{"label": " I understand: " + confirm_text, "value": "yes"}]
+            # "override": the page also wants a reason before Confirm is enabled
+            options=[{"label": tick, "value": "override" if override else "yes"}]
             if confirm_text
             else [],
             value=[],
@@ -251,9 +317,11 @@ def preview_dialog(body: Mapping[str, Any], reason: str) -> html.Div:
         html.Div(
             [
                 html.Button(
-                    "Confirm and apply",
+                    "Override and apply" if override else "Confirm and apply",
                     id="rel-confirm",
-                    className="md-button md-button-primary",
+                    className="md-button md-button-danger"
+                    if override
+                    else "md-button md-button-primary",
                     disabled=bool(confirm_text),
                 ),
                 html.Button("Cancel", id="rel-cancel", className="md-button"),
@@ -299,8 +367,26 @@ def _dialog(children: list[Any], card_id: str) -> html.Div:
     )
 
 
+def objects_text(entry: Mapping[str, Any]) -> str:
+    """The objects one action wrote, e.g. "VirtualService reviews, DestinationRule reviews"."""
+    return ", ".join(
+        f"{o.get('kind', '')} {o.get('name', '')}".strip() for o in entry.get("objects") or []
+    )
+
+
+def verdict_note(entry: Mapping[str, Any]) -> str:
+    """The verdict a take-over or step-up was made under, and whether it was overridden."""
+    v = entry.get("verdict") or {}
+    if not v:
+        return ""
+    word = VERDICT_LABELS.get(v.get("verdict", ""), v.get("verdict", ""))
+    if entry.get("override"):
+        return f"override of the {word} verdict on {v.get('canary', '')}"
+    return f"verdict then: {word}"
+
+
 def audit_table(entries: Sequence[Mapping[str, Any]]) -> html.Div | html.Table:
-    """Applied changes, newest first; the objects one change wrote share one row."""
+    """Applied changes, newest first: one row per action (views.routes.audit_list)."""
     if not entries:
         return html.P(
             "No change recorded for this service yet. Applied changes appear here with who made "
@@ -308,23 +394,22 @@ def audit_table(entries: Sequence[Mapping[str, Any]]) -> html.Div | html.Table:
             className="md-hint",
             id="rel-audit-empty",
         )
-    changes: dict[str, dict[str, Any]] = {}
-    for e in entries:
-        key = e.get("change_id") or f"{e.get('when')}-{e.get('kind')}-{e.get('name')}"
-        row = changes.setdefault(key, {**e, "objects": []})
-        row["objects"].append(f"{e.get('kind', '')} {e.get('name', '')}".strip())
     head = html.Tr(
         [html.Th(h) for h in ("When (UTC)", "Who", "Action", "Change", "Reason", "Objects")]
     )
     rows = []
-    for c in changes.values():
+    for c in entries:
         when = c.get("when")
         stamp = (
             iso_time(when).replace("T", " ").rstrip("Z")
             if isinstance(when, int | float)
             else str(when)
         )
-        reason = c.get("reason") or html.Span("no reason given", className="md-hint")
+        reason: list[Any] = [c.get("reason") or html.Span("no reason given", className="md-hint")]
+        note = verdict_note(c)
+        if note:
+            cls = "rel-override" if c.get("override") else "md-hint"
+            reason += [html.Br(), html.Small(note, className=cls)]
         rows.append(
             html.Tr(
                 [
@@ -333,7 +418,7 @@ def audit_table(entries: Sequence[Mapping[str, Any]]) -> html.Div | html.Table:
                     html.Td(c.get("action", ""), className="rel-audit-action"),
                     html.Td(c.get("summary", "")),
                     html.Td(reason),
-                    html.Td(", ".join(c["objects"]), className="rel-objects"),
+                    html.Td(objects_text(c), className="rel-objects"),
                 ]
             )
         )

@@ -55,8 +55,10 @@ def shift_through_the_api(page, base: str, weights: dict[str, int]) -> dict:
 def test_slow_canary_at_half_turns_the_verdict_to_roll_back(page, own_demo, shot):
     page.goto(own_demo.url + REVIEW)
     expect(page.locator("#rv-verdict")).to_be_visible(timeout=20_000)
-    assert verdict(page) == "insufficient_traffic"  # v3 has served nothing yet
-    expect(page.locator("#rv-verdict-word")).to_have_text("Not enough traffic yet")
+    assert verdict(page) == "nothing_to_judge"  # v3 is deployed at 0 %: no release yet
+    expect(page.locator("#rv-verdict-word")).to_have_text("Nothing to judge")
+    expect(page.locator("#rv-headline")).to_contain_text("v3 gets no traffic in the current split")
+    expect(page.locator("#rv-action")).to_have_count(0)  # no action would change anything
 
     # 1. Make reviews-v3 slow in the simulator (the demo-only control).
     page.locator("#rv-sim-slow").click()
@@ -74,7 +76,12 @@ def test_slow_canary_at_half_turns_the_verdict_to_roll_back(page, own_demo, shot
         page.wait_for_timeout(800)
     expect(page.locator("#rv-verdict")).to_have_attribute("data-verdict", "rollback")
     expect(page.locator("#rv-verdict-word")).to_have_text("Roll back")
-    expect(page.locator("#rv-reasons li").first).to_contain_text("latency gate failed: canary p99")
+    expect(page.locator("#rv-headline")).to_contain_text(
+        "Roll back: v3 answers 1 request in 100 slower than"
+    )
+    expect(page.locator("#rv-stats li").first).not_to_be_visible()  # statistics: one click away
+    page.locator("#rv-stats summary").click()
+    expect(page.locator("#rv-stats li").first).to_contain_text("latency gate failed: canary p99")
     action = page.locator("#rv-action")
     expect(action).to_have_text("Roll back to v1")
     assert "action=rollback" in (action.get_attribute("href") or "")
@@ -96,7 +103,8 @@ def test_slow_canary_at_half_turns_the_verdict_to_roll_back(page, own_demo, shot
     assert html_file.suggested_filename.startswith("review-bookinfo-reviews-v3-vs-v1-")
     text = Path(html_file.path()).read_text()
     assert "data-verdict='rollback'" in text and "ROLL BACK" in text
-    assert "latency gate failed: canary p99" in text
+    assert "v3 answers 1 request in 100 slower than" in text
+    assert "latency gate failed: canary p99" in text.split("Appendix: statistics")[1]
     with page.expect_download() as md_dl:
         page.locator("#rv-download-md").click()
     md = Path(md_dl.value.path()).read_text()
@@ -113,5 +121,6 @@ def test_review_is_in_the_navigation_and_picks_the_versions(page, live_demo, sho
     expect(page.locator("#rv-canary")).to_contain_text("v2")
     assert "baseline=v1" in page.url and "canary=v2" in page.url
     assert verdict(page) in ("promote", "continue", "hold", "rollback", "insufficient_traffic")
+    expect(page.locator("#rv-headline")).not_to_be_empty()
     expect(page.locator("#rv-figures")).to_contain_text("p99")
     shot("review-default")

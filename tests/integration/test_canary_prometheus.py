@@ -9,6 +9,8 @@ asks for the 10 minutes ending at END:
 - canary-slower: v2 3x slower, p99 still under 500 ms            -> hold, latency vs baseline
 - canary-equal: identical versions, plus a caller without sidecar -> promote
 - canary-quiet: v2 receives about 20 requests in the window      -> insufficient_traffic
+- canary-fixed: v2 fails 20 % at 10 %, then a weight change to 50/50 five minutes before END
+  and v2 is healthy from then on                                  -> judged on the after part
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ END = 1767225600.0 - 86400  # a fixed past day, apart from other modules' data
 START = END - 1800
 STEP = 15.0
 WINDOW_S = 600
+FIXED_AT = END - 300  # canary-fixed's weight change
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ def _scenario(
     v2_errors: float = 0.0,
     median_ms: float = 100.0,
     unknown_rps: float = 0.0,
+    fixed_at: float | None = None,
 ) -> Scenario:
     def version(v: str) -> Workload:
         latency = LatencyModel(median_ms, 0.5)
@@ -79,6 +83,9 @@ def _scenario(
         state.set_fault(
             namespace, "api-v2", latency_factor=v2_slowdown, error_rate=v2_errors, at=START
         )
+    if fixed_at is not None:  # the weight change; v2 healthy from then on
+        state.set_split(namespace, "api", {"v1": 50, "v2": 50}, at=fixed_at)
+        state.set_fault(namespace, "api-v2", at=fixed_at)
     return Scenario(namespace, TrafficModel(spec, state, history_start=START))
 
 
@@ -93,6 +100,7 @@ SCENARIOS = {
         _scenario("canary-equal", unknown_rps=1.0),
         # 3.4 rps at 1 %: v2 gets about 20 requests in 10 minutes.
         _scenario("canary-quiet", rps=3.4, split=(99, 1)),
+        _scenario("canary-fixed", split=(90, 10), v2_errors=0.2, fixed_at=FIXED_AT),
     )
 }
 
@@ -240,3 +248,86 @@ def test_prometheus_down_is_502(prom):
         canary_view(
             svc, parse_canary_params({"baseline": "v1", "canary": "v2"}, "canary-errors", "api")
         )
+
+
+class OneChangeRoutes:
+    """The canary-fixed service's routing as a RouteStore shows it: the 50/50 split now, and
+    the audit entry of the weight change that made it (90/10 -> 50/50 at FIXED_AT)."""
+
+    name = "test"
+
+    @staticmethod
+    def _vs(weights: dict[str, int]) -> dict:
+        route = [
+            {"destination": {"host": "api", "subset": v}, "weight": w} for v, w in weights.items()
+        ]
+        return {
+            "kind": "VirtualService",
+            "metadata": {"name": "api", "namespace": "canary-fixed", "resourceVersion": "2"},
+            "spec": {"hosts": ["api"], "http": [{"route": route}]},
+        }
+
+    def get_service(self, namespace, service):
+        from mesh.route_selection import ServiceRoutes
+
+        dr = {
+            "kind": "DestinationRule",
+            "metadata": {"name": "api", "namespace": namespace},
+            "spec": {
+                "host": "api",
+                "subsets": [{"name": v, "labels": {"version": v}} for v in ("v1", "v2")],
+            },
+        }
+        return ServiceRoutes(
+            namespace, service, self._vs({"v1": 50, "v2": 50}), dr, ("v1", "v2"), "version"
+        )
+
+    def history(self, *, namespace=None, service=None, limit=100):
+        from mesh.audit import AuditEntry, AuditObject
+
+        change = AuditObject(
+            "VirtualService",
+            "api",
+            self._vs({"v1": 90, "v2": 10}),
+            self._vs({"v1": 50, "v2": 50}),
+            "2",
+        )
+        return [
+            AuditEntry(
+                when=FIXED_AT,
+                who="alice",
+                action="even_split",
+                reason="v2 fixed",
+                namespace="canary-fixed",
+                service="api",
+                change_id="c1",
+                objects=(change,),
+            )
+        ]
+
+
+def test_bad_before_a_weight_change_and_healthy_after_is_judged_on_the_after_part(source):
+    # The whole 10-minute window would roll back: v2 failed 20 % before the change.
+    whole, _ = _analysis(source, "canary-fixed")
+    assert whole.verdict is Verdict.ROLLBACK
+    svc = SimpleNamespace(
+        settings=Settings(),
+        telemetry=None,
+        canary=source,
+        routes=OneChangeRoutes(),
+        clock=lambda: END,
+    )
+    params = parse_canary_params(
+        {"baseline": "v1", "canary": "v2", "window": "10m", "at": f"{END:.0f}"},
+        "canary-fixed",
+        "api",
+    )
+    body = canary_view(svc, params)
+    window = body["analysis_window"]
+    assert window["since_change"] is True and window["seconds"] == 300
+    assert window["last_change"]["source"] == "audit"
+    # Only the 5 minutes after the change count: v2 healthy, at half the traffic.
+    assert body["verdict"] != "rollback", body["reasons"]
+    assert body["verdict"] in ("promote", "continue")
+    assert body["canary"]["success_rate"] > 0.99
+    assert body["canary"]["requests"] == pytest.approx(10.0 * 0.5 * 300, rel=0.1)

@@ -80,7 +80,7 @@ def test_equal_versions_promote_with_figures_tests_and_gates(client, source):
     assert body["canary"]["requests"] == 2000.0
     assert body["canary"]["success_rate"] == pytest.approx(0.9995)
     assert body["canary"]["p99_ms"] == pytest.approx(10 + 15 * 0.98)
-    assert [g["status"] for g in body["gates"]] == ["pass"] * 5
+    assert [g["status"] for g in body["gates"]] == ["pass"] * 6
     assert body["reasons"] == [g["reason"] for g in body["gates"]]
     assert set(body["tests"]) == {"errors", "latency"}
     assert (body["queries"], body["source"]) == (2, "test")
@@ -169,7 +169,9 @@ def test_no_canary_source_is_502():
 
 def test_per_service_gates_from_settings_then_request_overrides(source):
     settings = SimpleNamespace(canary_gates={"shop/cart": {"min_requests": 5000}})
-    svc = SimpleNamespace(settings=settings, telemetry=source, canary=None, clock=lambda: NOW)
+    svc = SimpleNamespace(
+        settings=settings, telemetry=source, canary=None, routes=None, clock=lambda: NOW
+    )
     params = parse_canary_params({"baseline": "v1", "canary": "v2"}, "shop", "cart")
     body = canary_view(svc, params)
     assert body["verdict"] == "insufficient_traffic"

@@ -24,6 +24,7 @@ from mesh.canary import (
 )
 from mesh.errors import BadRequest
 from mesh.metrics import ISTIO_BUCKETS_MS, cumulative_buckets
+from mesh.verdict_text import headline, sentences
 
 QUERY = CanaryQuery("bookinfo", "reviews", "v1", "v2", 600, 1_700_000_000.0)
 
@@ -77,6 +78,7 @@ def test_five_percent_errors_rolls_back_naming_the_success_gate():
     a = _analysis(canary=(1000, 50, FAST))
     assert a.verdict is Verdict.ROLLBACK
     assert a.reasons == ("success gate failed: canary 95.0% < 99.0%",)
+    assert headline(a) == "Roll back: v2 fails 5.0 % of requests; at most 1.0 % is allowed."
 
 
 def test_success_gate_prints_enough_decimals_to_show_the_difference():
@@ -100,6 +102,7 @@ def test_significantly_more_errors_but_within_slo_holds():
     (reason,) = a.reasons
     assert reason.startswith("errors vs baseline failed: canary significantly worse: ")
     assert "0.8% vs baseline 0.1%" in reason
+    assert headline(a) == "Hold: v2 fails 0.8 % of requests against 0.1 % for v1."
     assert a.errors.p_value < 1e-5 and a.errors.ci_low > 0
 
 
@@ -115,9 +118,10 @@ def test_significantly_slower_but_within_slo_holds():
 def test_equal_versions_with_enough_traffic_promote_with_every_gate_stated():
     a = _analysis()
     assert a.verdict is Verdict.PROMOTE
-    assert [g.status for g in a.gates] == [GateStatus.PASS] * 5
-    assert len(a.reasons) == 5
-    assert a.reasons[1] == "success gate passed: canary 99.9% ≥ 99.0%"
+    assert [g.status for g in a.gates] == [GateStatus.PASS] * 6
+    assert len(a.reasons) == 6
+    assert a.reasons[2] == "success gate passed: canary 99.9% ≥ 99.0%"
+    assert headline(a).startswith("Promote: v2 meets its SLOs")
     assert a.latency.prob_slower == pytest.approx(0.5)
 
 
@@ -128,11 +132,25 @@ def test_too_little_evidence_to_rule_out_more_errors_continues():
     assert any(r.startswith("errors vs baseline inconclusive") for r in a.reasons)
 
 
-def test_idle_baseline_is_judged_on_slo_gates_only():
+def test_an_idle_baseline_is_not_enough_traffic_naming_the_baseline_never_promote():
     a = _analysis(base=(0, 0, None), canary=(2000, 2, FAST))
+    assert a.verdict is Verdict.INSUFFICIENT_TRAFFIC
+    (reason,) = a.reasons
+    assert reason.startswith("baseline traffic gate: not enough traffic yet: baseline v1")
+    assert sentences(a) == (
+        "The baseline v1 served 0 requests in the window; at least 100 are needed to judge it.",
+    )
+
+
+def test_a_comparison_that_cannot_be_made_is_shown_as_not_judged():
+    # The baseline served enough requests but has no histogram: latency cannot be compared.
+    a = _analysis(base=(2000, 2, None), canary=(2000, 2, FAST))
+    assert _gate(a, "latency vs baseline").status is GateStatus.NOT_JUDGED
+    assert "not judged" in _gate(a, "latency vs baseline").reason
     assert a.verdict is Verdict.PROMOTE
-    assert _gate(a, "errors vs baseline").status is GateStatus.NO_DATA
-    assert "judged on SLO gates only" in _gate(a, "latency vs baseline").reason
+    assert headline(a).endswith(
+        "fails no more often than v1 (0.1 % against 0.1 %); not judged: latency against v1."
+    )
 
 
 def test_missing_canary_histogram_cannot_promote():
@@ -204,10 +222,11 @@ def test_analysis_json_is_strict_json_with_the_api_fields():
     assert back["verdict"] == "rollback"
     assert back["reasons"] == [
         "success gate failed: canary 95.0% < 99.0%",
-        back["gates"][2]["reason"],
+        back["gates"][3]["reason"],
     ]
     assert {g["name"] for g in back["gates"]} == {
         "traffic",
+        "baseline traffic",
         "success",
         "latency",
         "errors vs baseline",

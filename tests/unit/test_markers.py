@@ -7,7 +7,7 @@ import pytest
 
 from dashboards.components import charts
 from dashboards.components.markers import add_weight_markers, marker_count
-from mesh.audit import AuditEntry
+from mesh.audit import AuditEntry, AuditObject
 from mesh.markers import (
     WeightMarker,
     canary_start,
@@ -43,14 +43,10 @@ def entry(when, before, after, *, kind="VirtualService", service="reviews", reas
         who="alice",
         action="set_weights",
         reason=reason,
-        kind=kind,
         namespace="bookinfo",
-        name=service,
         service=service,
-        before=before,
-        after=after,
-        resource_version="2",
         change_id=cid or f"c{when}",
+        objects=(AuditObject(kind, service, before, after, "2"),),
     )
 
 

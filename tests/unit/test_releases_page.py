@@ -8,6 +8,7 @@ from dashboards.components.release_forms import (
     current_policy,
     default_roles,
     policy_values,
+    retire_target,
     review_link,
     weight_sum,
 )
@@ -38,6 +39,11 @@ def test_buttons_map_to_routing_actions_on_the_chosen_versions():
 
 def test_button_labels_name_the_versions_they_act_on():
     assert button_label("retire", "v1", "v2") == "Retire v1"
+    assert button_label("retire", "v2", "v1", retire="v1") == "Retire v1"
+    # Retire removes whichever role has no traffic: the old stable after a take-over.
+    assert retire_target({"v1": 0, "v2": 100}, "v2", "v1") == "v1"
+    assert retire_target({"v1": 100, "v2": 0}, "v1", "v2") == "v2"
+    assert retire_target({"v1": 50, "v2": 50}, "v1", "v2") == "v1"
     assert button_label("takeover", "v1", "v2") == "Take over all traffic (v2)"
     assert button_label("step", None, None) == "+10% to canary"
 
@@ -53,13 +59,13 @@ def test_exact_weights_pass_what_was_typed_so_the_model_can_refuse_it():
     [
         ([50, 50, 0], 100, ""),
         ([80, 10, 17], 107, "weights must add up to 100 (+7)"),
-        ([50, None], 50, "every weight needs a whole number from 0 to 100"),
-        ([50.5, 49.5], 100, "weights are whole numbers from 0 to 100"),
-        ([120, -20], 100, "weights are whole numbers from 0 to 100"),
+        ([50, None], 50, "v2: enter a whole number from 0 to 100"),
+        ([50.5, 49.5], 100, "v1 50.5, v2 49.5: weights are whole numbers from 0 to 100"),
+        ([120, -20], 100, "v1 120, v2 -20: weights are whole numbers from 0 to 100"),
     ],
 )
 def test_weight_sum_is_shown_live_with_the_reason_it_cannot_apply(values, total, problem):
-    assert weight_sum(values) == (total, problem)
+    assert weight_sum(values, ["v1", "v2", "v3"]) == (total, problem)
 
 
 def test_header_match_sends_the_name_the_model_reads_and_uri_sends_none():
@@ -157,20 +163,27 @@ def test_diff_lines_are_coloured_by_sign():
     ]
 
 
-def test_audit_rows_group_the_objects_of_one_change():
-    common = {"when": 1.7e9, "who": "ann", "action": "retire", "reason": "", "summary": "s"}
+def test_audit_rows_are_one_per_action_listing_its_objects_and_any_override():
+    common = {"when": 1.7e9, "who": "ann", "reason": "", "summary": "s"}
+    objects = [
+        {"kind": "VirtualService", "name": "reviews"},
+        {"kind": "DestinationRule", "name": "reviews"},
+    ]
+    verdict = {"verdict": "hold", "canary": "v2", "baseline": "v1", "headline": "Hold: ..."}
     table = audit_table(
         [
-            {**common, "kind": "DestinationRule", "name": "reviews", "change_id": "a"},
-            {**common, "kind": "VirtualService", "name": "reviews", "change_id": "a"},
-            {**common, "action": "take_over", "kind": "VirtualService", "name": "reviews"}
-            | {"change_id": "b"},
+            {**common, "action": "retire", "objects": objects, "change_id": "a"},
+            {**common, "action": "take_over", "objects": objects[:1], "change_id": "b"}
+            | {"verdict": verdict, "override": True, "reason": "known test client"},
         ]
     )
     rows = table.children[1].children
     assert len(rows) == 2
-    assert rows[0].children[-1].children == "DestinationRule reviews, VirtualService reviews"
+    assert rows[0].children[-1].children == "VirtualService reviews, DestinationRule reviews"
     assert rows[0].children[0].children == "2023-11-14 22:13:20"
+    reason = rows[1].children[4].children
+    assert reason[0] == "known test client"
+    assert reason[-1].children == "override of the Hold verdict on v2"
     assert audit_table([]).id == "rel-audit-empty"
 
 

@@ -51,7 +51,11 @@ def test_markdown_holds_verdict_figures_diff_time_and_audit(story):
     md = report_markdown(review)
     assert md.startswith("# Release review: bookinfo/reviews v3 vs v1\n")
     assert "**Verdict: ROLL BACK** (`rollback`)" in md
-    assert "- latency gate failed: canary p99" in md
+    # Plain words first; the statistics in the appendix.
+    assert "\nRoll back: v3 answers 1 request in 100 slower than " in md
+    assert "- v3 answers 1 request in 100 slower than" in md
+    appendix = md.index("## Appendix: statistics")
+    assert md.index("| latency | ✘ fail | latency gate failed: canary p99") > appendix
     assert "Recommended action: **Roll back to v1**" in md
     assert re.search(r"\| p99 \| \d+ ms \| \d+ ms \|", md)
     assert "| latency | ✘ fail |" in md

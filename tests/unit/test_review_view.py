@@ -47,7 +47,7 @@ def test_parameters_are_the_canary_analysis_ones_plus_before():
         ("continue", "step", "Continue: +10% to v2"),
         ("rollback", "rollback", "Roll back to v1"),
         ("hold", None, "Hold the split and investigate"),
-        ("insufficient_traffic", None, "Wait for more canary traffic"),
+        ("insufficient_traffic", None, "Wait for more traffic"),
     ],
 )
 def test_each_verdict_recommends_one_step_into_the_releases_flow(verdict, action, label):

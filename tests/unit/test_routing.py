@@ -440,12 +440,12 @@ def test_traffic_policy_on_the_destination_rule_keeps_the_load_balancer():
 @pytest.mark.parametrize(
     ("payload", "reason"),
     [
-        ({"connectionPool": {"maxConnections": 0}}, "between 1 and"),
+        ({"connectionPool": {"maxConnections": 0}}, "whole number from 1 to .*; got 0"),
         ({"connectionPool": {"maxConnections": "many"}}, "whole number"),
         ({"connectionPool": {"maxPending": 1}}, "unknown: maxPending"),
         ({"outlierDetection": {"interval": "ten seconds"}}, "duration"),
         ({"outlierDetection": {"baseEjectionTime": "0s"}}, "at least 1ms"),
-        ({"outlierDetection": {"maxEjectionPercent": 101}}, "between 0 and 100"),
+        ({"outlierDetection": {"maxEjectionPercent": 101}}, "from 0 to 100; got 101"),
         ({}, "at least one"),
     ],
 )
@@ -525,9 +525,10 @@ def test_a_deployed_version_missing_from_the_subsets_is_added_before_the_route_n
 @pytest.mark.parametrize(
     ("weights", "reason"),
     [
-        ({"v1": -10, "v2": 110}, "between 0 and 100, got -10"),
-        ({"v1": 60, "v2": 30}, "sum to 100, got 90"),
-        ({"v1": 50, "v2": 51}, "sum to 100, got 101"),
+        ({"v1": -10, "v2": 110}, "weight of v1 must be a whole number from 0 to 100; got -10"),
+        ({"v1": None, "v2": 100}, "weight of v1 must be a whole number from 0 to 100; got nothing"),
+        ({"v1": 60, "v2": 30}, "must add up to 100; v1 60, v2 30 add up to 90"),
+        ({"v1": 50, "v2": 51}, "add up to 101"),
         ({"v1": 50.5, "v2": 49.5}, "whole number"),
         ({"v1": True, "v2": 99}, "whole number"),
         ({"v1": 50, "v9": 50}, "no subset or deployed version 'v9'"),

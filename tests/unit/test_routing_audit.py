@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import replace
 
 import pytest
 
 from collectors.audit_log import AuditLog
-from mesh.audit import AuditEntry, change_annotation, clean_reason
+from mesh.audit import AuditEntry, AuditObject, change_annotation, clean_reason, merge_entries
 from mesh.errors import BadRequest
 
 
@@ -18,13 +19,17 @@ def entry(i: int, service: str = "reviews", namespace: str = "bookinfo") -> Audi
         who=f"user{i}",
         action="set_weights",
         reason=f"step {i}",
-        kind="VirtualService",
         namespace=namespace,
-        name=service,
         service=service,
-        before={"metadata": {"resourceVersion": str(i)}},
-        after={"metadata": {"resourceVersion": str(i + 1)}},
-        resource_version=str(i + 1),
+        objects=(
+            AuditObject(
+                "VirtualService",
+                service,
+                {"metadata": {"resourceVersion": str(i)}},
+                {"metadata": {"resourceVersion": str(i + 1)}},
+                str(i + 1),
+            ),
+        ),
         change_id=f"c{i}",
         summary=f"reviews set weights {i}",
     )
@@ -46,7 +51,59 @@ def test_entries_come_back_newest_first_with_filters(tmp_path):
     lines = (tmp_path / "sub" / "audit.jsonl").read_text().splitlines()
     first = json.loads(lines[0])
     assert first["who"] == "user1" and first["time"] == "2026-09-21T14:13:21Z"
-    assert first["before"] == {"metadata": {"resourceVersion": "1"}}
+    assert first["objects"][0]["before"] == {"metadata": {"resourceVersion": "1"}}
+
+
+def old_line(i: int, kind: str, change_id: str) -> dict:
+    """A line of the one-object shape written before one entry listed every object."""
+    return {
+        "when": 1_790_000_000.0 + i,
+        "who": "bob",
+        "action": "retire",
+        "reason": "v1 is gone",
+        "kind": kind,
+        "namespace": "bookinfo",
+        "name": "reviews",
+        "service": "reviews",
+        "before": {"metadata": {"resourceVersion": str(i)}},
+        "after": None if kind == "DestinationRule" else {"metadata": {"resourceVersion": "9"}},
+        "resource_version": str(i + 1),
+        "change_id": change_id,
+        "summary": "reviews retire: v1 removed from the route",
+    }
+
+
+def test_old_one_object_lines_are_read_and_one_change_is_one_entry(tmp_path):
+    path = tmp_path / "audit.jsonl"
+    lines = [old_line(1, "VirtualService", "r1"), old_line(1, "DestinationRule", "r1")]
+    path.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    log = AuditLog(path)
+    log.record([entry(5)])  # a new-shape line after the old ones
+    raw = log.history()
+    assert [len(e.objects) for e in raw] == [1, 1, 1]
+    merged = merge_entries(raw)
+    assert [e.change_id for e in merged] == ["c5", "r1"]
+    retire = merged[1]
+    assert sorted(o.kind for o in retire.objects) == ["DestinationRule", "VirtualService"]
+    assert retire.object_of("VirtualService").after == {"metadata": {"resourceVersion": "9"}}
+    summary = retire.summary_json()
+    assert "before" not in summary["objects"][0] and summary["action"] == "retire"
+    assert summary["verdict"] is None and summary["override"] is False
+
+
+def test_verdict_and_override_round_trip(tmp_path):
+    log = AuditLog(tmp_path / "audit.jsonl")
+    verdict = {
+        "verdict": "hold",
+        "headline": "Hold: v2 fails 2 %",
+        "baseline": "v1",
+        "canary": "v2",
+    }
+    e = replace(entry(1), action="take_over", verdict=verdict, override=True)
+    log.record([e])
+    assert log.history() == [e]
+    with pytest.raises(ValueError):
+        AuditEntry.from_json({**e.to_json(), "override": "yes"})
 
 
 def test_reading_backwards_across_blocks(tmp_path):

@@ -103,3 +103,53 @@ def test_demo_slow_canary_spends_its_time_in_reviews():
     assert v1["traces"] > 10 and v3["traces"] > 10
     assert v3["self_ms"]["reviews"] > 8 * v1["self_ms"]["reviews"]
     assert "ratings" in v3["self_ms"] and "ratings" not in v1["self_ms"]  # v1 shows no stars
+
+
+def sampled(trace: Trace, how: str | None) -> Trace:
+    """The trace as a sampler tagged it (None: untold)."""
+    if how is None:
+        return trace
+    root = trace.spans[0]
+    tagged = Span(
+        root.trace_id,
+        root.span_id,
+        root.operation,
+        root.start_us,
+        root.duration_us,
+        root.process,
+        root.references,
+        (*root.tags, Tag("sampler.type", how)),
+    )
+    return Trace(trace.trace_id, (tagged, *trace.spans[1:]))
+
+
+def test_like_with_like_only_randomly_sampled_traces_are_compared():
+    # Tail-kept slow traces of v1 would drag its reviews time up; they are left out.
+    traces = [sampled(request(f"r{i}", "v1", 8, None), "probabilistic") for i in range(20)]
+    traces += [sampled(request(f"s{i}", "v1", 400, None), "tail") for i in range(20)]
+    traces += [sampled(request(f"t{i}", "v2", 8, 2), "probabilistic") for i in range(20)]
+    v1, v2 = time_by_version(traces, NS, "reviews", ("v1", "v2"))
+    assert (v1.traces, v1.left_out, v2.traces) == (20, 20, 20)
+    body = version_time_json((v1, v2))
+    assert body["sampling"] == "randomly sampled traces only"
+    by = {c["service"]: c for c in body["comparison"]}
+    assert by["reviews"]["baseline_ms"] == pytest.approx(8.0)  # not dragged up by the 400s
+    assert by["ratings"]["finding"] == "slower"
+    assert by["productpage"]["finding"] == "no clear difference"
+
+
+def test_too_few_traces_claim_no_difference():
+    traces = [sampled(request(f"a{i}", "v1", 8, None), "probabilistic") for i in range(30)]
+    traces += [sampled(request(f"b{i}", "v2", 80, 5), "probabilistic") for i in range(5)]
+    body = version_time_json(time_by_version(traces, NS, "reviews", ("v1", "v2")))
+    assert {c["finding"] for c in body["comparison"]} == {"not enough traces"}
+    from mesh.report import time_findings
+
+    lines = time_findings(body)
+    assert lines[1].startswith("Not enough traces to compare: at least 15 per version")
+
+
+def test_untold_sampling_is_marked_as_possibly_biased():
+    traces = [request(f"u{i}", "v1", 8, None) for i in range(3)]
+    body = version_time_json(time_by_version(traces, NS, "reviews", ("v1", "v2")))
+    assert body["sampling"].startswith("every kept trace")
