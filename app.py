@@ -11,6 +11,7 @@ import dash
 from dash import dcc, html
 
 import api
+import http_guards
 from collectors.http import display_url
 from config import Settings
 from dashboards import PAGES
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         suppress_callback_exceptions=True,
         assets_folder="assets",
     )
+    http_guards.install(app.server, services.settings)  # body size, framing, client, no 500s
     api.register(app.server, services)
     register_ops(app.server, services)  # /healthz, /readyz, /metrics, request timing
     for page in PAGES:
@@ -158,7 +160,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     else:
         mode = display_url(settings.prometheus_url)
     log.info("meshdash on http://%s:%d/ - data: %s", settings.host, settings.port, mode)
-    app.run(host=settings.host, port=settings.port, debug=False)
+    app.run(
+        host=settings.host,
+        port=settings.port,
+        debug=False,
+        request_handler=http_guards.DevRequestHandler,
+    )
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
@@ -32,6 +34,21 @@ class Settings(BaseSettings):
     )
     jaeger_timeout_s: float = Field(10.0, gt=0, le=300, description="Jaeger request timeout")
     kube_timeout_s: float = Field(10.0, gt=0, le=300, description="Kubernetes API request timeout")
+
+    # Answer limits (issue 17, collectors/http.py): past them a call fails with a 502 naming
+    # the limit and this setting, instead of taking the process's memory.
+    prometheus_max_response_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024, description="largest Prometheus answer read, in bytes"
+    )
+    prometheus_max_series: int = Field(
+        50_000, ge=1, description="most series one Prometheus query may answer"
+    )
+    jaeger_max_response_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024, description="largest Jaeger answer read, in bytes"
+    )
+    jaeger_max_spans: int = Field(
+        100_000, ge=1, description="most spans one Jaeger answer may hold (all its traces)"
+    )
 
     # Backend connections (issue 8, collectors/http.py; docs/backends.md). Secrets are SecretStr
     # so they never show in a repr, a log or an error; headers are JSON in the environment, e.g.
@@ -133,6 +150,30 @@ class Settings(BaseSettings):
         None, description="signs CSRF cookies; set it when several workers serve one site"
     )
 
+    # Hardening (issue 17, docs/security.md): who may send identity headers, request size,
+    # framing, and how many uncached queries one client may start.
+    trusted_proxy_cidrs: tuple[str, ...] = Field(
+        ("127.0.0.1/32", "::1/128"),
+        description="addresses of the auth proxy whose identity headers are honoured (JSON list)",
+    )
+    trusted_proxy_secret: SecretStr | None = Field(
+        None,
+        description="shared secret the auth proxy sends in X-Meshdash-Proxy-Secret; with it, "
+        "identity headers are honoured from any address that sends it",
+    )
+    max_request_bytes: int = Field(
+        1024 * 1024,
+        ge=1024,
+        description="largest request body (API and Dash callbacks); 413 past it",
+    )
+    frame_ancestors: tuple[str, ...] = Field(
+        (),
+        description="origins allowed to frame meshdash (CSP frame-ancestors); empty: none may",
+    )
+    client_uncached_per_minute: int = Field(
+        60, ge=1, description="backend queries (cache misses) one client may start per minute"
+    )
+
     # Release review (issue 6, views/canary.py): per-service gates on top of Flagger's defaults,
     # e.g. MESHDASH_CANARY_GATES='{"bookinfo/reviews": {"max_p99_ms": 800, "min_requests": 500}}'.
     canary_gates: dict[str, dict[str, float]] = Field(
@@ -148,10 +189,18 @@ class Settings(BaseSettings):
         2.0, ge=0, le=60, description="how long a backend failure is served from the cache"
     )
     backend_concurrency: int = Field(8, ge=1, le=256, description="requests in flight per backend")
+    backend_waiters: int = Field(
+        64,
+        ge=1,
+        le=1024,
+        description="requests per process that may wait on backends at once (503 past it); "
+        "keep it below the gunicorn threads so probes always find a free thread",
+    )
     ready_required: tuple[str, ...] = Field(
         ("telemetry",), description="source roles whose failure makes /readyz answer 503"
     )
-    ready_timeout_s: float = Field(3.0, gt=0, le=60, description="deadline of all /readyz checks")
+    # Under a second, so /readyz answers within the probe's budget while every backend hangs.
+    ready_timeout_s: float = Field(0.8, gt=0, le=60, description="deadline of all /readyz checks")
     log_level: str = Field(
         "INFO",
         description="log level of the JSON logs",
@@ -165,6 +214,25 @@ class Settings(BaseSettings):
             return validate.namespace(value)
         except BadRequest as exc:
             raise ValueError(f"audit_namespace: {exc}") from None
+
+    @field_validator("frame_ancestors")
+    @classmethod
+    def _valid_ancestors(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """Origins only: anything else could smuggle another directive into the CSP header."""
+        for origin in value:
+            if not re.fullmatch(r"'self'|https?://[A-Za-z0-9.*:\[\]-]+(:[0-9]+)?", origin):
+                raise ValueError(f"frame_ancestors: {origin[:60]!r} is not an http(s) origin")
+        return value
+
+    @field_validator("trusted_proxy_cidrs")
+    @classmethod
+    def _valid_cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(f"trusted_proxy_cidrs: {cidr[:60]!r} is not a CIDR") from None
+        return value
 
     @field_validator("canary_gates")
     @classmethod

@@ -10,6 +10,8 @@
 - With several workers, prometheus_client's multiprocess mode aggregates every worker's
   meshdash_* series in one /metrics answer (PROMETHEUS_MULTIPROC_DIR, emptied at start).
 - Logs: JSON lines, gunicorn's access log included (ops/logging_setup.py).
+- Identity headers sent twice are marked in pre_request (security.py refuses them with a 400):
+  WSGI joins repeats into one comma-separated value, which the app cannot tell from a list.
 """
 
 from __future__ import annotations
@@ -34,6 +36,15 @@ bind = os.environ.get("MESHDASH_BIND", f"{_host}:{_port}")
 workers = int(os.environ.get("MESHDASH_WORKERS", "1" if _demo() else "2"))
 worker_class = "gthread"
 threads = int(os.environ.get("MESHDASH_THREADS", "4"))
+# A request waiting on a hung backend holds its thread (up to the backend's deadline). Fewer
+# such requests than threads may wait at once (503 past it), so /healthz, /readyz and cached
+# pages always find a free thread in every worker (collectors/cache.py, BackendLimiter.waiting).
+# (raw_env: gunicorn sets it in its own environment before the workers start.)
+raw_env = (
+    []
+    if os.environ.get("MESHDASH_BACKEND_WAITERS")
+    else [f"MESHDASH_BACKEND_WAITERS={max(1, threads - 1)}"]
+)
 timeout = int(os.environ.get("MESHDASH_WORKER_TIMEOUT_S", "60"))  # longer than any backend timeout
 graceful_timeout = 20
 keepalive = 5
@@ -82,3 +93,15 @@ def child_exit(server, worker) -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
+
+
+def pre_request(worker, req) -> None:
+    """Mark identity headers the client sent more than once (security.REPEATED_HEADER); drop
+    any marker the client sent itself."""
+    from security import REPEATED_HEADER, repeated_identity_headers
+
+    marker = REPEATED_HEADER.upper()
+    req.headers = [(n, v) for n, v in req.headers if n.upper() != marker]
+    repeated = repeated_identity_headers(n for n, _ in req.headers)
+    if repeated:
+        req.headers.append((marker, ",".join(repeated)))

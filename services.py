@@ -81,6 +81,7 @@ def build_services(settings: Settings) -> Services:
         settings.prometheus_url,
         timeout_s=settings.prometheus_timeout_s,
         session=build_session("prometheus"),
+        max_series=settings.prometheus_max_series,
     )
     return _services(settings, build_session, telemetry, telemetry)
 
@@ -106,6 +107,7 @@ def _services(
             settings.jaeger_url,
             timeout_s=settings.jaeger_timeout_s,
             session=build_session("jaeger"),
+            max_spans=settings.jaeger_max_spans,
         )
     routes = None
     if settings.kube_enabled:
@@ -153,7 +155,10 @@ def _per_cluster_services(settings: Settings, build_session: Callable[[str], Any
         try:
             cluster = validate.cluster(name, field="prometheus_clusters")
             collectors[cluster] = PrometheusSeries(
-                url, timeout_s=settings.prometheus_timeout_s, session=build_session("prometheus")
+                url,
+                timeout_s=settings.prometheus_timeout_s,
+                session=build_session("prometheus"),
+                max_series=settings.prometheus_max_series,
             )
         except BadRequest as e:
             raise SystemExit(f"meshdash: prometheus_clusters[{name!r}]: {e.message}") from None

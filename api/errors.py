@@ -13,6 +13,7 @@ from mesh.errors import (
     Forbidden,
     MeshdashError,
     NotFound,
+    RateLimited,
 )
 
 log = logging.getLogger("meshdash.api")
@@ -26,6 +27,8 @@ def error_body(exc: Exception) -> tuple[dict, int]:
         return {"error": str(exc)}, 403
     if isinstance(exc, NotFound):
         return {"error": str(exc)}, 404
+    if isinstance(exc, RateLimited):
+        return {"error": str(exc), "retry_after_s": exc.retry_after_s}, 429
     if isinstance(exc, Conflict):
         body = {"error": str(exc), "diff": exc.diff, "current": exc.current}
         if getattr(exc, "verdict", None) is not None:  # views.release_guard.AgainstVerdict

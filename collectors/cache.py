@@ -20,9 +20,17 @@ inside one refresh interval cost one backend call, whoever and however many are 
   back), short enough that recovery shows on the next refresh. Errors that are not BackendError
   (bad input, bugs) are never cached.
 - If the store itself fails (Redis down), calls go to the backend directly: a cache outage costs
-  queries, never pages.
+  queries, never pages. After a failure the store is skipped for STORE_RETRY_S, so a hung Redis
+  costs one socket timeout per few seconds, not one per request (each holding a thread).
 - Each backend has a BoundedSemaphore of Settings.backend_concurrency calls in flight per process;
   a call that cannot get a slot within the backend's timeout raises BackendTimeout (HTTP 504).
+- At most Settings.backend_waiters requests per process wait on backends at once (a miss, its
+  single flight, a route read); past that a request is answered 503 at once, so a gunicorn
+  worker always keeps a thread for /healthz, /readyz and cached pages while backends hang.
+- Each client (ClientQuotas) may start Settings.client_uncached_per_minute backend calls a
+  minute; past that its misses answer 429, so one script walking `at` cannot saturate the
+  backends. Cache hits and coalesced waits cost nothing. Who the client is comes from the
+  request (CLIENT, set per request by app.py), so calls outside a request are not limited.
 
 Values cross a pickle (both stores serialize), so they must be picklable: frozen dataclasses are.
 """
@@ -38,6 +46,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -47,7 +56,7 @@ from flask_caching.backends import BaseCache, RedisCache, SimpleCache
 from collectors.wire import ready_answer, ready_entry
 from config import Settings
 from mesh.canary import CanaryQuery, CanaryTelemetry
-from mesh.errors import BackendError, BackendTimeout
+from mesh.errors import BackendError, BackendTimeout, Busy, RateLimited
 from mesh.records import GraphQuery, GraphTelemetry
 from mesh.series import SeriesQuery, SeriesTelemetry
 from mesh.trace_records import Trace, TraceQuery
@@ -61,12 +70,49 @@ Normalizer = Callable[..., tuple[Any, ...]]  # (cache, *args) -> the args the ba
 KEY_VERSION = "3"  # bump when cached record types change shape, so old pickles are not read
 SIMPLE_CACHE_ENTRIES = 500
 REDIS_SOCKET_TIMEOUT_S = 0.5  # a hung Redis must not hang pages: it only costs a miss
+STORE_RETRY_S = 5.0  # after a store failure, how long calls skip it
 POLL_S = 0.025  # how often a worker waiting on another worker's call looks for its value
 
 # Time fields of query dataclasses, by unit; the first anchor present decides the shift.
 _SECONDS_FIELDS = ("at", "start", "end")
 _MICROS_FIELDS = ("start_us", "end_us")
 _ANCHORS = ("at", "end", "end_us")
+
+
+# Who is asking, for ClientQuotas: set by the app for the request being served (app.py).
+CLIENT: ContextVar[str | None] = ContextVar("meshdash_client", default=None)
+MAX_CLIENTS = 10_000  # quota entries kept; the stalest go first
+
+
+class ClientQuotas:
+    """A token bucket per client: `per_minute` backend calls, refilled evenly over the minute."""
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_minute = per_minute
+        self.clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # client -> (tokens, last refill)
+        self._guard = threading.Lock()
+
+    def take(self, client: str | None) -> None:
+        """Spend one call of `client`'s share; RateLimited when it has none left."""
+        if client is None:
+            return
+        now = self.clock()
+        rate = self.per_minute / 60.0
+        with self._guard:
+            tokens, last = self._buckets.pop(client, (float(self.per_minute), now))
+            tokens = min(float(self.per_minute), tokens + (now - last) * rate)
+            if len(self._buckets) >= MAX_CLIENTS:
+                self._buckets.pop(next(iter(self._buckets)))
+            if tokens < 1:
+                self._buckets[client] = (tokens, now)
+                wait = math.ceil((1 - tokens) / rate)
+                raise RateLimited(
+                    f"more than {self.per_minute} uncached queries a minute from this client; "
+                    f"try again in {wait}s (cached views still answer)",
+                    retry_after_s=wait,
+                )
+            self._buckets[client] = (tokens - 1, now)
 
 
 def align(obj: Any, interval_s: int) -> Any:
@@ -119,12 +165,30 @@ class BackendLimiter:
         limit: int,
         metrics: Metrics,
         wait_s: Mapping[str, float] | float = 10.0,
+        waiters: int = 1_000_000,
     ) -> None:
         self.limit = limit
         self.metrics = metrics
         self._wait = wait_s
         self._sems: dict[str, threading.BoundedSemaphore] = {}
         self._guard = threading.Lock()
+        self.waiters = waiters
+        self._waiting = threading.BoundedSemaphore(waiters)
+
+    @contextmanager
+    def waiting(self, backend: str) -> Iterator[None]:
+        """One of the process's `waiters` slots for a request about to wait on a backend; Busy
+        (503) at once when none is free, rather than queueing the request behind the others."""
+        if not self._waiting.acquire(blocking=False):
+            raise Busy(
+                backend,
+                f"{self.waiters} requests are already waiting on backends in this process; "
+                "try again shortly",
+            )
+        try:
+            yield
+        finally:
+            self._waiting.release()
 
     def wait_s(self, backend: str) -> float:
         if isinstance(self._wait, Mapping):
@@ -188,6 +252,7 @@ class SharedCache:
         wait_s: float = 30.0,
         redis: Any = None,
         clock: Callable[[], float] = time.time,
+        quotas: ClientQuotas | None = None,
     ) -> None:
         self.store = store
         self.metrics = metrics
@@ -197,9 +262,11 @@ class SharedCache:
         self.wait_s = wait_s  # longest wait for an identical call in flight (here or elsewhere)
         self.redis = redis
         self.clock = clock
+        self.quotas = quotas
         self._locks: dict[str, list[Any]] = {}  # key -> [lock, number of users]
         self._guard = threading.Lock()
         self._store_failing = False
+        self._store_skip_until = 0.0  # time.monotonic() before which the store is not asked
 
     @classmethod
     def from_settings(cls, settings: Settings, metrics: Metrics) -> SharedCache:
@@ -209,7 +276,9 @@ class SharedCache:
             "jaeger": settings.jaeger_timeout_s,
             "kubernetes": settings.kube_timeout_s,
         }
-        limiter = BackendLimiter(settings.backend_concurrency, metrics, timeouts)
+        limiter = BackendLimiter(
+            settings.backend_concurrency, metrics, timeouts, waiters=settings.backend_waiters
+        )
         # A waiter may queue for a slot and then wait for the call itself.
         wait_s = 2 * max(timeouts.values()) + 1
         ttl = settings.refresh_interval_s
@@ -234,6 +303,7 @@ class SharedCache:
             error_ttl_s=settings.cache_error_ttl_s,
             wait_s=wait_s,
             redis=client,
+            quotas=ClientQuotas(settings.client_uncached_per_minute),
         )
 
     # --- keys ----------------------------------------------------------------------------------
@@ -267,6 +337,18 @@ class SharedCache:
         if found is not None:
             self.metrics.count_cache(call, hit=True)
             return self._unwrap(found)
+        with self.limiter.waiting(backend):
+            return self._miss(key, call, args, fn, backend, ttl_s)
+
+    def _miss(
+        self,
+        key: str,
+        call: str,
+        args: tuple[Any, ...],
+        fn: Callable[..., T],
+        backend: str,
+        ttl_s: float | None,
+    ) -> T:
         with self._local(key) as acquired:
             if not acquired:
                 raise BackendTimeout(
@@ -322,6 +404,8 @@ class SharedCache:
     def _fill(
         self, key: str, call: str, backend: str, ttl_s: float | None, fn: Callable[[], T]
     ) -> T:
+        if self.quotas is not None:
+            self.quotas.take(CLIENT.get())
         self.metrics.count_cache(call, hit=False)
         try:
             value = self.limiter.run(backend, call, fn)
@@ -343,7 +427,12 @@ class SharedCache:
         return found.value
 
     # --- the store, which may fail ----------------------------------------------------------------
+    def _store_skipped(self) -> bool:
+        return self._store_failing and time.monotonic() < self._store_skip_until
+
     def _get(self, key: str) -> _Value | _Failure | None:
+        if self._store_skipped():
+            return None
         try:
             found = self.store.get(key)
         except Exception as exc:  # Redis down or an unreadable entry: a miss, never an error page
@@ -355,6 +444,8 @@ class SharedCache:
         return None
 
     def _set(self, key: str, entry: _Value | _Failure, ttl_s: float) -> None:
+        if self._store_skipped():
+            return
         try:
             # The store's own expiry is whole seconds; the entry's own `expires` is exact.
             self.store.set(key, entry, timeout=math.ceil(ttl_s) + 1)
@@ -363,6 +454,7 @@ class SharedCache:
 
     def _store_failed(self, operation: str, exc: Exception) -> None:
         self.metrics.count_cache_error(operation)
+        self._store_skip_until = time.monotonic() + STORE_RETRY_S
         if not self._store_failing:
             self._store_failing = True
             log.warning(
@@ -398,7 +490,7 @@ class SharedCache:
     @contextmanager
     def _cluster_lock(self, key: str) -> Iterator[bool]:
         """True when this process should call the backend; Redis decides between workers."""
-        if self.redis is None:
+        if self.redis is None or self._store_skipped():
             yield True
             return
         lock = self.redis.lock(f"meshdash:lock:{key}", timeout=self.wait_s, blocking=False)
@@ -518,7 +610,8 @@ class CachedSource:
         )
 
     def _call_bounded(self, call: str, target: Callable[..., T], *args: Any, **kw: Any) -> T:
-        return self.cache.limiter.run(self.backend, call, lambda: target(*args, **kw))
+        with self.cache.limiter.waiting(self.backend):
+            return self.cache.limiter.run(self.backend, call, lambda: target(*args, **kw))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.inner!r})"

@@ -7,6 +7,12 @@ here, on the requests.Session each collector is given, so the collectors stay ab
 format. The URL (with any path prefix such as `/prometheus`) is the collector's business: they
 append their API paths to it.
 
+Every request through a session built here has a whole-request deadline (Deadline below): the
+timeout covers connecting, the headers and the whole body, however slowly the server trickles
+them, because a socket timeout alone restarts at every byte received. Every answer is read
+under a size cap in bytes (after decompression), so one huge answer cannot take the process's
+memory; past it the call fails with a 502 naming the limit and the setting that raises it.
+
 Secrets stay in SecretStr until the moment a request is signed; nothing here logs, formats or
 raises them. A 401/403 becomes BackendAuthError naming the backend and "authentication
 refused", never echoing what was sent.
@@ -14,19 +20,26 @@ refused", never echoing what was sent.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import socket
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import requests
 from pydantic import SecretStr
+from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase, HTTPBasicAuth
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from mesh.errors import BackendAuthError
+from mesh.errors import BackendAuthError, BackendDataError
 
 log = logging.getLogger("meshdash.backends")
 
@@ -211,6 +224,202 @@ def auth_of(conn: ConnectionSettings) -> AuthBase | None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Whole-request deadlines: a watchdog shuts the socket down when the time is up
+
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+_READ_CHUNK = 64 * 1024
+_local = threading.local()
+
+
+class Deadline:
+    """One call's deadline. Sockets used inside it are shut down when it passes, which wakes a
+    read blocked on a server that sends one byte every few seconds (a socket timeout would not:
+    it restarts with every byte)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = float(seconds)
+        self.end = time.monotonic() + self.seconds
+        self.expired = False
+        self._socks: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+
+    def remaining(self) -> float:
+        """Seconds left, never below a millisecond (urllib3 reads 0 as "do not wait")."""
+        return max(0.001, self.end - time.monotonic())
+
+    def watch(self, sock: socket.socket | None) -> None:
+        if sock is None:
+            return
+        with self._lock:
+            if self.expired:
+                _shut(sock)
+                return
+            self._socks.append(sock)
+            if self._timer is None:
+                self._timer = threading.Timer(self.remaining(), self._fire)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.expired = True
+            socks, self._socks = self._socks, []
+        for sock in socks:
+            _shut(sock)
+
+    def check(self) -> None:
+        if self.expired or time.monotonic() >= self.end:
+            self.expired = True
+            raise requests.exceptions.ReadTimeout(f"no whole answer within {self.seconds:g}s")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._socks = []
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # already closed: nothing left to wake
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def current_deadline() -> Deadline | None:
+    stack = getattr(_local, "deadlines", None)
+    return stack[-1] if stack else None
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[Deadline]:
+    """Every request this thread sends through a deadline-aware pool (every session built here,
+    and the Kubernetes client once `watch_pools` is applied) ends within `seconds` in all."""
+    d = Deadline(seconds)
+    stack = getattr(_local, "deadlines", None)
+    if stack is None:
+        stack = _local.deadlines = []
+    stack.append(d)
+    try:
+        yield d
+    finally:
+        stack.remove(d)
+        d.close()
+
+
+class _WatchedMixin:
+    """Registers the connection's socket with the thread's deadline before the answer is read:
+    from then on the headers and the body are both under it."""
+
+    def getresponse(self):  # type: ignore[no-untyped-def]
+        d = current_deadline()
+        if d is not None:
+            d.watch(getattr(self, "sock", None))
+        return super().getresponse()  # type: ignore[misc]
+
+
+class _WatchedHTTPConnection(_WatchedMixin, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_WatchedMixin, HTTPSConnection):
+    pass
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+WATCHED_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+
+def watch_pools(pool_manager: Any) -> Any:
+    """Make a urllib3 PoolManager's connections obey `deadline` (used for the Kubernetes client)."""
+    pool_manager.pool_classes_by_scheme = dict(WATCHED_POOLS)
+    pool_manager.clear()
+    return pool_manager
+
+
+class AnswerTooLarge(BackendDataError):
+    """A backend's answer is over the configured size (HTTP 502, naming the setting)."""
+
+
+def too_large(backend: str, limit: str, setting: str) -> AnswerTooLarge:
+    """`limit` in words ("50,000 series"); the message names the setting that raises it."""
+    return AnswerTooLarge(
+        backend,
+        f"the answer is over the limit of {limit}; narrow the query (fewer namespaces or "
+        f"services, a shorter range) or raise {setting}",
+    )
+
+
+def _setting_name(backend: str) -> str:
+    return f"MESHDASH_{backend.upper()}_MAX_RESPONSE_BYTES"
+
+
+class LimitedAdapter(HTTPAdapter):
+    """requests' adapter with deadline-aware pools, and the body read under a byte cap before
+    any hook or collector sees it (requests would otherwise read it all into memory)."""
+
+    def __init__(self, backend: str, max_bytes: int, **kwargs: Any) -> None:
+        self.backend = backend
+        self.max_bytes = int(max_bytes)
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = dict(WATCHED_POOLS)
+
+    def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):  # type: ignore[no-untyped-def, override]
+        d = current_deadline()
+        if d is not None:
+            left = d.remaining()
+            timeout = (left, left)
+        response = super().send(
+            request, stream=True, timeout=timeout, verify=verify, cert=cert, proxies=proxies
+        )
+        if stream:
+            return response
+        try:
+            response._content = self._read(response, d)  # type: ignore[attr-defined]
+        finally:
+            response.close()
+        return response
+
+    def _read(self, response: requests.Response, d: Deadline | None) -> bytes:
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            raise too_large(self.backend, f"{self.max_bytes:,} bytes", _setting_name(self.backend))
+        parts: list[bytes] = []
+        size = 0
+        for chunk in response.iter_content(_READ_CHUNK):
+            if d is not None:
+                d.check()
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise too_large(
+                    self.backend, f"{self.max_bytes:,} bytes", _setting_name(self.backend)
+                )
+            parts.append(chunk)
+        if d is not None:
+            d.check()
+        return b"".join(parts)
+
+
+def limited_adapter(session: requests.Session, **kwargs: Any) -> LimitedAdapter:
+    """A new adapter with the session's backend name and byte cap (a client library that mounts
+    its own adapter, as prometheus-api-client does, gets this one mounted over it)."""
+    return LimitedAdapter(
+        getattr(session, "backend_name", "backend"),
+        getattr(session, "max_response_bytes", DEFAULT_MAX_RESPONSE_BYTES),
+        **kwargs,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
 # The session
 
 
@@ -255,10 +464,40 @@ class BackendSession(requests.Session):
     CA bundle (or insecure_skip_verify) would then be silently ignored for such calls.
     """
 
+    backend_name = "backend"
+    max_response_bytes = DEFAULT_MAX_RESPONSE_BYTES
+
+    def __init__(
+        self, backend: str = "backend", max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    ) -> None:
+        super().__init__()
+        self.backend_name = backend
+        self.max_response_bytes = int(max_response_bytes)
+        for prefix in ("http://", "https://"):
+            self.mount(prefix, limited_adapter(self))
+
     def merge_environment_settings(self, url, proxies, stream, verify, cert):  # type: ignore[override]
         if verify is None and self.verify is not True:
             verify = self.verify
         return super().merge_environment_settings(url, proxies, stream, verify, cert)
+
+    def request(self, method, url, *args, timeout=None, **kwargs):  # type: ignore[no-untyped-def, override]
+        """The call's timeout is its whole-request deadline (a pair: the larger of the two)."""
+        if timeout is None:
+            return super().request(method, url, *args, **kwargs)
+        total = max(timeout) if isinstance(timeout, tuple) else float(timeout)
+        with deadline(total) as d:
+            try:
+                response = super().request(method, url, *args, timeout=timeout, **kwargs)
+                if d.expired:  # the watchdog cut it: what arrived is not the whole answer
+                    raise requests.exceptions.ReadTimeout(f"no whole answer within {total:g}s")
+                return response
+            except requests.exceptions.RequestException:
+                if d.expired or time.monotonic() >= d.end:
+                    raise requests.exceptions.ReadTimeout(
+                        f"no whole answer within {total:g}s"
+                    ) from None
+                raise
 
 
 def build_session(settings: Any, backend: Backend) -> requests.Session:
@@ -269,7 +508,8 @@ def build_session(settings: Any, backend: Backend) -> requests.Session:
     """
     conn = connection_settings(settings, backend)
     check(conn)
-    session = BackendSession()
+    max_bytes = getattr(settings, f"{backend}_max_response_bytes", DEFAULT_MAX_RESPONSE_BYTES)
+    session = BackendSession(backend, max_bytes)
     session.auth = auth_of(conn)
     for name, value in conn.headers.items():
         session.headers[name] = value.get_secret_value()

@@ -18,6 +18,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
+from collectors.http import BackendSession, display_url, too_large
 from collectors.jaeger_json import parse_dependencies, parse_otlp, parse_v1_response
 from collectors.wire import (
     NotFiniteError,
@@ -64,12 +65,16 @@ class JaegerCollector:
         session: requests.Session | None = None,
         api: ApiFlavour = "auto",
         headers: Mapping[str, str] | None = None,
+        max_spans: int = 100_000,
     ) -> None:
         if api not in ("auto", "v1", "v3"):
             raise ValueError(f"api must be auto, v1 or v3; got {api!r}")
         self.url = url.rstrip("/")
+        # What messages show: never the user-info or query string, which may hold credentials.
+        self.display_url = display_url(self.url)
         self.timeout_s = timeout_s
-        self.session = session or requests.Session()
+        self.max_spans = int(max_spans)
+        self.session = session or BackendSession(BACKEND)
         self.headers = dict(headers or {})
         self._api: str | None = None if api == "auto" else api
         self._lock = threading.Lock()
@@ -85,14 +90,16 @@ class JaegerCollector:
             raise BackendTimeout(BACKEND, f"no answer within {self.timeout_s:g}s") from None
         except requests.ConnectionError as exc:
             raise BackendUnavailable(
-                BACKEND, f"cannot connect to {self.url}: {connection_reason(exc)}"
+                BACKEND, f"cannot connect to {self.display_url}: {connection_reason(exc)}"
             ) from None
         except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
             raise BackendDataError(
-                BACKEND, f"{self.url}{path} sent an incomplete answer (closed mid-body)"
+                BACKEND, f"{self.display_url}{path} sent an incomplete answer (closed mid-body)"
             ) from None
         except requests.RequestException as exc:
-            raise BackendUnavailable(BACKEND, _short(exc)) from None
+            raise BackendUnavailable(
+                BACKEND, f"cannot reach {self.display_url}: {type(exc).__name__}"
+            ) from None
 
     def _json(self, resp: requests.Response) -> Any:
         """The body as JSON; NaN/Infinity (which no Jaeger sends) are refused, not read."""
@@ -101,7 +108,7 @@ class JaegerCollector:
             return loads_strict(resp.content)
         except NotFiniteError as exc:
             raise BackendDataError(BACKEND, f"{path} answered with non-numbers: {exc}") from None
-        except ValueError:
+        except (ValueError, RecursionError):
             raise BackendDataError(BACKEND, f"{path} answered with invalid JSON") from None
 
     def _check(self, resp: requests.Response) -> None:
@@ -133,7 +140,7 @@ class JaegerCollector:
         if resp.status_code >= 500:
             self._check(resp)
         raise BackendQueryError(
-            BACKEND, f"{self.url} answers neither /api/v3/services nor /api/services"
+            BACKEND, f"{self.display_url} answers neither /api/v3/services nor /api/services"
         )
 
     def ready(self) -> dict[str, object]:
@@ -195,7 +202,7 @@ class JaegerCollector:
             if resp.status_code == 404:  # /api/v3 answers "No traces found" with a 404
                 return []
             self._check(resp)
-            return parse_otlp(self._json(resp))
+            return self._capped(parse_otlp(self._json(resp)))
         params = {
             "service": query.service,
             "start": query.start_us,
@@ -214,7 +221,7 @@ class JaegerCollector:
         if resp.status_code == 404:
             return []
         self._check(resp)
-        return parse_v1_response(self._json(resp))
+        return self._capped(parse_v1_response(self._json(resp)))
 
     def get_trace(self, trace_id: str) -> Trace:
         """One trace by id; NotFound when Jaeger does not know it."""
@@ -225,7 +232,7 @@ class JaegerCollector:
         self._check(resp)
         body = self._json(resp)
         traces = parse_otlp(body) if path.startswith("/api/v3") else parse_v1_response(body)
-        traces = [t for t in traces if t.spans]
+        traces = [t for t in self._capped(traces) if t.spans]
         if not traces:
             raise NotFound(f"trace {trace_id} not found in Jaeger")
         return traces[0]
@@ -236,6 +243,12 @@ class JaegerCollector:
             "/api/dependencies", {"endTs": end_us // 1000, "lookback": lookback_s * 1000}
         )
         return parse_dependencies(body.get("data") if isinstance(body, Mapping) else None)
+
+    def _capped(self, traces: list[Trace]) -> list[Trace]:
+        """Refuse more spans than a page can draw or a worker can hold (a 502 naming the limit)."""
+        if sum(len(t.spans) for t in traces) > self.max_spans:
+            raise too_large(BACKEND, f"{self.max_spans:,} spans", "MESHDASH_JAEGER_MAX_SPANS")
+        return traces
 
     def _ok_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         resp = self._get(path, params)
@@ -266,7 +279,3 @@ def _error_message(resp: requests.Response) -> str:
             return str(err.get("message") or err)[:200]
     return str(body)[:200]
 
-
-def _short(exc: Exception) -> str:
-    text = str(exc)
-    return text if len(text) <= 200 else text[:197] + "..."

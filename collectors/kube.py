@@ -14,12 +14,14 @@ BackendUnavailable("kubernetes").
 from __future__ import annotations
 
 import copy
+import dataclasses
 import http.client
 import json
 import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import urllib3
@@ -28,6 +30,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from collectors.audit_configmaps import audit_for
+from collectors.http import deadline, watch_pools
 from collectors.wire import NotFiniteError, connection_reason, loads_strict, not_ready, ready_answer
 from mesh import validate
 from mesh.audit import AuditEntry
@@ -78,6 +81,21 @@ def _status_message(exc: ApiException) -> str:
     return f"{exc.status} {exc.reason or ''}".strip()
 
 
+@dataclass(frozen=True, slots=True)
+class OwnersUnknown:
+    """A controller kind meshdash may not list: whether it owns a route cannot be told."""
+
+    kind: str  # e.g. "rollouts.argoproj.io"
+    cause: str
+
+    def owner(self, namespace: str) -> str:
+        """What the page shows after "managed by": who might own it, and how to let us check."""
+        return (
+            f"a controller meshdash cannot check (it may not list {self.kind} in {namespace}; "
+            "grant that to edit here)"
+        )
+
+
 def _retries() -> urllib3.Retry:
     """Retry refused connections, never a request that may have reached the server: a replayed
     PUT would answer 409 for our own write."""
@@ -106,6 +124,9 @@ class KubeRouteStore:
         self._host = str(api_client.configuration.host or "")
         self._ready_namespace = ready_namespace
         self._timeout = (timeout_s, timeout_s)
+        self._timeout_s = float(timeout_s)
+        # Whole-request deadlines: urllib3's timeouts restart at every byte received.
+        watch_pools(api_client.rest_client.pool_manager)
         self._audit = audit
         self._lock = threading.Lock()
         self._istio_version: str | None = None
@@ -164,6 +185,22 @@ class KubeRouteStore:
 
     # -- plumbing -------------------------------------------------------------------------------
     def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Call the client under one whole-request deadline (collectors/http.py): however the
+        server trickles, the call ends within the timeout, as a BackendTimeout."""
+        with deadline(self._timeout_s) as d:
+            try:
+                result = self._call_once(fn, *args, **kwargs)
+            except (BackendDataError, BackendUnavailable):
+                if d.expired:
+                    raise BackendTimeout(
+                        BACKEND, f"no answer within {self._timeout_s:g}s"
+                    ) from None
+                raise
+            if d.expired:  # what arrived before the cut is not the whole answer
+                raise BackendTimeout(BACKEND, f"no answer within {self._timeout_s:g}s")
+            return result
+
+    def _call_once(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Call the client; transport failures become typed backend errors (ApiException passes)."""
         try:
             return fn(*args, _request_timeout=self._timeout, **kwargs)
@@ -274,7 +311,9 @@ class KubeRouteStore:
             raise BackendDataError(BACKEND, f"the {what} list has no items array")
         return items
 
-    def _list_optional(self, group: str, version: str, namespace: str, plural: str) -> list[dict]:
+    def _list_optional(
+        self, group: str, version: str, namespace: str, plural: str
+    ) -> list[dict] | OwnersUnknown:
         try:
             body = self._fetch(
                 self._custom.list_namespaced_custom_object,
@@ -289,10 +328,10 @@ class KubeRouteStore:
                 return []
             raise BackendQueryError(BACKEND, _status_message(exc)) from None
         except BackendAuthError as exc:
-            log.warning(
-                "cannot list %s.%s (%s): ownership by it is not checked", plural, group, exc.cause
-            )
-            return []
+            # Fail closed: a controller we may not see could still own the route and revert
+            # any edit, so the caller marks the namespace's routes read-only with this reason.
+            log.warning("cannot list %s.%s (%s): routes stay read-only", plural, group, exc.cause)
+            return OwnersUnknown(f"{plural}.{group}", exc.cause)
         return self._items(body, plural)
 
     def _versions_by_app(self, namespace: str) -> tuple[dict[str, list[str]], dict[str, str]]:
@@ -328,10 +367,13 @@ class KubeRouteStore:
         for obj in drs:
             self._remember(DESTINATION_RULE, obj)
         versions, label_keys = self._versions_by_app(namespace)
-        owners = {
+        listed = {
             plural: self._list_optional(g, v, namespace, plural) for g, v, plural in OWNER_KINDS
         }
+        unknown = [v for v in listed.values() if isinstance(v, OwnersUnknown)]
+        owners = {k: ([] if isinstance(v, OwnersUnknown) else v) for k, v in listed.items()}
         return {
+            "owners_unknown": unknown,
             "virtual_services": vss,
             "destination_rules": drs,
             "versions_by_app": versions,
@@ -342,7 +384,7 @@ class KubeRouteStore:
 
     @staticmethod
     def _service(namespace: str, service: str, objs: Mapping[str, Any]) -> ServiceRoutes:
-        return service_routes(
+        routes = service_routes(
             namespace,
             service,
             virtual_services=objs["virtual_services"],
@@ -352,6 +394,10 @@ class KubeRouteStore:
             rollouts=objs["rollouts"],
             strategies=objs["strategies"],
         )
+        unknown = objs.get("owners_unknown") or []
+        if routes.owner is None and unknown and routes.virtual_service is not None:
+            routes = dataclasses.replace(routes, owner=unknown[0].owner(namespace))
+        return routes
 
     # -- readiness ------------------------------------------------------------------------------
     def ready(self) -> dict[str, object]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import operator
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -31,7 +32,8 @@ from prometheus_api_client import PrometheusApiClientException, PrometheusConnec
 from urllib3.util.retry import Retry
 
 from collectors import promql
-from collectors.wire import connection_reason, not_ready, ready_answer
+from collectors.http import BackendSession, limited_adapter, too_large
+from collectors.wire import connection_reason, loads_strict, not_ready, ready_answer
 from mesh import validate
 from mesh.errors import (
     BackendAuthError,
@@ -439,6 +441,21 @@ def partial_warning(body: bytes) -> str | None:
     return _short(str(warnings[0]))
 
 
+def _build_version(body: bytes) -> str | None:
+    """The version in a /api/v1/status/buildinfo answer ("" when it has none), or None when
+    the body is not that API's JSON at all."""
+    try:
+        payload = loads_strict(body)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(payload, dict) or payload.get("status") != "success":
+        return None
+    data = payload.get("data")
+    if not isinstance(data, dict):
+        return None
+    return str(data.get("version") or "")
+
+
 def error_for_response(status: int, body: bytes) -> BackendError | None:
     """The typed error a Prometheus HTTP answer stands for, or None when it is a success.
 
@@ -486,6 +503,7 @@ class PrometheusCollector:
         timeout_s: float = 10.0,
         headers: dict[str, str] | None = None,
         session: requests.Session | None = None,
+        max_series: int = 50_000,
     ) -> None:
         parts = urlsplit(url or "")
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -495,7 +513,8 @@ class PrometheusCollector:
         self.url = url.rstrip("/")
         self.timeout_s = float(timeout_s)
         self._display_url = safe_url(self.url)
-        self._session = session if session is not None else requests.Session()
+        self.max_series = int(max_series)
+        self._session = session if session is not None else BackendSession(BACKEND)
         hooks = self._session.hooks.setdefault("response", [])
         if _check_response not in hooks:
             hooks.append(_check_response)
@@ -510,6 +529,9 @@ class PrometheusCollector:
             session=self._session,
             timeout=self.timeout_s,
         )
+        # PrometheusConnect mounts a plain adapter for its URL: put the deadline-aware,
+        # size-capped one back over it (collectors/http.py), keeping "no retries".
+        self._session.mount(self.url, limited_adapter(self._session, max_retries=no_retry))
 
     def __repr__(self) -> str:
         return f"PrometheusCollector({self._display_url!r})"
@@ -533,13 +555,26 @@ class PrometheusCollector:
             return not_ready(BackendAuthError(BACKEND, f"authentication refused by {where}"))
         except BackendError as e:
             if "HTTP 404" in e.cause:  # Thanos and Mimir answer queries without build info
-                return ready_answer("reachable (no build info)")
+                return self._ready_by_query()
             return not_ready(e)
+        version = _build_version(resp.content)
+        if version is None:  # a login page or another service answering 200 in its place
+            kind = resp.headers.get("Content-Type", "no content type").split(";")[0]
+            return not_ready(
+                BackendDataError(
+                    BACKEND,
+                    f"{where} answered with something other than the Prometheus API ({kind})",
+                )
+            )
+        return ready_answer("reachable", version or None)
+
+    def _ready_by_query(self) -> dict[str, object]:
+        """Without build info, ready only if a trivial query comes back in the API's shape."""
         try:
-            version = resp.json()["data"]["version"]
-        except (ValueError, KeyError, TypeError):
-            version = None
-        return ready_answer("reachable", version)
+            self.query("1", time.time())
+        except BackendError as e:
+            return not_ready(e)
+        return ready_answer("reachable (no build info)")
 
     def close(self) -> None:
         self._client.close()
@@ -576,10 +611,18 @@ class PrometheusCollector:
             raise BackendUnavailable(BACKEND, f"cannot reach {where}: {type(e).__name__}") from None
         except PrometheusApiClientException:
             raise BackendQueryError(BACKEND, f"{where} refused the query") from None
+        except RecursionError:  # nesting deeper than any Prometheus answer
+            raise BackendDataError(
+                BACKEND, f"{where} answered with JSON nested too deeply"
+            ) from None
         except (KeyError, TypeError, ValueError):
             raise BackendDataError(BACKEND, f"{where} answered without data.result") from None
         if not isinstance(result, list):
             raise BackendDataError(BACKEND, f"the query did not return {shape}")
+        if len(result) > self.max_series:
+            raise too_large(
+                BACKEND, f"{self.max_series:,} series", "MESHDASH_PROMETHEUS_MAX_SERIES"
+            )
         return result
 
     def graph_telemetry(self, query: GraphQuery) -> GraphTelemetry:

@@ -34,8 +34,12 @@ def _finite_float(text: str) -> float:
 
 
 def loads_strict(raw: bytes | str) -> Any:
-    """json.loads refusing NaN/Infinity/overflowing numbers (NotFiniteError, a ValueError)."""
-    return json.loads(raw, parse_constant=_no_constant, parse_float=_finite_float)
+    """json.loads refusing NaN/Infinity/overflowing numbers (NotFiniteError, a ValueError),
+    and nesting too deep for the parser (ValueError rather than a RecursionError, a 500)."""
+    try:
+        return json.loads(raw, parse_constant=_no_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
 
 
 def connection_reason(exc: BaseException) -> str:

@@ -17,6 +17,7 @@ from dash import Input, Output, State, dcc, html, no_update
 from api import services
 from dashboards.components import format as fmt
 from dashboards.components.banner import error_banner, info_banner
+from dashboards.components.charts import plotly_text
 from mesh.errors import MeshdashError
 from views.params import get_one
 from views.traces import (
@@ -294,7 +295,10 @@ def scatter(data: dict[str, Any]) -> go.Figure:
                     "opacity": 0.75,
                     "line": {"width": 1, "color": "#ffffff"},
                 },
-                customdata=[[r["trace_id"], r["span_count"], r["root_operation"]] for r in subset],
+                customdata=[
+                    [r["trace_id"], r["span_count"], plotly_text(r["root_operation"])]
+                    for r in subset
+                ],
                 hovertemplate=(
                     "%{customdata[2]}<br>%{y:.1f} ms · %{customdata[1]} spans"
                     "<br>%{x|%H:%M:%S} UTC<extra></extra>"

@@ -73,3 +73,18 @@ class BackendAuthError(BackendError):
 class AuditNotShared(MeshdashError):
     """An applied change whose audit record is not yet in the shared (cluster) trail: it is in
     the local copy and retried. Never an HTTP error: the change itself was applied."""
+
+
+class RateLimited(MeshdashError):
+    """One client started more uncached backend queries than its share (HTTP 429)."""
+
+    def __init__(self, message: str, *, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class Busy(BackendError):
+    """Every request slot that may wait on a backend is taken (HTTP 503): answering at once keeps
+    a thread free for the probes and for cached pages while backends hang."""
+
+    status = 503

@@ -236,8 +236,11 @@ def _when(review: Mapping[str, Any]) -> str:
 
 
 def _md(text: Any) -> str:
-    """Text safe inside a Markdown table cell or line (pipes and newlines would break it)."""
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("`", "'")
+    """Text safe inside a Markdown table cell or line: pipes and newlines would break it, and
+    Markdown renders raw HTML and [links](...) from a change reason unless they are escaped."""
+    text = str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("`", "'")
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("[", "\\[").replace("]", "\\]")
 
 
 def _md_table(head: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:

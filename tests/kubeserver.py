@@ -80,6 +80,7 @@ class FakeKube:
     def __init__(
         self,
         served: dict[str, Iterable[str]] | None = None,
+        forbidden: Iterable[str] = (),
     ) -> None:
         self.served = {
             g: tuple(v)
@@ -87,6 +88,9 @@ class FakeKube:
                 {"networking.istio.io": ("v1", "v1beta1")} if served is None else served
             ).items()
         }
+        # "plural.group" the caller's RBAC does not allow: every request for them is a 403,
+        # answered before the resource is looked up, as the API server's authorizer does.
+        self.forbidden = set(forbidden)
         self.objects: dict[tuple[str, str, str, str], dict] = {}
         self.deployments: dict[str, list[dict]] = {}
         self.configmaps: dict[tuple[str, str], dict] = {}  # (namespace, name) -> object
@@ -231,6 +235,17 @@ class FakeKube:
             return 404, status(404, "NotFound", "the server could not find the requested resource")
         group, version, namespace, plural = parts[1], parts[2], parts[4], parts[5]
         name = parts[6] if len(parts) > 6 else None
+        if f"{plural}.{group}" in self.forbidden:
+            verb = {"GET": "list" if name is None else "get", "PUT": "update"}.get(req.method, "")
+            return 403, status(
+                403,
+                "Forbidden",
+                f'{plural}.{group} is forbidden: User "system:serviceaccount:meshdash:meshdash" '
+                f'cannot {verb or req.method.lower()} resource "{plural}" in API group '
+                f'"{group}" in the namespace "{namespace}"',
+                group=group,
+                kind=plural,
+            )
         if version not in self.served.get(group, ()) or plural not in KINDS:
             return 404, status(404, "NotFound", "the server could not find the requested resource")
         dry_run = req.query.get("dryRun", [None])[0]

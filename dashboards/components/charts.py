@@ -7,6 +7,7 @@ version that stays the same on every chart of a page, time in UTC, gaps where da
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -17,6 +18,21 @@ from plotly.subplots import make_subplots
 from dashboards.components.format import HEALTH_COLORS
 
 PointsJson = Sequence[Sequence[float]]  # [[t, v], ...] as the API returns them
+
+
+def plotly_text(value: Any) -> str:
+    """Text from outside (a label, a user name, a reason, a span's operation) as Plotly shows
+    it literally: Plotly reads <a href>, <b>, <span style> and entities in names, hovers,
+    annotations and tick labels. Quotes stay: outside a tag they are text, and Plotly would
+    show &quot; as typed (it decodes only a few named entities)."""
+    return html.escape(str(value), quote=False)
+
+
+def template_text(value: Any) -> str:
+    """plotly_text for a piece of a hover template, where `%{...}` would also be read."""
+    return plotly_text(value).replace("%", "&#37;")
+
+
 SeriesJson = Mapping[str, PointsJson]
 
 # Versions never take the health colours (green/red/amber/grey), so a red line is never read as
@@ -172,7 +188,7 @@ def version_lines(
             go.Scatter(
                 x=x,
                 y=y,
-                name=version,
+                name=plotly_text(version),
                 mode="lines",
                 line={"color": color, "width": 2},
                 connectgaps=False,
@@ -248,7 +264,7 @@ def codes_chart(
         cols=cols,
         shared_yaxes=True,
         shared_xaxes=True,
-        subplot_titles=shown,
+        subplot_titles=[plotly_text(v) for v in shown],
         horizontal_spacing=0.04 if cols > 1 else 0.0,
     )
     fig.update_layout(
@@ -266,7 +282,7 @@ def codes_chart(
                 go.Scatter(
                     x=x,
                     y=y,
-                    name=cls,
+                    name=plotly_text(cls),
                     legendgroup=cls,
                     showlegend=col == 1
                     or not any(version in codes[cls] for version in shown[: col - 1]),
@@ -275,7 +291,10 @@ def codes_chart(
                     line={"color": color, "width": 0.5},
                     fillcolor=color,
                     connectgaps=False,
-                    hovertemplate=f"{version} " + "%{y:.2f} rps<extra>" + cls + "</extra>",
+                    hovertemplate=f"{template_text(version)} "
+                    + "%{y:.2f} rps<extra>"
+                    + template_text(cls)
+                    + "</extra>",
                 ),
                 row=1,
                 col=col,
@@ -286,7 +305,7 @@ def codes_chart(
     fig.update_xaxes(type="date", nticks=4, ticklabeloverflow="hide past domain")
     # Legend above the panel titles, which name the versions in their colours.
     fig.update_layout(legend={"y": 1.09}, margin={"t": 48})
-    colors = version_colors(versions)
+    colors = {plotly_text(v): c for v, c in version_colors(versions).items()}
     for annotation in fig.layout.annotations:
         annotation.font = {"size": 12, "color": colors.get(annotation.text, "#52606d")}
     return fig
@@ -351,7 +370,7 @@ def tcp_chart(
                 go.Scatter(
                     x=x,
                     y=y,
-                    name=f"{version} {direction}",
+                    name=plotly_text(f"{version} {direction}"),
                     legendgroup=version,
                     mode="lines",
                     line={"color": color, "width": 2, "dash": dash},

@@ -8,12 +8,13 @@ convention: a date axis holding milliseconds since the epoch.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import plotly.graph_objects as go
 
-from dashboards.components.charts import to_ms
+from dashboards.components.charts import plotly_text, to_ms
 
 MARKER_COLOR = "#3e4c59"  # neither a health colour nor a version colour
 WINDOW_FILL = "rgba(62, 76, 89, 0.07)"
@@ -86,7 +87,7 @@ def add_weight_markers(
             yanchor="bottom",
             xanchor="right" if late else "left",
             yshift=-15 * level,
-            text=f"⇄ {m['label']}",
+            text=f"⇄ {plotly_text(m['label'])}",
             showarrow=False,
             font={"size": 10, "color": MARKER_COLOR},
             bgcolor="rgba(255,255,255,0.85)",
@@ -97,13 +98,17 @@ def add_weight_markers(
 
 
 def _hover(m: Mapping[str, Any]) -> str:
-    who = m.get("who") or "someone"
-    lines = [f"<b>weights changed</b> {m.get('time', '')}", f"by {who}"]
+    """Who, when, the split and why; every part escaped (plotly_text), only our markup kept."""
+    who = plotly_text(m.get("who") or "someone")
+    when = plotly_text(m.get("time", ""))
+    lines = [f"<b>weights changed</b> {when}", f"by {who}"]
     before = " / ".join(f"{v} {w}%" for v, w in (m.get("before") or {}).items() if w) or "none"
     after = " / ".join(f"{v} {w}%" for v, w in (m.get("after") or {}).items() if w) or "none"
-    lines.append(f"{before} → {after}")
+    lines.append(plotly_text(f"{before} → {after}"))
     if m.get("reason"):
-        lines.append(f"reason: {m['reason']}")
+        # Wrapped: one long line would push the hover box off the chart's left edge.
+        wrapped = textwrap.wrap(f"reason: {m['reason']}", 70)[:4]
+        lines += [plotly_text(line) for line in wrapped]
     return "<br>".join(lines)
 
 
@@ -129,7 +134,7 @@ def shade_window(fig: go.Figure, start: float, end: float, text: str) -> go.Figu
         y=0,
         yref=f"{yref} domain",
         yanchor="bottom",
-        text=text,
+        text=plotly_text(text),
         showarrow=False,
         font={"size": 10, "color": "#616e7c"},
     )

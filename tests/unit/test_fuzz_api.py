@@ -375,7 +375,13 @@ def recorded_client(tmp_path_factory) -> Iterator[Any]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}"
-    app_settings = Settings(prometheus_url=url, audit_log=tmp_path_factory.mktemp("b") / "a.jsonl")
+    # The fuzzer is one client sending hundreds of uncached queries: exactly what the per-client
+    # quota stops (tested in test_hardening_requests), so it is lifted here.
+    app_settings = Settings(
+        prometheus_url=url,
+        audit_log=tmp_path_factory.mktemp("b") / "a.jsonl",
+        client_uncached_per_minute=1_000_000,
+    )
     try:
         yield create_app(app_settings).server.test_client()
     finally:
