@@ -15,7 +15,7 @@ import http_guards
 from collectors.http import display_url
 from config import Settings
 from dashboards import PAGES
-from dashboards.shell import header
+from dashboards.shell import header, register_shell
 from ops import register_ops
 from ops.logging_setup import configure_logging
 from services import Services, build_services
@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         module = importlib.import_module(page.module)
         dash.register_page(page.module, path=page.path, name=page.title, layout=module.layout)
         module.register_callbacks(app)
+    register_shell(app)  # the 404 page and the navigation's current-page mark
     app.layout = html.Div(
         [
             dcc.Location(id="shell-url", refresh=False),

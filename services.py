@@ -27,6 +27,7 @@ class Services:
     clock: Callable[[], float] = field(default=time.time)
     cache: Any = None  # collectors.cache.SharedCache in live mode: store, single flight, bounds
     metrics: Metrics = field(default_factory=Metrics)  # meshdash_* metrics, one registry per app
+    inventory: Any = None  # InventorySource (overview and lists): Prometheus, or the demo
 
     @property
     def mode(self) -> str:
@@ -37,6 +38,7 @@ def build_services(settings: Settings) -> Services:
     """Wire real collectors or the simulator from the settings."""
     if settings.demo:
         from demo.canary_source import DemoCanarySource
+        from demo.inventory_source import DemoInventory
         from demo.mesh import DemoMesh
         from demo.series_source import DemoSeriesSource
 
@@ -55,6 +57,7 @@ def build_services(settings: Settings) -> Services:
             demo=sim,
             series=DemoSeriesSource(sim.model),
             canary=DemoCanarySource(sim.model),
+            inventory=DemoInventory(sim.model),
         )
     from collectors.prometheus_series import PrometheusSeries
 
@@ -120,13 +123,19 @@ def _services(
         BoundedRoutes,
         CachedCanary,
         CachedSeries,
+        CachedSource,
         CachedTelemetry,
         CachedTraces,
         SharedCache,
+        align_args,
     )
+    from collectors.prometheus_inventory import PrometheusInventory
 
     metrics = Metrics()
     cache = SharedCache.from_settings(settings, metrics)
+    inventory = CachedSource(
+        PrometheusInventory(series), cache, cached={"inventory_telemetry": align_args}
+    )
     graph = graph_sources(cache) if graph_sources else CachedTelemetry(telemetry, cache)
     return Services(
         settings=settings,
@@ -137,6 +146,7 @@ def _services(
         canary=CachedCanary(PrometheusCanarySource(series), cache),
         cache=cache,
         metrics=metrics,
+        inventory=inventory,
     )
 
 

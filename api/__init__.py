@@ -19,13 +19,13 @@ def services() -> Services:
 
 def register(server: Flask, svc: Services) -> None:
     import security
-    from api import canary, graph, investigate, metrics, review, routes, traces
+    from api import canary, graph, inventory, investigate, metrics, review, routes, traces
 
     server.extensions[SERVICES_KEY] = svc
     errors.install(server)
     security.install(server, svc.settings)
     bp = Blueprint("api", __name__, url_prefix="/api")
-    for module in (graph, investigate, metrics, canary, review, traces, routes):
+    for module in (graph, investigate, metrics, canary, review, traces, routes, inventory):
         module.register(bp)
 
     @bp.errorhandler(HTTPException)

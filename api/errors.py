@@ -12,6 +12,7 @@ from mesh.errors import (
     Conflict,
     Forbidden,
     MeshdashError,
+    NamespaceNotFound,
     NotFound,
     RateLimited,
 )
@@ -25,6 +26,8 @@ def error_body(exc: Exception) -> tuple[dict, int]:
         return {"error": exc.message, "field": exc.field}, 400
     if isinstance(exc, Forbidden):
         return {"error": str(exc)}, 403
+    if isinstance(exc, NamespaceNotFound):
+        return {"error": str(exc), "field": exc.field, "suggestions": exc.suggestions}, 404
     if isinstance(exc, NotFound):
         return {"error": str(exc)}, 404
     if isinstance(exc, RateLimited):

@@ -120,6 +120,7 @@ class KubeRouteStore:
     ) -> None:
         self._custom = client.CustomObjectsApi(api_client)
         self._apps = client.AppsV1Api(api_client)
+        self._core = client.CoreV1Api(api_client)
         self._version = client.VersionApi(api_client)
         self._host = str(api_client.configuration.host or "")
         self._ready_namespace = ready_namespace
@@ -417,6 +418,20 @@ class KubeRouteStore:
             kind = BackendAuthError if exc.status in (401, 403) else BackendQueryError
             return not_ready(kind(BACKEND, _status_message(exc)), version)
         return ready_answer(f"can list VirtualServices in {self._ready_namespace}", version)
+
+    def list_namespaces(self) -> tuple[str, ...]:
+        """Every namespace's name (core/v1), so pickers offer namespaces that carry no traffic
+        yet and a namespace Kubernetes does not know can be called "not found"."""
+        try:
+            body = self._fetch(self._core.list_namespace, what="Namespace")
+        except ApiException as exc:
+            raise BackendQueryError(BACKEND, _status_message(exc)) from None
+        names = []
+        for item in self._items(body, "Namespace"):
+            name = item.get("metadata", {}).get("name") if isinstance(item, Mapping) else None
+            if isinstance(name, str) and name:
+                names.append(name)
+        return tuple(sorted(names))
 
     # -- RouteStore -----------------------------------------------------------------------------
     def list_services(self, namespace: str) -> list[ServiceRoutes]:

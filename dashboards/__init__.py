@@ -15,7 +15,9 @@ class Page:
 
 PAGES: tuple[Page, ...] = (
     Page("dashboards.topology", "/", "Topology"),
-    Page("dashboards.service", "/service", "Services"),
+    Page("dashboards.overview", "/overview", "Overview"),
+    Page("dashboards.inventory", "/list", "Services"),
+    Page("dashboards.service", "/service", "Service", nav=False),
     Page("dashboards.workload", "/workload", "Workload", nav=False),
     Page("dashboards.traces", "/traces", "Traces"),
     Page("dashboards.trace_view", "/traces/view", "Trace", nav=False),

@@ -24,6 +24,21 @@ class NotFound(MeshdashError):
     """A named thing (trace id, service, route) that does not exist (HTTP 404)."""
 
 
+class NamespaceNotFound(NotFound):
+    """Namespaces with no traffic that Kubernetes does not know either (HTTP 404), with the
+    nearest known names, so a typo costs one click."""
+
+    def __init__(self, missing: list[str], suggestions: list[str], why: str) -> None:
+        names = ", ".join(repr(n) for n in missing)
+        hint = f" Did you mean {', '.join(suggestions)}?" if suggestions else ""
+        plural = "s" if len(missing) > 1 else ""
+        super().__init__(f"namespace{plural} {names} not found: {why}.{hint}")
+        self.missing = missing
+        self.suggestions = suggestions
+        self.why = why
+        self.field = "namespace"
+
+
 class Forbidden(MeshdashError):
     """The caller may not do this (HTTP 403); the message says why."""
 

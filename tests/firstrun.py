@@ -206,6 +206,8 @@ def page_paths(app: RunningApp) -> list[str]:
     trace = traces[0]["trace_id"]
     return [
         "/",
+        "/overview",
+        "/list?namespace=bookinfo&kind=workload",
         "/service?namespace=bookinfo&service=reviews",
         "/workload?namespace=bookinfo&workload=reviews-v1",
         "/traces",
@@ -218,4 +220,8 @@ def page_paths(app: RunningApp) -> list[str]:
     ]
 
 
-API_PATHS = ("/api/graph?namespace=bookinfo",)
+API_PATHS = (
+    "/api/graph?namespace=bookinfo",
+    "/api/namespaces",
+    "/api/list?kind=service&namespace=bookinfo",
+)

@@ -94,6 +94,7 @@ class FakeKube:
         self.objects: dict[tuple[str, str, str, str], dict] = {}
         self.deployments: dict[str, list[dict]] = {}
         self.configmaps: dict[tuple[str, str], dict] = {}  # (namespace, name) -> object
+        self.namespaces: dict[str, dict] = {}  # core/v1 Namespaces, by name
         self.requests: list[Request] = []
         self.answers: list[tuple[Request, int]] = []  # every request with the status it got
         self.before_write: Callable[[Request], None] | None = None
@@ -160,6 +161,22 @@ class FakeKube:
         with self.lock:
             self.deployments.setdefault(namespace, []).append(stored)
 
+    def add_namespace(self, name: str) -> dict:
+        """Create a core/v1 Namespace as `kubectl create namespace` would."""
+        with self.lock:
+            stored = {
+                "metadata": {
+                    "name": name,
+                    "resourceVersion": self.next_rv(),
+                    "uid": str(uuid.uuid4()),
+                    "creationTimestamp": "2026-01-01T00:00:00Z",
+                },
+                "spec": {"finalizers": ["kubernetes"]},
+                "status": {"phase": "Active"},
+            }
+            self.namespaces[name] = stored
+            return copy.deepcopy(stored)
+
     def get(
         self,
         plural: str,
@@ -214,6 +231,8 @@ class FakeKube:
         parts = [p for p in req.path.split("/") if p]
         if parts == ["version"]:  # what `kubectl version` and readiness checks read
             return 200, dict(VERSION)
+        if parts[:3] == ["api", "v1", "namespaces"] and len(parts) <= 4:
+            return self._namespaces(req, parts[3] if len(parts) == 4 else None)
         if parts[:3] == ["apis", "apps", "v1"] and len(parts) == 6 and parts[5] == "deployments":
             if req.method != "GET":
                 return 405, status(405, "MethodNotAllowed", "deployments are read-only here")
@@ -416,6 +435,31 @@ class FakeKube:
         meta["resourceVersion"] = self.next_rv()
         self.configmaps[key] = obj
         return 200, copy.deepcopy(obj)
+
+    def _namespaces(self, req: Request, name: str | None) -> tuple[int, dict]:
+        if req.method != "GET":
+            return 405, status(405, "MethodNotAllowed", "namespaces are read-only here")
+        with self.lock:
+            if name is not None:
+                if name not in self.namespaces:
+                    return 404, status(
+                        404,
+                        "NotFound",
+                        f'namespaces "{name}" not found',
+                        name=name,
+                        kind="namespaces",
+                    )
+                return 200, {"kind": "Namespace", "apiVersion": "v1", **self.namespaces[name]}
+            items = [
+                {"kind": "Namespace", "apiVersion": "v1", **copy.deepcopy(ns)}
+                for _, ns in sorted(self.namespaces.items())
+            ]
+            return 200, {
+                "kind": "NamespaceList",
+                "apiVersion": "v1",
+                "metadata": {"resourceVersion": str(self._rv)},
+                "items": items,
+            }
 
     def _not_found(self, plural: str, group: str, name: str | None) -> dict:
         return status(

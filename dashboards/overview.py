@@ -1,0 +1,202 @@
+"""Overview page: every namespace with traffic, its services by health, worst first.
+
+/overview?window=5m. One click opens a namespace's topology or its list of services.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from dash import Input, Output, State, dcc, html
+
+from api import services
+from dashboards.components import format as fmt
+from dashboards.components.banner import error_banner, failure_banners
+from dashboards.components.controls import control
+from mesh.errors import MeshdashError
+from views.inventory import overview_view, parse_window
+from views.params import get_one
+
+WINDOWS = ("1m", "5m", "10m", "30m", "1h", "3h")
+REFRESH_S = 30
+COUNTS = (
+    ("failure", "Failing"),
+    ("degraded", "Degraded"),
+    ("healthy", "Healthy"),
+    ("idle", "Idle"),
+)
+
+
+def _window(query: dict[str, Any]) -> str:
+    try:
+        value = get_one(query, "window", "5m")
+    except MeshdashError:
+        return "5m"
+    return value if value in WINDOWS else "5m"
+
+
+def url_at(query: dict[str, Any]) -> str | None:
+    """A past instant from the URL (validated when the view is asked), or None for now."""
+    try:
+        return get_one(query, "at")
+    except MeshdashError:
+        return None
+
+
+def time_note(at: str | None, refresh_s: int) -> str:
+    """What the figures describe: now (and how often they refresh) or a fixed past instant."""
+    if at is None:
+        return f"Now · refreshes every {refresh_s} s"
+    try:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(float(at)))
+    except (ValueError, OverflowError, OSError):
+        return "At an invalid time"
+    return f"At {stamp} · auto-refresh paused"
+
+
+def layout(**query: Any) -> html.Div:
+    """/overview?window=5m[&at=UNIX]"""
+    at = url_at(query)
+    return html.Div(
+        [
+            html.H2("Namespaces, worst first"),
+            html.Div(
+                [
+                    control(
+                        "Window",
+                        dcc.Dropdown(
+                            id="ov-window",
+                            options=[{"label": f"Last {w}", "value": w} for w in WINDOWS],
+                            value=_window(query),
+                            clearable=False,
+                            searchable=False,
+                        ),
+                    ),
+                    html.Span(
+                        time_note(at, REFRESH_S),
+                        id="ov-refresh-note",
+                        className="md-hint md-controls-note",
+                    ),
+                ],
+                className="md-controls",
+            ),
+            html.Div(id="ov-banner"),
+            dcc.Loading(html.Div(id="ov-table"), type="dot", delay_show=400),
+            dcc.Interval(id="ov-interval", interval=REFRESH_S * 1000, disabled=at is not None),
+            dcc.Store(id="ov-at", data=at),
+            html.Div(id="ov-url-sink", hidden=True),
+        ],
+        className="md-page md-page-overview",
+    )
+
+
+def _count_cell(state: str, n: int) -> html.Td:
+    cls = f"md-count md-count-{state}" + (" md-count-zero" if n == 0 else "")
+    return html.Td(str(n), className=cls)
+
+
+def _errors(ns: dict[str, Any]) -> Any:
+    """The served error ratio; for a namespace that only sends (a gateway's), the ratio of what
+    it sends, said so, since that is what its health was judged on."""
+    if ns["rps_served"] > 0:
+        return fmt.percent(ns["error_rate"], 2)
+    if ns["rps_out"] > 0:
+        return [fmt.percent(ns["sent_error_rate"], 2), html.Span(" of sent", className="md-hint")]
+    return "–"
+
+
+def _row(ns: dict[str, Any]) -> html.Tr:
+    health = ns["health"] if ns["has_traffic"] else "idle"
+    label = fmt.HEALTH_LABELS[health] if ns["has_traffic"] else "No traffic"
+    note = None
+    if ns["in_kubernetes"] is False:
+        note = html.Span("not in Kubernetes", className="md-hint md-ov-note")
+    served = ns["rps_served"] > 0
+    return html.Tr(
+        [
+            html.Td(
+                [html.A(ns["namespace"], href=ns["links"]["list"], className="md-ov-name"), note],
+            ),
+            html.Td(html.Span(label, className=f"md-chip md-chip-{health}")),
+            *[_count_cell(state, ns["counts"][state]) for state, _ in COUNTS],
+            html.Td(fmt.rps(ns["rps_in"]), className="md-num"),
+            html.Td(fmt.rps(ns["rps_served"]), className="md-num"),
+            html.Td(fmt.rps(ns["rps_out"]), className="md-num"),
+            html.Td(_errors(ns), className="md-num"),
+            html.Td(fmt.percent(ns["error_rate_4xx"], 2) if served else "–", className="md-num"),
+            html.Td(
+                [
+                    html.A("Topology", href=ns["links"]["topology"]),
+                    html.A("List", href=ns["links"]["list"]),
+                ],
+                className="md-ov-links",
+            ),
+        ],
+        className=f"md-ov-row md-row-{health}",
+        **{"data-namespace": ns["namespace"]},
+    )
+
+
+def overview_table(body: dict[str, Any]) -> html.Div:
+    rows = body["namespaces"]
+    if not rows:
+        return html.Div(
+            f"No traffic in any namespace in the last {body['window']}: "
+            "nothing is calling anything, or Prometheus holds no Istio series.",
+            className="md-empty md-card",
+            id="ov-empty",
+        )
+    head = html.Tr(
+        [
+            html.Th("Namespace"),
+            html.Th("Health"),
+            *[html.Th(label, className="md-num") for _, label in COUNTS],
+            html.Th("Entering", className="md-num", title="requests/s from other namespaces"),
+            html.Th("Served", className="md-num", title="requests/s its services answered"),
+            html.Th("Leaving", className="md-num", title="requests/s to other namespaces"),
+            html.Th("Errors", className="md-num", title="5xx, no response, gRPC errors"),
+            html.Th("4xx", className="md-num"),
+            html.Th("Open"),
+        ]
+    )
+    return html.Div(
+        html.Table([html.Thead(head), html.Tbody([_row(ns) for ns in rows])], className="md-table"),
+        className="md-card md-table-card",
+    )
+
+
+def register_callbacks(app) -> None:
+    @app.callback(
+        Output("ov-table", "children"),
+        Output("ov-banner", "children"),
+        Input("ov-window", "value"),
+        Input("ov-interval", "n_intervals"),
+        State("ov-at", "data"),
+    )
+    def refresh(window, _n, at):
+        args = {"window": window, **({"at": at} if at else {})}
+        try:
+            body = overview_view(services(), parse_window(args))
+        except MeshdashError as e:
+            return None, error_banner(e)
+        labels = {"kubernetes": "namespaces without traffic"}
+        return overview_table(body), failure_banners(body["failures"], labels) or None
+
+    app.clientside_callback(
+        """
+        function(windowValue, at) {
+            const p = new URLSearchParams();
+            p.set('window', windowValue);
+            if (at) { p.set('at', at); }
+            const url = window.location.pathname + '?' + p.toString();
+            if (url !== window.location.pathname + window.location.search) {
+                window.history.replaceState(window.history.state, '', url);
+            }
+            return '';
+        }
+        """,
+        Output("ov-url-sink", "children"),
+        Input("ov-window", "value"),
+        Input("ov-at", "data"),
+    )
