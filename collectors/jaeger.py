@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
@@ -19,7 +19,8 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from collectors.http import BackendSession, display_url, too_large
-from collectors.jaeger_json import parse_dependencies, parse_otlp, parse_v1_response
+from collectors.jaeger_decode import decode_otlp, decode_v1_response
+from collectors.jaeger_json import parse_dependencies
 from collectors.wire import (
     NotFiniteError,
     connection_reason,
@@ -101,11 +102,12 @@ class JaegerCollector:
                 BACKEND, f"cannot reach {self.display_url}: {type(exc).__name__}"
             ) from None
 
-    def _json(self, resp: requests.Response) -> Any:
-        """The body as JSON; NaN/Infinity (which no Jaeger sends) are refused, not read."""
+    def _json(self, resp: requests.Response, decode: Callable[[bytes], Any] = loads_strict) -> Any:
+        """The body as JSON (traces: as records, by jaeger_decode); NaN/Infinity (which no Jaeger
+        sends) are refused, not read."""
         path = urlsplit(resp.url).path if resp.url else ""
         try:
-            return loads_strict(resp.content)
+            return decode(resp.content)
         except NotFiniteError as exc:
             raise BackendDataError(BACKEND, f"{path} answered with non-numbers: {exc}") from None
         except (ValueError, RecursionError):
@@ -202,7 +204,7 @@ class JaegerCollector:
             if resp.status_code == 404:  # /api/v3 answers "No traces found" with a 404
                 return []
             self._check(resp)
-            return self._capped(parse_otlp(self._json(resp)))
+            return self._capped(self._json(resp, decode_otlp))
         params = {
             "service": query.service,
             "start": query.start_us,
@@ -221,7 +223,7 @@ class JaegerCollector:
         if resp.status_code == 404:
             return []
         self._check(resp)
-        return self._capped(parse_v1_response(self._json(resp)))
+        return self._capped(self._json(resp, decode_v1_response))
 
     def get_trace(self, trace_id: str) -> Trace:
         """One trace by id; NotFound when Jaeger does not know it."""
@@ -230,8 +232,7 @@ class JaegerCollector:
         if resp.status_code == 404:
             raise NotFound(f"trace {trace_id} not found in Jaeger")
         self._check(resp)
-        body = self._json(resp)
-        traces = parse_otlp(body) if path.startswith("/api/v3") else parse_v1_response(body)
+        traces = self._json(resp, decode_otlp if path.startswith("/api/v3") else decode_v1_response)
         traces = [t for t in self._capped(traces) if t.spans]
         if not traces:
             raise NotFound(f"trace {trace_id} not found in Jaeger")
@@ -278,4 +279,3 @@ def _error_message(resp: requests.Response) -> str:
         if isinstance(err, Mapping):
             return str(err.get("message") or err)[:200]
     return str(body)[:200]
-

@@ -2,7 +2,7 @@
 service, raw JSON, and the trace's path on the topology.
 
 The waterfall is drawn in the browser (assets/trace_waterfall.js) from compact columns, only the
-rows in view, so a 10,000-span trace stays usable; past views.traces.SUMMARY_ONLY_SPANS the page
+rows in view, so a 100,000-span trace stays usable; past views.traces.WATERFALL_MAX_SPANS the page
 shows a summary instead. Everything else is plain Dash, from views/traces.py.
 """
 
@@ -21,7 +21,7 @@ from dashboards.traces import trace_banner
 from mesh.errors import MeshdashError
 from views.params import get_one
 from views.traces import (
-    SUMMARY_ONLY_SPANS,
+    WATERFALL_MAX_SPANS,
     parse_trace_id,
     span_detail,
     topology_highlight_link,
@@ -313,8 +313,8 @@ def _summary_only(view: dict[str, Any]) -> html.Div:
     return html.Div(
         [
             info_banner(
-                f"This trace has {n:,} spans, more than the {SUMMARY_ONLY_SPANS:,} a browser tab"
-                " can lay out comfortably, so the waterfall is not drawn. Below: where the time"
+                f"This trace has {n:,} spans, more than the {WATERFALL_MAX_SPANS:,} the waterfall"
+                " holds, so it is not drawn. Below: where the time"
                 " went. The full trace is available from the API link."
             ),
             html.Div(
@@ -451,13 +451,12 @@ def register_callbacks(app) -> None:
         if not hidden:
             return no_update, True, "Show raw JSON"
         try:
-            view = trace_view(services(), trace_id)
+            view = trace_view(services(), trace_id, max_spans=RAW_JSON_MAX_SPANS)
         except Exception as exc:
             return f"Cannot load the trace: {exc}", False, "Hide raw JSON"
-        spans = view["spans"]
-        if len(spans) > RAW_JSON_MAX_SPANS:
-            view["spans"] = spans[:RAW_JSON_MAX_SPANS]
+        if view["span_count"] > len(view["spans"]):
             view["note"] = (
-                f"first {RAW_JSON_MAX_SPANS} of {len(spans)} spans; the API link has them all"
+                f"first {len(view['spans'])} of {view['span_count']} spans; the API link has them"
+                " all"
             )
         return json.dumps(view, indent=2, default=str), False, "Hide raw JSON"

@@ -75,7 +75,8 @@ def parent_ref(span: Span, trace_id: str, present: set[str] | dict[str, int]) ->
     for ref in span.references:
         if ref.span_id not in present or ref.span_id == span.span_id:
             continue
-        if ref.trace_id and canonical_trace_id(ref.trace_id) != trace_id:
+        tid = ref.trace_id  # nearly always spelled as the trace's own id: no regex for those
+        if tid and tid != trace_id and canonical_trace_id(tid) != trace_id:
             continue
         if ref.ref_type == RefType.CHILD_OF:
             return ref
@@ -89,7 +90,7 @@ def _in_trace_refs(span: Span, trace_id: str) -> list[SpanRef]:
         r
         for r in span.references
         if r.span_id != span.span_id
-        and (not r.trace_id or canonical_trace_id(r.trace_id) == trace_id)
+        and (not r.trace_id or r.trace_id == trace_id or canonical_trace_id(r.trace_id) == trace_id)
     ]
 
 
@@ -327,15 +328,12 @@ def blocking(tree: SpanTree) -> list[bool]:
     """
     spans = tree.trace.spans
     ok = [True] * len(spans)
+    producer = [s.kind == "producer" for s in spans]  # one tag scan per span, not one per use
     for i in tree.order:
         p = tree.parent[i]
         if p < 0:
             continue
-        if (
-            not ok[p]
-            or tree.follows[i]
-            or (spans[p].kind == "producer" and spans[i].kind == "consumer")
-        ):
+        if not ok[p] or tree.follows[i] or (producer[p] and spans[i].kind == "consumer"):
             ok[i] = False
     return ok
 
@@ -540,6 +538,7 @@ class TraceAnalysis:
     services: tuple[ServiceTime, ...]
     start_us: int
     duration_us: int
+    errors: tuple[bool, ...] = ()  # Span.is_error per span, read once (a tag scan each)
 
     @property
     def trace(self) -> Trace:
@@ -565,11 +564,12 @@ def analyze(trace: Trace, adjusters: Iterable[Adjuster] = DEFAULT_ADJUSTERS) -> 
     crit_by_span: dict[int, int] = {}
     for c in critical:
         crit_by_span[c.span] = crit_by_span.get(c.span, 0) + (c.end_us - c.start_us)
+    errors = tuple(s.is_error for s in spans)
     acc: dict[str, list[int]] = {}
     for i, s in enumerate(spans):
         row = acc.setdefault(s.process.service, [0, 0, 0, 0, 0])
         row[0] += 1
-        row[1] += 1 if s.is_error else 0
+        row[1] += errors[i]
         row[2] += own[i]
         row[3] += s.duration_us
         row[4] += crit_by_span.get(i, 0)
@@ -580,7 +580,7 @@ def analyze(trace: Trace, adjusters: Iterable[Adjuster] = DEFAULT_ADJUSTERS) -> 
         )
     )
     start, duration = trace_bounds(trace)
-    return TraceAnalysis(tree, tuple(critical), tuple(own), services, start, duration)
+    return TraceAnalysis(tree, tuple(critical), tuple(own), services, start, duration, errors)
 
 
 def trace_bounds(trace: Trace) -> tuple[int, int]:

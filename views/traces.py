@@ -8,8 +8,10 @@ lookback (5m .. 7d), limit, end (UNIX seconds).
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -332,19 +334,15 @@ def services_json(a: TraceAnalysis) -> list[dict[str, Any]]:
     ]
 
 
-def trace_view(services: Services, trace_id: str, *, details: bool = True) -> dict[str, Any]:
-    """Spans in waterfall order with depth, parent, self time and service; the critical path;
-    the per-service breakdown; the path through the topology."""
-    trace = load_trace(services, trace_id)
-    a = analyze(trace)
-    critical = {c.span for c in a.critical}
+def trace_head(a: TraceAnalysis) -> dict[str, Any]:
+    """Everything /api/traces/<id> says about a trace but its spans."""
     return {
         "trace_id": a.trace.trace_id,
         "start_us": a.start_us,
         "start": a.start_us / 1e6,
         "duration_ms": a.duration_us / 1000,
         "span_count": len(a.trace.spans),
-        "error_count": sum(1 for s in a.trace.spans if s.is_error),
+        "error_count": sum(a.errors),
         "max_depth": max(a.tree.depth, default=0),
         "warnings": list(a.warnings),
         "critical_path": list(a.critical_span_ids()),
@@ -358,8 +356,41 @@ def trace_view(services: Services, trace_id: str, *, details: bool = True) -> di
         ],
         "services": services_json(a),
         "path": trace_path(a.trace, a.tree),
-        "spans": [span_json(a, i, critical, details=details) for i in a.tree.order],
     }
+
+
+def trace_view(
+    services: Services, trace_id: str, *, details: bool = True, max_spans: int | None = None
+) -> dict[str, Any]:
+    """Spans in waterfall order with depth, parent, self time and service (the first max_spans
+    of them, when given); the critical path; the per-service breakdown; the path through the
+    topology."""
+    a = analyze(load_trace(services, trace_id))
+    critical = {c.span for c in a.critical}
+    order = a.tree.order if max_spans is None else a.tree.order[:max_spans]
+    return {**trace_head(a), "spans": [span_json(a, i, critical, details=details) for i in order]}
+
+
+SPANS_PER_PIECE = 500
+
+
+def trace_view_json(services: Services, trace_id: str) -> Iterator[str]:
+    """trace_view as JSON text in pieces of SPANS_PER_PIECE spans: a 100,000-span trace's answer
+    (~250 MB as one document) never exists whole in the server's memory. The trace is loaded and
+    analysed before this returns, so an unknown id or a failing Jaeger still answers 404/502."""
+    a = analyze(load_trace(services, trace_id))
+    critical = {c.span for c in a.critical}
+    head = json.dumps(trace_head(a), default=str)
+    order = a.tree.order
+
+    def pieces() -> Iterator[str]:
+        yield head[:-1] + ', "spans": ['
+        for k in range(0, len(order), SPANS_PER_PIECE):
+            rows = (span_json(a, i, critical) for i in order[k : k + SPANS_PER_PIECE])
+            yield ("," if k else "") + ",".join(json.dumps(r, default=str) for r in rows)
+        yield "]}"
+
+    return pieces()
 
 
 def span_detail(services: Services, trace_id: str, span_id: str) -> dict[str, Any]:
@@ -386,12 +417,39 @@ def span_node(span: Span) -> str | None:
     return f"{ns}/{app}" if ns and info is not None else None
 
 
+_NODE_TAGS = frozenset(
+    {"node_id", "istio.canonical_service", "istio.canonical_revision", "istio.namespace"}
+)
+
+
+def span_nodes(spans: Sequence[Span]) -> list[str | None]:
+    """span_node of every span. The answer depends only on the service and four tags, which the
+    sidecars of one pod repeat on every span, so a 50,000-span trace asks istio_info a few hundred
+    times instead of 50,000."""
+    cache: dict[tuple, str | None] = {}
+    out: list[str | None] = []
+    for s in spans:
+        key = (s.process.service, *[(t.key, t.value) for t in s.tags if t.key in _NODE_TAGS])
+        try:
+            node = cache.get(key, _UNSEEN)
+        except TypeError:  # an unhashable tag value: no caching for that span
+            out.append(span_node(s))
+            continue
+        if node is _UNSEEN:
+            node = cache[key] = span_node(s)
+        out.append(node)
+    return out
+
+
+_UNSEEN = object()
+
+
 def trace_path(trace: Trace, tree: SpanTree | None = None) -> dict[str, list]:
     """Workload nodes a trace went through, in first-visit order, and the edges between them
     (caller -> callee, from the span tree, skipping spans that stay in one workload)."""
     tree = tree if tree is not None and tree.trace is trace else build_tree(trace)
     spans = trace.spans
-    node_of = [span_node(s) for s in spans]
+    node_of = span_nodes(spans)
     nodes: list[str] = []
     edges: list[tuple[str, str]] = []
     seen_nodes: set[str] = set()
@@ -441,15 +499,18 @@ def traces_search_link(
 # The trace page: compact, column-oriented rows for the browser's virtualised waterfall
 
 LARGE_TRACE_SPANS = 1_000  # beyond this, deep subtrees off the critical path start collapsed
-SUMMARY_ONLY_SPANS = 20_000  # beyond this, the page shows a summary instead of a waterfall
+WATERFALL_MAX_SPANS = 200_000  # beyond this, the page shows a summary instead of a waterfall
 COLLAPSE_DEPTH = 2
 
 
 def trace_page_view(services: Services, trace_id: str) -> dict[str, Any]:
     """What the trace page needs: the header figures, the per-service breakdown, the path, and
-    the waterfall as columns (one entry per span in pre-order), so 10,000 spans stay ~1 MB and
-    the browser only draws the rows in view. Past SUMMARY_ONLY_SPANS the waterfall is replaced
-    by the longest self times and the critical path, which a browser tab can always show."""
+    the waterfall as columns (waterfall_columns), which the browser draws only the rows in view
+    of, so a 100,000-span trace opens like a small one.
+
+    The bound: past WATERFALL_MAX_SPANS the columns alone would pass 15 MB, so the page shows the
+    critical path and the longest self times instead (a bounded answer whatever the trace).
+    """
     trace = load_trace(services, trace_id)
     a = analyze(trace)
     spans = a.trace.spans
@@ -461,7 +522,7 @@ def trace_page_view(services: Services, trace_id: str) -> dict[str, Any]:
         "start": a.start_us / 1e6,
         "duration_ms": a.duration_us / 1000,
         "span_count": n,
-        "error_count": sum(1 for s in spans if s.is_error),
+        "error_count": sum(a.errors),
         "max_depth": max(a.tree.depth, default=0),
         "root_service": root.service if root else "",
         "root_operation": root.operation if root else "",
@@ -470,46 +531,55 @@ def trace_page_view(services: Services, trace_id: str) -> dict[str, Any]:
         "services": services_json(a),
         "path": trace_path(a.trace, a.tree),
         "critical_count": len(critical),
-        "summary_only": n > SUMMARY_ONLY_SPANS,
+        "summary_only": n > WATERFALL_MAX_SPANS,
     }
-    if n > SUMMARY_ONLY_SPANS:
+    if n > WATERFALL_MAX_SPANS:
         out["critical_sections"] = [_section_row(a, c) for c in a.critical[:200]]
         top = sorted(range(n), key=lambda i: -a.self_us[i])[:25]
         out["top_self"] = [span_json(a, i, critical, details=False) for i in top]
         return out
-    order = a.tree.order
-    row_of = {span_index: row for row, span_index in enumerate(order)}
+    out["waterfall"] = waterfall_columns(a, critical)
+    return out
+
+
+def waterfall_columns(a: TraceAnalysis, critical: set[int]) -> dict[str, Any]:
+    """One entry per span in pre-order (the waterfall's rows): span id, parent row, depth,
+    service and operation (indexes into `services` and `ops`), start and duration in ms from
+    the trace start (µs precision), error and critical flags, child count; the critical
+    sections as [row, from ms, to ms]; and, for a large trace, the rows that start collapsed.
+    Columns of small numbers keep 50,000 spans near 3 MB of JSON, a third of the span objects.
+    """
+    spans = a.trace.spans
+    tree = a.tree
+    order = tree.order
+    n = len(order)
+    row_of = [0] * len(spans)
+    for row, i in enumerate(order):
+        row_of[i] = row
     service_names = [st.service for st in a.services]
     service_ix = {name: k for k, name in enumerate(service_names)}
     ops: dict[str, int] = {}
     t0 = a.start_us
-    cols: dict[str, list] = {
-        k: []
-        for k in ("id", "parent", "depth", "svc", "op", "s", "d", "self", "err", "kids", "crit")
-    }
-    for i in order:
-        s = spans[i]
-        p = a.tree.parent[i]
-        cols["id"].append(s.span_id)
-        cols["parent"].append(row_of[p] if p >= 0 else -1)
-        cols["depth"].append(a.tree.depth[i])
-        cols["svc"].append(service_ix[s.service])
-        cols["op"].append(ops.setdefault(s.operation, len(ops)))
-        cols["s"].append(round((s.start_us - t0) / 1000, 3))
-        cols["d"].append(round(s.duration_us / 1000, 3))
-        cols["self"].append(round(a.self_us[i] / 1000, 3))
-        cols["err"].append(1 if s.is_error else 0)
-        cols["kids"].append(len(a.tree.children[i]))
-        cols["crit"].append(1 if i in critical else 0)
+    ordered = [spans[i] for i in order]
+    errors = a.errors or tuple(s.is_error for s in spans)
     collapsed: list[int] = []
     if n > LARGE_TRACE_SPANS:
         collapsed = [
             row
             for row, i in enumerate(order)
-            if a.tree.depth[i] >= COLLAPSE_DEPTH and a.tree.children[i] and i not in critical
+            if tree.depth[i] >= COLLAPSE_DEPTH and tree.children[i] and i not in critical
         ]
-    out["waterfall"] = {
-        **cols,
+    return {
+        "id": [s.span_id for s in ordered],
+        "parent": [row_of[tree.parent[i]] if tree.parent[i] >= 0 else -1 for i in order],
+        "depth": [tree.depth[i] for i in order],
+        "svc": [service_ix[s.process.service] for s in ordered],
+        "op": [ops.setdefault(s.operation, len(ops)) for s in ordered],
+        "s": [round((s.start_us - t0) / 1000, 3) for s in ordered],
+        "d": [round(s.duration_us / 1000, 3) for s in ordered],
+        "err": [1 if errors[i] else 0 for i in order],
+        "kids": [len(tree.children[i]) for i in order],
+        "crit": [1 if i in critical else 0 for i in order],
         "services": service_names,
         "ops": list(ops),
         "sections": [
@@ -519,7 +589,6 @@ def trace_page_view(services: Services, trace_id: str) -> dict[str, Any]:
         "collapsed": collapsed,
         "duration_ms": a.duration_us / 1000,
     }
-    return out
 
 
 def _section_row(a: TraceAnalysis, c) -> dict[str, Any]:

@@ -338,3 +338,50 @@ def test_page_view_is_columns_and_large_traces_start_collapsed(traces):
     assert all(not wf["crit"][row] for row in wf["collapsed"])
     assert view["summary_only"] is False
     assert sum(wf["crit"]) == view["critical_count"]
+
+
+def test_a_large_trace_is_streamed_in_pieces_with_the_same_json_as_the_view(monkeypatch):
+    import json
+
+    import views.traces as vt
+
+    # 1,201 spans: a root and 1,200 children, in pieces of 500 spans
+    spans = [Span("b1", "r", "root", 0, 10_000, Process("a.ns"), (), (Tag("error", True, "bool"),))]
+    spans += [
+        Span("b1", f"c{i}", "child", i, 5, Process("b.ns"), (SpanRef(RefType.CHILD_OF, "b1", "r"),))
+        for i in range(1200)
+    ]
+    big = Trace("b1", tuple(spans))
+
+    class One:
+        name = "one"
+
+        def get_trace(self, trace_id):
+            if trace_id.lstrip("0") != "b1":
+                raise NotFound(f"trace {trace_id} not found")
+            return big
+
+    pieces: list[int] = []
+    real = vt.trace_view_json
+
+    def counting(services, trace_id):
+        out = list(real(services, trace_id))
+        pieces.append(len(out))
+        return iter(out)
+
+    monkeypatch.setattr("api.traces.trace_view_json", counting)
+    settings = Settings(prometheus_url="http://127.0.0.1:1")
+    svc = Services(settings=settings, telemetry=NoTelemetry(), traces=One(), clock=lambda: NOW)
+    client = create_app(settings, svc).server.test_client()
+    r = client.get("/api/traces/b1")
+    assert r.status_code == 200 and r.mimetype == "application/json"
+    body = json.loads(r.get_data())
+    assert pieces == [2 + 3]  # the head, three pieces of spans, the end
+    assert body == json.loads(json.dumps(vt.trace_view(svc, "b1")))
+    assert body["span_count"] == len(body["spans"]) == 1201 and body["error_count"] == 1
+    assert [s["span_id"] for s in body["spans"][:2]] == ["r", "c0"]
+    # the trace is read before the answer starts: an unknown id is still a 404
+    r = client.get("/api/traces/b2")
+    assert r.status_code == 404 and "not found" in r.get_json()["error"]
+    # the page's raw JSON asks for the first spans only
+    assert len(vt.trace_view(svc, "b1", max_spans=300)["spans"]) == 300

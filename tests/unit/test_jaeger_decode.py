@@ -1,0 +1,202 @@
+"""The fast trace decoders (collectors/jaeger_decode.py) give exactly the records of the general
+ones (collectors/jaeger_json.py), take the fast path on what Jaeger writes, and fall back to the
+general decoder, with its records or its error, on anything else."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import collectors.jaeger_decode as jd
+from collectors.jaeger_json import (
+    parse_otlp,
+    parse_v1_response,
+    trace_to_v1,
+    traces_to_otlp,
+    v1_envelope,
+)
+from collectors.wire import NotFiniteError, loads_strict
+from mesh.errors import BackendDataError
+from mesh.trace_records import Log, Process, RefType, Span, SpanRef, Tag, Trace
+from tests.conftest import shared_path
+
+FIXTURES = [
+    "jaeger-otlp2jaeger-out.json",
+    "jaeger-uimodel-ui_01.json",
+    "jui-timeline-genaiTestTrace.json",
+    "jui-tracegraph-testTrace.json",
+    "jaeger-apiv3-FindTraces.json",
+    "jaeger-apiv3-GetTrace.json",
+    "jaeger-integration-example_trace.json",
+    "jaeger-otlp2jaeger-in.json",
+]
+
+
+def _no_fallback(monkeypatch) -> None:
+    def refuse(*_a, **_k):
+        raise AssertionError("the fast path fell back to the general decoder")
+
+    monkeypatch.setattr(jd, "parse_v1_response", refuse)
+    monkeypatch.setattr(jd, "parse_otlp", refuse)
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_jaeger_fixtures_decode_fast_to_the_same_records(name, monkeypatch):
+    raw = shared_path("fixtures", "jaeger", name).read_bytes()
+    body = json.loads(raw)
+    if "resourceSpans" in body or "result" in body:
+        expected = parse_otlp(body)
+        _no_fallback(monkeypatch)
+        got = jd.decode_otlp(raw)
+    else:
+        if "spans" in body:  # a bare UI-model trace: wrap it as GET /api/traces/{id} does
+            body = v1_envelope([body])
+            raw = json.dumps(body).encode()
+        expected = parse_v1_response(body)
+        _no_fallback(monkeypatch)
+        got = jd.decode_v1_response(raw)
+    assert got == expected
+    assert got and all(t.spans for t in got)
+
+
+def _istio_trace() -> Trace:
+    """Every kind of value the encoders write: typed tags, logs, both reference types, a link
+    into another trace, an error, shared processes."""
+    front = Process(
+        "productpage.bookinfo", (Tag("hostname", "productpage-v1-abc"), Tag("ip", "10.0.0.1"))
+    )
+    back = Process("reviews.bookinfo", (Tag("hostname", "reviews-v2-xyz"),))
+    common = (Tag("istio.mesh_id", "cluster.local"), Tag("http.method", "GET"))
+    return Trace(
+        "0000000000abc123",
+        (
+            Span("0000000000abc123", "0000000000000001", "GET /", 1_000, 9_000,
+                 front, (), (*common, Tag("span.kind", "server"), Tag("http.status_code", "200"))),
+            Span("0000000000abc123", "0000000000000002", "reviews:9080/x", 2_000,
+                 5_000, front, (SpanRef(RefType.CHILD_OF, "0000000000abc123",
+                                        "0000000000000001"),),
+                 (*common, Tag("span.kind", "client"), Tag("retries", 2, "int64"),
+                  Tag("ratio", 0.25, "float64"), Tag("error", True, "bool")),
+                 (Log(2_500, (Tag("event", "retry"), Tag("attempt", 1, "int64"))),)),
+            Span("0000000000abc123", "0000000000000003", "reviews:9080/x", 2_100,
+                 4_000, back, (SpanRef(RefType.CHILD_OF, "0000000000abc123",
+                                       "0000000000000002"),
+                               SpanRef(RefType.FOLLOWS_FROM, "000000000000beef",
+                                       "00000000000000aa")),
+                 (*common, Tag("span.kind", "server"))),
+        ),
+    )  # fmt: skip
+
+
+def test_an_istio_trace_round_trips_through_both_fast_decoders(monkeypatch):
+    trace = _istio_trace()
+    v1 = json.dumps(v1_envelope([trace_to_v1(trace)])).encode()
+    otlp = json.dumps({"result": traces_to_otlp([trace])}).encode()
+    general_otlp = parse_otlp(loads_strict(otlp))
+    _no_fallback(monkeypatch)
+    assert jd.decode_v1_response(v1) == [trace]
+    assert jd.decode_otlp(otlp) == general_otlp
+    assert jd.decode_otlp(otlp)[0].spans[1].tag("error") is True
+
+
+def test_equal_string_tags_are_one_object_and_typed_tags_keep_their_type():
+    spans = [
+        {"spanID": f"{i:016x}", "startTime": i, "duration": 1, "processID": "p1",
+         "tags": [{"key": "zone", "type": "string", "value": "a"},
+                  {"key": "x", "type": "int64", "value": 1},
+                  {"key": "x", "type": "bool", "value": True},
+                  {"key": "n", "type": "int64", "value": "7"}]}
+        for i in range(1, 4)
+    ]  # fmt: skip
+    body = {"data": [{"traceID": "1", "spans": spans, "processes": {"p1": {"serviceName": "a"}}}]}
+    (trace,) = jd.decode_v1_response(json.dumps(body).encode())
+    zones = [s.tags[0] for s in trace.spans]
+    assert all(z is zones[0] for z in zones)
+    one, true, seven = trace.spans[0].tags[1:]
+    assert (one.value, one.type) == (1, "int64") and type(one.value) is int
+    assert (true.value, true.type) == (True, "bool") and type(true.value) is bool
+    assert (seven.value, seven.type) == (7, "int64")  # a string int64, read as Jaeger's UI does
+    assert trace == parse_v1_response(body)[0]
+
+
+@pytest.mark.parametrize(
+    "span",
+    [
+        {"spanID": "1", "startTime": "1700000000000000", "duration": 5},  # a number as a string
+        {"spanID": "1", "startTime": 1.5e15, "duration": 5},  # a float where Jaeger writes ints
+        {"spanID": "1", "startTime": 1, "tags": [{"key": "k", "value": 1, "type": None}]},
+        {"spanID": 7, "startTime": 1},  # a numeric span id
+        {"spanID": "1", "startTime": 1, "references": ["not an object"]},
+    ],
+)
+def test_off_shape_v1_answers_fall_back_to_the_general_decoder(span):
+    body = {"data": [{"traceID": "ab", "spans": [span]}]}
+    assert jd.decode_v1_response(json.dumps(body).encode()) == parse_v1_response(body)
+
+
+def test_what_the_general_decoder_refuses_the_fast_one_refuses_with_the_same_error():
+    nan = b'{"data": [{"traceID": "ab", "spans": [{"spanID": "1", "startTime": NaN}]}]}'
+    with pytest.raises(NotFiniteError):
+        jd.decode_v1_response(nan)
+    huge = b'{"data": [{"traceID": "ab", "spans": [{"spanID": "1", "startTime": 1, "tags": [{"key": "k", "type": "float64", "value": 1e999}]}]}]}'
+    with pytest.raises(NotFiniteError):
+        jd.decode_v1_response(huge)
+    # (a number too large in a field meshdash never reads is skipped, like the field itself)
+    with pytest.raises(ValueError):
+        jd.decode_v1_response(b'{"data": [')
+    not_span = b'{"data": [{"traceID": "ab", "spans": [42]}]}'
+    with pytest.raises(BackendDataError, match="span is not an object"):
+        jd.decode_v1_response(not_span)
+    no_id = b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"spanId": ""}]}]}]}'
+    with pytest.raises(BackendDataError, match="without spanId"):
+        jd.decode_otlp(no_id)
+    assert jd.decode_v1_response(b'{"data": null}') == []
+    assert jd.decode_otlp(b'{"result": {"resourceSpans": []}}') == []
+
+
+def test_otlp_values_of_every_kind_match_the_general_decoder():
+    attrs = [
+        {"key": "s", "value": {"stringValue": "x"}},
+        {"key": "i", "value": {"intValue": "42"}},
+        {"key": "d", "value": {"doubleValue": 0.5}},
+        {"key": "b", "value": {"boolValue": True}},
+        {"key": "y", "value": {"bytesValue": "AAE="}},
+        {"key": "a", "value": {"arrayValue": {"values": [{"intValue": 1}, {"stringValue": "z"}]}}},
+        {"key": "m", "value": {"kvlistValue": {"values": [{"key": "k", "value": {"boolValue": False}}]}}},
+        {"key": "empty"},
+    ]  # fmt: skip
+    span = {
+        "traceId": "AAAAAAAAAAAAAAAAAAq8EQ==",  # base64, as standard protobuf JSON writes bytes
+        "spanId": "AAAAAAAAAAE=",
+        "parentSpanId": "",
+        "name": "op",
+        "kind": "SPAN_KIND_CLIENT",
+        "startTimeUnixNano": "1700000000000000000",
+        "endTimeUnixNano": 1700000000005000000,
+        "attributes": attrs,
+        "events": [
+            {"timeUnixNano": "1700000000001000000", "name": "boom", "attributes": attrs[:2]}
+        ],
+        "links": [{"traceId": "000000000000beef", "spanId": "00000000000000aa"}],
+        "status": {"code": "STATUS_CODE_ERROR", "message": "upstream reset"},
+    }
+    body = {
+        "resourceSpans": [
+            {
+                "resource": {
+                    "attributes": [{"key": "service.name", "value": {"stringValue": "a"}}]
+                },
+                "instrumentationLibrarySpans": [
+                    {"instrumentationLibrary": {"name": "envoy", "version": "1"}, "spans": [span]}
+                ],
+            }
+        ]
+    }
+    raw = json.dumps(body).encode()
+    got = jd.decode_otlp(raw)
+    assert got == parse_otlp(body)
+    s = got[0].spans[0]
+    assert s.trace_id == "00000000000abc11" and s.span_id == "0000000000000001"
+    assert s.tag("i") == 42 and s.tag("error") is True and s.kind == "client"
+    assert s.logs[0].fields[0] == Tag("event", "boom")
