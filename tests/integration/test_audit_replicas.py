@@ -192,9 +192,9 @@ def test_replicas_share_the_trail_and_a_new_process_lists_it_all(
         listed = a.audit(namespace="bookinfo", service="reviews")
         assert [e["change_id"] for e in listed] == [second, first]
         assert listed == b.audit(namespace="bookinfo", service="reviews")
-        assert [(e["who"], e["action"], e["kind"]) for e in listed] == [
-            ("bob", "set_weights", "VirtualService"),
-            ("alice", "set_weights", "VirtualService"),
+        assert [(e["who"], e["action"], [o["kind"] for o in e["objects"]]) for e in listed] == [
+            ("bob", "set_weights", ["VirtualService"]),
+            ("alice", "set_weights", ["VirtualService"]),
         ]
         # Each pod's own file holds only its own record: the second copy.
         for app, mine in ((a, first), (b, second)):
@@ -221,7 +221,7 @@ def test_replicas_share_the_trail_and_a_new_process_lists_it_all(
         assert sorted(e["change_id"] for e in busy) == sorted(applied)
         assert busy == b.audit(namespace=BUSY)  # same order, same fields
         # The order is the order the VirtualService changed: resourceVersions only go up.
-        rvs = [int(e["resource_version"]) for e in reversed(busy)]
+        rvs = [int(e["objects"][0]["resource_version"]) for e in reversed(busy)]
         assert rvs == sorted(rvs)
         everything = a.audit()
         assert len(everything) == 22 and everything == b.audit()
