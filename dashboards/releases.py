@@ -737,6 +737,10 @@ def register_callbacks(app) -> None:
             return None, None, refusal_banner(exc)
         if not body.get("changed", True) or not body.get("diff"):
             return None, None, info_banner(f"Nothing to change: {body.get('summary', '')}.")
+        if trigger == "rel-deep-go" and not body.get("confirm"):
+            # A link opened this preview: a write is never one click away from a link, the
+            # person ticks the confirmation first (take-over and retire always ask).
+            body = {**body, "confirm": "this change was opened from a link, and I want it"}
         pending = {
             **payload,
             "base": body.get("base"),

@@ -27,7 +27,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from demo.spec import Call, MeshSpec, Outcome, Workload
@@ -324,7 +324,16 @@ class DemoTraceStore:
             if client_id:
                 spans.append(
                     self._span(
-                        tid, client_id, parent, op, start_us, dur_us, hop, "client", request_id
+                        tid,
+                        client_id,
+                        parent,
+                        op,
+                        start_us,
+                        dur_us,
+                        hop,
+                        "client",
+                        request_id,
+                        req.sampled,
                     )
                 )
             half = int(NETWORK_MS * 500)
@@ -339,16 +348,11 @@ class DemoTraceStore:
                     hop,
                     "server",
                     request_id,
+                    req.sampled,
                 )
             )
             for child in reversed(hop.children):
                 stack.append((child, server_id))
-        if req.sampled:  # tagged as a head sampler does: the unbiased part of the sample
-            head = (
-                Tag("sampler.type", "probabilistic"),
-                Tag("sampler.param", self.base_sampling, "float64"),
-            )
-            spans = [replace(s, tags=(*s.tags, *head)) for s in spans]
         spans.sort(key=lambda s: s.start_us)
         return Trace(tid, tuple(spans))
 
@@ -370,6 +374,7 @@ class DemoTraceStore:
         hop: Hop,
         kind: str,
         request_id: str,
+        sampled: bool = False,
     ) -> Span:
         w = hop.source if kind == "client" else hop.destination
         pod = self._pods[w.key]
@@ -421,6 +426,8 @@ class DemoTraceStore:
         ]
         if hop.outcome.grpc_status:
             tags.append(Tag("grpc.status_code", hop.outcome.grpc_status))
+        if sampled:  # tagged as a head sampler does: the unbiased part of the sample
+            tags.append(Tag("sampler.type", "probabilistic"))
         tags.append(Tag("span.kind", kind))
         if hop.failed:
             tags.append(Tag("otel.status_code", "ERROR"))

@@ -451,6 +451,7 @@ class CanaryAnalysis:
     gates: tuple[GateResult, ...]
     verdict: Verdict
     reasons: tuple[str, ...] = field(default=())
+    withheld: str = ""  # why a promote was not given (the evidence could not be placed)
 
 
 def analyze(
@@ -489,6 +490,16 @@ def settled(analysis: CanaryAnalysis, state: str) -> CanaryAnalysis:
     """No release in progress (the canary has no weight, or all of it): the figures stay for
     reference, the verdict says what state the release is in and asks for nothing."""
     return replace(analysis, verdict=Verdict.NOTHING_TO_JUDGE, reasons=(state,))
+
+
+def withhold_promote(analysis: CanaryAnalysis, why: str) -> CanaryAnalysis:
+    """A promote the evidence cannot back (e.g. the split could not be read, so the window could
+    not start at the last weight change) becomes continue, saying why; other verdicts stand."""
+    if analysis.verdict is not Verdict.PROMOTE:
+        return analysis
+    return replace(
+        analysis, verdict=Verdict.CONTINUE, reasons=(why, *analysis.reasons), withheld=why
+    )
 
 
 def decide(gates: Sequence[GateResult]) -> tuple[Verdict, tuple[str, ...]]:
@@ -712,6 +723,7 @@ def analysis_json(analysis: CanaryAnalysis) -> dict[str, Any]:
     return {
         "verdict": analysis.verdict.value,
         "reasons": list(analysis.reasons),
+        "withheld": analysis.withheld or None,
         "baseline": _figures_json(analysis.baseline),
         "canary": _figures_json(analysis.canary),
         "tests": {"errors": errors, "latency": latency},

@@ -92,6 +92,8 @@ def sentences(a: CanaryAnalysis) -> tuple[str, ...]:
             out.append(text)
     if a.verdict is Verdict.PROMOTE:
         out.insert(0, _promote_sentence(a))
+    if a.withheld:
+        out.insert(0, a.withheld)
     return tuple(out)
 
 

@@ -29,8 +29,9 @@ from mesh.canary import (
     analyze_telemetry,
     settled,
     version_figures,
+    withhold_promote,
 )
-from mesh.errors import BackendUnavailable, BadRequest
+from mesh.errors import BackendError, BackendUnavailable, BadRequest
 from mesh.release_state import nothing_to_judge, window_since
 from mesh.sources import CanarySource
 from mesh.verdict_text import headline, sentences
@@ -144,13 +145,22 @@ class CanaryModel:
     telemetry: CanaryTelemetry
     context: ReleaseContext
     window_s: int  # the window used: the requested one, cut at the last weight change
+    routing_error: str = ""  # why the split could not be read ("" when it was)
 
 
 def canary_model(services: Services, params: CanaryParams) -> CanaryModel:
     """The analysis, the telemetry behind it (pages chart its buckets) and the routing facts."""
     config = canary_config(services, params)
     query = canary_query(services, params)
-    context = release_context(services, params.namespace, params.service, query.at)
+    try:
+        context = release_context(services, params.namespace, params.service, query.at)
+        unplaced = ""
+    except BackendError as exc:  # the verdict stands without the split, but cannot promote
+        context = ReleaseContext(routed=False)
+        unplaced = (
+            f"The routing could not be read ({exc}), so the evidence could not be cut at the "
+            "last weight change: no promote until it can."
+        )
     window_s = window_since(query.at, params.window_s, context.change)
     query = canary_query(services, params, window_s)
     telemetry = canary_source(services).canary_telemetry(query)
@@ -159,7 +169,9 @@ def canary_model(services: Services, params: CanaryParams) -> CanaryModel:
     state = nothing_to_judge(context.split, params.baseline, params.canary, context.change)
     if state is not None:
         analysis = settled(analysis, state)
-    return CanaryModel(analysis, telemetry, context, window_s)
+    if unplaced:
+        analysis = withhold_promote(analysis, unplaced)
+    return CanaryModel(analysis, telemetry, context, window_s, unplaced)
 
 
 def _window_json(params: CanaryParams, model: CanaryModel) -> dict[str, Any]:
@@ -174,6 +186,7 @@ def _window_json(params: CanaryParams, model: CanaryModel) -> dict[str, Any]:
         "start_time": iso_time(at - model.window_s),
         "since_change": cut,
         "last_change": None if change is None else change.json(),
+        "routing_error": model.routing_error or None,
         "note": (
             f"evidence since the weight change at {iso_time(change.when)[11:19]} UTC "
             f"({_span_text(model.window_s)} of the {params.window} asked)"

@@ -40,8 +40,7 @@ from views.routes import MAX_AUDIT, store_of
 from views.traces import jaeger_service, trace_source
 
 AUDIT_ROWS = 50  # audit entries listed in a review and its report
-TRACES_PER_VERSION = 60  # traces searched per version for "where time goes" (untold sampling)
-RANDOM_TRACES = 400  # randomly sampled traces searched through the service, both versions
+TRACES_PER_VERSION = 60  # traces searched per version for "where time goes"
 MIN_AFTER_S = 60  # the shortest "since the canary started" window for the graph diff
 MIN_CHART_S = 30 * 60
 MAX_CHART_S = 24 * 3600
@@ -341,32 +340,31 @@ def _diff(services: Services, params: ReviewParams, at: float, start: float | No
 
 
 def _time_by_version(services: Services, params: ReviewParams, at: float) -> dict[str, Any]:
-    """Self time by version, like with like: the randomly sampled traces through the service
-    (one search, both versions), else, when the traces do not say how they were sampled, a
-    search per version whose figures are marked as a possibly biased sample."""
+    """Self time by version, like with like: per version, the randomly sampled traces
+    (`sampler.type=probabilistic` on the version's spans); when a tracer tags only the root span
+    that search finds nothing, and the version's traces are searched plainly, then filtered by
+    their root's tag in mesh.version_time (untagged traces are marked as a possibly biased
+    sample)."""
     c = params.canary
     source = trace_source(services)
     name = jaeger_service(services, c.namespace, c.service)
-    window = (int((at - c.window_s) * 1e6), int(at * 1e6))
-    traces = source.find_traces(
-        TraceQuery(
+
+    def search(version: str, random_only: bool) -> list[Any]:
+        tags = [("istio.canonical_revision", version)]
+        if random_only:
+            tags.append((SAMPLER_TAG, "probabilistic"))
+        query = TraceQuery(
             service=name,
-            start_us=window[0],
-            end_us=window[1],
-            tags=((SAMPLER_TAG, "probabilistic"),),
-            limit=RANDOM_TRACES,
+            start_us=int((at - c.window_s) * 1e6),
+            end_us=int(at * 1e6),
+            tags=tuple(tags),
+            limit=TRACES_PER_VERSION,
         )
-    )
+        return list(source.find_traces(query))
+
+    traces = [t for v in (c.baseline, c.canary) for t in search(v, True)]
     if not traces:
-        for version in (c.baseline, c.canary):
-            query = TraceQuery(
-                service=name,
-                start_us=window[0],
-                end_us=window[1],
-                tags=(("istio.canonical_revision", version),),
-                limit=TRACES_PER_VERSION,
-            )
-            traces.extend(source.find_traces(query))
+        traces = [t for v in (c.baseline, c.canary) for t in search(v, False)]
     rows = time_by_version(traces, c.namespace, c.service, (c.baseline, c.canary))
     return {"jaeger_service": name, "window": c.window, **version_time_json(rows)}
 

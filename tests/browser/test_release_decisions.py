@@ -97,6 +97,10 @@ def test_case3_after_a_roll_back_the_review_says_so_and_offers_nothing(page, own
     weights = page.request.get(base + "/api/routes/bookinfo/reviews").json()["weights"]
     assert weights == {"v1": 50, "v2": 50, "v3": 0}
     dialog.locator("#rel-reason").fill("v2 fails 5 %")
+    # Opened from a link: Confirm waits for the page's own confirmation tick.
+    expect(dialog.locator("#rel-confirm")).to_be_disabled()
+    expect(dialog.locator("#rel-confirm-check")).to_contain_text("opened from a link")
+    dialog.locator("#rel-confirm-check input").check()
     dialog.locator("#rel-confirm").click()
     expect(page.locator("#rel-banner")).to_contain_text("Applied")
     # Rolled back: the roll-back button cannot apply any more.

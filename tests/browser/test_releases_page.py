@@ -331,6 +331,9 @@ def test_deep_link_from_the_review_opens_that_actions_preview(page, own_demo, ac
     dialog = page.locator("#rel-preview-card")
     expect(dialog.locator("#rel-preview-summary")).to_contain_text(summary)
     expect(page.locator("#rel-canary")).to_contain_text("v3")
+    # Never a write one click away from a link: Confirm waits for the page's own tick.
+    expect(dialog.locator("#rel-confirm")).to_be_disabled()
+    expect(dialog.locator("#rel-confirm-check")).to_be_visible()
     dialog.locator("#rel-cancel").click()
     expect(page.locator("#rel-preview-card")).to_have_count(0)
     expect(page).not_to_have_url(re.compile("action="))

@@ -227,12 +227,11 @@ def test_objects_are_created_destination_rule_first_after_dry_runs(kube, tmp_pat
         "v2",
         "v3",
     ]
-    entries = store.history(namespace=NS, service="reviews")
-    assert [e.kind for e in entries] == ["VirtualService", "DestinationRule"]  # newest first
-    assert (
-        entries[0].before is None
-        and entries[0].resource_version == vs["metadata"]["resourceVersion"]
-    )
+    # One audit entry for the action, its objects in write order (make before break).
+    (entry,) = store.history(namespace=NS, service="reviews")
+    assert [o.kind for o in entry.objects] == ["DestinationRule", "VirtualService"]
+    created = entry.object_of("VirtualService")
+    assert created.before is None and created.resource_version == vs["metadata"]["resourceVersion"]
 
 
 def test_retire_removes_the_route_entry_before_the_subset(kube, tmp_path):
@@ -404,14 +403,15 @@ def test_twenty_concurrent_shifts_lose_no_update(kube, tmp_path):
     # The audit log matches: one entry per applied change, chained by resourceVersion.
     entries = list(reversed(store.history(service="reviews", limit=100)))
     assert len(entries) == len(applied)
-    assert {e.resource_version for e in entries} == {
+    written = [e.object_of("VirtualService") for e in entries]
+    assert {w.resource_version for w in written} == {
         o["resource_versions"]["VirtualService"] for o in applied
     }
     chain = initial_rv
-    for e in entries:
-        assert e.before["metadata"]["resourceVersion"] == chain
-        chain = e.resource_version
+    for w in written:
+        assert w.before["metadata"]["resourceVersion"] == chain
+        chain = w.resource_version
     assert chain == final["metadata"]["resourceVersion"]
-    assert entries[-1].after["spec"] == final["spec"]
+    assert written[-1].after["spec"] == final["spec"]
     fresh = AuditLog(tmp_path / "audit.jsonl").history(limit=100)  # re-read from disk
     assert [e.change_id for e in fresh] == [e.change_id for e in reversed(entries)]

@@ -316,3 +316,28 @@ def test_take_over_against_a_bad_verdict_needs_an_override_with_a_reason(demo):
     assert entry["action"] == "take_over" and entry["override"] is True
     assert entry["verdict"]["verdict"] == "rollback" and entry["verdict"]["canary"] == "v2"
     assert entry["reason"] == "hotfix"
+
+
+class FailingRoutes:
+    """A RouteStore whose Kubernetes API refuses connections."""
+
+    name = "kubernetes"
+
+    def get_service(self, namespace, service):
+        from mesh.errors import BackendUnavailable
+
+        raise BackendUnavailable("kubernetes", "connection refused")
+
+
+def test_without_the_split_the_verdict_stands_but_never_promotes():
+    source = TrafficSource({"v1": 5000.0, "v2": 5000.0})
+    svc = Services(
+        settings=Settings(), telemetry=None, canary=source, routes=FailingRoutes(), clock=lambda: T0
+    )
+    r = client_for(svc).get("/api/canary/shop/cart?baseline=v1&canary=v2")
+    assert r.status_code == 200, r.json
+    body = r.json
+    assert body["verdict"] == "continue"  # equal, plentiful evidence: promote without the fault
+    assert body["withheld"].startswith("The routing could not be read (kubernetes: connection")
+    assert body["headline"].startswith("Continue: the routing could not be read")
+    assert body["analysis_window"]["routing_error"]
