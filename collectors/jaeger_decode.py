@@ -150,6 +150,7 @@ def _v1_trace(raw: _V1Trace) -> Trace:
         return got
 
     spans: list[Span] = []
+    follows, child_of = RefType.FOLLOWS_FROM, RefType.CHILD_OF
     for s in raw.spans:
         process = (
             _v1_process(s.process, tags_of)
@@ -160,7 +161,7 @@ def _v1_trace(raw: _V1Trace) -> Trace:
         if s.references:
             refs = tuple(
                 SpanRef(
-                    RefType.FOLLOWS_FROM if r.refType == "FOLLOWS_FROM" else RefType.CHILD_OF,
+                    follows if r.refType == "FOLLOWS_FROM" else child_of,
                     tid(r.traceID),
                     canonical_span_id(r.spanID or ""),
                 )
@@ -170,17 +171,17 @@ def _v1_trace(raw: _V1Trace) -> Trace:
             refs = (SpanRef(RefType.CHILD_OF, trace_id, canonical_span_id(s.parentSpanID)),)
         logs = tuple(Log(lg.timestamp, tags_of(lg.fields)) for lg in s.logs) if s.logs else ()
         spans.append(
-            Span(
-                trace_id=tid(s.traceID),
-                span_id=canonical_span_id(s.spanID),
-                operation=s.operationName or "",
-                start_us=s.startTime,
-                duration_us=s.duration,
-                process=process,
-                references=refs,
-                tags=tags_of(s.tags),
-                logs=logs,
-                warnings=tuple(s.warnings) if s.warnings else (),
+            Span(  # positional: a 50,000-span trace builds 50,000 of them
+                tid(s.traceID),
+                canonical_span_id(s.spanID),
+                s.operationName or "",
+                s.startTime,
+                s.duration,
+                process,
+                refs,
+                tags_of(s.tags),
+                logs,
+                tuple(s.warnings) if s.warnings else (),
             )
         )
     if not trace_id and spans:

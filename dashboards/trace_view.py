@@ -88,14 +88,19 @@ def layout(**query: Any) -> html.Div:
                         className="md-card md-tv-main",
                     ),
                     html.Div(
-                        html.Div(
-                            html.P(
-                                "Click a span in the waterfall to see its tags, logs and the pod"
-                                " it ran in.",
-                                className="md-hint",
+                        # a large trace is read again for a span's detail: say it is loading
+                        dcc.Loading(
+                            html.Div(
+                                html.P(
+                                    "Click a span in the waterfall to see its tags, logs and the"
+                                    " pod it ran in.",
+                                    className="md-hint",
+                                ),
+                                id="tv-span",
+                                className="md-panel",
                             ),
-                            id="tv-span",
-                            className="md-panel",
+                            type="dot",
+                            delay_show=300,
                         ),
                         className="md-side-panel md-tv-side",
                     ),

@@ -8,10 +8,11 @@ first graph already shows a canary in progress and ratings traffic that follows 
 Latencies are server times (lognormal medians): details 3 ms, ratings 2 ms, reviews-v1 8 ms,
 reviews-v2 18 ms and reviews-v3 22 ms (both include their ratings call), productpage 35 ms.
 Errors: 1 % 404s from the ingress (client errors, still healthy by Kiali's rules) and a little
-5xx noise on ratings only (0.5 %). Every per-request call passes its failures on (Call.propagate):
-reviews answers 503 when ratings fails, productpage when reviews or details fails, as a page
-that cannot render does. So ratings' noise shows amber up the chain to productpage, and "Why is
-it red?" walks it back to ratings; failing ratings (TrafficState.set_fault) turns the chain red.
+5xx noise on ratings only (0.5 %), answered gracefully by its callers (as Bookinfo's reviews
+shows "ratings unavailable"), so the first screen is green with one amber hop to find. An outage
+is passed on (Call.propagate): reviews answers 503 when a failing ratings (TrafficState.set_fault)
+fails it, productpage when reviews or details does, as a page that cannot render does; the chain
+turns red and "Why is it red?" walks it back to ratings.
 Security: details-v1 takes its calls in plain text (its destination reports say
 connection_security_policy="none"), the edge a review before STRICT mTLS must find.
 """

@@ -32,6 +32,7 @@ from typing import Any
 
 from demo.spec import Call, MeshSpec, Outcome, Workload
 from demo.state import StateSnapshot, TrafficState
+from demo.traffic import failure_share, outage_share
 from mesh.errors import NotFound
 from mesh.trace_records import Dependency, Process, RefType, Span, SpanRef, Tag, Trace, TraceQuery
 from mesh.traces import canonical_trace_id, join_service
@@ -90,6 +91,7 @@ class Hop:
     client_ms: float
     children: tuple[Hop, ...]
     any_failed: bool = False  # this hop or one below it failed
+    outage: bool = False  # it failed from a fault (or one passed on), not everyday noise
 
     @property
     def failed(self) -> bool:
@@ -228,7 +230,9 @@ class DemoTraceStore:
                         dest = versions[v]
                         fault = snap.fault(dest.namespace, dest.name)
                         outcomes = _Choice(list(c.errors.outcomes(c.protocol, fault.error_rate)))
-                        dests.append(((dest, fault.latency_factor, outcomes), w))
+                        failing = failure_share(c, fault.error_rate)
+                        outage = outage_share(c, fault.error_rate) / failing if failing else 0.0
+                        dests.append(((dest, fault.latency_factor, outcomes, outage), w))
                 routes[id(c)] = _Route(_Choice(dests) if dests else None)
         with self._lock:
             if len(self._route_cache) > 256:
@@ -248,11 +252,13 @@ class DemoTraceStore:
         route = routes.get(id(call))
         if route is None or route.dests is None:
             return None
-        dest, factor, outcomes = route.dests.draw(rng)
+        dest, factor, outcomes, outage_given_failed = route.dests.draw(rng)
         outcome = outcomes.draw(rng)
         model = dest.latency
         server_ms = model.median_ms * factor * math.exp(model.sigma * rng.gauss(0.0, 1.0))
         failed = outcome.response_code == "0" or outcome.response_code.startswith("5")
+        # An outage (a fault) passes on to a caller that propagates; everyday noise does not.
+        outage = failed and rng.random() < outage_given_failed
         server_start = at_ms + NETWORK_MS / 2
         children: list[Hop] = []
         if failed:
@@ -268,16 +274,24 @@ class DemoTraceStore:
                         t = child.client_start_ms + child.client_ms
             server_ms = max(server_ms, t - server_start + max(0.2, 0.1 * server_ms))
             if any(
-                h.call.propagate and h.failed and rng.random() < h.call.propagate for h in children
+                h.call.propagate and h.outage and rng.random() < h.call.propagate for h in children
             ):
                 # A callee failed and this workload passes it on: its own answer is a 5xx
                 # (as solve_flows counts it), so the failure's origin is the deepest span.
                 outcome = call.errors.extra_outcome(call.protocol)
-                failed = True
+                failed = outage = True
         any_failed = failed or outcome.grpc_status not in ("", "0")
         any_failed = any_failed or any(c.any_failed for c in children)
         return Hop(
-            call, source, dest, outcome, at_ms, server_ms + NETWORK_MS, tuple(children), any_failed
+            call,
+            source,
+            dest,
+            outcome,
+            at_ms,
+            server_ms + NETWORK_MS,
+            tuple(children),
+            any_failed,
+            outage,
         )
 
     # ---- ids --------------------------------------------------------------------------------

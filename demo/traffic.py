@@ -136,7 +136,14 @@ def _calls_by_source(spec: MeshSpec) -> dict[tuple[str, str], tuple[Call, ...]]:
     return {k: tuple(v) for k, v in out.items()}
 
 
-def _failure_share(call: Call, extra: float) -> float:
+def outage_share(call: Call, extra: float) -> float:
+    """The share of a call's requests that fail from an outage (a fault, or one passed on from
+    below), beside the call's everyday noise. Only these are passed on to the caller: everyday
+    noise is answered gracefully, as Bookinfo's reviews shows "ratings unavailable"."""
+    return max(0.0, failure_share(call, extra) - failure_share(call, 0.0))
+
+
+def failure_share(call: Call, extra: float) -> float:
     """The share of a call's requests that fail (5xx, no response, gRPC error) for `extra`."""
     return sum(
         share
@@ -150,7 +157,8 @@ def _failure_share(call: Call, extra: float) -> float:
 @functools.lru_cache(maxsize=256)
 def passed_on(spec: MeshSpec, snapshot: StateSnapshot) -> dict[tuple[str, str], float]:
     """Per workload: the share of its requests that fail because a callee failed and the call
-    passes failures on (Call.propagate), given the workload did not fail by itself.
+    passes failures on (Call.propagate), given the workload did not fail by itself. Outages
+    pass on, everyday noise does not (outage_share).
 
     Callees are solved before their callers (memoised depth-first walk); a call cycle, which a
     spec with per-request calls cannot hold (_order refuses it), would count as no failure.
@@ -174,7 +182,7 @@ def passed_on(spec: MeshSpec, snapshot: StateSnapshot) -> dict[tuple[str, str], 
             versions = spec.versions(call.namespace, call.service)
             weights = snapshot.split(call.namespace, call.service)
             fails = sum(
-                weight / 100.0 * _failure_share(call, extra(versions[v]))
+                weight / 100.0 * outage_share(call, extra(versions[v]))
                 for v, weight in weights.items()
                 if weight > 0 and v in versions
             )

@@ -41,7 +41,12 @@ def canonical_trace_id(raw: str) -> str:
     return s.rjust(16, "0") if len(s) <= 16 else s.rjust(32, "0")
 
 
+_HEX16 = re.compile(r"[0-9a-f]{16}")
+
+
 def canonical_span_id(raw: str) -> str:
+    if len(raw) == 16 and _HEX16.fullmatch(raw):  # already canonical: what Jaeger writes
+        return raw
     s = raw.strip().lower()
     if s and _HEX.match(s) and len(s) <= 16:
         return s.rjust(16, "0")

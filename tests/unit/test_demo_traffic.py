@@ -120,8 +120,8 @@ def test_an_error_fault_adds_503s_to_that_version_only():
     model = model_of(bookinfo_spec(reviews_split={"v1": 50, "v2": 50}), noise=0.0)
     model.state.set_fault("bookinfo", "reviews-v2", error_rate=0.2, at=T - 300)
     windows = {w.edge.destination.name: dict(w.requests) for w in model.window(T, 300)}
-    # the fault's 20 %, plus ratings' 0.5 % noise passed on to what the fault leaves (80 %)
-    assert windows["reviews-v2"][Outcome("503", "")] / 10.0 == pytest.approx(0.2 + 0.8 * 0.005)
+    # the fault's 20 %; ratings' everyday 0.5 % noise is answered gracefully, not passed on
+    assert windows["reviews-v2"][Outcome("503", "")] / 10.0 == pytest.approx(0.2)
     assert windows["reviews-v1"].get(Outcome("503", ""), 0.0) == 0.0
 
 
@@ -136,11 +136,21 @@ def test_a_failing_leaf_turns_every_caller_that_passes_failures_on_red():
         return bad / sum(requests.values())
 
     ratings = 0.4 + 0.6 * 0.005  # the fault, and the call's own noise on what it leaves
+    outage = ratings - 0.005  # what the fault adds to the everyday noise: that is passed on
     assert failing("ratings-v1") == pytest.approx(ratings)
-    assert failing("reviews-v2") == pytest.approx(ratings)  # passed on, nothing of its own
+    assert failing("reviews-v2") == pytest.approx(outage)  # passed on, nothing of its own
     assert failing("reviews-v1") == 0.0  # v1 does not call ratings
     # productpage: half its reviews calls go to v2, whose failures it passes on
-    assert failing("productpage-v1") == pytest.approx(0.5 * ratings)
+    assert failing("productpage-v1") == pytest.approx(0.5 * outage)
+
+
+def test_everyday_noise_is_not_passed_on():
+    model = model_of(bookinfo_spec(reviews_split={"v1": 50, "v2": 50}), noise=0.0)
+    windows = {w.edge.destination.name: dict(w.requests) for w in model.window(T, 300)}
+    assert windows["ratings-v1"][Outcome("503", "")] > 0  # ratings' 0.5 % noise
+    for name in ("reviews-v2", "reviews-v3", "productpage-v1"):
+        if name in windows:
+            assert not [o for o in windows[name] if o.response_code.startswith("5")], name
 
 
 def test_a_caller_that_degrades_gracefully_stays_green():
