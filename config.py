@@ -171,7 +171,7 @@ class Settings(BaseSettings):
         description="origins allowed to frame meshdash (CSP frame-ancestors); empty: none may",
     )
     client_uncached_per_minute: int = Field(
-        60, ge=1, description="backend queries (cache misses) one client may start per minute"
+        300, ge=1, description="backend queries (cache misses) one client may start per minute"
     )
 
     # Release review (issue 6, views/canary.py): per-service gates on top of Flagger's defaults,

@@ -50,9 +50,15 @@ def frame_headers(frame_ancestors: tuple[str, ...]) -> dict[str, str]:
 
 
 def client_key(settings: Any) -> str:
+    """Who counts as one client: the identified user; else, behind the trusted proxy, the
+    address it appended to X-Forwarded-For (the last one: earlier ones the client may forge);
+    else the peer address."""
     identity = security.current_identity(settings)
     if identity is not None and identity.source != "demo":
         return f"user:{identity.user}"
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    if forwarded and security.from_trusted_proxy(request.headers, request.remote_addr, settings):
+        return f"addr:{forwarded.split(',')[-1].strip()[:64]}"
     return f"addr:{request.remote_addr or '?'}"
 
 

@@ -40,7 +40,9 @@ from tests.promserver import PrometheusServer, require_prometheus
 
 pytestmark = pytest.mark.integration
 
-TIMEOUT_S = 0.5
+# Timeouts are whole-request deadlines (collectors/http.py): a healthy answer must arrive in full
+# within it on a loaded machine, a trace search of the review included.
+TIMEOUT_S = 3.0
 NS = NAMESPACE
 
 # backend -> mode -> (HTTP status, a fragment of the cause every answer must carry)
@@ -124,6 +126,8 @@ def stack(backends) -> Iterator[Stack]:
                 jaeger_timeout_s=TIMEOUT_S,
                 kube_timeout_s=TIMEOUT_S,
                 cache_error_ttl_s=0,
+                # One client emptying the cache between phases: past any per-client quota.
+                client_uncached_per_minute=1_000_000,
                 default_namespaces=(NS,),
                 audit_log=backends.workdir / "audit.jsonl",
             )
@@ -267,7 +271,7 @@ def test_fault_is_named_everywhere_and_recovers(stack, backend, mode):
             assert body["backend"] == backend and cause in body["cause"], (url, body)
             assert body["error"] == f"{backend}: {body['cause']}"
         for url in unaffected(stack, backend):
-            assert stack.client.get(url).status_code == 200, url
+            assert stack.client.get(url).status_code == 200, (url, stack.client.get(url).get_data(as_text=True)[:300])
         if backend != "prometheus":  # the review keeps its verdict and names what it left out
             r = stack.client.get(f"/api/review/{NS}/reviews?baseline=v1&canary=v2&at={END}")
             assert r.status_code == 200, r.get_data(as_text=True)[:300]
