@@ -409,3 +409,44 @@ def test_kubernetes_failing_leaves_the_overview_drawn_and_named(kube):
     assert [f["backend"] for f in body["failures"]] == ["kubernetes"]
     assert {n["namespace"] for n in body["namespaces"]} >= {"shop", "payments"}
     assert all(n["in_kubernetes"] is None for n in body["namespaces"])
+
+
+# ------------------------------------------------------------------------------ the pages
+
+
+def test_pages_show_a_backend_failure_as_a_banner_in_plain_words():
+    from tests.dashcalls import DashCalls, banners, text
+
+    source = RowsSource(fail=BackendTimeout("prometheus", "no answer within 10 s"))
+    dash = DashCalls(make_client(source))
+    status, out, _ = dash.call("ov-table.children", {"ov-window.value": "5m"}, {"ov-at.data": None})
+    assert status == 200
+    assert banners(out) == ["Prometheus timed out: no answer within 10 s"]
+    status, out, _ = dash.call(
+        "inv-table.children",
+        {
+            "inv-namespaces.value": ["shop"],
+            "inv-kind.value": "service",
+            "inv-window.value": "5m",
+            "inv-filter.value": "",
+            "inv-sort.data": {"sort": "health", "order": "asc"},
+        },
+        {"inv-at.data": None},
+    )
+    assert banners(out) == ["Prometheus timed out: no answer within 10 s"]
+    assert "None" not in text(out) and "Traceback" not in text(out)
+
+
+def test_overview_page_names_kubernetes_failing_and_a_past_instant(kube):
+    from tests.dashcalls import DashCalls, banners, text
+
+    store = KubeRouteStore.for_host(kube.url, audit=None, timeout_s=2)
+    kube.stop()
+    dash = DashCalls(make_client(RowsSource(), routes=store, kube=True))
+    _, out, _ = dash.call("ov-table.children", {"ov-window.value": "5m"}, {"ov-at.data": None})
+    banner = banners(out)[0]  # (the note inside it counts as a second match)
+    assert banner.startswith("Kubernetes is failing: cannot reach")
+    assert banner.endswith("(not shown: namespaces without traffic)")
+    assert "shop" in text(out["ov-table"])
+    _, layout, _ = dash.page("/overview", f"?at={AT - 600:.0f}")
+    assert "auto-refresh paused" in text(layout)
