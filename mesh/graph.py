@@ -34,7 +34,9 @@ import networkx as nx
 
 from mesh.health import (
     CLIENT_ERROR,
+    DEGRADED,
     ERROR,
+    FAILURE,
     HEALTHY,
     IDLE,
     OK,
@@ -51,7 +53,7 @@ from mesh.records import (
     RequestRate,
     TcpRate,
 )
-from mesh.reporters import MUTUAL_TLS, counted_once, destination_reports
+from mesh.reporters import KNOWN_POLICIES, MUTUAL_TLS, counted_once, destination_reports
 
 Appender = Callable[[nx.DiGraph], None]
 
@@ -256,6 +258,7 @@ def _new_edge(source: str, target: str) -> dict[str, Any]:
         "cross_cluster": False,
         "mtls": None,
         "responses": {},
+        "no_pod": False,  # carries requests that reached no workload (see add_health)
     }
 
 
@@ -312,6 +315,8 @@ def traffic_graph(telemetry: GraphTelemetry) -> nx.DiGraph:
         s, t = found
         edge = g.succ[s][t]
         edge["rps"] += r.rps
+        if r.destination.workload == UNKNOWN:
+            edge["no_pod"] = True
         outcome = classify(r.response_code, r.grpc_status)
         if outcome == ERROR:
             edge["error_rps"] += r.rps
@@ -458,12 +463,24 @@ def _traffic_health(
     return HEALTHY if bps > 0 else IDLE
 
 
+_SEVERITY = {IDLE: 0, HEALTHY: 1, DEGRADED: 2, FAILURE: 3}
+
+
+def worse(a: str, b: str) -> str:
+    """The more severe of two health states."""
+    return a if _SEVERITY.get(a, 0) >= _SEVERITY.get(b, 0) else b
+
+
 def add_health(g: nx.DiGraph, thresholds: HealthThresholds) -> None:
     """Edge health from its requests; node health from its inbound traffic.
 
     TCP carries no status codes, so TCP-only traffic is healthy when bytes flow. A node that
     receives nothing (the ingress gateway, `unknown`) is judged on what it sends instead, or
     it would always show idle while it drives the mesh.
+
+    Requests that reached no pod (no route, no healthy upstream) fail before any workload could
+    answer them: they also count against the caller, whose health is the worse of its inbound
+    health and theirs, so a caller failing that way never stays green.
     """
     for _, _, d in g.edges(data=True):
         d["health"] = _traffic_health(
@@ -478,6 +495,17 @@ def add_health(g: nx.DiGraph, thresholds: HealthThresholds) -> None:
             n["health"] = _traffic_health(
                 n["rps_out"], *outbound, n.get("bps_out", 0.0), thresholds
             )
+    for s in g.nodes:
+        lost = [d for _, _, d in g.out_edges(s, data=True) if d.get("no_pod")]
+        if not lost:
+            continue
+        rps = sum(d["rps"] for d in lost)
+        errors = sum(d["error_rps"] for d in lost)
+        client = sum(d["client_error_rps"] for d in lost)
+        node = g.nodes[s]
+        node["health"] = worse(
+            node["health"], _traffic_health(rps, errors, client, 0.0, thresholds)
+        )
 
 
 def mark_outsiders(g: nx.DiGraph, namespaces: Iterable[str]) -> None:
@@ -492,7 +520,8 @@ def add_security(
 ) -> None:
     """Each edge's mTLS share: of the requests (of the bytes, for a TCP edge) its destination
     reported, the part with connection_security_policy="mutual_tls". None where no destination
-    report exists (an unmeshed destination, a request that reached no pod): unknown, not 0."""
+    report names a policy (an unmeshed destination, a request that reached no pod, series
+    without the label): unknown, never 0 and never 1."""
     view = _view(g)
     several = _several_clusters(g)
     pairs: dict[tuple[Endpoint, Endpoint], tuple[str, str]] = {}
@@ -504,8 +533,8 @@ def add_security(
             s, _ = source_node(source, view, several)
             t, _ = destination_node(destination, view, several)
             found = pairs[source, destination] = (s, t)
-        if not g.has_edge(*found):
-            return
+        if not g.has_edge(*found) or sec not in KNOWN_POLICIES:
+            return  # a report without the policy (older Istio, custom metrics) cannot say
         acc = sums[(*found, tcp)]
         acc[0] += amount
         if sec == MUTUAL_TLS:

@@ -24,6 +24,8 @@ from mesh.records import Endpoint
 SOURCE = "source"
 DESTINATION = "destination"
 MUTUAL_TLS = "mutual_tls"
+# connection_security_policy values a destination report can say; "unknown" or absent cannot.
+KNOWN_POLICIES = frozenset({MUTUAL_TLS, "none"})
 
 
 class Report(Protocol):

@@ -167,7 +167,12 @@ def test_east_down_banner_names_east_while_west_draws(page, live, servers, shot)
         )
         ids = set(cy_node_ids(page, "topo-graph"))
         assert ids >= WEST
-        assert not ids & EAST
+        # Of east, only productpage stays: the caller of reviews-v2, drawn from west's
+        # destination report (its own report lived in east; issue 23's reporter rules).
+        assert ids & EAST == {"east:bookinfo/productpage-v1"}
+        # The hand-written series carry no connection_security_policy: no mTLS figure, never
+        # "100 % plain text".
+        expect(page.locator(".md-stat-plain-text .md-stat-value")).to_have_text("not enough data")
         assert "Traceback" not in page.content()
         page.wait_for_timeout(300)
         shot("topology-multicluster-east-down")

@@ -121,3 +121,31 @@ def test_envoy_flags_in_plain_words():
     assert words["DC"].startswith("downstream closed")
     assert words["UO"].startswith("circuit breaker open")
     assert "does not describe" in dict(explain("XYZ"))["XYZ"]
+
+
+def test_destination_reports_without_a_policy_leave_mtls_unknown():
+    records = [
+        req(GATEWAY, PP_DST, 10.0, "destination", ""),
+        req(GATEWAY, PP_DST, 5.0, "destination", "unknown"),
+    ]
+    edges, g = body(records)
+    assert edges[("istio-system/istio-ingressgateway", "bookinfo/productpage-v1")]["mtls"] is None
+    assert security_summary(g)["plaintext_share"] is None  # not "100 % plain text"
+    mixed = [*records, req(GATEWAY, PP_DST, 5.0, "destination", "mutual_tls")]
+    edges, _ = body(mixed)
+    assert edges[("istio-system/istio-ingressgateway", "bookinfo/productpage-v1")]["mtls"] == 1.0
+
+
+def test_a_caller_whose_requests_reach_no_pod_is_not_green():
+    nowhere = Endpoint("unknown", "unknown", "unknown", "unknown", "reviews", "bookinfo",
+                       host="reviews.bookinfo.svc.cluster.local")  # fmt: skip
+    records = [
+        req(GATEWAY, PP_DST, 100.0, "destination", "mutual_tls"),  # productpage's inbound: fine
+        req(PP, nowhere, 5.0, code="503", flags="UH"),
+        req(PP, DETAILS, 50.0),
+    ]
+    _, g = body(records)
+    node = g.nodes["bookinfo/productpage-v1"]
+    assert node["error_rate_in"] == 0.0
+    assert node["health"] == "failure"  # 100 % of what reached no pod failed
+    assert g.nodes["bookinfo/details-v1"]["health"] == "healthy"
