@@ -175,6 +175,43 @@ def destination_else_source(dst: str, src: str, tagged: bool = False) -> str:
     )
 
 
+# The labels that name one caller-callee pair of workloads, for `unless on (...)`.
+WORKLOAD_PAIR = (
+    "source_workload_namespace",
+    "source_workload",
+    "destination_workload_namespace",
+    "destination_workload",
+)
+
+
+def each_request_once(
+    counter: Callable[[Matchers], str], sel: Matchers, tagged: bool = False
+) -> str:
+    """One counter expression over `sel` (e.g. a service's inbound traffic, by rate() or
+    increase()) that reads each request once from the report DESIGN.md "Reporters" chooses, for
+    the history and the canary analysis, which need no per-edge choice after the query.
+
+    The caller's report, plus: the destination's report of callers outside the mesh; the
+    destination's report of a caller pair no caller's report covers (an ambient caller of a
+    sidecar callee, a gateway scraped elsewhere); and the waypoint's report of a pair no
+    sidecar reported (ambient callees). `unless on (pair)` decides per step, inside one
+    Prometheus. Across per-cluster endpoints (`tagged`) the two sides of a request live in two
+    servers, so no single one can decide: there the caller's report and unknown callers count,
+    as before ambient mode (known limit: a cross-cluster ambient caller is not counted).
+    """
+    source = counter((("reporter", "=", "source"), *sel))
+    unknown = counter((("reporter", "=", "destination"), ("source_workload", "=", UNKNOWN), *sel))
+    if tagged:
+        return f"{source} or {unknown}"
+    unless = f"unless on ({','.join(WORKLOAD_PAIR)})"
+    known = counter((("reporter", "=", "destination"), ("source_workload", "!=", UNKNOWN), *sel))
+    waypoint = counter((("reporter", "=", "waypoint"), *sel))
+    sidecars = counter((("reporter", "=~", "source|destination"), *sel))
+    return (
+        f"{source} or {unknown} or ({known} {unless} {source}) or ({waypoint} {unless} {sidecars})"
+    )
+
+
 def _rates(metric: str, parts: Iterable[Matchers], window: str) -> str:
     return " or ".join(f"rate({promql.selector(metric, m)}[{window}])" for m in parts)
 
