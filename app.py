@@ -72,6 +72,12 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
     p.add_argument("--port", type=int, help="listen port (default 8050)")
     p.add_argument("--namespace", action="append", help="default namespace(s) shown")
     p.add_argument("--enable-writes", action="store_true", default=None, help="allow route edits")
+    p.add_argument(
+        "--demo-ambient",
+        action="store_true",
+        default=None,
+        help="demo: Bookinfo in Istio's ambient mode (waypoint-reported telemetry)",
+    )
     for backend in ("prometheus", "jaeger"):
         _backend_flags(p, backend)
     a = p.parse_args(argv)
@@ -84,6 +90,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         "port": a.port,
         "default_namespaces": tuple(a.namespace) if a.namespace else None,
         "write_enabled": a.enable_writes,
+        "demo_ambient": a.demo_ambient,
     }
     for backend in ("prometheus", "jaeger"):
         given.update(_backend_values(p, a, backend))

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     jaeger_url: str | None = Field(None, description="Jaeger query base URL")
     kube_context: str | None = Field(None, description="kubeconfig context for route reads/writes")
     kube_enabled: bool = Field(False, description="read Istio routes from Kubernetes")
+    demo_ambient: bool = Field(
+        False, description="demo mode: Bookinfo in Istio's ambient mode (waypoint telemetry)"
+    )
 
     host: str = Field("127.0.0.1", description="address the dashboard listens on")
     port: int = Field(8050, ge=1, le=65535, description="port the dashboard listens on")

@@ -42,7 +42,7 @@ def build_services(settings: Settings) -> Services:
         from demo.mesh import DemoMesh
         from demo.series_source import DemoSeriesSource
 
-        sim = DemoMesh.bookinfo()
+        sim = DemoMesh.bookinfo(ambient=settings.demo_ambient)
         from demo.routes import DemoRouteStore
 
         DemoRouteStore.attach(sim)  # sim.routes: in-memory Istio objects the traffic follows

@@ -54,6 +54,7 @@ from mesh.records import (
     RequestRate,
     TcpRate,
 )
+from mesh.reporters import REPORTERS
 from mesh.viewkeys import (
     FALLBACK_LABELS,
     destination_endpoint,
@@ -88,8 +89,16 @@ _MAX_CAUSE = 300
 Matchers = tuple[tuple[str, str, str], ...]
 
 
-def _namespace_parts(reporter: str, namespaces: Iterable[str]) -> tuple[Matchers, ...]:
-    """Series whose source OR destination namespace is selected, from one reporter.
+# The destination-side reports: a destination sidecar's, or in ambient mode the waypoint's
+# (mesh/reporters.py counts the waypoint's only where no sidecar reported the edge).
+DESTINATION_SIDE = "destination|waypoint"
+
+
+def _namespace_parts(
+    reporter: str, namespaces: Iterable[str], op: str = "="
+) -> tuple[Matchers, ...]:
+    """Series whose source OR destination namespace is selected, from one reporter (a regex of
+    reporters with op "=~").
 
     A selector cannot OR two labels, so the caller joins one rate() per part with `or`. The
     parts are disjoint (the second excludes what the first selects), so Prometheus reads each
@@ -97,9 +106,9 @@ def _namespace_parts(reporter: str, namespaces: Iterable[str]) -> tuple[Matchers
     """
     regex = promql.any_of(namespaces)
     return (
-        (("reporter", "=", reporter), ("source_workload_namespace", "=~", regex)),
+        (("reporter", op, reporter), ("source_workload_namespace", "=~", regex)),
         (
-            ("reporter", "=", reporter),
+            ("reporter", op, reporter),
             ("source_workload_namespace", "!~", regex),
             ("destination_service_namespace", "=~", regex),
         ),
@@ -132,7 +141,9 @@ def traffic_parts(namespaces: Iterable[str]) -> tuple[Matchers, ...]:
     - the caller's report of requests from elsewhere that reached no pod of a selected host;
     - the destination's report of all traffic touching the selection: traffic entering from
       elsewhere (and every unmeshed caller) is counted from it, and for traffic starting
-      inside it carries connection_security_policy, the edge's mTLS share.
+      inside it carries connection_security_policy, the edge's mTLS share. In ambient mode the
+      waypoint's report is the destination side of L7 (an ambient caller has no report of its
+      own) and ztunnel's L4 reports are source/destination ones.
 
     The parts are disjoint series. With `reporter` in the `by` clause, mesh/reporters.py then
     counts each request once, per edge, after the query: so the number of queries stays, and a
@@ -143,7 +154,7 @@ def traffic_parts(namespaces: Iterable[str]) -> tuple[Matchers, ...]:
     return (
         source_inside,
         _no_pod_from_elsewhere(namespaces),
-        *_namespace_parts("destination", namespaces),
+        *_namespace_parts(DESTINATION_SIDE, namespaces, "=~"),
     )
 
 
@@ -161,6 +172,43 @@ def destination_else_source(dst: str, src: str, tagged: bool = False) -> str:
     return (
         f'label_replace({dst}, "{REPORTER_TAG}", "destination", "", "")'
         f' or label_replace({src}, "{REPORTER_TAG}", "source", "", "")'
+    )
+
+
+# The labels that name one caller-callee pair of workloads, for `unless on (...)`.
+WORKLOAD_PAIR = (
+    "source_workload_namespace",
+    "source_workload",
+    "destination_workload_namespace",
+    "destination_workload",
+)
+
+
+def each_request_once(
+    counter: Callable[[Matchers], str], sel: Matchers, tagged: bool = False
+) -> str:
+    """One counter expression over `sel` (e.g. a service's inbound traffic, by rate() or
+    increase()) that reads each request once from the report DESIGN.md "Reporters" chooses, for
+    the history and the canary analysis, which need no per-edge choice after the query.
+
+    The caller's report, plus: the destination's report of callers outside the mesh; the
+    destination's report of a caller pair no caller's report covers (an ambient caller of a
+    sidecar callee, a gateway scraped elsewhere); and the waypoint's report of a pair no
+    sidecar reported (ambient callees). `unless on (pair)` decides per step, inside one
+    Prometheus. Across per-cluster endpoints (`tagged`) the two sides of a request live in two
+    servers, so no single one can decide: there the caller's report and unknown callers count,
+    as before ambient mode (known limit: a cross-cluster ambient caller is not counted).
+    """
+    source = counter((("reporter", "=", "source"), *sel))
+    unknown = counter((("reporter", "=", "destination"), ("source_workload", "=", UNKNOWN), *sel))
+    if tagged:
+        return f"{source} or {unknown}"
+    unless = f"unless on ({','.join(WORKLOAD_PAIR)})"
+    known = counter((("reporter", "=", "destination"), ("source_workload", "!=", UNKNOWN), *sel))
+    waypoint = counter((("reporter", "=", "waypoint"), *sel))
+    sidecars = counter((("reporter", "=~", "source|destination"), *sel))
+    return (
+        f"{source} or {unknown} or ({known} {unless} {source}) or ({waypoint} {unless} {sidecars})"
     )
 
 
@@ -191,7 +239,8 @@ def requests_query(q: GraphQuery) -> str:
 def latency_query(q: GraphQuery) -> str:
     """p50, p95 and p99 per edge in one query, told apart by a `quantile` label.
 
-    The destination reporter's buckets win (`or` keeps the left side for an equal label set).
+    The destination reporter's buckets win (`or` keeps the left side for an equal label set);
+    in ambient mode the waypoint's come next: it is the destination side of L7 there.
     The source reporter fills in only edges whose destination is not a meshed workload
     (destination_workload="unknown": no sidecar there, or no route / no healthy upstream),
     the only edges a destination proxy cannot report: from inside the selection, or from
@@ -202,13 +251,15 @@ def latency_query(q: GraphQuery) -> str:
     group = ("le", *edge_labels(q.view))
     unreported = ("destination_workload", "=", UNKNOWN)
     dst_parts = _namespace_parts("destination", q.namespaces)
+    waypoint_parts = _namespace_parts("waypoint", q.namespaces)
     src_parts = (
         (*_namespace_parts("source", q.namespaces)[0], unreported),
         _no_pod_from_elsewhere(q.namespaces),
     )
     dst = _grouped(DURATION_BUCKET, dst_parts, q, group)
+    waypoint = _grouped(DURATION_BUCKET, waypoint_parts, q, group)
     src = _grouped(DURATION_BUCKET, src_parts, q, group)
-    buckets = f"({dst} or {src})"
+    buckets = f"({dst} or {waypoint} or {src})"
     return " or ".join(
         f'label_replace(histogram_quantile({value}, {buckets}), "quantile", "{name}", "", "")'
         for name, value in QUANTILES
@@ -323,7 +374,7 @@ def parse_requests(
 def _reporter(labels: Mapping[str, str]) -> str:
     """The report's side; an answer without one comes from an older query shape: source."""
     reporter = labels.get("reporter", "source")
-    if reporter not in ("source", "destination"):
+    if reporter not in REPORTERS:
         raise BackendDataError(BACKEND, f"unexpected reporter label {str(reporter)[:20]!r}")
     return reporter
 

@@ -21,14 +21,15 @@ from typing import Any, Protocol
 from collectors import promql
 from collectors.prometheus import (
     BACKEND,
+    DESTINATION_SIDE,
     DURATION_BUCKET,
     REQUESTS_TOTAL,
     destination_else_source,
+    each_request_once,
 )
 from mesh import validate
 from mesh.canary import BucketCount, CanaryQuery, CanaryTelemetry, OutcomeCount
 from mesh.errors import BackendDataError, BadRequest
-from mesh.records import UNKNOWN
 
 QUERIES_PER_ANALYSIS = 2
 VERSION = "destination_canonical_revision"
@@ -64,17 +65,12 @@ def _increase(metric: str, matchers: Matchers, window: str) -> str:
     return f"increase({promql.selector(metric, matchers)}[{window}])"
 
 
-def requests_query(q: CanaryQuery) -> str:
+def requests_query(q: CanaryQuery, tagged: bool = False) -> str:
     """Requests per version and outcome over the window, each request counted once."""
     sel, window = service_matchers(q), promql.duration(q.window_s)
-    from_source = _increase(REQUESTS_TOTAL, (("reporter", "=", "source"), *sel), window)
-    unknown = _increase(
-        REQUESTS_TOTAL,
-        (("reporter", "=", "destination"), ("source_workload", "=", UNKNOWN), *sel),
-        window,
-    )
-    # The two parts differ in `reporter`, so `or` keeps both and the sum adds them.
-    return f"sum {promql.by((VERSION, *OUTCOME))} ({from_source} or {unknown})"
+    # The parts differ in `reporter` or caller, so `or` keeps them all and the sum adds them.
+    once = each_request_once(lambda m: _increase(REQUESTS_TOTAL, m, window), sel, tagged)
+    return f"sum {promql.by((VERSION, *OUTCOME))} ({once})"
 
 
 def buckets_query(q: CanaryQuery, tagged: bool = False) -> str:
@@ -82,7 +78,7 @@ def buckets_query(q: CanaryQuery, tagged: bool = False) -> str:
     (`tagged`: both, for a merge across per-cluster endpoints; see destination_else_source)."""
     sel, window = service_matchers(q), promql.duration(q.window_s)
     group = promql.by((VERSION, "le"))
-    dst = _increase(DURATION_BUCKET, (("reporter", "=", "destination"), *sel), window)
+    dst = _increase(DURATION_BUCKET, (("reporter", "=~", DESTINATION_SIDE), *sel), window)
     src = _increase(DURATION_BUCKET, (("reporter", "=", "source"), *sel), window)
     return destination_else_source(f"sum {group} ({dst})", f"sum {group} ({src})", tagged)
 
@@ -153,7 +149,7 @@ class PrometheusCanarySource:
             raise BadRequest("the window must be a positive number of seconds", field="window")
         if not math.isfinite(query.at):
             raise BadRequest("the time must be a finite UNIX time", field="at")
-        outcomes = parse_outcomes(self.collector.query(requests_query(query), query.at))
         tagged = bool(getattr(self.collector, "tags_reporters", False))
+        outcomes = parse_outcomes(self.collector.query(requests_query(query, tagged), query.at))
         buckets = parse_buckets(self.collector.query(buckets_query(query, tagged), query.at))
         return CanaryTelemetry(query, outcomes, buckets, queries_sent=QUERIES_PER_ANALYSIS)

@@ -24,12 +24,14 @@ from typing import Any
 from collectors import promql
 from collectors.prometheus import (
     BACKEND,
+    DESTINATION_SIDE,
     DURATION_BUCKET,
     REQUESTS_TOTAL,
     TCP_RECEIVED,
     TCP_SENT,
     PrometheusCollector,
     destination_else_source,
+    each_request_once,
 )
 from mesh import validate
 from mesh.errors import (
@@ -97,25 +99,25 @@ def _rate(metric: str, matchers: Matchers, rate: str) -> str:
     return f"rate({promql.selector(metric, matchers)}[{rate}])"
 
 
-def _counted_once(metric: str, sel: Matchers, rate: str) -> str:
-    """Each request once: the source reporter, plus callers outside the mesh (destination)."""
-    from_source = _rate(metric, (("reporter", "=", "source"), *sel), rate)
-    unknown = _rate(
-        metric,
-        (("reporter", "=", "destination"), ("source_workload", "=", UNKNOWN), *sel),
-        rate,
-    )
-    return f"{from_source} or {unknown}"
+def _counted_once(metric: str, sel: Matchers, rate: str, tagged: bool = False) -> str:
+    """Each request once (collectors.prometheus.each_request_once): the source reporter, else
+    the destination sidecar's, else an ambient waypoint's report."""
+    return each_request_once(lambda m: _rate(metric, m, rate), sel, tagged)
 
 
-def _from_source(metric: str, sel: Matchers, rate: str) -> str:
-    """Outbound: the target's own proxy reports every call it makes."""
-    return _rate(metric, (("reporter", "=", "source"), *sel), rate)
+def _from_source(metric: str, sel: Matchers, rate: str, tagged: bool = False) -> str:
+    """Outbound: a sidecar reports every call it makes; an ambient caller has no proxy of its
+    own, so its calls count from the destination sidecar's or the waypoint's report."""
+    if tagged:
+        return _rate(metric, (("reporter", "=", "source"), *sel), rate)
+    return _counted_once(metric, sel, rate)
 
 
 def _buckets(group: Iterable[str], sel: Matchers, rate: str, tagged: bool = False) -> str:
+    """Latency from the destination side (a sidecar's or an ambient waypoint's), else the
+    caller's."""
     by = promql.by((*group, "le"))
-    dst = _rate(DURATION_BUCKET, (("reporter", "=", "destination"), *sel), rate)
+    dst = _rate(DURATION_BUCKET, (("reporter", "=~", DESTINATION_SIDE), *sel), rate)
     src = _rate(DURATION_BUCKET, (("reporter", "=", "source"), *sel), rate)
     return destination_else_source(f"sum {by} ({dst})", f"sum {by} ({src})", tagged)
 
@@ -138,20 +140,20 @@ def view_queries(q: SeriesQuery, tagged: bool = False) -> dict[str, str]:
     served_as = SERVED_AS if q.target is Target.WORKLOAD else ()
     return {
         "inbound": f"sum {promql.by((VERSION_IN, *served_as, *OUTCOME))} "
-        f"({_counted_once(REQUESTS_TOTAL, inbound, rate)})",
+        f"({_counted_once(REQUESTS_TOTAL, inbound, rate, tagged)})",
         "inbound_buckets": _buckets((VERSION_IN,), inbound, rate, tagged),
         "inbound_tcp": _tcp(
             (VERSION_IN, *served_as),
-            _counted_once(TCP_RECEIVED, inbound, rate),
-            _counted_once(TCP_SENT, inbound, rate),
+            _counted_once(TCP_RECEIVED, inbound, rate, tagged),
+            _counted_once(TCP_SENT, inbound, rate, tagged),
         ),
         "outbound": f"sum {promql.by((*out_group, *OUTCOME))} "
-        f"({_from_source(REQUESTS_TOTAL, outbound, rate)})",
+        f"({_from_source(REQUESTS_TOTAL, outbound, rate, tagged)})",
         "outbound_buckets": _buckets(DESTINATION, outbound, rate, tagged),
         "outbound_tcp": _tcp(
             out_group,
-            _from_source(TCP_RECEIVED, outbound, rate),
-            _from_source(TCP_SENT, outbound, rate),
+            _from_source(TCP_RECEIVED, outbound, rate, tagged),
+            _from_source(TCP_SENT, outbound, rate, tagged),
         ),
     }
 

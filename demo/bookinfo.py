@@ -34,8 +34,10 @@ def bookinfo_spec(
     namespace: str = NAMESPACE,
     reviews_split: Mapping[str, int] | None = None,
     rps: float = DEFAULT_RPS,
+    ambient: bool = False,
 ) -> MeshSpec:
-    """Bookinfo in `namespace`, entered through the ingress gateway at `rps` requests/s."""
+    """Bookinfo in `namespace`, entered through the ingress gateway at `rps` requests/s;
+    `ambient`: the namespace runs in Istio's ambient mode (waypoint-reported L7 telemetry)."""
     split = dict(DEFAULT_REVIEWS_SPLIT if reviews_split is None else reviews_split)
     ns = namespace
 
@@ -84,4 +86,5 @@ def bookinfo_spec(
         workloads=workloads,
         calls=calls,
         splits=((ns, "reviews", tuple(sorted(split.items()))),),
+        ambient_namespaces=(ns,) if ambient else (),
     )

@@ -50,9 +50,11 @@ class DemoMesh:
         cls,
         clock: Callable[[], float] = time.time,
         reviews_split: Mapping[str, int] | None = None,
+        ambient: bool = False,
     ) -> DemoMesh:
-        """Bookinfo in namespace `bookinfo`, reviews split v1 80 / v2 10 / v3 10 by default."""
-        return cls(bookinfo_spec(reviews_split=reviews_split), clock=clock)
+        """Bookinfo in namespace `bookinfo`, reviews split v1 80 / v2 10 / v3 10 by default;
+        `ambient`: in Istio's ambient mode (waypoint-reported L7 telemetry)."""
+        return cls(bookinfo_spec(reviews_split=reviews_split, ambient=ambient), clock=clock)
 
     @property
     def namespaces(self) -> tuple[str, ...]:

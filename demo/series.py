@@ -124,6 +124,21 @@ def tcp_labels(edge: Edge, reporter: str, mtls: bool = True, full: bool = True) 
     return labels
 
 
+def ambient_reporter(edge: Edge, reporter: str, ambient: frozenset[str]) -> str | None:
+    """The reporter label one of the model's two reports carries in a mesh whose `ambient`
+    namespaces run without sidecars, or None when no proxy would report it.
+
+    L7 only: an ambient caller has no proxy, so no caller's report; an ambient callee's
+    report comes from its waypoint (server-side, as a sidecar's). TCP is ztunnel's, which
+    reports from both sides like sidecars do.
+    """
+    if edge.is_tcp or not ambient:
+        return reporter
+    if reporter == "source":
+        return None if edge.source.namespace in ambient else reporter
+    return "waypoint" if edge.destination.namespace in ambient else reporter
+
+
 def _birth(values: np.ndarray) -> int | None:
     """Index of the first sample with a count, or None when the series never exists."""
     nz = np.flatnonzero(values >= 1)
@@ -131,9 +146,13 @@ def _birth(values: np.ndarray) -> int | None:
 
 
 def edge_series(
-    counters: EdgeCounters, mtls: bool = True, full: bool = True
+    counters: EdgeCounters,
+    mtls: bool = True,
+    full: bool = True,
+    ambient: frozenset[str] = frozenset(),
 ) -> Iterator[CounterSeries | HistogramSeries]:
-    """Every series of one edge, integer counters from the model's exact cumulative counts."""
+    """Every series of one edge, integer counters from the model's exact cumulative counts
+    (`ambient`: the namespaces whose L7 reports come from waypoints, see ambient_reporter)."""
     edge, times = counters.edge, counters.times
     if edge.is_tcp:
         assert counters.connections is not None
@@ -162,7 +181,10 @@ def edge_series(
         if start is None:
             continue
         for reporter in edge.reporters:
-            labels = request_labels(edge, reporter, outcome, mtls, full)
+            said = ambient_reporter(edge, reporter, ambient)
+            if said is None:
+                continue
+            labels = request_labels(edge, reporter, outcome, mtls, full) | {"reporter": said}
             yield CounterSeries(REQUESTS, labels, times[start:], count[start:])
             finite = np.floor(counters.buckets[(reporter, outcome)]).astype(np.int64)
             # Floors of a share of the count never exceed the count; clip guards float noise.
@@ -182,5 +204,6 @@ def mesh_series(
 ) -> Iterator[CounterSeries | HistogramSeries]:
     """All series of the mesh sampled every `step` seconds over [start, end], edge by edge."""
     use_mtls = model.spec.mtls if mtls is None else mtls
+    ambient = frozenset(model.spec.ambient_namespaces)
     for counters in model.counters(start, end, step):
-        yield from edge_series(counters, use_mtls, full)
+        yield from edge_series(counters, use_mtls, full, ambient)

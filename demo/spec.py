@@ -228,6 +228,9 @@ class MeshSpec:
     calls: tuple[Call, ...]
     splits: tuple[tuple[str, str, tuple[tuple[str, int], ...]], ...] = ()
     mtls: bool = True
+    # Namespaces in Istio's ambient mode (no sidecars): their L7 telemetry is reported by the
+    # destination's waypoint, never by an ambient caller (demo/series.py ambient_reporter).
+    ambient_namespaces: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         keys = [w.key for w in self.workloads]

@@ -5,7 +5,7 @@ series: the same label sets (demo/series.py), the same reports (collectors/prome
 traffic_parts: the caller's report of traffic starting in the selection, the destination's of
 everything touching it, each record tagged with its reporter, Envoy flags and security policy,
 so mesh/reporters.py counts each request once; latency from the destination reporter where
-present), the same `sum by` over the labels of mesh/viewkeys.py (with the workload-name
+present; in ambient mode, demo/series.ambient_reporter's waypoint reports), the same `sum by` over the labels of mesh/viewkeys.py (with the workload-name
 fallback), and mesh.metrics.histogram_quantile over the summed bucket rates. Only the integer
 rounding of counters separates the two.
 """
@@ -17,6 +17,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from demo.series import ambient_reporter
 from demo.series import edge_labels as series_edge_labels
 from demo.traffic import NBUCKETS, TrafficModel
 from mesh.metrics import ISTIO_BUCKETS_MS, histogram_quantile
@@ -51,6 +52,7 @@ class DemoTelemetry:
         by = edge_labels(query.view)
         selected = set(query.namespaces)
         mtls = self.model.spec.mtls
+        ambient = frozenset(self.model.spec.ambient_namespaces)
         Group = tuple[tuple[str, ...], tuple[str, ...]]  # (edge key, fallback labels)
         requests: dict[tuple[Group, str, str, str, str, str, str], float] = defaultdict(float)
         buckets: dict[str, dict[Group, np.ndarray]] = {"source": {}, "destination": {}}
@@ -59,6 +61,9 @@ class DemoTelemetry:
         for w in self.model.window(query.at, query.window_s):
             edge = w.edge
             for reporter in edge.reporters:
+                said = ambient_reporter(edge, reporter, ambient)
+                if said is None:
+                    continue  # an ambient caller has no proxy of its own
                 labels = series_edge_labels(edge, reporter, mtls, full=False)
                 inside = labels["source_workload_namespace"] in selected
                 if not inside and labels["destination_service_namespace"] not in selected:
@@ -87,7 +92,7 @@ class DemoTelemetry:
                         outcome.response_code,
                         outcome.grpc_status,
                         outcome.response_flags,
-                        reporter,
+                        said,
                         security,
                     )
                     requests[key] += rps

@@ -11,12 +11,14 @@ from mesh.errors import BadRequest
 from mesh.graph import build_graph, graph_clusters, graph_json, keep_clusters, security_summary
 from mesh.health import HealthThresholds
 from mesh.records import GraphQuery, GraphView
+from mesh.waypoints import without_waypoints
 from services import Services
 from views.params import choice, get_list, get_one
 
 VIEWS: tuple[str, ...] = tuple(v.value for v in GraphView)
 MAX_NAMESPACES = 100
 MAX_CLUSTERS = 50
+WAYPOINT_CHOICES = ("hide", "show")
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +29,7 @@ class GraphParams:
     window_s: int
     at: float | None  # None: now, resolved when the view is computed
     clusters: tuple[str, ...] = ()  # show only these clusters (and their callers and callees)
+    waypoints: bool = False  # draw ambient waypoint proxies as nodes (`waypoints=show`)
 
 
 def parse_graph_params(args: Any, default_namespaces: tuple[str, ...]) -> GraphParams:
@@ -46,7 +49,10 @@ def parse_graph_params(args: Any, default_namespaces: tuple[str, ...]) -> GraphP
     if len(clusters) > MAX_CLUSTERS:
         raise BadRequest(f"at most {MAX_CLUSTERS} clusters at once", field="cluster")
     chosen = tuple(sorted({validate.cluster(c) for c in clusters}))
-    return GraphParams(clean, view, validate.format_duration(window_s), window_s, at, chosen)
+    waypoints = choice(args, "waypoints", WAYPOINT_CHOICES, "hide") == "show"
+    return GraphParams(
+        clean, view, validate.format_duration(window_s), window_s, at, chosen, waypoints
+    )
 
 
 def thresholds_of(services: Services) -> HealthThresholds:
@@ -102,7 +108,14 @@ def _query(services: Services, params: GraphParams) -> GraphQuery:
 
 def _memo_key(services: Services, params: GraphParams, query: GraphQuery) -> tuple[Any, ...]:
     """Everything the body depends on; the cache aligns the query's `at` to the interval."""
-    return (query, params.namespaces, params.window, params.clusters, thresholds_of(services))
+    return (
+        query,
+        params.namespaces,
+        params.window,
+        params.clusters,
+        params.waypoints,
+        thresholds_of(services),
+    )
 
 
 def _shared_view(services: Services, params: GraphParams, query: GraphQuery) -> dict[str, Any]:
@@ -121,7 +134,8 @@ def _shared_view(services: Services, params: GraphParams, query: GraphQuery) -> 
 
 def _graph_body(services: Services, params: GraphParams, query: GraphQuery) -> dict[str, Any]:
     telemetry = services.telemetry.graph_telemetry(query)
-    graph = keep_clusters(build_graph(telemetry, thresholds_of(services)), params.clusters)
+    drawn = telemetry if params.waypoints else without_waypoints(telemetry)
+    graph = keep_clusters(build_graph(drawn, thresholds_of(services)), params.clusters)
     body = graph_json(graph)
     return {
         "graph": params.view.value,
@@ -139,6 +153,7 @@ def _graph_body(services: Services, params: GraphParams, query: GraphQuery) -> d
         # Every cluster the telemetry names (also those a filter hides), and the filter.
         "clusters": list(graph_clusters(graph)),
         "cluster_filter": list(params.clusters),
+        "waypoints": "show" if params.waypoints else "hide",
         # Per-cluster endpoints that failed while others answered: the graph lacks their part.
         "partial": [
             {"backend": p.backend, "cluster": p.cluster, "cause": p.cause}

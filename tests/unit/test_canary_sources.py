@@ -53,14 +53,18 @@ def test_requests_query_counts_each_request_once_for_both_versions_only():
     assert 'reporter="destination",source_workload="unknown",' in text
     assert 'destination_service_namespace="bookinfo",destination_service_name="reviews"' in text
     assert 'destination_canonical_revision=~"v1|v2"' in text
-    assert text.count("[10m]") == 2
+    # Ambient callers (destination sidecar) and callees (waypoint), each pair once (issue 21).
+    assert 'reporter="destination",source_workload!="unknown",' in text
+    assert 'reporter="waypoint",' in text
+    assert text.count("unless on (") == 2
+    assert requests_query(QUERY, tagged=True).count("[10m]") == 2
 
 
 def test_buckets_query_prefers_the_destination_reporter():
     text = buckets_query(QUERY)
     dst, src = text.split(" or ")
     assert dst.startswith("sum by (destination_canonical_revision,le) (increase(")
-    assert 'istio_request_duration_milliseconds_bucket{reporter="destination"' in dst
+    assert 'istio_request_duration_milliseconds_bucket{reporter=~"destination|waypoint"' in dst
     assert 'reporter="source"' in src
 
 

@@ -182,3 +182,29 @@ def test_the_demo_app_serves_the_graph():
     body = client.get("/api/graph?namespace=bookinfo&graph=workload&window=5m").get_json()
     ids = {n["id"] for n in body["nodes"]}
     assert {"bookinfo/productpage-v1", "bookinfo/reviews-v2", "bookinfo/ratings-v1"} <= ids
+
+
+def test_the_ambient_demo_reports_l7_from_waypoints_and_draws_the_same_graph():
+    """Issue 21: same traffic, other reporters; each request still counted once."""
+    from app import parse_args
+    from mesh.graph import build_graph, graph_json
+
+    assert parse_args(["--demo-ambient"]).demo_ambient is True
+    assert parse_args([]).demo_ambient is False
+    q = GraphQuery(("bookinfo",), GraphView.WORKLOAD, 300, T)
+    sidecar = DemoMesh(bookinfo_spec(), clock=lambda: T, noise=0.0)
+    ambient = DemoMesh(bookinfo_spec(ambient=True), clock=lambda: T, noise=0.0)
+    telemetry = ambient.telemetry.graph_telemetry(q)
+    inside = {r.reporter for r in telemetry.requests if r.source.namespace == "bookinfo"}
+    assert inside == {"waypoint"}
+    gateway = {r.reporter for r in telemetry.requests if r.source.namespace == "istio-system"}
+    assert gateway == {"waypoint"}  # from outside the selection: the destination side counts
+
+    def edges(t):
+        return {(e["source"], e["target"]): e for e in graph_json(build_graph(t))["edges"]}
+
+    want, got = edges(sidecar.telemetry.graph_telemetry(q)), edges(telemetry)
+    assert set(got) == set(want)
+    for key, edge in want.items():
+        assert got[key]["rps"] == pytest.approx(edge["rps"]), key
+        assert got[key]["p95_ms"] == pytest.approx(edge["p95_ms"]), key

@@ -155,10 +155,11 @@ def test_requests_query_reads_every_report_the_reporter_rules_need():
         'reporter="source",source_workload_namespace!~"bookinfo|shop",'
         'destination_workload="unknown",destination_service=~"[^.:]+\\\\.(bookinfo|shop)([.:].*)?"'
     ) in text
-    # The destination's report of everything touching the selection, in two disjoint parts.
-    assert '{reporter="destination",source_workload_namespace=~"bookinfo|shop"}' in text
+    # The destination side's report (a sidecar's, or an ambient waypoint's) of everything
+    # touching the selection, in two disjoint parts.
+    assert '{reporter=~"destination|waypoint",source_workload_namespace=~"bookinfo|shop"}' in text
     assert (
-        'reporter="destination",source_workload_namespace!~"bookinfo|shop",'
+        'reporter=~"destination|waypoint",source_workload_namespace!~"bookinfo|shop",'
         'destination_service_namespace=~"bookinfo|shop"'
     ) in text
     assert text.count(" or ") == 3

@@ -149,3 +149,42 @@ def test_a_caller_whose_requests_reach_no_pod_is_not_green():
     assert node["error_rate_in"] == 0.0
     assert node["health"] == "failure"  # 100 % of what reached no pod failed
     assert g.nodes["bookinfo/details-v1"]["health"] == "healthy"
+
+
+# ------------------------------------------------------------------------- ambient (issue 21)
+
+REVIEWS = Endpoint("bookinfo", "reviews-v1", "reviews", "v1", "reviews", "bookinfo")
+WAYPOINT_SRC = Endpoint("bookinfo", "waypoint", "waypoint", "latest")
+WAYPOINT_DST = Endpoint("bookinfo", "waypoint", "waypoint", "latest", "waypoint", "bookinfo")
+
+
+def test_an_ambient_callers_requests_count_from_the_waypoints_report():
+    records = [req(PP, REVIEWS, 40.0, "waypoint", "mutual_tls")]
+    assert counted_once(records, ["bookinfo"]) == tuple(records)
+    edges, _ = body(records)
+    assert edges[("bookinfo/productpage-v1", "bookinfo/reviews-v1")]["rps"] == 40.0
+    assert edges[("bookinfo/productpage-v1", "bookinfo/reviews-v1")]["mtls"] == 1.0
+
+
+@pytest.mark.parametrize("other", ["source", "destination"])
+def test_a_waypoints_report_never_counts_beside_a_sidecars(other):
+    records = [req(PP, REVIEWS, 40.0, other, "mutual_tls"), req(PP, REVIEWS, 40.0, "waypoint")]
+    assert counted_once(records, ["bookinfo"]) == (records[0],)
+    edges, _ = body(records)
+    assert edges[("bookinfo/productpage-v1", "bookinfo/reviews-v1")]["rps"] == 40.0
+
+
+def test_waypoints_are_hidden_unless_asked_for():
+    from mesh.waypoints import is_waypoint, without_waypoints
+
+    assert is_waypoint(WAYPOINT_SRC) and is_waypoint(Endpoint("x", "reviews-waypoint"))
+    assert not is_waypoint(PP) and not is_waypoint(Endpoint("x", "waypoints-api"))
+    q = GraphQuery(("bookinfo",), GraphView.WORKLOAD, 300, T)
+    tcp = (
+        TcpRate(PP, WAYPOINT_DST, 10.0, 20.0, "source"),
+        TcpRate(WAYPOINT_SRC, REVIEWS, 10.0, 20.0, "source"),
+        TcpRate(PP, DETAILS, 1.0, 2.0, "source"),
+    )
+    t = GraphTelemetry(query=q, requests=(req(PP, REVIEWS, 5.0, "waypoint"),), tcp=tcp)
+    hidden = without_waypoints(t)
+    assert hidden.tcp == (tcp[2],) and hidden.requests == t.requests

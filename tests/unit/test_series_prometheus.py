@@ -38,10 +38,18 @@ def test_reporters_follow_design():
     # Source reporter, plus unknown callers only from the destination reporter.
     assert 'reporter="source",destination_service_namespace="bookinfo"' in inbound
     assert 'reporter="destination",source_workload="unknown"' in inbound
-    assert inbound.count("istio_requests_total") == 2
-    # Latency: destination reporter first, the source reporter only where it is missing.
+    # Known callers from the destination sidecar only where no caller's report covers the pair
+    # (an ambient caller), and the waypoint's only where no sidecar reported it (issue 21).
+    pair = "unless on (source_workload_namespace,source_workload,destination_workload_namespace,"
+    assert inbound.count(pair) == 2
+    assert 'reporter="destination",source_workload!="unknown"' in inbound
+    assert 'reporter="waypoint"' in inbound
+    # Per-cluster endpoints cannot compare reports kept in two servers: the old two parts.
+    tagged = view_queries(series_query("bookinfo", "reviews", Target.SERVICE, 1800, AT), True)
+    assert tagged["inbound"].count("istio_requests_total") == 2
+    # Latency: destination side first (sidecar or waypoint), the source only where missing.
     buckets = texts["inbound_buckets"]
-    assert buckets.index('reporter="destination"') < buckets.index(" or ")
+    assert buckets.index('reporter=~"destination|waypoint"') < buckets.index(" or ")
     assert buckets.index(" or ") < buckets.index('reporter="source"')
     # TCP named from the caller: received_bytes (what the server got) is "sent".
     tcp = texts["inbound_tcp"]
