@@ -108,6 +108,38 @@ class StepRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class PendingWrite:
+    """A weight change the driver is about to make, stored before it is made: after a crash the
+    next driver finds it and tells a write that landed (the route has these weights) from one
+    that did not (the route still has resourceVersion `base`), so nothing is repeated or lost."""
+
+    weights: tuple[tuple[str, int], ...]
+    base: str
+    state: str  # the rollout's state once written
+    step: int
+    record: StepRecord
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "weights": dict(self.weights),
+            "base": self.base,
+            "state": self.state,
+            "step": self.step,
+            "record": self.record.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> PendingWrite:
+        return cls(
+            tuple((str(k), int(v)) for k, v in dict(d["weights"]).items()),
+            str(d["base"]),
+            str(d["state"]),
+            int(d["step"]),
+            StepRecord.from_json(d["record"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Progress:
     state: str  # one of STATES
     step: int  # index into plan.steps of the weights in place; -1 before the first write
@@ -116,6 +148,7 @@ class Progress:
     hold_since: float | None = None  # first check of this step that said wait
     why: str = ""  # why paused or finished, in plain words
     history: tuple[StepRecord, ...] = ()
+    pending: PendingWrite | None = None
 
     def with_record(self, record: StepRecord) -> Progress:
         return replace(self, history=(*self.history, record))
@@ -129,6 +162,7 @@ class Progress:
             "hold_since": self.hold_since,
             "why": self.why,
             "history": [h.to_json() for h in self.history],
+            "pending": None if self.pending is None else self.pending.to_json(),
         }
 
     @classmethod
@@ -142,6 +176,7 @@ class Progress:
             hold_since=None if hold is None else float(hold),
             why=str(d.get("why", "")),
             history=tuple(StepRecord.from_json(h) for h in d.get("history", ())),
+            pending=PendingWrite.from_json(d["pending"]) if d.get("pending") else None,
         )
 
 
