@@ -70,7 +70,8 @@ def _names(namespace: str, service: str) -> tuple[str, str]:
 def rollout_json(plan: RolloutPlan, progress: Progress, now: float) -> dict[str, Any]:
     """What the page and GET /api/rollouts/NS/SVC show."""
     step = progress.step
-    weights = plan.weights(step) if step >= 0 else {}
+    # The weights the rollout last wrote (after a rollback: the baseline's 100 %).
+    weights = dict(progress.history[-1].weights) if progress.history else {}
     next_check = progress.step_started + plan.bake_s if progress.state == "running" else None
     return {
         **plan.to_json(),
