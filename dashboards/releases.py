@@ -400,6 +400,7 @@ def _placeholders(policy: dict[str, Any] | None) -> list[str]:
 
 def register_callbacks(app) -> None:
     register_rollout_callbacks(app)  # the guided rollout card
+
     @app.callback(
         Output("rel-services", "children"),
         Output("rel-service", "data"),
