@@ -20,7 +20,7 @@ from collectors.rollout_store import LEASE_S, KubeRolloutStore, object_name
 from config import Settings
 from demo.openmetrics import write_series
 from demo.series import mesh_series
-from mesh.errors import Conflict
+from mesh.errors import Conflict, Forbidden
 from ops.metrics import Metrics
 from security import Identity
 from services import Services
@@ -259,3 +259,16 @@ def test_a_manual_weight_edit_pauses_it(kube, prom):
     with pytest.raises(Conflict):
         start_rollout(app, GOOD, "api", PLAN, PERSON)
     assert control(app, GOOD, "api", "abort", {}, PERSON)["state"] == "aborted"
+
+
+def test_a_route_owned_by_flagger_is_refused_and_nothing_is_written(kube, prom):
+    objects = _objects("owned")
+    objects[0]["metadata"]["ownerReferences"] = [
+        {"apiVersion": "flagger.app/v1beta1", "kind": "Canary", "name": "api"}
+    ]
+    for obj in objects:
+        kube.add(obj, namespace="owned")
+    app = process(kube, prom, Clock())
+    with pytest.raises(Forbidden, match="managed by Flagger Canary owned/api"):
+        start_rollout(app, "owned", "api", PLAN, PERSON)
+    assert kube.writes() == [] and kube.configmap(object_name("api"), "owned") is None
