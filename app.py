@@ -18,6 +18,7 @@ from dashboards import PAGES
 from dashboards.shell import header, register_shell
 from ops import register_ops
 from ops.logging_setup import configure_logging
+from ops.rollout_ticker import start_rollout_driver
 from services import Services, build_services
 
 log = logging.getLogger("meshdash")
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     http_guards.install(app.server, services.settings)  # body size, framing, client, no 500s
     api.register(app.server, services)
     register_ops(app.server, services)  # /healthz, /readyz, /metrics, request timing
+    start_rollout_driver(services)  # guided rollouts: only where writes are enabled
     for page in PAGES:
         module = importlib.import_module(page.module)
         dash.register_page(page.module, path=page.path, name=page.title, layout=module.layout)

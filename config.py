@@ -125,6 +125,12 @@ class Settings(BaseSettings):
     )
 
     write_enabled: bool | None = Field(None, description="route writes; default on in demo only")
+    rollout_tick_s: float = Field(
+        5.0,
+        ge=0,
+        le=300,
+        description="guided rollouts: seconds between driver checks; 0 runs no driver here",
+    )
     audit_log: Path = Field(
         Path("var/audit.jsonl"),
         description="JSON Lines audit log of route changes (the local copy; demo mode's only one)",

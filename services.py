@@ -28,6 +28,7 @@ class Services:
     cache: Any = None  # collectors.cache.SharedCache in live mode: store, single flight, bounds
     metrics: Metrics = field(default_factory=Metrics)  # meshdash_* metrics, one registry per app
     inventory: Any = None  # InventorySource (overview and lists): Prometheus, or the demo
+    rollouts: Any = None  # RolloutStore (collectors/rollout_store.py), when routes are configured
 
     @property
     def mode(self) -> str:
@@ -43,6 +44,7 @@ def build_services(settings: Settings) -> Services:
         from demo.series_source import DemoSeriesSource
 
         sim = DemoMesh.bookinfo(ambient=settings.demo_ambient)
+        from collectors.rollout_store import MemoryRolloutStore
         from demo.routes import DemoRouteStore
 
         DemoRouteStore.attach(sim)  # sim.routes: in-memory Istio objects the traffic follows
@@ -58,6 +60,7 @@ def build_services(settings: Settings) -> Services:
             series=DemoSeriesSource(sim.model),
             canary=DemoCanarySource(sim.model),
             inventory=DemoInventory(sim.model),
+            rollouts=MemoryRolloutStore(),
         )
     from collectors.prometheus_series import PrometheusSeries
 
@@ -112,11 +115,14 @@ def _services(
             session=build_session("jaeger"),
             max_spans=settings.jaeger_max_spans,
         )
-    routes = None
+    routes = rollouts = None
     if settings.kube_enabled:
         from collectors.kube import KubeRouteStore
 
         routes = KubeRouteStore.from_settings(settings)
+        from collectors.rollout_store import KubeRolloutStore
+
+        rollouts = KubeRolloutStore(routes.api_client, timeout_s=settings.kube_timeout_s)
     # Every backend call goes through the shared cache (single flight, TTL of one refresh
     # interval) or, for routes, at least through the per-backend bound; see collectors/cache.py.
     from collectors.cache import (
@@ -147,6 +153,7 @@ def _services(
         cache=cache,
         metrics=metrics,
         inventory=inventory,
+        rollouts=rollouts,
     )
 
 

@@ -19,13 +19,23 @@ def services() -> Services:
 
 def register(server: Flask, svc: Services) -> None:
     import security
-    from api import canary, graph, inventory, investigate, metrics, review, routes, traces
+    from api import canary, graph, inventory, investigate, metrics, review, rollouts, routes, traces
 
     server.extensions[SERVICES_KEY] = svc
     errors.install(server)
     security.install(server, svc.settings)
     bp = Blueprint("api", __name__, url_prefix="/api")
-    for module in (graph, investigate, metrics, canary, review, traces, routes, inventory):
+    for module in (
+        graph,
+        investigate,
+        metrics,
+        canary,
+        review,
+        traces,
+        routes,
+        inventory,
+        rollouts,
+    ):
         module.register(bp)
 
     @bp.errorhandler(HTTPException)

@@ -118,6 +118,7 @@ class KubeRouteStore:
         snapshot_size: int = 512,
         ready_namespace: str = "default",
     ) -> None:
+        self.api_client = api_client  # shared with the rollout store (collectors/rollout_store.py)
         self._custom = client.CustomObjectsApi(api_client)
         self._apps = client.AppsV1Api(api_client)
         self._core = client.CoreV1Api(api_client)

@@ -48,6 +48,8 @@ from dashboards.components.release_view import (
     service_list,
     split_bar,
 )
+from dashboards.components.rollout_panel import card as rollout_card
+from dashboards.components.rollout_panel import register_rollout_callbacks
 from mesh.errors import Conflict, Forbidden, MeshdashError
 from mesh.route_match import MATCH_KINDS, MATCH_TYPES
 from mesh.route_policy import POLICY_FIELDS
@@ -321,6 +323,7 @@ def _body() -> list[Any]:
         html.Div([_split_card(), _weights_card()], className="rel-row"),
         # The verdict sits under the split it judges: read it before pressing the next step.
         html.Div([html.H3("Canary analysis"), html.Div(id="rel-review")], className="md-card"),
+        rollout_card(),
         html.Div([_match_card(), _mirror_card()], className="rel-row"),
         _policy_card(),
         html.Div([html.H3("Audit history"), html.Div(id="rel-audit")], className="md-card"),
@@ -396,6 +399,8 @@ def _placeholders(policy: dict[str, Any] | None) -> list[str]:
 
 
 def register_callbacks(app) -> None:
+    register_rollout_callbacks(app)  # the guided rollout card
+
     @app.callback(
         Output("rel-services", "children"),
         Output("rel-service", "data"),

@@ -125,6 +125,12 @@ class Metrics:
             ("action", "outcome"),
             registry=r,
         )
+        self.rollout_events = Counter(
+            "meshdash_rollout_events",
+            "Guided rollouts: started, step (weights written), paused, rolled_back, promoted.",
+            ("event",),
+            registry=r,
+        )
 
     # --- helpers -------------------------------------------------------------------------------
     def observe_http(self, route: str, method: str, status: int, seconds: float) -> None:
@@ -164,6 +170,9 @@ class Metrics:
     def count_write(self, action: str, outcome: str) -> None:
         """Call once per write action: outcome "ok", "conflict", "forbidden", "invalid", "error"."""
         self.write_actions.labels(action, outcome).inc()
+
+    def count_rollout(self, event: str) -> None:
+        self.rollout_events.labels(event).inc()
 
     def exposition(self) -> bytes:
         """The text format for /metrics: every gunicorn worker's values in multiprocess mode."""

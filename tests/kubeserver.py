@@ -95,6 +95,7 @@ class FakeKube:
         self.deployments: dict[str, list[dict]] = {}
         self.configmaps: dict[tuple[str, str], dict] = {}  # (namespace, name) -> object
         self.namespaces: dict[str, dict] = {}  # core/v1 Namespaces, by name
+        self.leases: dict[tuple[str, str], dict] = {}  # coordination.k8s.io/v1, (namespace, name)
         self.requests: list[Request] = []
         self.answers: list[tuple[Request, int]] = []  # every request with the status it got
         self.before_write: Callable[[Request], None] | None = None
@@ -244,6 +245,15 @@ class FakeKube:
                 "metadata": {"resourceVersion": str(self._rv)},
                 "items": items,
             }
+        if parts == ["api", "v1", "configmaps"] and req.method == "GET":
+            return self._all_configmaps(req)
+        if (
+            parts[:3] == ["apis", "coordination.k8s.io", "v1"]
+            and parts[3:4] == ["namespaces"]
+            and parts[5:6] == ["leases"]
+            and len(parts) < 8
+        ):
+            return self._leases(req, parts[4], parts[6] if len(parts) == 7 else None)
         if (
             parts[:3] == ["api", "v1", "namespaces"]
             and parts[4:5] == ["configmaps"]
@@ -302,6 +312,81 @@ class FakeKube:
             if req.method == "PUT" and name:
                 return self._replace(key, gv, req.body, dry_run == "All")
             return 405, status(405, "MethodNotAllowed", f"{req.method} is not supported here")
+
+    # -- coordination.k8s.io/v1 Leases ---------------------------------------------------------
+    def _leases(self, req: Request, namespace: str, name: str | None) -> tuple[int, dict]:
+        """Create (409 AlreadyExists), get, replace (409 when the resourceVersion sent is not the
+        current one; none sent is an unconditional update, as for any object) and delete."""
+        if req.method in ("PUT", "POST", "DELETE") and self.before_write is not None:
+            self.before_write(req)
+        with self.lock:
+            if req.method == "POST" and name is None:
+                body = req.body
+                if not isinstance(body, dict) or not isinstance(body.get("metadata"), dict):
+                    return 422, status(422, "Invalid", "Lease is invalid: metadata: Required value")
+                lname = body["metadata"].get("name")
+                if not isinstance(lname, str) or not DNS_SUBDOMAIN.match(lname):
+                    return 422, status(422, "Invalid", f"Lease {lname!r} is invalid: metadata.name")
+                if (namespace, lname) in self.leases:
+                    return 409, status(
+                        409, "AlreadyExists", f'leases.coordination.k8s.io "{lname}" already exists'
+                    )
+                obj = copy.deepcopy(body)
+                obj.update(kind="Lease", apiVersion="coordination.k8s.io/v1")
+                obj["metadata"].update(
+                    namespace=namespace, uid=str(uuid.uuid4()), resourceVersion=self.next_rv()
+                )
+                self.leases[(namespace, lname)] = obj
+                return 201, copy.deepcopy(obj)
+            if name is None:
+                return 405, status(405, "MethodNotAllowed", f"{req.method} is not supported here")
+            current = self.leases.get((namespace, name))
+            if current is None:
+                return 404, self._not_found("leases", "coordination.k8s.io", name)
+            if req.method == "GET":
+                return 200, copy.deepcopy(current)
+            if req.method == "DELETE":
+                del self.leases[(namespace, name)]
+                return 200, {"kind": "Status", "apiVersion": "v1", "status": "Success", "code": 200}
+            if req.method == "PUT":
+                body = req.body if isinstance(req.body, dict) else {}
+                rv = (body.get("metadata") or {}).get("resourceVersion")
+                if rv and rv != current["metadata"]["resourceVersion"]:
+                    return 409, status(
+                        409,
+                        "Conflict",
+                        f'Operation cannot be fulfilled on leases.coordination.k8s.io "{name}": '
+                        "the object has been modified; please apply your changes to the latest "
+                        "version and try again",
+                        name=name,
+                        kind="leases",
+                    )
+                obj = copy.deepcopy(body)
+                obj.update(kind="Lease", apiVersion="coordination.k8s.io/v1")
+                meta = obj.setdefault("metadata", {})
+                for kept in ("uid", "namespace", "name"):
+                    meta[kept] = current["metadata"].get(kept)
+                meta["resourceVersion"] = self.next_rv()
+                self.leases[(namespace, name)] = obj
+                return 200, copy.deepcopy(obj)
+            return 405, status(405, "MethodNotAllowed", f"{req.method} is not supported here")
+
+    def _all_configmaps(self, req: Request) -> tuple[int, dict]:
+        """GET /api/v1/configmaps, honouring an equality labelSelector (a=b,c=d)."""
+        selector = req.query.get("labelSelector", [""])[0]
+        wanted = dict(term.split("=", 1) for term in selector.split(",") if "=" in term)
+        with self.lock:
+            items = [
+                copy.deepcopy(o)
+                for _k, o in sorted(self.configmaps.items())
+                if all((o["metadata"].get("labels") or {}).get(k) == v for k, v in wanted.items())
+            ]
+            return 200, {
+                "kind": "ConfigMapList",
+                "apiVersion": "v1",
+                "metadata": {"resourceVersion": str(self._rv)},
+                "items": items,
+            }
 
     # -- core/v1 ConfigMaps ---------------------------------------------------------------------
     def _configmaps(self, req: Request, namespace: str, name: str | None) -> tuple[int, dict]:

@@ -120,7 +120,7 @@ def test_rbac_has_no_wildcards_no_secrets_and_no_escalation(overlay, base, write
         assert "nonResourceURLs" not in rule, name
         assert not {"secrets", "pods/exec", "serviceaccounts/token"} & set(rule["resources"]), name
         if "configmaps" in rule["resources"]:
-            assert name in AUDIT_ROLES, name
+            assert name in (*AUDIT_ROLES, "meshdash-rollouts"), name
         assert not {"delete", "deletecollection", "bind", "escalate", "impersonate"} & set(
             rule["verbs"]
         ), name
@@ -141,10 +141,23 @@ def test_the_write_role_is_separate_and_touches_only_the_two_istio_kinds(base, w
         (ISTIO, k, v) for k in ROUTE_KINDS for v in WRITE_VERBS
     }
     for name, rule in rules(writes):
-        if set(rule["verbs"]) - READ_VERBS and name != "meshdash-audit-write":
+        if set(rule["verbs"]) - READ_VERBS and name not in (
+            "meshdash-audit-write",
+            "meshdash-rollouts",
+        ):
             assert name == "meshdash-write"
             assert rule["apiGroups"] == [ISTIO]
             assert set(rule["resources"]) <= ROUTE_KINDS
+
+
+def test_the_rollout_role_holds_only_rollout_state_and_leases(base, writes):
+    """Guided rollouts (docs/rollouts.md): their ConfigMaps and Leases, never a delete."""
+    base_roles = {r["metadata"]["name"] for r in of_kind(base, "ClusterRole", "Role")}
+    assert "meshdash-rollouts" not in base_roles
+    assert grants(writes, "meshdash-rollouts") == {
+        *(("", "configmaps", v) for v in ("get", "list", "create", "update")),
+        *(("coordination.k8s.io", "leases", v) for v in ("get", "create", "update")),
+    }
 
 
 def audit_rules(objects: list[dict], role_name: str) -> list[tuple[set, set]]:

@@ -1,0 +1,87 @@
+"""Issue 14 in the demo, in a real browser: a guided rollout started from the releases page
+promotes step by step by itself; another, with "Make it fail 5%" pressed on the review page
+while it runs, rolls back by itself. Screenshots go to MESHDASH_SHOTS for a person to look at.
+
+The demo's reviews-v2 calls ratings and is measurably slower than v1; the service's canary gates
+(slower_effect 0.9) accept that, as an operator would configure them, so the verdict can promote.
+"""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from app import create_app
+from config import Settings
+from tests.livesrv import serve
+
+pytestmark = pytest.mark.browser
+
+RELEASES = "/releases?namespace=bookinfo&service=reviews&baseline=v1&canary=v2"
+REVIEW = "/review?namespace=bookinfo&service=reviews&baseline=v1&canary=v2&refresh=off"
+
+
+@pytest.fixture
+def own_demo(tmp_path):
+    settings = Settings(
+        audit_log=tmp_path / "audit.jsonl",
+        rollout_tick_s=1,
+        refresh_interval_s=2,
+        canary_gates={"bookinfo/reviews": {"slower_effect": 0.9}},
+    )
+    live = serve(create_app(settings))
+    yield live
+    live.stop()
+
+
+def start(page, bake: str = "12") -> None:
+    page.locator("#ro-steps").fill("10, 50, 100")
+    page.locator("#ro-bake").fill(bake)
+    page.locator("#ro-min").fill("20")
+    page.locator("#ro-reason").fill("release 2.4")
+    expect(page.locator("#ro-preview li")).to_have_count(3)
+    expect(page.locator("#ro-preview li").first).to_contain_text("v1 90 % · v2 10 %")
+    page.locator("#ro-start").click()
+    expect(page.locator("#ro-state")).to_have_attribute("data-state", "running", timeout=15_000)
+
+
+def test_a_rollout_promotes_by_itself(page, own_demo, shot):
+    page.goto(own_demo.url + RELEASES)
+    expect(page.locator("#ro-card")).to_be_visible(timeout=20_000)
+    page.locator("#ro-card").scroll_into_view_if_needed()
+    shot("rollout-form-1440")
+    start(page)
+    expect(page.locator("#ro-state")).to_contain_text("step 1 of 3")
+    page.locator("#ro-card").scroll_into_view_if_needed()
+    shot("rollout-running-1440")
+    page.set_viewport_size({"width": 1024, "height": 768})
+    page.locator("#ro-card").scroll_into_view_if_needed()
+    shot("rollout-running-1024")
+    page.set_viewport_size({"width": 1440, "height": 900})
+    expect(page.locator("#ro-state")).to_have_attribute("data-state", "promoted", timeout=150_000)
+    expect(page.locator("#ro-state")).to_contain_text("step 3 of 3")
+    expect(page.locator(".ro-history tbody tr")).to_have_count(3)
+    page.locator("#ro-card").scroll_into_view_if_needed()
+    shot("rollout-promoted-1440")
+    weights = page.request.get(own_demo.url + "/api/routes/bookinfo/reviews").json()["weights"]
+    assert weights["v2"] == 100 and weights["v1"] == 0
+
+
+def test_an_injected_failure_rolls_back_by_itself(page, own_demo, shot):
+    page.goto(own_demo.url + RELEASES)
+    expect(page.locator("#ro-card")).to_be_visible(timeout=20_000)
+    start(page, bake="20")
+    page.goto(own_demo.url + REVIEW)
+    page.locator("#rv-sim-fail").click()
+    expect(page.locator("#rv-sim-status")).not_to_be_empty(timeout=10_000)
+    page.goto(own_demo.url + RELEASES)
+    state = page.locator("#ro-state")
+    expect(state).to_have_attribute("data-state", "rolled_back", timeout=120_000)
+    expect(page.locator(".ro-history tbody tr").first).to_contain_text("rollback")
+    page.locator("#ro-card").scroll_into_view_if_needed()
+    shot("rollout-rolled-back-1440")
+    page.set_viewport_size({"width": 1024, "height": 768})
+    page.locator("#ro-card").scroll_into_view_if_needed()
+    shot("rollout-rolled-back-1024")
+    weights = page.request.get(own_demo.url + "/api/routes/bookinfo/reviews").json()["weights"]
+    assert weights["v1"] == 100 and weights["v2"] == 0
