@@ -37,7 +37,7 @@ from views.metrics import metrics_view, parse_metrics_params
 from views.params import get_one
 from views.release_context import release_context, subset_versions
 from views.routes import MAX_AUDIT, store_of
-from views.traces import jaeger_service, trace_source
+from views.traces import TracingNotConfigured, jaeger_service, trace_source
 
 AUDIT_ROWS = 50  # audit entries listed in a review and its report
 TRACES_PER_VERSION = 60  # traces searched per version for "where time goes"
@@ -156,7 +156,9 @@ def _section(run: Callable[[], Any]) -> Any:
     try:
         return run()
     except BackendError as exc:
-        return {"error": str(exc), "backend": exc.backend, "cause": exc.cause, "status": exc.status}
+        out = {"error": str(exc), "backend": exc.backend, "cause": exc.cause, "status": exc.status}
+        # No trace backend at all is a set-up choice, not a failure: the page says so calmly.
+        return {**out, "configured": False} if isinstance(exc, TracingNotConfigured) else out
     except MeshdashError as exc:
         return {"error": str(getattr(exc, "message", None) or exc)}
 
@@ -164,7 +166,11 @@ def _section(run: Callable[[], Any]) -> Any:
 def _failures(sections: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The sections a backend failure left out, named with that backend and its cause."""
     return [
-        {"section": name, **{k: part[k] for k in ("backend", "cause", "status")}}
+        {
+            "section": name,
+            **{k: part[k] for k in ("backend", "cause", "status")},
+            "configured": part.get("configured", True),
+        }
         for name, part in sections.items()
         if isinstance(part, Mapping) and "backend" in part
     ]

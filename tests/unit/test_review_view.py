@@ -130,3 +130,26 @@ def test_any_query_answers_json_or_a_report_never_a_5xx(
         assert r.is_json
     else:
         assert "attachment" in r.headers["Content-Disposition"]
+
+
+def test_no_trace_backend_is_a_calm_note_not_a_failure_banner():
+    """Without --jaeger the review leaves out self time by version and says why, in an info
+    note; a trace backend that fails is still an error banner."""
+    from dashboards.components.banner import failure_banners
+    from views.review import _failures, _section
+    from views.traces import TracingNotConfigured
+
+    def not_configured():
+        raise TracingNotConfigured()
+
+    section = _section(not_configured)
+    assert section["configured"] is False and section["status"] == 503
+    [failure] = _failures({"time_by_version": section})
+    [note] = failure_banners([failure], {"time_by_version": "where time goes by version"})
+    assert "md-banner-info" in note.className
+    assert "Jaeger is not configured" in note.children
+    assert "Not shown: where time goes by version" in note.children
+
+    failing = {**failure, "configured": True, "status": 502, "cause": "HTTP 500"}
+    [alarm] = failure_banners([failing], {"time_by_version": "where time goes by version"})
+    assert "md-banner-info" not in alarm.className
