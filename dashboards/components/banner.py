@@ -48,12 +48,7 @@ def failure_banners(failures: list[dict[str, Any]], labels: Mapping[str, str]) -
         first = parts[0]
         missing = ", ".join(labels.get(p["section"], p["section"]) for p in parts)
         if first.get("configured", True) is False:  # not set up: a note, not an alarm
-            out.append(
-                info_banner(
-                    f"{backend.capitalize()} is not configured: {first['cause']}."
-                    f" Not shown: {missing}."
-                )
-            )
+            out.append(info_banner(f"Not shown: {missing}: {first['cause']}."))
             continue
         kind = BackendTimeout if first.get("status") == 504 else BackendError
         banner = error_banner(kind(backend, first["cause"]))
