@@ -116,10 +116,11 @@ def _namespace_parts(
 
 
 def host_regex(namespaces: Iterable[str]) -> str:
-    """A `destination_service` host in one of `namespaces`: `name.ns`, `name.ns.svc.cluster.local`,
-    with or without a port (Kiali reads the host the same way for requests that reached no pod,
-    whose destination_service_namespace is often "unknown")."""
-    return f"[^.:]+\\.({promql.any_of(namespaces)})([.:].*)?"
+    """A `destination_service` host in one of `namespaces`: `name.ns`, `name.ns.svc`,
+    `name.ns.svc.cluster.local`, with or without a port (Kiali reads the host the same way for
+    requests that reached no pod, whose destination_service_namespace is often "unknown"). A
+    host outside the cluster (`api.pay.example.com`) names no namespace, whatever its labels."""
+    return f"[^.:]+\\.({promql.any_of(namespaces)})(\\.svc(\\.[^:]*)?)?(:[0-9]+)?"
 
 
 def _no_pod_from_elsewhere(namespaces: Iterable[str]) -> Matchers:

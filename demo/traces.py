@@ -233,7 +233,14 @@ class DemoTraceStore:
                         failing = failure_share(c, fault.error_rate)
                         outage = outage_share(c, fault.error_rate) / failing if failing else 0.0
                         dests.append(((dest, fault.latency_factor, outcomes, outage), w))
-                routes[id(c)] = _Route(_Choice(dests) if dests else None)
+                total = sum(w for _, w in dests)
+                mean_ms = (
+                    NETWORK_MS
+                    + sum(d.latency.median_ms * f * w for (d, f, _, _), w in dests) / total
+                    if dests
+                    else 0.0
+                )
+                routes[id(c)] = _Route(_Choice(dests) if dests else None, mean_ms)
         with self._lock:
             if len(self._route_cache) > 256:
                 self._route_cache.clear()
@@ -264,15 +271,23 @@ class DemoTraceStore:
         if failed:
             server_ms *= 0.3  # fails fast, before calling anything downstream
         elif depth < MAX_DEPTH:
-            t = server_start + max(0.2, 0.1 * server_ms)
-            for c in self._calls.get((dest.namespace, dest.name), ()):
+            # The latency model is the whole server time, callees included. The workload's own
+            # work is that time less what its calls typically take under this split, so its self
+            # time does not depend on which versions its callees happened to be in this request
+            # (a slower callee makes the request slower, not the caller's own work shorter).
+            calls = self._calls.get((dest.namespace, dest.name), ())
+            typical = sum(c.per_request * routes[id(c)].mean_ms for c in calls if id(c) in routes)
+            own_ms = max(0.2 * server_ms, server_ms - typical)
+            pre_ms = max(0.2, 0.1 * own_ms)
+            t = server_start + pre_ms
+            for c in calls:
                 count = int(c.per_request) + (1 if rng.random() < c.per_request % 1 else 0)
                 for _ in range(count):
                     child = self._hop(rng, routes, c, dest, t, depth + 1)
                     if child is not None:
                         children.append(child)
                         t = child.client_start_ms + child.client_ms
-            server_ms = max(server_ms, t - server_start + max(0.2, 0.1 * server_ms))
+            server_ms = (t - server_start) + max(0.2, own_ms - pre_ms)
             if any(
                 h.call.propagate and h.outage and rng.random() < h.call.propagate for h in children
             ):
@@ -551,6 +566,7 @@ class _Choice:
 @dataclass(frozen=True, slots=True)
 class _Route:
     dests: _Choice | None
+    mean_ms: float = 0.0  # a call's typical client time under this split (median latencies)
 
 
 def _matches(trace: Trace, q: TraceQuery) -> bool:

@@ -122,10 +122,14 @@ def _in_cluster(
 
 def host_parts(host: str) -> tuple[str, str]:
     """(service, namespace) from a host such as `reviews.bookinfo.svc.cluster.local` or
-    `reviews.bookinfo:9080`; ("", "") when the host names no namespace (`reviews:9080`, an IP)."""
-    name, _, rest = host.partition(".")
-    namespace = rest.split(".", 1)[0].split(":", 1)[0]
-    if not name or not namespace or name.replace(".", "").isdigit() or namespace.isdigit():
+    `reviews.bookinfo:9080`; ("", "") when the host names no namespace (`reviews:9080`, an IP)
+    or lies outside the cluster (`api.pay.example.com`: only `name.ns[.svc[.domain]]` is a
+    Kubernetes service's host)."""
+    labels = host.split(":", 1)[0].split(".")
+    if len(labels) < 2 or (len(labels) > 2 and labels[2] != "svc"):
+        return "", ""
+    name, namespace = labels[0], labels[1]
+    if not name or not namespace or name.isdigit() or namespace.isdigit():
         return "", ""
     return name, namespace
 
@@ -137,7 +141,12 @@ def _service_node(ep: Endpoint) -> tuple[str, dict[str, str]]:
     namespace = ep.service_namespace or ep.namespace
     if _absent(namespace):
         namespace = host_namespace or UNKNOWN
-    service = ep.service.split(".", 1)[0] if not _absent(ep.service) else (host_name or UNKNOWN)
+    if _absent(ep.service):
+        service = host_name or UNKNOWN
+    elif host_parts(ep.service)[0]:  # a cluster host: its first label names the service
+        service = ep.service.split(".", 1)[0]
+    else:  # a plain name, or a host outside the cluster (a ServiceEntry) kept whole
+        service = ep.service
     return f"{namespace}/{service}", {"kind": "service", "namespace": namespace, "service": service}
 
 

@@ -420,7 +420,7 @@ def skeleton(q: str) -> str:
 
 # collectors.prometheus.host_regex's template around an alternation of escaped namespaces, and
 # mesh.viewkeys.ABSENT (a label absent or "unknown"): fixed text, never from user input.
-HOST = re.compile(r"\[\^\.:\]\+\\\.\((.*)\)\(\[\.:\]\.\*\)\?")
+HOST = re.compile(re.escape("[^.:]+\\.(") + "(.*)" + re.escape(")(\\.svc(\\.[^:]*)?)?(:[0-9]+)?"))
 ABSENT = "|unknown"
 
 

@@ -153,7 +153,7 @@ def test_requests_query_reads_every_report_the_reporter_rules_need():
     # Requests from elsewhere that reached no pod of a selected host, from the caller's report.
     assert (
         'reporter="source",source_workload_namespace!~"bookinfo|shop",'
-        'destination_workload="unknown",destination_service=~"[^.:]+\\\\.(bookinfo|shop)([.:].*)?"'
+        'destination_workload="unknown",destination_service=~"[^.:]+\\\\.(bookinfo|shop)(\\\\.svc(\\\\.[^:]*)?)?(:[0-9]+)?"'
     ) in text
     # The destination side's report (a sidecar's, or an ambient waypoint's) of everything
     # touching the selection, in two disjoint parts.
@@ -178,6 +178,10 @@ def test_requests_query_reads_every_report_the_reporter_rules_need():
         ("bookinfo.other.svc.cluster.local", False),
         ("reviews:9080", False),
         ("10.0.0.7:9080", False),
+        ("reviews.bookinfo.svc", True),
+        ("reviews.bookinfo.svc:9080", True),
+        ("api.bookinfo.example.com", False),  # outside the cluster: no namespace
+        ("api.shop.example.com:443", False),
     ],
 )
 def test_host_regex_finds_the_namespace_of_a_host(host, inside):

@@ -82,6 +82,9 @@ def test_no_pod_requests_go_to_the_service_of_their_host_with_flags():
         ("reviews:9080", ("", "")),
         ("10.0.0.7:9080", ("", "")),
         ("", ("", "")),
+        ("reviews.bookinfo.svc", ("reviews", "bookinfo")),
+        ("api.pay.example.com", ("", "")),  # outside the cluster
+        ("api.pay.example.com:443", ("", "")),
     ],
 )
 def test_host_parts(host, parts):
