@@ -47,7 +47,7 @@ class Settings(BaseSettings):
         50_000, ge=1, description="most series one Prometheus query may answer"
     )
     jaeger_max_response_bytes: int = Field(
-        64 * 1024 * 1024, ge=1024, description="largest Jaeger answer read, in bytes"
+        128 * 1024 * 1024, ge=1024, description="largest Jaeger answer read, in bytes"
     )
     jaeger_max_spans: int = Field(
         100_000, ge=1, description="most spans one Jaeger answer may hold (all its traces)"

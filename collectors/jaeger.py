@@ -18,7 +18,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
-from collectors.http import BackendSession, display_url, too_large
+from collectors.http import JAEGER_MAX_RESPONSE_BYTES, BackendSession, display_url, too_large
 from collectors.jaeger_decode import decode_otlp, decode_v1_response
 from collectors.jaeger_json import parse_dependencies
 from collectors.wire import (
@@ -75,7 +75,7 @@ class JaegerCollector:
         self.display_url = display_url(self.url)
         self.timeout_s = timeout_s
         self.max_spans = int(max_spans)
-        self.session = session or BackendSession(BACKEND)
+        self.session = session or BackendSession(BACKEND, JAEGER_MAX_RESPONSE_BYTES)
         self.headers = dict(headers or {})
         self._api: str | None = None if api == "auto" else api
         self._lock = threading.Lock()
