@@ -15,7 +15,6 @@ docs/audit.md.
 from __future__ import annotations
 
 import copy
-import http.client
 import json
 import logging
 import random
@@ -30,16 +29,14 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from collectors.audit_log import AuditLog
-from collectors.wire import connection_reason, loads_strict
+from collectors.kube_calls import call_api, read_body, status_message
+from collectors.wire import loads_strict
 from mesh.audit import AuditEntry
 from mesh.errors import (
     AuditNotShared,
-    BackendAuthError,
     BackendDataError,
     BackendError,
     BackendQueryError,
-    BackendTimeout,
-    BackendUnavailable,
 )
 
 log = logging.getLogger("meshdash.audit")
@@ -128,7 +125,7 @@ class ConfigMapAuditLog:
         self._host = str(api_client.configuration.host or "")
         self.namespace = namespace
         self._local = local
-        self._timeout = (timeout_s, timeout_s)
+        self._timeout_s = float(timeout_s)
         self._budget = budget
         self._retry_every_s = retry_every_s
         self._pending: list[AuditEntry] = []  # applied changes not yet in the cluster, in order
@@ -257,7 +254,9 @@ class ConfigMapAuditLog:
                 if exc.status == 409:  # another replica appended (or created it) first
                     time.sleep(random.uniform(0, 0.02 * min(attempt + 1, 10)))
                     continue
-                raise BackendQueryError(BACKEND, f"ConfigMap {name}: {_message(exc)}") from None
+                raise BackendQueryError(
+                    BACKEND, f"ConfigMap {name}: {status_message(exc)}"
+                ) from None
             if dropped:
                 log.info("audit ConfigMap %s is full: %d oldest entries rotated out", name, dropped)
             return
@@ -288,49 +287,19 @@ class ConfigMapAuditLog:
         except ApiException as exc:
             if exc.status == 404:
                 return None
-            raise BackendQueryError(BACKEND, f"ConfigMap {name}: {_message(exc)}") from None
+            raise BackendQueryError(BACKEND, f"ConfigMap {name}: {status_message(exc)}") from None
         if not isinstance(obj, dict):
             raise BackendDataError(BACKEND, f"the ConfigMap {name} answer is not an object")
         return obj
 
     def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """One request, answer parsed as JSON; transport failures become typed backend errors
-        (an ApiException other than 401/403 passes for the caller to read its status)."""
-        try:
-            resp = fn(*args, _request_timeout=self._timeout, _preload_content=False)
-            try:
-                raw = resp.data
-            finally:
-                resp.release_conn()
-        except ApiException as exc:
-            if exc.status in (401, 403):
-                raise BackendAuthError(BACKEND, _message(exc)) from None
-            if exc.status == 0:
-                raise BackendUnavailable(BACKEND, exc.reason or "TLS failure") from None
-            raise
-        except urllib3.exceptions.MaxRetryError as exc:
-            if isinstance(exc.reason, urllib3.exceptions.NewConnectionError):
-                raise self._unreachable(exc) from None
-            if isinstance(exc.reason, urllib3.exceptions.TimeoutError):
-                raise BackendTimeout(BACKEND, f"no answer within {self._timeout[0]:g}s") from None
-            raise self._unreachable(exc) from None
-        except urllib3.exceptions.NewConnectionError as exc:
-            raise self._unreachable(exc) from None
-        except urllib3.exceptions.TimeoutError:
-            raise BackendTimeout(BACKEND, f"no answer within {self._timeout[0]:g}s") from None
-        except urllib3.exceptions.ProtocolError as exc:
-            if any(isinstance(a, http.client.IncompleteRead) for a in exc.args):
-                raise BackendDataError(BACKEND, "the answer was cut short") from None
-            raise self._unreachable(exc) from None
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise self._unreachable(exc) from None
+        """One request under the whole-request deadline (collectors/kube_calls.py), its answer
+        parsed as JSON (an ApiException other than 401/403 passes for the caller to read)."""
+        raw = call_api(read_body(fn), *args, host=self._host, timeout_s=self._timeout_s)
         try:
             return loads_strict(raw)
         except (TypeError, ValueError):
             raise BackendDataError(BACKEND, "the ConfigMap answer is not JSON") from None
-
-    def _unreachable(self, exc: BaseException) -> BackendUnavailable:
-        return BackendUnavailable(BACKEND, f"cannot reach {self._host}: {connection_reason(exc)}")
 
 
 def audit_for(settings: Any, api_client: client.ApiClient) -> AuditLog | ConfigMapAuditLog:
@@ -345,13 +314,3 @@ def audit_for(settings: Any, api_client: client.ApiClient) -> AuditLog | ConfigM
         local=local,
         timeout_s=settings.kube_timeout_s,
     )
-
-
-def _message(exc: ApiException) -> str:
-    try:
-        body = json.loads(exc.body or "")
-    except (TypeError, ValueError):
-        body = None
-    if isinstance(body, dict) and body.get("message"):
-        return str(body["message"])
-    return f"{exc.status} {exc.reason or ''}".strip()

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import http.client
-import json
 import logging
 import threading
 from collections import OrderedDict
@@ -30,8 +28,9 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from collectors.audit_configmaps import audit_for
-from collectors.http import deadline, watch_pools
-from collectors.wire import NotFiniteError, connection_reason, loads_strict, not_ready, ready_answer
+from collectors.http import watch_pools
+from collectors.kube_calls import call_api, read_body, status_message
+from collectors.wire import NotFiniteError, loads_strict, not_ready, ready_answer
 from mesh import validate
 from mesh.audit import AuditEntry
 from mesh.errors import (
@@ -39,7 +38,6 @@ from mesh.errors import (
     BackendDataError,
     BackendError,
     BackendQueryError,
-    BackendTimeout,
     BackendUnavailable,
     BadRequest,
     Conflict,
@@ -69,16 +67,6 @@ OWNER_KINDS = (
 )
 VERSION_LABELS = ("version", "app.kubernetes.io/version")
 APP_LABELS = ("app", "app.kubernetes.io/name")
-
-
-def _status_message(exc: ApiException) -> str:
-    try:
-        body = json.loads(exc.body or "")
-    except (TypeError, ValueError):
-        body = None
-    if isinstance(body, Mapping) and body.get("message"):
-        return str(body["message"])
-    return f"{exc.status} {exc.reason or ''}".strip()
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +113,6 @@ class KubeRouteStore:
         self._version = client.VersionApi(api_client)
         self._host = str(api_client.configuration.host or "")
         self._ready_namespace = ready_namespace
-        self._timeout = (timeout_s, timeout_s)
         self._timeout_s = float(timeout_s)
         # Whole-request deadlines: urllib3's timeouts restart at every byte received.
         watch_pools(api_client.rest_client.pool_manager)
@@ -187,67 +174,15 @@ class KubeRouteStore:
 
     # -- plumbing -------------------------------------------------------------------------------
     def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Call the client under one whole-request deadline (collectors/http.py): however the
-        server trickles, the call ends within the timeout, as a BackendTimeout."""
-        with deadline(self._timeout_s) as d:
-            try:
-                result = self._call_once(fn, *args, **kwargs)
-            except (BackendDataError, BackendUnavailable):
-                if d.expired:
-                    raise BackendTimeout(
-                        BACKEND, f"no answer within {self._timeout_s:g}s"
-                    ) from None
-                raise
-            if d.expired:  # what arrived before the cut is not the whole answer
-                raise BackendTimeout(BACKEND, f"no answer within {self._timeout_s:g}s")
-            return result
-
-    def _call_once(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Call the client; transport failures become typed backend errors (ApiException passes)."""
-        try:
-            return fn(*args, _request_timeout=self._timeout, **kwargs)
-        except ApiException as exc:
-            if exc.status == 0:
-                raise BackendUnavailable(BACKEND, exc.reason or "TLS failure") from None
-            if exc.status in (401, 403):
-                raise BackendAuthError(BACKEND, _status_message(exc)) from None
-            raise
-        except urllib3.exceptions.MaxRetryError as exc:
-            # NewConnectionError subclasses ConnectTimeoutError in urllib3: test it first.
-            if isinstance(exc.reason, urllib3.exceptions.NewConnectionError):
-                raise self._unreachable(exc) from None
-            if isinstance(exc.reason, urllib3.exceptions.TimeoutError):
-                raise BackendTimeout(BACKEND, f"no answer within {self._timeout[0]:g}s") from None
-            raise self._unreachable(exc) from None
-        except urllib3.exceptions.NewConnectionError as exc:
-            raise self._unreachable(exc) from None
-        except urllib3.exceptions.TimeoutError:
-            raise BackendTimeout(BACKEND, f"no answer within {self._timeout[0]:g}s") from None
-        except urllib3.exceptions.ProtocolError as exc:
-            if any(isinstance(a, http.client.IncompleteRead) for a in exc.args):
-                raise BackendDataError(
-                    BACKEND, "the answer was cut short (the connection closed mid-body)"
-                ) from None
-            raise self._unreachable(exc) from None
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise self._unreachable(exc) from None
-
-    def _unreachable(self, exc: BaseException) -> BackendUnavailable:
-        return BackendUnavailable(BACKEND, f"cannot reach {self._host}: {connection_reason(exc)}")
+        """Call the client under one whole-request deadline (collectors/kube_calls.py)."""
+        return call_api(fn, *args, host=self._host, timeout_s=self._timeout_s, **kwargs)
 
     def _fetch(self, fn: Callable[..., Any], *args: Any, what: str, **kwargs: Any) -> Any:
         """Call, read the whole answer inside _call (so a stall or a cut mid-body maps like a
         failed request), and parse it strictly: invalid JSON and NaN/Infinity, which no API
         server sends, are BackendDataError instead of a traceback or an invented weight."""
 
-        def send(*a: Any, **kw: Any) -> bytes:
-            resp = fn(*a, _preload_content=False, **kw)
-            try:
-                return resp.data
-            finally:
-                resp.release_conn()
-
-        raw = self._call(send, *args, **kwargs)
+        raw = self._call(read_body(fn), *args, **kwargs)
         try:
             return loads_strict(raw)
         except NotFiniteError as exc:
@@ -301,7 +236,7 @@ class KubeRouteStore:
                         f"the Istio networking API ({GROUP} "
                         f"{' or '.join(versions)}) is not served: is Istio installed?",
                     ) from None
-                raise BackendQueryError(BACKEND, _status_message(exc)) from None
+                raise BackendQueryError(BACKEND, status_message(exc)) from None
             with self._lock:
                 self._istio_version = version
             return self._items(body, plural)
@@ -328,7 +263,7 @@ class KubeRouteStore:
         except ApiException as exc:
             if exc.status == 404:
                 return []
-            raise BackendQueryError(BACKEND, _status_message(exc)) from None
+            raise BackendQueryError(BACKEND, status_message(exc)) from None
         except BackendAuthError as exc:
             # Fail closed: a controller we may not see could still own the route and revert
             # any edit, so the caller marks the namespace's routes read-only with this reason.
@@ -341,7 +276,7 @@ class KubeRouteStore:
         try:
             body = self._fetch(self._apps.list_namespaced_deployment, namespace, what="Deployment")
         except ApiException as exc:
-            raise BackendQueryError(BACKEND, _status_message(exc)) from None
+            raise BackendQueryError(BACKEND, status_message(exc)) from None
         versions: dict[str, list[str]] = {}
         label_keys: dict[str, str] = {}
         for dep in sorted(self._items(body, "deployments"), key=name_of):
@@ -417,7 +352,7 @@ class KubeRouteStore:
             return not_ready(exc, version)
         except ApiException as exc:  # /version refused: an auth proxy, or an old server
             kind = BackendAuthError if exc.status in (401, 403) else BackendQueryError
-            return not_ready(kind(BACKEND, _status_message(exc)), version)
+            return not_ready(kind(BACKEND, status_message(exc)), version)
         return ready_answer(f"can list VirtualServices in {self._ready_namespace}", version)
 
     def list_namespaces(self) -> tuple[str, ...]:
@@ -426,7 +361,7 @@ class KubeRouteStore:
         try:
             body = self._fetch(self._core.list_namespace, what="Namespace")
         except ApiException as exc:
-            raise BackendQueryError(BACKEND, _status_message(exc)) from None
+            raise BackendQueryError(BACKEND, status_message(exc)) from None
         names = []
         for item in self._items(body, "Namespace"):
             name = item.get("metadata", {}).get("name") if isinstance(item, Mapping) else None
@@ -466,7 +401,7 @@ class KubeRouteStore:
         except ApiException as exc:
             if exc.status == 404:
                 return None
-            raise BackendQueryError(BACKEND, _status_message(exc)) from None
+            raise BackendQueryError(BACKEND, status_message(exc)) from None
         self._remember(kind, obj)
         return obj
 
@@ -516,9 +451,9 @@ class KubeRouteStore:
                 raise self._conflict(write) from None
             if exc.status in (400, 422):
                 raise BadRequest(
-                    f"kubernetes refused {write.kind} {write.name}: {_status_message(exc)}"
+                    f"kubernetes refused {write.kind} {write.name}: {status_message(exc)}"
                 ) from None
-            raise BackendQueryError(BACKEND, _status_message(exc)) from None
+            raise BackendQueryError(BACKEND, status_message(exc)) from None
         if not isinstance(result, dict):
             raise BackendDataError(BACKEND, f"the {write.kind} answer is not an object")
         if not dry_run:

@@ -21,6 +21,7 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from collectors.kube_calls import call_api, read_body
 from mesh.errors import BackendUnavailable, Conflict, NotFound
 from mesh.rollout_plan import Progress, RolloutPlan
 
@@ -120,16 +121,21 @@ class KubeRolloutStore:
     def __init__(self, api_client: client.ApiClient, *, timeout_s: float = 10.0) -> None:
         self._core = client.CoreV1Api(api_client)
         self._coord = client.CoordinationV1Api(api_client)
-        self._timeout = (timeout_s, timeout_s)
+        self._host = str(api_client.configuration.host or "")
+        self._timeout_s = float(timeout_s)
 
     @classmethod
     def for_host(cls, host: str, **kwargs: Any) -> KubeRolloutStore:
         """Against an API server URL without credentials (tests use the in-test server)."""
         return cls(client.ApiClient(client.Configuration(host=host)), **kwargs)
 
-    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> bytes:
+        """One request's raw answer under the whole-request deadline (collectors/kube_calls.py);
+        404 and 409 become the store's own errors."""
         try:
-            return fn(*args, _request_timeout=self._timeout, _preload_content=False, **kwargs)
+            return call_api(
+                read_body(fn), *args, host=self._host, timeout_s=self._timeout_s, **kwargs
+            )
         except ApiException as exc:
             if exc.status == 404:
                 raise NotFound("not found") from None
@@ -138,12 +144,10 @@ class KubeRolloutStore:
                     "the rollout was changed meanwhile by another process; nothing was written"
                 ) from None
             raise BackendUnavailable("kubernetes", f"{exc.status} {exc.reason}") from None
-        except OSError as exc:
-            raise BackendUnavailable("kubernetes", str(exc)) from None
 
     def _get_json(self, fn: Any, *args: Any) -> dict | None:
         try:
-            return json.loads(self._call(fn, *args).data)
+            return json.loads(self._call(fn, *args))
         except NotFound:
             return None
 
@@ -164,7 +168,7 @@ class KubeRolloutStore:
                 self._core.list_namespaced_config_map, namespace, label_selector=selector
             )
         out = []
-        for obj in json.loads(body.data).get("items") or []:
+        for obj in json.loads(body).get("items") or []:
             data = obj.get("data") or {}
             if DATA_KEY in data:
                 out.append(_decode(data[DATA_KEY], obj["metadata"]["resourceVersion"]))
@@ -183,7 +187,7 @@ class KubeRolloutStore:
         else:
             body["metadata"]["resourceVersion"] = version
             resp = self._call(self._core.replace_namespaced_config_map, name, plan.namespace, body)
-        return json.loads(resp.data)["metadata"]["resourceVersion"]
+        return json.loads(resp)["metadata"]["resourceVersion"]
 
     def acquire(self, namespace: str, service: str, holder: str, now: float) -> bool:
         """Take or renew the Lease as leader election does: replace it carrying the
