@@ -221,6 +221,17 @@ def audit_reason(entry: Mapping[str, Any]) -> str:
     return reason
 
 
+AUDIT_COLUMNS = ("time", "who", "action", "change", "reason", "objects")
+
+
+def audit_rows(audit: Sequence[Mapping[str, Any]]) -> list[tuple[str, ...]]:
+    """The audit table's rows, the same in both report formats."""
+    return [
+        (e["time"], e["who"], e["action"], e.get("summary", ""), audit_reason(e), objects(e))
+        for e in audit
+    ]
+
+
 def _split(weights: Mapping[str, int] | None) -> str:
     if not weights:
         return "unknown"
@@ -293,20 +304,7 @@ def report_markdown(review: Mapping[str, Any]) -> str:
     out += ["## Audit entries", ""]
     audit = review.get("audit") or []
     if audit:
-        out += _md_table(
-            ["time", "who", "action", "change", "reason", "objects"],
-            [
-                (
-                    e["time"],
-                    e["who"],
-                    e["action"],
-                    e.get("summary", ""),
-                    audit_reason(e),
-                    objects(e),
-                )
-                for e in audit
-            ],
-        )
+        out += _md_table(AUDIT_COLUMNS, audit_rows(audit))
     else:
         out.append("No recorded change for this service.")
     out += ["", "## Appendix: statistics", ""]
@@ -553,20 +551,7 @@ def report_html(
     parts.append(_html_time(review))
     audit = review.get("audit") or []
     audit_html = (
-        _html_table(
-            ["time", "who", "action", "change", "reason", "objects"],
-            [
-                [
-                    e["time"],
-                    e["who"],
-                    e["action"],
-                    e.get("summary", ""),
-                    audit_reason(e),
-                    objects(e),
-                ]
-                for e in audit
-            ],
-        )
+        _html_table(AUDIT_COLUMNS, audit_rows(audit))
         if audit
         else "<p class='muted'>No recorded change for this service.</p>"
     )
