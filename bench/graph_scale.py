@@ -4,7 +4,7 @@
 
 Generates the mesh with the simulator's generic spec (demo/spec.py), writes its Istio series as
 OpenMetrics (demo/openmetrics.py), backfills a real Prometheus with promtool
-(tests/promserver.py), then measures, in a FRESH child process that only runs the app (so the
+(devtools/promserver.py), then measures, in a FRESH child process that only runs the app (so the
 generator's memory does not count): PromQL queries per refresh, the time Prometheus spent
 answering them (client-side wall time per query, and Prometheus's own
 prometheus_http_request_duration_seconds for /api/v1/query), the end-to-end graph time
@@ -108,7 +108,7 @@ def load_prometheus(spec, workdir: Path, minutes: float, step: float):
     """Write the mesh's series and backfill a Prometheus with them; returns (server, figures)."""
     from demo.mesh import DemoMesh
     from demo.openmetrics import write_openmetrics
-    from tests.promserver import PrometheusServer
+    from devtools.promserver import PrometheusServer
 
     start = END - minutes * 60
     mesh = DemoMesh(spec, clock=lambda: END, history_start=start)

@@ -41,7 +41,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import free_port  # noqa: E402
+from devtools.ports import free_port  # noqa: E402
 
 QUERIES_PER_SET = 3  # collectors/prometheus.py QUERIES_PER_REFRESH
 REFRESH_S = 15
@@ -251,13 +251,13 @@ def run(label: str, prom_url: str, workers: int, redis_url: str | None, args, wo
 def start_prometheus(workdir: Path):
     from demo.openmetrics import write_series
     from demo.series import mesh_series
-    from tests.integration.conftest import (
+    from devtools.promserver import PrometheusServer
+    from devtools.scenarios import (
         SCENARIO_END,
         SCENARIO_START,
         SCENARIO_STEP,
         build_scenarios,
     )
-    from tests.promserver import PrometheusServer
 
     prom = PrometheusServer(workdir / "prom")
     om = workdir / "scenarios.om"

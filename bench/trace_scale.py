@@ -275,8 +275,8 @@ def browser(traces: list[Trace]) -> dict[int, dict[str, float]]:
     from app import create_app
     from collectors.jaeger import JaegerCollector
     from config import Settings
+    from devtools.livesrv import serve
     from services import Services
-    from tests.livesrv import serve
 
     class NoTelemetry:
         name = "none"

@@ -37,8 +37,8 @@ from typing import Any
 import requests
 import yaml
 
+from devtools.promserver import PrometheusServer
 from tests.kubeserver import FakeKube
-from tests.promserver import PrometheusServer
 
 Poison = Callable[[bytes, str], bytes]  # (upstream body, "NaN" or "+Inf") -> poisoned body
 

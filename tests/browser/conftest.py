@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.livesrv import LiveApp, serve
+from devtools.livesrv import LiveApp, serve
 
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(os.environ.get("MESHDASH_SHOTS", "/tmp/meshdash-shots"))

@@ -16,6 +16,8 @@ from playwright.sync_api import expect
 from api import SERVICES_KEY
 from app import create_app
 from config import Settings
+from devtools.livesrv import serve
+from devtools.promserver import require_prometheus
 from tests.browser.test_topology_page import wait_for_nodes
 from tests.faultservers import (
     END,
@@ -24,8 +26,6 @@ from tests.faultservers import (
     kubeconfig,
     start_backends,
 )
-from tests.livesrv import serve
-from tests.promserver import require_prometheus
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 

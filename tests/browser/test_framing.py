@@ -16,7 +16,7 @@ import pytest
 
 from app import create_app
 from config import Settings
-from tests.livesrv import serve
+from devtools.livesrv import serve
 
 pytestmark = pytest.mark.browser
 

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from app import create_app
 from config import Settings
-from tests.livesrv import serve
+from devtools.livesrv import serve
 
 pytestmark = pytest.mark.browser
 

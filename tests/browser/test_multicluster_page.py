@@ -13,6 +13,8 @@ from playwright.sync_api import expect
 
 from app import create_app
 from config import Settings
+from devtools.livesrv import LiveApp, serve
+from devtools.promserver import require_prometheus
 from tests.browser.conftest import (  # noqa: F401  (fixtures)
     browser_context_args,
     browser_type_launch_args,
@@ -21,8 +23,6 @@ from tests.browser.conftest import (  # noqa: F401  (fixtures)
 )
 from tests.browser.test_topology_page import wait_for_nodes
 from tests.integration.multicluster_scenario import END, NS, ClusterServers, start_servers
-from tests.livesrv import LiveApp, serve
-from tests.promserver import require_prometheus
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 

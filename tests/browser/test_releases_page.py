@@ -15,8 +15,8 @@ from playwright.sync_api import expect
 from app import create_app
 from config import Settings
 from demo.routes import DemoRouteStore, seed_objects
+from devtools.livesrv import serve
 from services import build_services
-from tests.livesrv import serve
 
 pytestmark = pytest.mark.browser
 

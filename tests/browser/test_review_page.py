@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 
 from app import create_app
 from config import Settings
-from tests.livesrv import serve
+from devtools.livesrv import serve
 from tests.review_demo import WITHOUT_V3, demo_services
 
 pytestmark = pytest.mark.browser

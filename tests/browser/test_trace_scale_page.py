@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from bench.trace_scale import JaegerAnswers, synthetic_trace
-from tests.livesrv import serve
+from devtools.livesrv import serve
 
 pytestmark = pytest.mark.browser
 

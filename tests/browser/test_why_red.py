@@ -14,9 +14,9 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
+from devtools.livesrv import LiveApp, serve
 from tests.browser.conftest import cy_click
 from tests.browser.test_topology_page import BOOKINFO, wait_for_nodes
-from tests.livesrv import LiveApp, serve
 
 pytestmark = pytest.mark.browser
 

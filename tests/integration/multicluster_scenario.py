@@ -213,8 +213,8 @@ class ClusterServers:
 
 
 def start_servers(workdir: Path) -> ClusterServers:
-    """Three real Prometheus servers backfilled with promtool (tests/promserver.py)."""
-    from tests.promserver import PrometheusServer
+    """Three real Prometheus servers backfilled with promtool (devtools/promserver.py)."""
+    from devtools.promserver import PrometheusServer
 
     started = []
     try:

@@ -28,6 +28,8 @@ from demo.bookinfo import bookinfo_spec
 from demo.mesh import DemoMesh
 from demo.openmetrics import write_series
 from demo.series import mesh_series
+from devtools.livesrv import serve
+from devtools.promserver import PrometheusServer, require_prometheus
 from tests.browser.conftest import (  # noqa: F401  (fixtures)
     browser_context_args,
     browser_type_launch_args,
@@ -36,8 +38,6 @@ from tests.browser.conftest import (  # noqa: F401  (fixtures)
 from tests.browser.test_workload_markers import MARKERS
 from tests.conftest import REPO, free_port
 from tests.kubeserver import FakeKube
-from tests.livesrv import serve
-from tests.promserver import PrometheusServer, require_prometheus
 from tests.unit.test_kube_store import docs
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]

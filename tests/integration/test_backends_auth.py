@@ -38,14 +38,14 @@ from demo.jaeger_server import start_demo_jaeger
 from demo.mesh import DemoMesh
 from demo.openmetrics import write_series
 from demo.series import mesh_series
+from devtools.livesrv import serve
+from devtools.promserver import PrometheusServer, require_prometheus
+from devtools.scenarios import SCENARIO_END, SCENARIO_STEP
 from tests.browser.conftest import (  # noqa: F401  (fixtures: Debian chromium for `page`)
     browser_context_args,
     browser_type_launch_args,
 )
 from tests.dashcalls import DashCalls, banners
-from tests.integration.conftest import SCENARIO_END, SCENARIO_STEP
-from tests.livesrv import serve
-from tests.promserver import PrometheusServer, require_prometheus
 
 pytestmark = pytest.mark.integration
 

@@ -31,9 +31,9 @@ from demo.series import mesh_series
 from demo.spec import Call, ErrorModel, LatencyModel, MeshSpec, Workload
 from demo.state import TrafficState
 from demo.traffic import TrafficModel
+from devtools.promserver import PrometheusServer, require_prometheus
 from mesh.canary import CanaryQuery, Verdict, analyze_telemetry, version_figures
 from services import Services
-from tests.promserver import PrometheusServer, require_prometheus
 from views.canary import canary_view, parse_canary_params
 
 pytestmark = pytest.mark.integration

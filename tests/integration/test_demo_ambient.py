@@ -15,9 +15,9 @@ from demo.bookinfo import bookinfo_spec
 from demo.mesh import DemoMesh
 from demo.openmetrics import write_series
 from demo.series import mesh_series
+from devtools.promserver import PrometheusServer, require_prometheus
 from mesh.graph import build_graph, graph_json
 from mesh.records import GraphQuery, GraphView
-from tests.promserver import PrometheusServer, require_prometheus
 
 pytestmark = pytest.mark.integration
 

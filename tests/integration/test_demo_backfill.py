@@ -19,10 +19,10 @@ from collectors.prometheus import (
     requests_query,
 )
 from demo.telemetry import quantiles
+from devtools.promserver import PrometheusServer, require_prometheus
 from mesh.metrics import histogram_quantile
 from mesh.records import GraphQuery, GraphView
 from mesh.reporters import counted_once
-from tests.promserver import PrometheusServer, require_prometheus
 
 pytestmark = pytest.mark.integration
 

@@ -25,6 +25,7 @@ import pytest
 from api import SERVICES_KEY
 from app import create_app
 from config import Settings
+from devtools.promserver import PrometheusServer, require_prometheus
 from tests.dashcalls import DashCalls, banners
 from tests.faultservers import (
     END,
@@ -36,7 +37,6 @@ from tests.faultservers import (
     poison_prometheus,
     start_backends,
 )
-from tests.promserver import PrometheusServer, require_prometheus
 
 pytestmark = pytest.mark.integration
 

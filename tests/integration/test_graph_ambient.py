@@ -15,11 +15,11 @@ import pytest
 
 from collectors.prometheus import QUERIES_PER_REFRESH, PrometheusCollector
 from demo.openmetrics import write_series
+from devtools.promserver import PrometheusServer, require_prometheus
 from mesh.graph import build_graph, graph_json
 from mesh.records import GraphQuery, GraphView
 from mesh.waypoints import without_waypoints
 from tests.integration import ambient_scenario as sc
-from tests.promserver import PrometheusServer, require_prometheus
 
 pytestmark = pytest.mark.integration
 

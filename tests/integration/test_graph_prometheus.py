@@ -389,8 +389,8 @@ def hand_prometheus(tmp_path_factory):
 
     from demo.openmetrics import write_series
     from demo.series import CounterSeries, HistogramSeries
+    from devtools.promserver import PrometheusServer, require_prometheus
     from mesh.metrics import ISTIO_BUCKETS_MS
-    from tests.promserver import PrometheusServer, require_prometheus
 
     require_prometheus()
     times = HAND_END - 600 + 15 * np.arange(41, dtype=np.float64)

@@ -17,10 +17,10 @@ import pytest
 from collectors.prometheus import QUERIES_PER_REFRESH, PrometheusCollector
 from collectors.prometheus_clusters import ClusterPrometheus
 from demo.openmetrics import write_series
+from devtools.promserver import PrometheusServer, require_prometheus
 from mesh.graph import build_graph, graph_json, security_summary
 from mesh.records import GraphQuery, GraphView
 from tests.integration import reporters_scenario as sc
-from tests.promserver import PrometheusServer, require_prometheus
 
 pytestmark = pytest.mark.integration
 

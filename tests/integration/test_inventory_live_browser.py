@@ -10,13 +10,13 @@ from playwright.sync_api import expect
 
 from app import create_app
 from config import Settings
+from devtools.livesrv import serve
 from tests.browser.conftest import (  # noqa: F401  (fixtures)
     browser_context_args,
     browser_type_launch_args,
     shot,
 )
 from tests.browser.test_inventory_pages import rows, shots
-from tests.livesrv import serve
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 

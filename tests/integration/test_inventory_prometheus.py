@@ -176,7 +176,7 @@ def test_unknown_namespace_is_not_found_with_suggestions(prometheus, scenario_ti
 def twenty(tmp_path_factory):
     """A real Prometheus holding 20 namespaces x 3 services x 2 versions (bench generator)."""
     from bench.graph_scale import END, load_prometheus, scale_spec
-    from tests.promserver import require_prometheus
+    from devtools.promserver import require_prometheus
 
     require_prometheus()
     spec = scale_spec(namespaces=20, services_per_namespace=3, seed=11)

@@ -29,7 +29,7 @@ from demo.mesh import DemoMesh
 from demo.openmetrics import write_series
 from demo.series import mesh_series
 from demo.spec import Call, LatencyModel, MeshSpec, Workload
-from tests.promserver import PrometheusServer, require_prometheus
+from devtools.promserver import PrometheusServer, require_prometheus
 
 pytestmark = pytest.mark.integration
 

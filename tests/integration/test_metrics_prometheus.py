@@ -1,7 +1,7 @@
 """Service series from a REAL Prometheus match PromQL's own range queries, version by version.
 
 The session's Prometheus (tests/integration/conftest.py) holds the `timeline` scenario
-(tests/integration/series_scenario.py): reviews split v1 60 / v2 30 / v3 10, an unmeshed caller,
+(devtools/timeline_scenario.py): reviews split v1 60 / v2 30 / v3 10, an unmeshed caller,
 and an error burst in v2 only. Expectations here are written independently as plain PromQL,
 mostly from the destination reporter (which sees every request to a meshed service once), and
 compared point by point: rates within 2 %, quantiles within 5 %, and nothing where PromQL has
@@ -19,9 +19,7 @@ from app import create_app
 from collectors.prometheus_series import QUERIES_PER_VIEW, PrometheusSeries
 from config import Settings
 from demo.series_source import DemoSeriesSource
-from mesh.series import TOTAL, ServiceSeries, Target, build_service_series, series_query
-from services import Services
-from tests.integration.series_scenario import (
+from devtools.timeline_scenario import (
     BURST_ERROR_RATE,
     BURST_VERSION,
     LOADGEN_RPS,
@@ -31,6 +29,8 @@ from tests.integration.series_scenario import (
     UNKNOWN_RPS,
     burst_times,
 )
+from mesh.series import TOTAL, ServiceSeries, Target, build_service_series, series_query
+from services import Services
 
 pytestmark = pytest.mark.integration
 

@@ -20,6 +20,7 @@ import requests
 from api import SERVICES_KEY
 from app import create_app
 from config import Settings
+from devtools.promserver import require_prometheus
 from tests.dashcalls import DashCalls, banners, text
 from tests.faultservers import FaultProxy, poison_prometheus
 from tests.integration.multicluster_scenario import (
@@ -29,7 +30,6 @@ from tests.integration.multicluster_scenario import (
     ClusterServers,
     start_servers,
 )
-from tests.promserver import require_prometheus
 
 pytestmark = pytest.mark.integration
 

@@ -20,13 +20,13 @@ from collectors.rollout_store import LEASE_S, KubeRolloutStore, object_name
 from config import Settings
 from demo.openmetrics import write_series
 from demo.series import mesh_series
+from devtools.promserver import PrometheusServer, require_prometheus
 from mesh.errors import Conflict, Forbidden
 from ops.metrics import Metrics
 from security import Identity
 from services import Services
 from tests.integration.test_canary_prometheus import END, START, STEP, _scenario
 from tests.kubeserver import FakeKube
-from tests.promserver import PrometheusServer, require_prometheus
 from views import rollouts
 from views.rollouts import control, rollout_detail, start_rollout, tick
 

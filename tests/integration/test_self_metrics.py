@@ -10,8 +10,8 @@ import requests
 
 from app import create_app
 from config import Settings
-from tests.livesrv import serve
-from tests.promserver import PrometheusServer, free_port, require_prometheus
+from devtools.livesrv import serve
+from devtools.promserver import PrometheusServer, free_port, require_prometheus
 
 pytestmark = pytest.mark.integration
 

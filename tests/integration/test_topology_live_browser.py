@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from app import create_app
 from config import Settings
+from devtools.livesrv import serve
 from tests.browser.conftest import (  # noqa: F401  (fixtures)
     browser_context_args,
     browser_type_launch_args,
@@ -17,7 +18,6 @@ from tests.browser.conftest import (  # noqa: F401  (fixtures)
     shot,
 )
 from tests.browser.test_topology_page import wait_for_nodes
-from tests.livesrv import serve
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 

@@ -13,11 +13,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from app import create_app
 from collectors.cache import CachedTelemetry, SharedCache
 from config import Settings
+from devtools.livesrv import serve
 from mesh.errors import BackendAuthError
 from mesh.records import GraphQuery, GraphTelemetry
 from ops.metrics import Metrics
 from services import Services
-from tests.livesrv import serve
 
 LIVE = {"prometheus_url": "http://127.0.0.1:1", "default_namespaces": ("shop",)}
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import requests
 from werkzeug.serving import make_server
 
-from tests.conftest import free_port
+from devtools.ports import free_port
 
 
 @dataclass
