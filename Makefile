@@ -28,11 +28,13 @@ test-deps:
 
 test: test-deps
 	$(PYTHON) -m ruff check .
+	$(PYTHON) -c "import sys, importlinter.cli as c; sys.exit(c.lint_imports())"
 	$(PYTHON) -m pytest -q
 
 lint:
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
+	$(PYTHON) -c "import sys, importlinter.cli as c; sys.exit(c.lint_imports())"
 
 format:
 	$(PYTHON) -m ruff check --fix .

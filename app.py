@@ -11,15 +11,15 @@ import dash
 from dash import dcc, html
 
 import api
-import http_guards
 from collectors.http import display_url
-from config import Settings
 from dashboards import PAGES
 from dashboards.shell import header, register_shell
-from ops import register_ops
 from ops.logging_setup import configure_logging
-from ops.rollout_ticker import start_rollout_driver
-from services import Services, build_services
+from serving import guards
+from serving.ops_endpoints import register_ops
+from serving.rollout_ticker import start_rollout_driver
+from wiring.services import Services, build_services
+from wiring.settings import Settings
 
 log = logging.getLogger("meshdash")
 
@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         suppress_callback_exceptions=True,
         assets_folder="assets",
     )
-    http_guards.install(app.server, services.settings)  # body size, framing, client, no 500s
+    guards.install(app.server, services.settings)  # body size, framing, client, no 500s
     api.register(app.server, services)
     register_ops(app.server, services)  # /healthz, /readyz, /metrics, request timing
     start_rollout_driver(services)  # guided rollouts: only where writes are enabled
@@ -174,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         host=settings.host,
         port=settings.port,
         debug=False,
-        request_handler=http_guards.DevRequestHandler,
+        request_handler=guards.DevRequestHandler,
     )
 
 

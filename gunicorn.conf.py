@@ -10,7 +10,7 @@
 - With several workers, prometheus_client's multiprocess mode aggregates every worker's
   meshdash_* series in one /metrics answer (PROMETHEUS_MULTIPROC_DIR, emptied at start).
 - Logs: JSON lines, gunicorn's access log included (ops/logging_setup.py).
-- Identity headers sent twice are marked in pre_request (security.py refuses them with a 400):
+- Identity headers sent twice are marked in pre_request (access/security.py refuses them with a 400):
   WSGI joins repeats into one comma-separated value, which the app cannot tell from a list.
 """
 
@@ -67,7 +67,9 @@ if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 
 
 def _logconfig() -> dict:
-    from ops.logging_setup import GUNICORN_LOGCONFIG  # imports ops.metrics: after the line above
+    from ops.logging_setup import (
+        GUNICORN_LOGCONFIG,  # imports ops.self_metrics: after the line above
+    )
 
     return GUNICORN_LOGCONFIG
 
@@ -98,7 +100,7 @@ def child_exit(server, worker) -> None:
 def pre_request(worker, req) -> None:
     """Mark identity headers the client sent more than once (security.REPEATED_HEADER); drop
     any marker the client sent itself."""
-    from security import REPEATED_HEADER, repeated_identity_headers
+    from access.security import REPEATED_HEADER, repeated_identity_headers
 
     marker = REPEATED_HEADER.upper()
     req.headers = [(n, v) for n, v in req.headers if n.upper() != marker]

@@ -8,8 +8,8 @@ set MESHDASH_CACHE_REDIS_URL to share one cache (and its single flight) between 
 from __future__ import annotations
 
 from app import create_app
-from config import Settings
 from ops.logging_setup import configure_logging
+from wiring.settings import Settings
 
 settings = Settings()
 configure_logging(settings.log_level)

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, jsonify, request
+from flask import Blueprint, Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from api import errors
 from mesh.errors import MeshdashError
-from services import Services
-
-SERVICES_KEY = "meshdash.services"
-
-
-def services() -> Services:
-    """The app's one Services object, as stored on the Flask app by create_app."""
-    return current_app.extensions[SERVICES_KEY]
+from wiring.services import SERVICES_KEY, Services
 
 
 def register(server: Flask, svc: Services) -> None:
-    import security
-    from api import canary, graph, inventory, investigate, metrics, review, rollouts, routes, traces
+    from access import security
+    from api import canary, graph, history, inventory, investigate, review, rollouts, routes, traces
 
     server.extensions[SERVICES_KEY] = svc
     errors.install(server)
@@ -28,7 +21,7 @@ def register(server: Flask, svc: Services) -> None:
     for module in (
         graph,
         investigate,
-        metrics,
+        history,
         canary,
         review,
         traces,

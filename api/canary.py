@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from api import services
 from views.canary import canary_view, parse_canary_params
+from wiring.services import services
 
 
 def register(bp: Blueprint) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
-from api import services
 from views.graph import graph_view_json, parse_graph_params
+from wiring.services import services
 
 
 def register(bp: Blueprint) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from api import services
 from views.inventory import list_view, overview_view, parse_list_params, parse_window
+from wiring.services import services
 
 
 def register(bp: Blueprint) -> None:

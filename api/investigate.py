@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from api import services
 from views.investigation import investigate_view, parse_investigate_params
+from wiring.services import services
 
 
 def register(bp: Blueprint) -> None:

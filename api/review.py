@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from api import services
 from dashboards.components.canary_panel import report_document
 from views.review import parse_review_params, review_view
+from wiring.services import services
 
 
 def register(bp: Blueprint) -> None:

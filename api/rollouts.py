@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-import security
-from api import services
+from access import security
 from mesh.errors import BadRequest
 from views.rollouts import control, parse_command, rollout_detail, rollouts_list, start_rollout
 from views.routes import parse_namespace
+from wiring.services import services
 
 
 def register(bp: Blueprint) -> None:

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-import security
-from api import services
+from access import security
 from mesh.errors import BadRequest
 from views.routes import (
     audit_list,
@@ -19,6 +18,7 @@ from views.routes import (
     route_detail,
     routes_list,
 )
+from wiring.services import services
 
 
 def register(bp: Blueprint) -> None:

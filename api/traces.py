@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from api import services
 from views.traces import parse_search_params, parse_trace_id, search_view, trace_view_json
+from wiring.services import services
 
 
 def register(bp: Blueprint) -> None:

@@ -154,8 +154,8 @@ def measure(url: str, namespaces: list[str], refreshes: int) -> dict[str, Any]:
     import requests
 
     from collectors.prometheus import PrometheusCollector
-    from mesh.graph import build_graph, graph_json
-    from mesh.records import GraphQuery, GraphView
+    from mesh.graph.build import build_graph, graph_json
+    from mesh.telemetry_records import GraphQuery, GraphView
 
     class TimedSession(requests.Session):
         """Wall time of each HTTP exchange, body included (stream=False reads it in send)."""
@@ -214,8 +214,8 @@ def measure(url: str, namespaces: list[str], refreshes: int) -> dict[str, Any]:
     # The same refresh through the app: GET /api/graph (Flask test client, JSON serialisation),
     # with the app's own collector timed the same way.
     from app import create_app
-    from config import Settings
-    from services import Services
+    from wiring.services import Services
+    from wiring.settings import Settings
 
     settings = Settings(
         prometheus_url=url, prometheus_timeout_s=120.0, default_namespaces=tuple(namespaces[:1])

@@ -40,8 +40,8 @@ def measure(url: str, namespaces: list[str], refreshes: int) -> dict[str, list[d
     from app import create_app
     from collectors.prometheus import PrometheusCollector
     from collectors.prometheus_inventory import PrometheusInventory
-    from config import Settings
-    from services import Services
+    from wiring.services import Services
+    from wiring.settings import Settings
 
     class TimedSession(requests.Session):
         def __init__(self) -> None:

@@ -37,8 +37,8 @@ if str(REPO) not in sys.path:
 
 from collectors.jaeger_json import trace_to_v1  # noqa: E402
 from mesh.errors import NotFound  # noqa: E402
-from mesh.trace_records import Dependency, Process, RefType, Span, SpanRef, Tag, Trace, TraceQuery  # noqa: E402
-from mesh.traces import adjust, blocking, build_tree, critical_path, self_times  # noqa: E402
+from mesh.traces.analysis import adjust, blocking, build_tree, critical_path, self_times  # noqa: E402
+from mesh.traces.records import Dependency, Process, RefType, Span, SpanRef, Tag, Trace, TraceQuery  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -183,8 +183,8 @@ def server_side(trace: Trace, repeat: int) -> dict[str, float]:
 
 
 def _services(trace: Trace):
-    from config import Settings
-    from services import Services
+    from wiring.services import Services
+    from wiring.settings import Settings
 
     class NoTelemetry:
         name = "none"
@@ -274,15 +274,15 @@ def browser(traces: list[Trace]) -> dict[int, dict[str, float]]:
 
     from app import create_app
     from collectors.jaeger import JaegerCollector
-    from config import Settings
     from devtools.livesrv import serve
-    from services import Services
+    from wiring.services import Services
+    from wiring.settings import Settings
 
     class NoTelemetry:
         name = "none"
 
         def graph_telemetry(self, query):
-            from mesh.records import GraphTelemetry
+            from mesh.telemetry_records import GraphTelemetry
 
             return GraphTelemetry(query=query)
 

@@ -31,13 +31,13 @@ from kubernetes.client.exceptions import ApiException
 from collectors.audit_log import AuditLog
 from collectors.kube_calls import call_api, read_body, status_message
 from collectors.wire import loads_strict
-from mesh.audit import AuditEntry
 from mesh.errors import (
     AuditNotShared,
     BackendDataError,
     BackendError,
     BackendQueryError,
 )
+from mesh.releases.audit import AuditEntry
 
 log = logging.getLogger("meshdash.audit")
 BACKEND = "kubernetes"

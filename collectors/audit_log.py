@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from mesh.audit import AuditEntry
+from mesh.releases.audit import AuditEntry
 
 log = logging.getLogger("meshdash.audit")
 _BLOCK = 64 * 1024

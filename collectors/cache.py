@@ -47,20 +47,19 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import redis
 from flask_caching.backends import BaseCache, RedisCache, SimpleCache
 
 from collectors.wire import ready_answer, ready_entry
-from config import Settings
-from mesh.canary import CanaryQuery, CanaryTelemetry
+from mesh.canary.analysis import CanaryQuery, CanaryTelemetry
 from mesh.errors import BackendError, BackendTimeout, Busy, RateLimited
-from mesh.records import GraphQuery, GraphTelemetry
 from mesh.series import SeriesQuery, SeriesTelemetry
-from mesh.trace_records import Trace, TraceQuery
-from ops.metrics import SATURATED, Metrics
+from mesh.telemetry_records import GraphQuery, GraphTelemetry
+from mesh.traces.records import Trace, TraceQuery
+from ops.self_metrics import SATURATED, Metrics
 
 log = logging.getLogger("meshdash.cache")
 
@@ -282,6 +281,20 @@ class BoundedSimpleCache(SimpleCache):
             return False if self.has(key) else self.set(key, value, timeout)
 
 
+class CacheSettings(Protocol):
+    """The settings the cache reads (wiring.settings.Settings has them): a Protocol, so the
+    sources do not import the front door above them."""
+
+    prometheus_timeout_s: float
+    jaeger_timeout_s: float
+    kube_timeout_s: float
+    backend_concurrency: int
+    backend_waiters: int
+    refresh_interval_s: int
+    cache_redis_url: str | None
+    cache_max_bytes: int
+
+
 class SharedCache:
     """The store, the single-flight locks, the backend limiter and the metrics they report to."""
 
@@ -313,7 +326,7 @@ class SharedCache:
         self._store_skip_until = 0.0  # time.monotonic() before which the store is not asked
 
     @classmethod
-    def from_settings(cls, settings: Settings, metrics: Metrics) -> SharedCache:
+    def from_settings(cls, settings: CacheSettings, metrics: Metrics) -> SharedCache:
         """SimpleCache in process, or RedisCache when settings.cache_redis_url is set."""
         timeouts = {
             "prometheus": settings.prometheus_timeout_s,

@@ -37,7 +37,7 @@ from mesh.errors import (
     BackendUnavailable,
     NotFound,
 )
-from mesh.trace_records import Dependency, Trace, TraceQuery
+from mesh.traces.records import Dependency, Trace, TraceQuery
 
 BACKEND = "jaeger"
 ApiFlavour = Literal["auto", "v1", "v3"]

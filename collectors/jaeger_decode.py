@@ -35,8 +35,8 @@ from collectors.jaeger_json import (
     parse_v1_response,
 )
 from collectors.wire import loads_strict
-from mesh.trace_records import Log, Process, RefType, Span, SpanRef, Tag, Trace
-from mesh.traces import canonical_span_id, canonical_trace_id
+from mesh.traces.analysis import canonical_span_id, canonical_trace_id
+from mesh.traces.records import Log, Process, RefType, Span, SpanRef, Tag, Trace
 
 _TAG_CACHE_MAX = 200_000
 

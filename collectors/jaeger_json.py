@@ -22,7 +22,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from mesh.errors import BackendDataError
-from mesh.trace_records import (
+from mesh.traces.analysis import canonical_span_id, canonical_trace_id
+from mesh.traces.records import (
     Dependency,
     Log,
     Process,
@@ -33,7 +34,6 @@ from mesh.trace_records import (
     Trace,
     TraceSummary,
 )
-from mesh.traces import canonical_span_id, canonical_trace_id
 
 BACKEND = "jaeger"
 

@@ -32,7 +32,6 @@ from collectors.http import watch_pools
 from collectors.kube_calls import call_api, read_body, status_message
 from collectors.wire import NotFiniteError, loads_strict, not_ready, ready_answer
 from mesh import validate
-from mesh.audit import AuditEntry
 from mesh.errors import (
     BackendAuthError,
     BackendDataError,
@@ -43,7 +42,9 @@ from mesh.errors import (
     Conflict,
     NotFound,
 )
-from mesh.istio_objects import (
+from mesh.releases.audit import AuditEntry
+from mesh.routing.diff import conflict_error
+from mesh.routing.objects import (
     DESTINATION_RULE,
     GROUP,
     PLURALS,
@@ -52,8 +53,7 @@ from mesh.istio_objects import (
     name_of,
     resource_version,
 )
-from mesh.route_diff import conflict_error
-from mesh.route_selection import ServiceRoutes, service_names, service_routes
+from mesh.routing.selection import ServiceRoutes, service_names, service_routes
 
 log = logging.getLogger("meshdash.kube")
 T = TypeVar("T")

@@ -6,7 +6,7 @@ selected with one anchored regex of escaped names (DESIGN.md "Queries per refres
 
 Reporters (DESIGN.md, as Kiali's namespace graph): the requests and TCP bytes queries read every
 report that may count (traffic_parts) with `reporter` and `connection_security_policy` in the
-`by` clause, and mesh/reporters.py counts each request once per edge after the query: the
+`by` clause, and mesh/graph/reporters.py counts each request once per edge after the query: the
 caller's report for traffic starting inside the selection, the destination's for traffic
 entering it from elsewhere or from unmeshed callers, and the caller's for requests that reached
 no pod of a selected host. Latency comes from the destination reporter, because it excludes the
@@ -44,7 +44,15 @@ from mesh.errors import (
     BackendUnavailable,
     BadRequest,
 )
-from mesh.records import (
+from mesh.graph.edge_keys import (
+    FALLBACK_LABELS,
+    destination_endpoint,
+    edge_labels,
+    fallback_arms,
+    source_endpoint,
+)
+from mesh.graph.reporters import REPORTERS
+from mesh.telemetry_records import (
     UNKNOWN,
     Endpoint,
     GraphQuery,
@@ -53,14 +61,6 @@ from mesh.records import (
     LatencyQuantiles,
     RequestRate,
     TcpRate,
-)
-from mesh.reporters import REPORTERS
-from mesh.viewkeys import (
-    FALLBACK_LABELS,
-    destination_endpoint,
-    edge_labels,
-    fallback_arms,
-    source_endpoint,
 )
 
 BACKEND = "prometheus"
@@ -90,7 +90,7 @@ Matchers = tuple[tuple[str, str, str], ...]
 
 
 # The destination-side reports: a destination sidecar's, or in ambient mode the waypoint's
-# (mesh/reporters.py counts the waypoint's only where no sidecar reported the edge).
+# (mesh/graph/reporters.py counts the waypoint's only where no sidecar reported the edge).
 DESTINATION_SIDE = "destination|waypoint"
 
 
@@ -146,7 +146,7 @@ def traffic_parts(namespaces: Iterable[str]) -> tuple[Matchers, ...]:
       waypoint's report is the destination side of L7 (an ambient caller has no report of its
       own) and ztunnel's L4 reports are source/destination ones.
 
-    The parts are disjoint series. With `reporter` in the `by` clause, mesh/reporters.py then
+    The parts are disjoint series. With `reporter` in the `by` clause, mesh/graph/reporters.py then
     counts each request once, per edge, after the query: so the number of queries stays, and a
     per-cluster Prometheus that holds only one side of an edge still gives the merge its part.
     """
@@ -218,7 +218,7 @@ def _rates(metric: str, parts: Iterable[Matchers], window: str) -> str:
 
 
 def _grouped(metric: str, parts: Iterable[Matchers], q: GraphQuery, labels: Iterable[str]) -> str:
-    """`sum by (labels)` over the parts, one arm per workload-name fallback (mesh.viewkeys
+    """`sum by (labels)` over the parts, one arm per workload-name fallback (mesh.graph.edge_keys
     fallback_arms): series of workloads without app labels are grouped by the workload too."""
     parts = tuple(parts)
     labels = tuple(labels)

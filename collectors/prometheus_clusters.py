@@ -37,8 +37,8 @@ from collectors.prometheus import BACKEND, QUERIES_PER_REFRESH, REPORTER_TAG
 from collectors.prometheus_series import series_telemetry
 from collectors.wire import ready_entry
 from mesh.errors import BackendDataError, BackendError, BackendTimeout, BackendUnavailable
-from mesh.records import GraphQuery, GraphTelemetry, MissingPart
 from mesh.series import SeriesQuery, SeriesTelemetry
+from mesh.telemetry_records import GraphQuery, GraphTelemetry, MissingPart
 
 T = TypeVar("T")
 

@@ -5,7 +5,7 @@
    compare two labels). The overview groups by the few labels a namespace roll-up needs; a list
    by every label that names its services, workloads, apps and versions.
 2. Lists only: the destination reporter's latency buckets summed per entity. p95 is computed
-   from them as PromQL's histogram_quantile does (mesh/metrics.py), which stays exact when one
+   from them as PromQL's histogram_quantile does (mesh/quantiles.py), which stays exact when one
    Prometheus per cluster answers and equal label sets are added (prometheus_clusters).
 
 Namespaces, when given, select series whose destination OR source namespace is one of them,
@@ -24,47 +24,17 @@ from collectors.prometheus import BACKEND, DURATION_BUCKET, REQUESTS_TOTAL
 from mesh import validate
 from mesh.errors import BackendDataError, BadRequest
 from mesh.inventory import (
+    ENTITY_LABELS,
+    LIST_LABELS,
+    OVERVIEW_LABELS,
     BucketRow,
     InventoryQuery,
     InventoryTelemetry,
     Kind,
     RequestRow,
 )
-from mesh.records import UNKNOWN
+from mesh.telemetry_records import UNKNOWN
 
-_OUTCOME = ("response_code", "grpc_response_status")
-# RequestRow field <- Prometheus label
-_ROW_LABELS: dict[str, str] = {
-    "reporter": "reporter",
-    "source_namespace": "source_workload_namespace",
-    "destination_service_namespace": "destination_service_namespace",
-    "response_code": "response_code",
-    "grpc_status": "grpc_response_status",
-    "source_workload": "source_workload",
-    "source_app": "source_canonical_service",
-    "source_version": "source_canonical_revision",
-    "destination_service": "destination_service_name",
-    "destination_namespace": "destination_workload_namespace",
-    "destination_workload": "destination_workload",
-    "destination_app": "destination_canonical_service",
-    "destination_version": "destination_canonical_revision",
-}
-# The overview does not group by destination_workload (it would double its rows, one per
-# version): only the requests no workload answered keep it, as "unknown" (requests_query).
-OVERVIEW_LABELS: tuple[str, ...] = (
-    "reporter",
-    "source_workload_namespace",
-    "destination_service_namespace",
-    "destination_service_name",
-    *_OUTCOME,
-)
-LIST_LABELS: tuple[str, ...] = tuple(_ROW_LABELS.values())
-# The labels naming one entity of each kind on the destination side: (namespace, name).
-ENTITY_LABELS: dict[Kind, tuple[str, str]] = {
-    Kind.SERVICE: ("destination_service_namespace", "destination_service_name"),
-    Kind.WORKLOAD: ("destination_workload_namespace", "destination_workload"),
-    Kind.APP: ("destination_workload_namespace", "destination_canonical_service"),
-}
 _REPORTERS = ("reporter", "=~", "source|destination")
 
 

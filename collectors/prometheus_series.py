@@ -38,7 +38,6 @@ from mesh.errors import (
     BackendDataError,
     BadRequest,
 )
-from mesh.records import UNKNOWN
 from mesh.series import (
     BucketSeries,
     Points,
@@ -51,6 +50,7 @@ from mesh.series import (
     serving_service,
     sum_points,
 )
+from mesh.telemetry_records import UNKNOWN
 
 QUERIES_PER_VIEW = 6
 

@@ -23,7 +23,7 @@ from kubernetes.client.exceptions import ApiException
 
 from collectors.kube_calls import call_api, read_body
 from mesh.errors import BackendUnavailable, Conflict, NotFound
-from mesh.rollout_plan import Progress, RolloutPlan
+from mesh.releases.rollout_plan import Progress, RolloutPlan
 
 NAME_PREFIX = "meshdash-rollout-"
 DATA_KEY = "rollout.json"

@@ -19,7 +19,7 @@ PAGES: tuple[Page, ...] = (
     Page("dashboards.inventory", "/list", "Services"),
     Page("dashboards.service", "/service", "Service", nav=False),
     Page("dashboards.workload", "/workload", "Workload", nav=False),
-    Page("dashboards.traces", "/traces", "Traces"),
+    Page("dashboards.trace_search", "/traces", "Traces"),
     Page("dashboards.trace_view", "/traces/view", "Trace", nav=False),
     Page("dashboards.releases", "/releases", "Releases"),
     Page("dashboards.review", "/review", "Review"),

@@ -11,7 +11,6 @@ from typing import Any
 
 from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 
-from api import services
 from dashboards.components import format as fmt
 from dashboards.components.banner import error_banner
 from dashboards.components.controls import control
@@ -20,6 +19,7 @@ from mesh.errors import MeshdashError, NamespaceNotFound
 from mesh.inventory import KINDS, SORT_KEYS
 from views.inventory import discover_namespaces, list_view, page_link, parse_list_params
 from views.params import get_list, get_one
+from wiring.services import services
 
 WINDOWS = ("1m", "5m", "10m", "30m", "1h", "3h")
 REFRESH_S = 30

@@ -10,13 +10,13 @@ from typing import Any
 
 from dash import Input, Output, State, dcc, html
 
-from api import services
 from dashboards.components import format as fmt
 from dashboards.components.banner import error_banner, failure_banners
 from dashboards.components.controls import control
 from mesh.errors import MeshdashError
 from views.inventory import overview_view, parse_window
 from views.params import get_one
+from wiring.services import services
 
 WINDOWS = ("1m", "5m", "10m", "30m", "1h", "3h")
 REFRESH_S = 30

@@ -15,8 +15,7 @@ from typing import Any
 
 from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 
-import security
-from api import services
+from access import security
 from dashboards.components.banner import error_banner, info_banner
 from dashboards.components.canary_panel import verdict_panel
 from dashboards.components.charts import version_colors
@@ -51,15 +50,16 @@ from dashboards.components.release_view import (
 from dashboards.components.rollout_panel import card as rollout_card
 from dashboards.components.rollout_panel import register_rollout_callbacks
 from mesh.errors import Conflict, Forbidden, MeshdashError
-from mesh.route_match import MATCH_KINDS, MATCH_TYPES
-from mesh.route_policy import POLICY_FIELDS
+from mesh.routing.match import MATCH_KINDS, MATCH_TYPES
+from mesh.routing.policy import POLICY_FIELDS
 from views.canary import parse_canary_params
-from views.metrics import metrics_view, parse_metrics_params
+from views.history import metrics_view, parse_metrics_params
 from views.params import get_one
 from views.release_actions import button_states
 from views.release_guard import AgainstVerdict
 from views.review import ReviewParams, release_roles, verdict_view
 from views.routes import audit_list, change_route, route_detail, routes_list
+from wiring.services import services
 
 FIGURES_WINDOW = "1m"  # short, so the figures follow a shift within a refresh or two
 AUDIT_ROWS = 30

@@ -18,7 +18,6 @@ from typing import Any
 
 from dash import Input, Output, State, ctx, dcc, html, no_update
 
-from api import services
 from dashboards.components.banner import error_banner, failure_banners, info_banner
 from dashboards.components.canary_panel import render, report_document
 from dashboards.components.controls import control
@@ -26,10 +25,11 @@ from dashboards.components.release_forms import default_roles
 from mesh import validate
 from mesh.errors import MeshdashError
 from mesh.series import Target
-from views.metrics import list_targets, metrics_view, parse_metrics_params
+from views.history import list_targets, metrics_view, parse_metrics_params
 from views.params import get_one
 from views.review import parse_review_params, release_roles, review_view
 from views.routes import route_detail, routes_list
+from wiring.services import services
 
 WINDOWS: tuple[str, ...] = ("1m", "5m", "10m", "30m", "1h", "3h")
 REFRESH: dict[str, int] = {"off": 0, "15s": 15, "30s": 30, "1m": 60}

@@ -16,7 +16,6 @@ from typing import Any
 
 from dash import Input, Output, State, ctx, dcc, html, no_update
 
-from api import services
 from dashboards.components import charts
 from dashboards.components import format as fmt
 from dashboards.components.banner import error_banner, info_banner
@@ -28,9 +27,10 @@ from mesh.errors import MeshdashError
 from mesh.health import health
 from mesh.series import TOTAL, Target, csv_table
 from views.graph import thresholds_of
-from views.metrics import DEFAULT_WINDOW, list_targets, metrics_view, parse_metrics_params
+from views.history import DEFAULT_WINDOW, list_targets, metrics_view, parse_metrics_params
 from views.params import get_one
 from views.review import markers_for, workload_markers
+from wiring.services import services
 
 WINDOWS: tuple[str, ...] = ("5m", "10m", "30m", "1h", "3h", "6h", "12h", "1d")
 REFRESH: dict[str, int] = {"off": 0, "15s": 15, "30s": 30, "1m": 60}
@@ -645,7 +645,7 @@ def page_callbacks(app, kind: Kind) -> None:
                 view["markers"] = markers_for(
                     services(), view["namespace"], name, view["start"], view["end"]
                 )
-            else:  # the services its own series were addressed to (views.metrics)
+            else:  # the services its own series were addressed to (views.history)
                 view["markers"] = workload_markers(
                     services(), view["namespace"], view["services"], view["start"], view["end"]
                 )

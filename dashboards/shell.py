@@ -8,7 +8,7 @@ import json
 import dash
 from dash import Input, Output, html
 
-from services import Services
+from wiring.services import Services
 
 # Pages reached from another page's entry (their nav entry stays marked while on them).
 NAV_PARENT: dict[str, str] = {

@@ -8,7 +8,6 @@ from typing import Any
 import dash_cytoscape as cyto
 from dash import Input, Output, State, ctx, dcc, html, no_update
 
-from api import services
 from dashboards.components import format as fmt
 from dashboards.components import investigation_panel as why_red
 from dashboards.components.banner import error_banner, partial_banner
@@ -18,6 +17,7 @@ from mesh import validate
 from mesh.errors import MeshdashError
 from views.graph import VIEWS, graph_view, parse_graph_params
 from views.params import get_list, get_one
+from wiring.services import services
 
 # The layered layout (klay) keeps namespace boxes apart; it ships with dash-cytoscape.
 cyto.load_extra_layouts()

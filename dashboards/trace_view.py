@@ -14,10 +14,9 @@ from typing import Any
 
 from dash import ClientsideFunction, Input, Output, State, dcc, html, no_update
 
-from api import services
 from dashboards.components import format as fmt
 from dashboards.components.banner import info_banner
-from dashboards.traces import trace_banner
+from dashboards.trace_search import trace_banner
 from mesh.errors import MeshdashError
 from views.params import get_one
 from views.traces import (
@@ -29,6 +28,7 @@ from views.traces import (
     trace_view,
     traces_search_link,
 )
+from wiring.services import services
 
 RAW_JSON_MAX_SPANS = 300
 MAX_HOPS_SHOWN = 12

@@ -13,8 +13,8 @@ import math
 from collections import defaultdict
 
 from demo.traffic import TrafficModel
-from mesh.canary import BucketCount, CanaryQuery, CanaryTelemetry, OutcomeCount
-from mesh.metrics import ISTIO_BUCKETS_MS
+from mesh.canary.analysis import BucketCount, CanaryQuery, CanaryTelemetry, OutcomeCount
+from mesh.quantiles import ISTIO_BUCKETS_MS
 
 REPORTER = "destination"
 

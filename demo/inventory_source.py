@@ -8,12 +8,19 @@ from collections import defaultdict
 
 import numpy as np
 
-from collectors.prometheus_inventory import ENTITY_LABELS, LIST_LABELS, OVERVIEW_LABELS
 from demo.series import edge_labels as series_edge_labels
 from demo.traffic import NBUCKETS, TrafficModel
-from mesh.inventory import BucketRow, InventoryQuery, InventoryTelemetry, RequestRow
-from mesh.metrics import ISTIO_BUCKETS_MS
-from mesh.records import UNKNOWN
+from mesh.inventory import (
+    ENTITY_LABELS,
+    LIST_LABELS,
+    OVERVIEW_LABELS,
+    BucketRow,
+    InventoryQuery,
+    InventoryTelemetry,
+    RequestRow,
+)
+from mesh.quantiles import ISTIO_BUCKETS_MS
+from mesh.telemetry_records import UNKNOWN
 
 _BOUNDS = (*ISTIO_BUCKETS_MS, float("inf"))
 _FIELDS = (

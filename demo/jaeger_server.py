@@ -26,7 +26,7 @@ from werkzeug.wrappers import Request, Response
 
 from collectors.jaeger_json import trace_to_v1, traces_to_otlp, v1_envelope
 from mesh.errors import NotFound
-from mesh.trace_records import Dependency, Trace, TraceQuery
+from mesh.traces.records import Dependency, Trace, TraceQuery
 
 Flavour = Literal["v1", "v3", "both"]
 
@@ -335,7 +335,7 @@ def start_demo_jaeger(
     demo_mesh: Any, *, flavour: Flavour = "both"
 ) -> tuple[str, Callable[[], None]]:
     """Serve a DemoMesh's traces over HTTP; returns (base URL, stop)."""
-    from demo.traces import DemoTraceStore
+    from demo.trace_source import DemoTraceStore
 
     store = DemoTraceStore(
         demo_mesh.spec, demo_mesh.state, seed=demo_mesh.model.seed, clock=demo_mesh.clock

@@ -21,7 +21,7 @@ import numpy as np
 
 from demo.series import FAMILIES, CounterSeries, HistogramSeries, mesh_series
 from demo.traffic import TrafficModel
-from mesh.metrics import ISTIO_BUCKETS_MS
+from mesh.quantiles import ISTIO_BUCKETS_MS
 
 HELP = {
     "istio_requests": "Requests, by reporter and response (Istio standard metric).",

@@ -4,7 +4,7 @@ Same semantics as the Kubernetes API (collectors/kube.py): one monotonically inc
 resourceVersion counter, a replace carrying a stale version raises Conflict with the diff, a
 create of an existing name conflicts, dry runs validate and store nothing. Seeded with
 Bookinfo-like VirtualServices and DestinationRules (one subset per simulated version, the
-spec's default split). After every applied write, the split and mirror that mesh.route_state reads
+spec's default split). After every applied write, the split and mirror that mesh.routing.state reads
 from the new objects are handed to the simulator's TrafficState, so the topology, per-version
 rates and traces follow within a refresh.
 """
@@ -20,9 +20,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from mesh import validate
-from mesh.audit import AuditEntry
 from mesh.errors import BadRequest, NotFound
-from mesh.istio_objects import (
+from mesh.releases.audit import AuditEntry
+from mesh.routing.diff import conflict_error
+from mesh.routing.objects import (
     DESTINATION_RULE,
     GROUP,
     VERSION,
@@ -31,10 +32,9 @@ from mesh.istio_objects import (
     resource_version,
     service_of_host,
 )
-from mesh.istio_validation import istio_problems
-from mesh.route_diff import conflict_error
-from mesh.route_selection import ServiceRoutes, service_names, service_routes
-from mesh.route_state import RouteState, read_routes
+from mesh.routing.selection import ServiceRoutes, service_names, service_routes
+from mesh.routing.state import RouteState, read_routes
+from mesh.routing.validation import istio_problems
 
 log = logging.getLogger("meshdash.demo.routes")
 VERSION_LABEL = "version"

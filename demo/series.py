@@ -4,7 +4,7 @@ One edge yields, per reporter (source only for a meshed caller; destination alwa
 outcome: istio_requests_total and the istio_request_duration_milliseconds histogram; a tcp edge
 yields istio_tcp_{sent,received}_bytes_total and istio_tcp_connections_{opened,closed}_total.
 Istio names the TCP byte counters from the proxy's point of view: *received* is what the client
-sent in the request direction, *sent* is the response direction (see mesh.records.TcpRate).
+sent in the request direction, *sent* is the response direction (see mesh.telemetry_records.TcpRate).
 
 Counters are integers (floors of the model's exact cumulative counts), bucket counts are
 cumulative in `le` and monotone in time, and a series starts at its first request, as a real

@@ -17,7 +17,7 @@ import numpy as np
 
 from demo.spec import Outcome
 from demo.traffic import NBUCKETS, Edge, EdgeCounters, TrafficModel
-from mesh.metrics import ISTIO_BUCKETS_MS
+from mesh.quantiles import ISTIO_BUCKETS_MS
 from mesh.series import (
     BucketSeries,
     Points,

@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from mesh.metrics import ISTIO_BUCKETS_MS
+from mesh.quantiles import ISTIO_BUCKETS_MS
 
 PROTOCOLS = ("http", "grpc", "tcp")
 

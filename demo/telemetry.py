@@ -4,9 +4,9 @@ It answers exactly what collectors/prometheus.py would get from a Prometheus hol
 series: the same label sets (demo/series.py), the same reports (collectors/prometheus.py
 traffic_parts: the caller's report of traffic starting in the selection, the destination's of
 everything touching it, each record tagged with its reporter, Envoy flags and security policy,
-so mesh/reporters.py counts each request once; latency from the destination reporter where
-present; in ambient mode, demo/series.ambient_reporter's waypoint reports), the same `sum by` over the labels of mesh/viewkeys.py (with the workload-name
-fallback), and mesh.metrics.histogram_quantile over the summed bucket rates. Only the integer
+so mesh/graph/reporters.py counts each request once; latency from the destination reporter where
+present; in ambient mode, demo/series.ambient_reporter's waypoint reports), the same `sum by` over the labels of mesh/graph/edge_keys.py (with the workload-name
+fallback), and mesh.quantiles.histogram_quantile over the summed bucket rates. Only the integer
 rounding of counters separates the two.
 """
 
@@ -20,8 +20,9 @@ import numpy as np
 from demo.series import ambient_reporter
 from demo.series import edge_labels as series_edge_labels
 from demo.traffic import NBUCKETS, TrafficModel
-from mesh.metrics import ISTIO_BUCKETS_MS, histogram_quantile
-from mesh.records import (
+from mesh.graph.edge_keys import destination_endpoint, edge_labels, fallback_labels, source_endpoint
+from mesh.quantiles import ISTIO_BUCKETS_MS, histogram_quantile
+from mesh.telemetry_records import (
     UNKNOWN,
     GraphQuery,
     GraphTelemetry,
@@ -29,7 +30,6 @@ from mesh.records import (
     RequestRate,
     TcpRate,
 )
-from mesh.viewkeys import destination_endpoint, edge_labels, fallback_labels, source_endpoint
 
 _BOUNDS = (*ISTIO_BUCKETS_MS, math.inf)
 

@@ -27,8 +27,8 @@ import numpy as np
 
 from demo.spec import Call, MeshSpec, Outcome, Workload
 from demo.state import StateSnapshot, TrafficState
-from mesh.metrics import ISTIO_BUCKETS_MS
-from mesh.records import UNKNOWN
+from mesh.quantiles import ISTIO_BUCKETS_MS
+from mesh.telemetry_records import UNKNOWN
 
 NETWORK_MS = 0.5  # what the source reporter adds to the server time (one hop on a node network)
 TICK_S = 15.0  # noise granularity, Prometheus's default scrape interval

@@ -23,7 +23,7 @@ from playwright.sync_api import sync_playwright  # noqa: E402 - after the path s
 from werkzeug.serving import make_server  # noqa: E402
 
 from app import create_app  # noqa: E402
-from config import Settings  # noqa: E402
+from wiring.settings import Settings  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [

@@ -35,8 +35,8 @@ from mesh.health import (
     classify,
     health,
 )
-from mesh.metrics import histogram_quantile
-from mesh.records import UNKNOWN
+from mesh.quantiles import histogram_quantile
+from mesh.telemetry_records import UNKNOWN
 
 SOURCE = "source"
 DESTINATION = "destination"
@@ -409,3 +409,38 @@ def unknown_namespaces(
     """Requested namespaces neither seen in traffic nor known to Kubernetes, in request order."""
     known = set(with_traffic) | set(kube or ())
     return [ns for ns in dict.fromkeys(requested) if ns not in known]
+
+
+_OUTCOME = ("response_code", "grpc_response_status")
+# RequestRow field <- Istio label: the shape of an inventory row, for every source
+ROW_LABELS: dict[str, str] = {
+    "reporter": "reporter",
+    "source_namespace": "source_workload_namespace",
+    "destination_service_namespace": "destination_service_namespace",
+    "response_code": "response_code",
+    "grpc_status": "grpc_response_status",
+    "source_workload": "source_workload",
+    "source_app": "source_canonical_service",
+    "source_version": "source_canonical_revision",
+    "destination_service": "destination_service_name",
+    "destination_namespace": "destination_workload_namespace",
+    "destination_workload": "destination_workload",
+    "destination_app": "destination_canonical_service",
+    "destination_version": "destination_canonical_revision",
+}
+# The overview does not group by destination_workload (it would double its rows, one per
+# version): only the requests no workload answered keep it, as "unknown" (requests_query).
+OVERVIEW_LABELS: tuple[str, ...] = (
+    "reporter",
+    "source_workload_namespace",
+    "destination_service_namespace",
+    "destination_service_name",
+    *_OUTCOME,
+)
+LIST_LABELS: tuple[str, ...] = tuple(ROW_LABELS.values())
+# The labels naming one entity of each kind on the destination side: (namespace, name).
+ENTITY_LABELS: dict[Kind, tuple[str, str]] = {
+    Kind.SERVICE: ("destination_service_namespace", "destination_service_name"),
+    Kind.WORKLOAD: ("destination_workload_namespace", "destination_workload"),
+    Kind.APP: ("destination_workload_namespace", "destination_canonical_service"),
+}

@@ -32,8 +32,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mesh.trace_records import Span, Trace
-from mesh.traces import build_tree
+from mesh.traces.analysis import build_tree
+from mesh.traces.records import Span, Trace
 
 MIN_SHARE = 0.05  # an origin explains at least this share of the errors investigated
 MIN_FAILED_REQUESTS = 5  # fewer failing requests in the window is not enough data

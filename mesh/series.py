@@ -19,8 +19,8 @@ from enum import StrEnum
 
 from mesh.errors import BadRequest
 from mesh.health import CLIENT_ERROR, ERROR, classify
-from mesh.metrics import histogram_quantile
-from mesh.records import UNKNOWN
+from mesh.quantiles import histogram_quantile
+from mesh.telemetry_records import UNKNOWN
 
 Point = tuple[float, float]
 Points = tuple[Point, ...]

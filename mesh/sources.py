@@ -8,13 +8,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from mesh.audit import AuditEntry
-from mesh.canary import CanaryQuery, CanaryTelemetry
-from mesh.istio_objects import Write
-from mesh.records import GraphQuery, GraphTelemetry
-from mesh.route_selection import ServiceRoutes
+from mesh.canary.analysis import CanaryQuery, CanaryTelemetry
+from mesh.releases.audit import AuditEntry
+from mesh.routing.objects import Write
+from mesh.routing.selection import ServiceRoutes
 from mesh.series import SeriesQuery, SeriesTelemetry
-from mesh.trace_records import Trace, TraceQuery
+from mesh.telemetry_records import GraphQuery, GraphTelemetry
+from mesh.traces.records import Trace, TraceQuery
 
 
 @runtime_checkable

@@ -4,7 +4,7 @@ canary, from traces.
 Pure. A trace belongs to the version whose Envoy SERVER span for the reviewed service it holds
 (the client span beside it says who called, not who answered); a trace that reached two
 versions of the service, or none of the compared ones, is left out. Each kept trace goes
-through mesh.traces.analyze (the same adjusters, tree and self-time rule as the trace page),
+through mesh.traces.analysis.analyze (the same adjusters, tree and self-time rule as the trace page),
 and every service's self time is averaged over the version's traces: "a request served by v3
 spends 180 ms in reviews and 2 ms in ratings, against 8 ms and nothing for v1".
 
@@ -27,9 +27,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mesh.canary import upper_tail
-from mesh.trace_records import Trace
-from mesh.traces import analyze, canonical_trace_id, istio_info, split_service
+from mesh.canary.analysis import upper_tail
+from mesh.traces.analysis import analyze, canonical_trace_id, istio_info, split_service
+from mesh.traces.records import Trace
 
 SAMPLER_TAG = "sampler.type"
 RANDOM_SAMPLERS = frozenset({"probabilistic", "ratelimiting", "const", "lowerbound"})

@@ -10,16 +10,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 
-from config import Settings
+from access.security import Identity
 from demo.bookinfo import bookinfo_spec
 from demo.canary_source import DemoCanarySource
 from demo.mesh import DemoMesh
 from demo.routes import DemoRouteStore
 from demo.series_source import DemoSeriesSource
-from demo.traces import DemoTraceStore
-from security import Identity
-from services import Services
+from demo.trace_source import DemoTraceStore
 from views.routes import change_route
+from wiring.services import Services
+from wiring.settings import Settings
 
 WITHOUT_V3: dict[str, int] = {"v1": 90, "v2": 10, "v3": 0}
 

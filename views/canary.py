@@ -19,8 +19,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from mesh import validate
-from mesh.audit import iso_time
-from mesh.canary import (
+from mesh.canary.analysis import (
     CanaryAnalysis,
     CanaryConfig,
     CanaryQuery,
@@ -31,13 +30,14 @@ from mesh.canary import (
     version_figures,
     withhold_promote,
 )
+from mesh.canary.verdict_text import headline, sentences
 from mesh.errors import BackendError, BackendUnavailable, BadRequest
-from mesh.release_state import nothing_to_judge, window_since
+from mesh.releases.audit import iso_time
+from mesh.releases.state import nothing_to_judge, window_since
 from mesh.sources import CanarySource
-from mesh.verdict_text import headline, sentences
-from services import Services
 from views.params import get_one
 from views.release_context import ReleaseContext, release_context
+from wiring.services import Services
 
 DEFAULT_WINDOW = "10m"
 GATE_KEYS: tuple[str, ...] = tuple(f.name for f in fields(CanaryConfig))

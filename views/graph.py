@@ -8,12 +8,18 @@ from typing import Any
 
 from mesh import validate
 from mesh.errors import BadRequest
-from mesh.graph import build_graph, graph_clusters, graph_json, keep_clusters, security_summary
+from mesh.graph.build import (
+    build_graph,
+    graph_clusters,
+    graph_json,
+    keep_clusters,
+    security_summary,
+)
+from mesh.graph.waypoints import without_waypoints
 from mesh.health import HealthThresholds
-from mesh.records import GraphQuery, GraphView
-from mesh.waypoints import without_waypoints
-from services import Services
+from mesh.telemetry_records import GraphQuery, GraphView
 from views.params import choice, get_list, get_one
+from wiring.services import Services
 
 VIEWS: tuple[str, ...] = tuple(v.value for v in GraphView)
 MAX_NAMESPACES = 100

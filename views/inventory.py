@@ -29,9 +29,9 @@ from mesh.inventory import (
     unknown_namespaces,
     with_kubernetes,
 )
-from services import Services
 from views.graph import MAX_NAMESPACES, thresholds_of
 from views.params import choice, get_list, get_one
+from wiring.services import Services
 
 DEFAULT_WINDOW = "5m"
 MAX_FILTER = 100

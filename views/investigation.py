@@ -23,11 +23,11 @@ from mesh.investigation import (
     find_latency_origin,
     trace_origins,
 )
-from mesh.trace_records import Span, TraceQuery
-from mesh.traces import istio_info, join_service
-from services import Services
+from mesh.traces.analysis import istio_info, join_service
+from mesh.traces.records import Span, TraceQuery
 from views.graph import GraphParams, graph_view, parse_graph_params
 from views.params import get_one
+from wiring.services import Services
 
 # A graph node id: [cluster:]namespace/name[/version], or `unknown`.
 _NODE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,400}$")

@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from mesh.errors import BadRequest, Forbidden
-from mesh.route_plan import parse_action, plan_change
-from services import Services
+from mesh.routing.plan import parse_action, plan_change
 from views.routes import store_of
+from wiring.services import Services
 
 
 def button_states(

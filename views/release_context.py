@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mesh.errors import NotFound
-from mesh.markers import WeightMarker, weight_markers
-from mesh.release_state import LastChange, last_change
-from mesh.route_selection import ServiceRoutes
-from mesh.route_state import read_routes
-from services import Services
+from mesh.releases.markers import WeightMarker, weight_markers
+from mesh.releases.state import LastChange, last_change
+from mesh.routing.selection import ServiceRoutes
+from mesh.routing.state import read_routes
+from wiring.services import Services
 
 AUDIT_LOOKBACK = 500  # entries read for one service's markers (views.routes.MAX_AUDIT)
 

@@ -13,13 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from mesh.canary.verdict_text import headline, sentences
 from mesh.errors import BadRequest, Conflict, MeshdashError
-from mesh.route_plan import Plan
-from mesh.route_selection import ServiceRoutes
-from mesh.verdict_text import headline, sentences
-from services import Services
+from mesh.routing.plan import Plan
+from mesh.routing.selection import ServiceRoutes
 from views.canary import DEFAULT_WINDOW, canary_model, parse_canary_params
 from views.release_context import subset_versions
+from wiring.services import Services
 
 GUARDED = ("take_over", "step_canary", "blue_green")  # exact weights and 50/50 are set points
 AGAINST = ("hold", "rollback")

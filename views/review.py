@@ -4,7 +4,7 @@ the review page and panel.
 Query keys (the canary analysis's, views/canary.py, plus one): namespace, service, baseline,
 canary, window (default 10m), at (UNIX seconds, default now), gate overrides, and `before`: the
 time the canary started, for the graph diff. Without `before`, the start is read from the audit
-log (mesh.markers.canary_start: the change that gave the canary weight).
+log (mesh.releases.markers.canary_start: the change that gave the canary weight).
 
 The verdict is the review: when the canary analysis fails, the whole review fails with its
 typed error. Every other section (time series, weight markers, graph diff, traces, audit) fails
@@ -20,24 +20,24 @@ from typing import Any
 from urllib.parse import urlencode
 
 from mesh import validate
-from mesh.audit import iso_time, merge_entries
 from mesh.errors import BackendError, BadRequest, MeshdashError
-from mesh.graph_diff import DiffThresholds, diff_graphs, diff_json
-from mesh.markers import WeightMarker, canary_start, markers_json, weight_markers
-from mesh.records import GraphView
-from mesh.release_state import release_pair
-from mesh.route_selection import ServiceRoutes
-from mesh.route_state import read_routes
-from mesh.trace_records import TraceQuery
+from mesh.graph.diff import DiffThresholds, diff_graphs, diff_json
+from mesh.releases.audit import iso_time, merge_entries
+from mesh.releases.markers import WeightMarker, canary_start, markers_json, weight_markers
+from mesh.releases.state import release_pair
+from mesh.routing.selection import ServiceRoutes
+from mesh.routing.state import read_routes
+from mesh.telemetry_records import GraphView
+from mesh.traces.records import TraceQuery
 from mesh.version_time import SAMPLER_TAG, time_by_version, version_time_json
-from services import Services
 from views.canary import CanaryParams, canary_view, parse_canary_params
 from views.graph import GraphParams, graph_view
-from views.metrics import metrics_view, parse_metrics_params
+from views.history import metrics_view, parse_metrics_params
 from views.params import get_one
 from views.release_context import release_context, subset_versions
 from views.routes import MAX_AUDIT, store_of
 from views.traces import TracingNotConfigured, jaeger_service, trace_source
+from wiring.services import Services
 
 AUDIT_ROWS = 50  # audit entries listed in a review and its report
 TRACES_PER_VERSION = 60  # traces searched per version for "where time goes"
@@ -183,7 +183,7 @@ def _subset_versions(routes: ServiceRoutes) -> dict[str, str]:
 def release_roles(
     services: Services, namespace: str, service: str
 ) -> tuple[list[str], str | None, str | None]:
-    """The service's versions and the pair being released now (mesh.release_state): the
+    """The service's versions and the pair being released now (mesh.releases.state): the
     canary is the version the split moves traffic to, never one at 0 %."""
     context = release_context(services, namespace, service, services.clock())
     baseline, canary = release_pair(context.split, context.markers)
@@ -232,7 +232,7 @@ def workload_markers(
     services: Services, namespace: str, served_as: Sequence[str], start: float, end: float
 ) -> list[dict[str, Any]]:
     """A workload's markers: the weight changes of every service routing to it (`served_as`, read
-    from its own series, views.metrics `services`), oldest first, each change once.
+    from its own series, views.history `services`), oldest first, each change once.
 
     A VirtualService splits a service, not a workload, so these are the changes that moved
     traffic onto or off the workload. With more than one service a label names its service.

@@ -1,7 +1,7 @@
 """Guided rollouts: one code path for /api/rollouts, the releases page and the background driver.
 
 A person starts a rollout (plan validated whole, nothing written on a bad field); the driver
-(`tick`) then applies mesh.rollout_driver's decisions. Every weight change goes through
+(`tick`) then applies mesh.releases.rollout_driver's decisions. Every weight change goes through
 views.routes.change_route, the buttons' path (server-side dry run, resourceVersion, one audit
 entry), as "PERSON (by rollout)" with the verdict in the reason. Before each write the intended
 change is stored (PendingWrite), so a driver that dies mid-step is picked up by the next one
@@ -17,10 +17,10 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from access.security import Identity, authorize_write
 from mesh import validate
 from mesh.errors import BadRequest, Conflict, Forbidden, MeshdashError, NotFound
-from mesh.istio_objects import VIRTUAL_SERVICE, resource_version
-from mesh.rollout_driver import (
+from mesh.releases.rollout_driver import (
     Evidence,
     Idle,
     Pause,
@@ -30,7 +30,7 @@ from mesh.rollout_driver import (
     decide,
     needs_evidence,
 )
-from mesh.rollout_plan import (
+from mesh.releases.rollout_plan import (
     FINISHED,
     PendingWrite,
     Progress,
@@ -39,13 +39,13 @@ from mesh.rollout_plan import (
     parse_plan,
     start_progress,
 )
-from mesh.route_selection import ServiceRoutes
-from mesh.route_state import read_routes
-from security import Identity, authorize_write
-from services import Services
+from mesh.routing.objects import VIRTUAL_SERVICE, resource_version
+from mesh.routing.selection import ServiceRoutes
+from mesh.routing.state import read_routes
 from views.canary import canary_model, parse_canary_params
 from views.release_context import subset_versions
 from views.routes import change_route, store_of
+from wiring.services import Services
 
 log = logging.getLogger("meshdash.rollouts")
 COMMANDS = ("pause", "resume", "abort", "skip")

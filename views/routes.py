@@ -2,7 +2,7 @@
 
 A page calls these directly (with `security.current_identity` / `security.require_writer`
 inside its callback); the API calls them from api/routes.py. Every change goes:
-parse and validate the request -> read the objects -> plan (mesh.route_plan, pure) -> annotate ->
+parse and validate the request -> read the objects -> plan (mesh.routing.plan, pure) -> annotate ->
 server-side dry run of every write -> [apply in make-before-break order -> audit].
 `dry_run` defaults to True, so a POST without it only previews. A preview answers `base`, the
 resourceVersions it was computed from; sending `base` back with the confirmation turns any
@@ -18,19 +18,25 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from access.security import Identity, authorize_write, write_status
 from mesh import validate
-from mesh.audit import AuditEntry, AuditObject, change_annotation, clean_reason, merge_entries
 from mesh.errors import AuditNotShared, BadRequest, Conflict, Forbidden, NotFound
-from mesh.istio_objects import DESTINATION_RULE, VIRTUAL_SERVICE, Write, name_of, resource_version
-from mesh.route_annotation import annotate
-from mesh.route_diff import clean_for_diff, conflict_error
-from mesh.route_plan import ACTIONS, parse_action, plan_change, plan_json
-from mesh.route_selection import ServiceRoutes
-from mesh.route_state import read_routes, state_json
-from security import Identity, authorize_write, write_status
-from services import Services
+from mesh.releases.audit import (
+    AuditEntry,
+    AuditObject,
+    change_annotation,
+    clean_reason,
+    merge_entries,
+)
+from mesh.routing.annotation import annotate
+from mesh.routing.diff import clean_for_diff, conflict_error
+from mesh.routing.objects import DESTINATION_RULE, VIRTUAL_SERVICE, Write, name_of, resource_version
+from mesh.routing.plan import ACTIONS, parse_action, plan_change, plan_json
+from mesh.routing.selection import ServiceRoutes
+from mesh.routing.state import read_routes, state_json
 from views import release_guard
 from views.params import get_one
+from wiring.services import Services
 
 MAX_AUDIT = 500
 KINDS = (VIRTUAL_SERVICE, DESTINATION_RULE)

@@ -18,8 +18,7 @@ from urllib.parse import urlencode
 
 from mesh import validate
 from mesh.errors import BackendUnavailable, BadRequest, NotFound
-from mesh.trace_records import Span, Trace, TraceQuery, TraceSummary
-from mesh.traces import (
+from mesh.traces.analysis import (
     SpanTree,
     TraceAnalysis,
     analyze,
@@ -30,8 +29,9 @@ from mesh.traces import (
     split_service,
     summarize,
 )
-from services import Services
+from mesh.traces.records import Span, Trace, TraceQuery, TraceSummary
 from views.params import get_one
+from wiring.services import Services
 
 DEFAULT_LOOKBACK = "1h"
 DEFAULT_LIMIT = 20

@@ -27,7 +27,7 @@ from dashboards.components import charts
 from dashboards.components import format as fmt
 from dashboards.components.markers import add_weight_markers, shade_window
 from dashboards.components.release_view import objects_text, verdict_note
-from mesh import report
+from reports import release_report as report
 
 VERDICT_COLORS = report.VERDICT_COLORS
 VERDICT_LABELS = report.VERDICT_LABELS

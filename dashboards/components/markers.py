@@ -42,7 +42,7 @@ def add_weight_markers(
     end: float | None = None,
     label: bool = True,
 ) -> go.Figure:
-    """Draw each marker (mesh.markers.marker_json) in [start, end] (UNIX seconds) on `fig`."""
+    """Draw each marker (mesh.releases.markers.marker_json) in [start, end] (UNIX seconds) on `fig`."""
     shown = [
         m
         for m in markers

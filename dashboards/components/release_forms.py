@@ -1,6 +1,6 @@
 """What the releases page's controls send: pure translation from form values to /api/routes actions.
 
-The page never validates a change itself beyond showing the weights' sum: mesh.route_plan refuses
+The page never validates a change itself beyond showing the weights' sum: mesh.routing.plan refuses
 an invalid action with the reason, so the page and the API refuse the same way.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dashboards.components.links import page_link
-from mesh.route_policy import POLICY_FIELDS
+from mesh.routing.policy import POLICY_FIELDS
 
 # Button key -> label template; {stable} and {canary} are the versions chosen on the page.
 BUTTONS: dict[str, str] = {
@@ -70,7 +70,7 @@ def action_payload(
     form: Mapping[str, Any] | None = None,
     reason: str = "",
 ) -> dict[str, Any]:
-    """The /api/routes action body a page control stands for; mesh.route_plan validates it."""
+    """The /api/routes action body a page control stands for; mesh.routing.plan validates it."""
     form = form or {}
     if button == "step":
         body: dict[str, Any] = {

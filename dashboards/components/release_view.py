@@ -1,6 +1,6 @@
 """The releases page's pieces: split bars, per-version figures, diffs, the preview dialog, history.
 
-Pure: JSON from views/routes.py and views/metrics.py in, Dash components out.
+Pure: JSON from views/routes.py and views/history.py in, Dash components out.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from dashboards.components import format as fmt
 from dashboards.components.banner import error_banner
 from dashboards.components.charts import version_colors
 from dashboards.components.links import page_link
-from mesh.audit import iso_time
 from mesh.errors import BadRequest, Conflict
-from mesh.report import VERDICT_COLORS, VERDICT_LABELS
+from mesh.releases.audit import iso_time
+from reports.release_report import VERDICT_COLORS, VERDICT_LABELS
 
 SEGMENT_LABEL_MIN = 8  # a segment narrower than this many percent carries no text
 

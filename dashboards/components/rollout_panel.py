@@ -12,13 +12,13 @@ from typing import Any
 
 from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 
-import security
-from api import services
+from access import security
 from dashboards.components.banner import error_banner, info_banner
 from dashboards.components.release_view import refusal_banner
 from mesh.errors import MeshdashError, NotFound
-from mesh.rollout_plan import DEFAULT_STEPS, FINISHED
+from mesh.releases.rollout_plan import DEFAULT_STEPS, FINISHED
 from views.rollouts import control, rollout_detail, start_rollout
+from wiring.services import services
 
 STATE_CLASS = {
     "running": "md-chip md-chip-healthy",

@@ -45,7 +45,7 @@ def browser_context_args(browser_context_args):
 def live_demo(tmp_path_factory) -> LiveApp:
     """The demo dashboard exactly as `python app.py` builds it, on a free port."""
     from app import create_app
-    from config import Settings
+    from wiring.settings import Settings
 
     audit = tmp_path_factory.mktemp("audit") / "audit.jsonl"
     live = serve(create_app(Settings(audit_log=audit)))

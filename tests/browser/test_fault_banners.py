@@ -13,9 +13,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from api import SERVICES_KEY
 from app import create_app
-from config import Settings
 from devtools.livesrv import serve
 from devtools.promserver import require_prometheus
 from tests.browser.test_topology_page import wait_for_nodes
@@ -26,6 +24,8 @@ from tests.faultservers import (
     kubeconfig,
     start_backends,
 )
+from wiring.services import SERVICES_KEY
+from wiring.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 

@@ -15,8 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from app import create_app
-from config import Settings
 from devtools.livesrv import serve
+from wiring.settings import Settings
 
 pytestmark = pytest.mark.browser
 

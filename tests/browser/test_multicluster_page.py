@@ -12,7 +12,6 @@ import pytest
 from playwright.sync_api import expect
 
 from app import create_app
-from config import Settings
 from devtools.livesrv import LiveApp, serve
 from devtools.promserver import require_prometheus
 from tests.browser.conftest import (  # noqa: F401  (fixtures)
@@ -23,6 +22,7 @@ from tests.browser.conftest import (  # noqa: F401  (fixtures)
 )
 from tests.browser.test_topology_page import wait_for_nodes
 from tests.integration.multicluster_scenario import END, NS, ClusterServers, start_servers
+from wiring.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 

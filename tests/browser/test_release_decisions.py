@@ -10,8 +10,8 @@ import pytest
 from playwright.sync_api import expect
 
 from app import create_app
-from config import Settings
 from devtools.livesrv import serve
+from wiring.settings import Settings
 
 pytestmark = pytest.mark.browser
 

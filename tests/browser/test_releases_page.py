@@ -13,10 +13,10 @@ import pytest
 from playwright.sync_api import expect
 
 from app import create_app
-from config import Settings
 from demo.routes import DemoRouteStore, seed_objects
 from devtools.livesrv import serve
-from services import build_services
+from wiring.services import build_services
+from wiring.settings import Settings
 
 pytestmark = pytest.mark.browser
 

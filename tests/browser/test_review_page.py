@@ -13,9 +13,9 @@ import pytest
 from playwright.sync_api import expect
 
 from app import create_app
-from config import Settings
 from devtools.livesrv import serve
 from tests.review_demo import WITHOUT_V3, demo_services
+from wiring.settings import Settings
 
 pytestmark = pytest.mark.browser
 

@@ -23,8 +23,8 @@ MAX_DOM_ROWS = 120  # a 600 px viewport of 26 px rows plus the overscan above an
 def big_trace_app():
     from app import create_app
     from collectors.jaeger import JaegerCollector
-    from config import Settings
-    from services import Services
+    from wiring.services import Services
+    from wiring.settings import Settings
 
     class NoTelemetry:
         name = "none"

@@ -33,8 +33,8 @@ PATH = {
 def failing_demo(tmp_path_factory) -> LiveApp:
     """A demo app of its own (the shared one stays healthy for the other tests)."""
     from app import create_app
-    from config import Settings
-    from services import build_services
+    from wiring.services import build_services
+    from wiring.settings import Settings
 
     settings = Settings(audit_log=tmp_path_factory.mktemp("audit") / "audit.jsonl")
     svc = build_services(settings)

@@ -8,9 +8,9 @@ import pytest
 from playwright.sync_api import expect
 
 from app import create_app
-from config import Settings
 from devtools.livesrv import serve
 from tests.browser.test_review_page import shift_through_the_api
+from wiring.settings import Settings
 
 pytestmark = pytest.mark.browser
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from demo.series import CounterSeries, HistogramSeries
-from mesh.metrics import ISTIO_BUCKETS_MS
+from mesh.quantiles import ISTIO_BUCKETS_MS
 from tests.integration.reporters_scenario import (
     END,
     NS,

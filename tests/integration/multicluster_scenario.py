@@ -35,7 +35,7 @@ import numpy as np
 
 from demo.openmetrics import write_series
 from demo.series import CounterSeries, HistogramSeries
-from mesh.metrics import ISTIO_BUCKETS_MS
+from mesh.quantiles import ISTIO_BUCKETS_MS
 
 END = 1767225600.0  # 2026-01-01T00:00:00Z, as the other integration scenarios
 START = END - 1800

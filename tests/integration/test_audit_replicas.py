@@ -23,7 +23,6 @@ from playwright.sync_api import expect
 
 from app import create_app
 from collectors.audit_configmaps import shard_of
-from config import Settings
 from demo.bookinfo import bookinfo_spec
 from demo.mesh import DemoMesh
 from demo.openmetrics import write_series
@@ -39,6 +38,7 @@ from tests.browser.test_workload_markers import MARKERS
 from tests.conftest import REPO, free_port
 from tests.kubeserver import FakeKube
 from tests.unit.test_kube_store import docs
+from wiring.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 

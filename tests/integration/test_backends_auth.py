@@ -33,7 +33,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from app import create_app
-from config import Settings
 from demo.jaeger_server import start_demo_jaeger
 from demo.mesh import DemoMesh
 from demo.openmetrics import write_series
@@ -46,6 +45,7 @@ from tests.browser.conftest import (  # noqa: F401  (fixtures: Debian chromium f
     browser_type_launch_args,
 )
 from tests.dashcalls import DashCalls, banners
+from wiring.settings import Settings
 
 pytestmark = pytest.mark.integration
 

@@ -24,7 +24,6 @@ import pytest
 from app import create_app
 from collectors.prometheus import PrometheusCollector
 from collectors.prometheus_canary import QUERIES_PER_ANALYSIS, PrometheusCanarySource
-from config import Settings
 from demo.canary_source import DemoCanarySource
 from demo.openmetrics import write_series
 from demo.series import mesh_series
@@ -32,9 +31,10 @@ from demo.spec import Call, ErrorModel, LatencyModel, MeshSpec, Workload
 from demo.state import TrafficState
 from demo.traffic import TrafficModel
 from devtools.promserver import PrometheusServer, require_prometheus
-from mesh.canary import CanaryQuery, Verdict, analyze_telemetry, version_figures
-from services import Services
+from mesh.canary.analysis import CanaryQuery, Verdict, analyze_telemetry, version_figures
 from views.canary import canary_view, parse_canary_params
+from wiring.services import Services
+from wiring.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -268,7 +268,7 @@ class OneChangeRoutes:
         }
 
     def get_service(self, namespace, service):
-        from mesh.route_selection import ServiceRoutes
+        from mesh.routing.selection import ServiceRoutes
 
         dr = {
             "kind": "DestinationRule",
@@ -283,7 +283,7 @@ class OneChangeRoutes:
         )
 
     def history(self, *, namespace=None, service=None, limit=100):
-        from mesh.audit import AuditEntry, AuditObject
+        from mesh.releases.audit import AuditEntry, AuditObject
 
         change = AuditObject(
             "VirtualService",

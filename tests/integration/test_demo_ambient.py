@@ -16,8 +16,8 @@ from demo.mesh import DemoMesh
 from demo.openmetrics import write_series
 from demo.series import mesh_series
 from devtools.promserver import PrometheusServer, require_prometheus
-from mesh.graph import build_graph, graph_json
-from mesh.records import GraphQuery, GraphView
+from mesh.graph.build import build_graph, graph_json
+from mesh.telemetry_records import GraphQuery, GraphView
 
 pytestmark = pytest.mark.integration
 

@@ -20,9 +20,9 @@ from collectors.prometheus import (
 )
 from demo.telemetry import quantiles
 from devtools.promserver import PrometheusServer, require_prometheus
-from mesh.metrics import histogram_quantile
-from mesh.records import GraphQuery, GraphView
-from mesh.reporters import counted_once
+from mesh.graph.reporters import counted_once
+from mesh.quantiles import histogram_quantile
+from mesh.telemetry_records import GraphQuery, GraphView
 
 pytestmark = pytest.mark.integration
 
@@ -168,7 +168,7 @@ def test_demo_telemetry_equals_the_collector_promql(prometheus, scenarios, scena
     for mesh in scenarios.meshes:
         query = GraphQuery(mesh.namespaces, view, WINDOW_S, scenario_time)
         telemetry = mesh.telemetry.graph_telemetry(query)
-        # Each request once, as the graph counts it (mesh/reporters.py): every namespace of the
+        # Each request once, as the graph counts it (mesh/graph/reporters.py): every namespace of the
         # mesh is selected, so the caller's report, plus the callee's for unmeshed callers.
         for r in counted_once(telemetry.requests, query.namespaces):
             from_demo[(r.source, r.destination, r.protocol, r.response_code, r.grpc_status)] += (

@@ -22,9 +22,7 @@ from typing import Any
 
 import pytest
 
-from api import SERVICES_KEY
 from app import create_app
-from config import Settings
 from devtools.promserver import PrometheusServer, require_prometheus
 from tests.dashcalls import DashCalls, banners
 from tests.faultservers import (
@@ -37,6 +35,8 @@ from tests.faultservers import (
     poison_prometheus,
     start_backends,
 )
+from wiring.services import SERVICES_KEY
+from wiring.settings import Settings
 
 pytestmark = pytest.mark.integration
 

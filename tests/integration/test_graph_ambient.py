@@ -16,9 +16,9 @@ import pytest
 from collectors.prometheus import QUERIES_PER_REFRESH, PrometheusCollector
 from demo.openmetrics import write_series
 from devtools.promserver import PrometheusServer, require_prometheus
-from mesh.graph import build_graph, graph_json
-from mesh.records import GraphQuery, GraphView
-from mesh.waypoints import without_waypoints
+from mesh.graph.build import build_graph, graph_json
+from mesh.graph.waypoints import without_waypoints
+from mesh.telemetry_records import GraphQuery, GraphView
 from tests.integration import ambient_scenario as sc
 
 pytestmark = pytest.mark.integration
@@ -232,7 +232,7 @@ def test_a_mixed_mesh_counts_each_request_once(mixed, view):
 
 def test_api_graph_hides_waypoints_unless_asked(ambient):
     from app import create_app
-    from config import Settings
+    from wiring.settings import Settings
 
     settings = Settings(prometheus_url=ambient.url, default_namespaces=(NS,))
     client = create_app(settings).server.test_client()

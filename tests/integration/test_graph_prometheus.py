@@ -18,8 +18,8 @@ import requests
 from collectors import promql
 from collectors.prometheus import QUERIES_PER_REFRESH, PrometheusCollector
 from mesh.errors import BackendUnavailable
-from mesh.graph import build_graph, graph_json
-from mesh.records import GraphQuery, GraphView
+from mesh.graph.build import build_graph, graph_json
+from mesh.telemetry_records import GraphQuery, GraphView
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration
@@ -332,7 +332,7 @@ def test_quoting_and_regex_escaping_agree_with_prometheus(prometheus, scenario_t
 )
 def test_api_graph_matches_promql(prometheus, scenario_time, view):
     from app import create_app
-    from config import Settings
+    from wiring.settings import Settings
 
     settings = Settings(prometheus_url=prometheus.url, default_namespaces=("bookinfo",))
     client = create_app(settings).server.test_client()
@@ -390,7 +390,7 @@ def hand_prometheus(tmp_path_factory):
     from demo.openmetrics import write_series
     from demo.series import CounterSeries, HistogramSeries
     from devtools.promserver import PrometheusServer, require_prometheus
-    from mesh.metrics import ISTIO_BUCKETS_MS
+    from mesh.quantiles import ISTIO_BUCKETS_MS
 
     require_prometheus()
     times = HAND_END - 600 + 15 * np.arange(41, dtype=np.float64)

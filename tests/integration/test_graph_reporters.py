@@ -18,8 +18,8 @@ from collectors.prometheus import QUERIES_PER_REFRESH, PrometheusCollector
 from collectors.prometheus_clusters import ClusterPrometheus
 from demo.openmetrics import write_series
 from devtools.promserver import PrometheusServer, require_prometheus
-from mesh.graph import build_graph, graph_json, security_summary
-from mesh.records import GraphQuery, GraphView
+from mesh.graph.build import build_graph, graph_json, security_summary
+from mesh.telemetry_records import GraphQuery, GraphView
 from tests.integration import reporters_scenario as sc
 
 pytestmark = pytest.mark.integration
@@ -274,7 +274,7 @@ def test_security_summary_says_how_much_traffic_is_plain_text(collector):
 
 def test_api_graph_carries_mtls_and_the_security_summary(prom):
     from app import create_app
-    from config import Settings
+    from wiring.settings import Settings
 
     settings = Settings(prometheus_url=prom.url, default_namespaces=(sc.NS,))
     client = create_app(settings).server.test_client()

@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from app import create_app
-from config import Settings
+from wiring.settings import Settings
 
 pytestmark = pytest.mark.integration
 

@@ -24,12 +24,12 @@ import pytest
 import requests
 
 from collectors.prometheus import QUERIES_PER_REFRESH
-from config import Settings
 from demo.mesh import DemoMesh
 from demo.openmetrics import write_series
 from demo.series import mesh_series
 from demo.spec import Call, LatencyModel, MeshSpec, Workload
 from devtools.promserver import PrometheusServer, require_prometheus
+from wiring.settings import Settings
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,6 @@ import requests
 
 from app import create_app
 from collectors.prometheus_series import QUERIES_PER_VIEW, PrometheusSeries
-from config import Settings
 from demo.series_source import DemoSeriesSource
 from devtools.timeline_scenario import (
     BURST_ERROR_RATE,
@@ -30,7 +29,8 @@ from devtools.timeline_scenario import (
     burst_times,
 )
 from mesh.series import TOTAL, ServiceSeries, Target, build_service_series, series_query
-from services import Services
+from wiring.services import Services
+from wiring.settings import Settings
 
 pytestmark = pytest.mark.integration
 

@@ -17,9 +17,7 @@ from typing import Any
 import pytest
 import requests
 
-from api import SERVICES_KEY
 from app import create_app
-from config import Settings
 from devtools.promserver import require_prometheus
 from tests.dashcalls import DashCalls, banners, text
 from tests.faultservers import FaultProxy, poison_prometheus
@@ -30,6 +28,8 @@ from tests.integration.multicluster_scenario import (
     ClusterServers,
     start_servers,
 )
+from wiring.services import SERVICES_KEY
+from wiring.settings import Settings
 
 pytestmark = pytest.mark.integration
 

@@ -6,10 +6,10 @@ import pytest
 
 from app import create_app
 from collectors.jaeger import JaegerCollector
-from config import Settings
 from demo.jaeger_server import start_demo_jaeger
 from demo.mesh import DemoMesh
 from tests.conftest import free_port
+from wiring.settings import Settings
 
 pytestmark = pytest.mark.integration
 

@@ -12,23 +12,23 @@ import threading
 
 import pytest
 
+from access.security import Identity
 from collectors.audit_configmaps import ConfigMapAuditLog
 from collectors.kube import KubeRouteStore
 from collectors.prometheus import PrometheusCollector
 from collectors.prometheus_canary import PrometheusCanarySource
 from collectors.rollout_store import LEASE_S, KubeRolloutStore, object_name
-from config import Settings
 from demo.openmetrics import write_series
 from demo.series import mesh_series
 from devtools.promserver import PrometheusServer, require_prometheus
 from mesh.errors import Conflict, Forbidden
-from ops.metrics import Metrics
-from security import Identity
-from services import Services
+from ops.self_metrics import Metrics
 from tests.integration.test_canary_prometheus import END, START, STEP, _scenario
 from tests.kubeserver import FakeKube
 from views import rollouts
 from views.rollouts import control, rollout_detail, start_rollout, tick
+from wiring.services import Services
+from wiring.settings import Settings
 
 pytestmark = pytest.mark.integration
 

@@ -9,9 +9,9 @@ import pytest
 import requests
 
 from app import create_app
-from config import Settings
 from devtools.livesrv import serve
 from devtools.promserver import PrometheusServer, free_port, require_prometheus
+from wiring.settings import Settings
 
 pytestmark = pytest.mark.integration
 

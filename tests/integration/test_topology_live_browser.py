@@ -9,7 +9,6 @@ import pytest
 from playwright.sync_api import expect
 
 from app import create_app
-from config import Settings
 from devtools.livesrv import serve
 from tests.browser.conftest import (  # noqa: F401  (fixtures)
     browser_context_args,
@@ -18,6 +17,7 @@ from tests.browser.conftest import (  # noqa: F401  (fixtures)
     shot,
 )
 from tests.browser.test_topology_page import wait_for_nodes
+from wiring.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 

@@ -7,10 +7,16 @@ from dataclasses import dataclass, field
 import pytest
 
 from app import create_app
-from config import Settings
 from mesh.errors import BackendTimeout, BackendUnavailable
-from mesh.records import Endpoint, GraphQuery, GraphTelemetry, LatencyQuantiles, RequestRate
-from services import Services
+from mesh.telemetry_records import (
+    Endpoint,
+    GraphQuery,
+    GraphTelemetry,
+    LatencyQuantiles,
+    RequestRate,
+)
+from wiring.services import Services
+from wiring.settings import Settings
 
 PP = Endpoint(namespace="shop", workload="frontend-v1", app="frontend", version="v1")
 CART = Endpoint(

@@ -25,10 +25,10 @@ from collectors.audit_configmaps import (
 )
 from collectors.audit_log import AuditLog
 from collectors.kube import KubeRouteStore
-from config import Settings
-from mesh.audit import AuditEntry, AuditObject
 from mesh.errors import AuditNotShared
+from mesh.releases.audit import AuditEntry, AuditObject
 from tests.kubeserver import FakeKube
+from wiring.settings import Settings
 
 AUDIT_NS = "meshdash"
 

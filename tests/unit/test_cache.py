@@ -20,14 +20,14 @@ from collectors.cache import (
     SharedCache,
     align,
 )
-from config import Settings
 from mesh.errors import BackendTimeout, BackendUnavailable, BadRequest
-from mesh.records import Endpoint, GraphQuery, GraphTelemetry, GraphView, RequestRate
 from mesh.series import SeriesQuery, Target
 from mesh.sources import TelemetrySource
-from mesh.trace_records import TraceQuery
-from ops.metrics import Metrics
+from mesh.telemetry_records import Endpoint, GraphQuery, GraphTelemetry, GraphView, RequestRate
+from mesh.traces.records import TraceQuery
+from ops.self_metrics import Metrics
 from tests.conftest import free_port
+from wiring.settings import Settings
 
 A = Endpoint(namespace="shop", workload="web-v1", app="web", version="v1")
 B = Endpoint(namespace="shop", workload="cart-v1", app="cart", version="v1", service="cart")

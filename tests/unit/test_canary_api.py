@@ -10,13 +10,13 @@ from types import SimpleNamespace
 import pytest
 
 from app import create_app
-from config import Settings
-from mesh.canary import BucketCount, CanaryQuery, CanaryTelemetry, OutcomeCount
+from mesh.canary.analysis import BucketCount, CanaryQuery, CanaryTelemetry, OutcomeCount
 from mesh.errors import BackendTimeout, BackendUnavailable, BadRequest
-from mesh.metrics import ISTIO_BUCKETS_MS, cumulative_buckets
-from mesh.records import GraphQuery, GraphTelemetry
-from services import Services
+from mesh.quantiles import ISTIO_BUCKETS_MS, cumulative_buckets
+from mesh.telemetry_records import GraphQuery, GraphTelemetry
 from views.canary import canary_view, parse_canary_params
+from wiring.services import Services
+from wiring.settings import Settings
 
 NOW = 1795881075.0
 
@@ -236,7 +236,7 @@ def test_json_buckets_are_per_bucket_counts_with_prometheus_le(client):
 
 
 def test_demo_wiring_slow_reviews_v3_rolls_back():
-    from services import build_services
+    from wiring.services import build_services
 
     settings = Settings()
     svc = build_services(settings)

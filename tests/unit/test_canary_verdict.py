@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from mesh.canary import (
+from mesh.canary.analysis import (
     BucketCount,
     CanaryConfig,
     CanaryQuery,
@@ -22,9 +22,9 @@ from mesh.canary import (
     is_server_error,
     version_figures,
 )
+from mesh.canary.verdict_text import headline, sentences
 from mesh.errors import BadRequest
-from mesh.metrics import ISTIO_BUCKETS_MS, cumulative_buckets
-from mesh.verdict_text import headline, sentences
+from mesh.quantiles import ISTIO_BUCKETS_MS, cumulative_buckets
 
 QUERY = CanaryQuery("bookinfo", "reviews", "v1", "v2", 600, 1_700_000_000.0)
 

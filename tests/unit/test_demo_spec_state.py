@@ -11,7 +11,7 @@ import pytest
 from demo.bookinfo import DEFAULT_REVIEWS_SPLIT, bookinfo_spec
 from demo.spec import Call, ErrorModel, LatencyModel, MeshSpec, Outcome, Workload
 from demo.state import Fault, Mirror, TrafficState
-from mesh.metrics import ISTIO_BUCKETS_MS
+from mesh.quantiles import ISTIO_BUCKETS_MS
 
 T = 1_767_225_600.0
 

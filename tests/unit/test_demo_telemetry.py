@@ -10,9 +10,9 @@ from demo.bookinfo import bookinfo_spec
 from demo.mesh import DemoMesh
 from demo.spec import Call, MeshSpec, Workload
 from demo.telemetry import quantiles
-from mesh.records import Endpoint, GraphQuery, GraphView
-from mesh.reporters import counted_once
+from mesh.graph.reporters import counted_once
 from mesh.sources import TelemetrySource
+from mesh.telemetry_records import Endpoint, GraphQuery, GraphView
 
 T = 1_767_225_600.0
 
@@ -33,7 +33,7 @@ def ask(m: DemoMesh, view: GraphView, namespaces=("bookinfo",), window_s: int = 
 
 
 def rps_by_edge(telemetry) -> dict[tuple[Endpoint, Endpoint], float]:
-    """Each request once: the reports mesh/reporters.py counts, as the graph does."""
+    """Each request once: the reports mesh/graph/reporters.py counts, as the graph does."""
     out: dict[tuple[Endpoint, Endpoint], float] = defaultdict(float)
     for r in counted_once(telemetry.requests, telemetry.query.namespaces):
         out[(r.source, r.destination)] += r.rps
@@ -176,7 +176,7 @@ def test_tcp_is_oriented_from_the_caller():
 def test_the_demo_app_serves_the_graph():
     pytest.importorskip("dash")
     from app import create_app
-    from config import Settings
+    from wiring.settings import Settings
 
     client = create_app(Settings()).server.test_client()
     body = client.get("/api/graph?namespace=bookinfo&graph=workload&window=5m").get_json()
@@ -187,7 +187,7 @@ def test_the_demo_app_serves_the_graph():
 def test_the_ambient_demo_reports_l7_from_waypoints_and_draws_the_same_graph():
     """Issue 21: same traffic, other reporters; each request still counted once."""
     from app import parse_args
-    from mesh.graph import build_graph, graph_json
+    from mesh.graph.build import build_graph, graph_json
 
     assert parse_args(["--demo-ambient"]).demo_ambient is True
     assert parse_args([]).demo_ambient is False

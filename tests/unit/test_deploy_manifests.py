@@ -17,9 +17,9 @@ import yaml
 
 from app import create_app
 from collectors.audit_configmaps import shard_names
-from config import Settings
-from services import Services
 from tests.conftest import REPO
+from wiring.services import Services
+from wiring.settings import Settings
 
 DEPLOY = REPO / "deploy"
 READ_VERBS = {"get", "list", "watch"}

@@ -26,9 +26,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app import create_app
-from config import Settings
 from mesh.errors import BackendAuthError, BackendDataError, BackendTimeout, BackendUnavailable
-from services import Services
+from wiring.services import Services
+from wiring.settings import Settings
 
 settings.register_profile(
     "ci",
@@ -419,7 +419,7 @@ def skeleton(q: str) -> str:
 
 
 # collectors.prometheus.host_regex's template around an alternation of escaped namespaces, and
-# mesh.viewkeys.ABSENT (a label absent or "unknown"): fixed text, never from user input.
+# mesh.graph.edge_keys.ABSENT (a label absent or "unknown"): fixed text, never from user input.
 HOST = re.compile(re.escape("[^.:]+\\.(") + "(.*)" + re.escape(")(\\.svc(\\.[^:]*)?)?(:[0-9]+)?"))
 ABSENT = "|unknown"
 

@@ -1,6 +1,6 @@
 """The graph model on hand-made records: node ids per view, figures, appenders, JSON output.
 
-Records are made from full Istio label sets projected through mesh.viewkeys, exactly as the
+Records are made from full Istio label sets projected through mesh.graph.edge_keys, exactly as the
 collector and the demo make them, so a change in either projection shows up here.
 """
 
@@ -12,7 +12,7 @@ import math
 import networkx as nx
 import pytest
 
-from mesh.graph import (
+from mesh.graph.build import (
     EDGE_FIELDS,
     NODE_FIELDS,
     add_error_rates,
@@ -27,8 +27,9 @@ from mesh.graph import (
     mark_outsiders,
     traffic_graph,
 )
+from mesh.graph.edge_keys import destination_endpoint, source_endpoint
 from mesh.health import HealthThresholds
-from mesh.records import (
+from mesh.telemetry_records import (
     GraphQuery,
     GraphTelemetry,
     GraphView,
@@ -36,7 +37,6 @@ from mesh.records import (
     RequestRate,
     TcpRate,
 )
-from mesh.viewkeys import destination_endpoint, source_endpoint
 
 # (namespace, workload, app, version)
 UNKNOWN = ("unknown", "unknown", "unknown", "unknown")
@@ -669,7 +669,7 @@ def test_clusters_the_source_serves_keep_ids_stable_when_one_has_no_data():
 
 
 def test_keep_clusters_shows_a_cluster_with_its_callers_and_callees():
-    from mesh.graph import keep_clusters
+    from mesh.graph.build import keep_clusters
 
     g = build_graph(
         _clustered(

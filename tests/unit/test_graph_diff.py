@@ -7,8 +7,8 @@ import pytest
 from demo.bookinfo import bookinfo_spec
 from demo.mesh import DemoMesh
 from mesh.errors import BadRequest
-from mesh.graph_diff import Change, DiffThresholds, diff_graphs, diff_json, node_label
-from mesh.records import GraphView
+from mesh.graph.diff import Change, DiffThresholds, diff_graphs, diff_json, node_label
+from mesh.telemetry_records import GraphView
 from tests.review_demo import WITHOUT_V3, Clock, demo_services, shift
 from views.graph import GraphParams, graph_view
 
@@ -174,7 +174,7 @@ def test_thresholds_refuse_negative_or_infinite(field):
 def demo_graph(sim: DemoMesh, at: float, window_s: int = 300) -> dict:
     from types import SimpleNamespace
 
-    from config import Settings
+    from wiring.settings import Settings
 
     svc = SimpleNamespace(settings=Settings(), telemetry=sim.telemetry, clock=lambda: at)
     return graph_view(svc, GraphParams((NS,), GraphView.WORKLOAD, "5m", window_s, at))

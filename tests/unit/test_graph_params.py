@@ -2,7 +2,7 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from mesh.errors import BadRequest
-from mesh.records import GraphView
+from mesh.telemetry_records import GraphView
 from views.graph import parse_graph_params
 
 

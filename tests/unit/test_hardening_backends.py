@@ -19,7 +19,6 @@ from collectors.http import AnswerTooLarge, BackendSession, build_session
 from collectors.jaeger import JaegerCollector
 from collectors.kube import KubeRouteStore
 from collectors.prometheus import PrometheusCollector
-from config import Settings
 from mesh.errors import BackendTimeout
 from tests.hostile import (
     HostileServer,
@@ -30,6 +29,7 @@ from tests.hostile import (
     trickle_headers,
 )
 from tests.kubeserver import FakeKube
+from wiring.settings import Settings
 
 SLACK_S = 0.6  # thread start-up and the error path, on a shared two-core machine
 

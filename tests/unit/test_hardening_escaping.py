@@ -12,9 +12,9 @@ import pytest
 
 from dashboards.components import charts
 from dashboards.components.markers import add_weight_markers, shade_window
-from dashboards.traces import scatter
-from mesh.markers import WeightMarker, markers_json
-from mesh.report import report_html, report_markdown
+from dashboards.trace_search import scatter
+from mesh.releases.markers import WeightMarker, markers_json
+from reports.release_report import report_html, report_markdown
 from tests.review_demo import WITHOUT_V3, Clock, demo_services, shift
 from views.review import parse_review_params, review_view
 

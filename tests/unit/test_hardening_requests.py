@@ -15,16 +15,16 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
-import security
+from access import security
 from app import create_app
 from collectors.cache import CachedTelemetry, SharedCache
-from config import Settings
 from demo.routes import DemoRouteStore, seed_objects
-from http_guards import DevRequestHandler
-from mesh.records import GraphQuery, GraphTelemetry
-from mesh.route_state import read_routes
-from services import Services
+from mesh.routing.state import read_routes
+from mesh.telemetry_records import GraphQuery, GraphTelemetry
+from serving.guards import DevRequestHandler
 from tests.dashcalls import DashCalls
+from wiring.services import Services
+from wiring.settings import Settings
 
 SHIFT = {"action": "set_weights", "weights": {"v1": 50, "v2": 50}, "dry_run": False}
 LIVE = {"prometheus_url": "http://127.0.0.1:9", "kube_enabled": True, "write_enabled": True}
@@ -267,7 +267,7 @@ def test_no_dash_callback_answers_500_for_an_unexpected_input_type(caplog):
 
 def _graph_client(per_minute: int):
     settings = Settings(prometheus_url="http://127.0.0.1:9", client_uncached_per_minute=per_minute)
-    from ops.metrics import Metrics
+    from ops.self_metrics import Metrics
 
     metrics = Metrics()
     cache = SharedCache.from_settings(settings, metrics)

@@ -20,8 +20,8 @@ from app import parse_args
 from collectors.http import BearerTokenFile, build_session, connection_settings
 from collectors.jaeger import JaegerCollector
 from collectors.prometheus import PrometheusCollector
-from config import Settings
 from mesh.errors import BackendAuthError
+from wiring.settings import Settings
 
 EMPTY_VECTOR = json.dumps({"status": "success", "data": {"resultType": "vector", "result": []}})
 JAEGER_SERVICES = json.dumps({"data": ["productpage"], "total": 1})
@@ -293,7 +293,7 @@ def test_environment_and_cli_fill_the_same_settings(
 
 def test_prometheus_cluster_flags_and_their_checks(tmp_path):
     """Per-cluster endpoints from the command line; contradictions stop the app at startup."""
-    from services import build_services
+    from wiring.services import build_services
 
     settings = parse_args(
         [

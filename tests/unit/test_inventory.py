@@ -12,7 +12,6 @@ import pytest
 from app import create_app
 from collectors.kube import KubeRouteStore
 from collectors.prometheus_inventory import PrometheusInventory, buckets_query, requests_query
-from config import Settings
 from mesh.errors import BackendTimeout
 from mesh.health import HealthThresholds
 from mesh.inventory import (
@@ -30,9 +29,10 @@ from mesh.inventory import (
     unknown_namespaces,
     with_kubernetes,
 )
-from mesh.metrics import ISTIO_BUCKETS_MS, histogram_quantile
-from services import Services
+from mesh.quantiles import ISTIO_BUCKETS_MS, histogram_quantile
 from tests.kubeserver import FakeKube
+from wiring.services import Services
+from wiring.settings import Settings
 
 AT = 1795881075.0
 

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 import pytest
 
 from app import create_app
-from config import Settings
 from mesh.errors import BackendTimeout
-from mesh.records import Endpoint, GraphQuery, GraphTelemetry, RequestRate
-from mesh.trace_records import Process, RefType, Span, SpanRef, Tag, Trace, TraceQuery
-from services import Services
+from mesh.telemetry_records import Endpoint, GraphQuery, GraphTelemetry, RequestRate
+from mesh.traces.records import Process, RefType, Span, SpanRef, Tag, Trace, TraceQuery
+from wiring.services import Services
+from wiring.settings import Settings
 
 AT = 1795881075.0
 FRONT = Endpoint(namespace="shop", workload="frontend-v1", app="frontend", version="v1",

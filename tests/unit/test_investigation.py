@@ -16,7 +16,7 @@ from mesh.investigation import (
     find_latency_origin,
     trace_origins,
 )
-from mesh.trace_records import Process, RefType, Span, SpanRef, Tag, Trace
+from mesh.traces.records import Process, RefType, Span, SpanRef, Tag, Trace
 
 WINDOW = 300
 

@@ -24,8 +24,8 @@ from mesh.errors import (
     BackendUnavailable,
     NotFound,
 )
-from mesh.trace_records import TraceQuery
-from mesh.traces import analyze
+from mesh.traces.analysis import analyze
+from mesh.traces.records import TraceQuery
 from tests.conftest import free_port, shared_path
 
 NOW = 1_795_000_000.0
@@ -338,7 +338,7 @@ def test_demo_endpoint_unknown_and_malformed_ids(demo):
 
 def test_demo_endpoint_can_speak_one_flavour_only(demo):
     sim, _ = demo
-    from demo.traces import DemoTraceStore
+    from demo.trace_source import DemoTraceStore
 
     store = DemoTraceStore(sim.spec, sim.state, clock=lambda: NOW)
     only_v1 = serve_jaeger(store, flavour="v1")

@@ -18,7 +18,7 @@ from collectors.jaeger_json import (
 )
 from collectors.wire import NotFiniteError, loads_strict
 from mesh.errors import BackendDataError
-from mesh.trace_records import Log, Process, RefType, Span, SpanRef, Tag, Trace
+from mesh.traces.records import Log, Process, RefType, Span, SpanRef, Tag, Trace
 from tests.conftest import shared_path
 
 FIXTURES = [

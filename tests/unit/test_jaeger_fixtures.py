@@ -20,8 +20,8 @@ from collectors.jaeger_json import (
     trace_to_v1,
     traces_to_otlp,
 )
-from mesh.trace_records import RefType
-from mesh.traces import adjust, analyze, build_tree, summarize
+from mesh.traces.analysis import adjust, analyze, build_tree, summarize
+from mesh.traces.records import RefType
 from tests.conftest import shared_path
 
 KNOWN = {

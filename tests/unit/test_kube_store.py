@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from access.security import Identity
 from collectors.audit_log import AuditLog
 from collectors.kube import KubeRouteStore
-from config import Settings
 from mesh.errors import (
     BackendQueryError,
     BackendTimeout,
@@ -27,15 +27,15 @@ from mesh.errors import (
     BadRequest,
     Conflict,
 )
-from mesh.istio_objects import VIRTUAL_SERVICE, Write, resource_version
-from mesh.route_annotation import LAST_CHANGE_ANNOTATION, annotate
-from mesh.route_plan import parse_action, plan_change
-from mesh.route_selection import ServiceRoutes
-from mesh.route_state import read_routes
-from security import Identity
-from services import Services
+from mesh.routing.annotation import LAST_CHANGE_ANNOTATION, annotate
+from mesh.routing.objects import VIRTUAL_SERVICE, Write, resource_version
+from mesh.routing.plan import parse_action, plan_change
+from mesh.routing.selection import ServiceRoutes
+from mesh.routing.state import read_routes
 from tests.kubeserver import FakeKube
 from views.routes import change_route
+from wiring.services import Services
+from wiring.settings import Settings
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "istio"
 NS = "bookinfo"

@@ -7,8 +7,8 @@ import pytest
 
 from dashboards.components import charts
 from dashboards.components.markers import add_weight_markers, marker_count
-from mesh.audit import AuditEntry, AuditObject
-from mesh.markers import (
+from mesh.releases.audit import AuditEntry, AuditObject
+from mesh.releases.markers import (
     WeightMarker,
     canary_start,
     marker_json,
@@ -184,7 +184,7 @@ def test_markers_for_a_demo_service_come_from_its_audit_log():
 def test_service_page_charts_carry_the_markers():
     from app import create_app
     from dashboards.service import figures
-    from views.metrics import metrics_view, parse_metrics_params
+    from views.history import metrics_view, parse_metrics_params
 
     clock = Clock(T0)
     svc = demo_services(clock=clock, reviews_split=WITHOUT_V3)

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from mesh.metrics import ISTIO_BUCKETS_MS, cumulative_buckets, histogram_quantile
+from mesh.quantiles import ISTIO_BUCKETS_MS, cumulative_buckets, histogram_quantile
 
 INF = math.inf
 SIMPLE = [(1.0, 10.0), (5.0, 30.0), (INF, 40.0)]

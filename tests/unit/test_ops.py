@@ -12,12 +12,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app import create_app
 from collectors.cache import CachedTelemetry, SharedCache
-from config import Settings
 from devtools.livesrv import serve
 from mesh.errors import BackendAuthError
-from mesh.records import GraphQuery, GraphTelemetry
-from ops.metrics import Metrics
-from services import Services
+from mesh.telemetry_records import GraphQuery, GraphTelemetry
+from ops.self_metrics import Metrics
+from wiring.services import Services
+from wiring.settings import Settings
 
 LIVE = {"prometheus_url": "http://127.0.0.1:1", "default_namespaces": ("shop",)}
 

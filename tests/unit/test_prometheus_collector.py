@@ -27,7 +27,7 @@ from mesh.errors import (
     BackendUnavailable,
     BadRequest,
 )
-from mesh.records import GraphQuery, GraphView
+from mesh.telemetry_records import GraphQuery, GraphView
 
 AT = 1_795_881_075.0
 SECRET = "s3cr3t-token-value"

@@ -18,8 +18,8 @@ from collectors.prometheus import (
     requests_query,
     tcp_query,
 )
-from mesh.records import GraphQuery, GraphView
-from mesh.viewkeys import edge_labels
+from mesh.graph.edge_keys import edge_labels
+from mesh.telemetry_records import GraphQuery, GraphView
 
 
 @pytest.mark.parametrize(
@@ -144,7 +144,7 @@ def test_requests_query_reads_every_report_the_reporter_rules_need():
         "response_code",
         "grpc_response_status",
         "response_flags",
-        "reporter",  # the report is chosen per edge after the query (mesh/reporters.py)
+        "reporter",  # the report is chosen per edge after the query (mesh/graph/reporters.py)
         "connection_security_policy",  # the destination's report gives the mTLS share
     ):
         assert label in head

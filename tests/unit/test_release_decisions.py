@@ -13,16 +13,16 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import api
-import security
-from config import Settings
-from mesh.audit import iso_time
-from mesh.canary import BucketCount, CanaryQuery, CanaryTelemetry, OutcomeCount
-from mesh.markers import WeightMarker
-from mesh.metrics import ISTIO_BUCKETS_MS, cumulative_buckets
-from mesh.release_state import last_change, nothing_to_judge, release_pair, window_since
-from mesh.route_annotation import LAST_CHANGE_ANNOTATION
-from services import Services
+from access import security
+from mesh.canary.analysis import BucketCount, CanaryQuery, CanaryTelemetry, OutcomeCount
+from mesh.quantiles import ISTIO_BUCKETS_MS, cumulative_buckets
+from mesh.releases.audit import iso_time
+from mesh.releases.markers import WeightMarker
+from mesh.releases.state import last_change, nothing_to_judge, release_pair, window_since
+from mesh.routing.annotation import LAST_CHANGE_ANNOTATION
 from tests.review_demo import Clock, demo_services
+from wiring.services import Services
+from wiring.settings import Settings
 
 T0 = 1_790_000_000.0
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 
 from app import create_app
-from config import Settings
 from mesh.errors import BackendTimeout
-from services import Services
 from tests.dashcalls import DashCalls, _nodes, banners, text
 from tests.unit.test_canary_api import NOW, RecordingSource
+from wiring.services import Services
+from wiring.settings import Settings
 
 
 def panel(source: RecordingSource, stable: str | None = "v1", canary: str | None = "v2"):

@@ -1,13 +1,20 @@
-"""mesh/reporters.py and the graph's security and naming rules on hand-made records (issue 23)."""
+"""mesh/graph/reporters.py and the graph's security and naming rules on hand-made records (issue 23)."""
 
 from __future__ import annotations
 
 import pytest
 
 from mesh.envoy_flags import explain, split_flags
-from mesh.graph import build_graph, graph_json, host_parts, security_summary
-from mesh.records import Endpoint, GraphQuery, GraphTelemetry, GraphView, RequestRate, TcpRate
-from mesh.reporters import counted_once
+from mesh.graph.build import build_graph, graph_json, host_parts, security_summary
+from mesh.graph.reporters import counted_once
+from mesh.telemetry_records import (
+    Endpoint,
+    GraphQuery,
+    GraphTelemetry,
+    GraphView,
+    RequestRate,
+    TcpRate,
+)
 
 T = 1_767_225_600.0
 PP = Endpoint("bookinfo", "productpage-v1", "productpage", "v1")
@@ -178,7 +185,7 @@ def test_a_waypoints_report_never_counts_beside_a_sidecars(other):
 
 
 def test_waypoints_are_hidden_unless_asked_for():
-    from mesh.waypoints import is_waypoint, without_waypoints
+    from mesh.graph.waypoints import is_waypoint, without_waypoints
 
     assert is_waypoint(WAYPOINT_SRC) and is_waypoint(Endpoint("x", "reviews-waypoint"))
     assert not is_waypoint(PP) and not is_waypoint(Endpoint("x", "waypoints-api"))

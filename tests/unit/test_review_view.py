@@ -9,7 +9,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app import create_app
-from config import Settings
 from dashboards import review as page
 from mesh.errors import BadRequest
 from tests.review_demo import Clock, demo_services
@@ -19,6 +18,7 @@ from views.review import (
     recommended_action,
     review_query,
 )
+from wiring.settings import Settings
 
 BASE = {"namespace": "bookinfo", "service": "reviews", "baseline": "v1", "canary": "v2"}
 

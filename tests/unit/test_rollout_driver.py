@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from mesh.rollout_driver import Evidence, Idle, Pause, RollBack, SetStep, Wait, decide
-from mesh.rollout_plan import Progress, parse_plan, start_progress
+from mesh.releases.rollout_driver import Evidence, Idle, Pause, RollBack, SetStep, Wait, decide
+from mesh.releases.rollout_plan import Progress, parse_plan, start_progress
 
 PLAN = parse_plan(
     {"canary": "v2", "baseline": "v1", "bake_s": 60, "max_hold_s": 300},

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mesh.errors import BadRequest
-from mesh.rollout_plan import RolloutPlan, parse_plan
+from mesh.releases.rollout_plan import RolloutPlan, parse_plan
 
 VERSIONS = ("v1", "v2", "v3")
 

@@ -8,15 +8,15 @@ import pytest
 from flask import Flask
 
 import api
-import security
+from access import security
 from collectors.rollout_store import MemoryRolloutStore
-from config import Settings
 from demo.canary_source import DemoCanarySource
 from demo.mesh import DemoMesh
 from demo.routes import DemoRouteStore
-from ops.metrics import Metrics
-from services import Services
+from ops.self_metrics import Metrics
 from views.rollouts import holder_id, tick
+from wiring.services import Services
+from wiring.settings import Settings
 
 T0 = 1_790_000_000.0
 PLAN = {"canary": "v2", "baseline": "v1", "steps": [10, 50, 100], "bake_s": 120}

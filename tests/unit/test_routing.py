@@ -1,4 +1,4 @@
-"""The routing model (mesh.route_state, mesh.route_plan and the action modules) on Istio's own
+"""The routing model (mesh.routing.state, mesh.routing.plan and the action modules) on Istio's own
 Bookinfo manifests (../shared/fixtures/istio, never copied here).
 
 Every action is checked for its output AND for touching nothing else: `changed_paths` lists the
@@ -16,12 +16,17 @@ import pytest
 import yaml
 
 from mesh.errors import BadRequest, Forbidden
-from mesh.istio_objects import Write
-from mesh.route_annotation import LAST_CHANGE_ANNOTATION, annotate, parse_last_change
-from mesh.route_diff import yaml_diff
-from mesh.route_plan import Plan, parse_action, plan_change
-from mesh.route_selection import ServiceRoutes, pick_virtual_service, service_names, service_routes
-from mesh.route_state import read_routes
+from mesh.routing.annotation import LAST_CHANGE_ANNOTATION, annotate, parse_last_change
+from mesh.routing.diff import yaml_diff
+from mesh.routing.objects import Write
+from mesh.routing.plan import Plan, parse_action, plan_change
+from mesh.routing.selection import (
+    ServiceRoutes,
+    pick_virtual_service,
+    service_names,
+    service_routes,
+)
+from mesh.routing.state import read_routes
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "istio"
 NS = "bookinfo"

@@ -10,12 +10,12 @@ import pytest
 from flask import Flask
 
 import api
-import security
-from config import Settings
+from access import security
 from demo.mesh import DemoMesh
 from demo.routes import DemoRouteStore
-from mesh.records import GraphQuery, GraphView
-from services import Services
+from mesh.telemetry_records import GraphQuery, GraphView
+from wiring.services import Services
+from wiring.settings import Settings
 
 T0 = 1_790_000_000.0
 
@@ -251,7 +251,7 @@ def test_routing_not_configured_is_404():
 
 def test_applied_writes_are_counted_by_outcome():
     from app import create_app
-    from config import Settings
+    from wiring.settings import Settings
 
     app = create_app(Settings(audit_log="/dev/null"))
     client = app.server.test_client()

@@ -9,8 +9,14 @@ from dataclasses import replace
 import pytest
 
 from collectors.audit_log import AuditLog
-from mesh.audit import AuditEntry, AuditObject, change_annotation, clean_reason, merge_entries
 from mesh.errors import BadRequest
+from mesh.releases.audit import (
+    AuditEntry,
+    AuditObject,
+    change_annotation,
+    clean_reason,
+    merge_entries,
+)
 
 
 def entry(i: int, service: str = "reviews", namespace: str = "bookinfo") -> AuditEntry:

@@ -7,10 +7,10 @@ import pytest
 from demo.mesh import DemoMesh
 from demo.routes import DemoRouteStore, seed_objects, version_split
 from mesh.errors import BadRequest, Conflict, NotFound
-from mesh.istio_objects import VIRTUAL_SERVICE, Write, resource_version
-from mesh.route_plan import parse_action, plan_change
-from mesh.route_selection import ServiceRoutes
-from mesh.route_state import read_routes
+from mesh.routing.objects import VIRTUAL_SERVICE, Write, resource_version
+from mesh.routing.plan import parse_action, plan_change
+from mesh.routing.selection import ServiceRoutes
+from mesh.routing.state import read_routes
 
 T0 = 1_790_000_000.0
 NS = "bookinfo"

@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from app import create_app
-from config import Settings
 from tests.dashcalls import DashCalls
+from wiring.settings import Settings
 
 AT = 1767225600
 TOKEN = "tok-SECRET-6f1c2b9e"

@@ -10,10 +10,10 @@ import pytest
 from flask import Flask
 
 import api
-import security
-from config import Settings
+from access import security
 from demo.routes import DemoRouteStore
-from services import Services
+from wiring.services import Services
+from wiring.settings import Settings
 
 SHIFT = {"action": "set_weights", "weights": {"v1": 50, "v2": 50}, "dry_run": False}
 REAL = {"prometheus_url": "http://127.0.0.1:9", "kube_enabled": True}
@@ -42,7 +42,7 @@ def csrf(client) -> dict[str, str]:
 
 
 def weights(store) -> dict[str, int]:
-    from mesh.route_state import read_routes
+    from mesh.routing.state import read_routes
 
     return read_routes(store.get_service("bookinfo", "reviews")).weights
 

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from mesh.errors import BadRequest
-from mesh.metrics import ISTIO_BUCKETS_MS, cumulative_buckets, histogram_quantile
+from mesh.quantiles import ISTIO_BUCKETS_MS, cumulative_buckets, histogram_quantile
 from mesh.series import (
     MAX_POINTS,
     MIN_POINTS,

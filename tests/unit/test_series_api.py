@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 import pytest
 
 from app import create_app
-from config import Settings
 from mesh.errors import BackendDataError, BackendTimeout, BackendUnavailable
-from mesh.metrics import ISTIO_BUCKETS_MS, cumulative_buckets
+from mesh.quantiles import ISTIO_BUCKETS_MS, cumulative_buckets
 from mesh.series import BucketSeries, RequestSeries, SeriesQuery, SeriesTelemetry, TcpSeries
-from services import Services
+from wiring.services import Services
+from wiring.settings import Settings
 
 NOW = 1_795_881_075.0
 

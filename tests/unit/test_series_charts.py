@@ -111,9 +111,9 @@ def test_csv_of_each_chart_is_its_series_in_its_units():
 
 def test_tcp_only_target_hides_request_charts_and_idle_window_says_so():
     from app import create_app
-    from config import Settings
     from dashboards.service import SERVICE, page_outputs
-    from services import Services
+    from wiring.services import Services
+    from wiring.settings import Settings
 
     settings = Settings(prometheus_url="http://127.0.0.1:1")
 

@@ -8,14 +8,12 @@ from dataclasses import dataclass, field
 import pytest
 
 from app import create_app
-from config import Settings
 from demo.bookinfo import bookinfo_spec
 from demo.state import TrafficState
-from demo.traces import DemoTraceStore
+from demo.trace_source import DemoTraceStore
 from mesh.errors import BackendTimeout, BadRequest, NotFound
-from mesh.records import GraphQuery, GraphTelemetry
-from mesh.trace_records import Process, RefType, Span, SpanRef, Tag, Trace, TraceQuery
-from services import Services
+from mesh.telemetry_records import GraphQuery, GraphTelemetry
+from mesh.traces.records import Process, RefType, Span, SpanRef, Tag, Trace, TraceQuery
 from views.traces import (
     parse_search_params,
     parse_tags,
@@ -25,6 +23,8 @@ from views.traces import (
     trace_path_nodes,
     traces_search_link,
 )
+from wiring.services import Services
+from wiring.settings import Settings
 
 NOW = 1_795_000_000.0
 

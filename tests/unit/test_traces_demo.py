@@ -9,10 +9,10 @@ import pytest
 
 from demo.bookinfo import bookinfo_spec
 from demo.state import TrafficState
-from demo.traces import DemoTraceStore
+from demo.trace_source import DemoTraceStore
 from mesh.errors import NotFound
-from mesh.trace_records import TraceQuery
-from mesh.traces import analyze, istio_info, parse_node_id
+from mesh.traces.analysis import analyze, istio_info, parse_node_id
+from mesh.traces.records import TraceQuery
 
 NOW = 1_795_000_000.0
 

@@ -1,4 +1,4 @@
-"""mesh/traces.py: adjusters, span tree, Jaeger UI's critical path, self time, Istio tags."""
+"""mesh/traces/analysis.py: adjusters, span tree, Jaeger UI's critical path, self time, Istio tags."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mesh.trace_records import Process, RefType, Span, SpanRef, Tag, Trace
-from mesh.traces import (
+from mesh.traces.analysis import (
     adjust,
     analyze,
     build_tree,
@@ -27,6 +26,7 @@ from mesh.traces import (
     summarize,
     workload_of_pod,
 )
+from mesh.traces.records import Process, RefType, Span, SpanRef, Tag, Trace
 
 P1 = Process("svc-a")
 P2 = Process("svc-b")

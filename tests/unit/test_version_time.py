@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mesh.trace_records import Process, RefType, Span, SpanRef, Tag, Trace
+from mesh.traces.records import Process, RefType, Span, SpanRef, Tag, Trace
 from mesh.version_time import server_version, time_by_version, version_time_json
 from tests.review_demo import Clock, demo_services
 
@@ -143,7 +143,7 @@ def test_too_few_traces_claim_no_difference():
     traces += [sampled(request(f"b{i}", "v2", 80, 5), "probabilistic") for i in range(5)]
     body = version_time_json(time_by_version(traces, NS, "reviews", ("v1", "v2")))
     assert {c["finding"] for c in body["comparison"]} == {"not enough traces"}
-    from mesh.report import time_findings
+    from reports.release_report import time_findings
 
     lines = time_findings(body)
     assert lines[1].startswith("Not enough traces to compare: at least 15 per version")

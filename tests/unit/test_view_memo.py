@@ -10,11 +10,11 @@ import pytest
 
 import views.graph as graph_module
 from collectors.cache import CachedTelemetry
-from config import Settings
 from mesh.errors import BackendUnavailable
-from services import Services
 from tests.unit.test_cache import T0, Clock, StubTelemetry, make_cache
 from views.graph import graph_view, graph_view_json, parse_graph_params
+from wiring.services import Services
+from wiring.settings import Settings
 
 
 @pytest.fixture

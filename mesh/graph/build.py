@@ -1,0 +1,701 @@
+"""The traffic graph: a networkx.DiGraph built from telemetry records, then enriched.
+
+As Kiali does (graph/telemetry/istio/appender/), a base graph is built once from traffic and a
+list of small appenders each adds one thing (latency, TCP bytes, share, node rates, error rates,
+health, outsiders). Each appender mutates the graph in place and can be tested alone.
+
+Node ids per view: `unknown` for callers outside the mesh; `namespace/workload` (workload view),
+`namespace/app` (app view, and the source side of the service view), `namespace/app/version`
+(versioned-app view), `namespace/service` (service view). A destination whose workload is
+unknown (503 NR: no route, no healthy upstream) becomes a service node in every view, in the
+namespace of its host, because the request never reached a workload. A workload without app
+labels is named by its workload in the app views (as Istio's canonical service does), and in
+the service view when its calls name no service: never a service "unknown".
+
+Each request counts once (mesh/graph/reporters.py picks the report per edge before the graph is
+built); the destination's reports also give each edge its mTLS share (add_security).
+
+Clusters (Istio's `source_cluster` / `destination_cluster`; "unknown" or absent means none): every
+node carries its `cluster`. When the telemetry names more than one cluster, the id of each node
+with a cluster is prefixed with it and a colon, `east:bookinfo/reviews-v1`; namespaces cannot
+hold a colon, so the id stays unambiguous. Single-cluster meshes keep the ids above exactly.
+Edges whose ends sit in two different clusters carry `cross_cluster: true`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from functools import partial
+from typing import Any
+
+import networkx as nx
+
+from mesh.graph.reporters import KNOWN_POLICIES, MUTUAL_TLS, counted_once, destination_reports
+from mesh.health import (
+    CLIENT_ERROR,
+    DEGRADED,
+    ERROR,
+    FAILURE,
+    HEALTHY,
+    IDLE,
+    OK,
+    HealthThresholds,
+    classify,
+    health,
+)
+from mesh.telemetry_records import (
+    UNKNOWN,
+    Endpoint,
+    GraphTelemetry,
+    GraphView,
+    LatencyQuantiles,
+    RequestRate,
+    TcpRate,
+)
+
+Appender = Callable[[nx.DiGraph], None]
+
+NODE_FIELDS: tuple[str, ...] = (
+    "id", "kind", "cluster", "namespace", "workload", "app", "version", "service",
+    "rps_in", "rps_out", "error_rate_in", "error_rate_4xx_in", "health", "outsider",
+)  # fmt: skip
+EDGE_FIELDS: tuple[str, ...] = (
+    "id", "source", "target", "protocol", "rps", "error_rate", "error_rate_4xx", "share",
+    "p50_ms", "p95_ms", "p99_ms", "bps", "sent_bps", "received_bps", "health", "cross_cluster",
+    "mtls", "responses",
+)  # fmt: skip
+PROTOCOLS: tuple[str, ...] = ("http", "grpc", "tcp")
+
+# Rounding in graph_json: decimals kept, but never fewer than _SIGNIFICANT significant digits,
+# so a rate of 0.0033 rps (one request in five minutes) keeps its precision.
+_DECIMALS: dict[str, int] = {
+    "rps": 4, "rps_in": 4, "rps_out": 4, "share": 4,
+    "error_rate": 6, "error_rate_4xx": 6, "error_rate_in": 6, "error_rate_4xx_in": 6,
+    "p50_ms": 3, "p95_ms": 3, "p99_ms": 3,
+    "bps": 2, "sent_bps": 2, "received_bps": 2, "mtls": 4,
+}  # fmt: skip
+# At most this many failing or flagged outcomes per edge in `responses`, the largest first.
+MAX_RESPONSES = 8
+_SIGNIFICANT = 5
+_NODE_TEXT = ("cluster", "namespace", "workload", "app", "version", "service")
+
+
+# ---------------------------------------------------------------------------------------------
+# Node identity
+
+
+def _absent(value: str) -> bool:
+    return not value or value == UNKNOWN
+
+
+def cluster_of(ep: Endpoint) -> str:
+    """The endpoint's cluster, or "" when Istio did not know it."""
+    return "" if _absent(ep.cluster) else ep.cluster
+
+
+def telemetry_clusters(telemetry: GraphTelemetry) -> frozenset[str]:
+    """The clusters of the graph: those of the records that make edges (a latency record only
+    adds to an edge made by requests), and those the source serves (telemetry.clusters)."""
+    found: set[str] = set(telemetry.clusters)
+    for records in (telemetry.requests, telemetry.tcp):
+        for r in records:
+            found.add(cluster_of(r.source))
+            found.add(cluster_of(r.destination))
+    found.discard("")
+    return frozenset(found)
+
+
+def _in_cluster(
+    found: tuple[str, dict[str, str]], ep: Endpoint, several_clusters: bool
+) -> tuple[str, dict[str, str]]:
+    """Add the endpoint's cluster to the node's attributes, and to its id when the graph holds
+    several clusters (the same workload name in two clusters is two nodes then)."""
+    node_id, attrs = found
+    cluster = cluster_of(ep) if attrs.get("kind") != "unknown" else ""
+    if not cluster:
+        return node_id, attrs
+    attrs["cluster"] = cluster
+    return (f"{cluster}:{node_id}" if several_clusters else node_id), attrs
+
+
+def host_parts(host: str) -> tuple[str, str]:
+    """(service, namespace) from a host such as `reviews.bookinfo.svc.cluster.local` or
+    `reviews.bookinfo:9080`; ("", "") when the host names no namespace (`reviews:9080`, an IP)
+    or lies outside the cluster (`api.pay.example.com`: only `name.ns[.svc[.domain]]` is a
+    Kubernetes service's host)."""
+    labels = host.split(":", 1)[0].split(".")
+    if len(labels) < 2 or (len(labels) > 2 and labels[2] != "svc"):
+        return "", ""
+    name, namespace = labels[0], labels[1]
+    if not name or not namespace or name.isdigit() or namespace.isdigit():
+        return "", ""
+    return name, namespace
+
+
+def _service_node(ep: Endpoint) -> tuple[str, dict[str, str]]:
+    """A service node. A request that reached no pod often knows its service only by the host
+    it asked for: the node is then named by the host, in the host's namespace."""
+    host_name, host_namespace = host_parts(ep.host) if ep.host else ("", "")
+    namespace = ep.service_namespace or ep.namespace
+    if _absent(namespace):
+        namespace = host_namespace or UNKNOWN
+    if _absent(ep.service):
+        service = host_name or UNKNOWN
+    elif host_parts(ep.service)[0]:  # a cluster host: its first label names the service
+        service = ep.service.split(".", 1)[0]
+    else:  # a plain name, or a host outside the cluster (a ServiceEntry) kept whole
+        service = ep.service
+    return f"{namespace}/{service}", {"kind": "service", "namespace": namespace, "service": service}
+
+
+def source_node(
+    ep: Endpoint, view: GraphView, several_clusters: bool = False
+) -> tuple[str, dict[str, str]]:
+    """The node id and identity attributes of an edge's source in `view`."""
+    return _in_cluster(_source_node(ep, view), ep, several_clusters)
+
+
+def destination_node(
+    ep: Endpoint, view: GraphView, several_clusters: bool = False
+) -> tuple[str, dict[str, str]]:
+    """The node id and identity attributes of an edge's destination in `view`."""
+    return _in_cluster(_destination_node(ep, view), ep, several_clusters)
+
+
+def _source_node(ep: Endpoint, view: GraphView) -> tuple[str, dict[str, str]]:
+    if ep.is_unknown:
+        return UNKNOWN, {"kind": "unknown"}
+    ns = ep.namespace
+    if view is GraphView.WORKLOAD:
+        name = ep.workload or ep.app or UNKNOWN
+        attrs = {"kind": "workload", "namespace": ns, "workload": name, "app": ep.app}
+        return f"{ns}/{name}", {**attrs, "version": ep.version}
+    app = _app_name(ep)
+    if view is GraphView.VERSIONED_APP and not _absent(ep.version):
+        attrs = {"kind": "app", "namespace": ns, "app": app, "version": ep.version}
+        return f"{ns}/{app}/{ep.version}", attrs
+    return f"{ns}/{app}", {"kind": "app", "namespace": ns, "app": app}
+
+
+def _app_name(ep: Endpoint) -> str:
+    """The canonical service, else the workload's name (Istio's own fallback), else unknown."""
+    if not _absent(ep.app):
+        return ep.app
+    return ep.workload if not _absent(ep.workload) else UNKNOWN
+
+
+def _destination_node(ep: Endpoint, view: GraphView) -> tuple[str, dict[str, str]]:
+    ns = ep.namespace
+    if view is GraphView.SERVICE:
+        if _absent(ep.service) and not _absent(ep.workload):  # called with no service name
+            return _workload_node(ep)
+        return _service_node(ep)
+    if view is GraphView.WORKLOAD:
+        if _absent(ep.workload):
+            return _service_node(ep)
+        return _workload_node(ep)
+    if _absent(ep.app) and _absent(ep.workload):
+        return _service_node(ep)
+    app = _app_name(ep)
+    service = "" if _absent(ep.service) else ep.service
+    attrs = {"kind": "app", "namespace": ns, "app": app, "service": service}
+    if view is GraphView.VERSIONED_APP and not _absent(ep.version):
+        return f"{ns}/{app}/{ep.version}", {**attrs, "version": ep.version}
+    return f"{ns}/{app}", attrs
+
+
+def _workload_node(ep: Endpoint) -> tuple[str, dict[str, str]]:
+    ns = ep.namespace
+    app = "" if _absent(ep.app) else ep.app
+    service = "" if _absent(ep.service) else ep.service
+    attrs = {"kind": "workload", "namespace": ns, "workload": ep.workload, "app": app}
+    return f"{ns}/{ep.workload}", {**attrs, "version": ep.version, "service": service}
+
+
+def _new_node(node_id: str, attrs: Mapping[str, str]) -> dict[str, Any]:
+    node: dict[str, Any] = {
+        "id": node_id,
+        "kind": attrs.get("kind", "workload"),
+        **{k: attrs.get(k, "") for k in _NODE_TEXT},
+        "rps_in": 0.0,
+        "rps_out": 0.0,
+        "error_rate_in": 0.0,
+        "error_rate_4xx_in": 0.0,
+        "health": IDLE,
+        "outsider": False,
+    }
+    return node
+
+
+def _merge_node(g: nx.DiGraph, node_id: str, attrs: Mapping[str, str]) -> None:
+    """Add a node, or fill identity fields the node learned from its other side."""
+    if node_id not in g:
+        g.add_node(node_id, **_new_node(node_id, attrs))
+        return
+    node = g.nodes[node_id]
+    for key in _NODE_TEXT:
+        if not node[key] and attrs.get(key):
+            node[key] = attrs[key]
+    # In the service view a caller app and the service of the same name share one node: it is
+    # a service node, as every node in Kiali's service graph is.
+    if attrs.get("kind") == "service":
+        node["kind"] = "service"
+        node["service"] = attrs.get("service", node["service"])
+
+
+def _new_edge(source: str, target: str) -> dict[str, Any]:
+    return {
+        "id": f"{source}->{target}",
+        "source": source,
+        "target": target,
+        "protocol": "tcp",
+        "rps": 0.0,
+        "error_rps": 0.0,
+        "client_error_rps": 0.0,
+        "error_rate": 0.0,
+        "error_rate_4xx": 0.0,
+        "share": None,
+        "p50_ms": None,
+        "p95_ms": None,
+        "p99_ms": None,
+        "bps": None,
+        "sent_bps": None,
+        "received_bps": None,
+        "health": IDLE,
+        "cross_cluster": False,
+        "mtls": None,
+        "responses": {},
+        "no_pod": False,  # carries requests that reached no workload (see add_health)
+    }
+
+
+def _several_clusters(g: nx.DiGraph) -> bool:
+    return len(g.graph.get("clusters", ())) > 1
+
+
+def _view(g: nx.DiGraph) -> GraphView:
+    return GraphView(g.graph.get("view", GraphView.WORKLOAD.value))
+
+
+def ensure_edge(g: nx.DiGraph, source: Endpoint, destination: Endpoint) -> tuple[str, str]:
+    """Add (or find) the nodes and the edge a record maps to in the graph's view."""
+    view = _view(g)
+    several = _several_clusters(g)
+    s, s_attrs = source_node(source, view, several)
+    t, t_attrs = destination_node(destination, view, several)
+    _merge_node(g, s, s_attrs)
+    _merge_node(g, t, t_attrs)
+    if not g.has_edge(s, t):
+        g.add_edge(s, t, **_new_edge(s, t))
+        s_cluster, t_cluster = s_attrs.get("cluster", ""), t_attrs.get("cluster", "")
+        g.succ[s][t]["cross_cluster"] = bool(s_cluster and t_cluster and s_cluster != t_cluster)
+    return s, t
+
+
+# ---------------------------------------------------------------------------------------------
+# Base graph
+
+
+def traffic_graph(telemetry: GraphTelemetry) -> nx.DiGraph:
+    """Nodes and edges with request counters (rps, error_rps, client_error_rps, protocol).
+
+    TCP records add their edges too (bytes come later, from add_tcp_bytes). An edge's protocol
+    is the request protocol carrying most of its rps, or "tcp" when it carries no requests.
+    """
+    q = telemetry.query
+    g = nx.DiGraph(
+        view=q.view.value,
+        namespaces=tuple(q.namespaces),
+        window_s=q.window_s,
+        at=q.at,
+        clusters=tuple(sorted(telemetry_clusters(telemetry))),
+    )
+    protocols: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    services: dict[str, Counter[str]] = defaultdict(Counter)
+    requests = counted_once(telemetry.requests, q.namespaces)
+    # Records of one endpoint pair (one per outcome) share their nodes and edge: map them once.
+    pairs: dict[tuple[Endpoint, Endpoint], tuple[str, str]] = {}
+    for r in requests:
+        found = pairs.get((r.source, r.destination))
+        if found is None:
+            found = pairs[r.source, r.destination] = ensure_edge(g, r.source, r.destination)
+        s, t = found
+        edge = g.succ[s][t]
+        edge["rps"] += r.rps
+        if r.destination.workload == UNKNOWN:
+            edge["no_pod"] = True
+        outcome = classify(r.response_code, r.grpc_status)
+        if outcome == ERROR:
+            edge["error_rps"] += r.rps
+        elif outcome == CLIENT_ERROR:
+            edge["client_error_rps"] += r.rps
+        flags = "" if r.response_flags == "-" else r.response_flags
+        if outcome != OK or flags:
+            key = (r.response_code, r.grpc_status, flags)
+            edge["responses"][key] = edge["responses"].get(key, 0.0) + r.rps
+        protocol = (r.protocol or "http").lower()
+        protocols[s, t][protocol if protocol in PROTOCOLS else "http"] += r.rps
+        if not _absent(r.destination.service) and g.nodes[t]["kind"] != "service":
+            services[t][r.destination.service] += r.rps
+    for rec in counted_once(telemetry.tcp, q.namespaces):
+        ensure_edge(g, rec.source, rec.destination)
+    for (s, t), counts in protocols.items():
+        # Most rps wins; ties go to the first name alphabetically, so output is stable.
+        g.edges[s, t]["protocol"] = min(counts, key=lambda p: (-counts[p], p))
+    for node_id, counts in services.items():
+        g.nodes[node_id]["service"] = min(counts, key=lambda name: (-counts[name], name))
+    return g
+
+
+# ---------------------------------------------------------------------------------------------
+# Appenders
+
+
+def add_tcp_bytes(g: nx.DiGraph, tcp: Iterable[TcpRate]) -> None:
+    """sent_bps / received_bps (caller-oriented, see TcpRate) and bps = their sum, per edge."""
+    sums: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for rec in tcp:
+        key = ensure_edge(g, rec.source, rec.destination)
+        sums[key][0] += rec.sent_bps
+        sums[key][1] += rec.received_bps
+    for (s, t), (sent, received) in sums.items():
+        edge = g.edges[s, t]
+        edge["sent_bps"] = sent
+        edge["received_bps"] = received
+        edge["bps"] = sent + received
+
+
+def _fields(ep: Endpoint) -> tuple[str, ...]:
+    # dataclasses.astuple deep-copies every field: 50x slower on a 4,000-edge graph.
+    return (
+        ep.namespace,
+        ep.workload,
+        ep.app,
+        ep.version,
+        ep.service,
+        ep.service_namespace,
+        ep.cluster,
+        ep.host,
+    )
+
+
+def _endpoint_key(source: Endpoint, destination: Endpoint) -> tuple[tuple[str, ...], ...]:
+    return (_fields(source), _fields(destination))
+
+
+def add_latency(
+    g: nx.DiGraph, latencies: Iterable[LatencyQuantiles], requests: Iterable[RequestRate]
+) -> None:
+    """p50/p95/p99 per edge.
+
+    Quantiles cannot be added up, so when several latency records land on one edge (e.g. a
+    workload reached through two services) the edge keeps the record of the endpoint pair with
+    the most request traffic; equal traffic keeps the first pair in label order. Records for
+    edges without request traffic are ignored: a quantile without requests is meaningless.
+    """
+    view = _view(g)
+    several = _several_clusters(g)
+    weight: dict[tuple[tuple[str, ...], ...], float] = defaultdict(float)
+    for r in requests:
+        weight[_endpoint_key(r.source, r.destination)] += r.rps
+    candidates: list[tuple[float, tuple[tuple[str, ...], ...], tuple[str, str], LatencyQuantiles]]
+    candidates = []
+    for rec in latencies:
+        s, _ = source_node(rec.source, view, several)
+        t, _ = destination_node(rec.destination, view, several)
+        if g.has_edge(s, t):
+            key = _endpoint_key(rec.source, rec.destination)
+            candidates.append((-weight.get(key, 0.0), key, (s, t), rec))
+    candidates.sort(key=lambda c: (c[0], c[1]))
+    chosen: dict[tuple[str, str], LatencyQuantiles] = {}
+    for _, _, edge_key, rec in candidates:
+        chosen.setdefault(edge_key, rec)
+    for (s, t), rec in chosen.items():
+        edge = g.edges[s, t]
+        edge["p50_ms"], edge["p95_ms"], edge["p99_ms"] = rec.p50_ms, rec.p95_ms, rec.p99_ms
+
+
+def add_share(g: nx.DiGraph) -> None:
+    """Each edge's fraction of its source's outgoing request rps (None without requests)."""
+    total: dict[str, float] = defaultdict(float)
+    for s, _, d in g.edges(data=True):
+        total[s] += d["rps"]
+    for s, _, d in g.edges(data=True):
+        carries_requests = d["protocol"] != "tcp" or d["rps"] > 0
+        d["share"] = d["rps"] / total[s] if total[s] > 0 and carries_requests else None
+
+
+_NODE_SUMS = (
+    ("rps", "rps_in", "rps_out"),
+    ("error_rps", "error_rps_in", "error_rps_out"),
+    ("client_error_rps", "client_error_rps_in", "client_error_rps_out"),
+    ("bps", "bps_in", "bps_out"),
+)
+
+
+def add_node_rates(g: nx.DiGraph) -> None:
+    """rps_in / rps_out and the inbound and outbound error counters and bytes of every node."""
+    for _, node in g.nodes(data=True):
+        for _, inbound, outbound in _NODE_SUMS:
+            node[inbound] = 0.0
+            node[outbound] = 0.0
+    nodes = g.nodes
+    for s, t, d in g.edges(data=True):
+        source, target = nodes[s], nodes[t]
+        for edge_key, inbound, outbound in _NODE_SUMS:
+            value = d[edge_key] or 0.0
+            target[inbound] += value
+            source[outbound] += value
+
+
+def _ratio(part: float, whole: float) -> float:
+    return part / whole if whole > 0 else 0.0
+
+
+def add_error_rates(g: nx.DiGraph) -> None:
+    """Error and client-error ratios of edges and of nodes' inbound traffic (0 when idle)."""
+    for _, _, d in g.edges(data=True):
+        d["error_rate"] = _ratio(d["error_rps"], d["rps"])
+        d["error_rate_4xx"] = _ratio(d["client_error_rps"], d["rps"])
+    for _, node in g.nodes(data=True):
+        node["error_rate_in"] = _ratio(node.get("error_rps_in", 0.0), node["rps_in"])
+        node["error_rate_4xx_in"] = _ratio(node.get("client_error_rps_in", 0.0), node["rps_in"])
+
+
+def _traffic_health(
+    rps: float, error_rps: float, client_error_rps: float, bps: float, t: HealthThresholds
+) -> str:
+    if rps > 0:
+        return health(rps, error_rps / rps, client_error_rps / rps, t)
+    return HEALTHY if bps > 0 else IDLE
+
+
+_SEVERITY = {IDLE: 0, HEALTHY: 1, DEGRADED: 2, FAILURE: 3}
+
+
+def worse(a: str, b: str) -> str:
+    """The more severe of two health states."""
+    return a if _SEVERITY.get(a, 0) >= _SEVERITY.get(b, 0) else b
+
+
+def add_health(g: nx.DiGraph, thresholds: HealthThresholds) -> None:
+    """Edge health from its requests; node health from its inbound traffic.
+
+    TCP carries no status codes, so TCP-only traffic is healthy when bytes flow. A node that
+    receives nothing (the ingress gateway, `unknown`) is judged on what it sends instead, or
+    it would always show idle while it drives the mesh.
+
+    Requests that reached no pod (no route, no healthy upstream) fail before any workload could
+    answer them: they also count against the caller, whose health is the worse of its inbound
+    health and theirs, so a caller failing that way never stays green.
+    """
+    for _, _, d in g.edges(data=True):
+        d["health"] = _traffic_health(
+            d["rps"], d["error_rps"], d["client_error_rps"], d["bps"] or 0.0, thresholds
+        )
+    for _, n in g.nodes(data=True):
+        inbound = (n.get("error_rps_in", 0.0), n.get("client_error_rps_in", 0.0))
+        outbound = (n.get("error_rps_out", 0.0), n.get("client_error_rps_out", 0.0))
+        if n["rps_in"] > 0 or n.get("bps_in", 0.0) > 0:
+            n["health"] = _traffic_health(n["rps_in"], *inbound, n.get("bps_in", 0.0), thresholds)
+        else:
+            n["health"] = _traffic_health(
+                n["rps_out"], *outbound, n.get("bps_out", 0.0), thresholds
+            )
+    for s in g.nodes:
+        lost = [d for _, _, d in g.out_edges(s, data=True) if d.get("no_pod")]
+        if not lost:
+            continue
+        rps = sum(d["rps"] for d in lost)
+        errors = sum(d["error_rps"] for d in lost)
+        client = sum(d["client_error_rps"] for d in lost)
+        node = g.nodes[s]
+        node["health"] = worse(
+            node["health"], _traffic_health(rps, errors, client, 0.0, thresholds)
+        )
+
+
+def mark_outsiders(g: nx.DiGraph, namespaces: Iterable[str]) -> None:
+    """Nodes from namespaces that were not asked for (they call in, or are called)."""
+    wanted = frozenset(namespaces)
+    for _, n in g.nodes(data=True):
+        n["outsider"] = n["kind"] != "unknown" and n["namespace"] not in wanted
+
+
+def add_security(
+    g: nx.DiGraph, requests: Iterable[RequestRate], tcp: Iterable[TcpRate] = ()
+) -> None:
+    """Each edge's mTLS share: of the requests (of the bytes, for a TCP edge) its destination
+    reported, the part with connection_security_policy="mutual_tls". None where no destination
+    report names a policy (an unmeshed destination, a request that reached no pod, series
+    without the label): unknown, never 0 and never 1."""
+    view = _view(g)
+    several = _several_clusters(g)
+    pairs: dict[tuple[Endpoint, Endpoint], tuple[str, str]] = {}
+    sums: dict[tuple[str, str, bool], list[float]] = defaultdict(lambda: [0.0, 0.0])
+
+    def add(source: Endpoint, destination: Endpoint, tcp: bool, amount: float, sec: str) -> None:
+        found = pairs.get((source, destination))
+        if found is None:
+            s, _ = source_node(source, view, several)
+            t, _ = destination_node(destination, view, several)
+            found = pairs[source, destination] = (s, t)
+        if not g.has_edge(*found) or sec not in KNOWN_POLICIES:
+            return  # a report without the policy (older Istio, custom metrics) cannot say
+        acc = sums[(*found, tcp)]
+        acc[0] += amount
+        if sec == MUTUAL_TLS:
+            acc[1] += amount
+
+    for r in destination_reports(tuple(requests)):
+        add(r.source, r.destination, False, r.rps, r.security)
+    for rec in destination_reports(tuple(tcp)):
+        add(rec.source, rec.destination, True, rec.sent_bps + rec.received_bps, rec.security)
+    for s, t, d in g.edges(data=True):
+        by_bytes = d["protocol"] == "tcp" and d["rps"] == 0
+        total, secure = sums.get((s, t, by_bytes), (0.0, 0.0))
+        d["mtls"] = secure / total if total > 0 else None
+
+
+def appenders(telemetry: GraphTelemetry, thresholds: HealthThresholds) -> list[Appender]:
+    """The enrichment pipeline, in order: later steps read what earlier ones wrote."""
+    namespaces = telemetry.query.namespaces
+    tcp = counted_once(telemetry.tcp, namespaces)
+    requests = counted_once(telemetry.requests, namespaces)
+    return [
+        partial(add_tcp_bytes, tcp=tcp),
+        partial(add_latency, latencies=telemetry.latencies, requests=requests),
+        partial(add_security, requests=telemetry.requests, tcp=telemetry.tcp),
+        add_share,
+        add_node_rates,
+        add_error_rates,
+        partial(add_health, thresholds=thresholds),
+        partial(mark_outsiders, namespaces=telemetry.query.namespaces),
+    ]
+
+
+def build_graph(
+    telemetry: GraphTelemetry,
+    thresholds: HealthThresholds = HealthThresholds(),  # noqa: B008 - frozen, immutable
+) -> nx.DiGraph:
+    """The graph of one refresh: the base traffic graph run through every appender."""
+    g = traffic_graph(telemetry)
+    for step in appenders(telemetry, thresholds):
+        step(g)
+    return g
+
+
+def keep_clusters(g: nx.DiGraph, clusters: Iterable[str]) -> nx.DiGraph:
+    """The part of the graph in `clusters`: their nodes, every edge touching one, and the nodes
+    at the other end of those edges, so a call into or out of the chosen clusters still shows
+    where it goes. Figures are those of the whole graph: filtering hides, it never recounts."""
+    wanted = frozenset(clusters)
+    if not wanted:
+        return g
+    inside = {n for n, d in g.nodes(data=True) if d.get("cluster") in wanted}
+    edges = [(s, t) for s, t in g.edges() if s in inside or t in inside]
+    sub = g.subgraph(inside | {n for edge in edges for n in edge}).copy()
+    sub.remove_edges_from([(s, t) for s, t in g.edges() if s not in inside and t not in inside])
+    return sub
+
+
+def graph_clusters(g: nx.DiGraph) -> tuple[str, ...]:
+    """Every cluster the refresh's telemetry names, sorted (also when a filter hides some)."""
+    return tuple(g.graph.get("clusters", ()))
+
+
+# ---------------------------------------------------------------------------------------------
+# Output
+
+
+def _round(value: float, decimals: int) -> float:
+    if value == 0:
+        return 0.0
+    if abs(value) >= 10.0 ** (_SIGNIFICANT - 1 - decimals):  # enough digits already
+        return round(value, decimals)
+    digits = max(decimals, _SIGNIFICANT - 1 - math.floor(math.log10(abs(value))))
+    return round(value, digits)
+
+
+def _responses_json(responses: Mapping[tuple[str, str, str], float]) -> list[dict[str, Any]]:
+    """Failing or flagged outcomes of an edge, the largest first: code, gRPC status, Envoy's
+    response flags ("NR", "UH,URX", ...) and their rate."""
+    ordered = sorted(responses.items(), key=lambda item: (-item[1], item[0]))[:MAX_RESPONSES]
+    return [
+        {"code": code, "grpc": grpc, "flags": flags, "rps": _round(rps, 4)}
+        for (code, grpc, flags), rps in ordered
+    ]
+
+
+def _json_value(key: str, value: Any) -> Any:
+    if key == "responses":
+        return _responses_json(value or {})
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        if not math.isfinite(value):
+            return None
+        decimals = _DECIMALS.get(key)
+        return float(value) if decimals is None else _round(float(value), decimals)
+    return str(value)
+
+
+def graph_json(g: nx.DiGraph) -> dict[str, list[dict[str, Any]]]:
+    """JSON-ready nodes and edges: no NaN or infinity, rounded, sorted by id for stable output."""
+    nodes = [
+        {k: _json_value(k, data.get(k)) for k in NODE_FIELDS}
+        for _, data in sorted(g.nodes(data=True), key=lambda item: item[0])
+    ]
+    edges = [
+        {k: _json_value(k, data.get(k)) for k in EDGE_FIELDS}
+        for _, _, data in sorted(g.edges(data=True), key=lambda item: (item[0], item[1]))
+    ]
+    return {"nodes": nodes, "edges": edges}
+
+
+def security_summary(g: nx.DiGraph) -> dict[str, Any]:
+    """How much of the traffic runs in plain text, over the edges whose destination reported
+    its security policy (`mtls` known): requests, and bytes for TCP-only edges. None when no
+    edge can say: not enough data, never 0 %. `unknown_rps` is the traffic that cannot say."""
+    known_rps = plain_rps = unknown_rps = known_bps = plain_bps = 0.0
+    for _, _, d in g.edges(data=True):
+        if d.get("mtls") is None:
+            unknown_rps += d["rps"]
+            continue
+        if d["rps"] > 0:
+            known_rps += d["rps"]
+            plain_rps += d["rps"] * (1.0 - d["mtls"])
+        elif d["bps"]:
+            known_bps += d["bps"]
+            plain_bps += d["bps"] * (1.0 - d["mtls"])
+    return {
+        "plaintext_rps": _round(plain_rps, 4) if known_rps > 0 else None,
+        "plaintext_share": _round(plain_rps / known_rps, 4) if known_rps > 0 else None,
+        "plaintext_bps": _round(plain_bps, 2) if known_bps > 0 else None,
+        "plaintext_bps_share": _round(plain_bps / known_bps, 4) if known_bps > 0 else None,
+        "unknown_security_rps": _round(unknown_rps, 4),
+    }
+
+
+def graph_summary(g: nx.DiGraph) -> dict[str, Any]:
+    """Totals for a page header: request rate over all edges, its error ratios, TCP bytes."""
+    rps = sum(d["rps"] for _, _, d in g.edges(data=True))
+    errors = sum(d["error_rps"] for _, _, d in g.edges(data=True))
+    client_errors = sum(d["client_error_rps"] for _, _, d in g.edges(data=True))
+    bps = sum(d["bps"] or 0.0 for _, _, d in g.edges(data=True))
+    states = Counter(n["health"] for _, n in g.nodes(data=True))
+
+    return {
+        "nodes": g.number_of_nodes(),
+        "edges": g.number_of_edges(),
+        "rps": _round(rps, 4),
+        "error_rate": _round(_ratio(errors, rps), 6),
+        "error_rate_4xx": _round(_ratio(client_errors, rps), 6),
+        "bps": _round(bps, 2),
+        **security_summary(g),
+        "health": {
+            state: states.get(state, 0) for state in ("healthy", "degraded", "failure", "idle")
+        },
+    }

@@ -1,0 +1,57 @@
+"""Waypoint proxies in an ambient mesh: recognised from telemetry and hidden by default.
+
+A waypoint is infrastructure between a caller and its callee; its L7 reports already name the
+real caller and callee (mesh/graph/reporters.py), so by default it is not drawn, as Kiali does. What
+remains of it in the telemetry is ztunnel's L4 bytes to and from the waypoint's own pods; those
+edges are drawn only when the user asks to see waypoints (`waypoints=show`).
+
+Telemetry does not label a workload as a waypoint, so one is recognised by Istio's naming:
+`istioctl waypoint apply` names the Gateway, its Deployment and its canonical service
+"waypoint" by default, and custom waypoints are conventionally named "<something>-waypoint".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Protocol, TypeVar
+
+from mesh.telemetry_records import Endpoint, GraphTelemetry
+
+
+class EdgeRecord(Protocol):
+    @property
+    def source(self) -> Endpoint: ...
+    @property
+    def destination(self) -> Endpoint: ...
+
+
+R = TypeVar("R", bound=EdgeRecord)
+
+WAYPOINT = "waypoint"
+_SUFFIX = "-" + WAYPOINT
+
+
+def _named_waypoint(name: str) -> bool:
+    return name == WAYPOINT or name.endswith(_SUFFIX)
+
+
+def is_waypoint(ep: Endpoint) -> bool:
+    """A waypoint proxy's own workload (or, in the service graph, its service)."""
+    return any(_named_waypoint(n) for n in (ep.workload, ep.app, ep.service) if n)
+
+
+def keep(records: Iterable[R]) -> tuple[R, ...]:
+    """The records of edges that neither start nor end at a waypoint proxy."""
+    return tuple(r for r in records if not (is_waypoint(r.source) or is_waypoint(r.destination)))
+
+
+def without_waypoints(telemetry: GraphTelemetry) -> GraphTelemetry:
+    """The telemetry without any record to or from a waypoint proxy (the default view)."""
+
+    return replace(
+        telemetry,
+        requests=keep(telemetry.requests),
+        latencies=keep(telemetry.latencies),
+        tcp=keep(telemetry.tcp),
+    )

@@ -1,0 +1,36 @@
+"""The background driver of guided rollouts: one daemon thread per app process.
+
+Every `rollout_tick_s` it offers each running rollout one step (views.rollouts.tick_all); the
+rollout's lease decides which process actually drives it, so any number of workers and replicas
+may run this thread. Started only where writes are enabled and routing is configured.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from views.rollouts import holder_id, tick_all
+from wiring.services import Services
+
+log = logging.getLogger("meshdash.rollouts")
+
+
+def start_rollout_driver(services: Services) -> threading.Thread | None:
+    """Start the thread, or None when this process must not drive rollouts."""
+    every = services.settings.rollout_tick_s
+    if not services.settings.writes_allowed or services.rollouts is None or every <= 0:
+        return None
+
+    def run() -> None:
+        while True:
+            try:
+                tick_all(services, holder_id())
+            except Exception:  # the driver thread must outlive any one failure
+                log.exception("guided rollout driver: a round failed")
+            time.sleep(every)
+
+    thread = threading.Thread(target=run, name="meshdash-rollouts", daemon=True)
+    thread.start()
+    return thread
