@@ -154,7 +154,7 @@ def decoding(trace: Trace, repeat: int) -> dict[str, dict[str, float]]:
 
     from collectors.jaeger_decode import decode_otlp, decode_v1_response
     from collectors.jaeger_json import parse_otlp, parse_v1_response, traces_to_otlp, v1_envelope
-    from collectors.wire import loads_strict
+    from collectors.strict_json import loads_strict
 
     out = {}
     for name, raw, before, after in (

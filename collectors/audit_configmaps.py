@@ -30,7 +30,7 @@ from kubernetes.client.exceptions import ApiException
 
 from collectors.audit_log import AuditLog
 from collectors.kube_calls import call_api, read_body, status_message
-from collectors.wire import loads_strict
+from collectors.strict_json import loads_strict
 from mesh.errors import (
     AuditNotShared,
     BackendDataError,

@@ -53,7 +53,7 @@ from urllib.parse import urlsplit
 import redis
 from flask_caching.backends import BaseCache, RedisCache, SimpleCache
 
-from collectors.wire import ready_answer, ready_entry
+from collectors.backend_status import ready_answer, ready_entry
 from mesh.canary.analysis import CanaryQuery, CanaryTelemetry
 from mesh.errors import BackendError, BackendTimeout, Busy, RateLimited
 from mesh.series import SeriesQuery, SeriesTelemetry

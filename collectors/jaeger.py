@@ -18,16 +18,11 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
+from collectors.backend_status import connection_reason, not_ready, ready_answer
 from collectors.http import JAEGER_MAX_RESPONSE_BYTES, BackendSession, display_url, too_large
 from collectors.jaeger_decode import decode_otlp, decode_v1_response
 from collectors.jaeger_json import parse_dependencies
-from collectors.wire import (
-    NotFiniteError,
-    connection_reason,
-    loads_strict,
-    not_ready,
-    ready_answer,
-)
+from collectors.strict_json import NotFiniteError, loads_strict
 from mesh.errors import (
     BackendAuthError,
     BackendDataError,

@@ -34,7 +34,7 @@ from collectors.jaeger_json import (
     parse_otlp,
     parse_v1_response,
 )
-from collectors.wire import loads_strict
+from collectors.strict_json import loads_strict
 from mesh.traces.analysis import canonical_span_id, canonical_trace_id
 from mesh.traces.records import Log, Process, RefType, Span, SpanRef, Tag, Trace
 

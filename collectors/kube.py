@@ -28,9 +28,10 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from collectors.audit_configmaps import audit_for
+from collectors.backend_status import not_ready, ready_answer
 from collectors.http import watch_pools
 from collectors.kube_calls import call_api, read_body, status_message
-from collectors.wire import NotFiniteError, loads_strict, not_ready, ready_answer
+from collectors.strict_json import NotFiniteError, loads_strict
 from mesh import validate
 from mesh.errors import (
     BackendAuthError,

@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 import urllib3
 from kubernetes.client.exceptions import ApiException
 
+from collectors.backend_status import connection_reason
 from collectors.http import deadline
-from collectors.wire import connection_reason
 from mesh.errors import (
     BackendAuthError,
     BackendDataError,

@@ -32,8 +32,9 @@ from prometheus_api_client import PrometheusApiClientException, PrometheusConnec
 from urllib3.util.retry import Retry
 
 from collectors import promql
+from collectors.backend_status import connection_reason, not_ready, ready_answer
 from collectors.http import BackendSession, limited_adapter, too_large
-from collectors.wire import connection_reason, loads_strict, not_ready, ready_answer
+from collectors.strict_json import loads_strict
 from mesh import validate
 from mesh.errors import (
     BackendAuthError,

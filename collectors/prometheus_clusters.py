@@ -33,9 +33,9 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from collectors.backend_status import ready_entry
 from collectors.prometheus import BACKEND, QUERIES_PER_REFRESH, REPORTER_TAG
 from collectors.prometheus_series import series_telemetry
-from collectors.wire import ready_entry
 from mesh.errors import BackendDataError, BackendError, BackendTimeout, BackendUnavailable
 from mesh.series import SeriesQuery, SeriesTelemetry
 from mesh.telemetry_records import GraphQuery, GraphTelemetry, MissingPart

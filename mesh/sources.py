@@ -121,7 +121,7 @@ class Readiness(Protocol):
     """Optional on any source: can this backend serve now? Used by /readyz, never cached.
 
     Returns {"ok": bool, "detail": str, "version": str | None, "reachable": bool | None,
-    "authenticated": bool | None} (collectors.wire.ready_answer / not_ready): detail names the cause a person
+    "authenticated": bool | None} (collectors.backend_status.ready_answer / not_ready): detail names the cause a person
     can act on ("connection refused", "401 from the server"), never a credential; version is the
     backend's build where it exposes one (Prometheus /api/v1/status/buildinfo, Kubernetes /version).
     It should answer within the backend's timeout and report failures rather than raise.

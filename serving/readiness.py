@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from collectors.wire import not_ready, ready_entry
+from collectors.backend_status import not_ready, ready_entry
 from mesh.errors import BackendError
 
 if TYPE_CHECKING:  # services imports ops.self_metrics; no import cycle at run time

@@ -9,7 +9,7 @@ import pytest
 
 from collectors.kube import KubeRouteStore
 from collectors.prometheus import PrometheusCollector, error_for_response, partial_warning
-from collectors.wire import NotFiniteError, loads_strict
+from collectors.strict_json import NotFiniteError, loads_strict
 from mesh.errors import BackendDataError, BackendQueryError
 from tests.conftest import free_port
 from tests.faultservers import FaultProxy, poison_kube

@@ -16,7 +16,7 @@ from collectors.jaeger_json import (
     traces_to_otlp,
     v1_envelope,
 )
-from collectors.wire import NotFiniteError, loads_strict
+from collectors.strict_json import NotFiniteError, loads_strict
 from mesh.errors import BackendDataError
 from mesh.traces.records import Log, Process, RefType, Span, SpanRef, Tag, Trace
 from tests.conftest import shared_path
