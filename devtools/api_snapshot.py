@@ -101,12 +101,13 @@ VOLATILE: tuple[Volatile, ...] = (
     ),
 )
 
-# Floats are equal within this relative tolerance. Prometheus sums a `sum by` group's series in
-# the order its engine holds them, which for sub-expressions of a range query follows Go map
-# iteration: the same range query on the same data can answer x and x + 1 ulp (seen on the TCP
-# byte rates of /api/metrics). 1e-9 is far below any figure the API shows (4 to 6 significant
-# decimals) and far above that noise. A rounded figure can still flip in its last decimal when
-# the noise straddles a rounding boundary: rerun to tell that from a real change.
+# Floats are equal within this relative tolerance. Prometheus 2.42 sums a `sum by` group in
+# the order its engine holds the series, and the series of an `or` inside a range query come in
+# Go map order: the same range query on the same data answers x or x + 1 ulp (seen on the TCP
+# byte rates of /api/metrics, whose queries are `sum by (...) (a or b)`; 15 identical
+# query_range calls gave 3 different answers). 1e-9 is far above that noise and far below any
+# difference a reader could see. A figure the API rounds can still flip in its last decimal
+# when the noise straddles a rounding boundary: rerun to tell that from a real change.
 FLOAT_REL_TOL = 1e-9
 
 
@@ -441,8 +442,13 @@ def take_snapshot(repo: Path, prometheus_url: str, only: Sequence[str] = ()) -> 
             kwargs: dict[str, Any] = {"timeout": REQUEST_TIMEOUT_S, "allow_redirects": False}
             if probe.body is not None:
                 kwargs["json"] = probe.body
-            resp = http.request(probe.method, base + probe.path, **kwargs)
-            entries[probe.key] = {"group": probe.group, **record(resp)}
+            try:
+                answer = record(http.request(probe.method, base + probe.path, **kwargs))
+            except requests.RequestException as exc:
+                # No answer at all (a hang past the timeout, a crash): recorded as status 0
+                # with the kind of failure (its message names the random port).
+                answer = {"status": 0, "content_type": "", "text": type(exc).__name__}
+            entries[probe.key] = {"group": probe.group, **answer}
     return {"format": FORMAT, "repo": str(repo), "commit": _commit(repo), "entries": entries}
 
 
@@ -481,11 +487,11 @@ def status_counts(snapshot: dict[str, Any]) -> dict[int, int]:
 
 
 def describe(snapshot: dict[str, Any], label: str) -> str:
-    """One line of status counts, then every 5xx and 429 by URL: never hidden in the JSON."""
+    """One line of status counts, then every 5xx, 429 and unanswered (0) URL: never hidden."""
     counts = ", ".join(f"{code}: {n}" for code, n in status_counts(snapshot).items())
     lines = [f"{label}: {len(snapshot['entries'])} URLs ({counts}) at {snapshot['commit']}"]
     for key, entry in snapshot["entries"].items():
-        if entry["status"] >= 500 or entry["status"] == 429:
+        if entry["status"] >= 500 or entry["status"] in (0, 429):
             lines.append(f"  {entry['status']} {key}: {_short(entry)}")
     return "\n".join(lines)
 
