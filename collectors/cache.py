@@ -54,7 +54,7 @@ import redis
 from flask_caching.backends import BaseCache, RedisCache, SimpleCache
 
 from collectors.wire import ready_answer, ready_entry
-from mesh.canary.analysis import CanaryQuery, CanaryTelemetry
+from mesh.canary.records import CanaryQuery, CanaryTelemetry
 from mesh.errors import BackendError, BackendTimeout, Busy, RateLimited
 from mesh.series import SeriesQuery, SeriesTelemetry
 from mesh.telemetry_records import GraphQuery, GraphTelemetry
