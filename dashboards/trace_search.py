@@ -14,10 +14,10 @@ from typing import Any
 import plotly.graph_objects as go
 from dash import Input, Output, State, dcc, html, no_update
 
-from dashboards.components import format as fmt
 from dashboards.components.banner import error_banner, info_banner
-from dashboards.components.charts import plotly_text
 from mesh.errors import MeshdashError
+from presentation import numbers as fmt
+from presentation.charts import plotly_text
 from views.params import get_one
 from views.traces import (
     DEFAULT_LIMIT,

@@ -14,10 +14,10 @@ from typing import Any
 
 from dash import ClientsideFunction, Input, Output, State, dcc, html, no_update
 
-from dashboards.components import format as fmt
 from dashboards.components.banner import info_banner
 from dashboards.trace_search import trace_banner
 from mesh.errors import MeshdashError
+from presentation import numbers as fmt
 from views.params import get_one
 from views.traces import (
     WATERFALL_MAX_SPANS,
