@@ -276,15 +276,23 @@ def stylesheet(edge_label: str, security: bool = False) -> list[dict[str, Any]]:
         {"selector": ".faded", "style": {"opacity": 0.25}},
         {
             "selector": "node.path",
-            "style": {"underlay-color": "#1e66f5", "underlay-opacity": 0.25, "underlay-padding": 8},
+            "style": {
+                "underlay-color": palette.ACCENT,
+                "underlay-opacity": 0.25,
+                "underlay-padding": 8,
+            },
         },
         {
             "selector": "edge.path",
-            "style": {"line-color": "#1e66f5", "target-arrow-color": "#1e66f5"},
+            "style": {"line-color": palette.ACCENT, "target-arrow-color": palette.ACCENT},
         },
         {
             "selector": ":selected",
-            "style": {"overlay-color": "#1e66f5", "overlay-opacity": 0.18, "overlay-padding": 6},
+            "style": {
+                "overlay-color": palette.ACCENT,
+                "overlay-opacity": 0.18,
+                "overlay-padding": 6,
+            },
         },
     ]
     return style
