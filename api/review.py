@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from dashboards.components.canary_panel import report_document
+from reports.review_files import report_document
 from views.review import parse_review_params, review_view
 from wiring.services import services
 

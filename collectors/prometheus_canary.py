@@ -8,7 +8,7 @@ number of versions the service has.
    series collectors choose (`or` keeps the left side for an equal label set).
 
 Both use increase() over the window at `at`, so counts are Prometheus's extrapolated increases
-(fractional); the statistics in mesh/canary/analysis.py accept them as they are. Transport and errors are
+(fractional); the statistics in mesh/canary/ accept them as they are. Transport and errors are
 PrometheusCollector.query's: every failure is a mesh.errors type.
 """
 
@@ -28,7 +28,7 @@ from collectors.prometheus import (
     each_request_once,
 )
 from mesh import validate
-from mesh.canary.analysis import BucketCount, CanaryQuery, CanaryTelemetry, OutcomeCount
+from mesh.canary.records import BucketCount, CanaryQuery, CanaryTelemetry, OutcomeCount
 from mesh.errors import BackendDataError, BadRequest
 
 QUERIES_PER_ANALYSIS = 2

@@ -11,12 +11,13 @@ from typing import Any
 
 from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 
-from dashboards.components import format as fmt
 from dashboards.components.banner import error_banner
 from dashboards.components.controls import control
 from dashboards.overview import time_note, url_at
 from mesh.errors import MeshdashError, NamespaceNotFound
 from mesh.inventory import KINDS, SORT_KEYS
+from presentation import numbers as fmt
+from presentation import palette
 from views.inventory import discover_namespaces, list_view, page_link, parse_list_params
 from views.params import get_list, get_one
 from wiring.services import services
@@ -168,7 +169,7 @@ def _row(r: dict[str, Any]) -> html.Tr:
             html.Td(r["namespace"]),
             html.Td(
                 html.Span(
-                    fmt.HEALTH_LABELS[r["health"]], className=f"md-chip md-chip-{r['health']}"
+                    palette.HEALTH_LABELS[r["health"]], className=f"md-chip md-chip-{r['health']}"
                 )
             ),
             html.Td([fmt.rps(r["rps"]), " ", outbound], className="md-num"),

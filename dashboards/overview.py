@@ -10,10 +10,11 @@ from typing import Any
 
 from dash import Input, Output, State, dcc, html
 
-from dashboards.components import format as fmt
 from dashboards.components.banner import error_banner, failure_banners
 from dashboards.components.controls import control
 from mesh.errors import MeshdashError
+from presentation import numbers as fmt
+from presentation import palette
 from views.inventory import overview_view, parse_window
 from views.params import get_one
 from wiring.services import services
@@ -108,7 +109,7 @@ def _errors(ns: dict[str, Any]) -> Any:
 
 def _row(ns: dict[str, Any]) -> html.Tr:
     health = ns["health"] if ns["has_traffic"] else "idle"
-    label = fmt.HEALTH_LABELS[health] if ns["has_traffic"] else "No traffic"
+    label = palette.HEALTH_LABELS[health] if ns["has_traffic"] else "No traffic"
     note = None
     if ns["in_kubernetes"] is False:
         note = html.Span("not in Kubernetes", className="md-hint md-ov-note")

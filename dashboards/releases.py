@@ -18,7 +18,6 @@ from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 from access import security
 from dashboards.components.banner import error_banner, info_banner
 from dashboards.components.canary_panel import verdict_panel
-from dashboards.components.charts import version_colors
 from dashboards.components.controls import control
 from dashboards.components.release_forms import (
     BUTTONS,
@@ -52,6 +51,7 @@ from dashboards.components.rollout_panel import register_rollout_callbacks
 from mesh.errors import Conflict, Forbidden, MeshdashError
 from mesh.routing.match import MATCH_KINDS, MATCH_TYPES
 from mesh.routing.policy import POLICY_FIELDS
+from presentation.charts import version_colors
 from views.canary import parse_canary_params
 from views.history import metrics_view, parse_metrics_params
 from views.params import get_one

@@ -19,12 +19,13 @@ from typing import Any
 from dash import Input, Output, State, ctx, dcc, html, no_update
 
 from dashboards.components.banner import error_banner, failure_banners, info_banner
-from dashboards.components.canary_panel import render, report_document
+from dashboards.components.canary_panel import render
 from dashboards.components.controls import control
 from dashboards.components.release_forms import default_roles
 from mesh import validate
 from mesh.errors import MeshdashError
 from mesh.series import Target
+from reports.review_files import report_document
 from views.history import list_targets, metrics_view, parse_metrics_params
 from views.params import get_one
 from views.review import parse_review_params, release_roles, review_view

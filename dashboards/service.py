@@ -16,16 +16,16 @@ from typing import Any
 
 from dash import Input, Output, State, ctx, dcc, html, no_update
 
-from dashboards.components import charts
-from dashboards.components import format as fmt
 from dashboards.components.banner import error_banner, info_banner
 from dashboards.components.controls import control
 from dashboards.components.links import page_link, topology_link
-from dashboards.components.markers import add_weight_markers
 from mesh import validate
 from mesh.errors import MeshdashError
 from mesh.health import health
 from mesh.series import TOTAL, Target, csv_table
+from presentation import charts, palette
+from presentation import numbers as fmt
+from presentation.markers import add_weight_markers
 from views.graph import thresholds_of
 from views.history import DEFAULT_WINDOW, list_targets, metrics_view, parse_metrics_params
 from views.params import get_one
@@ -505,7 +505,7 @@ def outbound_table(kind: Kind, data: Mapping[str, Any]) -> html.Table | html.Div
                     html.Td(
                         dcc.Graph(
                             figure=charts.sparkline(
-                                spark_points, times, fmt.HEALTH_COLORS[state], unit=unit
+                                spark_points, times, palette.HEALTH_COLORS[state], unit=unit
                             ),
                             config=charts.SPARK_CONFIG,
                             className="md-sparkline",

@@ -8,13 +8,14 @@ from typing import Any
 import dash_cytoscape as cyto
 from dash import Input, Output, State, ctx, dcc, html, no_update
 
-from dashboards.components import format as fmt
 from dashboards.components import investigation_panel as why_red
 from dashboards.components.banner import error_banner, partial_banner
 from dashboards.components.controls import control
 from dashboards.components.topology_elements import EDGE_LABELS, elements, stylesheet
 from mesh import validate
 from mesh.errors import MeshdashError
+from presentation import numbers as fmt
+from presentation import palette
 from views.graph import VIEWS, graph_view, parse_graph_params
 from views.params import get_list, get_one
 from wiring.services import services
@@ -234,10 +235,10 @@ def _layout(name: str) -> dict[str, Any]:
 def _legend(security: bool = False) -> html.Div:
     chips = [
         html.Span(
-            [html.I(style={"borderColor": colour}), fmt.HEALTH_LABELS[h]],
+            [html.I(style={"borderColor": colour}), palette.HEALTH_LABELS[h]],
             className="md-legend-item",
         )
-        for h, colour in fmt.HEALTH_COLORS.items()
+        for h, colour in palette.HEALTH_COLORS.items()
     ]
     chips.append(
         html.Span(

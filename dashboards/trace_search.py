@@ -14,10 +14,11 @@ from typing import Any
 import plotly.graph_objects as go
 from dash import Input, Output, State, dcc, html, no_update
 
-from dashboards.components import format as fmt
 from dashboards.components.banner import error_banner, info_banner
-from dashboards.components.charts import plotly_text
 from mesh.errors import MeshdashError
+from presentation import numbers as fmt
+from presentation import palette
+from presentation.charts import plotly_text
 from views.params import get_one
 from views.traces import (
     DEFAULT_LIMIT,
@@ -32,8 +33,8 @@ from views.traces import (
 from wiring.services import services
 
 LOOKBACKS = ("5m", "15m", "30m", "1h", "3h", "6h", "12h", "1d", "2d", "7d")
-ERROR_COLOR = "#c62828"
-OK_COLOR = "#1e66f5"
+ERROR_COLOR = palette.HEALTH_COLORS["failure"]
+OK_COLOR = palette.ACCENT
 FONT = "Inter, Segoe UI, Helvetica, Arial, sans-serif"
 
 

@@ -14,10 +14,11 @@ from typing import Any
 
 from dash import ClientsideFunction, Input, Output, State, dcc, html, no_update
 
-from dashboards.components import format as fmt
 from dashboards.components.banner import info_banner
 from dashboards.trace_search import trace_banner
 from mesh.errors import MeshdashError
+from presentation import numbers as fmt
+from presentation import palette
 from views.params import get_one
 from views.traces import (
     WATERFALL_MAX_SPANS,
@@ -253,7 +254,7 @@ def _breakdown(view: dict[str, Any]) -> html.Table:
                         f"{fmt.ms(s['self_ms'])} · {fmt.percent(s['self_share'])}",
                         className="md-num",
                     ),
-                    html.Td(_bar(s["self_share"], "#1e66f5"), className="md-tv-barcell"),
+                    html.Td(_bar(s["self_share"], palette.ACCENT), className="md-tv-barcell"),
                     html.Td(
                         f"{fmt.ms(s['critical_ms'])} · {fmt.percent(s['critical_share'])}",
                         className="md-num",

@@ -13,7 +13,7 @@ import math
 from collections import defaultdict
 
 from demo.traffic import TrafficModel
-from mesh.canary.analysis import BucketCount, CanaryQuery, CanaryTelemetry, OutcomeCount
+from mesh.canary.records import BucketCount, CanaryQuery, CanaryTelemetry, OutcomeCount
 from mesh.quantiles import ISTIO_BUCKETS_MS
 
 REPORTER = "destination"

@@ -1,8 +1,5 @@
-"""Health of an edge or a node from its request outcomes, with Kiali's default thresholds.
-
-Errors are HTTP 5xx, HTTP code 0 (no response: reset, timeout, no healthy upstream) and gRPC
-statuses 1-16 even under HTTP 200, because gRPC reports failures in a trailer while the HTTP
-status stays 200. 4xx are client errors, judged separately with their own thresholds.
+"""Health of an edge or a node from its error and client-error ratios, with Kiali's default
+thresholds. Which request counts as an error or a client error is mesh/outcomes.py's rule.
 """
 
 from __future__ import annotations
@@ -15,10 +12,6 @@ DEGRADED = "degraded"
 FAILURE = "failure"
 IDLE = "idle"
 HEALTH_STATES: tuple[str, ...] = (HEALTHY, DEGRADED, FAILURE, IDLE)
-
-ERROR = "error"
-CLIENT_ERROR = "client_error"
-OK = "ok"
 
 # Ratios are quotients of averaged float rates: 0.3/3.0 is 0.09999999999999999. Without this
 # slack an edge at exactly 10% errors would miss the "failure at 10%" boundary.
@@ -52,22 +45,6 @@ class HealthThresholds:
             raise ValueError("error_failure must not be below error_degraded")
         if self.client_error_failure < self.client_error_degraded:
             raise ValueError("client_error_failure must not be below client_error_degraded")
-
-
-def classify(response_code: str, grpc_status: str = "") -> str:
-    """ "error", "client_error" or "ok" for one (response_code, grpc_response_status) pair."""
-    grpc = (grpc_status or "").strip()
-    if grpc.isdigit() and 1 <= int(grpc) <= 16:
-        return ERROR
-    code = (response_code or "").strip()
-    if not code.isdigit():
-        return OK
-    value = int(code)
-    if value == 0 or 500 <= value <= 599:
-        return ERROR
-    if 400 <= value <= 499:
-        return CLIENT_ERROR
-    return OK
 
 
 def _reaches(ratio: float, threshold: float) -> bool:

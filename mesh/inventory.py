@@ -25,16 +25,14 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from mesh.health import (
-    CLIENT_ERROR,
     DEGRADED,
-    ERROR,
     FAILURE,
     HEALTHY,
     IDLE,
     HealthThresholds,
-    classify,
     health,
 )
+from mesh.outcomes import CLIENT_ERROR, ERROR, classify
 from mesh.quantiles import histogram_quantile
 from mesh.telemetry_records import UNKNOWN
 

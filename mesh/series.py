@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from mesh.errors import BadRequest
-from mesh.health import CLIENT_ERROR, ERROR, classify
+from mesh.outcomes import CLIENT_ERROR, ERROR, classify
 from mesh.quantiles import histogram_quantile
 from mesh.telemetry_records import UNKNOWN
 

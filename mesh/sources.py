@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from mesh.canary.analysis import CanaryQuery, CanaryTelemetry
+from mesh.canary.records import CanaryQuery, CanaryTelemetry
 from mesh.releases.audit import AuditEntry
 from mesh.routing.objects import Write
 from mesh.routing.selection import ServiceRoutes

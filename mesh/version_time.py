@@ -27,7 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mesh.canary.analysis import upper_tail
+from mesh.canary.statistics import upper_tail
 from mesh.traces.analysis import analyze, canonical_trace_id, istio_info, split_service
 from mesh.traces.records import Trace
 

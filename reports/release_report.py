@@ -19,26 +19,23 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from mesh.canary.verdict_text import LABELS
 from mesh.releases.audit import iso_time
+from presentation import numbers
+from presentation.numbers import count, is_number, ms, p_value, rps
+from presentation.palette import (
+    BACKGROUND,
+    BORDER,
+    GATE_COLORS,
+    HEALTH_COLORS,
+    MUTED,
+    RULE,
+    TEXT,
+    VERDICT_COLORS,
+)
 
-VERDICT_LABELS: dict[str, str] = {
-    "promote": "Promote",
-    "continue": "Continue",
-    "hold": "Hold",
-    "rollback": "Roll back",
-    "insufficient_traffic": "Not enough traffic yet",
-    "nothing_to_judge": "Nothing to judge",
-}
-# The dashboard's health colours (dashboards/components/format.py): green, amber, red, grey;
-# "continue" is the accent blue: nothing is wrong, the run simply goes on.
-VERDICT_COLORS: dict[str, str] = {
-    "promote": "#2e7d32",
-    "continue": "#1e66f5",
-    "hold": "#e09b00",
-    "rollback": "#c62828",
-    "insufficient_traffic": "#8a939c",
-    "nothing_to_judge": "#8a939c",
-}
+# The model's verdict words (mesh/canary/verdict_text.LABELS), by the verdict's JSON value.
+VERDICT_LABELS: dict[str, str] = {str(verdict): label for verdict, label in LABELS.items()}
 GATE_MARKS: dict[str, str] = {
     "pass": "✔ pass",
     "fail": "✘ fail",
@@ -55,33 +52,12 @@ METRIC_LABELS: dict[str, str] = {"rps": "requests/s", "error_rate": "5xx", "p95_
 
 
 # --------------------------------------------------------------------------------------------
-# Numbers, as the pages print them
-
-
-def _bad(v: Any) -> bool:
-    return not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(v)
+# Numbers, as the pages print them (presentation/numbers.py)
 
 
 def pct(v: Any, digits: int = 2) -> str:
-    return "–" if _bad(v) else f"{v * 100:.{digits}f}%"
-
-
-def ms(v: Any) -> str:
-    if _bad(v):
-        return "–"
-    if v < 10:
-        return f"{v:.2f} ms"
-    return f"{v:.0f} ms" if v < 1000 else f"{v / 1000:.2f} s"
-
-
-def count(v: Any) -> str:
-    return "–" if _bad(v) else f"{round(v):,}"
-
-
-def rps(v: Any) -> str:
-    if _bad(v):
-        return "–"
-    return f"{v:.3g} rps" if v < 100 else f"{v:.0f} rps"
+    """Shares and rates in the review: two decimals, so 99.95% is not rounded to 100.0%."""
+    return numbers.percent(v, digits)
 
 
 def metric_value(metric: str, v: Any) -> str:
@@ -100,17 +76,11 @@ def metric_change(m: Mapping[str, Any]) -> str:
         return f"was {metric_value(metric, before)}"
     text = f"{metric_value(metric, before)} → {metric_value(metric, after)}"
     ratio = m.get("ratio")
-    if metric == "error_rate" and not _bad(m.get("delta")):
+    if metric == "error_rate" and is_number(m.get("delta")):
         text += f" ({m['delta'] * 100:+.2f} pts)"
-    elif not _bad(ratio):
+    elif is_number(ratio):
         text += f" ({ratio * 100:+.0f}%)"
     return text
-
-
-def _p(p: Any) -> str:
-    if _bad(p):
-        return "p n/a"
-    return "p<0.0001" if p < 1e-4 else f"p={p:.4f}"
 
 
 def diff_cell(m: Mapping[str, Any]) -> str:
@@ -154,13 +124,13 @@ def test_lines(analysis: Mapping[str, Any]) -> list[str]:
         out.append(
             f"Errors, canary − baseline: {e['difference'] * 100:+.3f} pts "
             f"(95% CI {e['ci_low'] * 100:+.3f} to {e['ci_high'] * 100:+.3f}), "
-            f"{_p(e['p_value'])} — {e['method']}"
+            f"{p_value(e['p_value'])} — {e['method']}"
         )
     lat = analysis["tests"]["latency"]
     if lat:
         out.append(
             f"Latency: P(canary request slower) = {lat['prob_slower']:.3f} "
-            f"(upper bound {lat['prob_slower_upper']:.3f}), {_p(lat['p_value'])} — {lat['method']}"
+            f"(upper bound {lat['prob_slower_upper']:.3f}), {p_value(lat['p_value'])} — {lat['method']}"
         )
     return out
 
@@ -340,7 +310,7 @@ def series_segments(review: Mapping[str, Any]) -> list[list[str]]:
 
 
 def _mean(points: Sequence[Sequence[float]], t0: float, t1: float) -> float | None:
-    values = [v for t, v in points if t0 <= t < t1 and not _bad(v)]
+    values = [v for t, v in points if t0 <= t < t1 and is_number(v)]
     return sum(values) / len(values) if values else None
 
 
@@ -426,7 +396,7 @@ def time_findings(tbv: Mapping[str, Any]) -> list[str]:
     for c in found:
         out.append(
             f"{c['service']}: {canary['version']} {c['finding']} (median {ms(c['canary_ms'])} "
-            f"against {ms(c['baseline_ms'])}, {_p(c['p_value'])})."
+            f"against {ms(c['baseline_ms'])}, {p_value(c['p_value'])})."
         )
     out.append(
         "No other difference the traces can support."
@@ -463,22 +433,23 @@ def _markdown_time(review: Mapping[str, Any]) -> list[str]:
 # --------------------------------------------------------------------------------------------
 # HTML
 
-_CSS = """
-body{font-family:Inter,"Segoe UI",Helvetica,Arial,sans-serif;color:#1f2933;margin:0;background:#f5f7fa;font-size:14px}
-main{max-width:1180px;margin:0 auto;padding:20px}
-h1{font-size:22px;margin:0 0 12px}h2{font-size:16px;margin:26px 0 8px}
-section{background:#fff;border:1px solid #d9dee4;border-radius:8px;padding:12px 16px;margin:12px 0}
-.verdict{border-left:10px solid var(--v);display:flex;flex-direction:column;gap:6px}
-.verdict-word{font-size:28px;font-weight:800;color:var(--v);letter-spacing:.5px}
-.headline{font-size:16px;font-weight:600}
-.muted{color:#616e7c}.small{font-size:12px}
-table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
-th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #eef1f4;vertical-align:top}
-th{color:#616e7c;font-weight:600;font-size:12px}
-.num{text-align:right}.sig{font-weight:700}.worse{color:#c62828}
-.pass{color:#2e7d32}.fail{color:#c62828}.no_data,.not_judged{color:#8a939c}.inconclusive{color:#1e66f5}
-ul{margin:6px 0;padding-left:20px}
-.chart{margin:8px 0}
+# The page's frame and gate colours (presentation/palette.py), in one stylesheet inlined.
+_CSS = f"""
+body{{font-family:Inter,"Segoe UI",Helvetica,Arial,sans-serif;color:{TEXT};margin:0;background:{BACKGROUND};font-size:14px}}
+main{{max-width:1180px;margin:0 auto;padding:20px}}
+h1{{font-size:22px;margin:0 0 12px}}h2{{font-size:16px;margin:26px 0 8px}}
+section{{background:#fff;border:1px solid {BORDER};border-radius:8px;padding:12px 16px;margin:12px 0}}
+.verdict{{border-left:10px solid var(--v);display:flex;flex-direction:column;gap:6px}}
+.verdict-word{{font-size:28px;font-weight:800;color:var(--v);letter-spacing:.5px}}
+.headline{{font-size:16px;font-weight:600}}
+.muted{{color:{MUTED}}}.small{{font-size:12px}}
+table{{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}}
+th,td{{text-align:left;padding:5px 8px;border-bottom:1px solid {RULE};vertical-align:top}}
+th{{color:{MUTED};font-weight:600;font-size:12px}}
+.num{{text-align:right}}.sig{{font-weight:700}}.worse{{color:{HEALTH_COLORS["failure"]}}}
+.pass{{color:{GATE_COLORS["pass"]}}}.fail{{color:{GATE_COLORS["fail"]}}}.no_data,.not_judged{{color:{GATE_COLORS["not_judged"]}}}.inconclusive{{color:{GATE_COLORS["inconclusive"]}}}
+ul{{margin:6px 0;padding-left:20px}}
+.chart{{margin:8px 0}}
 """
 
 
@@ -500,7 +471,7 @@ def report_html(
     """One self-contained HTML document; `charts` are (heading, HTML fragment) pairs."""
     a = review["analysis"]
     verdict = a["verdict"]
-    color = VERDICT_COLORS.get(verdict, "#8a939c")
+    color = VERDICT_COLORS.get(verdict, HEALTH_COLORS["idle"])
     action = review.get("action") or {}
     parts = [f"<h1>{_e(title(review))}</h1>"]
     reasons = "".join(f"<li>{_e(r)}</li>" for r in plain_reasons(a))

@@ -19,17 +19,10 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from mesh import validate
-from mesh.canary.analysis import (
-    CanaryAnalysis,
-    CanaryConfig,
-    CanaryQuery,
-    CanaryTelemetry,
-    analysis_json,
-    analyze_telemetry,
-    settled,
-    version_figures,
-    withhold_promote,
-)
+from mesh.canary.config import CanaryConfig
+from mesh.canary.records import CanaryQuery, CanaryTelemetry, version_figures
+from mesh.canary.serialise import analysis_json
+from mesh.canary.verdict import CanaryAnalysis, analyze_telemetry, settled, withhold_promote
 from mesh.canary.verdict_text import headline, sentences
 from mesh.errors import BackendError, BackendUnavailable, BadRequest
 from mesh.releases.audit import iso_time

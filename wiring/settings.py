@@ -10,7 +10,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mesh import validate
-from mesh.canary.analysis import CanaryConfig
+from mesh.canary.config import CanaryConfig
 from mesh.errors import BadRequest
 
 

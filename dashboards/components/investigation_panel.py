@@ -11,9 +11,9 @@ from typing import Any
 
 from dash import ALL, Input, Output, State, ctx, html, no_update
 
-from dashboards.components import format as fmt
 from dashboards.components.banner import error_banner
 from dashboards.components.links import page_link, service_link
+from presentation import numbers as fmt
 from views.investigation import investigate_view, parse_investigate_params
 from wiring.services import services
 

@@ -10,13 +10,14 @@ from typing import Any
 
 from dash import dcc, html
 
-from dashboards.components import format as fmt
 from dashboards.components.banner import error_banner
-from dashboards.components.charts import version_colors
 from dashboards.components.links import page_link
 from mesh.errors import BadRequest, Conflict
 from mesh.releases.audit import iso_time
-from reports.release_report import VERDICT_COLORS, VERDICT_LABELS
+from presentation import numbers as fmt
+from presentation.charts import version_colors
+from presentation.palette import HEALTH_COLORS, VERDICT_COLORS
+from reports.release_report import VERDICT_LABELS
 
 SEGMENT_LABEL_MIN = 8  # a segment narrower than this many percent carries no text
 
@@ -223,7 +224,7 @@ def verdict_box(verdict: Mapping[str, Any], needs_override: bool) -> html.Div:
         parts,
         className=f"rel-verdict-box rel-verdict-box-{word}",
         id="rel-preview-verdict",
-        style={"borderLeftColor": VERDICT_COLORS.get(word, "#8a939c")},
+        style={"borderLeftColor": VERDICT_COLORS.get(word, HEALTH_COLORS["idle"])},
         **{"data-verdict": word},
     )
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from dashboards.components import format as fmt
+from presentation import numbers as fmt
+from presentation import palette
 
 EDGE_LABELS: dict[str, str] = {
     "rps": "Request rate",
@@ -181,7 +182,7 @@ def stylesheet(edge_label: str, security: bool = False) -> list[dict[str, Any]]:
                 "height": 34,
                 "background-color": "#ffffff",
                 "border-width": 4,
-                "border-color": fmt.HEALTH_COLORS["idle"],
+                "border-color": palette.HEALTH_COLORS["idle"],
             },
         },
         {"selector": "node.app", "style": {"shape": "round-rectangle"}},
@@ -215,8 +216,8 @@ def stylesheet(edge_label: str, security: bool = False) -> list[dict[str, Any]]:
                 "target-arrow-shape": "triangle",
                 "arrow-scale": 1.1,
                 "width": "data(width)",
-                "line-color": fmt.HEALTH_COLORS["idle"],
-                "target-arrow-color": fmt.HEALTH_COLORS["idle"],
+                "line-color": palette.HEALTH_COLORS["idle"],
+                "target-arrow-color": palette.HEALTH_COLORS["idle"],
                 "font-size": 10,
                 "color": "#323f4b",
                 "text-rotation": "autorotate",
@@ -259,7 +260,7 @@ def stylesheet(edge_label: str, security: bool = False) -> list[dict[str, Any]]:
             },
         },
     ]
-    for health, colour in fmt.HEALTH_COLORS.items():
+    for health, colour in palette.HEALTH_COLORS.items():
         style.append({"selector": f"node.{health}", "style": {"border-color": colour}})
         style.append(
             {
@@ -275,15 +276,23 @@ def stylesheet(edge_label: str, security: bool = False) -> list[dict[str, Any]]:
         {"selector": ".faded", "style": {"opacity": 0.25}},
         {
             "selector": "node.path",
-            "style": {"underlay-color": "#1e66f5", "underlay-opacity": 0.25, "underlay-padding": 8},
+            "style": {
+                "underlay-color": palette.ACCENT,
+                "underlay-opacity": 0.25,
+                "underlay-padding": 8,
+            },
         },
         {
             "selector": "edge.path",
-            "style": {"line-color": "#1e66f5", "target-arrow-color": "#1e66f5"},
+            "style": {"line-color": palette.ACCENT, "target-arrow-color": palette.ACCENT},
         },
         {
             "selector": ":selected",
-            "style": {"overlay-color": "#1e66f5", "overlay-opacity": 0.18, "overlay-padding": 6},
+            "style": {
+                "overlay-color": palette.ACCENT,
+                "overlay-opacity": 0.18,
+                "overlay-padding": 6,
+            },
         },
     ]
     return style

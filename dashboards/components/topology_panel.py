@@ -6,15 +6,16 @@ from typing import Any
 
 from dash import html
 
-from dashboards.components import format as fmt
 from dashboards.components.investigation_panel import namespace_why_button, why_button
 from dashboards.components.links import service_link, traces_link, workload_link
 from mesh.envoy_flags import explain
+from presentation import numbers as fmt
+from presentation import palette
 
 
 def health_chip(health: str | None) -> html.Span:
     h = health or "idle"
-    return html.Span(fmt.HEALTH_LABELS.get(h, h), className=f"md-chip md-chip-{h}")
+    return html.Span(palette.HEALTH_LABELS.get(h, h), className=f"md-chip md-chip-{h}")
 
 
 def _rows(pairs: list[tuple[str, Any]]) -> html.Table:

@@ -7,15 +7,9 @@ statistics in its appendix.
 
 from __future__ import annotations
 
-from mesh.canary.analysis import (
-    CanaryAnalysis,
-    GateKind,
-    GateResult,
-    GateStatus,
-    Verdict,
-    _ms,
-    _pct_pair,
-)
+from mesh.canary.gates import GateKind, GateResult, GateStatus
+from mesh.canary.verdict import CanaryAnalysis, Verdict
+from mesh.canary.wording import ms, pct_pair
 
 LABELS: dict[str, str] = {
     Verdict.PROMOTE: "Promote",
@@ -28,7 +22,7 @@ LABELS: dict[str, str] = {
 
 
 def _fails(rate: float | None, other: float | None = None) -> tuple[str, str]:
-    a, b = _pct_pair(rate or 0.0, other if other is not None else (rate or 0.0))
+    a, b = pct_pair(rate or 0.0, other if other is not None else (rate or 0.0))
     return a.replace("%", " %"), b.replace("%", " %")
 
 
@@ -49,7 +43,7 @@ def sentence(a: CanaryAnalysis, g: GateResult) -> str | None:
         got, limit = _fails(c.error_rate, 1.0 - cfg.min_success_rate)
         return f"{c.version} fails {got} of requests; at most {limit} is allowed."
     if g.name == "latency" and g.status is GateStatus.FAIL:
-        return f"{c.version} answers 1 request in 100 slower than {_ms(c.p99_ms)}; the limit is {_ms(cfg.max_p99_ms)}."
+        return f"{c.version} answers 1 request in 100 slower than {ms(c.p99_ms)}; the limit is {ms(cfg.max_p99_ms)}."
     if g.name == "latency" and g.status is GateStatus.NO_DATA:
         return f"No request-duration histogram for {c.version}: its p99 cannot be checked yet."
     if g.name == "errors vs baseline":
@@ -64,7 +58,7 @@ def sentence(a: CanaryAnalysis, g: GateResult) -> str | None:
         if g.status is GateStatus.NOT_JUDGED:
             return f"Error rates of {c.version} and {b.version} were not compared (not judged)."
     if g.name == "latency vs baseline":
-        p50 = f"median {_ms(c.p50_ms)} against {_ms(b.p50_ms)}"
+        p50 = f"median {ms(c.p50_ms)} against {ms(b.p50_ms)}"
         if g.status is GateStatus.FAIL:
             return f"{c.version} is slower than {b.version}: {p50}."
         if g.status is GateStatus.INCONCLUSIVE:
@@ -108,7 +102,9 @@ def sentences(a: CanaryAnalysis) -> tuple[str, ...]:
 def _promote_sentence(a: CanaryAnalysis) -> str:
     c, b = a.canary, a.baseline
     got, base = _fails(c.error_rate, b.error_rate)
-    line = f"{c.version} meets its SLOs (fails {got} of requests, 99 % answered within {_ms(c.p99_ms)})"
+    line = (
+        f"{c.version} meets its SLOs (fails {got} of requests, 99 % answered within {ms(c.p99_ms)})"
+    )
     shown, skipped = [], []
     for g in a.gates:
         if g.name == "errors vs baseline":
@@ -117,7 +113,7 @@ def _promote_sentence(a: CanaryAnalysis) -> str:
         elif g.name == "latency vs baseline":
             target = shown if g.status is GateStatus.PASS else skipped
             target.append(
-                f"is not slower than {b.version} (median {_ms(c.p50_ms)} against {_ms(b.p50_ms)})"
+                f"is not slower than {b.version} (median {ms(c.p50_ms)} against {ms(b.p50_ms)})"
                 if g.status is GateStatus.PASS
                 else f"latency against {b.version}"
             )

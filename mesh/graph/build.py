@@ -34,17 +34,14 @@ import networkx as nx
 
 from mesh.graph.reporters import KNOWN_POLICIES, MUTUAL_TLS, counted_once, destination_reports
 from mesh.health import (
-    CLIENT_ERROR,
     DEGRADED,
-    ERROR,
     FAILURE,
     HEALTHY,
     IDLE,
-    OK,
     HealthThresholds,
-    classify,
     health,
 )
+from mesh.outcomes import CLIENT_ERROR, ERROR, OK, classify
 from mesh.telemetry_records import (
     UNKNOWN,
     Endpoint,

@@ -31,7 +31,8 @@ from demo.spec import Call, ErrorModel, LatencyModel, MeshSpec, Workload
 from demo.state import TrafficState
 from demo.traffic import TrafficModel
 from devtools.promserver import PrometheusServer, require_prometheus
-from mesh.canary.analysis import CanaryQuery, Verdict, analyze_telemetry, version_figures
+from mesh.canary.records import CanaryQuery, version_figures
+from mesh.canary.verdict import Verdict, analyze_telemetry
 from views.canary import canary_view, parse_canary_params
 from wiring.services import Services
 from wiring.settings import Settings

@@ -16,7 +16,7 @@ from collectors.prometheus_canary import QUERIES_PER_ANALYSIS, PrometheusCanaryS
 from collectors.prometheus_series import QUERIES_PER_VIEW, PrometheusSeries
 from demo.openmetrics import write_series
 from devtools.promserver import PrometheusServer, require_prometheus
-from mesh.canary.analysis import CanaryQuery
+from mesh.canary.records import CanaryQuery
 from mesh.series import Target, series_query
 from tests.integration import ambient_scenario as sc
 

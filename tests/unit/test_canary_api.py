@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from app import create_app
-from mesh.canary.analysis import BucketCount, CanaryQuery, CanaryTelemetry, OutcomeCount
+from mesh.canary.records import BucketCount, CanaryQuery, CanaryTelemetry, OutcomeCount
 from mesh.errors import BackendTimeout, BackendUnavailable, BadRequest
 from mesh.quantiles import ISTIO_BUCKETS_MS, cumulative_buckets
 from mesh.telemetry_records import GraphQuery, GraphTelemetry

@@ -20,7 +20,8 @@ from demo.canary_source import DemoCanarySource
 from demo.spec import Call, ErrorModel, LatencyModel, MeshSpec, Workload
 from demo.state import TrafficState
 from demo.traffic import TrafficModel
-from mesh.canary.analysis import CanaryQuery, Verdict, analyze_telemetry, version_figures
+from mesh.canary.records import CanaryQuery, version_figures
+from mesh.canary.verdict import Verdict, analyze_telemetry
 from mesh.errors import BackendDataError, BackendUnavailable, BadRequest
 from mesh.sources import CanarySource
 

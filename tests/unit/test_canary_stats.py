@@ -10,13 +10,8 @@ import scipy.stats
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mesh.canary.analysis import (
-    per_bucket,
-    rank_test,
-    two_proportion_test,
-    upper_tail,
-    wilson_interval,
-)
+from mesh.canary.records import per_bucket
+from mesh.canary.statistics import rank_test, two_proportion_test, upper_tail, wilson_interval
 
 INF = math.inf
 

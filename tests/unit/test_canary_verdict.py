@@ -7,23 +7,20 @@ import math
 
 import pytest
 
-from mesh.canary.analysis import (
+from mesh.canary.config import CanaryConfig
+from mesh.canary.gates import GateStatus
+from mesh.canary.records import (
     BucketCount,
-    CanaryConfig,
     CanaryQuery,
     CanaryTelemetry,
-    GateStatus,
     OutcomeCount,
-    Verdict,
-    analysis_json,
-    analyze,
-    analyze_telemetry,
-    is_client_error,
-    is_server_error,
     version_figures,
 )
+from mesh.canary.serialise import analysis_json
+from mesh.canary.verdict import Verdict, analyze, analyze_telemetry
 from mesh.canary.verdict_text import headline, sentences
 from mesh.errors import BadRequest
+from mesh.outcomes import CLIENT_ERROR, ERROR, classify
 from mesh.quantiles import ISTIO_BUCKETS_MS, cumulative_buckets
 
 QUERY = CanaryQuery("bookinfo", "reviews", "v1", "v2", 600, 1_700_000_000.0)
@@ -186,10 +183,10 @@ def test_invalid_config_is_refused_as_bad_request(values):
 
 
 def test_error_classification_follows_the_design():
-    assert is_server_error("503", "") and is_server_error("0", "")
-    assert is_server_error("200", "14")  # gRPC UNAVAILABLE under HTTP 200
-    assert not is_server_error("200", "0") and not is_server_error("404", "")
-    assert is_client_error("404") and not is_client_error("503")
+    assert classify("503", "") == ERROR and classify("0", "") == ERROR
+    assert classify("200", "14") == ERROR  # gRPC UNAVAILABLE under HTTP 200
+    assert classify("200", "0") != ERROR and classify("404", "") != ERROR
+    assert classify("404", "") == CLIENT_ERROR and classify("503", "") != CLIENT_ERROR
 
 
 def test_figures_count_client_errors_apart_and_compute_quantiles():

@@ -10,10 +10,10 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import pytest
 
-from dashboards.components import charts
-from dashboards.components.markers import add_weight_markers, shade_window
 from dashboards.trace_search import scatter
 from mesh.releases.markers import WeightMarker, markers_json
+from presentation import charts
+from presentation.markers import add_weight_markers, shade_window
 from reports.release_report import report_html, report_markdown
 from tests.review_demo import WITHOUT_V3, Clock, demo_services, shift
 from views.review import parse_review_params, review_view

@@ -5,43 +5,13 @@ from __future__ import annotations
 import pytest
 
 from mesh.health import (
-    CLIENT_ERROR,
     DEGRADED,
-    ERROR,
     FAILURE,
     HEALTHY,
     IDLE,
-    OK,
     HealthThresholds,
-    classify,
     health,
 )
-
-
-@pytest.mark.parametrize(
-    ("code", "grpc", "outcome"),
-    [
-        ("200", "", OK),
-        ("204", "", OK),
-        ("302", "", OK),
-        ("404", "", CLIENT_ERROR),
-        ("429", "", CLIENT_ERROR),
-        ("500", "", ERROR),
-        ("503", "", ERROR),
-        ("599", "", ERROR),
-        ("0", "", ERROR),  # no response at all: reset, timeout, no upstream
-        ("200", "0", OK),  # gRPC OK
-        ("200", "14", ERROR),  # gRPC UNAVAILABLE under HTTP 200 is still an error
-        ("200", "1", ERROR),
-        ("200", "16", ERROR),
-        ("200", "17", OK),  # not a gRPC status code
-        ("404", "5", ERROR),  # a gRPC error wins over the HTTP class
-        ("", "", OK),
-        ("-", "", OK),
-    ],
-)
-def test_classify(code, grpc, outcome):
-    assert classify(code, grpc) == outcome
 
 
 def test_defaults_are_kialis():

@@ -5,8 +5,6 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import pytest
 
-from dashboards.components import charts
-from dashboards.components.markers import add_weight_markers, marker_count
 from mesh.releases.audit import AuditEntry, AuditObject
 from mesh.releases.markers import (
     WeightMarker,
@@ -16,6 +14,8 @@ from mesh.releases.markers import (
     weight_markers,
     weights_of,
 )
+from presentation import charts
+from presentation.markers import add_weight_markers, marker_count
 from tests.review_demo import WITHOUT_V3, Clock, demo_services, shift
 from views.review import markers_for
 

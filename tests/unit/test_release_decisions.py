@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import api
 from access import security
-from mesh.canary.analysis import BucketCount, CanaryQuery, CanaryTelemetry, OutcomeCount
+from mesh.canary.records import BucketCount, CanaryQuery, CanaryTelemetry, OutcomeCount
 from mesh.quantiles import ISTIO_BUCKETS_MS, cumulative_buckets
 from mesh.releases.audit import iso_time
 from mesh.releases.markers import WeightMarker

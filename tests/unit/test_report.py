@@ -9,8 +9,9 @@ from dataclasses import replace
 import pytest
 
 from app import create_app
-from dashboards.components.canary_panel import render, report_document
+from dashboards.components.canary_panel import render
 from reports.release_report import report_html, report_markdown
+from reports.review_files import report_document
 from tests.review_demo import WITHOUT_V3, Clock, demo_services, shift
 from views.review import parse_review_params, review_view
 

@@ -7,8 +7,8 @@ import io
 
 import pytest
 
-from dashboards.components import charts
 from dashboards.service import chart_csv
+from presentation import charts, palette
 
 T0 = 1_700_000_000
 
@@ -65,8 +65,8 @@ def test_version_colours_are_stable_and_never_health_colours():
     assert len(set(a.values())) == 3
     many = charts.version_colors([f"r{i}" for i in range(8)])
     assert len(set(many.values())) == 8
-    health = {c.lower() for c in charts.HEALTH_COLORS.values()}
-    assert not {c.lower() for c in charts.VERSION_PALETTE} & health
+    health = {c.lower() for c in palette.HEALTH_COLORS.values()}
+    assert not {c.lower() for c in palette.VERSION_PALETTE} & health
 
 
 def test_codes_are_stacked_per_version_panel_with_one_legend_entry_per_class():

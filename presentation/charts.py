@@ -1,6 +1,6 @@
 """Plotly figures shared by every page that draws time series.
 
-One look everywhere: health colours as the topology (format.HEALTH_COLORS), one colour per
+One look everywhere: health colours as the topology (palette.HEALTH_COLORS), one colour per
 version that stays the same on every chart of a page, time in UTC, gaps where data is missing
 (never zeros), hover values, legend toggles, and plotly's own PNG download.
 """
@@ -15,7 +15,13 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dashboards.components.format import HEALTH_COLORS
+from presentation.palette import (
+    CODE_COLORS,
+    GRPC_ERROR_COLORS,
+    HEALTH_COLORS,
+    TEXT,
+    VERSION_PALETTE,
+)
 
 PointsJson = Sequence[Sequence[float]]  # [[t, v], ...] as the API returns them
 
@@ -34,30 +40,6 @@ def template_text(value: Any) -> str:
 
 
 SeriesJson = Mapping[str, PointsJson]
-
-# Versions never take the health colours (green/red/amber/grey), so a red line is never read as
-# "failing" just because it is v3. Order matters: the n-th version of a page takes the n-th.
-VERSION_PALETTE: tuple[str, ...] = (
-    "#1e66f5",  # blue
-    "#e66100",  # orange
-    "#7b3fb3",  # purple
-    "#0f9d9a",  # teal
-    "#b5651d",  # brown
-    "#d6409f",  # pink
-    "#3f51b5",  # indigo
-    "#6d8b00",  # olive
-)
-
-CODE_COLORS: dict[str, str] = {
-    "1xx": "#90a4ae",
-    "2xx": HEALTH_COLORS["healthy"],
-    "grpc:OK": HEALTH_COLORS["healthy"],
-    "3xx": "#1e88e5",
-    "4xx": HEALTH_COLORS["degraded"],
-    "5xx": HEALTH_COLORS["failure"],
-    "no response": "#6d1b1b",
-}
-GRPC_ERROR_COLORS: tuple[str, ...] = ("#c62828", "#ad1457", "#8e2424", "#e53935", "#880e4f")
 
 FONT = "Inter, Segoe UI, Helvetica, Arial, sans-serif"
 GRAPH_CONFIG: dict[str, Any] = {
@@ -137,7 +119,7 @@ def base_layout(title: str, y_title: str, *, uirevision: str, height: int = 300)
         "template": "plotly_white",
         "height": height,
         "margin": {"l": 56, "r": 14, "t": 34, "b": 26},
-        "font": {"family": FONT, "size": 12, "color": "#1f2933"},
+        "font": {"family": FONT, "size": 12, "color": TEXT},
         "hovermode": "x unified",
         "hoverlabel": {"namelength": -1},
         "legend": {

@@ -14,7 +14,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from dashboards.components.charts import plotly_text, to_ms
+from presentation.charts import plotly_text, to_ms
 
 MARKER_COLOR = "#3e4c59"  # neither a health colour nor a version colour
 WINDOW_FILL = "rgba(62, 76, 89, 0.07)"
