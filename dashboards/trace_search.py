@@ -17,12 +17,11 @@ from dash import Input, Output, State, dcc, html, no_update
 from dashboards.components import format as fmt
 from dashboards.components.banner import error_banner, info_banner
 from dashboards.components.charts import plotly_text
-from mesh.errors import MeshdashError
+from mesh.errors import MeshdashError, NotConfigured
 from views.params import get_one
 from views.traces import (
     DEFAULT_LIMIT,
     DEFAULT_LOOKBACK,
-    TracingNotConfigured,
     operations_of,
     page_link,
     parse_search_params,
@@ -39,7 +38,7 @@ FONT = "Inter, Segoe UI, Helvetica, Arial, sans-serif"
 
 def trace_banner(exc: Exception):
     """No trace backend is a configuration fact, not a failure: say so, and how to fix it."""
-    if isinstance(exc, TracingNotConfigured):
+    if isinstance(exc, NotConfigured) and exc.role == "traces":
         return info_banner(
             "Tracing is not configured: start meshdash with --jaeger URL (or set"
             " MESHDASH_JAEGER_URL) to search traces."
