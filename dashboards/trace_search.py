@@ -28,7 +28,7 @@ from views.traces import (
     search_view,
     service_catalog,
 )
-from wiring.services import services
+from wiring.services import TRACES, services
 
 LOOKBACKS = ("5m", "15m", "30m", "1h", "3h", "6h", "12h", "1d", "2d", "7d")
 ERROR_COLOR = "#c62828"
@@ -471,6 +471,8 @@ def register_callbacks(app) -> None:
         State("ts-error", "value"),
     )
     def search(_n, tags, namespace, service, operation, dmin, dmax, lookback, limit, error):
+        if not service and services().find(TRACES) is None:  # nothing to choose: say why
+            return None, trace_banner(NotConfigured("traces"))
         if not service:
             return None, info_banner(
                 "Choose a service and press Find traces. Tip: from the topology, a node's"

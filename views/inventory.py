@@ -181,7 +181,7 @@ def overview_view(services: Services, when: Window) -> dict[str, Any]:
         "namespaces": [summary_json(s, when) for s in rows],
         "kubernetes": kube is not None,
         "queries": telemetry.queries_sent,
-        "source": services.inventory.name,
+        "source": services.need(INVENTORY).name,
     }
 
 
@@ -252,5 +252,5 @@ def list_view(services: Services, params: ListParams) -> dict[str, Any]:
         "rows": [entity_json(e, params.when) for e in shown],
         "quiet": quiet,  # known to Kubernetes, but no traffic in the window
         "queries": queries,
-        "source": services.inventory.name,
+        "source": services.need(INVENTORY).name,
     }

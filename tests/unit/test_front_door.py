@@ -250,3 +250,39 @@ def test_demo_controls_make_a_workload_slow_failing_and_healthy_again():
     assert controls.fault("bookinfo", "reviews-v3").latency_factor == 1.0
     with pytest.raises(KeyError):
         controls.set_fault("bookinfo", "no-such-workload", 2.0)
+
+
+def test_live_wiring_fills_each_role_with_a_source_of_its_protocol():
+    """Prometheus and Jaeger configured, Kubernetes not: the roles they play are there (through
+    the cache) and implement their Protocols; routing and rollouts are not configured."""
+    svc = build_services(
+        Settings(prometheus_url="http://127.0.0.1:1", jaeger_url="http://127.0.0.1:2")
+    )
+    assert isinstance(svc.need(TRACES), TraceSource) and svc.need(TRACES).name == "jaeger"
+    assert isinstance(svc.need(SERIES), SeriesSource) and svc.need(SERIES).name == "prometheus"
+    assert isinstance(svc.need(CANARY), CanarySource)
+    assert isinstance(svc.need(INVENTORY), InventorySource)
+    assert svc.find(ROUTES) is None and svc.find(ROLLOUTS) is None and svc.find(DEMO) is None
+    assert svc.mode == "live"
+
+
+def test_the_trace_search_page_says_tracing_is_not_configured_before_asking_for_a_service():
+    """Without a trace backend the service list is empty: the page says why, and how to fix it,
+    rather than asking for a service nobody can choose."""
+    from tests.dashcalls import DashCalls, banners
+
+    def first_search(svc: Services) -> list[str]:
+        dash = DashCalls(create_app(svc.settings, svc).server.test_client())
+        code, out, _ = dash.call(
+            "ts-banner.children",
+            {"ts-find.n_clicks": None, "ts-tags.value": ""},
+            {"ts-namespace.value": "", "ts-service.value": None, "ts-lookback.value": "1h"},
+        )
+        assert code == 200
+        return banners(out)
+
+    [note] = first_search(bare())
+    assert note.startswith("Tracing is not configured: start meshdash with --jaeger URL")
+    with_traces = Services(settings=LIVE, telemetry=GraphOnly(), traces=Named("jaeger"))
+    [hint] = first_search(with_traces)
+    assert hint.startswith("Choose a service and press Find traces")
