@@ -13,6 +13,7 @@ from mesh.errors import (
     Forbidden,
     MeshdashError,
     NamespaceNotFound,
+    NotConfigured,
     NotFound,
     RateLimited,
 )
@@ -39,6 +40,10 @@ def error_body(exc: Exception) -> tuple[dict, int]:
         return body, 409
     if isinstance(exc, BackendError):
         return {"error": str(exc), "backend": exc.backend, "cause": exc.cause}, exc.status
+    if isinstance(exc, NotConfigured):  # each role's status and body as it has always been
+        if exc.backend:
+            return {"error": str(exc), "backend": exc.backend, "cause": exc.cause}, exc.status
+        return {"error": str(exc)}, exc.status
     return {"error": "internal error; see the server log"}, 500
 
 

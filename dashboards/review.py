@@ -227,29 +227,24 @@ def versions_of(namespace: str, service: str) -> tuple[list[str], dict[str, int]
     return list(weights), weights
 
 
-def workload_of(namespace: str, service: str, version: str):
-    """The simulated workload serving `version` of `service`, or None."""
-    sim = services().demo
-    if sim is None:
-        return None
-    for w in sim.spec.workloads:
-        if w.namespace == namespace and w.app == service and w.version == version:
-            return w
-    return None
+def workload_of(namespace: str, service: str, version: str) -> str | None:
+    """The simulated workload serving `version` of `service`, or None (outside the demo)."""
+    demo = services().demo
+    return None if demo is None else demo.workload_of(namespace, service, version)
 
 
 def fault_text(namespace: str, service: str, version: str) -> str:
-    w = workload_of(namespace, service, version)
-    if w is None:
+    demo = services().demo
+    workload = workload_of(namespace, service, version)
+    if demo is None or workload is None:
         return f"no simulated workload for {service} {version}"
-    sim = services().demo
-    fault = sim.state.fault_at(namespace, w.name, sim.clock())
+    fault = demo.fault(namespace, workload)
     parts = []
     if fault.latency_factor != 1.0:
         parts.append(f"{fault.latency_factor:g}× slower")
     if fault.error_rate:
         parts.append(f"{fault.error_rate * 100:g}% extra 5xx")
-    return f"{w.name}: " + (" and ".join(parts) if parts else "healthy")
+    return f"{workload}: " + (" and ".join(parts) if parts else "healthy")
 
 
 # --- callbacks -----------------------------------------------------------------------------
@@ -384,19 +379,19 @@ def register_callbacks(app) -> None:
         State("rv-sim-done", "data"),
     )
     def simulate(_slow, _fail, _heal, canary, namespace, service, done):
-        sim = services().demo
-        if sim is None or not service or not canary:
+        demo = services().demo
+        if demo is None or not service or not canary:
             return "", no_update
         trigger = ctx.triggered_id
         w = workload_of(namespace, service, canary)
         if trigger in ("rv-sim-slow", "rv-sim-fail", "rv-sim-heal") and w is not None:
-            current = sim.state.fault_at(namespace, w.name, sim.clock())
+            current = demo.fault(namespace, w)
             if trigger == "rv-sim-slow":
-                sim.state.set_fault(namespace, w.name, SLOW_FACTOR, current.error_rate)
+                demo.set_fault(namespace, w, SLOW_FACTOR, current.error_rate)
             elif trigger == "rv-sim-fail":
-                sim.state.set_fault(namespace, w.name, current.latency_factor, FAIL_RATE)
+                demo.set_fault(namespace, w, current.latency_factor, FAIL_RATE)
             else:
-                sim.state.set_fault(namespace, w.name, 1.0, 0.0)
+                demo.set_fault(namespace, w, 1.0, 0.0)
             return fault_text(namespace, service, canary), (done or 0) + 1
         return fault_text(namespace, service, canary), no_update
 

@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, dcc, html, no_update
 
 from dashboards.components.banner import error_banner, info_banner
-from mesh.errors import MeshdashError
+from mesh.errors import MeshdashError, NotConfigured
 from presentation import numbers as fmt
 from presentation import palette
 from presentation.charts import plotly_text
@@ -23,14 +23,13 @@ from views.params import get_one
 from views.traces import (
     DEFAULT_LIMIT,
     DEFAULT_LOOKBACK,
-    TracingNotConfigured,
     operations_of,
     page_link,
     parse_search_params,
     search_view,
     service_catalog,
 )
-from wiring.services import services
+from wiring.services import TRACES, services
 
 LOOKBACKS = ("5m", "15m", "30m", "1h", "3h", "6h", "12h", "1d", "2d", "7d")
 ERROR_COLOR = palette.HEALTH_COLORS["failure"]
@@ -40,7 +39,7 @@ FONT = "Inter, Segoe UI, Helvetica, Arial, sans-serif"
 
 def trace_banner(exc: Exception):
     """No trace backend is a configuration fact, not a failure: say so, and how to fix it."""
-    if isinstance(exc, TracingNotConfigured):
+    if isinstance(exc, NotConfigured) and exc.role == "traces":
         return info_banner(
             "Tracing is not configured: start meshdash with --jaeger URL (or set"
             " MESHDASH_JAEGER_URL) to search traces."
@@ -473,6 +472,8 @@ def register_callbacks(app) -> None:
         State("ts-error", "value"),
     )
     def search(_n, tags, namespace, service, operation, dmin, dmax, lookback, limit, error):
+        if not service and services().find(TRACES) is None:  # nothing to choose: say why
+            return None, trace_banner(NotConfigured("traces"))
         if not service:
             return None, info_banner(
                 "Choose a service and press Find traces. Tip: from the topology, a node's"

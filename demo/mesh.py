@@ -2,7 +2,9 @@
 
 It owns the spec, the mutable TrafficState and the pure TrafficModel, and exposes the backends
 the app reads: `.telemetry` (DemoTelemetry) now; `.traces` and `.routes` start as None and are
-set by the trace and routing simulators (demo/traces*.py, demo/routes.py) when they attach.
+set when the app wires the trace store (demo/trace_source.py) and the routing simulator
+(demo/routes.py). It is also the demo's DemoControls (mesh.sources): the fault switches pages
+turn, and nothing else of the simulator reaches them.
 The model is a function of time with the spec's defaults holding for all the past, so charts
 over the last hours work at once, without pre-generating anything.
 """
@@ -12,14 +14,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
 from demo.bookinfo import bookinfo_spec
 from demo.openmetrics import WriteStats, write_openmetrics
 from demo.spec import MeshSpec
-from demo.state import TrafficState
+from demo.state import Fault, TrafficState
 from demo.telemetry import DemoTelemetry
 from demo.traffic import NOISE, TICK_S, TrafficModel
+from mesh.sources import RouteStore, TraceSource
 
 
 class DemoMesh:
@@ -42,8 +44,8 @@ class DemoMesh:
             spec, self.state, tick_s=tick_s, noise=noise, seed=seed, history_start=history_start
         )
         self.telemetry = DemoTelemetry(self.model)
-        self.traces: Any = None  # a TraceSource, attached by the trace simulator
-        self.routes: Any = None  # a RouteStore, attached by the routing simulator
+        self.traces: TraceSource | None = None  # demo/trace_source.DemoTraceStore, once wired
+        self.routes: RouteStore | None = None  # demo/routes.DemoRouteStore, once attached
 
     @classmethod
     def bookinfo(
@@ -59,6 +61,30 @@ class DemoMesh:
     @property
     def namespaces(self) -> tuple[str, ...]:
         return self.spec.namespaces()
+
+    # ---- DemoControls (mesh.sources) ------------------------------------------------------
+
+    def workload_of(self, namespace: str, app: str, version: str) -> str | None:
+        """The simulated workload serving `version` of `app`, or None."""
+        for w in self.spec.workloads:
+            if w.namespace == namespace and w.app == app and w.version == version:
+                return w.name
+        return None
+
+    def fault(self, namespace: str, workload: str) -> Fault:
+        """The workload's fault now."""
+        return self.state.fault_at(namespace, workload, self.clock())
+
+    def set_fault(
+        self,
+        namespace: str,
+        workload: str,
+        latency_factor: float = 1.0,
+        error_rate: float = 0.0,
+        at: float | None = None,
+    ) -> float:
+        """Make the workload slow and/or failing from `at` (now); factor 1 and rate 0 heal it."""
+        return self.state.set_fault(namespace, workload, latency_factor, error_rate, at)
 
     def now(self) -> float:
         return self.clock()

@@ -130,9 +130,14 @@ class Request:
 
 
 class DemoTraceStore:
-    """A TraceSource over the simulator; the demo's Jaeger endpoint serves it over HTTP."""
+    """The demo's TraceSource, read in process: the same records the Jaeger collector decodes
+    when a Jaeger endpoint serves this store (devtools/jaeger_server.py; the tests compare).
 
-    name = "demo-traces"
+    Named and worded as the Jaeger it stands in for, so the demo's trace answers (`source`,
+    "not found in Jaeger") are those of a cluster with Jaeger.
+    """
+
+    name = "jaeger"
 
     def __init__(
         self,
@@ -531,7 +536,11 @@ class DemoTraceStore:
                 for req in self.bucket(bucket):
                     if req.index == index and req.start_s <= self.clock():
                         return self.build(req)
-        raise NotFound(f"trace {trace_id} not found")
+        raise NotFound(f"trace {trace_id} not found in Jaeger")
+
+    def ready(self) -> dict[str, object]:
+        """/readyz: the simulated traces are always there (no endpoint to reach)."""
+        return {"ok": True, "detail": f"{len(self.services())} services, simulated in process"}
 
     def dependencies(self, end_us: int, lookback_s: int) -> list[Dependency]:
         """Calls between services in the kept traces of the window (as Jaeger's job computes)."""

@@ -39,6 +39,45 @@ class NamespaceNotFound(NotFound):
         self.field = "namespace"
 
 
+# Per role: the backend the answer names ("" for none), what to do, and the HTTP status. The
+# words and statuses are the ones each role has always answered with: traces 503 (the request is
+# valid and no upstream failed), routes and rollouts 404, the metrics roles 502.
+_NOT_CONFIGURED: dict[str, tuple[str, str, int]] = {
+    "traces": ("jaeger", "no trace backend is configured (start meshdash with --jaeger URL)", 503),
+    "series": ("metrics", "no time-series source is configured", 502),
+    "canary": ("canary", "no source of per-version counts is configured", 502),
+    "inventory": ("telemetry", "no source of request metrics is configured", 502),
+    "routes": (
+        "",
+        "routing is not configured: start meshdash with --kube to read Istio routes",
+        404,
+    ),
+    "rollouts": ("", "guided rollouts need routing: start meshdash with --kube (or --demo)", 404),
+    "demo": (
+        "",
+        "the traffic simulator runs in demo mode only (start meshdash without --prometheus)",
+        404,
+    ),
+}
+
+
+class NotConfigured(MeshdashError):
+    """The server was started without the source a request needs (`role`: traces, routes,
+    rollouts, series, canary, inventory, demo): a set-up fact, not a backend failure.
+
+    `backend` and `cause` are set for the roles whose answers name a backend (as BackendError's
+    do); `status` is the HTTP status api/errors.py answers with.
+    """
+
+    def __init__(self, role: str) -> None:
+        backend, cause, status = _NOT_CONFIGURED[role]
+        super().__init__(f"{backend}: {cause}" if backend else cause)
+        self.role = role
+        self.backend = backend
+        self.cause = cause
+        self.status = status
+
+
 class Forbidden(MeshdashError):
     """The caller may not do this (HTTP 403); the message says why."""
 

@@ -9,7 +9,9 @@ from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from mesh.canary.records import CanaryQuery, CanaryTelemetry
+from mesh.inventory import InventoryQuery, InventoryTelemetry
 from mesh.releases.audit import AuditEntry
+from mesh.releases.rollout_plan import Progress, RolloutPlan
 from mesh.routing.objects import Write
 from mesh.routing.selection import ServiceRoutes
 from mesh.series import SeriesQuery, SeriesTelemetry
@@ -47,7 +49,7 @@ class SeriesSource(Protocol):
 
 @runtime_checkable
 class TraceSource(Protocol):
-    """Distributed traces (Jaeger through its query API, or the demo's own Jaeger endpoint)."""
+    """Distributed traces (Jaeger through its query API, or the demo's simulated traces)."""
 
     name: str
 
@@ -113,6 +115,88 @@ class CanarySource(Protocol):
 
     def canary_telemetry(self, query: CanaryQuery) -> CanaryTelemetry:
         """Counts for query.baseline and query.canary only, from a fixed number of queries."""
+        ...
+
+
+@runtime_checkable
+class InventorySource(Protocol):
+    """Request rates (and, for lists, latency) per namespace, service, workload or app, for the
+    overview and the inventory lists (Prometheus, or the demo's traffic model)."""
+
+    name: str
+
+    def inventory_telemetry(self, query: InventoryQuery) -> InventoryTelemetry: ...
+
+
+class StoredRollout(Protocol):
+    """A guided rollout as stored: its plan, its progress and the version a save must carry."""
+
+    @property
+    def plan(self) -> RolloutPlan: ...
+
+    @property
+    def progress(self) -> Progress: ...
+
+    @property
+    def version(self) -> str: ...
+
+
+@runtime_checkable
+class RolloutStore(Protocol):
+    """Guided rollouts (a ConfigMap per service and a Lease in Kubernetes, or in memory for the
+    demo): every save carries the version it read, a stale one raises mesh.errors.Conflict."""
+
+    name: str
+
+    def load(self, namespace: str, service: str) -> StoredRollout | None: ...
+
+    def list(self, namespace: str | None = None) -> Sequence[StoredRollout]:
+        """Every stored rollout, of one namespace or of all."""
+        ...
+
+    def save(self, plan: RolloutPlan, progress: Progress, version: str | None) -> str:
+        """Create (version None) or replace the rollout carrying `version`; the new version."""
+        ...
+
+    def acquire(self, namespace: str, service: str, holder: str, now: float) -> bool:
+        """Hold (or renew) the lease that lets one process drive the rollout."""
+        ...
+
+
+class DemoFault(Protocol):
+    """A simulated workload's fault: 1.0 and 0.0 mean healthy."""
+
+    @property
+    def latency_factor(self) -> float: ...
+
+    @property
+    def error_rate(self) -> float: ...
+
+
+@runtime_checkable
+class DemoControls(Protocol):
+    """The demo's switches a page may turn: make a simulated workload slow or failing.
+
+    Only the simulator implements it; pages and views see nothing else of it.
+    """
+
+    def workload_of(self, namespace: str, app: str, version: str) -> str | None:
+        """The simulated workload serving `version` of `app`, or None."""
+        ...
+
+    def fault(self, namespace: str, workload: str) -> DemoFault:
+        """The workload's fault now."""
+        ...
+
+    def set_fault(
+        self,
+        namespace: str,
+        workload: str,
+        latency_factor: float = 1.0,
+        error_rate: float = 0.0,
+        at: float | None = None,
+    ) -> float:
+        """Make the workload slow and/or failing from `at` (now); returns when it starts."""
         ...
 
 

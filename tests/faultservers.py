@@ -333,10 +333,10 @@ class Backends:
 
 def start_backends(workdir: Path) -> Backends:
     from demo.bookinfo import bookinfo_spec
-    from demo.jaeger_server import start_demo_jaeger
     from demo.mesh import DemoMesh
     from demo.openmetrics import write_series
     from demo.series import mesh_series
+    from devtools.jaeger_server import start_demo_jaeger
 
     mesh = DemoMesh(bookinfo_spec(), clock=lambda: float(END), history_start=END - 1800.0)
     prom = PrometheusServer(workdir / "prom")

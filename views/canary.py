@@ -24,13 +24,12 @@ from mesh.canary.records import CanaryQuery, CanaryTelemetry, version_figures
 from mesh.canary.serialise import analysis_json
 from mesh.canary.verdict import CanaryAnalysis, analyze_telemetry, settled, withhold_promote
 from mesh.canary.verdict_text import headline, sentences
-from mesh.errors import BackendError, BackendUnavailable, BadRequest
+from mesh.errors import BackendError, BadRequest
 from mesh.releases.audit import iso_time
 from mesh.releases.state import nothing_to_judge, window_since
-from mesh.sources import CanarySource
 from views.params import get_one
 from views.release_context import ReleaseContext, release_context
-from wiring.services import Services
+from wiring.services import CANARY, Services
 
 DEFAULT_WINDOW = "10m"
 GATE_KEYS: tuple[str, ...] = tuple(f.name for f in fields(CanaryConfig))
@@ -94,14 +93,6 @@ def canary_config(services: Services, params: CanaryParams) -> CanaryConfig:
     return CanaryConfig.from_mapping(dict(params.overrides), base)
 
 
-def canary_source(services: Services) -> CanarySource:
-    """Services.canary when wired, else a telemetry source that also offers canary counts."""
-    for candidate in (getattr(services, "canary", None), services.telemetry):
-        if candidate is not None and isinstance(candidate, CanarySource):
-            return candidate
-    raise BackendUnavailable("canary", "no source of per-version counts is configured")
-
-
 def canary_query(
     services: Services, params: CanaryParams, window_s: int | None = None
 ) -> CanaryQuery:
@@ -156,7 +147,7 @@ def canary_model(services: Services, params: CanaryParams) -> CanaryModel:
         )
     window_s = window_since(query.at, params.window_s, context.change)
     query = canary_query(services, params, window_s)
-    telemetry = canary_source(services).canary_telemetry(query)
+    telemetry = services.need(CANARY).canary_telemetry(query)
     _check_versions(params, context, telemetry)
     analysis = analyze_telemetry(telemetry, config)
     state = nothing_to_judge(context.split, params.baseline, params.canary, context.change)
@@ -208,5 +199,5 @@ def canary_view(services: Services, params: CanaryParams) -> dict[str, Any]:
         "analysis_window": _window_json(params, model),
         "split": dict(model.context.split) if model.context.split else None,
         "queries": model.telemetry.queries_sent,
-        "source": canary_source(services).name,
+        "source": services.need(CANARY).name,
     }

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mesh import validate
-from mesh.errors import BackendUnavailable, BadRequest
+from mesh.errors import BadRequest
 from mesh.series import (
     OutboundCall,
     Points,
@@ -17,10 +17,9 @@ from mesh.series import (
     series_query,
     sort_versions,
 )
-from mesh.sources import SeriesSource
 from mesh.telemetry_records import GraphQuery, GraphView
 from views.params import get_one
-from wiring.services import Services
+from wiring.services import SERIES, Services
 
 DEFAULT_WINDOW = "30m"
 
@@ -63,14 +62,6 @@ def parse_metrics_params(args: Any) -> MetricsParams:
     return MetricsParams(ns, name, target, validate.format_duration(window_s), window_s, step_s, at)
 
 
-def series_source(services: Services) -> SeriesSource:
-    """The range-query backend: Services.series, or the telemetry source when it offers ranges."""
-    for candidate in (getattr(services, "series", None), services.telemetry):
-        if candidate is not None and isinstance(candidate, SeriesSource):
-            return candidate
-    raise BackendUnavailable("metrics", "no time-series source is configured")
-
-
 def query_of(services: Services, params: MetricsParams) -> SeriesQuery:
     now = services.clock()
     at = now if params.at is None else validate.unix_time(params.at, now=now)
@@ -80,14 +71,14 @@ def query_of(services: Services, params: MetricsParams) -> SeriesQuery:
 
 
 def metrics_model(services: Services, params: MetricsParams) -> ServiceSeries:
-    source = series_source(services)
+    source = services.need(SERIES)
     return build_service_series(source.series_telemetry(query_of(services, params)))
 
 
 def metrics_view(services: Services, params: MetricsParams) -> dict[str, Any]:
     """Ask the series source once and return the JSON-ready view (the API's exact body)."""
     model = metrics_model(services, params)
-    return metrics_json(model, params.window, series_source(services).name)
+    return metrics_json(model, params.window, services.need(SERIES).name)
 
 
 def _t(t: float) -> float | int:

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from mesh import validate
-from mesh.errors import BackendError, BackendUnavailable, BadRequest, NamespaceNotFound
+from mesh.errors import BackendError, BadRequest, NamespaceNotFound
 from mesh.inventory import (
     KINDS,
     SORT_KEYS,
@@ -31,7 +31,7 @@ from mesh.inventory import (
 )
 from views.graph import MAX_NAMESPACES, thresholds_of
 from views.params import choice, get_list, get_one
-from wiring.services import Services
+from wiring.services import INVENTORY, ROUTES, Services
 
 DEFAULT_WINDOW = "5m"
 MAX_FILTER = 100
@@ -92,9 +92,7 @@ def parse_list_params(args: Any) -> ListParams:
 
 
 def _ask(services: Services, query: InventoryQuery) -> InventoryTelemetry:
-    if services.inventory is None:
-        raise BackendUnavailable("telemetry", "no source of request metrics is configured")
-    return services.inventory.inventory_telemetry(query)
+    return services.need(INVENTORY).inventory_telemetry(query)
 
 
 def _at(services: Services, when: Window) -> float:
@@ -104,7 +102,7 @@ def _at(services: Services, when: Window) -> float:
 
 def kube_namespaces(services: Services) -> tuple[str, ...] | None:
     """Kubernetes' namespaces when it is configured and can list them; None otherwise."""
-    lister = getattr(services.routes, "list_namespaces", None)
+    lister = getattr(services.find(ROUTES), "list_namespaces", None)
     if not services.settings.kube_enabled or lister is None:
         return None
     return tuple(lister())
@@ -183,7 +181,7 @@ def overview_view(services: Services, when: Window) -> dict[str, Any]:
         "namespaces": [summary_json(s, when) for s in rows],
         "kubernetes": kube is not None,
         "queries": telemetry.queries_sent,
-        "source": services.inventory.name,
+        "source": services.need(INVENTORY).name,
     }
 
 
@@ -254,5 +252,5 @@ def list_view(services: Services, params: ListParams) -> dict[str, Any]:
         "rows": [entity_json(e, params.when) for e in shown],
         "quiet": quiet,  # known to Kubernetes, but no traffic in the window
         "queries": queries,
-        "source": services.inventory.name,
+        "source": services.need(INVENTORY).name,
     }

@@ -27,7 +27,7 @@ from mesh.traces.analysis import istio_info, join_service
 from mesh.traces.records import Span, TraceQuery
 from views.graph import GraphParams, graph_view, parse_graph_params
 from views.params import get_one
-from wiring.services import Services
+from wiring.services import TRACES, Services
 
 # A graph node id: [cluster:]namespace/name[/version], or `unknown`.
 _NODE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,400}$")
@@ -137,7 +137,8 @@ def _confirm(
     services: Services, graph: dict[str, Any], finding: ErrorFinding, window_s: int
 ) -> dict[str, Any]:
     """One trace search (error=true) through the node; where each failing trace starts."""
-    if services.traces is None:
+    traces = services.find(TRACES)
+    if traces is None:
         return {"origins": [], "unavailable": "no trace backend is configured"}
     if not finding.origins:
         return {"origins": [], "unavailable": None}
@@ -155,7 +156,7 @@ def _confirm(
     )
     searched = {"namespace": namespace, "service": app, "error": True, "limit": TRACE_LIMIT}
     try:
-        found = services.traces.find_traces(query)
+        found = traces.find_traces(query)
     except MeshdashError as exc:  # metrics still answer; say why the traces do not
         return {"origins": [], "searched": searched, "unavailable": f"trace search failed: {exc}"}
     node_ids = [n["id"] for n in graph["nodes"]]

@@ -9,15 +9,14 @@ from typing import Any
 
 from mesh.errors import BadRequest, Forbidden
 from mesh.routing.plan import parse_action, plan_change
-from views.routes import store_of
-from wiring.services import Services
+from wiring.services import ROUTES, Services
 
 
 def button_states(
     services: Services, namespace: str, service: str, payloads: Mapping[str, Mapping[str, Any]]
 ) -> dict[str, str]:
     """Button key -> "" when its action would change something, else why it would not."""
-    routes = store_of(services).get_service(namespace, service)
+    routes = services.need(ROUTES).get_service(namespace, service)
     out: dict[str, str] = {}
     for key, payload in payloads.items():
         try:

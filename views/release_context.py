@@ -18,7 +18,7 @@ from mesh.releases.markers import WeightMarker, weight_markers
 from mesh.releases.state import LastChange, last_change
 from mesh.routing.selection import ServiceRoutes
 from mesh.routing.state import read_routes
-from wiring.services import Services
+from wiring.services import ROUTES, Services
 
 AUDIT_LOOKBACK = 500  # entries read for one service's markers (views.routes.MAX_AUDIT)
 
@@ -55,8 +55,8 @@ def split_by_version(routes: ServiceRoutes, names: Mapping[str, str]) -> dict[st
 
 def release_context(services: Services, namespace: str, service: str, at: float) -> ReleaseContext:
     """The routing facts at `at` (the split is the live one: routing keeps no history)."""
-    store = getattr(services, "routes", None)  # a Services without routing has none
-    if store is None:
+    store = services.find(ROUTES)
+    if store is None:  # a Services without routing has no routing facts to give
         return ReleaseContext(routed=False)
     try:
         routes = store.get_service(namespace, service)

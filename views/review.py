@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from mesh import validate
-from mesh.errors import BackendError, BadRequest, MeshdashError
+from mesh.errors import BackendError, BadRequest, MeshdashError, NotConfigured
 from mesh.graph.diff import DiffThresholds, diff_graphs, diff_json
 from mesh.releases.audit import iso_time, merge_entries
 from mesh.releases.markers import WeightMarker, canary_start, markers_json, weight_markers
@@ -35,9 +35,9 @@ from views.graph import GraphParams, graph_view
 from views.history import metrics_view, parse_metrics_params
 from views.params import get_one
 from views.release_context import release_context, subset_versions
-from views.routes import MAX_AUDIT, store_of
-from views.traces import TracingNotConfigured, jaeger_service, trace_source
-from wiring.services import Services
+from views.routes import MAX_AUDIT
+from views.traces import jaeger_service
+from wiring.services import ROUTES, TRACES, Services
 
 AUDIT_ROWS = 50  # audit entries listed in a review and its report
 TRACES_PER_VERSION = 60  # traces searched per version for "where time goes"
@@ -156,9 +156,18 @@ def _section(run: Callable[[], Any]) -> Any:
     try:
         return run()
     except BackendError as exc:
-        out = {"error": str(exc), "backend": exc.backend, "cause": exc.cause, "status": exc.status}
+        return {"error": str(exc), "backend": exc.backend, "cause": exc.cause, "status": exc.status}
+    except NotConfigured as exc:
+        if not exc.backend:  # routing: answered as a missing thing, as the API does
+            return {"error": str(exc)}
         # No trace backend at all is a set-up choice, not a failure: the page says so calmly.
-        return {**out, "configured": False} if isinstance(exc, TracingNotConfigured) else out
+        return {
+            "error": str(exc),
+            "backend": exc.backend,
+            "cause": exc.cause,
+            "status": exc.status,
+            "configured": False,
+        }
     except MeshdashError as exc:
         return {"error": str(getattr(exc, "message", None) or exc)}
 
@@ -192,7 +201,7 @@ def release_roles(
 
 def _routing(services: Services, params: ReviewParams, at: float) -> dict[str, Any]:
     """The current split, the weight markers up to `at` and the audit entries of the service."""
-    store = store_of(services)
+    store = services.need(ROUTES)
     routes = store.get_service(params.namespace, params.service)
     names = _subset_versions(routes)
     state = read_routes(routes)
@@ -217,7 +226,7 @@ def markers_for(
     """A service's weight-change markers in [start, end] for any time chart: [] when routing is
     not configured or cannot be read (a chart never fails for want of its markers)."""
     try:
-        store = store_of(services)
+        store = services.need(ROUTES)
         history = store.history(namespace=namespace, service=service, limit=MAX_AUDIT)
         if not history:
             return []
@@ -352,7 +361,7 @@ def _time_by_version(services: Services, params: ReviewParams, at: float) -> dic
     their root's tag in mesh.version_time (untagged traces are marked as a possibly biased
     sample)."""
     c = params.canary
-    source = trace_source(services)
+    source = services.need(TRACES)
     name = jaeger_service(services, c.namespace, c.service)
 
     def search(version: str, random_only: bool) -> list[Any]:

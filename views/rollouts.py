@@ -44,8 +44,8 @@ from mesh.routing.selection import ServiceRoutes
 from mesh.routing.state import read_routes
 from views.canary import canary_model, parse_canary_params
 from views.release_context import subset_versions
-from views.routes import change_route, store_of
-from wiring.services import Services
+from views.routes import change_route
+from wiring.services import ROLLOUTS, ROUTES, Services
 
 log = logging.getLogger("meshdash.rollouts")
 COMMANDS = ("pause", "resume", "abort", "skip")
@@ -55,12 +55,6 @@ MIN_WINDOW_S = 30
 def holder_id() -> str:
     """This process, as a lease holder (read per call: gunicorn forks workers after import)."""
     return f"{socket.gethostname()}-{os.getpid()}"
-
-
-def store(services: Services) -> Any:
-    if services.rollouts is None:
-        raise NotFound("guided rollouts need routing: start meshdash with --kube (or --demo)")
-    return services.rollouts
 
 
 def _names(namespace: str, service: str) -> tuple[str, str]:
@@ -88,7 +82,7 @@ def rollout_json(plan: RolloutPlan, progress: Progress, now: float) -> dict[str,
 
 
 def _routes_checked(services: Services, namespace: str, service: str) -> ServiceRoutes:
-    routes = store_of(services).get_service(namespace, service)
+    routes = services.need(ROUTES).get_service(namespace, service)
     if routes.owner:
         raise Forbidden(f"{namespace}/{service} is managed by {routes.owner}; change it there")
     return routes
@@ -105,7 +99,7 @@ def start_rollout(
     step now, so a person sees the first write (or why it failed) in the answer."""
     namespace, service = _names(namespace, service)
     who = authorize_write(identity, services.settings)
-    rollouts = store(services)
+    rollouts = services.need(ROLLOUTS)
     routes = _routes_checked(services, namespace, service)
     now = services.clock()
     plan = parse_plan(
@@ -131,7 +125,7 @@ def start_rollout(
 
 def rollout_detail(services: Services, namespace: str, service: str) -> dict[str, Any]:
     namespace, service = _names(namespace, service)
-    found = store(services).load(namespace, service)
+    found = services.need(ROLLOUTS).load(namespace, service)
     if found is None:
         raise NotFound(f"no guided rollout of {namespace}/{service}")
     return rollout_json(found.plan, found.progress, services.clock())
@@ -143,7 +137,7 @@ def rollouts_list(services: Services, namespace: str) -> dict[str, Any]:
     return {
         "namespace": namespace,
         "rollouts": [
-            rollout_json(s.plan, s.progress, now) for s in store(services).list(namespace)
+            rollout_json(s.plan, s.progress, now) for s in services.need(ROLLOUTS).list(namespace)
         ],
     }
 
@@ -171,7 +165,7 @@ def control(
     if not isinstance(rollback, bool):
         raise BadRequest("rollback must be true or false", field="rollback")
     who = authorize_write(identity, services.settings)
-    rollouts = store(services)
+    rollouts = services.need(ROLLOUTS)
     found = rollouts.load(namespace, service)
     if found is None:
         raise NotFound(f"no guided rollout of {namespace}/{service}")
@@ -256,7 +250,7 @@ def _write(
     base = resource_version(routes.virtual_service) or ""
     record = StepRecord(now, tuple(weights.items()), verdict, reasons)
     pending = PendingWrite(tuple(weights.items()), base, state, step, record)
-    rollouts = store(services)
+    rollouts = services.need(ROLLOUTS)
     version = rollouts.save(plan, replace(progress, pending=pending), found.version)
     what = f"step {step + 1} of {len(plan.steps)}" if step >= 0 else "all traffic to the baseline"
     reason = f"{'by ' + person + ' via' if person else 'by'} rollout: {what}, verdict {verdict}"
@@ -314,7 +308,7 @@ def _finish(
             "rolled_back": "the verdict was rollback",
         }.get(state, progress.why),
     ).with_record(pending.record)
-    store(services).save(plan, done, version)
+    services.need(ROLLOUTS).save(plan, done, version)
     services.metrics.count_rollout("step" if pending.step >= 0 else "rolled_back")
     if state == "promoted":
         services.metrics.count_rollout("promoted")
@@ -329,7 +323,7 @@ def _recover(services: Services, found: Any, routes: ServiceRoutes) -> bool:
     if pending is None:
         return False
     rv = resource_version(routes.virtual_service) or ""
-    rollouts = store(services)
+    rollouts = services.need(ROLLOUTS)
     if rv == pending.base:
         rollouts.save(plan, replace(progress, pending=None), found.version)
     elif all(_split(routes).get(s, 0) == w for s, w in pending.weights):
@@ -343,14 +337,14 @@ def _recover(services: Services, found: Any, routes: ServiceRoutes) -> bool:
 
 def tick(services: Services, namespace: str, service: str, holder: str) -> str:
     """One driver step for one rollout, if this holder has its lease; what it did, in words."""
-    rollouts = store(services)
+    rollouts = services.need(ROLLOUTS)
     now = services.clock()
     found = rollouts.load(namespace, service)
     if found is None or found.progress.state != "running":
         return "idle"
     if not rollouts.acquire(namespace, service, holder, now):
         return "another process drives it"
-    routes = store_of(services).get_service(namespace, service)
+    routes = services.need(ROUTES).get_service(namespace, service)
     if _recover(services, found, routes):
         return "recovered an interrupted write"
     plan, progress = found.plan, found.progress
@@ -381,7 +375,7 @@ def tick(services: Services, namespace: str, service: str, holder: str) -> str:
 
 def tick_all(services: Services, holder: str) -> None:
     """Drive every running rollout this process can lease; one failing never stops the rest."""
-    for found in store(services).list():
+    for found in services.need(ROLLOUTS).list():
         if found.progress.state != "running":
             continue
         try:

@@ -20,7 +20,7 @@ from typing import Any
 
 from access.security import Identity, authorize_write, write_status
 from mesh import validate
-from mesh.errors import AuditNotShared, BadRequest, Conflict, Forbidden, NotFound
+from mesh.errors import AuditNotShared, BadRequest, Conflict, Forbidden
 from mesh.releases.audit import (
     AuditEntry,
     AuditObject,
@@ -36,17 +36,10 @@ from mesh.routing.selection import ServiceRoutes
 from mesh.routing.state import read_routes, state_json
 from views import release_guard
 from views.params import get_one
-from wiring.services import Services
+from wiring.services import ROUTES, Services
 
 MAX_AUDIT = 500
 KINDS = (VIRTUAL_SERVICE, DESTINATION_RULE)
-
-
-def store_of(services: Services) -> Any:
-    """The RouteStore, or NotFound saying how to configure one."""
-    if services.routes is None:
-        raise NotFound("routing is not configured: start meshdash with --kube to read Istio routes")
-    return services.routes
 
 
 def parse_namespace(args: Any, default_namespaces: tuple[str, ...]) -> str:
@@ -92,7 +85,7 @@ def routes_list(
 ) -> dict[str, Any]:
     """Every service of a namespace with its versions and split (the releases list)."""
     namespace = validate.namespace(namespace)
-    store = store_of(services)
+    store = services.need(ROUTES)
     allowed, why = _permission(services, identity)
     return {
         "namespace": namespace,
@@ -109,7 +102,7 @@ def route_detail(
 ) -> dict[str, Any]:
     """One service: split, subsets, matches, mirroring, policy, writable (and why not), owner."""
     namespace, service = validate.namespace(namespace), validate.service_name(service)
-    routes = store_of(services).get_service(namespace, service)
+    routes = services.need(ROUTES).get_service(namespace, service)
     allowed, why = _permission(services, identity)
     body = _service_json(routes, allowed, why)
     body["actions"] = list(ACTIONS)
@@ -124,7 +117,7 @@ def audit_list(
 ) -> dict[str, Any]:
     """Applied changes, newest first, one entry per action, without the full objects (see
     /api/audit). Lines of the older one-object shape are joined by their change_id."""
-    entries = store_of(services).history(namespace=namespace, service=service, limit=limit)
+    entries = services.need(ROUTES).history(namespace=namespace, service=service, limit=limit)
     return {
         "namespace": namespace,
         "service": service,
@@ -227,7 +220,7 @@ def _apply(
     override = release_guard.parse_override(payload)
     base = _parse_base(payload.get("base"))
     who = authorize_write(identity, services.settings)
-    store = store_of(services)
+    store = services.need(ROUTES)
     routes = store.get_service(namespace, service)
     _check_base(store, routes, base)
     plan = plan_change(routes, action)

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from mesh import validate
-from mesh.errors import BackendUnavailable, BadRequest, NotFound
+from mesh.errors import BadRequest, NotFound
 from mesh.traces.analysis import (
     SpanTree,
     TraceAnalysis,
@@ -31,7 +31,7 @@ from mesh.traces.analysis import (
 )
 from mesh.traces.records import Span, Trace, TraceQuery, TraceSummary
 from views.params import get_one
-from wiring.services import Services
+from wiring.services import TRACES, Services
 
 DEFAULT_LOOKBACK = "1h"
 DEFAULT_LIMIT = 20
@@ -40,18 +40,6 @@ MAX_TAGS = 20
 _TRACE_ID = re.compile(r"^[0-9a-fA-F]{1,32}$")
 _TAG_KEY = re.compile(r"^[A-Za-z0-9_.:/@-]{1,128}$")
 _OPERATION_MAX = 512
-
-
-class TracingNotConfigured(BackendUnavailable):
-    """No trace backend: 503, because the request is valid (not a 400) and no upstream failed
-    (not a 502); the server cannot answer until it is started with a Jaeger URL."""
-
-    status = 503
-
-    def __init__(self) -> None:
-        super().__init__(
-            "jaeger", "no trace backend is configured (start meshdash with --jaeger URL)"
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,16 +149,10 @@ def parse_search_params(args: Any) -> TraceSearchParams:
     )
 
 
-def trace_source(services: Services):
-    if services.traces is None:
-        raise TracingNotConfigured()
-    return services.traces
-
-
 def jaeger_service(services: Services, namespace: str, service: str) -> str:
     """The name the tracer uses: Istio's `app.namespace`, or a bare `app` (older Istio)."""
     qualified = join_service(service, namespace)
-    known = set(trace_source(services).services())
+    known = set(services.need(TRACES).services())
     if qualified in known or service not in known:
         return qualified
     return service
@@ -183,7 +165,7 @@ def search_view(services: Services, params: TraceSearchParams) -> dict[str, Any]
     a trace matches when one span of the service (with the operation, if given) carries the
     tags and lasts between min_duration_ms and max_duration_ms.
     """
-    source = trace_source(services)
+    source = services.need(TRACES)
     now = services.clock()
     end = now if params.end is None else validate.unix_time(params.end, now=now, field="end")
     start = end - params.lookback_s
@@ -247,7 +229,7 @@ def parse_trace_id(value: str | None) -> str:
 
 
 def load_trace(services: Services, trace_id: str) -> Trace:
-    return trace_source(services).get_trace(trace_id)
+    return services.need(TRACES).get_trace(trace_id)
 
 
 def _tags_json(tags) -> list[dict[str, Any]]:
@@ -605,7 +587,7 @@ def _section_row(a: TraceAnalysis, c) -> dict[str, Any]:
 def service_catalog(services: Services) -> dict[str, list[str]]:
     """Namespaces and their apps, from the tracer's `app.namespace` service names."""
     out: dict[str, set[str]] = {}
-    for name in trace_source(services).services():
+    for name in services.need(TRACES).services():
         app, ns = split_service(name)
         if ns:
             out.setdefault(ns, set()).add(app)
@@ -614,4 +596,4 @@ def service_catalog(services: Services) -> dict[str, list[str]]:
 
 def operations_of(services: Services, namespace: str, service: str) -> list[str]:
     name = jaeger_service(services, validate.namespace(namespace), validate.service_name(service))
-    return list(trace_source(services).operations(name))
+    return list(services.need(TRACES).operations(name))

@@ -1,6 +1,9 @@
 """The one Services object app.py builds: the backends, the settings and the clock.
 
-Pages and the API ask it for data; nothing else holds backend clients.
+Pages and the API ask it for data; nothing else holds backend clients. A source that may be
+missing is asked for by its role: `services.need(TRACES)` returns the TraceSource or raises the one
+error, mesh.errors.NotConfigured("traces"), which the API and the pages answer as they always
+have for that role; `services.find(TRACES)` is None instead, for parts that are left out calmly.
 """
 
 from __future__ import annotations
@@ -8,31 +11,82 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from mesh.sources import TelemetrySource
+from collectors.cache import SharedCache
+from mesh.errors import NotConfigured
+from mesh.sources import (
+    CanarySource,
+    DemoControls,
+    InventorySource,
+    RolloutStore,
+    RouteStore,
+    SeriesSource,
+    TelemetrySource,
+    TraceSource,
+)
 from ops.self_metrics import Metrics
 from wiring.settings import Settings
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Role(Generic[T]):
+    """A source Services may hold: the field it sits in (also the NotConfigured role name).
+
+    `protocol`: when set, the telemetry source plays the role too if it implements the protocol
+    (a Prometheus answers graphs, ranges and canary counts alike), and either candidate must.
+    """
+
+    name: str
+    protocol: type | None = None
+
+
+TRACES: Role[TraceSource] = Role("traces")
+ROUTES: Role[RouteStore] = Role("routes")
+ROLLOUTS: Role[RolloutStore] = Role("rollouts")
+SERIES: Role[SeriesSource] = Role("series", SeriesSource)
+CANARY: Role[CanarySource] = Role("canary", CanarySource)
+INVENTORY: Role[InventorySource] = Role("inventory")
+DEMO: Role[DemoControls] = Role("demo")
 
 
 @dataclass(frozen=True)
 class Services:
     settings: Settings
     telemetry: TelemetrySource
-    traces: Any = None  # TraceSource, when a Jaeger (or the demo) is configured
-    routes: Any = None  # RouteStore, when Kubernetes (or the demo) is configured
-    demo: Any = None  # the simulator, in demo mode only
-    series: Any = None  # SeriesSource (range queries): Prometheus, or the demo's traffic model
-    canary: Any = None  # CanarySource (per-version window counts): Prometheus, or the demo
+    traces: TraceSource | None = None  # Jaeger, or the demo's simulated traces
+    routes: RouteStore | None = None  # Kubernetes, or the demo's in-memory Istio objects
+    demo: DemoControls | None = None  # the simulator's fault switches, in demo mode only
+    series: SeriesSource | None = None  # range queries: Prometheus, or the demo's traffic model
+    canary: CanarySource | None = None  # per-version window counts: Prometheus, or the demo
     clock: Callable[[], float] = field(default=time.time)
-    cache: Any = None  # collectors.cache.SharedCache in live mode: store, single flight, bounds
+    cache: SharedCache | None = None  # live mode: store, single flight, bounds
     metrics: Metrics = field(default_factory=Metrics)  # meshdash_* metrics, one registry per app
-    inventory: Any = None  # InventorySource (overview and lists): Prometheus, or the demo
-    rollouts: Any = None  # RolloutStore (collectors/rollout_store.py), when routes are configured
+    inventory: InventorySource | None = None  # overview and lists: Prometheus, or the demo
+    rollouts: RolloutStore | None = None  # guided rollouts, when routes are configured
 
     @property
     def mode(self) -> str:
         return "demo" if self.demo is not None else "live"
+
+    def find(self, role: Role[T]) -> T | None:
+        """The source playing `role`, or None when this server was started without one."""
+        own = getattr(self, role.name)
+        if role.protocol is None:
+            return own
+        for candidate in (own, self.telemetry):
+            if candidate is not None and isinstance(candidate, role.protocol):
+                return candidate
+        return None
+
+    def need(self, role: Role[T]) -> T:
+        """The source playing `role`; NotConfigured(role) when there is none."""
+        found = self.find(role)
+        if found is None:
+            raise NotConfigured(role.name)
+        return found
 
 
 def build_services(settings: Settings) -> Services:
@@ -46,16 +100,16 @@ def build_services(settings: Settings) -> Services:
         sim = DemoMesh.bookinfo(ambient=settings.demo_ambient)
         from collectors.rollout_store import MemoryRolloutStore
         from demo.routes import DemoRouteStore
+        from demo.trace_source import DemoTraceStore
 
         DemoRouteStore.attach(sim)  # sim.routes: in-memory Istio objects the traffic follows
-        from demo.jaeger_server import attach_demo_jaeger
-
-        attach_demo_jaeger(sim)  # sim.traces: the real JaegerCollector, over loopback HTTP
+        # The simulator's traces, read in process: no endpoint, no HTTP round trip to itself.
+        sim.traces = DemoTraceStore(sim.spec, sim.state, seed=sim.model.seed, clock=sim.clock)
         return Services(
             settings=settings,
             telemetry=sim.telemetry,
-            traces=getattr(sim, "traces", None),
-            routes=getattr(sim, "routes", None),
+            traces=sim.traces,
+            routes=sim.routes,
             demo=sim,
             series=DemoSeriesSource(sim.model),
             canary=DemoCanarySource(sim.model),

@@ -8,7 +8,7 @@ from typing import Any
 
 from dash import html
 
-from mesh.errors import BackendError, BackendTimeout, BadRequest, MeshdashError
+from mesh.errors import BackendError, BackendTimeout, BadRequest, MeshdashError, NotConfigured
 
 log = logging.getLogger("meshdash.pages")
 
@@ -19,7 +19,8 @@ def error_banner(exc: Exception) -> html.Div:
         title, text, kind = "Invalid input", exc.message, "warning"
     elif isinstance(exc, BackendTimeout):
         title, text, kind = f"{exc.backend.capitalize()} timed out", exc.cause, "error"
-    elif isinstance(exc, BackendError):
+    elif isinstance(exc, BackendError) or (isinstance(exc, NotConfigured) and exc.backend):
+        # A missing metrics or trace source is worded as these roles always were.
         title, text, kind = f"{exc.backend.capitalize()} is failing", exc.cause, "error"
     elif isinstance(exc, MeshdashError):
         title, text, kind = "Cannot show this", str(exc), "warning"

@@ -33,10 +33,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from app import create_app
-from demo.jaeger_server import start_demo_jaeger
 from demo.mesh import DemoMesh
 from demo.openmetrics import write_series
 from demo.series import mesh_series
+from devtools.jaeger_server import start_demo_jaeger
 from devtools.livesrv import serve
 from devtools.promserver import PrometheusServer, require_prometheus
 from devtools.scenarios import SCENARIO_END, SCENARIO_STEP

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from types import SimpleNamespace
 
 import pytest
 
@@ -227,7 +226,7 @@ def test_api_end_to_end_on_prometheus(prom, source):
     assert body["queries"] == 2
     # Same body through the view the pages will use.
     view = canary_view(
-        SimpleNamespace(settings=settings, telemetry=None, canary=source, clock=lambda: END),
+        Services(settings=settings, telemetry=None, canary=source, clock=lambda: END),
         parse_canary_params(
             {"baseline": "v1", "canary": "v2", "at": f"{END:.0f}"}, "canary-errors", "api"
         ),
@@ -237,7 +236,7 @@ def test_api_end_to_end_on_prometheus(prom, source):
 
 def test_prometheus_down_is_502(prom):
     collector = PrometheusCollector("http://127.0.0.1:9", timeout_s=2)
-    svc = SimpleNamespace(
+    svc = Services(
         settings=Settings(prometheus_url="http://127.0.0.1:9"),
         telemetry=None,
         canary=PrometheusCanarySource(collector),
@@ -311,7 +310,7 @@ def test_bad_before_a_weight_change_and_healthy_after_is_judged_on_the_after_par
     # The whole 10-minute window would roll back: v2 failed 20 % before the change.
     whole, _ = _analysis(source, "canary-fixed")
     assert whole.verdict is Verdict.ROLLBACK
-    svc = SimpleNamespace(
+    svc = Services(
         settings=Settings(),
         telemetry=None,
         canary=source,

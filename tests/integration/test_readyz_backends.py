@@ -6,8 +6,8 @@ import pytest
 
 from app import create_app
 from collectors.jaeger import JaegerCollector
-from demo.jaeger_server import start_demo_jaeger
 from demo.mesh import DemoMesh
+from devtools.jaeger_server import start_demo_jaeger
 from tests.conftest import free_port
 from wiring.settings import Settings
 

@@ -169,9 +169,7 @@ def test_no_canary_source_is_502():
 
 def test_per_service_gates_from_settings_then_request_overrides(source):
     settings = SimpleNamespace(canary_gates={"shop/cart": {"min_requests": 5000}})
-    svc = SimpleNamespace(
-        settings=settings, telemetry=source, canary=None, routes=None, clock=lambda: NOW
-    )
+    svc = Services(settings=settings, telemetry=source, canary=None, routes=None, clock=lambda: NOW)
     params = parse_canary_params({"baseline": "v1", "canary": "v2"}, "shop", "cart")
     body = canary_view(svc, params)
     assert body["verdict"] == "insufficient_traffic"

@@ -14,8 +14,8 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from collectors.jaeger import JaegerCollector, go_duration, rfc3339
-from demo.jaeger_server import parse_go_duration, serve_jaeger, start_demo_jaeger
 from demo.mesh import DemoMesh
+from devtools.jaeger_server import parse_go_duration, serve_jaeger, start_demo_jaeger
 from mesh.errors import (
     BackendAuthError,
     BackendDataError,

@@ -136,11 +136,11 @@ def test_no_trace_backend_is_a_calm_note_not_a_failure_banner():
     """Without --jaeger the review leaves out self time by version and says why, in an info
     note; a trace backend that fails is still an error banner."""
     from dashboards.components.banner import failure_banners
+    from mesh.errors import NotConfigured
     from views.review import _failures, _section
-    from views.traces import TracingNotConfigured
 
     def not_configured():
-        raise TracingNotConfigured()
+        raise NotConfigured("traces")
 
     section = _section(not_configured)
     assert section["configured"] is False and section["status"] == 503

@@ -2,9 +2,10 @@
 
 It speaks Jaeger's v1 JSON API (`/api/services`, `/api/traces`, `/api/traces/{id}`,
 `/api/dependencies`, ...) and /api/v3 in OTLP JSON, one of them or both at once, with Jaeger's
-parameter names, envelopes and error shapes. In demo mode the app reads the simulator through it
-with the real JaegerCollector, so the demo exercises the same wire code as a real cluster (no
-Jaeger binary can be installed here). Tests point it at fixture-backed stores too.
+parameter names, envelopes and error shapes. A development harness (no Jaeger binary can be
+installed here): tests and benchmarks serve the demo's traces or fixture-backed stores through it
+to exercise the real JaegerCollector. The app never starts it: demo mode reads the simulator's
+traces in process (demo/trace_source.py).
 """
 
 from __future__ import annotations
@@ -286,7 +287,7 @@ class JaegerApp:
 
 
 class _QuietHandler(WSGIRequestHandler):
-    """No access log on stderr: the demo endpoint is an implementation detail of the app."""
+    """No access log on stderr: test output stays readable."""
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         return None
@@ -342,19 +343,3 @@ def start_demo_jaeger(
     )
     server = serve_jaeger(store, flavour=flavour, clock=demo_mesh.clock)
     return server.url, server.stop
-
-
-def attach_demo_jaeger(
-    demo_mesh: Any, *, flavour: Flavour = "both", timeout_s: float = 10.0
-) -> str:
-    """Start the demo endpoint and set `demo_mesh.traces` to a real JaegerCollector reading it.
-
-    Returns the URL; `demo_mesh.stop_jaeger()` stops the endpoint.
-    """
-    from collectors.jaeger import JaegerCollector
-
-    url, stop = start_demo_jaeger(demo_mesh, flavour=flavour)
-    demo_mesh.traces = JaegerCollector(url, timeout_s=timeout_s)
-    demo_mesh.jaeger_url = url
-    demo_mesh.stop_jaeger = stop
-    return url
