@@ -2,7 +2,7 @@
 
 Two Prometheus servers: the session's (tests/integration/conftest.py: gRPC errors, an unmeshed
 caller, a cross-namespace canary pair) and one holding 20 namespaces of Istio series from the
-scale generator (bench/graph_scale.py). The expectations are written out here as plain PromQL,
+scale generator (bench/scale_mesh.py). The expectations are written out here as plain PromQL,
 one query per figure, with the per-namespace reporter rule spelled out:
 
 - calls starting in the namespace they reach: reporter="source";
@@ -175,7 +175,7 @@ def test_unknown_namespace_is_not_found_with_suggestions(prometheus, scenario_ti
 @pytest.fixture(scope="module")
 def twenty(tmp_path_factory):
     """A real Prometheus holding 20 namespaces x 3 services x 2 versions (bench generator)."""
-    from bench.graph_scale import END, load_prometheus, scale_spec
+    from bench.scale_mesh import END, load_prometheus, scale_spec
     from devtools.promserver import require_prometheus
 
     require_prometheus()
