@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from collectors.prometheus import QUERIES_PER_REFRESH, PrometheusCollector, safe_url
+from collectors.prometheus import PrometheusCollector, safe_url
 from mesh.errors import (
     BackendAuthError,
     BackendDataError,
@@ -186,8 +186,7 @@ def collect(fake: FakePrometheus, **kwargs):
 
 def test_three_queries_at_the_requested_time_with_headers(fake):
     t = collect(fake, headers={"Authorization": f"Bearer {SECRET}"})
-    assert t.queries_sent == QUERIES_PER_REFRESH == 3
-    assert len(fake.requests) == 3
+    assert t.queries_sent == len(fake.requests) == 3
     for r in fake.requests:
         assert r["path"] == "/api/v1/query"
         assert float(r["params"]["time"]) == AT
@@ -215,15 +214,14 @@ def test_records_are_converted_per_view(fake):
 def test_query_count_does_not_grow_with_namespaces(fake):
     collector = PrometheusCollector(fake.url)
     t = collector.graph_telemetry(query(namespaces=[f"ns-{i}" for i in range(30)]))
-    assert t.queries_sent == 3
-    assert len(fake.requests) == 3
+    assert t.queries_sent == len(fake.requests) == 3
 
 
 def test_empty_namespace_is_empty_telemetry_not_an_error(fake):
     fake.behaviour = lambda q: (200, _vector([]))
     t = collect(fake)
     assert (t.requests, t.latencies, t.tcp) == ((), (), ())
-    assert t.queries_sent == 3
+    assert t.queries_sent == len(fake.requests) == 3
 
 
 def test_invalid_namespace_never_reaches_prometheus(fake):
