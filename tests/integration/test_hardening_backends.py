@@ -212,7 +212,7 @@ def test_readyz_is_not_ready_when_prometheus_answers_json_of_another_shape():
 
 def test_forbidden_rollout_listing_leaves_the_route_read_only_with_the_reason(tmp_path):
     from mesh.errors import Forbidden
-    from tests.unit.test_kube_store import ALICE, seed, services_for
+    from tests.integration.test_kube_store import ALICE, seed, services_for
     from views.routes import change_route, route_detail
 
     served = {"networking.istio.io": ("v1",), "argoproj.io": ("v1alpha1",)}

@@ -258,7 +258,7 @@ def test_the_settings_choose_the_shared_trail_with_kubernetes(tmp_path):
 
 
 def test_a_route_change_whose_record_fails_says_it_is_applied_and_not_yet_recorded(kube, tmp_path):
-    from tests.unit.test_kube_store import ALICE, seed, services_for
+    from tests.integration.test_kube_store import ALICE, seed, services_for
     from views.routes import audit_list, change_route
 
     seed(kube, "virtual-service-reviews-80-20.yaml", "destination-rule-all.yaml")

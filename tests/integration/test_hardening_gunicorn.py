@@ -25,7 +25,7 @@ import yaml
 from tests.conftest import REPO, free_port
 from tests.faultservers import kubeconfig
 from tests.hostile import HostileServer, hang, trickle_body
-from tests.unit.test_serving import clean_env
+from tests.integration.test_serving import clean_env
 
 CONFIGMAP = REPO / "deploy" / "base" / "configmap.yaml"
 
