@@ -22,6 +22,15 @@ from devtools.scenarios import (  # noqa: F401  (tests import the constants from
 )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test here starts something (tests/unit/ starts nothing): `-m "not integration"`
+    leaves the unit and browser tests."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.integration)
+
+
 @pytest.fixture(scope="session")
 def scenarios() -> Scenarios:
     return build_scenarios()

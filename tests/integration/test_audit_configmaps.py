@@ -18,9 +18,6 @@ from collectors.audit_configmaps import (
     DATA_KEY,
     MAX_BYTES,
     ConfigMapAuditLog,
-    appended,
-    audit_for,
-    shard_names,
     shard_of,
 )
 from collectors.audit_log import AuditLog
@@ -28,7 +25,6 @@ from collectors.kube import KubeRouteStore
 from mesh.errors import AuditNotShared
 from mesh.releases.audit import AuditEntry, AuditObject
 from tests.kubeserver import FakeKube
-from wiring.settings import Settings
 
 AUDIT_NS = "meshdash"
 
@@ -123,23 +119,6 @@ def test_an_immutable_configmap_refuses_data_changes(kube):
             "frozen", AUDIT_NS, {"metadata": {"name": "frozen"}, "data": {"k": "w"}}
         )
     assert refused.value.status == 422 and "immutable" in refused.value.body
-
-
-# -- the pure parts ------------------------------------------------------------------------------
-def test_appending_skips_lines_already_held_and_rotates_the_oldest_out():
-    text, dropped = appended("a\nb\n", ["b", "c"], budget=100)
-    assert (text, dropped) == ("a\nb\nc\n", 0)
-    text, dropped = appended("aaaa\nbbbb\n", ["cccc"], budget=10)
-    assert (text, dropped) == ("bbbb\ncccc\n", 1)
-    text, dropped = appended("", ["aaaa", "bbbb", "cccc"], budget=5)
-    assert (text, dropped) == ("cccc\n", 2)  # the newest line always stays
-
-
-def test_a_namespace_always_maps_to_the_same_of_the_granted_names():
-    assert len(set(shard_names())) == 16
-    assert shard_of("bookinfo") in shard_names()
-    assert shard_of("bookinfo") == shard_of("bookinfo")
-    assert len({shard_of(f"ns{i}") for i in range(200)}) == 16  # every name gets used
 
 
 # -- the store -------------------------------------------------------------------------------------
@@ -244,17 +223,6 @@ def test_an_unwritable_trail_is_reported_kept_and_retried(kube, tmp_path):
     assert a.pending == 0
     assert ids(b.history()) == ["c1"]
     assert ids(a.history()) == ["c1"]  # once, not twice
-
-
-def test_the_settings_choose_the_shared_trail_with_kubernetes(tmp_path):
-    api = client.ApiClient(client.Configuration(host="http://127.0.0.1:9"))
-    base = {"prometheus_url": "http://127.0.0.1:9", "kube_enabled": True}
-    shared = audit_for(Settings(**base, audit_log=tmp_path / "x.jsonl"), api)
-    assert isinstance(shared, ConfigMapAuditLog) and shared.namespace == "meshdash"
-    alone = audit_for(Settings(**base, audit_log=tmp_path / "x", audit_in_cluster=False), api)
-    assert isinstance(alone, AuditLog)
-    with pytest.raises(ValueError, match="audit_namespace"):
-        Settings(audit_namespace="Not A Namespace")
 
 
 def test_a_route_change_whose_record_fails_says_it_is_applied_and_not_yet_recorded(kube, tmp_path):

@@ -11,8 +11,6 @@ accept connections and then say nothing, or trickle).
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -24,8 +22,8 @@ import yaml
 
 from tests.conftest import REPO, free_port
 from tests.faultservers import kubeconfig
+from tests.gunicorn_run import clean_env, running_gunicorn
 from tests.hostile import HostileServer, hang, trickle_body
-from tests.integration.test_serving import clean_env
 
 CONFIGMAP = REPO / "deploy" / "base" / "configmap.yaml"
 
@@ -97,28 +95,12 @@ def hung(tmp_path_factory):
         KUBECONFIG=str(kubeconfig(logs / "kubeconfig", kube.url)),
         TMPDIR=str(logs),
     )
-    err = (logs / "stderr").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "wsgi:server"],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=err,
-    )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("gunicorn did not start:\n" + (logs / "stderr").read_text())
-            try:
-                if requests.get(url + "/healthz", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                time.sleep(0.2)
-        time.sleep(2)  # both workers up
-        yield url, proc
+        with running_gunicorn(env, url, logs) as proc:
+            time.sleep(2)  # both workers up
+            yield url, proc
     finally:
-        proc.terminate()
-        proc.wait(30)
-        err.close()
         for server in (prom, jaeger, kube):
             server.close()
         redis.close()
@@ -207,23 +189,3 @@ def test_a_repeated_group_header_is_a_400_under_gunicorn(hung):
             data += part
     assert data.startswith(b"HTTP/1.1 400"), data[:200]
     assert b"X-Forwarded-Groups" in data
-
-
-def test_the_network_policy_admits_only_the_proxy_and_prometheus():
-    from tests.unit.test_deploy_manifests import DEPLOY, assemble, one
-
-    objects = assemble(DEPLOY / "base")
-    policy = one(objects, "NetworkPolicy")
-    pod_labels = one(objects, "Deployment")["spec"]["template"]["metadata"]["labels"]
-    selector = policy["spec"]["podSelector"]["matchLabels"]
-    assert selector.items() <= pod_labels.items()
-    assert policy["spec"]["policyTypes"] == ["Ingress"]
-    peers = [peer for rule in policy["spec"]["ingress"] for peer in rule["from"]]
-    # Every peer is narrowed by both a namespace and a pod selector: no "from anywhere".
-    assert peers and all(p["namespaceSelector"]["matchLabels"] for p in peers)
-    assert all(p["podSelector"]["matchLabels"] for p in peers)
-    assert {"meshdash.io/access": "proxy"} in [p["podSelector"]["matchLabels"] for p in peers]
-    ports = {port["port"] for rule in policy["spec"]["ingress"] for port in rule["ports"]}
-    assert ports == {8050}
-    data = one(objects, "ConfigMap")["data"]
-    assert int(data["MESHDASH_BACKEND_WAITERS"]) < int(data["MESHDASH_THREADS"])

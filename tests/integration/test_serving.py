@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import runpy
 import shutil
 import subprocess
 import sys
@@ -16,40 +14,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import REPO, free_port
-
-LIVE_ENV = {"MESHDASH_PROMETHEUS_URL": "http://127.0.0.1:9"}  # nothing listens on port 9
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MESHDASH_", "PROMETHEUS_"))}
-    env.update(extra)
-    return env
-
-
-def load_config(monkeypatch, **env: str) -> dict:
-    # gunicorn.conf.py sets PROMETHEUS_MULTIPROC_DIR itself: recorded here (set, then removed)
-    # so the test's end restores the environment, and later tests' /metrics stay single-process.
-    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "")
-    for k in [k for k in os.environ if k.startswith(("MESHDASH_", "PROMETHEUS_MULTIPROC"))]:
-        monkeypatch.delenv(k)
-    for k, v in env.items():
-        monkeypatch.setenv(k, v)
-    return runpy.run_path(str(REPO / "gunicorn.conf.py"))
-
-
-def test_gunicorn_config_reads_the_environment(monkeypatch, tmp_path):
-    conf = load_config(
-        monkeypatch, MESHDASH_WORKERS="3", MESHDASH_PORT="9000", TMPDIR=str(tmp_path)
-    )
-    assert (conf["workers"], conf["bind"], conf["worker_class"]) == (3, "127.0.0.1:9000", "gthread")
-    assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == str(tmp_path / "meshdash-metrics")
-    assert conf["logconfig_dict"]["formatters"]["json"]["()"] == "ops.logging_setup.JsonFormatter"
-
-
-def test_demo_mode_defaults_to_one_worker_and_live_mode_to_two(monkeypatch):
-    assert load_config(monkeypatch)["workers"] == 1  # the demo's routes live in one process
-    assert load_config(monkeypatch, **LIVE_ENV)["workers"] == 2
-    assert "PROMETHEUS_MULTIPROC_DIR" in os.environ
+from tests.gunicorn_run import LIVE_ENV, clean_env, running_gunicorn
 
 
 def test_wsgi_exposes_the_flask_server():
@@ -81,30 +46,9 @@ def gunicorn_server(tmp_path_factory):
         MESHDASH_THREADS="2",
         TMPDIR=str(logs),
     )
-    err = (logs / "stderr").open("w")
-    out = (logs / "stdout").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "wsgi:server"],
-        cwd=REPO, env=env, stdout=out, stderr=err,
-    )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("gunicorn did not start:\n" + (logs / "stderr").read_text())
-            try:
-                # Connections queue on the socket while workers import the app: a read timeout.
-                if requests.get(url + "/healthz", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                time.sleep(0.2)
+    with running_gunicorn(env, url, logs):
         yield url, logs
-    finally:
-        proc.terminate()
-        proc.wait(30)
-        err.close()
-        out.close()
 
 
 def healthz_count(url: str) -> float:
