@@ -52,14 +52,6 @@ def entry(i: int, service: str = "reviews", namespace: str = "bookinfo", pad: in
     )
 
 
-@pytest.fixture
-def kube():
-    server = FakeKube()
-    server.start()
-    yield server
-    server.stop()
-
-
 def trail(kube: FakeKube, tmp_path, name: str = "a", **kw) -> ConfigMapAuditLog:
     local = AuditLog(tmp_path / name / "audit.jsonl")
     return ConfigMapAuditLog.for_host(kube.url, namespace=AUDIT_NS, local=local, **kw)

@@ -13,7 +13,6 @@ reproducible) and "dev" (HYPOTHESIS_PROFILE=dev, many more examples, random).
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qs, quote, urlparse
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from app import create_app
@@ -34,20 +33,8 @@ from tests.unit.test_fuzz_api import (
 )
 from wiring.settings import Settings
 
-settings.register_profile(
-    "ci",
-    max_examples=100,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-settings.register_profile(
-    "dev",
-    max_examples=300,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+# The Hypothesis profiles ("ci", "dev") are registered and loaded by tests/unit/test_fuzz_api.py,
+# imported above.
 
 # --- inputs -----------------------------------------------------------------------------------------
 GRAPHS = ("workload", "app", "versioned-app", "service")

@@ -5,21 +5,10 @@ query text and API without Kubernetes are in tests/unit/test_inventory.py.
 
 from __future__ import annotations
 
-import pytest
-
 from app import create_app
 from collectors.kube import KubeRouteStore
-from tests.kubeserver import FakeKube
 from tests.unit.test_inventory import AT, RowsSource, make_client
 from wiring.settings import Settings
-
-
-@pytest.fixture
-def kube():
-    server = FakeKube()
-    server.start()
-    yield server
-    server.stop()
 
 
 def test_kubernetes_namespaces_list_has_real_semantics(kube):
