@@ -1,6 +1,7 @@
 """The overview and the lists with Kubernetes' namespace list from the in-test API server
-(tests/kubeserver.py over HTTP): quiet namespaces found, a failing Kubernetes named. The roll-up,
-query text and API without Kubernetes are in tests/unit/test_inventory.py.
+(tests/kubeserver.py over HTTP): quiet namespaces found, a failing Kubernetes named; and the demo
+app's overview and lists (its wiring starts the demo's Jaeger endpoint on loopback). The roll-up,
+query text and API without either are in tests/unit/test_inventory.py.
 """
 
 from __future__ import annotations
