@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import resource
 import statistics
 import subprocess
@@ -33,143 +32,27 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-# A fixed past instant, 2025-12-31T23:00:00Z: the backfilled minutes before it lie inside one of
-# promtool's 2 h blocks (an instant ON a block boundary makes Prometheus read two blocks).
-END = 1767222000.0
+from bench.scale_mesh import (  # noqa: E402 - after the path set-up
+    END,
+    TimedSession,
+    load_prometheus,
+    prometheus_answer_time,
+    scale_spec,
+)
+
 WINDOW_S = 300
 VIEWS = ("workload", "app", "versioned-app", "service")
 TARGETS = {"queries": 6, "ratio": 1.3, "rss_mb": 300.0}
 
 
-# ------------------------------------------------------------------------------------- mesh
-
-
-def scale_spec(namespaces: int = 20, services_per_namespace: int = 25, seed: int = 7):
-    """namespaces x services x 2 versions workloads; each workload calls 2 services (both
-    versions answer), so edges ~= 4 x workloads. 70 % of calls stay in the namespace; a mix of
-    HTTP, gRPC (some failing under HTTP 200) and TCP, with a little 4xx/5xx noise."""
-    from demo.spec import Call, ErrorModel, LatencyModel, MeshSpec, Workload
-
-    rng = random.Random(seed)
-    services = [
-        (f"ns-{n:02d}", f"svc-{s:02d}")
-        for n in range(namespaces)
-        for s in range(services_per_namespace)
-    ]
-    workloads = tuple(
-        Workload(
-            namespace=ns,
-            name=f"{svc}-{version}",
-            app=svc,
-            version=version,
-            service=svc,
-            latency=LatencyModel(rng.uniform(2.0, 80.0), rng.uniform(0.3, 0.7)),
-        )
-        for ns, svc in services
-        for version in ("v1", "v2")
-    )
-    by_ns: dict[str, list[tuple[str, str]]] = {}
-    for key in services:
-        by_ns.setdefault(key[0], []).append(key)
-    calls = []
-    for w in workloads:
-        own = (w.namespace, w.service)
-        chosen: set[tuple[str, str]] = set()
-        while len(chosen) < 2:
-            pool = by_ns[w.namespace] if rng.random() < 0.7 else services
-            target = rng.choice(pool)
-            if target != own:
-                chosen.add(target)
-        for ns, svc in sorted(chosen):
-            kind = rng.random()
-            if kind < 0.05:
-                calls.append(
-                    Call(w.namespace, w.name, ns, svc, protocol="tcp", rps=0.5,
-                         sent_bps=rng.uniform(1e3, 1e5), received_bps=rng.uniform(1e4, 1e6))
-                )  # fmt: skip
-                continue
-            grpc = kind < 0.35
-            errors = ErrorModel()
-            roll = rng.random()
-            if grpc and roll < 0.3:
-                errors = ErrorModel(grpc_errors=((14, rng.uniform(0.001, 0.08)),))
-            elif roll < 0.25:
-                errors = ErrorModel(
-                    http_5xx=rng.uniform(0.0005, 0.05), http_4xx=rng.uniform(0.0, 0.03)
-                )
-            calls.append(
-                Call(w.namespace, w.name, ns, svc, protocol="grpc" if grpc else "http",
-                     rps=rng.uniform(0.5, 20.0), errors=errors)
-            )  # fmt: skip
-    return MeshSpec(workloads=workloads, calls=tuple(calls))
-
-
-def load_prometheus(spec, workdir: Path, minutes: float, step: float):
-    """Write the mesh's series and backfill a Prometheus with them; returns (server, figures)."""
-    from demo.mesh import DemoMesh
-    from demo.openmetrics import write_openmetrics
-    from devtools.promserver import PrometheusServer
-
-    start = END - minutes * 60
-    mesh = DemoMesh(spec, clock=lambda: END, history_start=start)
-    figures: dict[str, Any] = {"edges": len(mesh.model.flows_at(END))}
-    began = time.perf_counter()
-    stats = write_openmetrics(mesh.model, workdir / "mesh.om", start, END, step, full_labels=False)
-    figures["generate_s"] = time.perf_counter() - began
-    figures["series"], figures["samples"] = stats.series, stats.samples
-    figures["openmetrics_mb"] = stats.bytes / 1e6
-    server = PrometheusServer(workdir / "prom", startup_timeout_s=600)
-    began = time.perf_counter()
-    server.load_openmetrics(stats.path)
-    stats.path.unlink()
-    server.start()
-    figures["load_s"] = time.perf_counter() - began
-    return server, figures
-
-
 # ------------------------------------------------------------------------------------- measure
-
-
-def _prometheus_answer_time(url: str) -> tuple[float, int]:
-    """Prometheus's own total time answering /api/v1/query so far (seconds, count)."""
-    import requests
-
-    text = requests.get(f"{url}/metrics", timeout=30).text
-    total = count = 0.0
-    for line in text.splitlines():
-        if (
-            line.startswith("prometheus_http_request_duration_seconds_")
-            and 'handler="/api/v1/query"' in line
-        ):
-            name = line.split("{", 1)[0]
-            if name.endswith("_sum"):
-                total = float(line.rsplit(" ", 1)[1])
-            elif name.endswith("_count"):
-                count = float(line.rsplit(" ", 1)[1])
-    return total, int(count)
 
 
 def measure(url: str, namespaces: list[str], refreshes: int) -> dict[str, Any]:
     """Runs in a fresh process: only the app's code is loaded, so its peak RSS is the app's."""
-    import requests
-
     from collectors.prometheus import PrometheusCollector
     from mesh.graph.build import build_graph, graph_json
     from mesh.telemetry_records import GraphQuery, GraphView
-
-    class TimedSession(requests.Session):
-        """Wall time of each HTTP exchange, body included (stream=False reads it in send)."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.walls: list[float] = []
-
-        def send(self, request, **kwargs):  # type: ignore[override]
-            began = time.perf_counter()
-            try:
-                return super().send(request, **kwargs)
-            finally:
-                self.walls.append(time.perf_counter() - began)
 
     session = TimedSession()
     collector = PrometheusCollector(url, timeout_s=120.0, session=session)
@@ -182,7 +65,7 @@ def measure(url: str, namespaces: list[str], refreshes: int) -> dict[str, Any]:
         rows = []
         for _ in range(refreshes):
             session.walls.clear()
-            prom_before = _prometheus_answer_time(url)
+            prom_before = prometheus_answer_time(url)
             began = time.perf_counter()
             telemetry = collector.graph_telemetry(query)
             t_collect = time.perf_counter()
@@ -190,7 +73,7 @@ def measure(url: str, namespaces: list[str], refreshes: int) -> dict[str, Any]:
             t_build = time.perf_counter()
             body = graph_json(graph)
             t_json = time.perf_counter()
-            prom_after = _prometheus_answer_time(url)
+            prom_after = prometheus_answer_time(url)
             rows.append(
                 {
                     "queries": telemetry.queries_sent,
@@ -233,11 +116,11 @@ def measure(url: str, namespaces: list[str], refreshes: int) -> dict[str, Any]:
     api_rows = []
     for _ in range(refreshes):
         app_session.walls.clear()
-        prom_before = _prometheus_answer_time(url)
+        prom_before = prometheus_answer_time(url)
         began = time.perf_counter()
         response = client.get(f"/api/graph?{qs}")
         elapsed = time.perf_counter() - began
-        prom_after = _prometheus_answer_time(url)
+        prom_after = prometheus_answer_time(url)
         if response.status_code != 200:
             raise SystemExit(
                 f"/api/graph answered {response.status_code}: {response.get_data(as_text=True)[:300]}"

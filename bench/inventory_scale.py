@@ -1,5 +1,5 @@
 """Overview and lists at scale: GET /api/namespaces and /api/list on a real Prometheus holding
-20 namespaces of Istio series (bench/graph_scale.py's generator, backfilled with promtool).
+20 namespaces of Istio series (bench/scale_mesh.py's generator, backfilled with promtool).
 
     python bench/inventory_scale.py [--namespaces 20] [--services-per-namespace 25] [--refreshes 5]
 
@@ -24,10 +24,11 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.graph_scale import (  # noqa: E402 - after the path set-up
+from bench.scale_mesh import (  # noqa: E402 - after the path set-up
     END,
-    _prometheus_answer_time,
+    TimedSession,
     load_prometheus,
+    prometheus_answer_time,
     scale_spec,
 )
 
@@ -35,25 +36,11 @@ TARGETS = {"ratio": 1.5, "queries": 3}
 
 
 def measure(url: str, namespaces: list[str], refreshes: int) -> dict[str, list[dict[str, Any]]]:
-    import requests
-
     from app import create_app
     from collectors.prometheus import PrometheusCollector
     from collectors.prometheus_inventory import PrometheusInventory
     from wiring.services import Services
     from wiring.settings import Settings
-
-    class TimedSession(requests.Session):
-        def __init__(self) -> None:
-            super().__init__()
-            self.walls: list[float] = []
-
-        def send(self, request, **kwargs):  # type: ignore[override]
-            began = time.perf_counter()
-            try:
-                return super().send(request, **kwargs)
-            finally:
-                self.walls.append(time.perf_counter() - began)
 
     session = TimedSession()
     collector = PrometheusCollector(url, timeout_s=120.0, session=session)
@@ -76,11 +63,11 @@ def measure(url: str, namespaces: list[str], refreshes: int) -> dict[str, list[d
         rows = []
         for _ in range(refreshes):
             session.walls.clear()
-            own_before = _prometheus_answer_time(url)
+            own_before = prometheus_answer_time(url)
             began = time.perf_counter()
             response = client.get(path)
             elapsed = time.perf_counter() - began
-            own_after = _prometheus_answer_time(url)
+            own_after = prometheus_answer_time(url)
             if response.status_code != 200:
                 raise SystemExit(f"{path} answered {response.status_code}")
             body = response.get_json()

@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 from devtools.ports import free_port  # noqa: E402
 
-QUERIES_PER_SET = 3  # collectors/prometheus.py QUERIES_PER_REFRESH
+QUERIES_PER_SET = 3  # collectors/prometheus.py: three queries per graph refresh
 REFRESH_S = 15
 AT = 1767225600  # the end of the backfilled scenarios (tests/integration/conftest.py)
 PATH = "/api/graph?namespace=bookinfo&namespace=shop&namespace=payments&window=5m"

@@ -1,6 +1,6 @@
 """Istio telemetry from Prometheus, through prometheus-api-client.
 
-One graph refresh sends exactly QUERIES_PER_REFRESH instant queries, whatever the number of
+One graph refresh sends exactly three instant queries, whatever the number of
 namespaces or services: one `sum by (...)` per metric family over every selected namespace,
 selected with one anchored regex of escaped names (DESIGN.md "Queries per refresh").
 
@@ -34,6 +34,7 @@ from urllib3.util.retry import Retry
 from collectors import promql
 from collectors.backend_status import connection_reason, not_ready, ready_answer
 from collectors.http import BackendSession, limited_adapter, too_large
+from collectors.sent_queries import CountingQuery
 from collectors.strict_json import loads_strict
 from mesh import validate
 from mesh.errors import (
@@ -65,7 +66,6 @@ from mesh.telemetry_records import (
 )
 
 BACKEND = "prometheus"
-QUERIES_PER_REFRESH = 3
 
 REQUESTS_TOTAL = "istio_requests_total"
 DURATION_BUCKET = "istio_request_duration_milliseconds_bucket"
@@ -679,7 +679,7 @@ class PrometheusCollector:
         return result
 
     def graph_telemetry(self, query: GraphQuery) -> GraphTelemetry:
-        """Edge rates, latency quantiles and TCP bytes: QUERIES_PER_REFRESH queries in all."""
+        """Edge rates, latency quantiles and TCP bytes: three queries in all, counted as sent."""
         namespaces = tuple(validate.namespace(ns) for ns in query.namespaces)
         if not isinstance(query.window_s, int) or query.window_s <= 0:
             raise BadRequest("the window must be a positive number of seconds", field="window")
@@ -690,13 +690,14 @@ class PrometheusCollector:
         view = query.view
         # Parse each answer before sending the next query: a broken answer ends the refresh.
         shared = Endpoints(view)
-        requests = parse_requests(self.query(requests_query(query), query.at), view, shared)
-        latencies = parse_latencies(self.query(latency_query(query), query.at), view, shared)
-        tcp = parse_tcp(self.query(tcp_query(query), query.at), view, shared)
+        ask = CountingQuery(self.query)
+        requests = parse_requests(ask(requests_query(query), query.at), view, shared)
+        latencies = parse_latencies(ask(latency_query(query), query.at), view, shared)
+        tcp = parse_tcp(ask(tcp_query(query), query.at), view, shared)
         return GraphTelemetry(
             query=query,
             requests=requests,
             latencies=latencies,
             tcp=tcp,
-            queries_sent=QUERIES_PER_REFRESH,
+            queries_sent=ask.sent,
         )

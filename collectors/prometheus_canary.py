@@ -27,11 +27,11 @@ from collectors.prometheus import (
     destination_else_source,
     each_request_once,
 )
+from collectors.sent_queries import CountingQuery
 from mesh import validate
 from mesh.canary.records import BucketCount, CanaryQuery, CanaryTelemetry, OutcomeCount
 from mesh.errors import BackendDataError, BadRequest
 
-QUERIES_PER_ANALYSIS = 2
 VERSION = "destination_canonical_revision"
 OUTCOME = ("response_code", "grpc_response_status")
 
@@ -150,6 +150,7 @@ class PrometheusCanarySource:
         if not math.isfinite(query.at):
             raise BadRequest("the time must be a finite UNIX time", field="at")
         tagged = bool(getattr(self.collector, "tags_reporters", False))
-        outcomes = parse_outcomes(self.collector.query(requests_query(query, tagged), query.at))
-        buckets = parse_buckets(self.collector.query(buckets_query(query, tagged), query.at))
-        return CanaryTelemetry(query, outcomes, buckets, queries_sent=QUERIES_PER_ANALYSIS)
+        ask = CountingQuery(self.collector.query)
+        outcomes = parse_outcomes(ask(requests_query(query, tagged), query.at))
+        buckets = parse_buckets(ask(buckets_query(query, tagged), query.at))
+        return CanaryTelemetry(query, outcomes, buckets, queries_sent=ask.sent)

@@ -13,7 +13,7 @@ disjoint parts of the answer one global endpoint (Thanos, Mimir) would give:
   edge is computed where all its buckets are, and grouping by source_cluster and
   destination_cluster keeps every group inside one cluster.
 
-Merging is a union of records, and each endpoint receives the same QUERIES_PER_REFRESH queries
+Merging is a union of records, and each endpoint receives the same three queries
 as a single cluster's Prometheus does. The endpoints are asked concurrently, each through the
 shared cache under its own scope, so a dead cluster costs one attempt per error TTL while the
 live ones are served from the cache. When some endpoints fail and others answer, the graph is
@@ -34,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from collectors.backend_status import ready_entry
-from collectors.prometheus import BACKEND, QUERIES_PER_REFRESH, REPORTER_TAG
+from collectors.prometheus import BACKEND, REPORTER_TAG
 from collectors.prometheus_series import series_telemetry
 from mesh.errors import BackendDataError, BackendError, BackendTimeout, BackendUnavailable
 from mesh.series import SeriesQuery, SeriesTelemetry
@@ -165,7 +165,7 @@ class ClusterPrometheus:
         return tuple(sorted(self.collectors))
 
     def graph_telemetry(self, query: GraphQuery) -> GraphTelemetry:
-        """Every cluster's QUERIES_PER_REFRESH queries at once; what answered, merged."""
+        """Every cluster's three queries at once; what answered, merged."""
         answers, failures = fan_out(self.graph_sources, lambda src: src.graph_telemetry(query))
         if not answers:
             raise all_failed(failures)
@@ -178,7 +178,7 @@ class ClusterPrometheus:
             requests=merged.requests,
             latencies=merged.latencies,
             tcp=merged.tcp,
-            queries_sent=merged.queries_sent or QUERIES_PER_REFRESH,
+            queries_sent=merged.queries_sent,
             partial=missing,
             clusters=self.clusters,
             endpoints=len(self.graph_sources),

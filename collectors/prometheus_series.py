@@ -33,6 +33,7 @@ from collectors.prometheus import (
     destination_else_source,
     each_request_once,
 )
+from collectors.sent_queries import CountingQuery
 from mesh import validate
 from mesh.errors import (
     BackendDataError,
@@ -51,8 +52,6 @@ from mesh.series import (
     sum_points,
 )
 from mesh.telemetry_records import UNKNOWN
-
-QUERIES_PER_VIEW = 6
 
 VERSION_IN = "destination_canonical_revision"
 VERSION_OUT = "source_canonical_revision"
@@ -285,7 +284,7 @@ class PrometheusSeries(PrometheusCollector):
         )
 
     def series_telemetry(self, query: SeriesQuery) -> SeriesTelemetry:
-        """QUERIES_PER_VIEW range queries from query.start to query.end every query.step_s."""
+        """Six range queries from query.start to query.end every query.step_s."""
         return series_telemetry(query, self.query_range, tagged=self.tags_reporters)
 
 
@@ -301,9 +300,9 @@ def series_telemetry(
     texts = view_queries(query, tagged)
 
     # In the order of view_queries, one at a time.
+    ask = CountingQuery(query_range)
     raw = {
-        family: query_range(text, query.start, query.end, query.step_s)
-        for family, text in texts.items()
+        family: ask(text, query.start, query.end, query.step_s) for family, text in texts.items()
     }
     workload = query.target is Target.WORKLOAD
     return SeriesTelemetry(
@@ -314,6 +313,6 @@ def series_telemetry(
         outbound=parse_requests(raw["outbound"], outbound=True),
         outbound_buckets=parse_buckets(raw["outbound_buckets"], outbound=True),
         outbound_tcp=parse_tcp(raw["outbound_tcp"], outbound=True),
-        queries_sent=QUERIES_PER_VIEW,
+        queries_sent=ask.sent,
         services=parse_services(raw["inbound"], raw["inbound_tcp"]) if workload else (),
     )

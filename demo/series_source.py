@@ -30,8 +30,6 @@ from mesh.series import (
     serving_service,
 )
 
-QUERIES_PER_VIEW = 0  # no backend is asked: the model answers in-process
-
 _LES: tuple[float, ...] = (*ISTIO_BUCKETS_MS, math.inf)
 
 
@@ -174,7 +172,7 @@ class DemoSeriesSource:
             outbound=requests(acc["out_req"]),
             outbound_buckets=buckets(acc["out_bkt"]),
             outbound_tcp=tcp(acc["out_tcp"]),
-            queries_sent=QUERIES_PER_VIEW,
+            queries_sent=0,  # no backend is asked: the model answers in-process
             services=services_seen(served) if query.target is Target.WORKLOAD else (),
         )
 

@@ -22,6 +22,26 @@ from devtools.scenarios import (  # noqa: F401  (tests import the constants from
 )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test here starts something (tests/unit/ starts nothing): `-m "not integration"`
+    leaves the unit and browser tests."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture
+def kube():
+    """An empty in-test Kubernetes API server (tests/kubeserver.py) on a loopback port."""
+    from tests.kubeserver import FakeKube
+
+    server = FakeKube()
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="session")
 def scenarios() -> Scenarios:
     return build_scenarios()
@@ -54,3 +74,21 @@ def prometheus(scenarios: Scenarios, tmp_path_factory: pytest.TempPathFactory):
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture(scope="module")
+def live_prom(prometheus, tmp_path_factory):
+    """The whole app on a live loopback server over the session's Prometheus (the browser tests
+    on real data)."""
+    from app import create_app
+    from devtools.livesrv import serve
+    from wiring.settings import Settings
+
+    settings = Settings(
+        prometheus_url=prometheus.url,
+        default_namespaces=("shop",),
+        audit_log=tmp_path_factory.mktemp("audit") / "audit.jsonl",
+    )
+    live = serve(create_app(settings))
+    yield live
+    live.stop()

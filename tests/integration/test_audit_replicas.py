@@ -36,8 +36,8 @@ from tests.browser.conftest import (  # noqa: F401  (fixtures)
 )
 from tests.browser.test_workload_markers import MARKERS
 from tests.conftest import REPO, free_port
+from tests.integration.test_kube_store import docs
 from tests.kubeserver import FakeKube
-from tests.unit.test_kube_store import docs
 from wiring.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]

@@ -22,7 +22,7 @@ import pytest
 
 from app import create_app
 from collectors.prometheus import PrometheusCollector
-from collectors.prometheus_canary import QUERIES_PER_ANALYSIS, PrometheusCanarySource
+from collectors.prometheus_canary import PrometheusCanarySource
 from demo.canary_source import DemoCanarySource
 from demo.openmetrics import write_series
 from demo.series import mesh_series
@@ -32,6 +32,7 @@ from demo.traffic import TrafficModel
 from devtools.promserver import PrometheusServer, require_prometheus
 from mesh.canary.records import CanaryQuery, version_figures
 from mesh.canary.verdict import Verdict, analyze_telemetry
+from tests.integration.prom_received import queries_received
 from views.canary import canary_view, parse_canary_params
 from wiring.services import Services
 from wiring.settings import Settings
@@ -132,8 +133,9 @@ def source(prom):
 
 
 def _analysis(source, namespace: str):
+    before = queries_received(source.collector.url)
     telemetry = source.canary_telemetry(CanaryQuery(namespace, "api", "v1", "v2", WINDOW_S, END))
-    assert telemetry.queries_sent == QUERIES_PER_ANALYSIS
+    assert telemetry.queries_sent == queries_received(source.collector.url) - before == 2
     return analyze_telemetry(telemetry), telemetry
 
 
@@ -218,12 +220,13 @@ def test_api_end_to_end_on_prometheus(prom, source):
     settings = Settings(prometheus_url=prom.url)
     svc = Services(settings=settings, telemetry=GraphAndCanary(), clock=lambda: END)
     client = create_app(settings, svc).server.test_client()
+    before = queries_received(prom.url)
     r = client.get(f"/api/canary/canary-errors/api?baseline=v1&canary=v2&window=10m&at={END:.0f}")
     assert r.status_code == 200
     body = r.get_json()
     assert body["verdict"] == "rollback"
     assert body["reasons"][0].startswith("success gate failed")
-    assert body["queries"] == 2
+    assert body["queries"] == queries_received(prom.url) - before == 2
     # Same body through the view the pages will use.
     view = canary_view(
         Services(settings=settings, telemetry=None, canary=source, clock=lambda: END),

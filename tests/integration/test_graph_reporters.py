@@ -14,13 +14,14 @@ from typing import Any
 
 import pytest
 
-from collectors.prometheus import QUERIES_PER_REFRESH, PrometheusCollector
+from collectors.prometheus import PrometheusCollector
 from collectors.prometheus_clusters import ClusterPrometheus
 from demo.openmetrics import write_series
 from devtools.promserver import PrometheusServer, require_prometheus
 from mesh.graph.build import build_graph, graph_json, security_summary
 from mesh.telemetry_records import GraphQuery, GraphView
 from tests.integration import reporters_scenario as sc
+from tests.integration.prom_received import endpoint_urls, queries_received
 
 pytestmark = pytest.mark.integration
 
@@ -54,51 +55,52 @@ TCP_CHOSEN = (
     'reporter="destination",source_workload="istio-ingressgateway",destination_workload="mysql-v1"'
 )
 
+WORKLOAD_IDS: dict[str, tuple[str, str]] = {
+    "gateway": ("istio-system/istio-ingressgateway", "bookinfo/productpage-v1"),
+    "details": ("bookinfo/productpage-v1", "bookinfo/details-v1"),
+    "payments": ("bookinfo/productpage-v1", "payments/payments-v1"),
+    "unmeshed": ("unknown", "bookinfo/productpage-v1"),
+    "no_route_inside": ("bookinfo/productpage-v1", "bookinfo/reviews"),
+    "no_route_storm": ("shop/frontend-v1", "bookinfo/reviews"),
+    "unlabelled_callee": ("bookinfo/productpage-v1", "bookinfo/legacy-worker"),
+    "unlabelled_caller": ("bookinfo/batch-job", "bookinfo/details-v1"),
+    "tcp": ("istio-system/istio-ingressgateway", "bookinfo/mysql-v1"),
+}
+
+APP_IDS: dict[str, tuple[str, str]] = {
+    "gateway": ("istio-system/istio-ingressgateway", "bookinfo/productpage"),
+    "details": ("bookinfo/productpage", "bookinfo/details"),
+    "payments": ("bookinfo/productpage", "payments/payments"),
+    "unmeshed": ("unknown", "bookinfo/productpage"),
+    "no_route_inside": ("bookinfo/productpage", "bookinfo/reviews"),
+    "no_route_storm": ("shop/frontend", "bookinfo/reviews"),
+    "unlabelled_callee": ("bookinfo/productpage", "bookinfo/legacy-worker"),
+    "unlabelled_caller": ("bookinfo/batch-job", "bookinfo/details"),
+    "tcp": ("istio-system/istio-ingressgateway", "bookinfo/mysql"),
+}
+
+# The versioned-app view adds each app's version to its node (unlabelled workloads, services
+# without a pod and unknown callers have none).
+VERSIONS = {
+    "istio-system/istio-ingressgateway": "latest",
+    "bookinfo/productpage": "v1",
+    "bookinfo/details": "v1",
+    "payments/payments": "v1",
+    "shop/frontend": "v1",
+    "bookinfo/mysql": "v1",
+}
+
+
+def _versioned(node: str) -> str:
+    return f"{node}/{VERSIONS[node]}" if node in VERSIONS else node
+
+
 IDS: dict[GraphView, dict[str, tuple[str, str]]] = {
-    WORKLOAD: {
-        "gateway": ("istio-system/istio-ingressgateway", "bookinfo/productpage-v1"),
-        "details": ("bookinfo/productpage-v1", "bookinfo/details-v1"),
-        "payments": ("bookinfo/productpage-v1", "payments/payments-v1"),
-        "unmeshed": ("unknown", "bookinfo/productpage-v1"),
-        "no_route_inside": ("bookinfo/productpage-v1", "bookinfo/reviews"),
-        "no_route_storm": ("shop/frontend-v1", "bookinfo/reviews"),
-        "unlabelled_callee": ("bookinfo/productpage-v1", "bookinfo/legacy-worker"),
-        "unlabelled_caller": ("bookinfo/batch-job", "bookinfo/details-v1"),
-        "tcp": ("istio-system/istio-ingressgateway", "bookinfo/mysql-v1"),
-    },
-    APP: {
-        "gateway": ("istio-system/istio-ingressgateway", "bookinfo/productpage"),
-        "details": ("bookinfo/productpage", "bookinfo/details"),
-        "payments": ("bookinfo/productpage", "payments/payments"),
-        "unmeshed": ("unknown", "bookinfo/productpage"),
-        "no_route_inside": ("bookinfo/productpage", "bookinfo/reviews"),
-        "no_route_storm": ("shop/frontend", "bookinfo/reviews"),
-        "unlabelled_callee": ("bookinfo/productpage", "bookinfo/legacy-worker"),
-        "unlabelled_caller": ("bookinfo/batch-job", "bookinfo/details"),
-        "tcp": ("istio-system/istio-ingressgateway", "bookinfo/mysql"),
-    },
-    VAPP: {
-        "gateway": ("istio-system/istio-ingressgateway/latest", "bookinfo/productpage/v1"),
-        "details": ("bookinfo/productpage/v1", "bookinfo/details/v1"),
-        "payments": ("bookinfo/productpage/v1", "payments/payments/v1"),
-        "unmeshed": ("unknown", "bookinfo/productpage/v1"),
-        "no_route_inside": ("bookinfo/productpage/v1", "bookinfo/reviews"),
-        "no_route_storm": ("shop/frontend/v1", "bookinfo/reviews"),
-        "unlabelled_callee": ("bookinfo/productpage/v1", "bookinfo/legacy-worker"),
-        "unlabelled_caller": ("bookinfo/batch-job", "bookinfo/details/v1"),
-        "tcp": ("istio-system/istio-ingressgateway/latest", "bookinfo/mysql/v1"),
-    },
-    SERVICE: {
-        "gateway": ("istio-system/istio-ingressgateway", "bookinfo/productpage"),
-        "details": ("bookinfo/productpage", "bookinfo/details"),
-        "payments": ("bookinfo/productpage", "payments/payments"),
-        "unmeshed": ("unknown", "bookinfo/productpage"),
-        "no_route_inside": ("bookinfo/productpage", "bookinfo/reviews"),
-        "no_route_storm": ("shop/frontend", "bookinfo/reviews"),
-        "unlabelled_callee": ("bookinfo/productpage", "bookinfo/legacy-worker"),
-        "unlabelled_caller": ("bookinfo/batch-job", "bookinfo/details"),
-        "tcp": ("istio-system/istio-ingressgateway", "bookinfo/mysql"),
-    },
+    WORKLOAD: WORKLOAD_IDS,
+    APP: APP_IDS,
+    VAPP: {edge: (_versioned(s), _versioned(d)) for edge, (s, d) in APP_IDS.items()},
+    # Every service here is named after its app: the service view has the app view's ids.
+    SERVICE: APP_IDS,
 }
 
 
@@ -140,8 +142,12 @@ def mtls_share(prom: PrometheusServer, sel: str) -> float | None:
 
 
 def graph(source: Any, view: GraphView, namespaces=(sc.NS,)) -> dict[str, Any]:
+    urls = endpoint_urls(source)
+    before = [queries_received(url) for url in urls]
     telemetry = source.graph_telemetry(GraphQuery(tuple(namespaces), view, 300, sc.END))
-    assert telemetry.queries_sent == QUERIES_PER_REFRESH
+    # Every endpoint received the queries the answer reports: three, one per metric family.
+    received = [queries_received(url) - b for url, b in zip(urls, before, strict=True)]
+    assert received == [telemetry.queries_sent] * len(urls) == [3] * len(urls)
     built = build_graph(telemetry)
     return {**graph_json(built), "security": security_summary(built)}
 
@@ -278,6 +284,7 @@ def test_api_graph_carries_mtls_and_the_security_summary(prom):
 
     settings = Settings(prometheus_url=prom.url, default_namespaces=(sc.NS,))
     client = create_app(settings).server.test_client()
+    before = queries_received(prom.url)
     r = client.get(f"/api/graph?namespace={sc.NS}&graph=workload&window=5m&at={int(sc.END)}")
     assert r.status_code == 200, r.get_data(as_text=True)
     body = r.get_json()
@@ -285,7 +292,7 @@ def test_api_graph_carries_mtls_and_the_security_summary(prom):
     assert got[IDS[WORKLOAD]["details"]]["mtls"] == pytest.approx(0.6, abs=0.01)
     assert got[IDS[WORKLOAD]["no_route_inside"]]["mtls"] is None
     assert body["security"]["plaintext_share"] == pytest.approx(22 / 176, abs=0.001)
-    assert body["queries"] == QUERIES_PER_REFRESH
+    assert body["queries"] == queries_received(prom.url) - before == 3
 
 
 # --------------------------------------------------------------------------------- two clusters

@@ -12,13 +12,14 @@ from collections.abc import Iterator
 import pytest
 
 from collectors.prometheus import PrometheusCollector
-from collectors.prometheus_canary import QUERIES_PER_ANALYSIS, PrometheusCanarySource
-from collectors.prometheus_series import QUERIES_PER_VIEW, PrometheusSeries
+from collectors.prometheus_canary import PrometheusCanarySource
+from collectors.prometheus_series import PrometheusSeries
 from demo.openmetrics import write_series
 from devtools.promserver import PrometheusServer, require_prometheus
 from mesh.canary.records import CanaryQuery
 from mesh.series import Target, series_query
 from tests.integration import ambient_scenario as sc
+from tests.integration.prom_received import RANGE, queries_received
 
 pytestmark = pytest.mark.integration
 
@@ -51,12 +52,13 @@ def by_version(prom: PrometheusServer, text: str) -> dict[str, float]:
 
 def last_rps_by_version(prom: PrometheusServer, service: str) -> tuple[dict[str, float], int]:
     collector = PrometheusSeries(prom.url, timeout_s=20.0)
+    before = queries_received(prom.url, RANGE)
     try:
         q = series_query(NS, service, Target.SERVICE, WINDOW_S, sc.END)
         telemetry = collector.series_telemetry(q)
     finally:
         collector.close()
-    assert telemetry.queries_sent == QUERIES_PER_VIEW
+    assert telemetry.queries_sent == queries_received(prom.url, RANGE) - before == 6
     got: dict[str, float] = defaultdict(float)
     for s in telemetry.inbound:
         at = dict(s.points)
@@ -88,6 +90,7 @@ def test_service_history_counts_each_request_once(servers, server, service, coun
 
 def canary(prom: PrometheusServer, service: str, baseline: str, candidate: str):
     collector = PrometheusCollector(prom.url, timeout_s=20.0)
+    before = queries_received(prom.url)
     try:
         source = PrometheusCanarySource(collector)
         telemetry = source.canary_telemetry(
@@ -95,7 +98,7 @@ def canary(prom: PrometheusServer, service: str, baseline: str, candidate: str):
         )
     finally:
         collector.close()
-    assert telemetry.queries_sent == QUERIES_PER_ANALYSIS
+    assert telemetry.queries_sent == queries_received(prom.url) - before == 2
     return telemetry
 
 

@@ -8,29 +8,14 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from app import create_app
-from devtools.livesrv import serve
 from tests.browser.conftest import (  # noqa: F401  (fixtures)
     browser_context_args,
     browser_type_launch_args,
     shot,
 )
 from tests.browser.test_inventory_pages import rows, shots
-from wiring.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
-
-
-@pytest.fixture(scope="module")
-def live_prom(prometheus, tmp_path_factory):
-    settings = Settings(
-        prometheus_url=prometheus.url,
-        default_namespaces=("shop",),
-        audit_log=tmp_path_factory.mktemp("audit") / "audit.jsonl",
-    )
-    live = serve(create_app(settings))
-    yield live
-    live.stop()
 
 
 def test_live_overview_and_list(page, live_prom, scenario_time, shot):  # noqa: F811

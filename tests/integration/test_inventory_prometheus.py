@@ -2,7 +2,7 @@
 
 Two Prometheus servers: the session's (tests/integration/conftest.py: gRPC errors, an unmeshed
 caller, a cross-namespace canary pair) and one holding 20 namespaces of Istio series from the
-scale generator (bench/graph_scale.py). The expectations are written out here as plain PromQL,
+scale generator (bench/scale_mesh.py). The expectations are written out here as plain PromQL,
 one query per figure, with the per-namespace reporter rule spelled out:
 
 - calls starting in the namespace they reach: reporter="source";
@@ -15,9 +15,9 @@ Rates are compared to 1e-4 rps (the API keeps 4 decimals), ratios to 1e-6, p95 t
 from __future__ import annotations
 
 import pytest
-import requests
 
 from app import create_app
+from tests.integration.prom_received import queries_received
 from wiring.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -64,14 +64,6 @@ def p95(prom, at: float, where: str) -> float | None:
     )
     value = prom.query_value(text, at)
     return None if value is None or value != value else value
-
-
-def query_count(prom) -> int:
-    text = requests.get(f"{prom.url}/metrics", timeout=30).text
-    for line in text.splitlines():
-        if line.startswith("prometheus_http_requests_total{") and '"/api/v1/query"' in line:
-            return int(float(line.rsplit(" ", 1)[1]))
-    return 0
 
 
 def api(prom, tmp_path):
@@ -121,9 +113,9 @@ def check_services(prom, at: float, rows: list[dict], thresholds=(0.0, 0.1)) -> 
 
 def test_namespaces_equal_promql(prometheus, scenario_time, tmp_path):
     client = api(prometheus, tmp_path)
-    before = query_count(prometheus)
+    before = queries_received(prometheus.url)
     body = client.get(f"/api/namespaces?at={scenario_time:.0f}").get_json()
-    assert query_count(prometheus) - before == 1 == body["queries"]
+    assert queries_received(prometheus.url) - before == 1 == body["queries"]
     rows = {r["namespace"]: r for r in body["namespaces"]}
     assert {"bookinfo", "shop", "payments", "istio-system"} <= set(rows)
     for ns in ("bookinfo", "shop", "payments"):
@@ -138,11 +130,11 @@ def test_namespaces_equal_promql(prometheus, scenario_time, tmp_path):
 
 def test_workload_list_equals_promql_and_keeps_versions(prometheus, scenario_time, tmp_path):
     client = api(prometheus, tmp_path)
-    before = query_count(prometheus)
+    before = queries_received(prometheus.url)
     body = client.get(
         f"/api/list?kind=workload&namespace=payments&namespace=shop&at={scenario_time:.0f}"
     ).get_json()
-    assert query_count(prometheus) - before == 2 == body["queries"]
+    assert queries_received(prometheus.url) - before == 2 == body["queries"]
     names = {r["name"]: r for r in body["rows"]}
     assert {"payments-v1", "payments-v2", "frontend-v1", "cartservice-v1"} <= set(names)
     for r in body["rows"]:
@@ -175,7 +167,7 @@ def test_unknown_namespace_is_not_found_with_suggestions(prometheus, scenario_ti
 @pytest.fixture(scope="module")
 def twenty(tmp_path_factory):
     """A real Prometheus holding 20 namespaces x 3 services x 2 versions (bench generator)."""
-    from bench.graph_scale import END, load_prometheus, scale_spec
+    from bench.scale_mesh import END, load_prometheus, scale_spec
     from devtools.promserver import require_prometheus
 
     require_prometheus()
@@ -190,16 +182,16 @@ def twenty(tmp_path_factory):
 def test_twenty_namespaces_equal_promql_in_at_most_three_queries(twenty, tmp_path):
     prom, at = twenty
     client = api(prom, tmp_path)
-    before = query_count(prom)
+    before = queries_received(prom.url)
     body = client.get(f"/api/namespaces?at={at:.0f}").get_json()
     rows = body["namespaces"]
-    assert len(rows) == 20 and query_count(prom) - before == 1
+    assert len(rows) == 20 and queries_received(prom.url) - before == 1
     for row in rows:
         check_namespace(prom, at, row)
     everything = "&".join(f"namespace={r['namespace']}" for r in rows)
-    before = query_count(prom)
+    before = queries_received(prom.url)
     listed = client.get(f"/api/list?kind=service&{everything}&at={at:.0f}").get_json()
-    assert query_count(prom) - before == 2 and len(listed["rows"]) == 60
+    assert queries_received(prom.url) - before == 2 and len(listed["rows"]) == 60
     counts = check_services(prom, at, listed["rows"])
     assert counts == {
         state: sum(r["counts"][state] for r in rows)

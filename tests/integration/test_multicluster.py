@@ -28,6 +28,7 @@ from tests.integration.multicluster_scenario import (
     ClusterServers,
     start_servers,
 )
+from tests.integration.prom_received import RANGE, queries_received
 from wiring.services import SERVICES_KEY
 from wiring.settings import Settings
 
@@ -57,16 +58,6 @@ def make_app(tmp_path, **settings: Any) -> tuple[Any, Any]:
     }
     app = create_app(Settings(**(base | settings)))
     return app.server.test_client(), app.server.extensions[SERVICES_KEY]
-
-
-def queries_received(url: str) -> float:
-    """Instant queries this Prometheus has answered, from its own /metrics."""
-    text = requests.get(f"{url}/metrics", timeout=10).text
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith("prometheus_http_requests_total{") and 'handler="/api/v1/query"' in line:
-            total += float(line.rsplit(" ", 1)[1])
-    return total
 
 
 def by_edge(body: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -122,16 +113,6 @@ def test_a_global_endpoint_gives_the_same_graph(servers, tmp_path):
     assert whole["nodes"] == merged["nodes"] and whole["edges"] == merged["edges"]
 
 
-def queries_received_range(url: str) -> float:
-    text = requests.get(f"{url}/metrics", timeout=10).text
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if line.startswith("prometheus_http_requests_total{")
-        and 'handler="/api/v1/query_range"' in line
-    )
-
-
 def test_service_history_and_canary_merge_like_a_global_endpoint(servers, tmp_path):
     """Both views take latency from the destination reporter else the source's; across
     clusters the two sides of productpage -> reviews-v2 sit in two Prometheus servers, and the
@@ -158,10 +139,10 @@ def test_service_history_and_canary_merge_like_a_global_endpoint(servers, tmp_pa
 
     for view in ("service=reviews", "workload=productpage-v1"):
         url = f"/api/metrics?namespace={NS}&{view}&window=30m&at={at}"
-        before = {n: queries_received_range(u) for n, u in servers.urls().items()}
+        before = {n: queries_received(u, RANGE) for n, u in servers.urls().items()}
         merged = per_cluster.get(url)
         assert merged.status_code == 200, merged.get_json()
-        sent = {n: queries_received_range(u) - before[n] for n, u in servers.urls().items()}
+        sent = {n: queries_received(u, RANGE) - before[n] for n, u in servers.urls().items()}
         assert sent == {"east": 6, "west": 6}
         assert merged.get_json() == global_.get(url).get_json(), view
     outbound = per_cluster.get(

@@ -156,19 +156,26 @@ def test_a_failing_canary_rolls_back_by_itself(kube, prom):
     assert [canary_weight(b) for b in vs_writes(kube, BAD)] == [10, 0]
 
 
-def test_killed_after_the_write_resumes_without_repeating_it(kube, prom, monkeypatch):
-    clock = Clock()
+def killed_in_the_first_due_tick(kube, prom, clock: Clock, monkeypatch, at: str) -> None:
+    """A process starts the rollout and dies inside its first due tick, where rollouts.`at` is
+    called: nothing of it survives but what it stored in Kubernetes."""
     first = process(kube, prom, clock)
     start_rollout(first, GOOD, "api", PLAN, PERSON)
     clock.now += 241
 
     def die(*_a, **_k):
-        raise SystemExit("killed between the weight write and storing the step")
+        raise SystemExit(f"killed in rollouts.{at}")
 
-    monkeypatch.setattr(rollouts, "_finish", die)
+    monkeypatch.setattr(rollouts, at, die)
     with pytest.raises(SystemExit):
         tick(first, GOOD, "api", "pod-a")
     monkeypatch.undo()
+
+
+def test_killed_after_the_write_resumes_without_repeating_it(kube, prom, monkeypatch):
+    clock = Clock()
+    # Between the weight write and storing the step.
+    killed_in_the_first_due_tick(kube, prom, clock, monkeypatch, at="_finish")
     assert [canary_weight(b) for b in vs_writes(kube, GOOD)] == [10, 50]
     restarted = process(kube, prom, clock)  # a new process with nothing in memory
     assert tick(restarted, GOOD, "api", "pod-b") == "another process drives it"  # lease live
@@ -185,17 +192,8 @@ def test_killed_after_the_write_resumes_without_repeating_it(kube, prom, monkeyp
 
 def test_killed_before_the_write_makes_it_once_after_restart(kube, prom, monkeypatch):
     clock = Clock()
-    first = process(kube, prom, clock)
-    start_rollout(first, GOOD, "api", PLAN, PERSON)
-    clock.now += 241
-
-    def die(*_a, **_k):
-        raise SystemExit("killed after storing the intent, before the weight write")
-
-    monkeypatch.setattr(rollouts, "change_route", die)
-    with pytest.raises(SystemExit):
-        tick(first, GOOD, "api", "pod-a")
-    monkeypatch.undo()
+    # After storing the intent, before the weight write.
+    killed_in_the_first_due_tick(kube, prom, clock, monkeypatch, at="change_route")
     assert [canary_weight(b) for b in vs_writes(kube, GOOD)] == [10]
     clock.now += LEASE_S + 1
     restarted = process(kube, prom, clock)

@@ -22,18 +22,6 @@ from wiring.settings import Settings
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 
-@pytest.fixture(scope="module")
-def live_prom(prometheus, tmp_path_factory):
-    settings = Settings(
-        prometheus_url=prometheus.url,
-        default_namespaces=("shop",),
-        audit_log=tmp_path_factory.mktemp("audit") / "audit.jsonl",
-    )
-    live = serve(create_app(settings))
-    yield live
-    live.stop()
-
-
 def test_live_topology_across_namespaces(page, live_prom, scenario_time, shot):  # noqa: F811
     at = int(scenario_time)
     page.goto(

@@ -231,15 +231,3 @@ def test_json_buckets_are_per_bucket_counts_with_prometheus_le(client):
     assert buckets[3] == {"le": "10", "count": 1000.0}
     assert buckets[-1]["le"] == "+Inf"
     assert math.isclose(sum(b["count"] for b in buckets), 2000.0)
-
-
-def test_demo_wiring_slow_reviews_v3_rolls_back():
-    from wiring.services import build_services
-
-    settings = Settings()
-    svc = build_services(settings)
-    client = create_app(settings, svc).server.test_client()
-    svc.demo.state.set_fault("bookinfo", "reviews-v3", latency_factor=30.0, at=svc.clock() - 600)
-    body = client.get("/api/canary/bookinfo/reviews?baseline=v1&canary=v3").get_json()
-    assert (body["verdict"], body["source"]) == ("rollback", "demo")
-    assert body["reasons"][0].startswith("latency gate failed: canary p99 ")

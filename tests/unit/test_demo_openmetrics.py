@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from collections import defaultdict
 
 import numpy as np
 import pytest
 
 from demo.bookinfo import bookinfo_spec
-from demo.openmetrics import openmetrics_text, write_openmetrics
+from demo.openmetrics import openmetrics_text
 from demo.series import CounterSeries, HistogramSeries, mesh_series
 from demo.spec import Call, MeshSpec, Workload
 from demo.state import TrafficState
@@ -187,30 +185,3 @@ def test_openmetrics_text_is_well_formed():
         "istio_tcp_connections_closed": "counter",
     }
     assert "_bucket{" in text and 'le="0.5"' in text and 'le="3600000"' in text
-
-
-@pytest.mark.skipif(
-    shutil.which("promtool") is None, reason="promtool not installed (Debian package 'prometheus')"
-)
-def test_promtool_backfills_the_file(tmp_path):
-    stats = write_openmetrics(mixed_model(), tmp_path / "demo.om", T - 600, T, 15)
-    out = subprocess.run(
-        [
-            "promtool",
-            "tsdb",
-            "create-blocks-from",
-            "openmetrics",
-            str(stats.path),
-            str(tmp_path / "db"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert out.returncode == 0, out.stderr
-    blocks = [
-        line.split() for line in out.stdout.splitlines() if re.match(r"^[0-9A-Z]{26}\s", line)
-    ]
-    assert blocks
-    assert sum(int(b[4]) for b in blocks) == stats.samples
-    assert max(int(b[6]) for b in blocks) == stats.series

@@ -173,17 +173,6 @@ def test_tcp_is_oriented_from_the_caller():
     assert telemetry.requests == ()
 
 
-def test_the_demo_app_serves_the_graph():
-    pytest.importorskip("dash")
-    from app import create_app
-    from wiring.settings import Settings
-
-    client = create_app(Settings()).server.test_client()
-    body = client.get("/api/graph?namespace=bookinfo&graph=workload&window=5m").get_json()
-    ids = {n["id"] for n in body["nodes"]}
-    assert {"bookinfo/productpage-v1", "bookinfo/reviews-v2", "bookinfo/ratings-v1"} <= ids
-
-
 def test_the_ambient_demo_reports_l7_from_waypoints_and_draws_the_same_graph():
     """Issue 21: same traffic, other reporters; each request still counted once."""
     from app import parse_args

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -312,14 +310,3 @@ def test_dockerfile_builds_a_non_root_gunicorn_image_with_a_healthcheck():
         assert re.search(rf"^{package}\b", reqs, re.M), package
     ignored = (REPO / ".dockerignore").read_text().split()
     assert {".git", "tests", "var"} <= set(ignored)
-
-
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl (with kustomize) is absent")
-@pytest.mark.parametrize("overlay", ["base", "writes"])
-def test_kustomize_renders_the_same_objects(overlay):
-    out = subprocess.run(
-        ["kubectl", "kustomize", str(DEPLOY / overlay)],
-        capture_output=True, text=True, timeout=60, check=True,
-    )  # fmt: skip
-    rendered = {(o["kind"], o["metadata"]["name"]) for o in yaml.safe_load_all(out.stdout) if o}
-    assert rendered == {(o["kind"], o["metadata"]["name"]) for o in assemble(DEPLOY / overlay)}

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass, field
 
 import pytest
-import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from app import create_app
 from collectors.cache import CachedTelemetry, SharedCache
-from devtools.livesrv import serve
 from mesh.errors import BackendAuthError
 from mesh.telemetry_records import GraphQuery, GraphTelemetry
 from ops.self_metrics import Metrics
@@ -170,13 +167,6 @@ def test_roles_sharing_one_backend_are_checked_once_and_the_cache_is_listed():
     }
 
 
-def test_demo_mode_is_ready():
-    r = create_app(Settings()).server.test_client().get("/readyz")
-    assert r.status_code == 200
-    body = r.get_json()
-    assert body["mode"] == "demo" and body["ready"] is True
-
-
 def families(client) -> dict:
     r = client.get("/metrics")
     assert r.status_code == 200
@@ -243,30 +233,6 @@ def test_each_app_has_its_own_registry():
     [na] = [s.value for s in samples(fa, route="/healthz") if s.name.endswith("_count")]
     [nb] = [s.value for s in samples(fb, route="/healthz") if s.name.endswith("_count")]
     assert (na, nb) == (2.0, 1.0)
-
-
-def test_ops_routes_answer_on_a_live_threaded_server():
-    s = Settings(**LIVE)
-    live = serve(create_app(s, Services(settings=s, telemetry=Source("prometheus"))))
-    try:
-        results: list[int] = []
-
-        def hit() -> None:
-            results.append(requests.get(live.url + "/readyz", timeout=5).status_code)
-
-        threads = [threading.Thread(target=hit) for _ in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(10)
-        assert results == [200] * 8
-        text = requests.get(live.url + "/metrics", timeout=5).text
-        assert (
-            'meshdash_http_request_duration_seconds_count{method="GET",route="/readyz",status="200"} 8.0'
-            in text
-        )
-    finally:
-        live.stop()
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics"])

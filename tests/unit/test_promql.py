@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from collectors import promql
 from collectors.prometheus import (
-    QUERIES_PER_REFRESH,
+    PrometheusCollector,
     host_regex,
     latency_query,
     requests_query,
@@ -242,8 +242,34 @@ def test_escaping_reaches_the_query_even_for_unvalidated_names():
     assert hostile not in text
 
 
-def test_fixed_query_count():
-    assert QUERIES_PER_REFRESH == 3
+class CountingCollector(PrometheusCollector):
+    """The real graph_telemetry over a fake `query` that records every query it is sent."""
+
+    def __init__(self) -> None:
+        super().__init__("http://127.0.0.1:9")  # never contacted: query is replaced
+        self.sent: list[str] = []
+
+    def query(self, text: str, at: float) -> list:
+        self.sent.append(text)
+        return []
+
+
+@pytest.mark.parametrize("count", [1, 2, 30])
+def test_a_refresh_reports_the_queries_it_sent_three_whatever_the_namespaces(count):
+    collector = CountingCollector()
+    t = collector.graph_telemetry(_q([f"ns-{i}" for i in range(count)]))
+    assert t.queries_sent == len(collector.sent) == 3
+    assert collector.sent == [
+        requests_query(t.query),
+        latency_query(t.query),
+        tcp_query(t.query),
+    ]
+
+
+def test_no_namespace_sends_nothing_and_says_so():
+    collector = CountingCollector()
+    t = collector.graph_telemetry(GraphQuery((), GraphView.WORKLOAD, 300, 1_795_881_075.0))
+    assert t.queries_sent == len(collector.sent) == 0
 
 
 # --------------------------------------------------------------------------------- properties

@@ -247,35 +247,3 @@ def test_routing_not_configured_is_404():
     api.register(app, Services(settings=Settings(), telemetry=None))
     r = app.test_client().get("/api/routes")
     assert r.status_code == 404 and "--kube" in r.json["error"]
-
-
-def test_applied_writes_are_counted_by_outcome():
-    from app import create_app
-    from wiring.settings import Settings
-
-    app = create_app(Settings(audit_log="/dev/null"))
-    client = app.server.test_client()
-    client.get("/api/routes/bookinfo/reviews")  # sets the CSRF cookie
-    token = client.get_cookie("_csrf_token").value
-    body = {"action": "set_weights", "weights": {"v1": 90, "v2": 10, "v3": 0}, "dry_run": False}
-    assert (
-        client.post(
-            "/api/routes/bookinfo/reviews", json=body, headers={"X-CSRFToken": token}
-        ).status_code
-        == 200
-    )
-    bad = {"action": "set_weights", "weights": {"v1": 90, "v2": 20}, "dry_run": False}
-    assert (
-        client.post(
-            "/api/routes/bookinfo/reviews", json=bad, headers={"X-CSRFToken": token}
-        ).status_code
-        == 400
-    )
-    client.post(
-        "/api/routes/bookinfo/reviews",
-        json={**body, "dry_run": True},
-        headers={"X-CSRFToken": token},
-    )
-    text = client.get("/metrics").get_data(as_text=True)
-    assert 'meshdash_write_actions_total{action="set_weights",outcome="ok"} 1.0' in text
-    assert 'meshdash_write_actions_total{action="set_weights",outcome="invalid"} 1.0' in text

@@ -1,29 +1,13 @@
-"""The production entry points: wsgi.py under a real gunicorn with two workers, and its config."""
+"""The production server's config: gunicorn.conf.py read with the environment (the server itself
+runs in tests/integration/test_serving.py)."""
 
 from __future__ import annotations
 
-import json
 import os
 import runpy
-import shutil
-import subprocess
-import sys
-import time
-from pathlib import Path
 
-import pytest
-import requests
-from prometheus_client.parser import text_string_to_metric_families
-
-from tests.conftest import REPO, free_port
-
-LIVE_ENV = {"MESHDASH_PROMETHEUS_URL": "http://127.0.0.1:9"}  # nothing listens on port 9
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MESHDASH_", "PROMETHEUS_"))}
-    env.update(extra)
-    return env
+from tests.conftest import REPO
+from tests.gunicorn_run import LIVE_ENV
 
 
 def load_config(monkeypatch, **env: str) -> dict:
@@ -50,99 +34,3 @@ def test_demo_mode_defaults_to_one_worker_and_live_mode_to_two(monkeypatch):
     assert load_config(monkeypatch)["workers"] == 1  # the demo's routes live in one process
     assert load_config(monkeypatch, **LIVE_ENV)["workers"] == 2
     assert "PROMETHEUS_MULTIPROC_DIR" in os.environ
-
-
-def test_wsgi_exposes_the_flask_server():
-    code = (
-        "import wsgi, flask; assert isinstance(wsgi.server, flask.Flask);"
-        "assert wsgi.application is wsgi.server;"
-        "r = wsgi.server.test_client().get('/healthz'); print(r.status_code)"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, env=clean_env(**LIVE_ENV),
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "200"
-
-
-@pytest.fixture(scope="module")
-def gunicorn_server(tmp_path_factory):
-    if shutil.which("gunicorn") is None and subprocess.call(
-        [sys.executable, "-c", "import gunicorn"], stderr=subprocess.DEVNULL
-    ):
-        pytest.skip("gunicorn is not installed (requirements.txt)")
-    port = free_port()
-    logs = tmp_path_factory.mktemp("gunicorn")
-    env = clean_env(
-        **LIVE_ENV,
-        MESHDASH_BIND=f"127.0.0.1:{port}",
-        MESHDASH_WORKERS="2",
-        MESHDASH_THREADS="2",
-        TMPDIR=str(logs),
-    )
-    err = (logs / "stderr").open("w")
-    out = (logs / "stdout").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "wsgi:server"],
-        cwd=REPO, env=env, stdout=out, stderr=err,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("gunicorn did not start:\n" + (logs / "stderr").read_text())
-            try:
-                # Connections queue on the socket while workers import the app: a read timeout.
-                if requests.get(url + "/healthz", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                time.sleep(0.2)
-        yield url, logs
-    finally:
-        proc.terminate()
-        proc.wait(30)
-        err.close()
-        out.close()
-
-
-def healthz_count(url: str) -> float:
-    text = requests.get(url + "/metrics", timeout=5).text
-    for family in text_string_to_metric_families(text):
-        if family.name == "meshdash_http_request_duration_seconds":
-            for sample in family.samples:
-                if sample.name.endswith("_count") and sample.labels["route"] == "/healthz":
-                    return sample.value
-    return 0.0
-
-
-def test_gunicorn_serves_probes_metrics_and_json_errors(gunicorn_server):
-    url, _ = gunicorn_server
-    time.sleep(2)  # let the second worker finish importing, so both take requests
-    before = healthz_count(url)
-    n = 20
-    for _ in range(n):
-        assert requests.get(url + "/healthz", timeout=5).status_code == 200
-    # Every worker's count in one scrape (multiprocess mode), whichever worker answers it.
-    assert healthz_count(url) - before == n
-    r = requests.get(url + "/api/graph?namespace=shop", timeout=30)
-    assert r.status_code in (502, 504)
-    assert r.json()["backend"] == "prometheus"
-    ready = requests.get(url + "/readyz", timeout=10)
-    assert "prometheus" in ready.json()["backends"]
-    text = requests.get(url + "/metrics", timeout=5).text
-    assert 'meshdash_backend_errors_total{backend="prometheus",call="graph_telemetry"' in text
-
-
-def test_gunicorn_logs_are_json_lines(gunicorn_server):
-    url, logs = gunicorn_server
-    requests.get(url + "/healthz", timeout=5)
-    time.sleep(0.5)
-    for name in ("stderr", "stdout"):
-        lines = [x for x in Path(logs / name).read_text().splitlines() if x.strip()]
-        assert lines, name
-        parsed = [json.loads(x) for x in lines]
-        assert all({"time", "level", "logger", "message"} <= p.keys() for p in parsed)
-    access = [json.loads(x) for x in (logs / "stdout").read_text().splitlines() if x.strip()]
-    assert any(a.get("path") == "/healthz" and a.get("status") == 200 for a in access)

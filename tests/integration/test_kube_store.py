@@ -61,14 +61,6 @@ def seed(kube: FakeKube, *names: str, deployments: bool = True) -> None:
                 kube.add_deployment(d)
 
 
-@pytest.fixture
-def kube():
-    server = FakeKube()
-    server.start()
-    yield server
-    server.stop()
-
-
 def store_for(kube: FakeKube, tmp_path: Path, **kw) -> KubeRouteStore:
     return KubeRouteStore.for_host(
         kube.url, audit=AuditLog(tmp_path / "audit.jsonl"), timeout_s=5, **kw

@@ -1,0 +1,313 @@
+"""PrometheusCollector against a tiny HTTP server written for the test: records and typed errors.
+
+The server answers /api/v1/query like Prometheus does (or refuses, hangs, fails, returns
+garbage or NaN), so every failure path goes through the real HTTP client stack.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from collectors.prometheus import PrometheusCollector
+from mesh.errors import (
+    BackendAuthError,
+    BackendDataError,
+    BackendError,
+    BackendQueryError,
+    BackendTimeout,
+    BadRequest,
+)
+from tests.unit.test_prometheus_collector import AT, SECRET, query
+
+Reply = tuple[int, bytes]
+Behaviour = Callable[[str], Reply]
+
+
+@dataclass
+class FakePrometheus:
+    url: str
+    requests: list[dict] = field(default_factory=list)
+    behaviour: Behaviour | None = None
+
+
+def _vector(samples: list[tuple[dict, str]]) -> bytes:
+    result = [{"metric": m, "value": [AT, v]} for m, v in samples]
+    return json.dumps(
+        {"status": "success", "data": {"resultType": "vector", "result": result}}
+    ).encode()
+
+
+def _error(kind: str, message: str) -> bytes:
+    return json.dumps({"status": "error", "errorType": kind, "error": message}).encode()
+
+
+EDGE = {
+    "source_workload_namespace": "bookinfo",
+    "source_workload": "productpage-v1",
+    "source_canonical_service": "productpage",
+    "source_canonical_revision": "v1",
+    "destination_service_namespace": "bookinfo",
+    "destination_service_name": "reviews",
+    "destination_workload_namespace": "bookinfo",
+    "destination_workload": "reviews-v2",
+    "destination_canonical_service": "reviews",
+    "destination_canonical_revision": "v2",
+}
+UNKNOWN_EDGE = {
+    **EDGE,
+    "source_workload_namespace": "unknown",
+    "source_workload": "unknown",
+    "source_canonical_service": "unknown",
+    "source_canonical_revision": "unknown",
+    "destination_service_name": "productpage",
+    "destination_workload": "productpage-v1",
+    "destination_canonical_service": "productpage",
+    "destination_canonical_revision": "v1",
+}
+
+
+def healthy_answers(
+    query: str, *, request_rate: str = "3.5", quantile: str = "21.5", tcp: str = "100"
+) -> Reply:
+    """What Prometheus would answer to each of the collector's three queries."""
+    if "histogram_quantile" in query:
+        return 200, _vector(
+            [
+                ({**EDGE, "quantile": "0.5"}, "8"),
+                ({**EDGE, "quantile": "0.95"}, quantile),
+                ({**EDGE, "quantile": "0.99"}, "NaN"),
+            ]
+        )
+    if "istio_tcp" in query:
+        return 200, _vector(
+            [({**EDGE, "direction": "sent"}, tcp), ({**EDGE, "direction": "received"}, "250")]
+        )
+    return 200, _vector(
+        [
+            (
+                {
+                    **EDGE,
+                    "request_protocol": "http",
+                    "response_code": "200",
+                    "grpc_response_status": "",
+                },
+                request_rate,
+            ),
+            (
+                {
+                    **EDGE,
+                    "request_protocol": "http",
+                    "response_code": "503",
+                    "grpc_response_status": "",
+                },
+                "0.5",
+            ),
+            ({**UNKNOWN_EDGE, "request_protocol": "http", "response_code": "200"}, "2"),
+        ]
+    )
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        params = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        self.server.fake.requests.append(
+            {"path": parts.path, "params": params, "headers": dict(self.headers)}
+        )
+        status, body = self.server.fake.behaviour(params.get("query", ""))
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except OSError:
+            pass  # the client gave up (timeout tests)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    fake: FakePrometheus
+
+
+@pytest.fixture
+def fake() -> Iterator[FakePrometheus]:
+    server = _Server(("127.0.0.1", 0), _Handler)
+    server.fake = FakePrometheus(
+        url=f"http://127.0.0.1:{server.server_address[1]}", behaviour=healthy_answers
+    )
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield server.fake
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def collect(fake: FakePrometheus, **kwargs):
+    collector = PrometheusCollector(fake.url, timeout_s=kwargs.pop("timeout_s", 2.0), **kwargs)
+    try:
+        return collector.graph_telemetry(query())
+    finally:
+        collector.close()
+
+
+# --------------------------------------------------------------------------------- success
+
+
+def test_three_queries_at_the_requested_time_with_headers(fake):
+    t = collect(fake, headers={"Authorization": f"Bearer {SECRET}"})
+    assert t.queries_sent == len(fake.requests) == 3
+    for r in fake.requests:
+        assert r["path"] == "/api/v1/query"
+        assert float(r["params"]["time"]) == AT
+        assert float(r["params"]["timeout"]) == pytest.approx(2.0)
+        assert r["headers"]["Authorization"] == f"Bearer {SECRET}"
+        assert 'destination_service_namespace=~"bookinfo"' in r["params"]["query"]
+
+
+def test_records_are_converted_per_view(fake):
+    t = collect(fake)
+    by_code = {r.response_code: r for r in t.requests if not r.source.is_unknown}
+    assert by_code["200"].rps == 3.5
+    assert by_code["503"].rps == 0.5
+    assert by_code["200"].source.workload == "productpage-v1"
+    assert by_code["200"].destination.workload == "reviews-v2"
+    assert by_code["200"].destination.service == "reviews"
+    unknown = [r for r in t.requests if r.source.is_unknown]
+    assert [u.rps for u in unknown] == [2.0]
+    (latency,) = t.latencies
+    assert (latency.p50_ms, latency.p95_ms, latency.p99_ms) == (8.0, 21.5, None)  # NaN: no request
+    (tcp,) = t.tcp
+    assert (tcp.sent_bps, tcp.received_bps) == (100.0, 250.0)
+
+
+def test_query_count_does_not_grow_with_namespaces(fake):
+    collector = PrometheusCollector(fake.url)
+    t = collector.graph_telemetry(query(namespaces=[f"ns-{i}" for i in range(30)]))
+    assert t.queries_sent == len(fake.requests) == 3
+
+
+def test_empty_namespace_is_empty_telemetry_not_an_error(fake):
+    fake.behaviour = lambda q: (200, _vector([]))
+    t = collect(fake)
+    assert (t.requests, t.latencies, t.tcp) == ((), (), ())
+    assert t.queries_sent == len(fake.requests) == 3
+
+
+def test_invalid_namespace_never_reaches_prometheus(fake):
+    collector = PrometheusCollector(fake.url)
+    with pytest.raises(BadRequest):
+        collector.graph_telemetry(query(namespaces=['bookinfo"} or vector(1)']))
+    assert fake.requests == []
+
+
+# --------------------------------------------------------------------------------- failures
+
+
+def test_hanging_server_is_backend_timeout(fake):
+    def hang(q: str) -> Reply:
+        time.sleep(1.5)
+        return healthy_answers(q)
+
+    fake.behaviour = hang
+    started = time.monotonic()
+    with pytest.raises(BackendTimeout) as err:
+        collect(fake, timeout_s=0.3)
+    assert time.monotonic() - started < 1.4
+    assert err.value.status == 504
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error", "text"),
+    [
+        (500, _error("internal", "boom"), BackendQueryError, "boom"),
+        (400, _error("bad_data", "parse error at char 3"), BackendQueryError, "parse error"),
+        (422, _error("execution", "many-to-many matching"), BackendQueryError, "many-to-many"),
+        (
+            503,
+            _error("timeout", "query timed out in expression evaluation"),
+            BackendTimeout,
+            "timed out",
+        ),
+        (502, b"<html>bad gateway</html>", BackendQueryError, "HTTP 502"),
+        (401, b"Unauthorized", BackendAuthError, "HTTP 401"),
+        (403, _error("forbidden", f"token {SECRET} rejected"), BackendAuthError, "HTTP 403"),
+        (200, _error("bad_data", "proxied error"), BackendQueryError, "proxied error"),
+        (200, b"this is not json", BackendDataError, "invalid JSON"),
+        (200, b'{"status":"success"}', BackendDataError, "data.result"),
+        (
+            200,
+            b'{"status":"success","data":{"resultType":"scalar","result":[1,"2"]}}',
+            BackendDataError,
+            "",
+        ),
+        (200, b'{"status":"success","data":{"result":[{"metric":{}}]}}', BackendDataError, "value"),
+    ],
+)
+def test_error_answers_become_typed_errors(fake, status, body, error, text):
+    fake.behaviour = lambda q: (status, body)
+    with pytest.raises(error) as err:
+        collect(fake, headers={"Authorization": f"Bearer {SECRET}"})
+    assert text in str(err.value)
+    assert SECRET not in str(err.value)
+    assert len(fake.requests) == 1  # the first failure stops the refresh; no retries
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        lambda q: healthy_answers(q, request_rate="NaN"),
+        lambda q: healthy_answers(q, request_rate="+Inf"),
+        lambda q: healthy_answers(q, tcp="-Inf"),
+        lambda q: healthy_answers(q, tcp="NaN"),
+        lambda q: healthy_answers(q, quantile="+Inf"),
+    ],
+)
+def test_non_finite_rates_are_data_errors(fake, answers):
+    fake.behaviour = answers
+    with pytest.raises(BackendDataError):
+        collect(fake)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[]",
+        b"null",
+        b'{"data": null}',
+        b'{"data": {"result": {"a": 1}}}',
+        b'{"data": {"result": [{"metric": [], "value": [1, "2"]}]}}',
+        b'{"data": {"result": [{"metric": {}, "value": [1, "two"]}]}}',
+    ],
+)
+@pytest.mark.parametrize("which", ["istio_requests_total", "histogram_quantile", "istio_tcp"])
+def test_no_raw_exception_escapes_for_garbage_in_any_answer(fake, body, which):
+    fake.behaviour = lambda q: (200, body) if which in q else healthy_answers(q)
+    with pytest.raises(BackendError):
+        collect(fake)
+
+
+@pytest.mark.parametrize(
+    ("which", "labels"),
+    [("histogram_quantile", {"quantile": "0.7"}), ("istio_tcp", {"direction": "sideways"})],
+)
+def test_unexpected_marker_labels_are_data_errors(fake, which, labels):
+    body = _vector([({**EDGE, **labels}, "2")])
+    fake.behaviour = lambda q: (200, body) if which in q else healthy_answers(q)
+    with pytest.raises(BackendDataError):
+        collect(fake)
