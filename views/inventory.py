@@ -30,7 +30,7 @@ from mesh.inventory import (
     with_kubernetes,
 )
 from views.graph import MAX_NAMESPACES, thresholds_of
-from views.params import choice, get_list, get_one
+from views.params import choice, get_list, get_one, instant_of, window_of
 from wiring.services import Services
 
 DEFAULT_WINDOW = "5m"
@@ -67,11 +67,8 @@ class Discovery:
 
 
 def parse_window(args: Any) -> Window:
-    window = get_one(args, "window", DEFAULT_WINDOW) or DEFAULT_WINDOW
-    window_s = validate.duration_seconds(window)
-    at_raw = get_one(args, "at")
-    at = None if at_raw is None else validate.unix_time(at_raw, now=4102444800.0)
-    return Window(validate.format_duration(window_s), window_s, at)
+    window = window_of(args, DEFAULT_WINDOW)
+    return Window(window.text, window.seconds, instant_of(args, "at"))
 
 
 def parse_list_params(args: Any) -> ListParams:
@@ -99,7 +96,7 @@ def _ask(services: Services, query: InventoryQuery) -> InventoryTelemetry:
 
 def _at(services: Services, when: Window) -> float:
     now = services.clock()
-    return now if when.at is None else validate.unix_time(when.at, now=now)
+    return validate.at_or_now(when.at, now)
 
 
 def kube_namespaces(services: Services) -> tuple[str, ...] | None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from mesh import validate
 from mesh.errors import BadRequest
+from mesh.validate import TimeWindow
 
 
 def get_list(args: Any, key: str) -> list[str]:
@@ -37,3 +39,15 @@ def choice(args: Any, key: str, allowed: tuple[str, ...], default: str) -> str:
     if value not in allowed:
         raise BadRequest(f"{key} must be one of {', '.join(allowed)}; got {value!r}", field=key)
     return value
+
+
+def window_of(args: Any, default: str, key: str = "window") -> TimeWindow:
+    """The window of every view (window=, the trace search's lookback=), parsed once."""
+    return validate.time_window(get_one(args, key, default) or default, field=key)
+
+
+def instant_of(args: Any, key: str = "at") -> float | None:
+    """A time parameter (at=, before=, end=) as UNIX seconds, None when absent. Its distance
+    from now is checked once, against the service's clock, by validate.at_or_now."""
+    raw = get_one(args, key)
+    return None if not raw else validate.unix_seconds(raw, field=key)

@@ -9,7 +9,7 @@ from typing import Any
 
 from mesh.errors import BadRequest, Forbidden
 from mesh.routing.plan import parse_action, plan_change
-from views.routes import store_of
+from usecases.assemble import route_store
 from wiring.services import Services
 
 
@@ -17,7 +17,7 @@ def button_states(
     services: Services, namespace: str, service: str, payloads: Mapping[str, Mapping[str, Any]]
 ) -> dict[str, str]:
     """Button key -> "" when its action would change something, else why it would not."""
-    routes = store_of(services).get_service(namespace, service)
+    routes = route_store(services).get_service(namespace, service)
     out: dict[str, str] = {}
     for key, payload in payloads.items():
         try:

@@ -30,7 +30,7 @@ from mesh.traces.analysis import (
     summarize,
 )
 from mesh.traces.records import Span, Trace, TraceQuery, TraceSummary
-from views.params import get_one
+from views.params import get_one, instant_of, window_of
 from wiring.services import Services
 
 DEFAULT_LOOKBACK = "1h"
@@ -134,9 +134,7 @@ def parse_search_params(args: Any) -> TraceSearchParams:
     dmax = _float_ms(args, "max_duration_ms")
     if dmin is not None and dmax is not None and dmax < dmin:
         raise BadRequest("max_duration_ms is below min_duration_ms", field="max_duration_ms")
-    lookback_s = validate.duration_seconds(
-        get_one(args, "lookback", DEFAULT_LOOKBACK) or DEFAULT_LOOKBACK, field="lookback"
-    )
+    lookback = window_of(args, DEFAULT_LOOKBACK, key="lookback")
     limit_raw = get_one(args, "limit", str(DEFAULT_LIMIT)) or str(DEFAULT_LIMIT)
     try:
         limit = int(limit_raw)
@@ -144,8 +142,7 @@ def parse_search_params(args: Any) -> TraceSearchParams:
         raise BadRequest(f"limit {limit_raw!r} is not a whole number", field="limit") from None
     if not 1 <= limit <= MAX_LIMIT:
         raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
-    end_raw = get_one(args, "end")
-    end = None if not end_raw else validate.unix_time(end_raw, now=4102444800.0, field="end")
+    end = instant_of(args, "end")
     return TraceSearchParams(
         ns,
         service,
@@ -154,8 +151,8 @@ def parse_search_params(args: Any) -> TraceSearchParams:
         error_only,
         dmin,
         dmax,
-        validate.format_duration(lookback_s),
-        lookback_s,
+        lookback.text,
+        lookback.seconds,
         limit,
         end,
     )
@@ -185,7 +182,7 @@ def search_view(services: Services, params: TraceSearchParams) -> dict[str, Any]
     """
     source = trace_source(services)
     now = services.clock()
-    end = now if params.end is None else validate.unix_time(params.end, now=now, field="end")
+    end = validate.at_or_now(params.end, now, field="end")
     start = end - params.lookback_s
     name = jaeger_service(services, params.namespace, params.service)
     query = TraceQuery(

@@ -25,12 +25,20 @@ from mesh.errors import Conflict, Forbidden
 from ops.self_metrics import Metrics
 from tests.integration.test_canary_prometheus import END, START, STEP, _scenario
 from tests.kubeserver import FakeKube
-from views import rollouts
-from views.rollouts import control, rollout_detail, start_rollout, tick
+from usecases.assemble import guided_rollouts
+from usecases.guided_rollout import GuidedRollouts
+from usecases.release_write import ReleaseWrite
+from views.rollouts import control, rollout_detail, start_rollout
 from wiring.services import Services
 from wiring.settings import Settings
 
 pytestmark = pytest.mark.integration
+
+
+def tick(services: Services, namespace: str, service: str, holder: str) -> str:
+    """One driver step, as the background ticker takes it (serving/rollout_ticker.py)."""
+    return guided_rollouts(services).tick(namespace, service, holder)
+
 
 GOOD, BAD = "canary-equal", "canary-errors"
 PERSON = Identity(user="alice", source="token")
@@ -165,7 +173,7 @@ def test_killed_after_the_write_resumes_without_repeating_it(kube, prom, monkeyp
     def die(*_a, **_k):
         raise SystemExit("killed between the weight write and storing the step")
 
-    monkeypatch.setattr(rollouts, "_finish", die)
+    monkeypatch.setattr(GuidedRollouts, "_finish", die)
     with pytest.raises(SystemExit):
         tick(first, GOOD, "api", "pod-a")
     monkeypatch.undo()
@@ -192,7 +200,7 @@ def test_killed_before_the_write_makes_it_once_after_restart(kube, prom, monkeyp
     def die(*_a, **_k):
         raise SystemExit("killed after storing the intent, before the weight write")
 
-    monkeypatch.setattr(rollouts, "change_route", die)
+    monkeypatch.setattr(ReleaseWrite, "change", die)
     with pytest.raises(SystemExit):
         tick(first, GOOD, "api", "pod-a")
     monkeypatch.undo()

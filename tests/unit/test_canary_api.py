@@ -14,6 +14,7 @@ from mesh.canary.analysis import BucketCount, CanaryQuery, CanaryTelemetry, Outc
 from mesh.errors import BackendTimeout, BackendUnavailable, BadRequest
 from mesh.quantiles import ISTIO_BUCKETS_MS, cumulative_buckets
 from mesh.telemetry_records import GraphQuery, GraphTelemetry
+from mesh.validate import TimeWindow
 from views.canary import canary_view, parse_canary_params
 from wiring.services import Services
 from wiring.settings import Settings
@@ -219,7 +220,7 @@ def test_page_style_args_carry_namespace_and_service():
         "shop",
         "cart",
         "1.2.3",
-        "10m",
+        TimeWindow("10m", 600),
     )
     with pytest.raises(BadRequest):
         parse_canary_params({"service": "cart", "baseline": "v1", "canary": "v2"})
