@@ -18,11 +18,10 @@ from mesh.graph.build import (
 from mesh.graph.waypoints import without_waypoints
 from mesh.health import HealthThresholds
 from mesh.telemetry_records import GraphQuery, GraphView
-from views.params import choice, get_list, instant_of, window_of
+from views.params import choice, get_list, instant_of, namespaces_of, window_of
 from wiring.services import Services
 
 VIEWS: tuple[str, ...] = tuple(v.value for v in GraphView)
-MAX_NAMESPACES = 100
 MAX_CLUSTERS = 50
 WAYPOINT_CHOICES = ("hide", "show")
 
@@ -40,12 +39,7 @@ class GraphParams:
 
 def parse_graph_params(args: Any, default_namespaces: tuple[str, ...]) -> GraphParams:
     """Validate everything before any backend sees it; raise BadRequest with the reason."""
-    namespaces = get_list(args, "namespace") or list(default_namespaces)
-    if len(namespaces) > MAX_NAMESPACES:
-        raise BadRequest(f"at most {MAX_NAMESPACES} namespaces at once", field="namespace")
-    clean = tuple(dict.fromkeys(validate.namespace(ns) for ns in namespaces))
-    if not clean:
-        raise BadRequest("choose at least one namespace", field="namespace")
+    clean = namespaces_of(args, default_namespaces)
     view = GraphView(choice(args, "graph", VIEWS, GraphView.WORKLOAD.value))
     window = window_of(args, "5m")
     at = instant_of(args, "at")

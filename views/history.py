@@ -19,7 +19,7 @@ from mesh.series import (
 )
 from mesh.sources import SeriesSource
 from mesh.telemetry_records import GraphQuery, GraphView
-from views.params import get_one, instant_of, window_of
+from views.params import get_one, instant_of, namespace_of, window_of
 from wiring.services import Services
 
 DEFAULT_WINDOW = "30m"
@@ -38,10 +38,7 @@ class MetricsParams:
 
 def parse_metrics_params(args: Any) -> MetricsParams:
     """Validate every value before a backend sees it; exactly one of service= or workload=."""
-    ns = get_one(args, "namespace")
-    if not ns:
-        raise BadRequest("namespace is required", field="namespace")
-    ns = validate.namespace(ns)
+    ns = namespace_of(args)
     service = get_one(args, "service")
     workload = get_one(args, "workload")
     if service and workload:

@@ -29,8 +29,8 @@ from mesh.inventory import (
     unknown_namespaces,
     with_kubernetes,
 )
-from views.graph import MAX_NAMESPACES, thresholds_of
-from views.params import choice, get_list, get_one, instant_of, window_of
+from views.graph import thresholds_of
+from views.params import choice, get_one, instant_of, namespaces_of, window_of
 from wiring.services import Services
 
 DEFAULT_WINDOW = "5m"
@@ -74,12 +74,7 @@ def parse_window(args: Any) -> Window:
 def parse_list_params(args: Any) -> ListParams:
     """Validate everything before any backend sees it; raise BadRequest with the field."""
     kind = Kind(choice(args, "kind", KINDS, Kind.SERVICE.value))
-    namespaces = get_list(args, "namespace")
-    if not namespaces:
-        raise BadRequest("choose at least one namespace", field="namespace")
-    if len(namespaces) > MAX_NAMESPACES:
-        raise BadRequest(f"at most {MAX_NAMESPACES} namespaces at once", field="namespace")
-    clean = tuple(dict.fromkeys(validate.namespace(ns) for ns in namespaces))
+    clean = namespaces_of(args)
     sort = choice(args, "sort", SORT_KEYS, "health")
     order = choice(args, "order", ("asc", "desc"), "asc")
     text = get_one(args, "filter", "") or ""

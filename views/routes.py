@@ -21,17 +21,14 @@ from mesh.routing.selection import ServiceRoutes
 from mesh.routing.state import read_routes, state_json
 from usecases import assemble
 from usecases.release_write import KINDS, ChangeOutcome, ChangeRequest
-from views.params import get_one
+from views.params import get_one, namespace_of
 from wiring.services import Services
 
 MAX_AUDIT = 500
 
 
 def parse_namespace(args: Any, default_namespaces: tuple[str, ...]) -> str:
-    value = get_one(args, "namespace") or (default_namespaces[0] if default_namespaces else None)
-    if value is None:
-        raise BadRequest("namespace is required", field="namespace")
-    return validate.namespace(value)
+    return namespace_of(args, default_namespaces)
 
 
 def parse_audit_params(args: Any) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from mesh.traces.analysis import (
     summarize,
 )
 from mesh.traces.records import Span, Trace, TraceQuery, TraceSummary
-from views.params import get_one, instant_of, window_of
+from views.params import get_one, instant_of, namespace_of, service_of, window_of
 from wiring.services import Services
 
 DEFAULT_LOOKBACK = "1h"
@@ -109,14 +109,8 @@ def format_tags(tags: tuple[tuple[str, str], ...]) -> str:
 
 def parse_search_params(args: Any) -> TraceSearchParams:
     """Validate everything before a backend sees it; raise BadRequest with the reason."""
-    ns = get_one(args, "namespace")
-    if not ns:
-        raise BadRequest("namespace is required", field="namespace")
-    ns = validate.namespace(ns)
-    service = get_one(args, "service")
-    if not service:
-        raise BadRequest("service is required", field="service")
-    service = validate.service_name(service)
+    ns = namespace_of(args)
+    service = service_of(args)
     operation = get_one(args, "operation", "") or ""
     if len(operation) > _OPERATION_MAX or any(ord(c) < 32 for c in operation):
         raise BadRequest("operation is too long or not printable", field="operation")
