@@ -125,6 +125,9 @@ def test_gate_overrides_and_at_are_passed_through(client, source):
         ("/api/canary/shop/cart?baseline=v1&canary=v2%22}", "canary"),
         ("/api/canary/shop/cart?baseline=v1&canary=v2&window=10x", "window"),
         ("/api/canary/shop/cart?baseline=v1&canary=v2&at=yesterday", "at"),
+        ("/api/canary/shop/cart?baseline=v1&canary=v2&at=946684799", "at"),  # before 2000
+        # two days after the service's clock (NOW): refused against that clock, not a fixed one
+        (f"/api/canary/shop/cart?baseline=v1&canary=v2&at={NOW + 2 * 86400:.0f}", "at"),
         ("/api/canary/shop/cart?baseline=v1&canary=v2&min_success_rate=2", "min_success_rate"),
         ("/api/canary/shop/cart?baseline=v1&canary=v2&min_requests=0", "min_requests"),
     ],
