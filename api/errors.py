@@ -35,7 +35,7 @@ def error_body(exc: Exception) -> tuple[dict, int]:
         return {"error": str(exc), "retry_after_s": exc.retry_after_s}, 429
     if isinstance(exc, Conflict):
         body = {"error": str(exc), "diff": exc.diff, "current": exc.current}
-        if getattr(exc, "verdict", None) is not None:  # views.release_guard.AgainstVerdict
+        if getattr(exc, "verdict", None) is not None:  # usecases.release_guard.AgainstVerdict
             body["verdict"] = exc.verdict
         return body, 409
     if isinstance(exc, BackendError):

@@ -52,11 +52,11 @@ from mesh.errors import Conflict, Forbidden, MeshdashError
 from mesh.routing.match import MATCH_KINDS, MATCH_TYPES
 from mesh.routing.policy import POLICY_FIELDS
 from presentation.charts import version_colors
+from usecases.release_guard import AgainstVerdict
 from views.canary import parse_canary_params
 from views.history import metrics_view, parse_metrics_params
 from views.params import get_one
 from views.release_actions import button_states
-from views.release_guard import AgainstVerdict
 from views.review import ReviewParams, release_roles, verdict_view
 from views.routes import audit_list, change_route, route_detail, routes_list
 from wiring.services import services

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 
 from mesh.errors import BadRequest
 
@@ -82,14 +83,55 @@ def format_duration(seconds: int) -> str:
     return f"{seconds}s"
 
 
-def unix_time(value: str | float | None, now: float, field: str = "at") -> float:
-    """A UNIX time in seconds; None or "" means now. Refuses the far future and before 2000."""
-    if value is None or value == "":
-        return now
+@dataclass(frozen=True, slots=True)
+class TimeWindow:
+    """A window parsed once: its shortest exact text ("10m", what answers and links show) and
+    its whole seconds (what queries use), so no layer converts between the two again."""
+
+    text: str
+    seconds: int
+
+    @classmethod
+    def of(cls, seconds: int) -> TimeWindow:
+        return cls(format_duration(seconds), seconds)
+
+
+def window_seconds(seconds: int, field: str = "window") -> TimeWindow:
+    """A window meshdash computes itself (a step's bake time so far), held to the same
+    bounds as a request's."""
+    if not 0 < seconds <= MAX_WINDOW_S:
+        raise BadRequest(f"{field} '{seconds}s' must be between 1s and 7d", field=field)
+    return TimeWindow.of(seconds)
+
+
+def time_window(value: str, field: str = "window") -> TimeWindow:
+    """A Prometheus-style duration as a TimeWindow; BadRequest naming `field` otherwise."""
+    return TimeWindow.of(duration_seconds(value, field=field))
+
+
+EARLIEST = 946684800  # 2000-01-01: no mesh telemetry is older
+FUTURE_SLACK_S = 86400  # a clock a day ahead of meshdash's is plausible; more is a typo
+
+
+def unix_seconds(value: str | float, field: str = "at") -> float:
+    """A UNIX time in seconds as written: a finite number, not before 2000. How far ahead it
+    may be depends on the clock, checked once by `not_future` where the clock is known."""
     try:
         t = float(value)
     except (TypeError, ValueError):
         raise BadRequest(f"{field} {value!r} is not a UNIX time in seconds", field=field) from None
-    if not math.isfinite(t) or t < 946684800 or t > now + 86400:
+    if not math.isfinite(t) or t < EARLIEST:
         raise BadRequest(f"{field} {value!r} is outside the range of plausible times", field=field)
     return t
+
+
+def not_future(t: float, now: float, field: str = "at") -> float:
+    """`t`, if it is at most a day after `now` (the service's clock)."""
+    if t > now + FUTURE_SLACK_S:
+        raise BadRequest(f"{field} {t!r} is outside the range of plausible times", field=field)
+    return t
+
+
+def at_or_now(t: float | None, now: float, field: str = "at") -> float:
+    """The instant a request asks about: `t` checked against the real clock, or now."""
+    return now if t is None else not_future(t, now, field)

@@ -1,8 +1,8 @@
 """The background driver of guided rollouts: one daemon thread per app process.
 
-Every `rollout_tick_s` it offers each running rollout one step (views.rollouts.tick_all); the
-rollout's lease decides which process actually drives it, so any number of workers and replicas
-may run this thread. Started only where writes are enabled and routing is configured.
+Every `rollout_tick_s` it offers each running rollout one step (the use case's
+GuidedRollouts.tick_all, usecases/guided_rollout.py); the rollout's lease decides which process
+actually drives it, so any number of workers and replicas may run this thread. Started only where writes are enabled and routing is configured.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import logging
 import threading
 import time
 
-from views.rollouts import holder_id, tick_all
+from usecases.assemble import guided_rollouts
+from usecases.guided_rollout import holder_id
 from wiring.services import Services
 
 log = logging.getLogger("meshdash.rollouts")
@@ -23,10 +24,12 @@ def start_rollout_driver(services: Services) -> threading.Thread | None:
     if not services.settings.writes_allowed or services.rollouts is None or every <= 0:
         return None
 
+    driver = guided_rollouts(services)
+
     def run() -> None:
         while True:
             try:
-                tick_all(services, holder_id())
+                driver.tick_all(holder_id())
             except Exception:  # the driver thread must outlive any one failure
                 log.exception("guided rollout driver: a round failed")
             time.sleep(every)

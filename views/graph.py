@@ -18,11 +18,10 @@ from mesh.graph.build import (
 from mesh.graph.waypoints import without_waypoints
 from mesh.health import HealthThresholds
 from mesh.telemetry_records import GraphQuery, GraphView
-from views.params import choice, get_list, get_one
+from views.params import choice, get_list, instant_of, namespaces_of, window_of
 from wiring.services import Services
 
 VIEWS: tuple[str, ...] = tuple(v.value for v in GraphView)
-MAX_NAMESPACES = 100
 MAX_CLUSTERS = 50
 WAYPOINT_CHOICES = ("hide", "show")
 
@@ -40,25 +39,16 @@ class GraphParams:
 
 def parse_graph_params(args: Any, default_namespaces: tuple[str, ...]) -> GraphParams:
     """Validate everything before any backend sees it; raise BadRequest with the reason."""
-    namespaces = get_list(args, "namespace") or list(default_namespaces)
-    if len(namespaces) > MAX_NAMESPACES:
-        raise BadRequest(f"at most {MAX_NAMESPACES} namespaces at once", field="namespace")
-    clean = tuple(dict.fromkeys(validate.namespace(ns) for ns in namespaces))
-    if not clean:
-        raise BadRequest("choose at least one namespace", field="namespace")
+    clean = namespaces_of(args, default_namespaces)
     view = GraphView(choice(args, "graph", VIEWS, GraphView.WORKLOAD.value))
-    window = get_one(args, "window", "5m") or "5m"
-    window_s = validate.duration_seconds(window)
-    at_raw = get_one(args, "at")
-    at = None if at_raw is None else validate.unix_time(at_raw, now=4102444800.0)
+    window = window_of(args, "5m")
+    at = instant_of(args, "at")
     clusters = get_list(args, "cluster")
     if len(clusters) > MAX_CLUSTERS:
         raise BadRequest(f"at most {MAX_CLUSTERS} clusters at once", field="cluster")
     chosen = tuple(sorted({validate.cluster(c) for c in clusters}))
     waypoints = choice(args, "waypoints", WAYPOINT_CHOICES, "hide") == "show"
-    return GraphParams(
-        clean, view, validate.format_duration(window_s), window_s, at, chosen, waypoints
-    )
+    return GraphParams(clean, view, window.text, window.seconds, at, chosen, waypoints)
 
 
 def thresholds_of(services: Services) -> HealthThresholds:
@@ -108,7 +98,7 @@ def _partial_ttl(services: Services) -> float:
 
 def _query(services: Services, params: GraphParams) -> GraphQuery:
     now = services.clock()
-    at = now if params.at is None else validate.unix_time(params.at, now=now)
+    at = validate.at_or_now(params.at, now)
     return GraphQuery(params.namespaces, params.view, params.window_s, at)
 
 

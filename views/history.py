@@ -18,7 +18,7 @@ from mesh.series import (
     sort_versions,
 )
 from mesh.telemetry_records import GraphQuery, GraphView
-from views.params import get_one
+from views.params import get_one, instant_of, namespace_of, window_of
 from wiring.services import SERIES, Services
 
 DEFAULT_WINDOW = "30m"
@@ -37,10 +37,7 @@ class MetricsParams:
 
 def parse_metrics_params(args: Any) -> MetricsParams:
     """Validate every value before a backend sees it; exactly one of service= or workload=."""
-    ns = get_one(args, "namespace")
-    if not ns:
-        raise BadRequest("namespace is required", field="namespace")
-    ns = validate.namespace(ns)
+    ns = namespace_of(args)
     service = get_one(args, "service")
     workload = get_one(args, "workload")
     if service and workload:
@@ -51,20 +48,19 @@ def parse_metrics_params(args: Any) -> MetricsParams:
         target, name = Target.WORKLOAD, validate.workload_name(workload)
     else:
         raise BadRequest("service (or workload) is required", field="service")
-    window_s = validate.duration_seconds(get_one(args, "window", DEFAULT_WINDOW) or DEFAULT_WINDOW)
+    window = window_of(args, DEFAULT_WINDOW)
     step_raw = get_one(args, "step")
     step_s = None if not step_raw else validate.duration_seconds(step_raw, field="step")
-    at_raw = get_one(args, "at")
-    at = None if not at_raw else validate.unix_time(at_raw, now=4102444800.0)
+    at = instant_of(args, "at")
     if step_s is not None:
         # Refuse a bad step here, with the window, before anything is queried.
-        series_query(ns, name, target, window_s, at=at or 0.0, step_s=step_s)
-    return MetricsParams(ns, name, target, validate.format_duration(window_s), window_s, step_s, at)
+        series_query(ns, name, target, window.seconds, at=at or 0.0, step_s=step_s)
+    return MetricsParams(ns, name, target, window.text, window.seconds, step_s, at)
 
 
 def query_of(services: Services, params: MetricsParams) -> SeriesQuery:
     now = services.clock()
-    at = now if params.at is None else validate.unix_time(params.at, now=now)
+    at = validate.at_or_now(params.at, now)
     return series_query(
         params.namespace, params.name, params.target, params.window_s, at, params.step_s
     )

@@ -29,8 +29,8 @@ from mesh.inventory import (
     unknown_namespaces,
     with_kubernetes,
 )
-from views.graph import MAX_NAMESPACES, thresholds_of
-from views.params import choice, get_list, get_one
+from views.graph import thresholds_of
+from views.params import choice, get_one, instant_of, namespaces_of, window_of
 from wiring.services import INVENTORY, ROUTES, Services
 
 DEFAULT_WINDOW = "5m"
@@ -67,22 +67,14 @@ class Discovery:
 
 
 def parse_window(args: Any) -> Window:
-    window = get_one(args, "window", DEFAULT_WINDOW) or DEFAULT_WINDOW
-    window_s = validate.duration_seconds(window)
-    at_raw = get_one(args, "at")
-    at = None if at_raw is None else validate.unix_time(at_raw, now=4102444800.0)
-    return Window(validate.format_duration(window_s), window_s, at)
+    window = window_of(args, DEFAULT_WINDOW)
+    return Window(window.text, window.seconds, instant_of(args, "at"))
 
 
 def parse_list_params(args: Any) -> ListParams:
     """Validate everything before any backend sees it; raise BadRequest with the field."""
     kind = Kind(choice(args, "kind", KINDS, Kind.SERVICE.value))
-    namespaces = get_list(args, "namespace")
-    if not namespaces:
-        raise BadRequest("choose at least one namespace", field="namespace")
-    if len(namespaces) > MAX_NAMESPACES:
-        raise BadRequest(f"at most {MAX_NAMESPACES} namespaces at once", field="namespace")
-    clean = tuple(dict.fromkeys(validate.namespace(ns) for ns in namespaces))
+    clean = namespaces_of(args)
     sort = choice(args, "sort", SORT_KEYS, "health")
     order = choice(args, "order", ("asc", "desc"), "asc")
     text = get_one(args, "filter", "") or ""
@@ -97,7 +89,7 @@ def _ask(services: Services, query: InventoryQuery) -> InventoryTelemetry:
 
 def _at(services: Services, when: Window) -> float:
     now = services.clock()
-    return now if when.at is None else validate.unix_time(when.at, now=now)
+    return validate.at_or_now(when.at, now)
 
 
 def kube_namespaces(services: Services) -> tuple[str, ...] | None:

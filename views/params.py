@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from mesh import validate
 from mesh.errors import BadRequest
+from mesh.validate import TimeWindow
+
+MAX_NAMESPACES = 100  # namespaces in one graph or list: one regex matcher, bounded
 
 
 def get_list(args: Any, key: str) -> list[str]:
@@ -37,3 +41,43 @@ def choice(args: Any, key: str, allowed: tuple[str, ...], default: str) -> str:
     if value not in allowed:
         raise BadRequest(f"{key} must be one of {', '.join(allowed)}; got {value!r}", field=key)
     return value
+
+
+def window_of(args: Any, default: str, key: str = "window") -> TimeWindow:
+    """The window of every view (window=, the trace search's lookback=), parsed once."""
+    return validate.time_window(get_one(args, key, default) or default, field=key)
+
+
+def instant_of(args: Any, key: str = "at") -> float | None:
+    """A time parameter (at=, before=, end=) as UNIX seconds, None when absent. Its distance
+    from now is checked once, against the service's clock, by validate.at_or_now."""
+    raw = get_one(args, key)
+    return None if not raw else validate.unix_seconds(raw, field=key)
+
+
+def namespace_of(args: Any, defaults: tuple[str, ...] = ()) -> str:
+    """The one namespace= of a view (the first configured one when absent), validated."""
+    value = get_one(args, "namespace") or (defaults[0] if defaults else None)
+    if not value:
+        raise BadRequest("namespace is required", field="namespace")
+    return validate.namespace(value)
+
+
+def service_of(args: Any) -> str:
+    """The service= of a view, validated."""
+    value = get_one(args, "service")
+    if not value:
+        raise BadRequest("service is required", field="service")
+    return validate.service_name(value)
+
+
+def namespaces_of(args: Any, defaults: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The namespace= list of the graph and the lists (the configured ones when absent):
+    validated, each once, in the order given."""
+    namespaces = get_list(args, "namespace") or list(defaults)
+    if len(namespaces) > MAX_NAMESPACES:
+        raise BadRequest(f"at most {MAX_NAMESPACES} namespaces at once", field="namespace")
+    clean = tuple(dict.fromkeys(validate.namespace(ns) for ns in namespaces))
+    if not clean:
+        raise BadRequest("choose at least one namespace", field="namespace")
+    return clean

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
@@ -23,19 +24,21 @@ from mesh import validate
 from mesh.errors import BackendError, BadRequest, MeshdashError, NotConfigured
 from mesh.graph.diff import DiffThresholds, diff_graphs, diff_json
 from mesh.releases.audit import iso_time, merge_entries
-from mesh.releases.markers import WeightMarker, canary_start, markers_json, weight_markers
+from mesh.releases.markers import WeightMarker, canary_start, markers_json
 from mesh.releases.state import release_pair
-from mesh.routing.selection import ServiceRoutes
-from mesh.routing.state import read_routes
+from mesh.series import Target
 from mesh.telemetry_records import GraphView
 from mesh.traces.records import TraceQuery
+from mesh.validate import TimeWindow
 from mesh.version_time import SAMPLER_TAG, time_by_version, version_time_json
-from views.canary import CanaryParams, canary_view, parse_canary_params
+from usecases import assemble
+from usecases.canary_verdict import CanaryParams
+from usecases.markers import markers_between, weight_history
+from usecases.release_context import release_context
+from views.canary import canary_view, parse_canary_params
 from views.graph import GraphParams, graph_view
-from views.history import metrics_view, parse_metrics_params
-from views.params import get_one
-from views.release_context import release_context, subset_versions
-from views.routes import MAX_AUDIT
+from views.history import MetricsParams, metrics_view
+from views.params import instant_of
 from views.traces import jaeger_service
 from wiring.services import ROUTES, TRACES, Services
 
@@ -44,7 +47,6 @@ TRACES_PER_VERSION = 60  # traces searched per version for "where time goes"
 MIN_AFTER_S = 60  # the shortest "since the canary started" window for the graph diff
 MIN_CHART_S = 30 * 60
 MAX_CHART_S = 24 * 3600
-_FAR_FUTURE = 4102444800.0
 
 # The verdict -> what to do next, as the releases page's deep links (?action=) name it.
 ACTIONS: dict[str, tuple[str | None, str]] = {
@@ -76,8 +78,7 @@ def parse_review_params(
 ) -> ReviewParams:
     """Validate everything before any backend sees it; raise BadRequest with the reason."""
     canary = parse_canary_params(args, namespace=namespace, service=service)
-    raw = get_one(args, "before")
-    before = None if not raw else validate.unix_time(raw, now=_FAR_FUTURE, field="before")
+    before = instant_of(args, "before")
     if before is not None and canary.at is not None and before > canary.at:
         raise BadRequest("before (the canary's start) must not be after at", field="before")
     return ReviewParams(canary, before)
@@ -87,7 +88,7 @@ def review_query(params: ReviewParams) -> dict[str, str]:
     """The page URL's (and the API's) query string for these parameters."""
     c = params.canary
     out = {"namespace": c.namespace, "service": c.service, "baseline": c.baseline}
-    out |= {"canary": c.canary, "window": c.window}
+    out |= {"canary": c.canary, "window": c.window.text}
     if c.at is not None:
         out["at"] = _num_text(c.at)
     if params.before is not None:
@@ -142,7 +143,7 @@ def verdict_view(services: Services, params: ReviewParams) -> dict[str, Any]:
         "service": c.service,
         "baseline": c.baseline,
         "canary": c.canary,
-        "window": c.window,
+        "window": c.window.text,
         "at": analysis["at"],
         "query": review_query(params),
         "analysis": analysis,
@@ -185,38 +186,26 @@ def _failures(sections: Mapping[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _subset_versions(routes: ServiceRoutes) -> dict[str, str]:
-    return subset_versions(routes)
-
-
 def release_roles(
     services: Services, namespace: str, service: str
 ) -> tuple[list[str], str | None, str | None]:
     """The service's versions and the pair being released now (mesh.releases.state): the
     canary is the version the split moves traffic to, never one at 0 %."""
-    context = release_context(services, namespace, service, services.clock())
+    routes = getattr(services, "routes", None)  # a Services without routing has none
+    context = release_context(routes, namespace, service, services.clock())
     baseline, canary = release_pair(context.split, context.markers)
     return list(context.versions), baseline, canary
 
 
 def _routing(services: Services, params: ReviewParams, at: float) -> dict[str, Any]:
     """The current split, the weight markers up to `at` and the audit entries of the service."""
-    store = services.need(ROUTES)
-    routes = store.get_service(params.namespace, params.service)
-    names = _subset_versions(routes)
-    state = read_routes(routes)
-    split: dict[str, int] = {}
-    for d in state.split:
-        version = names.get(d.subset, d.subset) or params.service
-        split[version] = split.get(version, 0) + d.weight
-    history = store.history(namespace=params.namespace, service=params.service, limit=MAX_AUDIT)
-    markers = weight_markers(
-        history, params.namespace, params.service, end=at, subset_versions=names
-    )
+    facts = weight_history(services.need(ROUTES), params.namespace, params.service, at)
     return {
-        "split": split,
-        "markers": markers,
-        "audit": [e.summary_json() for e in merge_entries(history) if e.when <= at][:AUDIT_ROWS],
+        "split": facts.split,
+        "markers": facts.markers,
+        "audit": [e.summary_json() for e in merge_entries(facts.history) if e.when <= at][
+            :AUDIT_ROWS
+        ],
     }
 
 
@@ -225,16 +214,8 @@ def markers_for(
 ) -> list[dict[str, Any]]:
     """A service's weight-change markers in [start, end] for any time chart: [] when routing is
     not configured or cannot be read (a chart never fails for want of its markers)."""
-    try:
-        store = services.need(ROUTES)
-        history = store.history(namespace=namespace, service=service, limit=MAX_AUDIT)
-        if not history:
-            return []
-        names = _subset_versions(store.get_service(namespace, service))
-    except MeshdashError:
-        return []
-    found = weight_markers(history, namespace, service, start=start, end=end, subset_versions=names)
-    return markers_json(found)
+    routes = partial(assemble.route_store, services)
+    return markers_json(markers_between(routes, namespace, service, start, end))
 
 
 def workload_markers(
@@ -290,14 +271,11 @@ def chart_window_s(at: float, window_s: int, start: float | None) -> int:
 
 def _series(services: Services, params: ReviewParams, at: float, start: float | None):
     c = params.canary
-    window_s = chart_window_s(at, c.window_s, start)
-    args = {
-        "namespace": c.namespace,
-        "service": c.service,
-        "window": validate.format_duration(window_s),
-        "at": str(at),
-    }
-    body = metrics_view(services, parse_metrics_params(args))
+    window = TimeWindow.of(chart_window_s(at, c.window.seconds, start))
+    query = MetricsParams(
+        c.namespace, c.service, Target.SERVICE, window.text, window.seconds, None, at
+    )
+    body = metrics_view(services, query)
     versions = [v for v in (c.baseline, c.canary)]
     s = body["series"]
 
@@ -318,9 +296,8 @@ def _series(services: Services, params: ReviewParams, at: float, start: float | 
 
 
 def _graph(services: Services, namespace: str, end: float, window_s: int) -> dict[str, Any]:
-    params = GraphParams(
-        (namespace,), GraphView.WORKLOAD, validate.format_duration(window_s), window_s, end
-    )
+    window = TimeWindow.of(window_s)
+    params = GraphParams((namespace,), GraphView.WORKLOAD, window.text, window.seconds, end)
     return graph_view(services, params)
 
 
@@ -335,8 +312,8 @@ def _diff(services: Services, params: ReviewParams, at: float, start: float | No
         }
     if start >= at:
         raise BadRequest("the canary's start is not before the review time", field="before")
-    after_s = int(min(max(at - start, MIN_AFTER_S), c.window_s))
-    before = _graph(services, c.namespace, start, c.window_s)
+    after_s = int(min(max(at - start, MIN_AFTER_S), c.window.seconds))
+    before = _graph(services, c.namespace, start, c.window.seconds)
     after = _graph(services, c.namespace, at, after_s)
     diff = diff_json(diff_graphs(before, after, DiffThresholds(), home_namespace=c.namespace))
     notes = []
@@ -347,7 +324,7 @@ def _diff(services: Services, params: ReviewParams, at: float, start: float | No
         )
     return {
         "view": GraphView.WORKLOAD.value,
-        "before": {"start": before["at"] - c.window_s, "end": before["at"]},
+        "before": {"start": before["at"] - c.window.seconds, "end": before["at"]},
         "after": {"start": after["at"] - after_s, "end": after["at"]},
         "notes": notes,
         **diff,
@@ -370,7 +347,7 @@ def _time_by_version(services: Services, params: ReviewParams, at: float) -> dic
             tags.append((SAMPLER_TAG, "probabilistic"))
         query = TraceQuery(
             service=name,
-            start_us=int((at - c.window_s) * 1e6),
+            start_us=int((at - c.window.seconds) * 1e6),
             end_us=int(at * 1e6),
             tags=tuple(tags),
             limit=TRACES_PER_VERSION,
@@ -381,14 +358,14 @@ def _time_by_version(services: Services, params: ReviewParams, at: float) -> dic
     if not traces:
         traces = [t for v in (c.baseline, c.canary) for t in search(v, False)]
     rows = time_by_version(traces, c.namespace, c.service, (c.baseline, c.canary))
-    return {"jaeger_service": name, "window": c.window, **version_time_json(rows)}
+    return {"jaeger_service": name, "window": c.window.text, **version_time_json(rows)}
 
 
 def review_view(services: Services, params: ReviewParams) -> dict[str, Any]:
     """Everything the review page, its panel and its reports show, as JSON."""
     now = services.clock()
     c = params.canary
-    at = now if c.at is None else validate.unix_time(c.at, now=now)
+    at = validate.at_or_now(c.at, now)
     if params.before is not None and params.before > at:
         raise BadRequest("before (the canary's start) must not be after at", field="before")
     fixed = replace(params, canary=replace(c, at=at))  # every section describes one instant

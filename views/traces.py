@@ -30,7 +30,7 @@ from mesh.traces.analysis import (
     summarize,
 )
 from mesh.traces.records import Span, Trace, TraceQuery, TraceSummary
-from views.params import get_one
+from views.params import get_one, instant_of, namespace_of, service_of, window_of
 from wiring.services import TRACES, Services
 
 DEFAULT_LOOKBACK = "1h"
@@ -97,14 +97,8 @@ def format_tags(tags: tuple[tuple[str, str], ...]) -> str:
 
 def parse_search_params(args: Any) -> TraceSearchParams:
     """Validate everything before a backend sees it; raise BadRequest with the reason."""
-    ns = get_one(args, "namespace")
-    if not ns:
-        raise BadRequest("namespace is required", field="namespace")
-    ns = validate.namespace(ns)
-    service = get_one(args, "service")
-    if not service:
-        raise BadRequest("service is required", field="service")
-    service = validate.service_name(service)
+    ns = namespace_of(args)
+    service = service_of(args)
     operation = get_one(args, "operation", "") or ""
     if len(operation) > _OPERATION_MAX or any(ord(c) < 32 for c in operation):
         raise BadRequest("operation is too long or not printable", field="operation")
@@ -122,9 +116,7 @@ def parse_search_params(args: Any) -> TraceSearchParams:
     dmax = _float_ms(args, "max_duration_ms")
     if dmin is not None and dmax is not None and dmax < dmin:
         raise BadRequest("max_duration_ms is below min_duration_ms", field="max_duration_ms")
-    lookback_s = validate.duration_seconds(
-        get_one(args, "lookback", DEFAULT_LOOKBACK) or DEFAULT_LOOKBACK, field="lookback"
-    )
+    lookback = window_of(args, DEFAULT_LOOKBACK, key="lookback")
     limit_raw = get_one(args, "limit", str(DEFAULT_LIMIT)) or str(DEFAULT_LIMIT)
     try:
         limit = int(limit_raw)
@@ -132,8 +124,7 @@ def parse_search_params(args: Any) -> TraceSearchParams:
         raise BadRequest(f"limit {limit_raw!r} is not a whole number", field="limit") from None
     if not 1 <= limit <= MAX_LIMIT:
         raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
-    end_raw = get_one(args, "end")
-    end = None if not end_raw else validate.unix_time(end_raw, now=4102444800.0, field="end")
+    end = instant_of(args, "end")
     return TraceSearchParams(
         ns,
         service,
@@ -142,8 +133,8 @@ def parse_search_params(args: Any) -> TraceSearchParams:
         error_only,
         dmin,
         dmax,
-        validate.format_duration(lookback_s),
-        lookback_s,
+        lookback.text,
+        lookback.seconds,
         limit,
         end,
     )
@@ -167,7 +158,7 @@ def search_view(services: Services, params: TraceSearchParams) -> dict[str, Any]
     """
     source = services.need(TRACES)
     now = services.clock()
-    end = now if params.end is None else validate.unix_time(params.end, now=now, field="end")
+    end = validate.at_or_now(params.end, now, field="end")
     start = end - params.lookback_s
     name = jaeger_service(services, params.namespace, params.service)
     query = TraceQuery(

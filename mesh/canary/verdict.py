@@ -20,7 +20,7 @@ Below the minimum sample on either side nothing is judged, so missing evidence n
 default (Flagger halts an analysis whose query returns nothing; so does this). A comparison that
 cannot be made for want of a histogram is "not_judged" and does not block; the headline then
 says the verdict rests on the SLO gates alone. A release that is not running (the canary has no
-weight, or all of it) is not judged at all: views/canary.py sets NOTHING_TO_JUDGE with the state.
+weight, or all of it) is not judged at all: usecases/canary_verdict.py sets NOTHING_TO_JUDGE with the state.
 
 The gates and the comparisons' rules are in mesh/canary/gates.py.
 """

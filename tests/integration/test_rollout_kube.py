@@ -25,12 +25,20 @@ from mesh.errors import Conflict, Forbidden
 from ops.self_metrics import Metrics
 from tests.integration.test_canary_prometheus import END, START, STEP, _scenario
 from tests.kubeserver import FakeKube
-from views import rollouts
-from views.rollouts import control, rollout_detail, start_rollout, tick
+from usecases.assemble import guided_rollouts
+from usecases.guided_rollout import GuidedRollouts
+from usecases.release_write import ReleaseWrite
+from views.rollouts import control, rollout_detail, start_rollout
 from wiring.services import Services
 from wiring.settings import Settings
 
 pytestmark = pytest.mark.integration
+
+
+def tick(services: Services, namespace: str, service: str, holder: str) -> str:
+    """One driver step, as the background ticker takes it (serving/rollout_ticker.py)."""
+    return guided_rollouts(services).tick(namespace, service, holder)
+
 
 GOOD, BAD = "canary-equal", "canary-errors"
 PERSON = Identity(user="alice", source="token")
@@ -156,17 +164,17 @@ def test_a_failing_canary_rolls_back_by_itself(kube, prom):
     assert [canary_weight(b) for b in vs_writes(kube, BAD)] == [10, 0]
 
 
-def killed_in_the_first_due_tick(kube, prom, clock: Clock, monkeypatch, at: str) -> None:
-    """A process starts the rollout and dies inside its first due tick, where rollouts.`at` is
+def killed_in_the_first_due_tick(kube, prom, clock: Clock, monkeypatch, owner, at: str) -> None:
+    """A process starts the rollout and dies inside its first due tick, where `owner.at` is
     called: nothing of it survives but what it stored in Kubernetes."""
     first = process(kube, prom, clock)
     start_rollout(first, GOOD, "api", PLAN, PERSON)
     clock.now += 241
 
     def die(*_a, **_k):
-        raise SystemExit(f"killed in rollouts.{at}")
+        raise SystemExit(f"killed in {owner.__name__}.{at}")
 
-    monkeypatch.setattr(rollouts, at, die)
+    monkeypatch.setattr(owner, at, die)
     with pytest.raises(SystemExit):
         tick(first, GOOD, "api", "pod-a")
     monkeypatch.undo()
@@ -175,7 +183,7 @@ def killed_in_the_first_due_tick(kube, prom, clock: Clock, monkeypatch, at: str)
 def test_killed_after_the_write_resumes_without_repeating_it(kube, prom, monkeypatch):
     clock = Clock()
     # Between the weight write and storing the step.
-    killed_in_the_first_due_tick(kube, prom, clock, monkeypatch, at="_finish")
+    killed_in_the_first_due_tick(kube, prom, clock, monkeypatch, GuidedRollouts, "_finish")
     assert [canary_weight(b) for b in vs_writes(kube, GOOD)] == [10, 50]
     restarted = process(kube, prom, clock)  # a new process with nothing in memory
     assert tick(restarted, GOOD, "api", "pod-b") == "another process drives it"  # lease live
@@ -193,7 +201,7 @@ def test_killed_after_the_write_resumes_without_repeating_it(kube, prom, monkeyp
 def test_killed_before_the_write_makes_it_once_after_restart(kube, prom, monkeypatch):
     clock = Clock()
     # After storing the intent, before the weight write.
-    killed_in_the_first_due_tick(kube, prom, clock, monkeypatch, at="change_route")
+    killed_in_the_first_due_tick(kube, prom, clock, monkeypatch, ReleaseWrite, "change")
     assert [canary_weight(b) for b in vs_writes(kube, GOOD)] == [10]
     clock.now += LEASE_S + 1
     restarted = process(kube, prom, clock)

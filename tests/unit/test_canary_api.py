@@ -14,6 +14,7 @@ from mesh.canary.records import BucketCount, CanaryQuery, CanaryTelemetry, Outco
 from mesh.errors import BackendTimeout, BackendUnavailable, BadRequest
 from mesh.quantiles import ISTIO_BUCKETS_MS, cumulative_buckets
 from mesh.telemetry_records import GraphQuery, GraphTelemetry
+from mesh.validate import TimeWindow
 from views.canary import canary_view, parse_canary_params
 from wiring.services import Services
 from wiring.settings import Settings
@@ -124,6 +125,9 @@ def test_gate_overrides_and_at_are_passed_through(client, source):
         ("/api/canary/shop/cart?baseline=v1&canary=v2%22}", "canary"),
         ("/api/canary/shop/cart?baseline=v1&canary=v2&window=10x", "window"),
         ("/api/canary/shop/cart?baseline=v1&canary=v2&at=yesterday", "at"),
+        ("/api/canary/shop/cart?baseline=v1&canary=v2&at=946684799", "at"),  # before 2000
+        # two days after the service's clock (NOW): refused against that clock, not a fixed one
+        (f"/api/canary/shop/cart?baseline=v1&canary=v2&at={NOW + 2 * 86400:.0f}", "at"),
         ("/api/canary/shop/cart?baseline=v1&canary=v2&min_success_rate=2", "min_success_rate"),
         ("/api/canary/shop/cart?baseline=v1&canary=v2&min_requests=0", "min_requests"),
     ],
@@ -217,7 +221,7 @@ def test_page_style_args_carry_namespace_and_service():
         "shop",
         "cart",
         "1.2.3",
-        "10m",
+        TimeWindow("10m", 600),
     )
     with pytest.raises(BadRequest):
         parse_canary_params({"service": "cart", "baseline": "v1", "canary": "v2"})

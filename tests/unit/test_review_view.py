@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from app import create_app
 from dashboards import review as page
 from mesh.errors import BadRequest
+from mesh.validate import TimeWindow
 from tests.review_demo import Clock, demo_services
 from views.review import (
     chart_window_s,
@@ -28,7 +29,7 @@ def test_parameters_are_the_canary_analysis_ones_plus_before():
     assert (p.namespace, p.service, p.canary.window, p.before) == (
         "bookinfo",
         "reviews",
-        "5m",
+        TimeWindow("5m", 300),
         1_790_000_000.0,
     )
     assert review_query(p) == {**BASE, "window": "5m", "before": "1790000000", "alpha": "0.01"}

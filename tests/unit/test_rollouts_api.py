@@ -14,7 +14,8 @@ from demo.canary_source import DemoCanarySource
 from demo.mesh import DemoMesh
 from demo.routes import DemoRouteStore
 from ops.self_metrics import Metrics
-from views.rollouts import holder_id, tick
+from usecases.assemble import guided_rollouts
+from usecases.guided_rollout import holder_id
 from wiring.services import Services
 from wiring.settings import Settings
 
@@ -67,7 +68,7 @@ def weights(client):
 
 def advance(svc, clock, seconds):
     clock.now += seconds
-    return tick(svc, "bookinfo", "reviews", holder_id())
+    return guided_rollouts(svc).tick("bookinfo", "reviews", holder_id())
 
 
 def test_a_rollout_promotes_step_by_step_on_the_verdict(demo):

@@ -60,10 +60,25 @@ def test_format_duration_picks_the_largest_exact_unit():
     ]
 
 
-def test_unix_time():
+def test_times_are_parsed_once_and_checked_once_against_the_clock():
     now = 1_800_000_000.0
-    assert validate.unix_time(None, now) == now
-    assert validate.unix_time("1795881075", now) == 1795881075.0
-    for bad in ("abc", "nan", "inf", "100", str(now + 10 * 86400)):
-        with pytest.raises(BadRequest):
-            validate.unix_time(bad, now)
+    assert validate.at_or_now(None, now) == now
+    assert validate.unix_seconds("1795881075") == 1795881075.0
+    assert validate.at_or_now(validate.unix_seconds("1795881075"), now) == 1795881075.0
+    for bad in ("abc", "nan", "inf", "100"):
+        with pytest.raises(BadRequest) as caught:
+            validate.unix_seconds(bad)
+        assert caught.value.field == "at"
+    assert validate.at_or_now(now + 86400, now) == now + 86400  # a clock a day ahead: plausible
+    for late in (now + 86401, now + 10 * 86400):
+        with pytest.raises(BadRequest, match="outside the range of plausible times") as caught:
+            validate.at_or_now(late, now, field="end")
+        assert caught.value.field == "end"
+
+
+def test_a_window_is_parsed_once_into_its_text_and_seconds():
+    assert validate.time_window("300s") == validate.TimeWindow("5m", 300)
+    assert validate.TimeWindow.of(90) == validate.TimeWindow("90s", 90)
+    with pytest.raises(BadRequest) as caught:
+        validate.time_window("10x", field="lookback")
+    assert caught.value.field == "lookback"

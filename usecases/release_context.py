@@ -2,9 +2,9 @@
 versions, the weight markers of the audit log and the last weight change.
 
 The canary verdict needs it (its window starts at the last weight change, and a version at 0 %
-or 100 % is not being released) and so does the write guard (views/release_guard.py). Reading
-fails with the routing backend's typed error: a verdict that cannot see the split cannot say
-which evidence belongs to it.
+or 100 % is not being released) and so does the write guard (usecases/release_guard.py).
+Reading fails with the routing backend's typed error: a verdict that cannot see the split cannot
+say which evidence belongs to it.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from mesh.releases.markers import WeightMarker, weight_markers
 from mesh.releases.state import LastChange, last_change
 from mesh.routing.selection import ServiceRoutes
 from mesh.routing.state import read_routes
-from wiring.services import ROUTES, Services
+from mesh.sources import RouteStore
 
 AUDIT_LOOKBACK = 500  # entries read for one service's markers (views.routes.MAX_AUDIT)
 
@@ -53,10 +53,12 @@ def split_by_version(routes: ServiceRoutes, names: Mapping[str, str]) -> dict[st
     return split
 
 
-def release_context(services: Services, namespace: str, service: str, at: float) -> ReleaseContext:
-    """The routing facts at `at` (the split is the live one: routing keeps no history)."""
-    store = services.find(ROUTES)
-    if store is None:  # a Services without routing has no routing facts to give
+def release_context(
+    store: RouteStore | None, namespace: str, service: str, at: float
+) -> ReleaseContext:
+    """The routing facts at `at` (the split is the live one: routing keeps no history); not
+    routed when there is no route store or it has nothing for the service."""
+    if store is None:
         return ReleaseContext(routed=False)
     try:
         routes = store.get_service(namespace, service)

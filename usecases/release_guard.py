@@ -9,7 +9,7 @@ the busiest other version before the change the baseline. A verdict that cannot 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,10 +17,11 @@ from mesh.canary.verdict_text import headline, sentences
 from mesh.errors import BadRequest, Conflict, MeshdashError
 from mesh.routing.plan import Plan
 from mesh.routing.selection import ServiceRoutes
-from views.canary import DEFAULT_WINDOW, canary_model, parse_canary_params
-from views.release_context import subset_versions
-from wiring.services import Services
+from mesh.validate import TimeWindow
+from usecases.canary_verdict import CanaryVerdict, question
+from usecases.release_context import subset_versions
 
+WINDOW = TimeWindow("10m", 600)  # the verdict the review shows by default (views.canary)
 GUARDED = ("take_over", "step_canary", "blue_green")  # exact weights and 50/50 are set points
 AGAINST = ("hold", "rollback")
 
@@ -64,45 +65,44 @@ def promoted_pair(plan: Plan, routes: ServiceRoutes) -> tuple[str, str] | None:
     return max(others, key=lambda v: before[v]), canary
 
 
-def check(services: Services, routes: ServiceRoutes, plan: Plan) -> Guard:
-    """The verdict on the version this plan promotes, and whether the write needs an override."""
-    pair = promoted_pair(plan, routes)
-    if pair is None:
-        return Guard(None, False)
-    baseline, canary = pair
-    args = {"baseline": baseline, "canary": canary, "window": DEFAULT_WINDOW}
-    try:
-        params = parse_canary_params(args, namespace=routes.namespace, service=routes.service)
-        model = canary_model(services, params)
-    except MeshdashError as exc:
-        text = str(getattr(exc, "message", None) or exc)
-        why = f"no verdict could be computed: {text}"
-        return Guard(
-            {
-                "verdict": "unavailable",
-                "headline": why,
-                "reasons": [why],
-                "baseline": baseline,
-                "canary": canary,
-            },
-            False,
-        )
-    a = model.analysis
-    verdict = {
-        "verdict": a.verdict.value,
-        "headline": headline(a),
-        "reasons": list(sentences(a)),
-        "baseline": baseline,
-        "canary": canary,
-    }
-    return Guard(verdict, a.verdict.value in AGAINST)
+@dataclass(frozen=True)
+class ReleaseGuard:
+    """The verdict a write is checked against, now."""
 
+    verdict: CanaryVerdict
+    clock: Callable[[], float]
 
-def parse_override(payload: Mapping[str, Any]) -> bool:
-    value = payload.get("override", False)
-    if not isinstance(value, bool):
-        raise BadRequest(f"override must be true or false; got {value!r}", field="override")
-    return value
+    def __call__(self, routes: ServiceRoutes, plan: Plan) -> Guard:
+        """The verdict on the version this plan promotes, and whether the write needs an
+        override."""
+        pair = promoted_pair(plan, routes)
+        if pair is None:
+            return Guard(None, False)
+        baseline, canary = pair
+        try:
+            params = question(routes.namespace, routes.service, baseline, canary, WINDOW)
+            a = self.verdict.judge(params, self.clock()).analysis
+        except MeshdashError as exc:
+            text = str(getattr(exc, "message", None) or exc)
+            why = f"no verdict could be computed: {text}"
+            return Guard(
+                {
+                    "verdict": "unavailable",
+                    "headline": why,
+                    "reasons": [why],
+                    "baseline": baseline,
+                    "canary": canary,
+                },
+                False,
+            )
+        verdict = {
+            "verdict": a.verdict.value,
+            "headline": headline(a),
+            "reasons": list(sentences(a)),
+            "baseline": baseline,
+            "canary": canary,
+        }
+        return Guard(verdict, a.verdict.value in AGAINST)
 
 
 def enforce(guard: Guard, override: bool, reason: str) -> None:
