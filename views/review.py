@@ -31,7 +31,6 @@ from mesh.telemetry_records import GraphView
 from mesh.traces.records import TraceQuery
 from mesh.validate import TimeWindow
 from mesh.version_time import SAMPLER_TAG, time_by_version, version_time_json
-from usecases import assemble
 from usecases.canary_verdict import CanaryParams
 from usecases.markers import markers_between, weight_history
 from usecases.release_context import release_context
@@ -214,7 +213,7 @@ def markers_for(
 ) -> list[dict[str, Any]]:
     """A service's weight-change markers in [start, end] for any time chart: [] when routing is
     not configured or cannot be read (a chart never fails for want of its markers)."""
-    routes = partial(assemble.route_store, services)
+    routes = partial(services.need, ROUTES)
     return markers_json(markers_between(routes, namespace, service, start, end))
 
 
