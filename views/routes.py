@@ -30,6 +30,7 @@ from mesh.releases.audit import (
 )
 from mesh.routing.annotation import annotate
 from mesh.routing.diff import clean_for_diff, conflict_error
+from mesh.routing.gateway_api import HTTP_ROUTE
 from mesh.routing.objects import DESTINATION_RULE, VIRTUAL_SERVICE, Write, name_of, resource_version
 from mesh.routing.plan import ACTIONS, parse_action, plan_change, plan_json
 from mesh.routing.selection import ServiceRoutes
@@ -39,7 +40,7 @@ from views.params import get_one
 from wiring.services import Services
 
 MAX_AUDIT = 500
-KINDS = (VIRTUAL_SERVICE, DESTINATION_RULE)
+KINDS = (VIRTUAL_SERVICE, DESTINATION_RULE, HTTP_ROUTE)
 
 
 def store_of(services: Services) -> Any:
@@ -147,10 +148,7 @@ def _parse_base(raw: Any) -> dict[str, str]:
 
 def _check_base(store: Any, routes: ServiceRoutes, base: Mapping[str, str]) -> None:
     """409 when an object changed between the preview and the confirmation."""
-    for kind, current in (
-        (VIRTUAL_SERVICE, routes.virtual_service),
-        (DESTINATION_RULE, routes.destination_rule),
-    ):
+    for kind, current in routes.objects():
         if kind not in base or base[kind] == resource_version(current):
             continue
         name = name_of(current) or routes.service
@@ -237,13 +235,7 @@ def _apply(
         applied=False,
         user=who.user,
         reason=reason,
-        base={
-            kind: resource_version(obj)
-            for kind, obj in (
-                (VIRTUAL_SERVICE, routes.virtual_service),
-                (DESTINATION_RULE, routes.destination_rule),
-            )
-        },
+        base={kind: resource_version(obj) for kind, obj in routes.objects()},
     )
     if not plan.writes:
         return body
