@@ -35,7 +35,10 @@ class ReleaseContext:
 
 
 def subset_versions(routes: ServiceRoutes) -> dict[str, str]:
-    """DestinationRule subset name -> the version label it selects."""
+    """DestinationRule subset name -> the version label it selects (for an HTTPRoute: backend
+    Service -> its version label)."""
+    if routes.http_route is not None:
+        return dict(routes.backends)
     dr = routes.destination_rule or {}
     out: dict[str, str] = {}
     for s in (dr.get("spec") or {}).get("subsets") or []:
@@ -67,11 +70,12 @@ def release_context(services: Services, namespace: str, service: str, at: float)
     history = store.history(namespace=namespace, service=service, limit=AUDIT_LOOKBACK)
     markers = weight_markers(history, namespace, service, end=at, subset_versions=names)
     ids = frozenset(e.change_id for e in history if e.change_id)
-    change = last_change(markers, routes.virtual_service, at, ids)
+    route = routes.virtual_service or routes.http_route
+    change = last_change(markers, route, at, ids)
     versions = tuple(dict.fromkeys([*routes.versions, *names.values(), *split]))
     return ReleaseContext(
-        routed=bool(routes.virtual_service or routes.destination_rule or routes.versions),
-        split=split if routes.virtual_service else {},
+        routed=bool(route or routes.destination_rule or routes.versions),
+        split=split if route else {},
         versions=versions,
         markers=markers,
         change=change,

@@ -23,6 +23,8 @@ HTTP_ROUTE = "HTTPRoute"
 HTTP_ROUTE_PLURAL = "httproutes"
 APP_KEYS = ("app", "app.kubernetes.io/name")
 MIRROR_FILTER = "RequestMirror"
+MAX_ITEMS = 16  # the CRD's maxItems for rules, and for backendRefs in a rule
+MAX_WEIGHT = 1_000_000
 
 
 def _service_kind(ref: Mapping) -> bool:
@@ -213,3 +215,27 @@ def http_route_owner(
             if name and name in names:
                 return f"Argo Rollouts Rollout {namespace}/{name_of(rollout)}"
     return None
+
+
+def http_route_problems(obj: Mapping) -> list[str]:
+    """What the HTTPRoute CRD's schema refuses in a weight edit: rules and backendRefs lists of at
+    most 16, a name on every backendRef, and integer weights from 0 to 1000000."""
+    problems = []
+    rules = spec_of(obj).get("rules", [])
+    if not isinstance(rules, list) or len(rules) > MAX_ITEMS:
+        return [f"spec.rules must be a list of at most {MAX_ITEMS} rules"]
+    for i, rule in enumerate(rules):
+        refs = rule.get("backendRefs", []) if isinstance(rule, Mapping) else None
+        if not isinstance(refs, list) or len(refs) > MAX_ITEMS:
+            problems.append(f"rules[{i}].backendRefs must be a list of at most {MAX_ITEMS}")
+            continue
+        for j, ref in enumerate(refs):
+            if not isinstance(ref, Mapping) or not ref.get("name"):
+                problems.append(f"rules[{i}].backendRefs[{j}] needs a name")
+                continue
+            w = ref.get("weight", 1)
+            if isinstance(w, bool) or not isinstance(w, int) or not 0 <= w <= MAX_WEIGHT:
+                problems.append(
+                    f"rules[{i}].backendRefs[{j}].weight must be an integer from 0 to {MAX_WEIGHT}"
+                )
+    return problems
