@@ -72,6 +72,18 @@ class HTTPRouteEdit:
                 field=field,
             )
 
+    def rules(self) -> list:
+        return self.route["spec"]["rules"]
+
+    def backend_ref(self, version: str, *, field: str = "version") -> Obj:
+        """A reference to `version`'s backend Service, on the port its siblings use."""
+        self.require_known(version, field=field)
+        ref: Obj = {"name": self._backend_of.get(version, version)}
+        port = next((r["port"] for r in self.refs() if "port" in r), None)
+        if port is not None:
+            ref["port"] = port
+        return ref
+
     # -- edits -----------------------------------------------------------------------------
     def set_split(self, target: Mapping[str, int]) -> None:
         """Give the default rule exactly these weights; listed versions not in `target` get 0,
@@ -80,14 +92,9 @@ class HTTPRouteEdit:
         routed = {self.version(r) for r in refs}
         for version in target:
             self.require_known(version, field="weights")
-        port = next((r["port"] for r in refs if "port" in r), None)
         for version, w in target.items():
             if version not in routed and w > 0:
-                ref: Obj = {"name": self._backend_of[version]}
-                if port is not None:
-                    ref["port"] = port
-                ref["weight"] = w
-                refs.append(ref)
+                refs.append({**self.backend_ref(version, field="weights"), "weight": w})
         for ref in refs:
             w = target.get(self.version(ref), 0)
             if ref.get("weight", 1) != w or isinstance(ref.get("weight"), bool):

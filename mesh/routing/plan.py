@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from mesh.errors import BadRequest, Conflict, Forbidden
+from mesh.routing import http_route_actions
 from mesh.routing import match as route_match
 from mesh.routing import mirror as route_mirror
 from mesh.routing import policy as route_policy
@@ -166,11 +167,12 @@ def _plan_http_route(
         edit.retire(version)
     elif isinstance(action, _HTTP_ROUTE_ACTIONS):
         version = _HANDLERS[type(action)](edit, action)
+    elif type(action) in http_route_actions.HANDLERS:
+        version = http_route_actions.HANDLERS[type(action)](edit, action)
     else:
         raise BadRequest(
-            f"{action.name} is not supported on an HTTPRoute yet (service {routes.service} is "
-            "routed with the Gateway API): set weights, step, even split, take over, rollback, "
-            "blue-green and retire are",
+            f"{action.name} is not supported on an HTTPRoute (service {routes.service} is "
+            "routed with the Gateway API; a traffic policy lives in a DestinationRule)",
             field="action",
         )
     after = read_routes(replace(routes, http_route=edit.route))

@@ -115,32 +115,87 @@ def test_take_over_then_retire_removes_the_backend_ref():
     assert [r["name"] for r in refs] == ["reviews-v3"]
 
 
-def test_unknown_version_and_bad_sums_are_refused_with_the_field():
+def test_unknown_version_is_refused_with_the_field():
     routes = routes_for("route-reviews-90-10.yaml")
     with pytest.raises(BadRequest) as err:
         plan_change(
             routes, parse_action({"action": "set_weights", "weights": {"v1": 50, "v9": 50}})
         )
     assert err.value.field == "weights" and "v9" in err.value.message
-    with pytest.raises(BadRequest) as err:
-        plan_change(routes, parse_action({"action": "mirror", "version": "v2", "percentage": 5}))
-    assert err.value.field == "action" and "mirror is not supported on an HTTPRoute" in str(
-        err.value
-    )
 
 
-def test_unsupported_action_on_an_httproute_is_a_400_naming_the_action():
+def test_traffic_policy_on_an_httproute_is_a_400_naming_the_action():
     routes = routes_for("route-reviews-90-10.yaml")
-    payload = {
-        "action": "match_canary",
-        "canary": "v2",
-        "kind": "header",
-        "name": "end-user",
-        "value": "jason",
-    }
+    payload = {"action": "traffic_policy", "outlierDetection": {"consecutive5xxErrors": 5}}
     with pytest.raises(BadRequest) as err:
         plan_change(routes, parse_action(payload))
     assert err.value.field == "action" and "HTTPRoute" in err.value.message
+
+
+@pytest.mark.parametrize(
+    ("payload", "match"),
+    [
+        (
+            {"kind": "header", "name": "end-user", "value": "jason"},
+            {"headers": [{"type": "Exact", "name": "end-user", "value": "jason"}]},
+        ),
+        (
+            {"kind": "header", "name": "x-beta", "match": "prefix", "value": "a.b"},
+            {"headers": [{"type": "RegularExpression", "name": "x-beta", "value": r"^a\.b.*"}]},
+        ),
+        (
+            {"kind": "uri", "match": "prefix", "value": "/beta"},
+            {"path": {"type": "PathPrefix", "value": "/beta"}},
+        ),
+        (
+            {"kind": "cookie", "name": "canary", "value": "yes"},
+            {
+                "headers": [
+                    {
+                        "type": "RegularExpression",
+                        "name": "cookie",
+                        "value": r"^(.*?;\s*)?(canary=yes)(;.*)?$",
+                    }
+                ]
+            },
+        ),
+    ],
+)
+def test_content_canary_adds_a_match_rule_before_the_default_rule(payload, match):
+    routes = routes_for("route-reviews-90-10.yaml")
+    action = parse_action({"action": "match_canary", "canary": "v3", **payload})
+    plan = plan_change(routes, action)
+    rules = plan.writes[0].after["spec"]["rules"]
+    assert rules[0] == {"matches": [match], "backendRefs": [{"name": "reviews-v3", "port": 9080}]}
+    assert rules[1] == routes.http_route["spec"]["rules"][0]  # the weighted default, untouched
+    matched = replace(routes, http_route=plan.writes[0].after)
+    after = read_routes(matched)
+    assert [d.subset for d in after.matches[0].destinations] == ["v3"]
+    assert after.weights == {"v1": 90, "v2": 10}
+    assert plan_change(matched, action).writes == ()  # the same match is not added twice
+    removed = plan_change(matched, parse_action({"action": "remove_match", "index": 0}))
+    assert removed.writes[0].after["spec"]["rules"] == routes.http_route["spec"]["rules"]
+    with pytest.raises(BadRequest) as err:
+        plan_change(matched, parse_action({"action": "remove_match", "index": 1}))
+    assert err.value.field == "index"
+
+
+def test_mirroring_is_a_request_mirror_filter_on_the_default_rule():
+    routes = routes_for("route-reviews-90-10.yaml")
+    plan = plan_change(routes, parse_action({"action": "mirror", "version": "v3", "percentage": 5}))
+    rule = plan.writes[0].after["spec"]["rules"][0]
+    assert rule["filters"] == [
+        {
+            "type": "RequestMirror",
+            "requestMirror": {"backendRef": {"name": "reviews-v3", "port": 9080}, "percent": 5},
+        }
+    ]
+    mirrored = replace(routes, http_route=plan.writes[0].after)
+    assert [(m.subset, m.percentage) for m in read_routes(mirrored).mirrors] == [("v3", 5.0)]
+    with pytest.raises(BadRequest, match="already receives 10%"):
+        plan_change(routes, parse_action({"action": "mirror", "version": "v2", "percentage": 5}))
+    stop = plan_change(mirrored, parse_action({"action": "mirror", "percentage": 0}))
+    assert stop.writes[0].after["spec"]["rules"] == routes.http_route["spec"]["rules"]
 
 
 def test_owned_routes_are_read_only():
