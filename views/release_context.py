@@ -35,10 +35,10 @@ class ReleaseContext:
 
 
 def subset_versions(routes: ServiceRoutes) -> dict[str, str]:
-    """DestinationRule subset name -> the version label it selects (for an HTTPRoute: backend
-    Service -> its version label)."""
+    """DestinationRule subset name -> the version label it selects (an HTTPRoute's split is by
+    version already)."""
     if routes.http_route is not None:
-        return dict(routes.backends)
+        return {v: v for _backend, v in routes.backends}
     dr = routes.destination_rule or {}
     out: dict[str, str] = {}
     for s in (dr.get("spec") or {}).get("subsets") or []:
@@ -68,7 +68,9 @@ def release_context(services: Services, namespace: str, service: str, at: float)
     names = subset_versions(routes)
     split = split_by_version(routes, names)
     history = store.history(namespace=namespace, service=service, limit=AUDIT_LOOKBACK)
-    markers = weight_markers(history, namespace, service, end=at, subset_versions=names)
+    markers = weight_markers(
+        history, namespace, service, end=at, subset_versions=names, backends=routes.backends
+    )
     ids = frozenset(e.change_id for e in history if e.change_id)
     route = routes.virtual_service or routes.http_route
     change = last_change(markers, route, at, ids)

@@ -202,7 +202,12 @@ def _routing(services: Services, params: ReviewParams, at: float) -> dict[str, A
         split[version] = split.get(version, 0) + d.weight
     history = store.history(namespace=params.namespace, service=params.service, limit=MAX_AUDIT)
     markers = weight_markers(
-        history, params.namespace, params.service, end=at, subset_versions=names
+        history,
+        params.namespace,
+        params.service,
+        end=at,
+        subset_versions=names,
+        backends=routes.backends,
     )
     return {
         "split": split,
@@ -221,10 +226,19 @@ def markers_for(
         history = store.history(namespace=namespace, service=service, limit=MAX_AUDIT)
         if not history:
             return []
-        names = _subset_versions(store.get_service(namespace, service))
+        routes = store.get_service(namespace, service)
     except MeshdashError:
         return []
-    found = weight_markers(history, namespace, service, start=start, end=end, subset_versions=names)
+    names = _subset_versions(routes)
+    found = weight_markers(
+        history,
+        namespace,
+        service,
+        start=start,
+        end=end,
+        subset_versions=names,
+        backends=routes.backends,
+    )
     return markers_json(found)
 
 

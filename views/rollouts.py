@@ -39,7 +39,7 @@ from mesh.releases.rollout_plan import (
     parse_plan,
     start_progress,
 )
-from mesh.routing.objects import VIRTUAL_SERVICE, resource_version
+from mesh.routing.objects import resource_version
 from mesh.routing.selection import ServiceRoutes
 from mesh.routing.state import read_routes
 from views.canary import canary_model, parse_canary_params
@@ -194,7 +194,7 @@ def control(
             why=f"resumed by {who.user}",
             step_started=now,  # the step bakes again from now, on the weights as they are
             hold_since=None,
-            resource_version=resource_version(routes.virtual_service) or "",
+            resource_version=resource_version(routes.split_object) or "",
         )
         rollouts.save(plan, resumed, found.version)
     elif command == "skip":
@@ -253,7 +253,7 @@ def _write(
     plan, progress = found.plan, found.progress
     now = services.clock()
     weights = plan.weights(step) if step >= 0 else {plan.baseline: 100, plan.canary: 0}
-    base = resource_version(routes.virtual_service) or ""
+    base = resource_version(routes.split_object) or ""
     record = StepRecord(now, tuple(weights.items()), verdict, reasons)
     pending = PendingWrite(tuple(weights.items()), base, state, step, record)
     rollouts = store(services)
@@ -272,7 +272,7 @@ def _write(
                 "action": "set_weights",
                 "weights": weights,
                 "dry_run": False,
-                "base": {VIRTUAL_SERVICE: base},
+                "base": {routes.split_kind: base},
                 "reason": reason[:200],
             },
             identity,
@@ -284,7 +284,7 @@ def _write(
         rollouts.save(plan, paused, version)
         services.metrics.count_rollout("paused")
         raise
-    rv = (body.get("resource_versions") or {}).get(VIRTUAL_SERVICE, base)
+    rv = (body.get("resource_versions") or {}).get(routes.split_kind, base)
     _finish(services, plan, progress, pending, rv, version, now)
 
 
@@ -328,7 +328,7 @@ def _recover(services: Services, found: Any, routes: ServiceRoutes) -> bool:
     pending = progress.pending
     if pending is None:
         return False
-    rv = resource_version(routes.virtual_service) or ""
+    rv = resource_version(routes.split_object) or ""
     rollouts = store(services)
     if rv == pending.base:
         rollouts.save(plan, replace(progress, pending=None), found.version)
@@ -359,7 +359,7 @@ def tick(services: Services, namespace: str, service: str, holder: str) -> str:
         if needs_evidence(plan, progress, now)
         else None
     )
-    decision = decide(plan, progress, evidence, now, resource_version(routes.virtual_service) or "")
+    decision = decide(plan, progress, evidence, now, resource_version(routes.split_object) or "")
     reasons = evidence.reasons if evidence else ()
     if isinstance(decision, SetStep):
         verdict = evidence.verdict if evidence else "started"

@@ -12,7 +12,7 @@ subset -> version label map) translates them so markers speak in versions, as th
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,16 +68,19 @@ def weights_of(
     namespace: str,
     service: str,
     subset_versions: Mapping[str, str] | None = None,
+    backends: Sequence[tuple[str, str]] = (),
 ) -> Weights:
     """The default route's weights (Istio's reading: a lone destination takes 100), by version.
 
     () when there is no VirtualService or it has no default route for the service. An HTTPRoute
-    (its `kind` says so) reads by backend Service, which `subset_versions` maps to versions.
+    (its `kind` says so) reads by backend Service, which `backends` maps to versions.
     """
     if not isinstance(virtual_service, Mapping):
         return ()
     if virtual_service.get("kind") == HTTP_ROUTE:
-        routes = ServiceRoutes(namespace, service, http_route=dict(virtual_service))
+        routes = ServiceRoutes(
+            namespace, service, http_route=dict(virtual_service), backends=tuple(backends)
+        )
     else:
         routes = ServiceRoutes(namespace, service, virtual_service=dict(virtual_service))
     state = read_routes(routes)
@@ -97,6 +100,7 @@ def weight_markers(
     start: float | None = None,
     end: float | None = None,
     subset_versions: Mapping[str, str] | None = None,
+    backends: Sequence[tuple[str, str]] = (),
 ) -> tuple[WeightMarker, ...]:
     """Markers for the service's applied weight changes in [start, end], oldest first.
 
@@ -110,8 +114,8 @@ def weight_markers(
             continue
         if (start is not None and e.when < start) or (end is not None and e.when > end):
             continue
-        before = weights_of(vs.before, namespace, service, subset_versions)
-        after = weights_of(vs.after, namespace, service, subset_versions)
+        before = weights_of(vs.before, namespace, service, subset_versions, backends)
+        after = weights_of(vs.after, namespace, service, subset_versions, backends)
         if _nonzero(before) == _nonzero(after):
             continue
         out.append(

@@ -59,6 +59,16 @@ class ServiceRoutes:
             return "both" if self.virtual_service is not None else HTTP_ROUTE
         return VIRTUAL_SERVICE if self.virtual_service is not None else None
 
+    @property
+    def split_kind(self) -> str:
+        """The kind of the object holding the split being shifted."""
+        return HTTP_ROUTE if self.api == HTTP_ROUTE else VIRTUAL_SERVICE
+
+    @property
+    def split_object(self) -> Obj | None:
+        """The object holding the split: its resourceVersion tells a change by someone else."""
+        return self.http_route if self.api == HTTP_ROUTE else self.virtual_service
+
     def objects(self) -> tuple[tuple[str, Obj | None], ...]:
         """(kind, object) of every object a change may write; the HTTPRoute only when there is one,
         so a VirtualService service's answers keep their two kinds."""
