@@ -238,11 +238,18 @@ def read_routes(routes: ServiceRoutes) -> RouteState:
 
 
 def both_problem(routes: ServiceRoutes) -> str:
-    """The refusal when a VirtualService and an HTTPRoute both route one service."""
+    """The refusal when a VirtualService and an HTTPRoute both route one service, with the split
+    each one says (the page shows the VirtualService's bar, so the reader sees both)."""
+
+    def said(state: RouteState) -> str:
+        shares = ", ".join(f"{d.subset or routes.service} {d.weight}%" for d in state.split)
+        return f" ({shares})" if shares else ""
+
+    vs, hr = _read_virtual_service(routes), _read_http_route(routes)
     return (
-        f"both VirtualService {name_of(routes.virtual_service)} and HTTPRoute "
-        f"{name_of(routes.http_route)} route {routes.service}; meshdash does not guess which one "
-        "applies: remove one of them"
+        f"both VirtualService {name_of(routes.virtual_service)}{said(vs)} and HTTPRoute "
+        f"{name_of(routes.http_route)}{said(hr)} route {routes.service}; meshdash does not guess "
+        "which one applies: remove one of them"
     )
 
 

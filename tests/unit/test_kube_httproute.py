@@ -178,7 +178,10 @@ def test_both_a_virtual_service_and_an_httproute_is_refused_naming_both(kube, tm
     svc, _store = services_for(kube, tmp_path)
     detail = route_detail(svc, NS, "reviews", ALICE)
     assert detail["api"] == "both"
-    assert "VirtualService reviews and HTTPRoute reviews" in detail["problem"]
+    assert (
+        "VirtualService reviews (reviews 100%) and HTTPRoute reviews (v1 90%, v2 10%)"
+        in (detail["problem"])
+    )
     with pytest.raises(Conflict, match="does not guess"):
         change_route(svc, NS, "reviews", {"action": "rollback", "stable": "v1"}, ALICE)
     assert not kube.writes()

@@ -247,8 +247,11 @@ def test_a_service_routed_by_both_apis_is_refused_naming_both():
     routes = routes_for("route-reviews-90-10.yaml", virtual_services=[vs])
     state = read_routes(routes)
     assert state.api == "both"
-    assert "VirtualService reviews-vs" in state.problem and "HTTPRoute reviews" in state.problem
-    with pytest.raises(Conflict, match="VirtualService reviews-vs and HTTPRoute reviews"):
+    assert state.problem.startswith(
+        "both VirtualService reviews-vs (reviews 100%) and HTTPRoute reviews (v1 90%, v2 10%) "
+        "route reviews; meshdash does not guess"
+    )
+    with pytest.raises(Conflict, match=r"VirtualService reviews-vs \(reviews 100%\) and HTTPRoute"):
         plan_change(routes, parse_action({"action": "rollback", "stable": "v1"}))
 
 
