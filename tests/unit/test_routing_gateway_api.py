@@ -300,3 +300,41 @@ def test_missing_weights_are_gateway_api_defaults_and_matches_and_mirrors_are_re
         50,
         50,
     ]
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {},
+        {"rules": "x"},
+        {"rules": [None, 3, {"backendRefs": "x"}]},
+        {"rules": [{"backendRefs": [None, {"name": 7, "weight": "w"}]}]},
+        {"rules": [{"matches": "x", "backendRefs": [{"name": "reviews-v1", "weight": True}]}]},
+        {
+            "rules": [
+                {"backendRefs": [{"name": "reviews-v1"}], "filters": [{"type": "RequestMirror"}]}
+            ]
+        },
+        {"rules": [{"backendRefs": [{"name": "x", "kind": "ServiceImport", "group": "mc"}]}]},
+    ],
+)
+def test_hand_edited_httproutes_of_any_shape_read_without_error_and_refuse_edits(spec):
+    route = {
+        "kind": "HTTPRoute",
+        "metadata": {"name": "reviews", "namespace": NS, "resourceVersion": "9"},
+        "spec": {"parentRefs": [{"kind": "Service", "name": "reviews"}], **spec},
+    }
+    routes = service_routes(
+        NS,
+        "reviews",
+        virtual_services=(),
+        destination_rules=(),
+        versions_by_app={},
+        http_routes=[route],
+    )
+    state = read_routes(routes)
+    assert state.api == HTTP_ROUTE
+    if not state.split:
+        assert state.problem
+        with pytest.raises(BadRequest):
+            plan_change(routes, parse_action({"action": "rollback", "stable": "v1"}))
