@@ -45,6 +45,12 @@ from mesh.errors import (
 )
 from mesh.releases.audit import AuditEntry
 from mesh.routing.diff import conflict_error
+from mesh.routing.gateway_api import (
+    GATEWAY_GROUP,
+    GATEWAY_VERSIONS,
+    HTTP_ROUTE,
+    HTTP_ROUTE_PLURAL,
+)
 from mesh.routing.objects import (
     DESTINATION_RULE,
     GROUP,
@@ -120,6 +126,7 @@ class KubeRouteStore:
         self._audit = audit
         self._lock = threading.Lock()
         self._istio_version: str | None = None
+        self._gateway_version: str | None = None  # the Gateway API version the server serves
         self._snapshots: OrderedDict[tuple[str, str, str, str], dict] = OrderedDict()
         self._snapshot_size = snapshot_size
 
@@ -272,6 +279,42 @@ class KubeRouteStore:
             return OwnersUnknown(f"{plural}.{group}", exc.cause)
         return self._items(body, plural)
 
+    def _list_http_routes(self, namespace: str) -> list[dict] | OwnersUnknown:
+        """HTTPRoutes (gateway.networking.k8s.io v1, else v1beta1); none when the Gateway API is
+        not installed. When they may not be listed, whether one also routes a service cannot be
+        told, so the caller keeps the namespace's routes read-only (as for unknown owners)."""
+        with self._lock:
+            versions = (self._gateway_version,) if self._gateway_version else GATEWAY_VERSIONS
+        for version in versions:
+            try:
+                body = self._fetch(
+                    self._custom.list_namespaced_custom_object,
+                    GATEWAY_GROUP,
+                    version,
+                    namespace,
+                    HTTP_ROUTE_PLURAL,
+                    what=HTTP_ROUTE_PLURAL,
+                )
+            except ApiException as exc:
+                if exc.status == 404:
+                    continue  # this version (or the whole Gateway API) is not served
+                raise BackendQueryError(BACKEND, status_message(exc)) from None
+            except BackendAuthError as exc:
+                log.warning("cannot list HTTPRoutes (%s): routes stay read-only", exc.cause)
+                return OwnersUnknown(f"{HTTP_ROUTE_PLURAL}.{GATEWAY_GROUP}", exc.cause)
+            with self._lock:
+                self._gateway_version = version
+            return self._items(body, HTTP_ROUTE_PLURAL)
+        return []
+
+    def _backend_services(self, namespace: str) -> list[dict]:
+        """core/v1 Services: the per-version backends of HTTPRoutes and their version labels."""
+        try:
+            body = self._fetch(self._core.list_namespaced_service, namespace, what="Service")
+        except ApiException as exc:
+            raise BackendQueryError(BACKEND, status_message(exc)) from None
+        return self._items(body, "services")
+
     def _versions_by_app(self, namespace: str) -> tuple[dict[str, list[str]], dict[str, str]]:
         """app -> versions (from the pod template labels, which subsets select) and the label key."""
         try:
@@ -308,9 +351,16 @@ class KubeRouteStore:
         listed = {
             plural: self._list_optional(g, v, namespace, plural) for g, v, plural in OWNER_KINDS
         }
+        listed[HTTP_ROUTE_PLURAL] = self._list_http_routes(namespace)
         unknown = [v for v in listed.values() if isinstance(v, OwnersUnknown)]
         owners = {k: ([] if isinstance(v, OwnersUnknown) else v) for k, v in listed.items()}
+        for obj in owners[HTTP_ROUTE_PLURAL]:
+            self._remember(HTTP_ROUTE, obj)
         return {
+            "http_routes": owners[HTTP_ROUTE_PLURAL],
+            "backend_services": (
+                self._backend_services(namespace) if owners[HTTP_ROUTE_PLURAL] else []
+            ),
             "owners_unknown": unknown,
             "virtual_services": vss,
             "destination_rules": drs,
@@ -331,9 +381,12 @@ class KubeRouteStore:
             version_label=objs["label_keys"].get(service, "version"),
             rollouts=objs["rollouts"],
             strategies=objs["strategies"],
+            http_routes=objs["http_routes"],
+            backend_services=objs["backend_services"],
         )
         unknown = objs.get("owners_unknown") or []
-        if routes.owner is None and unknown and routes.virtual_service is not None:
+        routed = routes.virtual_service is not None or routes.http_route is not None
+        if routes.owner is None and unknown and routed:
             routes = dataclasses.replace(routes, owner=unknown[0].owner(namespace))
         return routes
 
@@ -375,7 +428,11 @@ class KubeRouteStore:
         namespace = validate.namespace(namespace)
         objs = self._namespace_objects(namespace)
         names = service_names(
-            namespace, objs["virtual_services"], objs["destination_rules"], objs["versions_by_app"]
+            namespace,
+            objs["virtual_services"],
+            objs["destination_rules"],
+            objs["versions_by_app"],
+            objs["http_routes"],
         )
         return [self._service(namespace, name, objs) for name in names]
 
@@ -383,19 +440,24 @@ class KubeRouteStore:
         namespace, service = validate.namespace(namespace), validate.service_name(service)
         objs = self._namespace_objects(namespace)
         found = self._service(namespace, service, objs)
-        if found.virtual_service is None and found.destination_rule is None and not found.versions:
+        if (
+            found.virtual_service is None
+            and found.destination_rule is None
+            and found.http_route is None
+            and not found.versions
+        ):
             raise NotFound(f"no service {namespace}/{service} with versions or routing objects")
         return found
 
     def _get(self, kind: str, namespace: str, name: str) -> dict | None:
-        version = self._versions_to_try()[0]
+        group, version, plural = self._coordinates(kind, namespace)
         try:
             obj = self._fetch(
                 self._custom.get_namespaced_custom_object,
-                GROUP,
+                group,
                 version,
                 namespace,
-                PLURALS[kind],
+                plural,
                 name,
                 what=kind,
             )
@@ -406,14 +468,21 @@ class KubeRouteStore:
         self._remember(kind, obj)
         return obj
 
+    def _coordinates(self, kind: str, namespace: str) -> tuple[str, str, str]:
+        """(group, served version, plural) of a kind meshdash writes."""
+        if kind == HTTP_ROUTE:
+            if self._gateway_version is None:
+                self._list_http_routes(namespace)  # settles v1 or v1beta1
+            return GATEWAY_GROUP, self._gateway_version or GATEWAY_VERSIONS[0], HTTP_ROUTE_PLURAL
+        if self._istio_version is None:
+            self._list_istio(namespace, PLURALS[kind])  # settles v1 or v1beta1
+        return GROUP, self._versions_to_try()[0], PLURALS[kind]
+
     def write(self, write: Write, *, dry_run: bool) -> dict:
         """Create, or replace carrying `write.before`'s resourceVersion; dryRun=All previews."""
-        plural = PLURALS[write.kind]
-        if self._istio_version is None:
-            self._list_istio(write.namespace, plural)  # settles v1 or v1beta1
-        version = self._versions_to_try()[0]
+        group, version, plural = self._coordinates(write.kind, write.namespace)
         body = copy.deepcopy(write.after)
-        body["apiVersion"] = f"{GROUP}/{version}"
+        body["apiVersion"] = f"{group}/{version}"
         body["kind"] = write.kind
         meta = body.setdefault("metadata", {})
         meta["namespace"] = write.namespace
@@ -424,7 +493,7 @@ class KubeRouteStore:
                 meta.pop("resourceVersion", None)
                 result = self._fetch(
                     self._custom.create_namespaced_custom_object,
-                    GROUP,
+                    group,
                     version,
                     write.namespace,
                     plural,
@@ -437,7 +506,7 @@ class KubeRouteStore:
                 meta["resourceVersion"] = resource_version(write.before)
                 result = self._fetch(
                     self._custom.replace_namespaced_custom_object,
-                    GROUP,
+                    group,
                     version,
                     write.namespace,
                     plural,

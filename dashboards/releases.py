@@ -43,6 +43,7 @@ from dashboards.components.release_view import (
     mirror_state,
     preview_dialog,
     refusal_banner,
+    route_api_tag,
     service_list,
     split_bar,
 )
@@ -501,9 +502,13 @@ def register_callbacks(app) -> None:
         disabled = [not writable] * n
         if not detail.get("mirrors"):
             disabled[FORM_BUTTONS.index("mirror-stop")] = True
+        if detail.get("api") == "HTTPRoute":  # a traffic policy lives in a DestinationRule
+            disabled[FORM_BUTTONS.index("policy")] = True
         title = [
             "Traffic split · ",
             html.Span(f"{detail['namespace']}/{service}", className="rel-mono"),
+            " ",
+            route_api_tag(detail),
         ]
         return (
             {"display": "flex"},

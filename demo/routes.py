@@ -23,6 +23,11 @@ from mesh import validate
 from mesh.errors import BadRequest, NotFound
 from mesh.releases.audit import AuditEntry
 from mesh.routing.diff import conflict_error
+from mesh.routing.gateway_api import (
+    GATEWAY_GROUP,
+    HTTP_ROUTE,
+    parent_services,
+)
 from mesh.routing.objects import (
     DESTINATION_RULE,
     GROUP,
@@ -39,6 +44,8 @@ from mesh.routing.validation import istio_problems
 log = logging.getLogger("meshdash.demo.routes")
 VERSION_LABEL = "version"
 SNAPSHOTS = 2000
+SERVICE = "Service"  # core/v1 per-version Services: read-only here, the HTTPRoutes' backends
+PORT = 9080  # Bookinfo's port
 
 
 class MemoryAuditLog:
@@ -93,6 +100,44 @@ def seed_objects(
         "spec": {"hosts": [service], "http": [{"route": route}]},
     }
     return vs, dr
+
+
+def seed_http_route(
+    namespace: str, service: str, versions: Sequence[str], weights: dict[str, int]
+) -> list[dict]:
+    """One Service per version and an HTTPRoute attached to the service with the split, as
+    Istio's Gateway API Bookinfo samples write them (the ambient mode's way of splitting)."""
+    services = [
+        {
+            "apiVersion": "v1",
+            "kind": SERVICE,
+            "metadata": {
+                "name": f"{service}-{v}",
+                "namespace": namespace,
+                "labels": {"app": service, VERSION_LABEL: v},
+            },
+            "spec": {
+                "ports": [{"port": PORT, "name": "http"}],
+                "selector": {"app": service, VERSION_LABEL: v},
+            },
+        }
+        for v in versions
+    ]
+    refs = [
+        {"name": f"{service}-{v}", "port": PORT, "weight": weights[v]}
+        for v in versions
+        if weights.get(v, 0) > 0
+    ]
+    route = {
+        "apiVersion": f"{GATEWAY_GROUP}/v1",
+        "kind": HTTP_ROUTE,
+        "metadata": {"name": service, "namespace": namespace},
+        "spec": {
+            "parentRefs": [{"group": "", "kind": "Service", "name": service, "port": PORT}],
+            "rules": [{"backendRefs": refs}],
+        },
+    }
+    return [*services, route]
 
 
 def _largest_remainder(shares: dict[str, float]) -> dict[str, int]:
@@ -163,12 +208,17 @@ class DemoRouteStore:
         audit: Any = None,
         clock: Callable[[], float] = time.time,
     ) -> DemoRouteStore:
-        """Seed one VirtualService and DestinationRule per simulated service from a MeshSpec."""
+        """Seed one VirtualService and DestinationRule per simulated service from a MeshSpec; in
+        an ambient namespace, per-version Services and an HTTPRoute instead."""
         versions = {key: tuple(spec.versions(*key)) for key in spec.services()}
+        ambient = set(getattr(spec, "ambient_namespaces", ()))
         objects: list[dict] = []
         for (namespace, service), vs in versions.items():
-            pair = seed_objects(namespace, service, vs, spec.default_split(namespace, service))
-            objects.extend(pair)
+            split = spec.default_split(namespace, service)
+            if namespace in ambient:
+                objects.extend(seed_http_route(namespace, service, vs, split))
+            else:
+                objects.extend(seed_objects(namespace, service, vs, split))
         return cls(versions, objects=objects, state=state, audit=audit, clock=clock)
 
     @classmethod
@@ -206,30 +256,43 @@ class DemoRouteStore:
             return copy.deepcopy(obj) if obj else None
 
     # -- RouteStore -----------------------------------------------------------------------------
-    def _routes(
-        self, namespace: str, service: str, vss: list[dict], drs: list[dict]
-    ) -> ServiceRoutes:
+    def _listed(self, namespace: str) -> dict[str, list[dict]]:
+        with self._lock:
+            return {
+                kind: self._of(kind, namespace)
+                for kind in (VIRTUAL_SERVICE, DESTINATION_RULE, HTTP_ROUTE, SERVICE)
+            }
+
+    def _routes(self, namespace: str, service: str, objs: dict[str, list[dict]]) -> ServiceRoutes:
         by_app = {svc: v for (ns, svc), v in self._versions.items() if ns == namespace}
         return service_routes(
-            namespace, service, virtual_services=vss, destination_rules=drs, versions_by_app=by_app
+            namespace,
+            service,
+            virtual_services=objs[VIRTUAL_SERVICE],
+            destination_rules=objs[DESTINATION_RULE],
+            versions_by_app=by_app,
+            http_routes=objs[HTTP_ROUTE],
+            backend_services=objs[SERVICE],
         )
 
     def list_services(self, namespace: str) -> list[ServiceRoutes]:
         namespace = validate.namespace(namespace)
-        with self._lock:
-            vss = self._of(VIRTUAL_SERVICE, namespace)
-            drs = self._of(DESTINATION_RULE, namespace)
+        objs = self._listed(namespace)
         by_app = {svc: v for (ns, svc), v in self._versions.items() if ns == namespace}
-        names = service_names(namespace, vss, drs, by_app)
-        return [self._routes(namespace, name, vss, drs) for name in names]
+        names = service_names(
+            namespace, objs[VIRTUAL_SERVICE], objs[DESTINATION_RULE], by_app, objs[HTTP_ROUTE]
+        )
+        return [self._routes(namespace, name, objs) for name in names]
 
     def get_service(self, namespace: str, service: str) -> ServiceRoutes:
         namespace, service = validate.namespace(namespace), validate.service_name(service)
-        with self._lock:
-            vss = self._of(VIRTUAL_SERVICE, namespace)
-            drs = self._of(DESTINATION_RULE, namespace)
-        found = self._routes(namespace, service, vss, drs)
-        if found.virtual_service is None and found.destination_rule is None and not found.versions:
+        found = self._routes(namespace, service, self._listed(namespace))
+        if (
+            found.virtual_service is None
+            and found.destination_rule is None
+            and found.http_route is None
+            and not found.versions
+        ):
             raise NotFound(f"no service {namespace}/{service} with versions or routing objects")
         return found
 
@@ -247,7 +310,9 @@ class DemoRouteStore:
             elif current is None or resource_version(current) != resource_version(write.before):
                 raise conflict_error(write, copy.deepcopy(current))
             obj = copy.deepcopy(write.after)
-            obj["apiVersion"] = f"{GROUP}/{VERSION}"
+            obj["apiVersion"] = (
+                f"{GATEWAY_GROUP}/v1" if write.kind == HTTP_ROUTE else f"{GROUP}/{VERSION}"
+            )
             obj["kind"] = write.kind
             meta = obj.setdefault("metadata", {})
             meta["namespace"], meta["name"] = write.namespace, write.name
@@ -263,6 +328,8 @@ class DemoRouteStore:
         return stored
 
     def _services_of(self, kind: str, obj: dict) -> list[str]:
+        if kind == HTTP_ROUTE:
+            return sorted(set(parent_services(obj, obj["metadata"]["namespace"])))
         spec = obj.get("spec") or {}
         hosts = (spec.get("hosts") or []) if kind == VIRTUAL_SERVICE else [spec.get("host")]
         ns = obj["metadata"]["namespace"]
@@ -283,6 +350,8 @@ class DemoRouteStore:
             for s in (routes.destination_rule or {}).get("spec", {}).get("subsets") or []
             if isinstance(s, dict)
         }
+        if state.api == HTTP_ROUTE:  # an HTTPRoute's split is already by version label
+            subsets = {v: v for _backend, v in routes.backends}
         weights = version_split(state, subsets, versions)
         if weights is not None and weights != self._state.split_at(
             namespace, service, self._clock()

@@ -9,6 +9,10 @@ with the API server's optimistic concurrency:
 - POST creates (409 AlreadyExists if the name is taken), DELETE deletes;
 - a group version that is not served answers 404, as the real server does, so a client can
   fall back from networking.istio.io/v1 to v1beta1;
+- gateway.networking.k8s.io HTTPRoutes (v1 and v1beta1, one storage, as the real server serves
+  both versions of an object) with the same rules as the other custom objects and the CRD's
+  validation of weights (0..1000000) and list sizes (16 rules, 16 backendRefs);
+- core/v1 Services (list, read-only), so per-version Services' labels can be read;
 - core/v1 ConfigMaps (list, get, create, update, delete) with the real validation that matters:
   data keys of `[-._a-zA-Z0-9]+`, at most 1 MiB of keys and values answered 422 Invalid,
   `immutable`, and an update without a resourceVersion is unconditional (ConfigMaps allow it).
@@ -34,7 +38,11 @@ KINDS = {
     "destinationrules": "DestinationRule",
     "rollouts": "Rollout",
     "strategies": "Strategy",
+    "httproutes": "HTTPRoute",
 }
+GATEWAY_GROUP = "gateway.networking.k8s.io"
+GATEWAY_MAX_RULES = 16  # the HTTPRoute CRD's maxItems for rules and for backendRefs
+GATEWAY_MAX_WEIGHT = 1_000_000
 
 CONFIGMAP_MAX_BYTES = 1024 * 1024  # corev1.MaxSecretSize: keys and values of data and binaryData
 CONFIGMAP_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
@@ -85,7 +93,9 @@ class FakeKube:
         self.served = {
             g: tuple(v)
             for g, v in (
-                {"networking.istio.io": ("v1", "v1beta1")} if served is None else served
+                {"networking.istio.io": ("v1", "v1beta1"), GATEWAY_GROUP: ("v1", "v1beta1")}
+                if served is None
+                else served
             ).items()
         }
         # "plural.group" the caller's RBAC does not allow: every request for them is a 403,
@@ -93,6 +103,7 @@ class FakeKube:
         self.forbidden = set(forbidden)
         self.objects: dict[tuple[str, str, str, str], dict] = {}
         self.deployments: dict[str, list[dict]] = {}
+        self.services: dict[str, list[dict]] = {}  # core/v1 Services, by namespace
         self.configmaps: dict[tuple[str, str], dict] = {}  # (namespace, name) -> object
         self.namespaces: dict[str, dict] = {}  # core/v1 Namespaces, by name
         self.leases: dict[tuple[str, str], dict] = {}  # coordination.k8s.io/v1, (namespace, name)
@@ -161,6 +172,17 @@ class FakeKube:
         stored["metadata"].setdefault("resourceVersion", self.next_rv())
         with self.lock:
             self.deployments.setdefault(namespace, []).append(stored)
+
+    def add_service(self, obj: dict, namespace: str = "bookinfo") -> dict:
+        """Store a core/v1 Service as `kubectl create` would."""
+        stored = copy.deepcopy(obj)
+        meta = stored.setdefault("metadata", {})
+        meta["namespace"] = namespace
+        meta["resourceVersion"] = self.next_rv()
+        meta.setdefault("uid", str(uuid.uuid4()))
+        with self.lock:
+            self.services.setdefault(namespace, []).append(stored)
+        return copy.deepcopy(stored)
 
     def add_namespace(self, name: str) -> dict:
         """Create a core/v1 Namespace as `kubectl create namespace` would."""
@@ -242,6 +264,17 @@ class FakeKube:
             return 200, {
                 "kind": "DeploymentList",
                 "apiVersion": "apps/v1",
+                "metadata": {"resourceVersion": str(self._rv)},
+                "items": items,
+            }
+        if parts[:3] == ["api", "v1", "namespaces"] and parts[4:] == ["services"]:
+            if req.method != "GET":
+                return 405, status(405, "MethodNotAllowed", "services are read-only here")
+            with self.lock:
+                items = copy.deepcopy(self.services.get(parts[3], []))
+            return 200, {
+                "kind": "ServiceList",
+                "apiVersion": "v1",
                 "metadata": {"resourceVersion": str(self._rv)},
                 "items": items,
             }
@@ -583,12 +616,37 @@ class FakeKube:
                     return "weight must be a non-negative integer"
                 if len(dests) > 1 and sum(weights) == 0:
                     return "total destination weight = 0"
+        if plural == "httproutes":
+            return self._invalid_http_route(spec)
         if plural == "destinationrules":
             if not spec.get("host"):
                 return "spec.host is required"
             names = [s.get("name") for s in spec.get("subsets") or []]
             if len(set(names)) != len(names):
                 return "duplicate subset names"
+        return ""
+
+    @staticmethod
+    def _invalid_http_route(spec: dict) -> str:
+        """The HTTPRoute CRD's schema checks that a weight edit can break."""
+        rules = spec.get("rules", [])
+        if not isinstance(rules, list) or len(rules) > GATEWAY_MAX_RULES:
+            return f"spec.rules: Too many: must have at most {GATEWAY_MAX_RULES} items"
+        for i, rule in enumerate(rules):
+            refs = rule.get("backendRefs", []) if isinstance(rule, dict) else None
+            if not isinstance(refs, list) or len(refs) > GATEWAY_MAX_RULES:
+                return f"spec.rules[{i}].backendRefs: must be a list of at most 16 items"
+            for j, ref in enumerate(refs):
+                where = f"spec.rules[{i}].backendRefs[{j}]"
+                if not isinstance(ref, dict) or not ref.get("name"):
+                    return f"{where}.name: Required value"
+                w = ref.get("weight", 1)
+                if (
+                    isinstance(w, bool)
+                    or not isinstance(w, int)
+                    or not 0 <= w <= GATEWAY_MAX_WEIGHT
+                ):
+                    return f"{where}.weight: Invalid value: {w!r}: must be 0..{GATEWAY_MAX_WEIGHT}"
         return ""
 
     def _create(

@@ -41,7 +41,7 @@ from mesh.releases.rollout_plan import (
     parse_plan,
     start_progress,
 )
-from mesh.routing.objects import VIRTUAL_SERVICE, resource_version
+from mesh.routing.objects import resource_version
 from mesh.routing.plan import parse_action
 from mesh.routing.selection import ServiceRoutes
 from mesh.routing.state import read_routes
@@ -163,7 +163,7 @@ class GuidedRollouts:
                 why=f"resumed by {who.user}",
                 step_started=now,  # the step bakes again from now, on the weights as they are
                 hold_since=None,
-                resource_version=resource_version(routes.virtual_service) or "",
+                resource_version=resource_version(routes.split_object) or "",
             )
             rollouts.save(plan, resumed, found.version)
         elif command == "skip":
@@ -216,7 +216,7 @@ class GuidedRollouts:
         plan, progress = found.plan, found.progress
         now = self.clock()
         weights = plan.weights(step) if step >= 0 else {plan.baseline: 100, plan.canary: 0}
-        base = resource_version(routes.virtual_service) or ""
+        base = resource_version(routes.split_object) or ""
         record = StepRecord(now, tuple(weights.items()), verdict, reasons)
         pending = PendingWrite(tuple(weights.items()), base, state, step, record)
         rollouts = self.rollouts()
@@ -238,7 +238,7 @@ class GuidedRollouts:
                     action,
                     clean_reason(reason[:200]),
                     dry_run=False,
-                    base={VIRTUAL_SERVICE: base},
+                    base={routes.split_kind: base},
                 )
                 return self.release.change(request, identity)
 
@@ -251,7 +251,7 @@ class GuidedRollouts:
             self.metrics.count_rollout("paused")
             raise
         written = {w.kind: resource_version(result) for w, result in outcome.applied}
-        rv = written.get(VIRTUAL_SERVICE, base)
+        rv = written.get(routes.split_kind, base)
         self._finish(plan, progress, pending, rv, version, now)
 
     def _finish(
@@ -293,7 +293,7 @@ class GuidedRollouts:
         pending = progress.pending
         if pending is None:
             return False
-        rv = resource_version(routes.virtual_service) or ""
+        rv = resource_version(routes.split_object) or ""
         rollouts = self.rollouts()
         if rv == pending.base:
             rollouts.save(plan, replace(progress, pending=None), found.version)
@@ -326,7 +326,7 @@ class GuidedRollouts:
             else None
         )
         decision = decide(
-            plan, progress, evidence, now, resource_version(routes.virtual_service) or ""
+            plan, progress, evidence, now, resource_version(routes.split_object) or ""
         )
         reasons = evidence.reasons if evidence else ()
         if isinstance(decision, SetStep):

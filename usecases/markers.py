@@ -27,11 +27,20 @@ def markers_between(
         history = store.history(namespace=namespace, service=service, limit=AUDIT_LOOKBACK)
         if not history:
             return ()
-        names = subset_versions(store.get_service(namespace, service))
+        routes = store.get_service(namespace, service)
     except MeshdashError:
         return ()
+    names = subset_versions(routes)
     return tuple(
-        weight_markers(history, namespace, service, start=start, end=end, subset_versions=names)
+        weight_markers(
+            history,
+            namespace,
+            service,
+            start=start,
+            end=end,
+            subset_versions=names,
+            backends=routes.backends,
+        )
     )
 
 
@@ -49,5 +58,7 @@ def weight_history(store: RouteStore, namespace: str, service: str, at: float) -
     names = subset_versions(routes)
     split = split_by_version(routes, names)
     history = store.history(namespace=namespace, service=service, limit=AUDIT_LOOKBACK)
-    markers = weight_markers(history, namespace, service, end=at, subset_versions=names)
+    markers = weight_markers(
+        history, namespace, service, end=at, subset_versions=names, backends=routes.backends
+    )
     return WeightHistory(split, tuple(markers), tuple(history))

@@ -35,7 +35,10 @@ class ReleaseContext:
 
 
 def subset_versions(routes: ServiceRoutes) -> dict[str, str]:
-    """DestinationRule subset name -> the version label it selects."""
+    """DestinationRule subset name -> the version label it selects (an HTTPRoute's split is by
+    version already)."""
+    if routes.http_route is not None:
+        return {v: v for _backend, v in routes.backends}
     dr = routes.destination_rule or {}
     out: dict[str, str] = {}
     for s in (dr.get("spec") or {}).get("subsets") or []:
@@ -67,13 +70,16 @@ def release_context(
     names = subset_versions(routes)
     split = split_by_version(routes, names)
     history = store.history(namespace=namespace, service=service, limit=AUDIT_LOOKBACK)
-    markers = weight_markers(history, namespace, service, end=at, subset_versions=names)
+    markers = weight_markers(
+        history, namespace, service, end=at, subset_versions=names, backends=routes.backends
+    )
     ids = frozenset(e.change_id for e in history if e.change_id)
-    change = last_change(markers, routes.virtual_service, at, ids)
+    route = routes.virtual_service or routes.http_route
+    change = last_change(markers, route, at, ids)
     versions = tuple(dict.fromkeys([*routes.versions, *names.values(), *split]))
     return ReleaseContext(
-        routed=bool(routes.virtual_service or routes.destination_rule or routes.versions),
-        split=split if routes.virtual_service else {},
+        routed=bool(route or routes.destination_rule or routes.versions),
+        split=split if route else {},
         versions=versions,
         markers=markers,
         change=change,

@@ -21,6 +21,7 @@ from mesh.errors import AuditNotShared, BadRequest, Conflict, Forbidden
 from mesh.releases.audit import AuditEntry, AuditObject, change_annotation
 from mesh.routing.annotation import annotate
 from mesh.routing.diff import clean_for_diff, conflict_error
+from mesh.routing.gateway_api import HTTP_ROUTE
 from mesh.routing.objects import DESTINATION_RULE, VIRTUAL_SERVICE, Write, name_of, resource_version
 from mesh.routing.plan import Action, Plan, plan_change
 from mesh.routing.selection import ServiceRoutes
@@ -28,7 +29,7 @@ from mesh.sources import RouteStore
 from usecases.release_guard import Guard, enforce
 
 T = TypeVar("T")
-KINDS = (VIRTUAL_SERVICE, DESTINATION_RULE)
+KINDS = (VIRTUAL_SERVICE, DESTINATION_RULE, HTTP_ROUTE)
 
 
 class WriteCounter(Protocol):
@@ -107,13 +108,7 @@ class ReleaseWrite:
             request,
             who.user,
             plan,
-            {
-                kind: resource_version(obj)
-                for kind, obj in (
-                    (VIRTUAL_SERVICE, routes.virtual_service),
-                    (DESTINATION_RULE, routes.destination_rule),
-                )
-            },
+            {kind: resource_version(obj) for kind, obj in routes.objects()},
         )
         if not plan.writes:
             return outcome
@@ -180,10 +175,7 @@ class ReleaseWrite:
 
 def _check_base(store: RouteStore, routes: ServiceRoutes, base: Mapping[str, str]) -> None:
     """409 when an object changed between the preview and the confirmation."""
-    for kind, current in (
-        (VIRTUAL_SERVICE, routes.virtual_service),
-        (DESTINATION_RULE, routes.destination_rule),
-    ):
+    for kind, current in routes.objects():
         if kind not in base or base[kind] == resource_version(current):
             continue
         name = name_of(current) or routes.service

@@ -114,7 +114,7 @@ def _parse_base(raw: Any) -> dict[str, str]:
         k in KINDS and isinstance(v, str) and len(v) <= 64 for k, v in raw.items()
     ):
         raise BadRequest(
-            'base must map VirtualService/DestinationRule to the resourceVersion previewed, e.g. {"VirtualService": "12"}',
+            'base must map VirtualService/DestinationRule/HTTPRoute to the resourceVersion previewed, e.g. {"VirtualService": "12"}',
             field="base",
         )
     return dict(raw)

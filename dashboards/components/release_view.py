@@ -55,6 +55,25 @@ def split_bar(
     return html.Div([html.Div(segments, **bar_props), html.Div(legend, className="rel-legend")])
 
 
+API_NAMES = {"VirtualService": "Istio VirtualService", "HTTPRoute": "Gateway API HTTPRoute"}
+
+
+def route_api_tag(detail: Mapping[str, Any]) -> html.Span | None:
+    """Which API routes the service, named with its object, e.g. "Gateway API HTTPRoute reviews";
+    None when nothing routes it yet."""
+    api = detail.get("api")
+    if api == "both":
+        text = (
+            f"VirtualService {detail.get('virtual_service')} and "
+            f"HTTPRoute {detail.get('http_route')}: refused"
+        )
+        return html.Span(text, className="rel-tag rel-tag-owner", id="rel-api")
+    if api not in API_NAMES:
+        return None
+    name = detail.get("http_route") if api == "HTTPRoute" else detail.get("virtual_service")
+    return html.Span(f"{API_NAMES[api]} {name}", className="rel-tag rel-api", id="rel-api")
+
+
 def service_list(
     services: Sequence[Mapping[str, Any]], namespace: str, selected: str | None
 ) -> html.Div:
@@ -68,6 +87,8 @@ def service_list(
             tags.append(html.Span(f"managed by {s['owner']}", className="rel-tag rel-tag-owner"))
         if s.get("problem"):
             tags.append(html.Span("split not editable", className="rel-tag"))
+        if s.get("api") == "HTTPRoute":
+            tags.append(html.Span("Gateway API", className="rel-tag rel-api"))
         items.append(
             dcc.Link(
                 [

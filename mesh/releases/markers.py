@@ -12,11 +12,12 @@ subset -> version label map) translates them so markers speak in versions, as th
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from mesh.releases.audit import AuditEntry, iso_time
+from mesh.routing.gateway_api import HTTP_ROUTE
 from mesh.routing.objects import VIRTUAL_SERVICE
 from mesh.routing.selection import ServiceRoutes
 from mesh.routing.state import read_routes
@@ -67,14 +68,22 @@ def weights_of(
     namespace: str,
     service: str,
     subset_versions: Mapping[str, str] | None = None,
+    backends: Sequence[tuple[str, str]] = (),
 ) -> Weights:
     """The default route's weights (Istio's reading: a lone destination takes 100), by version.
 
-    () when there is no VirtualService or it has no default route for the service.
+    () when there is no VirtualService or it has no default route for the service. An HTTPRoute
+    (its `kind` says so) reads by backend Service, which `backends` maps to versions.
     """
     if not isinstance(virtual_service, Mapping):
         return ()
-    state = read_routes(ServiceRoutes(namespace, service, virtual_service=dict(virtual_service)))
+    if virtual_service.get("kind") == HTTP_ROUTE:
+        routes = ServiceRoutes(
+            namespace, service, http_route=dict(virtual_service), backends=tuple(backends)
+        )
+    else:
+        routes = ServiceRoutes(namespace, service, virtual_service=dict(virtual_service))
+    state = read_routes(routes)
     names = subset_versions or {}
     out: dict[str, int] = {}
     for d in state.split:
@@ -91,21 +100,22 @@ def weight_markers(
     start: float | None = None,
     end: float | None = None,
     subset_versions: Mapping[str, str] | None = None,
+    backends: Sequence[tuple[str, str]] = (),
 ) -> tuple[WeightMarker, ...]:
     """Markers for the service's applied weight changes in [start, end], oldest first.
 
-    Only VirtualService writes count, and only when the split differs before and after: a
+    Only VirtualService (or HTTPRoute) writes count, and only when the split differs before and after: a
     mirror, a header match or a traffic-policy change moves no weight and gets no marker.
     """
     out: list[WeightMarker] = []
     for e in entries:
-        vs = e.object_of(VIRTUAL_SERVICE)
+        vs = e.object_of(VIRTUAL_SERVICE) or e.object_of(HTTP_ROUTE)
         if vs is None or e.namespace != namespace or e.service != service:
             continue
         if (start is not None and e.when < start) or (end is not None and e.when > end):
             continue
-        before = weights_of(vs.before, namespace, service, subset_versions)
-        after = weights_of(vs.after, namespace, service, subset_versions)
+        before = weights_of(vs.before, namespace, service, subset_versions, backends)
+        after = weights_of(vs.after, namespace, service, subset_versions, backends)
         if _nonzero(before) == _nonzero(after):
             continue
         out.append(

@@ -9,15 +9,17 @@ controller-owned object: Forbidden) and changes nothing.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from mesh.errors import BadRequest, Forbidden
+from mesh.errors import BadRequest, Conflict, Forbidden
+from mesh.routing import http_route_actions
 from mesh.routing import match as route_match
 from mesh.routing import mirror as route_mirror
 from mesh.routing import policy as route_policy
 from mesh.routing import weights as route_weights
 from mesh.routing.diff import plan_diff
-from mesh.routing.edit import RouteEdit
+from mesh.routing.edit import RouteEdit, pick_version
+from mesh.routing.http_route_edit import HTTPRouteEdit
 from mesh.routing.match import MatchCanary, RemoveMatch
 from mesh.routing.mirror import MirrorTraffic
 from mesh.routing.objects import Obj, Write, resource_version
@@ -26,6 +28,7 @@ from mesh.routing.selection import ServiceRoutes
 from mesh.routing.state import (
     Destination,
     RouteState,
+    both_problem,
     describe_match,
     destination_json,
     read_routes,
@@ -124,6 +127,12 @@ def plan_change(routes: ServiceRoutes, action: Action) -> Plan:
             f"{routes.namespace}/{routes.service} is managed by {routes.owner}; change it there "
             "(the controller would revert an edit made here)"
         )
+    if routes.http_route is not None:
+        if routes.virtual_service is not None:
+            raise Conflict(both_problem(routes))
+        before = read_routes(routes)
+        version, writes, after = _plan_http_route(routes, action)
+        return _plan(routes, action, version, writes, before, after)
     if action.name == RemoveMatch.name and routes.virtual_service is None:
         raise BadRequest(f"{routes.service} has no VirtualService", field="index")
     wizard = "request_routing" if isinstance(action, MatchCanary) else "traffic_shifting"
@@ -141,6 +150,43 @@ def plan_change(routes: ServiceRoutes, action: Action) -> Plan:
             routes.version_label,
         )
     )
+    return _plan(routes, action, version, writes, before, after)
+
+
+# The weight actions whose handlers shift an HTTPRoute's default rule through HTTPRouteEdit.
+_HTTP_ROUTE_ACTIONS = (SetWeights, StepCanary, EvenSplit, TakeOver, Rollback, BlueGreen)
+
+
+def _plan_http_route(
+    routes: ServiceRoutes, action: Action
+) -> tuple[str, tuple[Write, ...], RouteState]:
+    """An action on a Gateway API service: the same weight rules, written to its HTTPRoute."""
+    edit = HTTPRouteEdit(routes)
+    if isinstance(action, Retire):
+        version = pick_version(action.version, None, "version", edit.known())
+        edit.retire(version)
+    elif isinstance(action, _HTTP_ROUTE_ACTIONS):
+        version = _HANDLERS[type(action)](edit, action)
+    elif type(action) in http_route_actions.HANDLERS:
+        version = http_route_actions.HANDLERS[type(action)](edit, action)
+    else:
+        raise BadRequest(
+            f"{action.name} is not supported on an HTTPRoute (service {routes.service} is "
+            "routed with the Gateway API; a traffic policy lives in a DestinationRule)",
+            field="action",
+        )
+    after = read_routes(replace(routes, http_route=edit.route))
+    return version, edit.writes(), after
+
+
+def _plan(
+    routes: ServiceRoutes,
+    action: Action,
+    version: str,
+    writes: tuple[Write, ...],
+    before: RouteState,
+    after: RouteState,
+) -> Plan:
     confirm = CONFIRM.get(action.name, "").format(version=version) if writes else ""
     return Plan(
         action=action.name,

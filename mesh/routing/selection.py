@@ -10,7 +10,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from mesh.routing.gateway_api import (
+    HTTP_ROUTE,
+    attached_services,
+    backend_versions,
+    http_route_owner,
+    pick_http_route,
+)
 from mesh.routing.objects import (
+    DESTINATION_RULE,
+    VIRTUAL_SERVICE,
     Obj,
     as_list,
     destinations_in,
@@ -40,6 +49,36 @@ class ServiceRoutes:
     version_label: str = "version"
     owner: str | None = None  # e.g. "Flagger Canary bookinfo/reviews": edits are refused
     other_references: tuple[tuple[str, str], ...] = ()
+    http_route: Obj | None = None  # Gateway API: the HTTPRoute attached to the service
+    backends: tuple[tuple[str, str], ...] = ()  # (backend Service, its version label)
+
+    @property
+    def api(self) -> str | None:
+        """Which API routes the service: "VirtualService", "HTTPRoute", "both" (refused), or None."""
+        if self.http_route is not None:
+            return "both" if self.virtual_service is not None else HTTP_ROUTE
+        return VIRTUAL_SERVICE if self.virtual_service is not None else None
+
+    @property
+    def split_kind(self) -> str:
+        """The kind of the object holding the split being shifted."""
+        return HTTP_ROUTE if self.api == HTTP_ROUTE else VIRTUAL_SERVICE
+
+    @property
+    def split_object(self) -> Obj | None:
+        """The object holding the split: its resourceVersion tells a change by someone else."""
+        return self.http_route if self.api == HTTP_ROUTE else self.virtual_service
+
+    def objects(self) -> tuple[tuple[str, Obj | None], ...]:
+        """(kind, object) of every object a change may write; the HTTPRoute only when there is one,
+        so a VirtualService service's answers keep their two kinds."""
+        out: tuple[tuple[str, Obj | None], ...] = (
+            (VIRTUAL_SERVICE, self.virtual_service),
+            (DESTINATION_RULE, self.destination_rule),
+        )
+        if self.http_route is not None:
+            out += ((HTTP_ROUTE, self.http_route),)
+        return out
 
 
 def _mesh_bound(vs: Mapping) -> bool:
@@ -72,9 +111,10 @@ def service_names(
     virtual_services: Iterable[Obj],
     destination_rules: Iterable[Obj],
     versions_by_app: Mapping[str, Sequence[str]],
+    http_routes: Iterable[Obj] = (),
 ) -> list[str]:
     """Every service that has versions (Deployments) or routing objects in the namespace."""
-    names = set(versions_by_app)
+    names = set(versions_by_app) | attached_services(http_routes, namespace)
     for vs in virtual_services:
         if _mesh_bound(vs):
             names.update(
@@ -109,9 +149,13 @@ def service_routes(
     version_label: str = "version",
     rollouts: Sequence[Mapping] = (),
     strategies: Sequence[Mapping] = (),
+    http_routes: Sequence[Obj] = (),
+    backend_services: Sequence[Mapping] = (),
 ) -> ServiceRoutes:
-    """Assemble one service's ServiceRoutes from everything a store listed in the namespace."""
+    """Assemble one service's ServiceRoutes from everything a store listed in the namespace
+    (`http_routes` and the core `backend_services` for Gateway API routing)."""
     vs = pick_virtual_service(virtual_services, namespace, service)
+    hr = pick_http_route(http_routes, namespace, service)
     dr = pick_destination_rule(destination_rules, namespace, service)
     others: list[tuple[str, str]] = []
     for other in virtual_services:
@@ -126,6 +170,11 @@ def service_routes(
         version_label=version_label,
         owner=find_owner(
             vs, dr, namespace=namespace, service=service, rollouts=rollouts, strategies=strategies
-        ),
+        )
+        or http_route_owner(hr, namespace=namespace, rollouts=rollouts),
         other_references=tuple(sorted(set(others))),
+        http_route=hr,
+        backends=backend_versions(backend_services, service, hr, version_label)
+        if hr is not None
+        else (),
     )

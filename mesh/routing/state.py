@@ -12,9 +12,10 @@ import copy
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from mesh.routing import gateway_api
 from mesh.routing.annotation import parse_last_change
 from mesh.routing.objects import (
     DESTINATION_RULE,
@@ -71,6 +72,8 @@ class RouteState:
     destination_rule: str | None
     resource_versions: dict[str, str]
     last_change: Obj | None
+    api: str | None = None  # "VirtualService", "HTTPRoute", "both" (refused), None: no route
+    http_route: str | None = None
 
     @property
     def weights(self) -> dict[str, int]:
@@ -216,7 +219,99 @@ def mirror_rules(route: Mapping) -> list[Mapping]:
 
 
 def read_routes(routes: ServiceRoutes) -> RouteState:
-    """What the objects say: versions, the split of the default route, matches, mirrors, policy."""
+    """What the objects say: versions, the split of the default route, matches, mirrors, policy.
+
+    A service with both a VirtualService and an HTTPRoute reads as its VirtualService, with the
+    problem naming both: which one the mesh applies depends on the data plane, so nothing is
+    shifted until one is removed."""
+    if routes.http_route is not None and routes.virtual_service is None:
+        return _read_http_route(routes)
+    state = _read_virtual_service(routes)
+    if routes.http_route is None:
+        return state
+    return replace(
+        state,
+        problem=both_problem(routes),
+        api=routes.api,
+        http_route=name_of(routes.http_route),
+    )
+
+
+def both_problem(routes: ServiceRoutes) -> str:
+    """The refusal when a VirtualService and an HTTPRoute both route one service, with the split
+    each one says (the page shows the VirtualService's bar, so the reader sees both)."""
+
+    def said(state: RouteState) -> str:
+        shares = ", ".join(f"{d.subset or routes.service} {d.weight}%" for d in state.split)
+        return f" ({shares})" if shares else ""
+
+    vs, hr = _read_virtual_service(routes), _read_http_route(routes)
+    return (
+        f"both VirtualService {name_of(routes.virtual_service)}{said(vs)} and HTTPRoute "
+        f"{name_of(routes.http_route)}{said(hr)} route {routes.service}; meshdash does not guess "
+        "which one applies: remove one of them"
+    )
+
+
+def _read_http_route(routes: ServiceRoutes) -> RouteState:
+    """An HTTPRoute's default rule as a split by version (gateway_api's rules)."""
+    route, ns = routes.http_route, routes.namespace
+    version_of = dict(routes.backends)
+    index, problem = gateway_api.default_rule_index(route, ns)
+    rules = as_list(spec_of(route).get("rules"))
+
+    def destinations(refs: list[Mapping]) -> tuple[Destination, ...]:
+        weights = gateway_api.effective_ref_weights(refs)
+        names = [str(r.get("name") or "") for r in refs]
+        return tuple(
+            Destination(version_of.get(n, n), w, n) for n, w in zip(names, weights, strict=True)
+        )
+
+    split: tuple[Destination, ...] = ()
+    matches, mirrors = [], []
+    for i, rule in enumerate(rules):
+        if not isinstance(rule, Mapping):
+            continue
+        refs = [r for r in as_list(rule.get("backendRefs")) if isinstance(r, Mapping)]
+        if i == index:
+            split = destinations(refs)
+            mirrors = [
+                MirrorRule(version_of.get(n, n), pct, n)
+                for n, pct in gateway_api.mirror_filters(rule)
+            ]
+        elif rule.get("matches"):
+            found = [m for m in as_list(rule["matches"]) if isinstance(m, Mapping)]
+            matches.append(
+                MatchRule(
+                    index=i,
+                    name=str(rule.get("name") or ""),
+                    conditions=tuple(c for m in found for c in gateway_api.describe_route_match(m)),
+                    destinations=destinations(refs),
+                    match=tuple(copy.deepcopy(m) for m in found),
+                )
+            )
+    return RouteState(
+        namespace=ns,
+        service=routes.service,
+        versions=routes.versions,
+        subsets=tuple(dict.fromkeys(v for _n, v in routes.backends)),
+        split=split,
+        default_index=index,
+        problem=problem,
+        matches=tuple(matches),
+        mirrors=tuple(mirrors),
+        policy={},
+        owner=routes.owner,
+        virtual_service=None,
+        destination_rule=name_of(routes.destination_rule) or None,
+        resource_versions={gateway_api.HTTP_ROUTE: resource_version(route)},
+        last_change=parse_last_change(route),
+        api=gateway_api.HTTP_ROUTE,
+        http_route=name_of(route),
+    )
+
+
+def _read_virtual_service(routes: ServiceRoutes) -> RouteState:
     vs, dr = routes.virtual_service, routes.destination_rule
     ns, svc = routes.namespace, routes.service
     index, problem = default_route_index(vs, ns, svc)
@@ -275,6 +370,7 @@ def read_routes(routes: ServiceRoutes) -> RouteState:
         destination_rule=name_of(dr) or None,
         resource_versions=rvs,
         last_change=parse_last_change(vs) or parse_last_change(dr),
+        api=routes.api,
     )
 
 
@@ -313,4 +409,6 @@ def state_json(state: RouteState) -> Obj:
         "destination_rule": state.destination_rule,
         "resource_versions": state.resource_versions,
         "last_change": state.last_change,
+        "api": state.api,
+        "http_route": state.http_route,
     }

@@ -1,4 +1,5 @@
-"""What Istio's validating webhook would refuse in a VirtualService or DestinationRule.
+"""What Istio's validating webhook would refuse in a VirtualService or DestinationRule, and the
+Gateway API CRD's schema in an HTTPRoute.
 
 The demo store runs these checks on every write, as a cluster's webhook would on a dry run.
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from mesh.routing.gateway_api import HTTP_ROUTE, http_route_problems
 from mesh.routing.objects import DESTINATION_RULE, VIRTUAL_SERVICE, as_list, name_of, spec_of
 from mesh.routing.state import percent_value
 
@@ -53,6 +55,8 @@ def istio_problems(kind: str, obj: Mapping) -> list[str]:
             problems.append("every subset needs a name")
         elif len(set(names)) != len(names):
             problems.append("subset names must be unique")
+    elif kind == HTTP_ROUTE:
+        problems.extend(http_route_problems(obj))
     else:
         problems.append(f"unknown kind {kind}")
     return problems

@@ -23,6 +23,7 @@ DEPLOY = REPO / "deploy"
 READ_VERBS = {"get", "list", "watch"}
 WRITE_VERBS = {"create", "update", "patch"}
 ISTIO = "networking.istio.io"
+GATEWAY = "gateway.networking.k8s.io"
 ROUTE_KINDS = {"virtualservices", "destinationrules"}
 AUDIT_ROLES = {"meshdash-audit-read", "meshdash-audit-write"}  # the trail's own ConfigMaps
 # Environment variables gunicorn.conf.py reads on top of config.Settings.
@@ -126,17 +127,20 @@ def test_rbac_has_no_wildcards_no_secrets_and_no_escalation(overlay, base, write
 
 def test_the_read_role_is_exactly_get_list_watch_on_routes_and_deployments(base):
     expected = {(ISTIO, k, v) for k in ROUTE_KINDS for v in READ_VERBS}
+    expected |= {(GATEWAY, "httproutes", v) for v in READ_VERBS}
+    expected |= {("", "services", v) for v in READ_VERBS}  # the HTTPRoutes' per-version backends
     expected |= {("apps", "deployments", v) for v in READ_VERBS}
     assert grants(base, "meshdash-read") == expected
     # Nothing in the read-only install may write.
     assert all(set(rule["verbs"]) <= READ_VERBS for _, rule in rules(base))
 
 
-def test_the_write_role_is_separate_and_touches_only_the_two_istio_kinds(base, writes):
+def test_the_write_role_is_separate_and_touches_only_the_route_kinds(base, writes):
     base_roles = {r["metadata"]["name"] for r in of_kind(base, "ClusterRole", "Role")}
     assert "meshdash-write" not in base_roles
     assert grants(writes, "meshdash-write") == {
-        (ISTIO, k, v) for k in ROUTE_KINDS for v in WRITE_VERBS
+        *((ISTIO, k, v) for k in ROUTE_KINDS for v in WRITE_VERBS),
+        (GATEWAY, "httproutes", "update"),  # replaced with its resourceVersion, never created
     }
     for name, rule in rules(writes):
         if set(rule["verbs"]) - READ_VERBS and name not in (
@@ -144,8 +148,9 @@ def test_the_write_role_is_separate_and_touches_only_the_two_istio_kinds(base, w
             "meshdash-rollouts",
         ):
             assert name == "meshdash-write"
-            assert rule["apiGroups"] == [ISTIO]
-            assert set(rule["resources"]) <= ROUTE_KINDS
+            istio = rule["apiGroups"] == [ISTIO] and set(rule["resources"]) <= ROUTE_KINDS
+            gateway = rule["apiGroups"] == [GATEWAY] and rule["resources"] == ["httproutes"]
+            assert istio or gateway, rule
 
 
 def test_the_rollout_role_holds_only_rollout_state_and_leases(base, writes):
