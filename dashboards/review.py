@@ -12,7 +12,6 @@ to change.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,13 +34,10 @@ from dashboards.kit import (
 )
 from mesh import validate
 from mesh.errors import MeshdashError
-from mesh.releases.eligibility import releasable_services
-from mesh.releases.roles import default_roles, split_weights, weights_from_shares
-from mesh.series import Target
-from views.history import list_targets, metrics_view, parse_metrics_params
+from mesh.releases.roles import default_roles
 from views.params import get_one
+from views.release_choices import review_services, service_versions
 from views.review import parse_review_params, release_roles, review_view
-from views.routes import route_detail, routes_list
 from wiring.services import services
 
 SLOW_FACTOR = 10.0  # the demo's "slow" canary: ten times its usual server time
@@ -184,31 +180,11 @@ def _simulate_card() -> html.Div:
 
 
 def service_options(namespace: str) -> list[str]:
-    """Services with two or more versions (from the routes), else every service with traffic."""
-    svc = services()
-    with contextlib.suppress(MeshdashError):
-        body = routes_list(svc, namespace)
-        several = [s["service"] for s in releasable_services(body["services"])]
-        if several:
-            return several
-    with contextlib.suppress(MeshdashError):
-        return list_targets(svc, namespace, Target.SERVICE, 600)
-    return []
+    return review_services(services(), namespace)
 
 
 def versions_of(namespace: str, service: str) -> tuple[list[str], dict[str, int]]:
-    """The service's versions and current weights, from its routes; without routing (no
-    --kube), the versions that served it in the last hour, weighted by their share."""
-    svc = services()
-    try:
-        detail = route_detail(svc, namespace, service)
-    except MeshdashError:
-        args = {"namespace": namespace, "service": service, "window": "1h"}
-        body = metrics_view(svc, parse_metrics_params(args))
-        shares = {v: body["summary"].get(v, {}).get("share") for v in body["versions"]}
-        return list(shares), weights_from_shares(shares)
-    weights = split_weights(detail.get("weights", {}), detail.get("versions") or [])
-    return list(weights), weights
+    return service_versions(services(), namespace, service)
 
 
 def workload_of(namespace: str, service: str, version: str):

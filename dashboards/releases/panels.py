@@ -40,7 +40,7 @@ from dashboards.releases.forms import (
 from dashboards.releases.layout import policy_hint
 from mesh.errors import MeshdashError
 from mesh.releases.eligibility import releasable_services
-from mesh.releases.roles import default_roles, split_weights
+from mesh.releases.roles import default_roles, mirror_targets, split_weights
 from mesh.routing.policy import POLICY_FIELDS
 from views.canary import parse_canary_params
 from views.history import metrics_view, parse_metrics_params
@@ -222,7 +222,7 @@ def service_cards(
     stable, canary = _roles(namespace, service, weights, stable, canary)
     versions = list(weights)
     writable = bool(detail.get("writable"))
-    idle = [v for v, w in weights.items() if w == 0]
+    idle = mirror_targets(weights)
     disabled = dict.fromkeys(FORM_BUTTONS, not writable)
     if not detail.get("mirrors"):
         disabled["mirror-stop"] = True

@@ -37,3 +37,9 @@ def weights_from_shares(shares: Mapping[str, float | None]) -> dict[str, int]:
 def split_weights(weights: Mapping[str, float], versions: list[str]) -> dict[str, int]:
     """A route's weights for every version, in the versions' order (none routed is 0)."""
     return {v: int(weights.get(v, 0)) for v in versions}
+
+
+def mirror_targets(weights: Mapping[str, int]) -> list[str]:
+    """The versions live traffic can be copied to: those without live traffic (the routing
+    model refuses the others, mesh.routing.mirror)."""
+    return [v for v, w in weights.items() if w == 0]

@@ -6,7 +6,12 @@ import pytest
 from mesh.canary.worse import FIGURE_KEYS, worse_than_baseline
 from mesh.health import HealthThresholds
 from mesh.releases.eligibility import releasable, releasable_services
-from mesh.releases.roles import default_roles, split_weights, weights_from_shares
+from mesh.releases.roles import (
+    default_roles,
+    mirror_targets,
+    split_weights,
+    weights_from_shares,
+)
 from mesh.window_health import failing_success_below, success_health, window_health
 from reports.release_report import figure_rows
 
@@ -33,6 +38,11 @@ def test_weights_from_shares_are_whole_percents_and_none_is_zero():
     }
     # The busiest share becomes the stable role, the next the canary.
     assert default_roles(weights_from_shares({"v1": 0.1, "v2": 0.9})) == ("v2", "v1")
+
+
+def test_only_versions_without_live_traffic_can_be_mirrored_to():
+    assert mirror_targets({"v1": 100, "v2": 0, "v3": 0}) == ["v2", "v3"]
+    assert mirror_targets({"v1": 50, "v2": 50}) == []
 
 
 def test_split_weights_cover_every_version_in_order():
