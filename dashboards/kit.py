@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from dash import Input, Output, State, dcc, html
 
+from mesh import validate
 from mesh.errors import MeshdashError
 from views.params import get_one
 
@@ -79,6 +80,16 @@ def timer_settings(choices: Mapping[str, int], refresh: str | None) -> tuple[int
 def refresh_timer(id_: str, choices: Mapping[str, int], refresh: str) -> dcc.Interval:
     interval, disabled = timer_settings(choices, refresh)
     return dcc.Interval(id=id_, interval=interval, disabled=disabled)
+
+
+def url_window(query: Mapping[str, Any], default: str) -> str:
+    """Any valid duration from the URL (another page's 1m or 7m too), written the canonical
+    way; else `default`."""
+    try:
+        raw = get_one(query, "window") or default
+        return validate.format_duration(validate.duration_seconds(raw))
+    except MeshdashError:
+        return default
 
 
 def url_at(query: Mapping[str, Any]) -> str | None:

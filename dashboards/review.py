@@ -30,9 +30,9 @@ from dashboards.kit import (
     refresh_timer,
     register_refresh,
     register_url_sync,
+    url_window,
     window_control,
 )
-from mesh import validate
 from mesh.errors import MeshdashError
 from mesh.releases.roles import default_roles
 from views.params import get_one
@@ -57,19 +57,11 @@ def _safe(query: Mapping[str, Any], key: str) -> str | None:
         return None
 
 
-def _window(query: Mapping[str, Any]) -> str:
-    raw = _safe(query, "window") or "10m"
-    try:
-        return validate.format_duration(validate.duration_seconds(raw))
-    except MeshdashError:
-        return "10m"
-
-
 def layout(**query: Any) -> html.Div:
     svc = services()
     namespace = _safe(query, "namespace") or svc.settings.default_namespaces[0]
     service = _safe(query, "service")
-    window = _window(query)
+    window = url_window(query, "10m")
     windows = WINDOWS if window in WINDOWS else (*WINDOWS, window)
     refresh = _safe(query, "refresh") or "15s"
     refresh = refresh if refresh in REFRESH else "15s"

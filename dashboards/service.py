@@ -32,6 +32,7 @@ from dashboards.kit import (
     refresh_timer,
     register_refresh,
     register_url_sync,
+    url_window,
     window_control,
 )
 from mesh import validate
@@ -75,15 +76,6 @@ def _opt(query: Mapping[str, Any], key: str, allowed: Sequence[str], default: st
     return value if value in allowed else default
 
 
-def _window(query: Mapping[str, Any]) -> str:
-    """Any valid duration from the URL (the topology's 1m too), else the default."""
-    try:
-        raw = get_one(query, "window", DEFAULT_WINDOW) or DEFAULT_WINDOW
-        return validate.format_duration(validate.duration_seconds(raw))
-    except MeshdashError:
-        return DEFAULT_WINDOW
-
-
 def _first(query: Mapping[str, Any], key: str) -> str:
     try:
         return get_one(query, key) or ""
@@ -95,7 +87,7 @@ def page_layout(kind: Kind, query: Mapping[str, Any]) -> html.Div:
     svc = services()
     namespace = _first(query, "namespace") or svc.settings.default_namespaces[0]
     name = _first(query, kind.noun)
-    window = _window(query)
+    window = url_window(query, DEFAULT_WINDOW)  # the topology's 1m too
     windows = (
         HISTORY_WINDOWS
         if window in HISTORY_WINDOWS

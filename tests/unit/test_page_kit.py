@@ -14,6 +14,7 @@ from dashboards.kit import (
     time_note,
     timer_settings,
     url_sync_script,
+    url_window,
     window_options,
 )
 
@@ -41,6 +42,14 @@ def test_time_note_says_now_or_the_paused_instant():
     assert time_note(None, 30) == "Now · refreshes every 30 s"
     assert time_note("0", 30) == "At 1970-01-01 00:00:00 UTC · auto-refresh paused"
     assert time_note("soon", 30) == "At an invalid time"
+
+
+def test_a_window_from_the_url_is_any_valid_duration_written_canonically():
+    assert url_window({"window": "90s"}, "10m") == "90s"
+    assert url_window({"window": "120m"}, "10m") == "2h"
+    assert url_window({"window": "soon"}, "10m") == "10m"
+    assert url_window({"window": ["1m", "5m"]}, "30m") == "30m"  # given twice: the default
+    assert url_window({}, "30m") == "30m"
 
 
 def run(params, values, search=""):
