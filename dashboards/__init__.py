@@ -1,4 +1,6 @@
-"""Dash pages, one module per page. Each has `layout(**query)` and `register_callbacks(app)`."""
+"""Dash pages, one module (or a package, for a page with its own parts) per page. Each has
+`layout(**query)` and `register_callbacks(app)`; `kit.py` holds what every page's control bar,
+refresh and URL sync are made of, `components/` what several pages share."""
 
 from __future__ import annotations
 

@@ -12,8 +12,17 @@ from typing import Any
 from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 
 from dashboards.components.banner import error_banner
-from dashboards.components.controls import control
-from dashboards.overview import time_note, url_at
+from dashboards.kit import (
+    LIST_REFRESH_S,
+    WINDOWS,
+    UrlParam,
+    control,
+    control_bar,
+    register_url_sync,
+    time_note,
+    url_at,
+    window_control,
+)
 from mesh.errors import MeshdashError, NamespaceNotFound
 from mesh.inventory import KINDS, SORT_KEYS
 from presentation import numbers as fmt
@@ -22,8 +31,6 @@ from views.inventory import discover_namespaces, list_view, page_link, parse_lis
 from views.params import get_list, get_one
 from wiring.services import services
 
-WINDOWS = ("1m", "5m", "10m", "30m", "1h", "3h")
-REFRESH_S = 30
 KIND_LABELS = {"service": "Services", "workload": "Workloads", "app": "Apps"}
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("name", "Name"),
@@ -78,7 +85,7 @@ def layout(**query: Any) -> html.Div:
     return html.Div(
         [
             html.H2("Services, workloads and apps, worst first", id="inv-title"),
-            html.Div(
+            control_bar(
                 [
                     control(
                         "Namespaces",
@@ -102,16 +109,7 @@ def layout(**query: Any) -> html.Div:
                             className="md-radio",
                         ),
                     ),
-                    control(
-                        "Window",
-                        dcc.Dropdown(
-                            id="inv-window",
-                            options=[{"label": f"Last {w}", "value": w} for w in WINDOWS],
-                            value=_opt(query, "window", WINDOWS, "5m"),
-                            clearable=False,
-                            searchable=False,
-                        ),
-                    ),
+                    window_control("inv-window", WINDOWS, _opt(query, "window", WINDOWS, "5m")),
                     control(
                         "Filter",
                         dcc.Input(
@@ -123,17 +121,18 @@ def layout(**query: Any) -> html.Div:
                             className="md-input",
                         ),
                     ),
-                ],
-                className="md-controls",
+                ]
             ),
             html.Div(id="inv-banner"),
             html.Div(
-                [html.Span(time_note(at, REFRESH_S)), html.Span(id="inv-count")],
+                [html.Span(time_note(at, LIST_REFRESH_S)), html.Span(id="inv-count")],
                 className="md-hint",
             ),
             dcc.Loading(html.Div(id="inv-table"), type="dot", delay_show=400),
             dcc.Store(id="inv-sort", data=state),
-            dcc.Interval(id="inv-interval", interval=REFRESH_S * 1000, disabled=at is not None),
+            dcc.Interval(
+                id="inv-interval", interval=LIST_REFRESH_S * 1000, disabled=at is not None
+            ),
             dcc.Store(id="inv-at", data=at),
             html.Div(id="inv-url-sink", hidden=True),
         ],
@@ -284,27 +283,16 @@ def register_callbacks(app) -> None:
             [f" · {count}", " · " if body["quiet"] else "", *(quiet if body["quiet"] else [])],
         )
 
-    app.clientside_callback(
-        """
-        function(namespaces, kind, windowValue, text, sort, at) {
-            const p = new URLSearchParams();
-            (namespaces || []).forEach(n => p.append('namespace', n));
-            p.set('kind', kind); p.set('window', windowValue);
-            p.set('sort', sort.sort); p.set('order', sort.order);
-            if (text) { p.set('filter', text); }
-            if (at) { p.set('at', at); }
-            const url = window.location.pathname + '?' + p.toString();
-            if (url !== window.location.pathname + window.location.search) {
-                window.history.replaceState(window.history.state, '', url);
-            }
-            return '';
-        }
-        """,
-        Output("inv-url-sink", "children"),
-        Input("inv-namespaces", "value"),
-        Input("inv-kind", "value"),
-        Input("inv-window", "value"),
-        Input("inv-filter", "value"),
-        Input("inv-sort", "data"),
-        Input("inv-at", "data"),
+    register_url_sync(
+        app,
+        "inv-url-sink",
+        [
+            UrlParam("namespace", "inv-namespaces", how="each"),
+            UrlParam("kind", "inv-kind", how="always"),
+            UrlParam("window", "inv-window", how="always"),
+            UrlParam("sort", "inv-sort", "data", how="always", field="sort"),
+            UrlParam("order", "inv-sort", "data", how="always", field="order"),
+            UrlParam("filter", "inv-filter"),
+            UrlParam("at", "inv-at", "data"),
+        ],
     )

@@ -5,13 +5,21 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from dash import Input, Output, State, dcc, html
 
 from dashboards.components.banner import error_banner, failure_banners
-from dashboards.components.controls import control
+from dashboards.kit import (
+    LIST_REFRESH_S,
+    WINDOWS,
+    UrlParam,
+    control_bar,
+    register_url_sync,
+    time_note,
+    url_at,
+    window_control,
+)
 from mesh.errors import MeshdashError
 from presentation import numbers as fmt
 from presentation import palette
@@ -19,8 +27,6 @@ from views.inventory import overview_view, parse_window
 from views.params import get_one
 from wiring.services import services
 
-WINDOWS = ("1m", "5m", "10m", "30m", "1h", "3h")
-REFRESH_S = 30
 COUNTS = (
     ("failure", "Failing"),
     ("degraded", "Degraded"),
@@ -37,54 +43,25 @@ def _window(query: dict[str, Any]) -> str:
     return value if value in WINDOWS else "5m"
 
 
-def url_at(query: dict[str, Any]) -> str | None:
-    """A past instant from the URL (validated when the view is asked), or None for now."""
-    try:
-        return get_one(query, "at")
-    except MeshdashError:
-        return None
-
-
-def time_note(at: str | None, refresh_s: int) -> str:
-    """What the figures describe: now (and how often they refresh) or a fixed past instant."""
-    if at is None:
-        return f"Now · refreshes every {refresh_s} s"
-    try:
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(float(at)))
-    except (ValueError, OverflowError, OSError):
-        return "At an invalid time"
-    return f"At {stamp} · auto-refresh paused"
-
-
 def layout(**query: Any) -> html.Div:
     """/overview?window=5m[&at=UNIX]"""
     at = url_at(query)
     return html.Div(
         [
             html.H2("Namespaces, worst first"),
-            html.Div(
+            control_bar(
                 [
-                    control(
-                        "Window",
-                        dcc.Dropdown(
-                            id="ov-window",
-                            options=[{"label": f"Last {w}", "value": w} for w in WINDOWS],
-                            value=_window(query),
-                            clearable=False,
-                            searchable=False,
-                        ),
-                    ),
+                    window_control("ov-window", WINDOWS, _window(query)),
                     html.Span(
-                        time_note(at, REFRESH_S),
+                        time_note(at, LIST_REFRESH_S),
                         id="ov-refresh-note",
                         className="md-hint md-controls-note",
                     ),
-                ],
-                className="md-controls",
+                ]
             ),
             html.Div(id="ov-banner"),
             dcc.Loading(html.Div(id="ov-table"), type="dot", delay_show=400),
-            dcc.Interval(id="ov-interval", interval=REFRESH_S * 1000, disabled=at is not None),
+            dcc.Interval(id="ov-interval", interval=LIST_REFRESH_S * 1000, disabled=at is not None),
             dcc.Store(id="ov-at", data=at),
             html.Div(id="ov-url-sink", hidden=True),
         ],
@@ -184,20 +161,8 @@ def register_callbacks(app) -> None:
         labels = {"kubernetes": "namespaces without traffic"}
         return overview_table(body), failure_banners(body["failures"], labels) or None
 
-    app.clientside_callback(
-        """
-        function(windowValue, at) {
-            const p = new URLSearchParams();
-            p.set('window', windowValue);
-            if (at) { p.set('at', at); }
-            const url = window.location.pathname + '?' + p.toString();
-            if (url !== window.location.pathname + window.location.search) {
-                window.history.replaceState(window.history.state, '', url);
-            }
-            return '';
-        }
-        """,
-        Output("ov-url-sink", "children"),
-        Input("ov-window", "value"),
-        Input("ov-at", "data"),
+    register_url_sync(
+        app,
+        "ov-url-sink",
+        [UrlParam("window", "ov-window", how="always"), UrlParam("at", "ov-at", "data")],
     )

@@ -12,7 +12,6 @@ to change.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,20 +19,28 @@ from dash import Input, Output, State, ctx, dcc, html, no_update
 
 from dashboards.components.banner import error_banner, failure_banners, info_banner
 from dashboards.components.canary_panel import render
-from dashboards.components.controls import control
-from dashboards.components.release_forms import default_roles
-from mesh import validate
+from dashboards.kit import (
+    REFRESH,
+    WINDOWS,
+    UrlParam,
+    control,
+    control_bar,
+    refresh_control,
+    refresh_now,
+    refresh_timer,
+    register_refresh,
+    register_url_sync,
+    url_window,
+    window_control,
+)
 from mesh.errors import MeshdashError
-from mesh.series import Target
+from mesh.releases.roles import default_roles
 from reports.review_files import report_document
-from views.history import list_targets, metrics_view, parse_metrics_params
 from views.params import get_one
+from views.release_choices import review_services, service_versions
 from views.review import parse_review_params, release_roles, review_view
-from views.routes import route_detail, routes_list
 from wiring.services import services
 
-WINDOWS: tuple[str, ...] = ("1m", "5m", "10m", "30m", "1h", "3h")
-REFRESH: dict[str, int] = {"off": 0, "15s": 15, "30s": 30, "1m": 60}
 SLOW_FACTOR = 10.0  # the demo's "slow" canary: ten times its usual server time
 FAIL_RATE = 0.05  # the demo's "failing" canary: 5% extra 5xx
 SECTION_LABELS: dict[str, str] = {
@@ -51,19 +58,11 @@ def _safe(query: Mapping[str, Any], key: str) -> str | None:
         return None
 
 
-def _window(query: Mapping[str, Any]) -> str:
-    raw = _safe(query, "window") or "10m"
-    try:
-        return validate.format_duration(validate.duration_seconds(raw))
-    except MeshdashError:
-        return "10m"
-
-
 def layout(**query: Any) -> html.Div:
     svc = services()
     namespace = _safe(query, "namespace") or svc.settings.default_namespaces[0]
     service = _safe(query, "service")
-    window = _window(query)
+    window = url_window(query, "10m")
     windows = WINDOWS if window in WINDOWS else (*WINDOWS, window)
     refresh = _safe(query, "refresh") or "15s"
     refresh = refresh if refresh in REFRESH else "15s"
@@ -97,7 +96,7 @@ def layout(**query: Any) -> html.Div:
                 ],
                 className="rv-head",
             ),
-            html.Div(
+            control_bar(
                 [
                     control(
                         "Namespace",
@@ -123,32 +122,10 @@ def layout(**query: Any) -> html.Div:
                         "Canary (new)",
                         dcc.Dropdown(id="rv-canary", clearable=False, placeholder="version"),
                     ),
-                    control(
-                        "Analysis window",
-                        dcc.Dropdown(
-                            id="rv-window",
-                            options=[{"label": f"Last {w}", "value": w} for w in windows],
-                            value=window,
-                            clearable=False,
-                            searchable=False,
-                        ),
-                    ),
-                    control(
-                        "Refresh",
-                        dcc.Dropdown(
-                            id="rv-refresh",
-                            options=[
-                                {"label": "Off" if k == "off" else f"Every {k}", "value": k}
-                                for k in REFRESH
-                            ],
-                            value=refresh,
-                            clearable=False,
-                            searchable=False,
-                        ),
-                    ),
-                    html.Button("Refresh now", id="rv-refresh-now", className="md-button"),
-                ],
-                className="md-controls",
+                    window_control("rv-window", windows, window, label="Analysis window"),
+                    refresh_control("rv-refresh", REFRESH, refresh),
+                    refresh_now("rv-refresh-now"),
+                ]
             ),
             _simulate_card() if svc.mode == "demo" else html.Div(id="rv-simulate"),
             html.Div(id="rv-banner"),
@@ -171,11 +148,7 @@ def layout(**query: Any) -> html.Div:
             ),
             dcc.Store(id="rv-sim-done", data=0),
             dcc.Download(id="rv-download"),
-            dcc.Interval(
-                id="rv-interval",
-                interval=max(REFRESH[refresh], 1) * 1000,
-                disabled=REFRESH[refresh] == 0,
-            ),
+            refresh_timer("rv-interval", REFRESH, refresh),
             html.Div(id="rv-url-sink", hidden=True),
         ],
         className="md-page md-page-review",
@@ -200,31 +173,11 @@ def _simulate_card() -> html.Div:
 
 
 def service_options(namespace: str) -> list[str]:
-    """Services with two or more versions (from the routes), else every service with traffic."""
-    svc = services()
-    with contextlib.suppress(MeshdashError):
-        body = routes_list(svc, namespace)
-        several = [s["service"] for s in body["services"] if len(s.get("versions") or []) >= 2]
-        if several:
-            return several
-    with contextlib.suppress(MeshdashError):
-        return list_targets(svc, namespace, Target.SERVICE, 600)
-    return []
+    return review_services(services(), namespace)
 
 
 def versions_of(namespace: str, service: str) -> tuple[list[str], dict[str, int]]:
-    """The service's versions and current weights, from its routes; without routing (no
-    --kube), the versions that served it in the last hour, weighted by their share."""
-    svc = services()
-    try:
-        detail = route_detail(svc, namespace, service)
-    except MeshdashError:
-        args = {"namespace": namespace, "service": service, "window": "1h"}
-        body = metrics_view(svc, parse_metrics_params(args))
-        shares = {v: body["summary"].get(v, {}).get("share") or 0.0 for v in body["versions"]}
-        return list(shares), {v: round(100 * share) for v, share in shares.items()}
-    weights = {v: int(detail.get("weights", {}).get(v, 0)) for v in detail.get("versions") or []}
-    return list(weights), weights
+    return service_versions(services(), namespace, service)
 
 
 def workload_of(namespace: str, service: str, version: str) -> str | None:
@@ -251,6 +204,15 @@ def fault_text(namespace: str, service: str, version: str) -> str:
 
 
 def register_callbacks(app) -> None:
+    _register_choices(app)
+    _register_review(app)
+    _register_simulate(app)
+    _register_url(app)
+
+
+def _register_choices(app) -> None:
+    """The service, then its two versions: as asked, else the release in progress."""
+
     @app.callback(
         Output("rv-service", "options"),
         Output("rv-service", "value"),
@@ -299,6 +261,10 @@ def register_callbacks(app) -> None:
         fallback = default_roles(weights, stable or live_base, new or live_canary)
         return versions, stable or fallback[0], versions, new or fallback[1]
 
+
+def _register_review(app) -> None:
+    """Load the review on every change and refresh, draw it, download it as a report."""
+
     @app.callback(
         Output("rv-data", "data"),
         Output("rv-banner", "children"),
@@ -343,14 +309,7 @@ def register_callbacks(app) -> None:
         except Exception as exc:
             return error_banner(exc)
 
-    @app.callback(
-        Output("rv-interval", "interval"),
-        Output("rv-interval", "disabled"),
-        Input("rv-refresh", "value"),
-    )
-    def interval(refresh):
-        seconds = REFRESH.get(refresh, 0)
-        return max(seconds, 1) * 1000, seconds == 0
+    register_refresh(app, "rv-interval", "rv-refresh", REFRESH)
 
     @app.callback(
         Output("rv-download", "data"),
@@ -365,6 +324,10 @@ def register_callbacks(app) -> None:
         kind = "md" if ctx.triggered_id == "rv-download-md" else "html"
         filename, mimetype, text = report_document(data, kind)
         return {"content": text, "filename": filename, "type": mimetype, "base64": False}
+
+
+def _register_simulate(app) -> None:
+    """The demo's fault switches."""
 
     # The demo's fault controls: their buttons exist only in demo mode, so live apps never fire it.
     @app.callback(
@@ -395,31 +358,21 @@ def register_callbacks(app) -> None:
             return fault_text(namespace, service, canary), (done or 0) + 1
         return fault_text(namespace, service, canary), no_update
 
-    app.clientside_callback(
-        """
-        function(namespace, service, baseline, canary, windowValue, refresh, init) {
-            const p = new URLSearchParams();
-            if (namespace) { p.set('namespace', namespace); }
-            if (service) { p.set('service', service); }
-            if (baseline) { p.set('baseline', baseline); }
-            if (canary) { p.set('canary', canary); }
-            if (windowValue) { p.set('window', windowValue); }
-            if (refresh) { p.set('refresh', refresh); }
-            if (init && init.before) { p.set('before', init.before); }
-            if (init && init.at) { p.set('at', init.at); }
-            const url = window.location.pathname + '?' + p.toString();
-            if (url !== window.location.pathname + window.location.search) {
-                window.history.replaceState(window.history.state, '', url);
-            }
-            return '';
-        }
-        """,
-        Output("rv-url-sink", "children"),
-        Input("rv-namespace", "value"),
-        Input("rv-service", "value"),
-        Input("rv-baseline", "value"),
-        Input("rv-canary", "value"),
-        Input("rv-window", "value"),
-        Input("rv-refresh", "value"),
-        State("rv-init", "data"),
+
+def _register_url(app) -> None:
+    """The page's state in the address bar."""
+
+    register_url_sync(
+        app,
+        "rv-url-sink",
+        [
+            UrlParam("namespace", "rv-namespace"),
+            UrlParam("service", "rv-service"),
+            UrlParam("baseline", "rv-baseline"),
+            UrlParam("canary", "rv-canary"),
+            UrlParam("window", "rv-window"),
+            UrlParam("refresh", "rv-refresh"),
+            UrlParam("before", "rv-init", "data", field="before", state=True),
+            UrlParam("at", "rv-init", "data", field="at", state=True),
+        ],
     )

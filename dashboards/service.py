@@ -17,12 +17,25 @@ from typing import Any
 from dash import Input, Output, State, ctx, dcc, html, no_update
 
 from dashboards.components.banner import error_banner, info_banner
-from dashboards.components.controls import control
 from dashboards.components.links import page_link, topology_link
+from dashboards.kit import (
+    HISTORY_WINDOWS,
+    REFRESH,
+    UrlParam,
+    control,
+    control_bar,
+    refresh_control,
+    refresh_now,
+    refresh_timer,
+    register_refresh,
+    register_url_sync,
+    url_window,
+    window_control,
+)
 from mesh import validate
 from mesh.errors import MeshdashError
-from mesh.health import health
 from mesh.series import TOTAL, Target, csv_table
+from mesh.window_health import failing_success_below, success_health, window_health
 from presentation import charts, palette
 from presentation import numbers as fmt
 from presentation.markers import add_weight_markers
@@ -32,8 +45,6 @@ from views.params import get_one
 from views.review import markers_for, workload_markers
 from wiring.services import services
 
-WINDOWS: tuple[str, ...] = ("5m", "10m", "30m", "1h", "3h", "6h", "12h", "1d")
-REFRESH: dict[str, int] = {"off": 0, "15s": 15, "30s": 30, "1m": 60}
 QUANTILE_LABELS: dict[str, str] = {"p50": "p50", "p95": "p95", "p99": "p99"}
 CHARTS: tuple[str, ...] = ("rps", "success", "latency", "codes", "tcp", "outbound")
 GRAPHS: tuple[str, ...] = ("rps", "success", "latency", "codes", "tcp")
@@ -65,15 +76,6 @@ def _opt(query: Mapping[str, Any], key: str, allowed: Sequence[str], default: st
     return value if value in allowed else default
 
 
-def _window(query: Mapping[str, Any]) -> str:
-    """Any valid duration from the URL (the topology's 1m too), else the default."""
-    try:
-        raw = get_one(query, "window", DEFAULT_WINDOW) or DEFAULT_WINDOW
-        return validate.format_duration(validate.duration_seconds(raw))
-    except MeshdashError:
-        return DEFAULT_WINDOW
-
-
 def _first(query: Mapping[str, Any], key: str) -> str:
     try:
         return get_one(query, key) or ""
@@ -85,8 +87,12 @@ def page_layout(kind: Kind, query: Mapping[str, Any]) -> html.Div:
     svc = services()
     namespace = _first(query, "namespace") or svc.settings.default_namespaces[0]
     name = _first(query, kind.noun)
-    window = _window(query)
-    windows = WINDOWS if window in WINDOWS else tuple(sorted({*WINDOWS, window}, key=_seconds))
+    window = url_window(query, DEFAULT_WINDOW)  # the topology's 1m too
+    windows = (
+        HISTORY_WINDOWS
+        if window in HISTORY_WINDOWS
+        else tuple(sorted({*HISTORY_WINDOWS, window}, key=_seconds))
+    )
     quantile = _opt(query, "quantile", tuple(QUANTILE_LABELS), "p95")
     refresh = _opt(query, "refresh", tuple(REFRESH), "30s")
     at = _first(query, "at") or None
@@ -106,7 +112,7 @@ def page_layout(kind: Kind, query: Mapping[str, Any]) -> html.Div:
                 ],
                 className="md-metrics-head",
             ),
-            html.Div(
+            control_bar(
                 [
                     control(
                         "Namespace",
@@ -125,16 +131,7 @@ def page_layout(kind: Kind, query: Mapping[str, Any]) -> html.Div:
                         ),
                         wide=True,
                     ),
-                    control(
-                        "Window",
-                        dcc.Dropdown(
-                            id=i("window"),
-                            options=[{"label": f"Last {w}", "value": w} for w in windows],
-                            value=window,
-                            clearable=False,
-                            searchable=False,
-                        ),
-                    ),
+                    window_control(i("window"), windows, window),
                     control(
                         "Latency",
                         dcc.RadioItems(
@@ -145,22 +142,9 @@ def page_layout(kind: Kind, query: Mapping[str, Any]) -> html.Div:
                             className="md-radio",
                         ),
                     ),
-                    control(
-                        "Refresh",
-                        dcc.Dropdown(
-                            id=i("refresh"),
-                            options=[
-                                {"label": "Off" if k == "off" else f"Every {k}", "value": k}
-                                for k in REFRESH
-                            ],
-                            value=refresh,
-                            clearable=False,
-                            searchable=False,
-                        ),
-                    ),
-                    html.Button("Refresh now", id=i("refresh-now"), className="md-button"),
-                ],
-                className="md-controls",
+                    refresh_control(i("refresh"), REFRESH, refresh),
+                    refresh_now(i("refresh-now")),
+                ]
             ),
             html.Div(id=i("banner")),
             dcc.Loading(
@@ -179,11 +163,7 @@ def page_layout(kind: Kind, query: Mapping[str, Any]) -> html.Div:
             dcc.Store(id=i("data")),
             dcc.Store(id=i("at"), data=at),
             dcc.Download(id=i("download")),
-            dcc.Interval(
-                id=i("interval"),
-                interval=max(REFRESH[refresh], 1) * 1000,
-                disabled=REFRESH[refresh] == 0,
-            ),
+            refresh_timer(i("interval"), REFRESH, refresh),
             html.Div(id=i("url-sink"), hidden=True),
         ],
         className=f"md-page md-page-metrics md-page-{kind.noun}",
@@ -272,7 +252,7 @@ def _uirevision(data: Mapping[str, Any]) -> str:
 
 
 def _failure_below() -> float:
-    return 1.0 - thresholds_of(services()).error_failure
+    return failing_success_below(thresholds_of(services()))
 
 
 def figures(data: Mapping[str, Any], quantile: str) -> dict[str, Any]:
@@ -340,21 +320,14 @@ def _stat(label: str, value: str, cls: str = "") -> html.Div:
     )
 
 
-def _health(rps: float | None, error_rate: float | None, client_error_rate: float | None) -> str:
-    """The topology's health rule (mesh.health, the configured thresholds) for window figures."""
-    return health(
-        rps or 0.0, error_rate or 0.0, client_error_rate or 0.0, thresholds_of(services())
-    )
-
-
 def summary(data: Mapping[str, Any], quantile: str) -> list:
     """Whole-window figures, then one chip per version with its share of the traffic."""
     if not data["series"]["rps"]:
         return tcp_summary(data)
     total = data["summary"].get(TOTAL, {})
     success = total.get("success_rate")
-    state = _health(
-        total.get("rps"), None if success is None else 1 - success, total.get("client_error_rate")
+    state = success_health(
+        total.get("rps"), success, total.get("client_error_rate"), thresholds_of(services())
     )
     stats = [
         _stat("Requests", fmt.rps(total.get("rps"))),
@@ -474,7 +447,12 @@ def outbound_table(kind: Kind, data: Mapping[str, Any]) -> html.Table | html.Div
     )
     body = []
     for row in rows:
-        state = _health(row["rps"] or row["bps"], row["error_rate"], row["client_error_rate"])
+        state = window_health(
+            row["rps"] or row["bps"],
+            row["error_rate"],
+            row["client_error_rate"],
+            thresholds_of(services()),
+        )
         spark_points = row["series"]["rps"]
         unit = "rps"
         if row["rps"] is None:  # TCP only: bytes are what there is to show
@@ -621,6 +599,12 @@ def page_outputs(kind: Kind, data: Mapping[str, Any] | None, quantile: str) -> d
 
 
 def page_callbacks(app, kind: Kind) -> None:
+    _load_callbacks(app, kind)
+    _draw_callbacks(app, kind)
+
+
+def _load_callbacks(app, kind: Kind) -> None:
+    """Load the view on every change and refresh; the pickers offer what has traffic."""
     i = kind.id
 
     @app.callback(
@@ -669,6 +653,10 @@ def page_callbacks(app, kind: Kind) -> None:
             )
         return sorted({*found, *([current] if current else [])})
 
+
+def _draw_callbacks(app, kind: Kind) -> None:
+    """Draw the charts, download their CSV, keep the heading and the refresh in step."""
+    i = kind.id
     outputs: dict[str, Output] = {
         **{f"fig_{c}": Output(i(f"{c}-graph"), "figure") for c in GRAPHS},
         **{f"config_{c}": Output(i(f"{c}-graph"), "config") for c in GRAPHS},
@@ -718,37 +706,19 @@ def page_callbacks(app, kind: Kind) -> None:
     def heading(namespace, name, window):
         return topology_link([namespace], window), _title(kind, namespace, name or "")
 
-    @app.callback(
-        Output(i("interval"), "interval"),
-        Output(i("interval"), "disabled"),
-        Input(i("refresh"), "value"),
-    )
-    def interval(refresh):
-        seconds = REFRESH.get(refresh, 0)
-        return max(seconds, 1) * 1000, seconds == 0
+    register_refresh(app, i("interval"), i("refresh"), REFRESH)
 
-    app.clientside_callback(
-        f"""
-        function(namespace, name, windowValue, quantile, refresh, at) {{
-            const p = new URLSearchParams();
-            if (namespace) {{ p.set('namespace', namespace); }}
-            if (name) {{ p.set('{kind.noun}', name); }}
-            p.set('window', windowValue); p.set('quantile', quantile); p.set('refresh', refresh);
-            if (at) {{ p.set('at', at); }}
-            const url = window.location.pathname + '?' + p.toString();
-            if (url !== window.location.pathname + window.location.search) {{
-                window.history.replaceState(window.history.state, '', url);
-            }}
-            return '';
-        }}
-        """,
-        Output(i("url-sink"), "children"),
-        Input(i("namespace"), "value"),
-        Input(i("name"), "value"),
-        Input(i("window"), "value"),
-        Input(i("quantile"), "value"),
-        Input(i("refresh"), "value"),
-        Input(i("at"), "data"),
+    register_url_sync(
+        app,
+        i("url-sink"),
+        [
+            UrlParam("namespace", i("namespace")),
+            UrlParam(kind.noun, i("name")),
+            UrlParam("window", i("window"), how="always"),
+            UrlParam("quantile", i("quantile"), how="always"),
+            UrlParam("refresh", i("refresh"), how="always"),
+            UrlParam("at", i("at"), "data"),
+        ],
     )
 
 

@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, dcc, html, no_update
 
 from dashboards.components.banner import error_banner, info_banner
+from dashboards.kit import control, control_bar, register_url_from_query, window_control
 from mesh.errors import MeshdashError, NotConfigured
 from presentation import numbers as fmt
 from presentation import palette
@@ -54,10 +55,101 @@ def _q(query: dict[str, Any], key: str, default: str = "") -> str:
         return default
 
 
-def _control(label: str, component, cls: str = "") -> html.Label:
-    return html.Label(
-        [html.Span(label, className="md-control-label"), component],
-        className=f"md-control {cls}".strip(),
+def _filters(query: dict[str, Any], catalog: dict[str, list[str]], namespace: str) -> html.Div:
+    """The search form: where, what, how long, how many."""
+    service = _q(query, "service")
+    lookback = _q(query, "lookback", DEFAULT_LOOKBACK)
+    lookbacks = LOOKBACKS if lookback in LOOKBACKS else (*LOOKBACKS, lookback)
+    apps = sorted({*catalog.get(namespace, []), *([service] if service else [])})
+    operation = _q(query, "operation")
+    error = _q(query, "error").lower() in ("true", "1", "on")
+    return control_bar(
+        [
+            control(
+                "Namespace",
+                dcc.Dropdown(
+                    id="ts-namespace",
+                    options=sorted({*catalog, *([namespace] if namespace else [])}),
+                    value=namespace or None,
+                    clearable=False,
+                    placeholder="Namespace",
+                ),
+            ),
+            control(
+                "Service",
+                dcc.Dropdown(
+                    id="ts-service",
+                    options=apps,
+                    value=service or None,
+                    clearable=False,
+                    placeholder="Choose a service",
+                ),
+            ),
+            control(
+                "Operation",
+                dcc.Dropdown(
+                    id="ts-operation",
+                    options=[operation] if operation else [],
+                    value=operation or None,
+                    placeholder="All operations",
+                ),
+                wide=True,
+            ),
+            control(
+                "Tags",
+                dcc.Input(
+                    id="ts-tags",
+                    type="text",
+                    value=_q(query, "tags"),
+                    placeholder="http.status_code=503 response_flags=UF",
+                    debounce=True,
+                    className="md-input",
+                ),
+                wide=True,
+            ),
+            control(
+                "Min duration (ms)",
+                dcc.Input(
+                    id="ts-min",
+                    type="number",
+                    min=0,
+                    value=_num(_q(query, "min_duration_ms")),
+                    placeholder="e.g. 100",
+                    className="md-input md-input-num",
+                ),
+            ),
+            control(
+                "Max duration (ms)",
+                dcc.Input(
+                    id="ts-max",
+                    type="number",
+                    min=0,
+                    value=_num(_q(query, "max_duration_ms")),
+                    placeholder="any",
+                    className="md-input md-input-num",
+                ),
+            ),
+            window_control("ts-lookback", lookbacks, lookback, label="Lookback"),
+            control(
+                "Limit",
+                dcc.Input(
+                    id="ts-limit",
+                    type="number",
+                    min=1,
+                    max=1000,
+                    step=1,
+                    value=_num(_q(query, "limit", str(DEFAULT_LIMIT))),
+                    className="md-input md-input-num",
+                ),
+            ),
+            dcc.Checklist(
+                id="ts-error",
+                options=[{"label": " Errors only", "value": "true"}],
+                value=["true"] if error else [],
+                className="md-check",
+            ),
+            html.Button("Find traces", id="ts-find", className="md-button md-button-primary"),
+        ]
     )
 
 
@@ -74,115 +166,10 @@ def layout(**query: Any) -> html.Div:
     namespace = _q(query, "namespace") or next(
         (ns for ns in svc.settings.default_namespaces if ns in catalog), next(iter(catalog), "")
     )
-    service = _q(query, "service")
-    lookback = _q(query, "lookback", DEFAULT_LOOKBACK)
-    lookbacks = LOOKBACKS if lookback in LOOKBACKS else (*LOOKBACKS, lookback)
-    apps = sorted({*catalog.get(namespace, []), *([service] if service else [])})
-    operation = _q(query, "operation")
-    error = _q(query, "error").lower() in ("true", "1", "on")
     return html.Div(
         [
             html.H2("Traces"),
-            html.Div(
-                [
-                    _control(
-                        "Namespace",
-                        dcc.Dropdown(
-                            id="ts-namespace",
-                            options=sorted({*catalog, *([namespace] if namespace else [])}),
-                            value=namespace or None,
-                            clearable=False,
-                            placeholder="Namespace",
-                        ),
-                    ),
-                    _control(
-                        "Service",
-                        dcc.Dropdown(
-                            id="ts-service",
-                            options=apps,
-                            value=service or None,
-                            clearable=False,
-                            placeholder="Choose a service",
-                        ),
-                    ),
-                    _control(
-                        "Operation",
-                        dcc.Dropdown(
-                            id="ts-operation",
-                            options=[operation] if operation else [],
-                            value=operation or None,
-                            placeholder="All operations",
-                        ),
-                        "md-control-wide",
-                    ),
-                    _control(
-                        "Tags",
-                        dcc.Input(
-                            id="ts-tags",
-                            type="text",
-                            value=_q(query, "tags"),
-                            placeholder="http.status_code=503 response_flags=UF",
-                            debounce=True,
-                            className="md-input",
-                        ),
-                        "md-control-wide",
-                    ),
-                    _control(
-                        "Min duration (ms)",
-                        dcc.Input(
-                            id="ts-min",
-                            type="number",
-                            min=0,
-                            value=_num(_q(query, "min_duration_ms")),
-                            placeholder="e.g. 100",
-                            className="md-input md-input-num",
-                        ),
-                    ),
-                    _control(
-                        "Max duration (ms)",
-                        dcc.Input(
-                            id="ts-max",
-                            type="number",
-                            min=0,
-                            value=_num(_q(query, "max_duration_ms")),
-                            placeholder="any",
-                            className="md-input md-input-num",
-                        ),
-                    ),
-                    _control(
-                        "Lookback",
-                        dcc.Dropdown(
-                            id="ts-lookback",
-                            options=[{"label": f"Last {w}", "value": w} for w in lookbacks],
-                            value=lookback,
-                            clearable=False,
-                            searchable=False,
-                        ),
-                    ),
-                    _control(
-                        "Limit",
-                        dcc.Input(
-                            id="ts-limit",
-                            type="number",
-                            min=1,
-                            max=1000,
-                            step=1,
-                            value=_num(_q(query, "limit", str(DEFAULT_LIMIT))),
-                            className="md-input md-input-num",
-                        ),
-                    ),
-                    dcc.Checklist(
-                        id="ts-error",
-                        options=[{"label": " Errors only", "value": "true"}],
-                        value=["true"] if error else [],
-                        className="md-check",
-                    ),
-                    html.Button(
-                        "Find traces", id="ts-find", className="md-button md-button-primary"
-                    ),
-                ],
-                className="md-controls",
-            ),
+            _filters(query, catalog, namespace),
             html.Div(banner, id="ts-banner"),
             dcc.Loading(
                 html.Div(
@@ -513,18 +500,4 @@ def register_callbacks(app) -> None:
         trace_id = click["points"][0]["customdata"][0]
         return view_link(trace_id, data)
 
-    app.clientside_callback(
-        """
-        function(data) {
-            if (!data || !data.query) { return window.dash_clientside.no_update; }
-            const p = new URLSearchParams(data.query);
-            const url = window.location.pathname + '?' + p.toString();
-            if (url !== window.location.pathname + window.location.search) {
-                window.history.replaceState(window.history.state, '', url);
-            }
-            return '';
-        }
-        """,
-        Output("ts-url-sink", "children"),
-        Input("ts-data", "data"),
-    )
+    register_url_from_query(app, "ts-url-sink", "ts-data")

@@ -21,6 +21,7 @@ import plotly.graph_objects as go
 from dash import dcc, html
 
 from dashboards.components.release_view import objects_text, verdict_note
+from mesh.canary.worse import worse_than_baseline
 from presentation import charts
 from presentation.palette import HEALTH_COLORS, VERDICT_COLORS
 from reports import release_report as report
@@ -40,20 +41,9 @@ STATUS_CLASS = {
 # Components
 
 
-def verdict_block(
-    review: Mapping[str, Any], prefix: str = "rv", on_releases: bool = False
-) -> html.Div:
-    """The answer first: the verdict, its headline and reasons in plain words, the evidence
-    window, and the next step (none when it would change nothing); the statistics behind the
-    reasons one click away."""
+def _facts(review: Mapping[str, Any], prefix: str) -> list[html.Span]:
+    """What the verdict judged: the pair, the window, the split now, when the canary started."""
     a = review["analysis"]
-    verdict = a["verdict"]
-    action = review.get("action") or {}
-    button_class = {
-        "rollback": "md-button rv-action rv-action-rollback",
-        "promote": "md-button rv-action rv-action-promote",
-        "continue": "md-button rv-action rv-action-continue",
-    }.get(verdict, "md-button rv-action")
     split = review.get("split") or a.get("split")
     facts = [
         html.Span(
@@ -70,10 +60,22 @@ def verdict_block(
             )
         )
     start = review.get("start")
-    if start and verdict != "nothing_to_judge":
+    if start and a["verdict"] != "nothing_to_judge":
         facts.append(html.Span(f"canary started {_clock(start['when'])} UTC"))
+    return facts
+
+
+def _next_step(review: Mapping[str, Any], prefix: str, on_releases: bool) -> html.Div:
+    """The recommended action as a link into the releases page's preview, or why there is none."""
+    verdict = review["analysis"]["verdict"]
+    action = review.get("action") or {}
+    button_class = {
+        "rollback": "md-button rv-action rv-action-rollback",
+        "promote": "md-button rv-action rv-action-promote",
+        "continue": "md-button rv-action rv-action-continue",
+    }.get(verdict, "md-button rv-action")
     if action.get("action"):
-        step: Any = html.Div(
+        return html.Div(
             [
                 html.A(
                     action.get("label", "Open releases"),
@@ -87,23 +89,34 @@ def verdict_block(
             ],
             className="rv-verdict-action",
         )
-    else:
-        step = html.Div(
-            [
-                html.Span(action.get("label", ""), className="rv-small", id=f"{prefix}-no-action")
-                if verdict == "hold"
-                else None,
-                None
-                if on_releases
-                else dcc.Link(
-                    "Open the releases page",
-                    href=action.get("href", "/releases"),
-                    className="rv-small",
-                    id=f"{prefix}-releases-link",
-                ),
-            ],
-            className="rv-verdict-action rv-verdict-noaction",
-        )
+    return html.Div(
+        [
+            html.Span(action.get("label", ""), className="rv-small", id=f"{prefix}-no-action")
+            if verdict == "hold"
+            else None,
+            None
+            if on_releases
+            else dcc.Link(
+                "Open the releases page",
+                href=action.get("href", "/releases"),
+                className="rv-small",
+                id=f"{prefix}-releases-link",
+            ),
+        ],
+        className="rv-verdict-action rv-verdict-noaction",
+    )
+
+
+def verdict_block(
+    review: Mapping[str, Any], prefix: str = "rv", on_releases: bool = False
+) -> html.Div:
+    """The answer first: the verdict, its headline and reasons in plain words, the evidence
+    window, and the next step (none when it would change nothing); the statistics behind the
+    reasons one click away."""
+    a = review["analysis"]
+    verdict = a["verdict"]
+    facts = _facts(review, prefix)
+    step = _next_step(review, prefix, on_releases)
     # The headline carries the first reason; the list holds the others (none: no list).
     reasons = report.plain_reasons(a)
     headline = a.get("headline") or VERDICT_LABELS.get(verdict, verdict)
@@ -224,21 +237,7 @@ def figures_card(review: Mapping[str, Any], prefix: str = "rv") -> html.Div:
 
 def _worse_flags(b: Mapping[str, Any], c: Mapping[str, Any]) -> list[bool]:
     """Which canary figures are worse than the baseline's, to tint them (rows of figure_rows)."""
-
-    def more(key: str) -> bool:
-        x, y = b.get(key), c.get(key)
-        return x is not None and y is not None and y > x * 1.1
-
-    success_b, success_c = b.get("success_rate"), c.get("success_rate")
-    return [
-        False,
-        success_b is not None and success_c is not None and success_c < success_b - 0.001,
-        False,
-        False,
-        more("p50_ms"),
-        more("p95_ms"),
-        more("p99_ms"),
-    ]
+    return list(worse_than_baseline(b, c).values())
 
 
 def _graph_card(

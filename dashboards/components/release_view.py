@@ -250,11 +250,55 @@ def verdict_box(verdict: Mapping[str, Any], needs_override: bool) -> html.Div:
     )
 
 
+def _before_after(before: dict[str, int], after: dict[str, int]) -> html.Div:
+    colours = version_colors(list(dict.fromkeys([*before, *after])))
+    return html.Div(
+        [
+            html.Div(
+                [
+                    html.Span("Before", className="rel-ba-label"),
+                    split_bar(before, colours, label_min=20),
+                ]
+            ),
+            html.Div(
+                [
+                    html.Span("After", className="rel-ba-label"),
+                    split_bar(after, colours, label_min=20),
+                ]
+            ),
+        ],
+        className="rel-before-after",
+    )
+
+
+def _reason_field(reason: str, override: bool) -> html.Label:
+    """The reason recorded in the audit log; going against the verdict requires one."""
+    return html.Label(
+        [
+            html.Span(
+                "Reason for going against the verdict (required, recorded in the audit log)"
+                if override
+                else "Reason (recorded in the audit log)",
+                className="md-control-label",
+            ),
+            dcc.Input(
+                id="rel-reason",
+                value=reason,
+                placeholder="why go ahead anyway, e.g. the errors are a known test client"
+                if override
+                else "why this change, e.g. canary healthy for 30 minutes",
+                maxLength=500,
+                className="rel-reason",
+            ),
+        ],
+        className="md-control",
+    )
+
+
 def preview_dialog(body: Mapping[str, Any], reason: str) -> html.Div:
     """The dry run's result: before/after split, the diff, a reason, and Confirm (ticked first for
     take-over and retire, as Argo Rollouts asks)."""
     before, after = _split_of(body.get("before") or []), _split_of(body.get("after") or [])
-    colours = version_colors(list(dict.fromkeys([*before, *after])))
     targets = ", ".join(_write_text(w) for w in body.get("writes") or [])
     parts: list[Any] = [
         html.H3("Preview"),
@@ -269,51 +313,12 @@ def preview_dialog(body: Mapping[str, Any], reason: str) -> html.Div:
         ),
     ]
     if before != after and (before or after):
-        parts.append(
-            html.Div(
-                [
-                    html.Div(
-                        [
-                            html.Span("Before", className="rel-ba-label"),
-                            split_bar(before, colours, label_min=20),
-                        ]
-                    ),
-                    html.Div(
-                        [
-                            html.Span("After", className="rel-ba-label"),
-                            split_bar(after, colours, label_min=20),
-                        ]
-                    ),
-                ],
-                className="rel-before-after",
-            )
-        )
+        parts.append(_before_after(before, after))
     override = bool(body.get("override_needed"))
     if body.get("verdict"):
         parts.insert(1, verdict_box(body["verdict"], override))
     parts.append(diff_view(body.get("diff", "")))
-    parts.append(
-        html.Label(
-            [
-                html.Span(
-                    "Reason for going against the verdict (required, recorded in the audit log)"
-                    if override
-                    else "Reason (recorded in the audit log)",
-                    className="md-control-label",
-                ),
-                dcc.Input(
-                    id="rel-reason",
-                    value=reason,
-                    placeholder="why go ahead anyway, e.g. the errors are a known test client"
-                    if override
-                    else "why this change, e.g. canary healthy for 30 minutes",
-                    maxLength=500,
-                    className="rel-reason",
-                ),
-            ],
-            className="md-control",
-        )
-    )
+    parts.append(_reason_field(reason, override))
     confirm_text = body.get("confirm") or ""
     if override:
         v = body["verdict"]

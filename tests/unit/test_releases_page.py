@@ -2,18 +2,18 @@
 
 import pytest
 
-from dashboards.components.release_forms import (
+from dashboards.components.release_view import audit_table, diff_view, latest_figures, split_bar
+from dashboards.releases.forms import (
     action_payload,
     button_label,
     current_policy,
-    default_roles,
     policy_values,
     retire_target,
     review_link,
     weight_sum,
 )
-from dashboards.components.release_view import audit_table, diff_view, latest_figures, split_bar
-from dashboards.releases import write_note
+from dashboards.releases.panels import write_note
+from mesh.releases.roles import default_roles
 
 VERSIONS = ["v1", "v2", "v3"]
 

@@ -1,4 +1,4 @@
-from dashboards.components.topology_elements import elements, stylesheet
+from dashboards.topology.elements import elements, stylesheet
 
 GRAPH = {
     "graph": "workload",

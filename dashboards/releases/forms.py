@@ -182,24 +182,6 @@ def current_policy(policy: Mapping[str, Any] | None) -> dict[tuple[str, str], An
     return out
 
 
-def default_roles(
-    weights: Mapping[str, int], stable: str | None = None, canary: str | None = None
-) -> tuple[str | None, str | None]:
-    """Stable and canary: the given ones while still valid, else the busiest version and the
-    busiest of the others (ties go to the earlier version, so v1 80/v2 10/v3 10 gives v1, v2)."""
-    versions = list(weights)
-    if not versions:
-        return None, None
-
-    def busiest(candidates: list[str]) -> str:
-        return max(candidates, key=lambda v: (weights[v], -versions.index(v)))
-
-    stable = stable if stable in versions else busiest(versions)
-    others = [v for v in versions if v != stable]
-    canary = canary if canary in others else (busiest(others) if others else None)
-    return stable, canary
-
-
 def review_link(namespace: str, service: str, baseline: str | None, canary: str | None) -> str:
     """The release review page for the pair: verdict, figures, graph diff, report."""
     return page_link(

@@ -8,10 +8,22 @@ from typing import Any
 import dash_cytoscape as cyto
 from dash import Input, Output, State, ctx, dcc, html, no_update
 
-from dashboards.components import investigation_panel as why_red
 from dashboards.components.banner import error_banner, partial_banner
-from dashboards.components.controls import control
-from dashboards.components.topology_elements import EDGE_LABELS, elements, stylesheet
+from dashboards.kit import (
+    FAST_REFRESH,
+    WINDOWS,
+    UrlParam,
+    control,
+    control_bar,
+    refresh_control,
+    refresh_now,
+    refresh_timer,
+    register_refresh,
+    register_url_sync,
+    window_control,
+)
+from dashboards.topology import investigation_panel as why_red
+from dashboards.topology.elements import EDGE_LABELS, elements, stylesheet
 from mesh import validate
 from mesh.errors import MeshdashError
 from presentation import numbers as fmt
@@ -23,8 +35,6 @@ from wiring.services import services
 # The layered layout (klay) keeps namespace boxes apart; it ships with dash-cytoscape.
 cyto.load_extra_layouts()
 
-WINDOWS = ("1m", "5m", "10m", "30m", "1h", "3h")
-REFRESH = {"off": 0, "10s": 10, "15s": 15, "30s": 30, "1m": 60}
 LAYOUTS = {
     "klay": "Layered",
     "breadthfirst": "Hierarchy",
@@ -60,7 +70,7 @@ def layout(**query: Any) -> html.Div:
     state = {
         "view": _opt(query, "graph", VIEWS, "workload"),
         "window": _opt(query, "window", WINDOWS, "5m"),
-        "refresh": _opt(query, "refresh", tuple(REFRESH), "15s"),
+        "refresh": _opt(query, "refresh", tuple(FAST_REFRESH), "15s"),
         "layout": _opt(query, "layout", tuple(LAYOUTS), "klay"),
         "labels": _opt(query, "labels", tuple(EDGE_LABELS), "rps"),
         "security": _opt(query, "security", ("on", "off"), "off"),
@@ -71,65 +81,7 @@ def layout(**query: Any) -> html.Div:
     ns_options = sorted(set(namespaces) | set(svc.settings.default_namespaces))
     return html.Div(
         [
-            html.Div(
-                [
-                    control(
-                        "Namespaces",
-                        dcc.Dropdown(
-                            id="topo-namespaces",
-                            options=ns_options,
-                            value=namespaces,
-                            multi=True,
-                            clearable=False,
-                            placeholder="Choose namespaces",
-                        ),
-                        wide=True,
-                    ),
-                    html.Div(
-                        control(
-                            "Clusters",
-                            dcc.Dropdown(
-                                id="topo-cluster",
-                                options=clusters,
-                                value=clusters,
-                                multi=True,
-                                placeholder="All clusters",
-                            ),
-                        ),
-                        id="topo-cluster-control",
-                        className="md-cluster-control",
-                        hidden=not clusters,
-                    ),
-                    control("Graph", _dropdown("topo-view", VIEW_LABELS, state["view"])),
-                    control(
-                        "Window",
-                        _dropdown(
-                            "topo-window", {w: f"Last {w}" for w in WINDOWS}, state["window"]
-                        ),
-                    ),
-                    control(
-                        "Refresh",
-                        _dropdown(
-                            "topo-refresh",
-                            {k: "Off" if k == "off" else f"Every {k}" for k in REFRESH},
-                            state["refresh"],
-                        ),
-                    ),
-                    control("Layout", _dropdown("topo-layout", LAYOUTS, state["layout"])),
-                    control("Edge labels", _dropdown("topo-labels", EDGE_LABELS, state["labels"])),
-                    control(
-                        "Display",
-                        dcc.Checklist(
-                            id="topo-security",
-                            options=[{"label": " Security (mTLS)", "value": "on"}],
-                            value=["on"] if state["security"] == "on" else [],
-                            className="md-display-toggle",
-                        ),
-                    ),
-                    html.Button("Refresh now", id="topo-refresh-now", className="md-button"),
-                ],
-                className="md-controls",
-            ),
+            _controls(namespaces, ns_options, clusters, state),
             html.Div(id="topo-summary", className="md-summary"),
             html.Div(
                 [
@@ -171,11 +123,7 @@ def layout(**query: Any) -> html.Div:
                 ],
                 className="md-topology",
             ),
-            dcc.Interval(
-                id="topo-interval",
-                interval=max(REFRESH[state["refresh"]], 1) * 1000,
-                disabled=REFRESH[state["refresh"]] == 0,
-            ),
+            refresh_timer("topo-interval", FAST_REFRESH, state["refresh"]),
             dcc.Store(id="topo-data"),
             dcc.Store(id="topo-at", data=at),
             dcc.Store(id="topo-highlight", data=highlight),
@@ -184,6 +132,58 @@ def layout(**query: Any) -> html.Div:
             html.Div(id="topo-url-sink", hidden=True),
         ],
         className="md-page md-page-topology",
+    )
+
+
+def _controls(
+    namespaces: list[str], ns_options: list[str], clusters: list[str], state: dict[str, str]
+) -> html.Div:
+    """The control bar: what the graph shows and how it is drawn."""
+    return control_bar(
+        [
+            control(
+                "Namespaces",
+                dcc.Dropdown(
+                    id="topo-namespaces",
+                    options=ns_options,
+                    value=namespaces,
+                    multi=True,
+                    clearable=False,
+                    placeholder="Choose namespaces",
+                ),
+                wide=True,
+            ),
+            html.Div(
+                control(
+                    "Clusters",
+                    dcc.Dropdown(
+                        id="topo-cluster",
+                        options=clusters,
+                        value=clusters,
+                        multi=True,
+                        placeholder="All clusters",
+                    ),
+                ),
+                id="topo-cluster-control",
+                className="md-cluster-control",
+                hidden=not clusters,
+            ),
+            control("Graph", _dropdown("topo-view", VIEW_LABELS, state["view"])),
+            window_control("topo-window", WINDOWS, state["window"]),
+            refresh_control("topo-refresh", FAST_REFRESH, state["refresh"]),
+            control("Layout", _dropdown("topo-layout", LAYOUTS, state["layout"])),
+            control("Edge labels", _dropdown("topo-labels", EDGE_LABELS, state["labels"])),
+            control(
+                "Display",
+                dcc.Checklist(
+                    id="topo-security",
+                    options=[{"label": " Security (mTLS)", "value": "on"}],
+                    value=["on"] if state["security"] == "on" else [],
+                    className="md-display-toggle",
+                ),
+            ),
+            refresh_now("topo-refresh-now"),
+        ]
     )
 
 
@@ -339,6 +339,13 @@ def _empty_message(graph: dict[str, Any]) -> str:
 
 def register_callbacks(app) -> None:
     why_red.register_callbacks(app)
+    _register_graph(app)
+    _register_selection(app)
+    _register_browser(app)
+
+
+def _register_graph(app) -> None:
+    """Load the graph on every change and refresh, draw and style it."""
 
     @app.callback(
         Output("topo-data", "data"),
@@ -415,14 +422,11 @@ def register_callbacks(app) -> None:
     def relayout(name):
         return _layout(name)
 
-    @app.callback(
-        Output("topo-interval", "interval"),
-        Output("topo-interval", "disabled"),
-        Input("topo-refresh", "value"),
-    )
-    def interval(refresh):
-        seconds = REFRESH.get(refresh, 0)
-        return max(seconds, 1) * 1000, seconds == 0
+    register_refresh(app, "topo-interval", "topo-refresh", FAST_REFRESH)
+
+
+def _register_selection(app) -> None:
+    """A click on a node or an edge opens its side panel."""
 
     @app.callback(
         Output("topo-selected", "data"),
@@ -446,7 +450,7 @@ def register_callbacks(app) -> None:
         Input("topo-data", "data"),
     )
     def panel(selected, graph):
-        from dashboards.components.topology_panel import edge_panel, node_panel, overview_panel
+        from dashboards.topology.side_panel import edge_panel, node_panel, overview_panel
 
         if not graph:
             return overview_panel(None)
@@ -467,6 +471,10 @@ def register_callbacks(app) -> None:
                 return edge_panel(edge, graph)
         return overview_panel(graph)
 
+
+def _register_browser(app) -> None:
+    """Cytoscape's canvas position and the page's state in the address bar."""
+
     # Cytoscape caches where its canvas sits; anything that moves it (a banner, the summary
     # appearing) would make clicks land beside the nodes, so tell it after every redraw.
     app.clientside_callback(
@@ -482,33 +490,19 @@ def register_callbacks(app) -> None:
         Input("topo-graph", "elements"),
     )
 
-    app.clientside_callback(
-        """
-        function(namespaces, view, windowValue, refresh, layoutName, labels, at, highlight, clusters, security) {
-            const p = new URLSearchParams();
-            (namespaces || []).forEach(n => p.append('namespace', n));
-            (clusters || []).forEach(c => p.append('cluster', c));
-            p.set('graph', view); p.set('window', windowValue); p.set('refresh', refresh);
-            p.set('layout', layoutName); p.set('labels', labels);
-            if (at) { p.set('at', at); }
-            if (highlight && highlight.length) { p.set('highlight', highlight.join(',')); }
-            if ((security || []).includes('on')) { p.set('security', 'on'); }
-            const url = window.location.pathname + '?' + p.toString();
-            if (url !== window.location.pathname + window.location.search) {
-                window.history.replaceState(window.history.state, '', url);
-            }
-            return '';
-        }
-        """,
-        Output("topo-url-sink", "children"),
-        Input("topo-namespaces", "value"),
-        Input("topo-view", "value"),
-        Input("topo-window", "value"),
-        Input("topo-refresh", "value"),
-        Input("topo-layout", "value"),
-        Input("topo-labels", "value"),
-        Input("topo-at", "data"),
-        Input("topo-highlight", "data"),
-        Input("topo-cluster", "value"),
-        Input("topo-security", "value"),
+    register_url_sync(
+        app,
+        "topo-url-sink",
+        [
+            UrlParam("namespace", "topo-namespaces", how="each"),
+            UrlParam("cluster", "topo-cluster", how="each"),
+            UrlParam("graph", "topo-view", how="always"),
+            UrlParam("window", "topo-window", how="always"),
+            UrlParam("refresh", "topo-refresh", how="always"),
+            UrlParam("layout", "topo-layout", how="always"),
+            UrlParam("labels", "topo-labels", how="always"),
+            UrlParam("at", "topo-at", "data"),
+            UrlParam("highlight", "topo-highlight", "data", how="joined"),
+            UrlParam("security", "topo-security", how="on_flag"),
+        ],
     )

@@ -162,9 +162,9 @@ def security_style(label_field: str | None) -> list[dict[str, Any]]:
     ]
 
 
-def stylesheet(edge_label: str, security: bool = False) -> list[dict[str, Any]]:
-    label_field = {"rps": "label_rps", "share": "label_share", "p95": "label_p95"}.get(edge_label)
-    style: list[dict[str, Any]] = [
+def _base_style() -> list[dict[str, Any]]:
+    """Shapes and lines by kind of node and edge, before health colours and labels."""
+    return [
         {
             "selector": "node",
             "style": {
@@ -260,19 +260,11 @@ def stylesheet(edge_label: str, security: bool = False) -> list[dict[str, Any]]:
             },
         },
     ]
-    for health, colour in palette.HEALTH_COLORS.items():
-        style.append({"selector": f"node.{health}", "style": {"border-color": colour}})
-        style.append(
-            {
-                "selector": f"edge.{health}",
-                "style": {"line-color": colour, "target-arrow-color": colour},
-            }
-        )
-    if label_field:
-        style.append({"selector": "edge", "style": {"label": f"data({label_field})"}})
-    if security:
-        style += security_style(label_field)
-    style += [
+
+
+def _highlight_style() -> list[dict[str, Any]]:
+    """Drawn over everything: faded, a highlighted path, the selection."""
+    return [
         {"selector": ".faded", "style": {"opacity": 0.25}},
         {
             "selector": "node.path",
@@ -295,4 +287,21 @@ def stylesheet(edge_label: str, security: bool = False) -> list[dict[str, Any]]:
             },
         },
     ]
-    return style
+
+
+def stylesheet(edge_label: str, security: bool = False) -> list[dict[str, Any]]:
+    label_field = {"rps": "label_rps", "share": "label_share", "p95": "label_p95"}.get(edge_label)
+    style = _base_style()
+    for health, colour in palette.HEALTH_COLORS.items():
+        style.append({"selector": f"node.{health}", "style": {"border-color": colour}})
+        style.append(
+            {
+                "selector": f"edge.{health}",
+                "style": {"line-color": colour, "target-arrow-color": colour},
+            }
+        )
+    if label_field:
+        style.append({"selector": "edge", "style": {"label": f"data({label_field})"}})
+    if security:
+        style += security_style(label_field)
+    return style + _highlight_style()

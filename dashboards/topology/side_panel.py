@@ -6,8 +6,8 @@ from typing import Any
 
 from dash import html
 
-from dashboards.components.investigation_panel import namespace_why_button, why_button
 from dashboards.components.links import service_link, traces_link, workload_link
+from dashboards.topology.investigation_panel import namespace_why_button, why_button
 from mesh.envoy_flags import explain
 from presentation import numbers as fmt
 from presentation import palette

@@ -1,0 +1,208 @@
+"""The page kit: the control bar's pieces, the refresh timer and the URL sync every page uses.
+
+Written once so the pages agree: the same window and refresh choices with the same labels, the
+same "Refresh now" button, an interval that follows the refresh choice, and the page's state
+kept in the address bar (replaceState, so Back leaves the page instead of stepping through
+every change).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from dash import Input, Output, State, dcc, html
+
+from mesh import validate
+from mesh.errors import MeshdashError
+from views.params import get_one
+
+# The windows the live pages offer (topology, overview, inventory, review).
+WINDOWS: tuple[str, ...] = ("1m", "5m", "10m", "30m", "1h", "3h")
+# The history pages (service, workload) look further back; 1m is too short for a chart.
+HISTORY_WINDOWS: tuple[str, ...] = ("5m", "10m", "30m", "1h", "3h", "6h", "12h", "1d")
+# Refresh choices, in seconds (0: off).
+REFRESH: dict[str, int] = {"off": 0, "15s": 15, "30s": 30, "1m": 60}
+# The topology is watched during incidents: it also offers 10 s.
+FAST_REFRESH: dict[str, int] = {"off": 0, "10s": 10, "15s": 15, "30s": 30, "1m": 60}
+# The overview and the lists refresh on a fixed beat (paused at a past instant).
+LIST_REFRESH_S = 30
+
+
+def control(label: str, component: Any, wide: bool = False) -> html.Label:
+    """One labelled control of a page's control bar."""
+    return html.Label(
+        [html.Span(label, className="md-control-label"), component],
+        className="md-control md-control-wide" if wide else "md-control",
+    )
+
+
+def control_bar(children: Sequence[Any], class_name: str = "md-controls") -> html.Div:
+    return html.Div(list(children), className=class_name)
+
+
+def window_options(windows: Sequence[str]) -> list[dict[str, str]]:
+    return [{"label": f"Last {w}", "value": w} for w in windows]
+
+
+def refresh_options(choices: Mapping[str, int]) -> list[dict[str, str]]:
+    return [{"label": "Off" if k == "off" else f"Every {k}", "value": k} for k in choices]
+
+
+def picker(id_: str, options: list[dict[str, str]], value: str) -> dcc.Dropdown:
+    """A fixed-choice dropdown: no clearing, no typing."""
+    return dcc.Dropdown(id=id_, options=options, value=value, clearable=False, searchable=False)
+
+
+def window_control(
+    id_: str, windows: Sequence[str], value: str, label: str = "Window"
+) -> html.Label:
+    return control(label, picker(id_, window_options(windows), value))
+
+
+def refresh_control(id_: str, choices: Mapping[str, int], value: str) -> html.Label:
+    return control("Refresh", picker(id_, refresh_options(choices), value))
+
+
+def refresh_now(id_: str) -> html.Button:
+    return html.Button("Refresh now", id=id_, className="md-button")
+
+
+def timer_settings(choices: Mapping[str, int], refresh: str | None) -> tuple[int, bool]:
+    """(interval in ms, disabled) for a refresh choice; an unknown choice is off."""
+    seconds = choices.get(refresh or "", 0)
+    return max(seconds, 1) * 1000, seconds == 0
+
+
+def refresh_timer(id_: str, choices: Mapping[str, int], refresh: str) -> dcc.Interval:
+    interval, disabled = timer_settings(choices, refresh)
+    return dcc.Interval(id=id_, interval=interval, disabled=disabled)
+
+
+def url_window(query: Mapping[str, Any], default: str) -> str:
+    """Any valid duration from the URL (another page's 1m or 7m too), written the canonical
+    way; else `default`."""
+    try:
+        raw = get_one(query, "window") or default
+        return validate.format_duration(validate.duration_seconds(raw))
+    except MeshdashError:
+        return default
+
+
+def url_at(query: Mapping[str, Any]) -> str | None:
+    """A past instant from the URL (validated when the view is asked), or None for now."""
+    try:
+        return get_one(query, "at")
+    except MeshdashError:
+        return None
+
+
+def time_note(at: str | None, refresh_s: int) -> str:
+    """What the figures describe: now (and how often they refresh) or a fixed past instant."""
+    if at is None:
+        return f"Now · refreshes every {refresh_s} s"
+    try:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(float(at)))
+    except (ValueError, OverflowError, OSError):
+        return "At an invalid time"
+    return f"At {stamp} · auto-refresh paused"
+
+
+def register_refresh(app, timer_id: str, refresh_id: str, choices: Mapping[str, int]) -> None:
+    """The timer follows the refresh dropdown."""
+
+    @app.callback(
+        Output(timer_id, "interval"),
+        Output(timer_id, "disabled"),
+        Input(refresh_id, "value"),
+    )
+    def interval(refresh):
+        return timer_settings(choices, refresh)
+
+
+# --- the page's state in the address bar ---------------------------------------------------------
+
+How = Literal["if_set", "always", "each", "joined", "on_flag"]
+
+
+@dataclass(frozen=True, slots=True)
+class UrlParam:
+    """One query parameter kept in the URL, read from a component's property.
+
+    how: "if_set" (only when non-empty), "always", "each" (a list, one parameter per item),
+    "joined" (a list, comma-separated, only when non-empty), "on_flag" (a checklist holding
+    "on" sets the parameter to "on"). `field` reads one key of a dict-valued property (a Store);
+    `state` reads it without triggering the sync.
+    """
+
+    name: str
+    component: str
+    prop: str = "value"
+    how: How = "if_set"
+    field: str | None = None
+    state: bool = False
+
+
+_REPLACE = """
+            const url = window.location.pathname + '?' + p.toString();
+            if (url !== window.location.pathname + window.location.search) {
+                window.history.replaceState(window.history.state, '', url);
+            }
+            return '';"""
+
+
+def _setter(param: UrlParam, arg: str) -> str:
+    name = json.dumps(param.name)
+    value = f"{arg}[{json.dumps(param.field)}]" if param.field else arg
+    guard = f"{arg} && " if param.field else ""
+    return {
+        "if_set": f"if ({guard}{value}) {{ p.set({name}, {value}); }}",
+        "always": f"p.set({name}, {value});",
+        "each": f"({value} || []).forEach(x => p.append({name}, x));",
+        "joined": f"if ({guard}{value} && {value}.length) {{ p.set({name}, {value}.join(',')); }}",
+        "on_flag": f"if (({value} || []).includes('on')) {{ p.set({name}, 'on'); }}",
+    }[param.how]
+
+
+def url_sync_script(params: Sequence[UrlParam]) -> tuple[str, list[tuple[str, str, bool]]]:
+    """The clientside function and its arguments (component, prop, state), one per property."""
+    keys = list(dict.fromkeys((p.component, p.prop, p.state) for p in params))
+    args = [k for k in keys if not k[2]] + [k for k in keys if k[2]]  # Dash: inputs, then states
+    lines = [_setter(p, f"a{args.index((p.component, p.prop, p.state))}") for p in params]
+    names = ", ".join(f"a{k}" for k in range(len(args)))
+    body = "\n            ".join(lines)
+    script = f"""
+        function({names}) {{
+            const p = new URLSearchParams();
+            {body}{_REPLACE}
+        }}
+        """
+    return script, args
+
+
+def register_url_sync(
+    app, sink_id: str, params: Sequence[UrlParam], sink_prop: str = "children"
+) -> None:
+    """Keep `params` in the URL; the callback writes "" to `sink_id`'s `sink_prop`."""
+    script, args = url_sync_script(params)
+    inputs = [State(c, p) if state else Input(c, p) for c, p, state in args]
+    app.clientside_callback(script, Output(sink_id, sink_prop), *inputs)
+
+
+def register_url_from_query(app, sink_id: str, store_id: str) -> None:
+    """Put a Store's `query` (the parameters the view answered for) in the URL."""
+    app.clientside_callback(
+        """
+        function(data) {
+            if (!data || !data.query) { return window.dash_clientside.no_update; }
+            const p = new URLSearchParams(data.query);"""
+        + _REPLACE
+        + """
+        }
+        """,
+        Output(sink_id, "children"),
+        Input(store_id, "data"),
+    )

@@ -1,0 +1,10 @@
+"""Topology page: who calls whom, how much, how badly, how slowly. The whole view is in the URL.
+
+`page.py` is the layout and its callbacks, `elements.py` turns the graph view's JSON into
+cytoscape elements and styles, `side_panel.py` is the panel of a clicked node or edge and
+`investigation_panel.py` the "Why is it red?" card.
+"""
+
+from dashboards.topology.page import layout, register_callbacks
+
+__all__ = ["layout", "register_callbacks"]
