@@ -344,7 +344,7 @@ def browser(traces: list[Trace]) -> dict[int, dict[str, float]]:
 
 
 def _waterfall_max() -> int:
-    from views.traces import WATERFALL_MAX_SPANS
+    from views.trace_waterfall import WATERFALL_MAX_SPANS
 
     return WATERFALL_MAX_SPANS
 

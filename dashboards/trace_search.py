@@ -21,11 +21,11 @@ from presentation import numbers as fmt
 from presentation import palette
 from presentation.charts import plotly_text
 from views.params import get_one
+from views.trace_links import page_link
 from views.traces import (
     DEFAULT_LIMIT,
     DEFAULT_LOOKBACK,
     operations_of,
-    page_link,
     parse_search_params,
     search_view,
     service_catalog,

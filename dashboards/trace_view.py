@@ -20,15 +20,9 @@ from mesh.errors import MeshdashError
 from presentation import numbers as fmt
 from presentation import palette
 from views.params import get_one
-from views.traces import (
-    WATERFALL_MAX_SPANS,
-    parse_trace_id,
-    span_detail,
-    topology_highlight_link,
-    trace_page_view,
-    trace_view,
-    traces_search_link,
-)
+from views.trace_links import topology_highlight_link, traces_search_link
+from views.trace_waterfall import WATERFALL_MAX_SPANS
+from views.traces import parse_trace_id, span_detail, trace_page_view, trace_view
 from wiring.services import services
 
 RAW_JSON_MAX_SPANS = 300

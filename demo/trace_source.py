@@ -13,7 +13,7 @@ buckets newest first and stops at its limit. Like a tail-sampling collector, the
 random BASE_SAMPLING of requests plus every failing and every slow one, so errors and slow
 requests are there to be found while staying in the proportions the metrics show. The randomly
 kept ones carry `sampler.type=probabilistic` on every span (a search on any service can ask for
-them): comparisons between versions use those alone (mesh.version_time).
+them): comparisons between versions use those alone (mesh.traces.version_time).
 """
 
 from __future__ import annotations

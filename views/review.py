@@ -29,8 +29,8 @@ from mesh.releases.state import release_pair
 from mesh.series import Target
 from mesh.telemetry_records import GraphView
 from mesh.traces.records import TraceQuery
+from mesh.traces.version_time import SAMPLER_TAG, time_by_version, version_time_json
 from mesh.validate import TimeWindow
-from mesh.version_time import SAMPLER_TAG, time_by_version, version_time_json
 from usecases.canary_verdict import CanaryParams
 from usecases.markers import markers_between, weight_history
 from usecases.release_context import release_context
@@ -334,7 +334,7 @@ def _time_by_version(services: Services, params: ReviewParams, at: float) -> dic
     """Self time by version, like with like: per version, the randomly sampled traces
     (`sampler.type=probabilistic` on the version's spans); when a tracer tags only the root span
     that search finds nothing, and the version's traces are searched plainly, then filtered by
-    their root's tag in mesh.version_time (untagged traces are marked as a possibly biased
+    their root's tag in mesh.traces.version_time (untagged traces are marked as a possibly biased
     sample)."""
     c = params.canary
     source = services.need(TRACES)

@@ -11,26 +11,36 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 from mesh import validate
 from mesh.errors import BadRequest, NotFound
 from mesh.traces.analysis import (
-    SpanTree,
-    TraceAnalysis,
     analyze,
-    build_tree,
     canonical_trace_id,
-    istio_info,
     join_service,
     split_service,
     summarize,
 )
-from mesh.traces.records import Span, Trace, TraceQuery, TraceSummary
+from mesh.traces.path import (
+    trace_path,
+)
+from mesh.traces.records import Trace, TraceQuery
 from views.params import get_one, instant_of, namespace_of, service_of, window_of
+from views.trace_json import (
+    _us,
+    services_json,
+    span_json,
+    summary_json,
+    trace_head,
+)
+from views.trace_waterfall import (
+    WATERFALL_MAX_SPANS,
+    _section_row,
+    waterfall_columns,
+)
 from wiring.services import TRACES, Services
 
 DEFAULT_LOOKBACK = "1h"
@@ -188,27 +198,6 @@ def search_view(services: Services, params: TraceSearchParams) -> dict[str, Any]
     }
 
 
-def _us(ms: float | None) -> int | None:
-    return None if ms is None else round(ms * 1000)
-
-
-def summary_json(s: TraceSummary) -> dict[str, Any]:
-    return {
-        "trace_id": s.trace_id,
-        "start": s.start_us / 1e6,
-        "start_us": s.start_us,
-        "duration_ms": s.duration_us / 1000,
-        "span_count": s.span_count,
-        "error_count": s.error_count,
-        "error": s.error_count > 0,
-        "services": list(s.services),
-        "root_service": s.root_service,
-        "root_operation": s.root_operation,
-        "versions": list(s.versions),
-        "warnings": s.warnings,
-    }
-
-
 # --------------------------------------------------------------------------------------------
 # One trace
 
@@ -221,115 +210,6 @@ def parse_trace_id(value: str | None) -> str:
 
 def load_trace(services: Services, trace_id: str) -> Trace:
     return services.need(TRACES).get_trace(trace_id)
-
-
-def _tags_json(tags) -> list[dict[str, Any]]:
-    return [{"key": t.key, "value": t.value, "type": t.type} for t in tags]
-
-
-def istio_json(span: Span) -> dict[str, str] | None:
-    info = istio_info(span)
-    if info is None:
-        return None
-    return {
-        "app": info.app,
-        "namespace": info.namespace,
-        "version": info.version,
-        "workload": info.workload,
-        "pod": info.pod,
-        "ip": info.ip,
-        "proxy": info.proxy,
-        "status_code": info.status_code,
-        "response_flags": info.response_flags,
-        "upstream_cluster": info.upstream_cluster,
-    }
-
-
-def span_json(
-    a: TraceAnalysis, i: int, critical: set[int], *, details: bool = True
-) -> dict[str, Any]:
-    """One span for the API (details=True) or the waterfall (compact)."""
-    s = a.trace.spans[i]
-    p = a.tree.parent[i]
-    row: dict[str, Any] = {
-        "span_id": s.span_id,
-        "parent_id": a.trace.spans[p].span_id if p >= 0 else None,
-        "depth": a.tree.depth[i],
-        "service": s.service,
-        "operation": s.operation,
-        "start_ms": (s.start_us - a.start_us) / 1000,
-        "duration_ms": s.duration_us / 1000,
-        "self_ms": a.self_us[i] / 1000,
-        "kind": s.kind,
-        "error": s.is_error,
-        "critical": i in critical,
-        "follows_from": a.tree.follows[i],
-    }
-    if details:
-        row.update(
-            {
-                "start_us": s.start_us,
-                "tags": _tags_json(s.tags),
-                "logs": [
-                    {"timestamp_us": lg.timestamp_us, "fields": _tags_json(lg.fields)}
-                    for lg in s.logs
-                ],
-                "process": {"service": s.process.service, "tags": _tags_json(s.process.tags)},
-                "references": [
-                    {"ref_type": r.ref_type.value, "trace_id": r.trace_id, "span_id": r.span_id}
-                    for r in s.references
-                ],
-                "istio": istio_json(s),
-                "warnings": list(s.warnings),
-            }
-        )
-    return row
-
-
-def services_json(a: TraceAnalysis) -> list[dict[str, Any]]:
-    """Per service: self time as a share of all self time (parallel spans make the sum exceed
-    the trace duration, so a share of the duration would pass 100%), and critical-path time as
-    a share of the critical path (the trace duration for a single root)."""
-    all_self = sum(st.self_us for st in a.services) or 1
-    all_critical = sum(st.critical_us for st in a.services) or 1
-    return [
-        {
-            "service": st.service,
-            "spans": st.spans,
-            "errors": st.errors,
-            "self_ms": st.self_us / 1000,
-            "total_ms": st.total_us / 1000,
-            "critical_ms": st.critical_us / 1000,
-            "self_share": st.self_us / all_self,
-            "critical_share": st.critical_us / all_critical,
-        }
-        for st in a.services
-    ]
-
-
-def trace_head(a: TraceAnalysis) -> dict[str, Any]:
-    """Everything /api/traces/<id> says about a trace but its spans."""
-    return {
-        "trace_id": a.trace.trace_id,
-        "start_us": a.start_us,
-        "start": a.start_us / 1e6,
-        "duration_ms": a.duration_us / 1000,
-        "span_count": len(a.trace.spans),
-        "error_count": sum(a.errors),
-        "max_depth": max(a.tree.depth, default=0),
-        "warnings": list(a.warnings),
-        "critical_path": list(a.critical_span_ids()),
-        "critical_sections": [
-            {
-                "span_id": a.trace.spans[c.span].span_id,
-                "start_ms": (c.start_us - a.start_us) / 1000,
-                "end_ms": (c.end_us - a.start_us) / 1000,
-            }
-            for c in a.critical
-        ],
-        "services": services_json(a),
-        "path": trace_path(a.trace, a.tree),
-    }
 
 
 def trace_view(
@@ -381,99 +261,8 @@ def span_detail(services: Services, trace_id: str, span_id: str) -> dict[str, An
 # Links with the topology
 
 
-def span_node(span: Span) -> str | None:
-    """The workload-graph node id (`namespace/workload`) a span ran in, when Istio says so."""
-    info = istio_info(span)
-    if info is not None and info.namespace and info.workload:
-        return f"{info.namespace}/{info.workload}"
-    app, ns = split_service(span.service)
-    return f"{ns}/{app}" if ns and info is not None else None
-
-
-_NODE_TAGS = frozenset(
-    {"node_id", "istio.canonical_service", "istio.canonical_revision", "istio.namespace"}
-)
-
-
-def span_nodes(spans: Sequence[Span]) -> list[str | None]:
-    """span_node of every span. The answer depends only on the service and four tags, which the
-    sidecars of one pod repeat on every span, so a 50,000-span trace asks istio_info a few hundred
-    times instead of 50,000."""
-    cache: dict[tuple, str | None] = {}
-    out: list[str | None] = []
-    for s in spans:
-        key = (s.process.service, *[(t.key, t.value) for t in s.tags if t.key in _NODE_TAGS])
-        try:
-            node = cache.get(key, _UNSEEN)
-        except TypeError:  # an unhashable tag value: no caching for that span
-            out.append(span_node(s))
-            continue
-        if node is _UNSEEN:
-            node = cache[key] = span_node(s)
-        out.append(node)
-    return out
-
-
-_UNSEEN = object()
-
-
-def trace_path(trace: Trace, tree: SpanTree | None = None) -> dict[str, list]:
-    """Workload nodes a trace went through, in first-visit order, and the edges between them
-    (caller -> callee, from the span tree, skipping spans that stay in one workload)."""
-    tree = tree if tree is not None and tree.trace is trace else build_tree(trace)
-    spans = trace.spans
-    node_of = span_nodes(spans)
-    nodes: list[str] = []
-    edges: list[tuple[str, str]] = []
-    seen_nodes: set[str] = set()
-    seen_edges: set[tuple[str, str]] = set()
-    nearest: list[str | None] = [None] * len(spans)  # closest node at or above each span
-    for i in tree.order:
-        p = tree.parent[i]
-        above = nearest[p] if p >= 0 else None
-        here = node_of[i] or above
-        nearest[i] = here
-        if node_of[i] and node_of[i] not in seen_nodes:
-            seen_nodes.add(node_of[i])
-            nodes.append(node_of[i])
-        if above and node_of[i] and above != node_of[i]:
-            e = (above, node_of[i])
-            if e not in seen_edges:
-                seen_edges.add(e)
-                edges.append(e)
-    return {"nodes": nodes, "edges": [list(e) for e in edges]}
-
-
-def page_link(path: str, **params: Any) -> str:
-    clean = {k: v for k, v in params.items() if v not in (None, "", [])}
-    return f"{path}?{urlencode(clean, doseq=True)}" if clean else path
-
-
-def trace_path_nodes(trace: Trace) -> list[str]:
-    """The workload node ids of a trace's path, for `/?highlight=`."""
-    return trace_path(trace)["nodes"]
-
-
-def topology_highlight_link(path: dict[str, list], namespaces: list[str] | None = None) -> str:
-    """`/?namespace=...&highlight=a/b,c/d`: the topology with a trace's path highlighted."""
-    nodes = path.get("nodes") or []
-    ns = namespaces or sorted({n.split("/", 1)[0] for n in nodes if "/" in n})
-    return page_link("/", namespace=ns, highlight=",".join(nodes))
-
-
-def traces_search_link(
-    namespace: str, service: str, lookback: str = DEFAULT_LOOKBACK, **extra: Any
-) -> str:
-    """`/traces?namespace=NS&service=SVC&lookback=WINDOW`: from a topology node to its traces."""
-    return page_link("/traces", namespace=namespace, service=service, lookback=lookback, **extra)
-
-
 # --------------------------------------------------------------------------------------------
 # The trace page: compact, column-oriented rows for the browser's virtualised waterfall
-
-LARGE_TRACE_SPANS = 1_000  # beyond this, deep subtrees off the critical path start collapsed
-WATERFALL_MAX_SPANS = 200_000  # beyond this, the page shows a summary instead of a waterfall
-COLLAPSE_DEPTH = 2
 
 
 def trace_page_view(services: Services, trace_id: str) -> dict[str, Any]:
@@ -513,66 +302,6 @@ def trace_page_view(services: Services, trace_id: str) -> dict[str, Any]:
         return out
     out["waterfall"] = waterfall_columns(a, critical)
     return out
-
-
-def waterfall_columns(a: TraceAnalysis, critical: set[int]) -> dict[str, Any]:
-    """One entry per span in pre-order (the waterfall's rows): span id, parent row, depth,
-    service and operation (indexes into `services` and `ops`), start and duration in ms from
-    the trace start (µs precision), error and critical flags, child count; the critical
-    sections as [row, from ms, to ms]; and, for a large trace, the rows that start collapsed.
-    Columns of small numbers keep 50,000 spans near 3 MB of JSON, a third of the span objects.
-    """
-    spans = a.trace.spans
-    tree = a.tree
-    order = tree.order
-    n = len(order)
-    row_of = [0] * len(spans)
-    for row, i in enumerate(order):
-        row_of[i] = row
-    service_names = [st.service for st in a.services]
-    service_ix = {name: k for k, name in enumerate(service_names)}
-    ops: dict[str, int] = {}
-    t0 = a.start_us
-    ordered = [spans[i] for i in order]
-    errors = a.errors or tuple(s.is_error for s in spans)
-    collapsed: list[int] = []
-    if n > LARGE_TRACE_SPANS:
-        collapsed = [
-            row
-            for row, i in enumerate(order)
-            if tree.depth[i] >= COLLAPSE_DEPTH and tree.children[i] and i not in critical
-        ]
-    return {
-        "id": [s.span_id for s in ordered],
-        "parent": [row_of[tree.parent[i]] if tree.parent[i] >= 0 else -1 for i in order],
-        "depth": [tree.depth[i] for i in order],
-        "svc": [service_ix[s.process.service] for s in ordered],
-        "op": [ops.setdefault(s.operation, len(ops)) for s in ordered],
-        "s": [round((s.start_us - t0) / 1000, 3) for s in ordered],
-        "d": [round(s.duration_us / 1000, 3) for s in ordered],
-        "err": [1 if errors[i] else 0 for i in order],
-        "kids": [len(tree.children[i]) for i in order],
-        "crit": [1 if i in critical else 0 for i in order],
-        "services": service_names,
-        "ops": list(ops),
-        "sections": [
-            [row_of[c.span], round((c.start_us - t0) / 1000, 3), round((c.end_us - t0) / 1000, 3)]
-            for c in a.critical
-        ],
-        "collapsed": collapsed,
-        "duration_ms": a.duration_us / 1000,
-    }
-
-
-def _section_row(a: TraceAnalysis, c) -> dict[str, Any]:
-    s = a.trace.spans[c.span]
-    return {
-        "span_id": s.span_id,
-        "service": s.service,
-        "operation": s.operation,
-        "start_ms": (c.start_us - a.start_us) / 1000,
-        "end_ms": (c.end_us - a.start_us) / 1000,
-    }
 
 
 def service_catalog(services: Services) -> dict[str, list[str]]:

@@ -13,16 +13,10 @@ from demo.state import TrafficState
 from demo.trace_source import DemoTraceStore
 from mesh.errors import BackendTimeout, BadRequest, NotFound
 from mesh.telemetry_records import GraphQuery, GraphTelemetry
+from mesh.traces.path import trace_path, trace_path_nodes
 from mesh.traces.records import Process, RefType, Span, SpanRef, Tag, Trace, TraceQuery
-from views.traces import (
-    parse_search_params,
-    parse_tags,
-    topology_highlight_link,
-    trace_page_view,
-    trace_path,
-    trace_path_nodes,
-    traces_search_link,
-)
+from views.trace_links import topology_highlight_link, traces_search_link
+from views.traces import parse_search_params, parse_tags, trace_page_view
 from wiring.services import Services
 from wiring.settings import Settings
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mesh.traces.records import Process, RefType, Span, SpanRef, Tag, Trace
-from mesh.version_time import server_version, time_by_version, version_time_json
+from mesh.traces.version_time import server_version, time_by_version, version_time_json
 from tests.review_demo import Clock, demo_services
 
 NS = "bookinfo"
