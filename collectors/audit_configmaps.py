@@ -37,7 +37,7 @@ from mesh.errors import (
     BackendError,
     BackendQueryError,
 )
-from mesh.releases.audit import AuditEntry
+from mesh.releases.audit import AuditEntry, in_write_order
 
 log = logging.getLogger("meshdash.audit")
 BACKEND = "kubernetes"
@@ -164,7 +164,9 @@ class ConfigMapAuditLog:
         self, *, namespace: str | None = None, service: str | None = None, limit: int = 100
     ) -> list[AuditEntry]:
         """Newest first. One namespace: its ConfigMap in append order, the order every replica
-        sees. All namespaces: every ConfigMap, by time. Pending entries come first."""
+        sees. All namespaces: every ConfigMap, by time. Either way, the entries that changed one
+        object in the order of its resourceVersions (in_write_order). Pending entries come
+        first."""
         if limit <= 0:
             return []
         names = (shard_of(namespace),) if namespace else shard_names()
@@ -173,6 +175,7 @@ class ConfigMapAuditLog:
             stored += parse_lines(self._text(self._read(name)), f"ConfigMap {name}")
         if not namespace:
             stored.sort(key=lambda e: e.when)  # stable: append order among equal times
+        stored = in_write_order(stored)
         with self._lock:
             pending = list(self._pending)
         held = {entry_line(e) for e in stored}

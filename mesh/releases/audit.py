@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -184,3 +184,25 @@ def clean_reason(value: Any) -> str:
     if len(value) > MAX_REASON:
         raise BadRequest(f"reason must be at most {MAX_REASON} characters", field="reason")
     return value
+
+
+def in_write_order(entries: Sequence[AuditEntry]) -> list[AuditEntry]:
+    """Oldest first, in the order the objects changed. Two replicas may append their records in
+    the other order than their writes landed; among the entries that changed the same object,
+    that object's resourceVersion (which the API server only raises) decides. Each object's
+    entries keep the positions they hold; only which of them sits where changes."""
+    out = list(entries)
+    slots: dict[tuple[str, str, str], list[int]] = {}
+    for i, e in enumerate(out):
+        first = e.objects[0] if e.objects else None
+        if first is not None and first.resource_version.isdigit():
+            slots.setdefault((e.namespace, first.kind, first.name), []).append(i)
+    for positions in slots.values():
+        if len(positions) < 2:
+            continue
+        ordered = sorted(
+            (out[i] for i in positions), key=lambda e: int(e.objects[0].resource_version)
+        )
+        for i, e in zip(positions, ordered, strict=True):
+            out[i] = e
+    return out
