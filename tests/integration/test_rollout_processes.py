@@ -440,6 +440,8 @@ def test_one_driver_survives_a_kill_and_a_manual_edit_pauses(cluster, live_prome
             c.url + "/api/audit", params={"namespace": LIVE, "limit": "50"}, timeout=30
         ).json()["entries"]
         assert [e["who"] for e in entries] == ["alice (by rollout)"] * 3, entries
+        steps = [(e["rollout"]["step"], e["rollout"]["started_by"]) for e in entries]
+        assert steps == [(3, "alice"), (2, "alice"), (1, "alice")], entries  # marked as steps
         assert c.rollout(EDITED)["state"] == "paused"  # the paused one stays paused
     finally:
         kube.before_write = None
