@@ -14,6 +14,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from mesh.releases.rollout_step import RolloutStep
 from presentation.charts import plotly_text, to_ms
 
 MARKER_COLOR = "#3e4c59"  # neither a health colour nor a version colour
@@ -102,6 +103,9 @@ def _hover(m: Mapping[str, Any]) -> str:
     who = plotly_text(m.get("who") or "someone")
     when = plotly_text(m.get("time", ""))
     lines = [f"<b>weights changed</b> {when}", f"by {who}"]
+    step = m.get("rollout")
+    if step:
+        lines.append(plotly_text(_rollout_line(step)))
     before = " / ".join(f"{v} {w}%" for v, w in (m.get("before") or {}).items() if w) or "none"
     after = " / ".join(f"{v} {w}%" for v, w in (m.get("after") or {}).items() if w) or "none"
     lines.append(plotly_text(f"{before} → {after}"))
@@ -110,6 +114,17 @@ def _hover(m: Mapping[str, Any]) -> str:
         wrapped = textwrap.wrap(f"reason: {m['reason']}", 70)[:4]
         lines += [plotly_text(line) for line in wrapped]
     return "<br>".join(lines)
+
+
+def _rollout_line(raw: Mapping[str, Any]) -> str:
+    """The guided rollout step a marker was, who started it and the verdict behind it."""
+    try:
+        step = RolloutStep.from_json(raw)
+    except ValueError:
+        return "a guided rollout step"
+    if step is None:
+        return ""
+    return f"{step.title}, {step.credit}; verdict {step.verdict or 'none'}"
 
 
 def shade_window(fig: go.Figure, start: float, end: float, text: str) -> go.Figure:

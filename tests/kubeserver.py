@@ -67,6 +67,7 @@ class Request:
     path: str
     query: dict[str, list[str]]
     body: Any
+    peer: tuple[str, int] | None = None  # the client's address: tests trace who sent a request
 
 
 def status(code: int, reason: str, message: str, **details: Any) -> dict:
@@ -727,7 +728,9 @@ def _handler(kube: FakeKube) -> type[BaseHTTPRequestHandler]:
             except ValueError:
                 self._send(400, status(400, "BadRequest", "body is not JSON"))
                 return
-            req = Request(self.command, url.path, parse_qs(url.query), body)
+            req = Request(
+                self.command, url.path, parse_qs(url.query), body, self.client_address[:2]
+            )
             code, payload = kube.handle(req)
             with kube.lock:
                 kube.answers.append((req, code))

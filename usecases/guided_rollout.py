@@ -41,6 +41,7 @@ from mesh.releases.rollout_plan import (
     parse_plan,
     start_progress,
 )
+from mesh.releases.rollout_step import BACK_TO_BASELINE, RolloutStep
 from mesh.routing.objects import resource_version
 from mesh.routing.plan import parse_action
 from mesh.routing.selection import ServiceRoutes
@@ -239,6 +240,15 @@ class GuidedRollouts:
                     clean_reason(reason[:200]),
                     dry_run=False,
                     base={routes.split_kind: base},
+                    rollout=RolloutStep(
+                        step=step + 1 if step >= 0 else BACK_TO_BASELINE,
+                        steps=len(plan.steps),
+                        canary=plan.canary,
+                        baseline=plan.baseline,
+                        started_by=plan.started_by,
+                        verdict=verdict,
+                        by=person,
+                    ),
                 )
                 return self.release.change(request, identity)
 

@@ -19,6 +19,7 @@ from typing import Protocol, TypeVar
 from access.security import Identity
 from mesh.errors import AuditNotShared, BadRequest, Conflict, Forbidden
 from mesh.releases.audit import AuditEntry, AuditObject, change_annotation
+from mesh.releases.rollout_step import RolloutStep
 from mesh.routing.annotation import annotate
 from mesh.routing.diff import clean_for_diff, conflict_error
 from mesh.routing.gateway_api import HTTP_ROUTE
@@ -47,6 +48,7 @@ class ChangeRequest:
     dry_run: bool = True
     override: bool = False  # go ahead against a hold/rollback verdict (needs a reason)
     base: Mapping[str, str] = field(default_factory=dict)  # kind -> resourceVersion previewed
+    rollout: RolloutStep | None = None  # the guided rollout step this write is, for the audit
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +168,7 @@ class ReleaseWrite:
                 ),
                 verdict=guard.verdict,
                 override=guard.needs_override and request.override,
+                rollout=request.rollout,
             )
             unrecorded = _record(store, [entry] if applied else [])
         return replace(

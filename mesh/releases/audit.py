@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from mesh.errors import BadRequest
+from mesh.releases.rollout_step import RolloutStep
 
 
 def iso_time(when: float) -> str:
@@ -63,6 +64,7 @@ class AuditEntry:
 
     `verdict` is the canary verdict at the moment of a take-over or step-up ({"verdict",
     "headline", "baseline", "canary"}), and `override` says the person went against it.
+    `rollout` says which guided rollout step the change was (None for a person's own change).
     Lines written before this shape held one object each, with its fields at the top level;
     from_json still reads them, and merge_entries joins the lines of one change.
     """
@@ -78,6 +80,7 @@ class AuditEntry:
     summary: str = ""
     verdict: dict[str, Any] | None = None
     override: bool = False
+    rollout: RolloutStep | None = None
 
     def object_of(self, kind: str) -> AuditObject | None:
         return next((o for o in self.objects if o.kind == kind), None)
@@ -96,6 +99,7 @@ class AuditEntry:
             "objects": [o.to_json() for o in self.objects],
             "verdict": self.verdict,
             "override": self.override,
+            "rollout": self.rollout.to_json() if self.rollout else None,
         }
 
     @classmethod
@@ -122,7 +126,15 @@ class AuditEntry:
         override = raw.get("override", False)
         if not isinstance(override, bool):
             raise ValueError("override must be true or false")
-        return cls(when=float(when), objects=objects, verdict=verdict, override=override, **text)
+        rollout = RolloutStep.from_json(raw.get("rollout"))
+        return cls(
+            when=float(when),
+            objects=objects,
+            verdict=verdict,
+            override=override,
+            rollout=rollout,
+            **text,
+        )
 
     def summary_json(self) -> dict[str, Any]:
         """The entry without the full objects: what a history list shows."""

@@ -13,10 +13,11 @@ subset -> version label map) translates them so markers speak in versions, as th
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from mesh.releases.audit import AuditEntry, iso_time
+from mesh.releases.rollout_step import RolloutStep
 from mesh.routing.gateway_api import HTTP_ROUTE
 from mesh.routing.objects import VIRTUAL_SERVICE
 from mesh.routing.selection import ServiceRoutes
@@ -37,13 +38,17 @@ class WeightMarker:
     after: Weights
     change_id: str = ""
     summary: str = ""
+    rollout: RolloutStep | None = None  # the guided rollout step it was, versions as drawn
 
     def weight(self, version: str, *, after: bool = True) -> int:
         return dict(self.after if after else self.before).get(version, 0)
 
     @property
     def label(self) -> str:
-        """The split after the change, as a chart annotation shows it: "v1 50 · v3 50"."""
+        """The split after the change, as a chart annotation shows it: "v1 50 · v3 50"; a
+        guided rollout's step says so: "rollout step 2/3: v2 50%"."""
+        if self.rollout is not None:
+            return self.rollout.label(dict(self.after))
         return " · ".join(f"{v} {w}" for v, w in self.after if w > 0) or "no weights"
 
     @property
@@ -51,7 +56,9 @@ class WeightMarker:
         """One line a reviewer reads in a hover or a report."""
         before = _split_text(self.before)
         line = f"{iso_time(self.when)} {self.who}: {before} → {_split_text(self.after)}"
-        if self.action:
+        if self.rollout is not None:
+            line += f" ({self.rollout.title}, {self.rollout.credit})"
+        elif self.action:
             line += f" ({self.action})"
         if self.reason:
             line += f": {self.reason}"
@@ -118,6 +125,13 @@ def weight_markers(
         after = weights_of(vs.after, namespace, service, subset_versions, backends)
         if _nonzero(before) == _nonzero(after):
             continue
+        step = e.rollout
+        if step is not None and subset_versions:  # the plan names subsets; markers, versions
+            step = replace(
+                step,
+                canary=subset_versions.get(step.canary, step.canary),
+                baseline=subset_versions.get(step.baseline, step.baseline),
+            )
         out.append(
             WeightMarker(
                 when=e.when,
@@ -128,6 +142,7 @@ def weight_markers(
                 after=after,
                 change_id=e.change_id,
                 summary=e.summary,
+                rollout=step,
             )
         )
     out.sort(key=lambda m: (m.when, m.change_id))
@@ -170,6 +185,7 @@ def marker_json(m: WeightMarker) -> dict[str, Any]:
         "description": m.description,
         "change_id": m.change_id,
         "summary": m.summary,
+        "rollout": m.rollout.to_json() if m.rollout else None,
     }
 
 

@@ -13,12 +13,20 @@ from playwright.sync_api import expect
 
 from app import create_app
 from devtools.livesrv import serve
+from tests.browser.test_workload_markers import MARKERS
 from wiring.settings import Settings
 
 pytestmark = pytest.mark.browser
 
 RELEASES = "/releases?namespace=bookinfo&service=reviews&baseline=v1&canary=v2"
 REVIEW = "/review?namespace=bookinfo&service=reviews&baseline=v1&canary=v2&refresh=off"
+SERVICE = "/service?namespace=bookinfo&service=reviews&window=10m&refresh=off"
+STEPS = ["⇄ rollout step 1/3: v2 10%", "⇄ rollout step 2/3: v2 50%", "⇄ rollout step 3/3: v2 100%"]
+WAIT_MARKERS = (
+    "([id, n]) => { const gd = document.querySelector('#' + id + ' .js-plotly-plot');"
+    " return gd && gd.layout && (gd.layout.annotations || []).filter("
+    "a => a.name === 'weight-change').length === n; }"
+)
 
 
 @pytest.fixture
@@ -65,6 +73,35 @@ def test_a_rollout_promotes_by_itself(page, own_demo, shot):
     shot("rollout-promoted-1440")
     weights = page.request.get(own_demo.url + "/api/routes/bookinfo/reviews").json()["weights"]
     assert weights["v2"] == 100 and weights["v1"] == 0
+
+    # Each step is marked on the service's charts and the review's, as the rollout's.
+    page.goto(own_demo.url + SERVICE)
+    page.wait_for_function(WAIT_MARKERS, arg=["svc-rps-graph", 3], timeout=40_000)
+    for graph in ("svc-rps-graph", "svc-success-graph", "svc-latency-graph"):
+        assert page.evaluate(MARKERS, graph)["labels"] == STEPS, graph
+    step_2 = page.locator("#svc-rps-graph .annotation", has_text="rollout step 2/3")
+    step_2.hover()  # the hover says who started the rollout and the verdict behind the step
+    page.wait_for_timeout(300)
+    shot("rollout-steps-service-1440")
+    page.goto(own_demo.url + REVIEW)
+    page.wait_for_function(WAIT_MARKERS, arg=["rv-success-graph", 3], timeout=40_000)
+    assert page.evaluate(MARKERS, "rv-success-graph")["labels"] == STEPS
+    starter = page.request.get(own_demo.url + "/api/rollouts/bookinfo/reviews").json()
+    hover = page.evaluate(
+        "() => document.querySelector('#rv-success-graph .js-plotly-plot').layout.annotations"
+        ".filter(a => a.name === 'weight-change').map(a => a.hovertext)"
+    )
+    assert [h.count(f"started by {starter['started_by']}; verdict") for h in hover] == [1, 1, 1]
+    card = page.locator("#rv-success-graph")
+    card.scroll_into_view_if_needed()
+    card.locator(".annotation", has_text="rollout step 2/3").hover()
+    page.wait_for_timeout(300)
+    shot("rollout-steps-review-1440")
+    page.set_viewport_size({"width": 1024, "height": 768})
+    page.wait_for_timeout(500)
+    card.scroll_into_view_if_needed()
+    shot("rollout-steps-review-1024")
+    assert "Traceback" not in page.content()
 
 
 def test_an_injected_failure_rolls_back_by_itself(page, own_demo, shot):
