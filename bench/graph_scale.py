@@ -125,7 +125,7 @@ def scale_spec(namespaces: int = 20, services_per_namespace: int = 25, seed: int
 
 
 def load_prometheus(
-    spec, workdir: Path, minutes: float, step: float, split: int | None = None
+    spec, workdir: Path, minutes: float, step: float, split: int | None = None, timeout_s: int = 600
 ) -> tuple[Any, dict[str, Any]]:
     """Write the mesh's series and backfill a Prometheus with them; returns (server, figures).
 
@@ -160,7 +160,9 @@ def load_prometheus(
     figures["samples"] = sum(n for _, _, n in files)
     figures["openmetrics_mb"] = sum(path.stat().st_size for path, _, _ in files) / 1e6
     figures["generator_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    server = PrometheusServer(workdir / "prom", startup_timeout_s=1800)
+    server = PrometheusServer(
+        workdir / "prom", startup_timeout_s=1800, extra_args=(f"--query.timeout={timeout_s}s",)
+    )
     began = time.perf_counter()
     for path, _, _ in files:
         server.load_openmetrics(path)
@@ -386,7 +388,7 @@ def report(m: dict[str, Any], namespaces: int) -> bool:
     print()
     q_one, http_one = m["queries_one_namespace"]
     print(
-        f"queries per refresh: {m['views']['workload'][0]['queries']} for {namespaces} namespaces, {q_one} for 1 (HTTP requests seen: {http_one})"
+        f"queries per refresh: {next(iter(m['views'].values()))[0]['queries']} for {namespaces} namespaces, {q_one} for 1 (HTTP requests seen: {http_one})"
     )
     rss = m["peak_rss_mb"]
     ok &= rss <= TARGETS["rss_mb"] and q_one <= TARGETS["queries"]
@@ -407,34 +409,35 @@ def report(m: dict[str, Any], namespaces: int) -> bool:
 # ------------------------------------------------------------------------------------- A/B
 
 
-# A checkout whose bench predates --max-series gets the same limits another way: its collector's
-# keyword default and the byte cap's module default, set before its bench runs (both are read
-# when the collector is built, so nothing else changes in how it measures).
-_OLD_BENCH_WITH_LIMITS = """
-import runpy, sys
+# Every measure child, of either checkout, runs its own bench under the same settings: the
+# collector's limits and per-query timeout (its bench builds the collector with fixed ones: a
+# loaded machine must not turn a slow answer into a failure, nor a big mesh into a refusal) and
+# the views to measure. They are set on the classes and module before its bench runs, and
+# change nothing else in how it measures.
+_CHILD = """
+import importlib.util, sys
 sys.path.insert(0, ".")
 import collectors.http, collectors.prometheus
-collectors.prometheus.PrometheusCollector.__init__.__kwdefaults__["max_series"] = int(sys.argv[1])
-collectors.http.DEFAULT_MAX_RESPONSE_BYTES = int(sys.argv[2])
-sys.argv = sys.argv[3:]
-runpy.run_path(sys.argv[0], run_name="__main__")
+max_series, max_bytes, timeout_s, views, script = sys.argv[1:6]
+cls = collectors.prometheus.PrometheusCollector
+build = cls.__init__
+def init(self, url, **kw):
+    build(self, url, **{**kw, "max_series": int(max_series), "timeout_s": float(timeout_s)})
+cls.__init__ = init
+collectors.http.DEFAULT_MAX_RESPONSE_BYTES = int(max_bytes)
+spec = importlib.util.spec_from_file_location("graph_scale_child", script)
+bench = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(bench)
+bench.VIEWS = tuple(views.split(","))
+raise SystemExit(bench.main(sys.argv[6:]))
 """
 
 
 def _child_command(checkout: Path, url: str, args: argparse.Namespace, refreshes: int) -> list[str]:
-    script = checkout / "bench" / "graph_scale.py"
-    bench = [str(script), "--measure", url, "--namespaces", str(args.namespaces),
-             "--refreshes", str(refreshes)]  # fmt: skip
-    if "--max-series" in script.read_text(encoding="utf-8"):
-        limits = [
-            "--max-series",
-            str(args.max_series),
-            "--max-response-mb",
-            str(args.max_response_mb),
-        ]
-        return [sys.executable, *bench, *limits]
-    limits = [str(args.max_series), str(args.max_response_mb << 20)]
-    return [sys.executable, "-c", _OLD_BENCH_WITH_LIMITS, *limits, *bench]
+    settings = [str(args.max_series), str(args.max_response_mb << 20), str(args.query_timeout),
+                ",".join(args.views), str(checkout / "bench" / "graph_scale.py")]  # fmt: skip
+    bench = ["--measure", url, "--namespaces", str(args.namespaces), "--refreshes", str(refreshes)]
+    return [sys.executable, "-c", _CHILD, *settings, *bench]
 
 
 def run_child(checkout: Path, url: str, args: argparse.Namespace, refreshes: int) -> dict[str, Any]:
@@ -452,7 +455,7 @@ def compare(url: str, args: argparse.Namespace, other: Path) -> dict[str, dict[s
     """Rounds of (before, after) children on one Prometheus, ABBA order; rows pooled per side."""
     sides = {"before": other, "after": REPO}
     pooled: dict[str, dict[str, Any]] = {
-        name: {"views": {v: [] for v in VIEWS}, "api": [], "rss": [], "one": set(), "load": []}
+        name: {"views": {v: [] for v in args.views}, "api": [], "rss": [], "one": set(), "load": []}
         for name in sides
     }
     for round_no in range(args.refreshes):
@@ -472,7 +475,7 @@ def compare(url: str, args: argparse.Namespace, other: Path) -> dict[str, dict[s
             )
             print(f"  end-to-end/Prometheus: {ratios}; RSS {m['peak_rss_mb']:.0f} MB", flush=True)
             side = pooled[name]
-            for view in VIEWS:
+            for view in args.views:
                 side["views"][view] += m["views"][view]
             side["api"] += m["api"]
             side["rss"].append(m["peak_rss_mb"])
@@ -498,7 +501,7 @@ def report_compare(pooled: dict[str, dict[str, Any]], other: Path) -> bool:
     )
     ok = True
     worse: list[str] = []
-    rows = [(view, before["views"][view], after["views"][view]) for view in VIEWS]
+    rows = [(view, before["views"][view], after["views"][view]) for view in before["views"]]
     rows.append(("GET /api/graph", before["api"], after["api"]))
     for view, b, a in rows:
         ratios = []
@@ -557,6 +560,14 @@ def main(argv: list[str] | None = None) -> int:
         help="another meshdash checkout to measure on the same Prometheus (before/after)",
     )  # fmt: skip
     parser.add_argument("--max-series", type=int, default=1_000_000, help="collector limit")
+    parser.add_argument(
+        "--query-timeout", type=int, default=600, metavar="S",
+        help="per query, for the collector and Prometheus (--query.timeout)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--views", type=lambda text: tuple(text.split(",")), default=VIEWS,
+        help=f"comma-separated, of {','.join(VIEWS)}",
+    )  # fmt: skip
     parser.add_argument("--max-response-mb", type=int, default=1024, help="collector limit")
     parser.add_argument(
         "--prometheus-url", metavar="URL",
@@ -565,6 +576,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--measure", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     namespaces = [f"ns-{n:02d}" for n in range(args.namespaces)]
+    if set(args.views) - set(VIEWS):
+        parser.error(f"--views: {','.join(args.views)} is not a list of {','.join(VIEWS)}")
 
     if args.measure:  # child process: measure only, print JSON
         figures = measure(
@@ -581,7 +594,7 @@ def main(argv: list[str] | None = None) -> int:
     spec = scale_spec(args.namespaces, args.services_per_namespace)
     with tempfile.TemporaryDirectory(prefix="meshdash-bench-") as tmp:
         server, figures = load_prometheus(
-            spec, Path(tmp), args.minutes, args.step, args.split_by_namespace
+            spec, Path(tmp), args.minutes, args.step, args.split_by_namespace, args.query_timeout
         )
         figures.update(workloads=len(spec.workloads), namespaces=args.namespaces)
         del spec
