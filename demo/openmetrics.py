@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -90,6 +90,49 @@ class WriteStats:
     end: float
 
 
+class _Spool:
+    """One OpenMetrics text in the making: each family goes to its own temporary file, so the
+    families come out contiguous however the series arrive."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.files: dict[str, IO[str]] = {}
+        self.series = 0
+        self.samples = 0
+
+    def add(self, s: CounterSeries | HistogramSeries) -> None:
+        f = self.files.get(s.family)
+        if f is None:
+            f = self.files[s.family] = open(  # noqa: SIM115 (closed in close())
+                self.tmp / s.family, "w", encoding="utf-8"
+            )
+        if isinstance(s, HistogramSeries):
+            f.write(_histogram_lines(s))
+            per_point = len(LE_VALUES) + 2
+        else:
+            f.write(_counter_lines(s))
+            per_point = 1
+        self.series += per_point
+        self.samples += per_point * len(s.times)
+
+    def close(self) -> None:
+        for f in self.files.values():
+            f.close()
+
+    def join(self, out: IO[str]) -> None:
+        """The families in FAMILIES order, each under its # HELP and # TYPE, then # EOF."""
+        for family, kind in FAMILIES.items():
+            if family not in self.files:
+                continue
+            out.write(f"# HELP {family} {HELP.get(family, family)}\n# TYPE {family} {kind}\n")
+            with open(self.tmp / family, encoding="utf-8") as f:
+                shutil.copyfileobj(f, out, length=1 << 20)
+        for family in self.files:
+            if family not in FAMILIES:
+                raise ValueError(f"unknown metric family {family}")
+        out.write("# EOF\n")
+
+
 def write_series(
     series: Iterable[CounterSeries | HistogramSeries], out: IO[str], tmpdir: str | None = None
 ) -> tuple[int, int]:
@@ -97,38 +140,53 @@ def write_series(
 
     Returns (series, samples) counted as Prometheus stores them (each bucket is a series).
     """
-    n_series = n_samples = 0
     with tempfile.TemporaryDirectory(dir=tmpdir, prefix="meshdash-om-") as tmp:
-        files: dict[str, IO[str]] = {}
+        spool = _Spool(Path(tmp))
         try:
             for s in series:
-                f = files.get(s.family)
-                if f is None:
-                    f = files[s.family] = open(  # noqa: SIM115 (closed below)
-                        Path(tmp) / s.family, "w", encoding="utf-8"
-                    )
-                if isinstance(s, HistogramSeries):
-                    f.write(_histogram_lines(s))
-                    per_point = len(LE_VALUES) + 2
-                else:
-                    f.write(_counter_lines(s))
-                    per_point = 1
-                n_series += per_point
-                n_samples += per_point * len(s.times)
+                spool.add(s)
         finally:
-            for f in files.values():
-                f.close()
-        for family, kind in FAMILIES.items():
-            if family not in files:
-                continue
-            out.write(f"# HELP {family} {HELP.get(family, family)}\n# TYPE {family} {kind}\n")
-            with open(Path(tmp) / family, encoding="utf-8") as f:
-                shutil.copyfileobj(f, out, length=1 << 20)
-        for family in files:
-            if family not in FAMILIES:
-                raise ValueError(f"unknown metric family {family}")
-    out.write("# EOF\n")
-    return n_series, n_samples
+            spool.close()
+        spool.join(out)
+    return spool.series, spool.samples
+
+
+def write_series_split(
+    series: Iterable[CounterSeries | HistogramSeries],
+    group_of: Callable[[dict[str, str]], str],
+    directory: str | Path,
+) -> list[tuple[Path, int, int]]:
+    """Write the series as one OpenMetrics file per group (`group_of(labels)`), in one pass.
+
+    For meshes too big for one promtool call: `promtool tsdb create-blocks-from openmetrics`
+    holds every series of a call in memory, while each file becomes its own block and
+    Prometheus (2.39+) reads and merges overlapping blocks. Returns (path, series, samples)
+    per file, in the order the groups first appeared.
+    """
+    directory = Path(directory)
+    with tempfile.TemporaryDirectory(dir=directory, prefix="meshdash-om-") as tmp:
+        spools: dict[str, _Spool] = {}
+        try:
+            for s in series:
+                group = group_of(s.labels)
+                spool = spools.get(group)
+                if spool is None:
+                    if not group or "/" in group or group.startswith("."):
+                        raise ValueError(f"group {group!r} cannot name a file")
+                    (Path(tmp) / group).mkdir()
+                    spool = spools[group] = _Spool(Path(tmp) / group)
+                spool.add(s)
+        finally:
+            for spool in spools.values():
+                spool.close()
+        written = []
+        for group, spool in spools.items():
+            path = directory / f"{group}.om"
+            with open(path, "w", encoding="utf-8") as out:
+                spool.join(out)
+            shutil.rmtree(spool.tmp)  # disk holds each group's text once, not twice
+            written.append((path, spool.series, spool.samples))
+    return written
 
 
 def write_openmetrics(

@@ -224,6 +224,37 @@ class PrometheusServer:
             return ""
         return "\n".join(text.splitlines()[-lines:])
 
+    # -- Prometheus's own metrics (benchmarks) -------------------------------------------
+    def own_metric(self, name: str) -> float | None:
+        """An unlabelled sample of Prometheus's own /metrics, or None when it is absent."""
+        text = requests.get(f"{self.url}/metrics", timeout=30).text
+        for line in text.splitlines():
+            if line.startswith(name + " "):
+                return float(line.split(" ", 1)[1])
+        return None
+
+    def wait_blocks_merged(self, blocks: int = 1, timeout_s: float = 1800.0) -> float:
+        """Wait until at most `blocks` blocks are loaded and no compaction runs; seconds waited.
+
+        Several backfills over the same hours give overlapping blocks. Prometheus 2.39+ answers
+        over them at once, and merges them (vertical compaction) in its first compaction cycle,
+        about a minute after start: a benchmark waits for that, so it measures queries on the
+        one block a single backfill would have given, with no compaction running beside them.
+        """
+        began = time.monotonic()
+        while True:
+            loaded = self.own_metric("prometheus_tsdb_blocks_loaded")
+            busy = self.own_metric("prometheus_tsdb_compaction_populating_block")
+            if loaded is not None and loaded <= blocks and not busy:
+                return time.monotonic() - began
+            if time.monotonic() - began > timeout_s:
+                raise PrometheusError(
+                    f"blocks still loaded after {timeout_s:g} s: {loaded}\n{self.log_tail()}"
+                )
+            if not self.running:
+                raise PrometheusError(f"Prometheus exited:\n{self.log_tail()}")
+            time.sleep(2.0)
+
     # -- queries (for tests' expectations) ------------------------------------------------
     def query(self, promql: str, at: float | None = None) -> list[dict[str, Any]]:
         """An instant query's result vector (list of {"metric": {...}, "value": [t, "v"]})."""

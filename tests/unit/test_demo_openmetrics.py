@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from demo.bookinfo import bookinfo_spec
-from demo.openmetrics import openmetrics_text
+from demo.openmetrics import openmetrics_text, write_series_split
 from demo.series import CounterSeries, HistogramSeries, mesh_series
 from demo.spec import Call, MeshSpec, Workload
 from demo.state import TrafficState
@@ -185,3 +185,31 @@ def test_openmetrics_text_is_well_formed():
         "istio_tcp_connections_closed": "counter",
     }
     assert "_bucket{" in text and 'le="0.5"' in text and 'le="3600000"' in text
+
+
+def test_split_files_hold_the_same_samples_once_each_well_formed(tmp_path):
+    """The big benchmark backfills one file per namespace group: together they must say exactly
+    what the single file says, each file on its own a valid OpenMetrics text."""
+    model = mixed_model()
+    whole = openmetrics_text(model, T - 300, T, 30)
+    written = write_series_split(
+        mesh_series(model, T - 300, T, 30),
+        lambda labels: labels["source_workload_namespace"],
+        tmp_path,
+    )
+    names = ["bookinfo.om", "istio-system.om", "unknown.om"]  # unknown: the unmeshed cron
+    assert sorted(path.name for path, _, _ in written) == names
+    samples: list[str] = []
+    for path, n_series, n_samples in written:
+        text = path.read_text(encoding="utf-8")
+        assert text.endswith("# EOF\n") and text.count("# EOF") == 1
+        declared = [line.split(" ")[2] for line in text.splitlines() if line.startswith("# TYPE ")]
+        assert len(declared) == len(set(declared)), "each family declared once per file"
+        lines = [line for line in text.splitlines() if not line.startswith("#")]
+        assert len(lines) == n_samples
+        assert len({line.rsplit(" ", 2)[0] for line in lines}) == n_series
+        samples += lines
+    assert sorted(samples) == sorted(
+        line for line in whole.splitlines() if not line.startswith("#")
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == names, "no spool left behind"
