@@ -8,7 +8,13 @@ rule set. Counting each request once works per namespace, as Kiali's namespace r
 - a call entering from another namespace, or from an unmeshed caller (namespace "unknown"),
   from `reporter="destination"`;
 - a call no workload answered (destination_workload "unknown": no route, no healthy upstream)
-  from `reporter="source"`, since no destination proxy saw it.
+  from `reporter="source"`, since no destination proxy saw it;
+- ambient mode: a waypoint's report (`reporter="waypoint"`) is a destination-side report, and
+  a destination-side report also stands in where the caller's report of the same edge is
+  missing (an ambient caller has no proxy). mesh/graph/reporters.destination_side_counts
+  decides, for the graph and these lists alike, so a mixed mesh counts each request once.
+  An edge here is a row's labels without the reporter and the outcome; the overview groups by
+  the source and destination workloads for it.
 
 A namespace's figures therefore do not change with which other namespaces are listed.
 Health follows mesh/health.py; an entity that receives nothing but sends is judged on what it
@@ -24,6 +30,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
+from mesh.graph.reporters import destination_side_counts
 from mesh.health import (
     DEGRADED,
     FAILURE,
@@ -139,16 +146,38 @@ def _known(value: str) -> bool:
     return bool(value) and value != UNKNOWN
 
 
+def _edge(r: RequestRow) -> tuple[str, ...]:
+    """Who called whom, as far as the query's labels say: the row without reporter and outcome."""
+    return (
+        r.source_namespace,
+        r.source_workload,
+        r.source_app,
+        r.source_version,
+        r.destination_service_namespace,
+        r.destination_service,
+        r.destination_namespace,
+        r.destination_workload,
+        r.destination_app,
+        r.destination_version,
+    )
+
+
 def counted_once(rows: Iterable[RequestRow]) -> list[RequestRow]:
     """The rows that count each request exactly once (module docstring)."""
-    return [r for r in rows if _counts(r)]
-
-
-def _counts(r: RequestRow) -> bool:
-    inside = r.source_namespace == r.destination_service_namespace
-    if r.reporter == SOURCE:
-        return inside or r.destination_workload == UNKNOWN
-    return r.reporter == DESTINATION and not inside
+    rows = list(rows)
+    by_caller = {_edge(r) for r in rows if r.reporter == SOURCE}
+    by_sidecar = {_edge(r) for r in rows if r.reporter == DESTINATION}
+    out = []
+    for r in rows:
+        inside = r.source_namespace == r.destination_service_namespace
+        if r.reporter == SOURCE:
+            if inside or r.destination_workload == UNKNOWN:
+                out.append(r)
+        elif destination_side_counts(
+            r.reporter, inside, _edge(r) in by_caller, _edge(r) in by_sidecar
+        ):
+            out.append(r)
+    return out
 
 
 @dataclass(slots=True)
@@ -426,13 +455,17 @@ ROW_LABELS: dict[str, str] = {
     "destination_app": "destination_canonical_service",
     "destination_version": "destination_canonical_revision",
 }
-# The overview does not group by destination_workload (it would double its rows, one per
-# version): only the requests no workload answered keep it, as "unknown" (requests_query).
+# The overview groups by the calling and the answering workload too: a caller's report and a
+# destination-side report (sidecar's or waypoint's) of one edge must be told apart from those of
+# another edge into the same service, or a mixed ambient mesh would count some requests twice
+# and lose others (module docstring).
 OVERVIEW_LABELS: tuple[str, ...] = (
     "reporter",
     "source_workload_namespace",
+    "source_workload",
     "destination_service_namespace",
     "destination_service_name",
+    "destination_workload",
     *_OUTCOME,
 )
 LIST_LABELS: tuple[str, ...] = tuple(ROW_LABELS.values())
