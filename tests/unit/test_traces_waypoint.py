@@ -20,12 +20,17 @@ ratings 30-50 (reviews-v1 calls no ratings).
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
 from collectors.jaeger_decode import decode_v1_response
+from demo.bookinfo import bookinfo_spec
+from demo.state import TrafficState
+from demo.trace_source import DemoTraceStore
 from mesh.traces.analysis import analyze, istio_info, summarize
 from mesh.traces.path import trace_path
+from mesh.traces.records import TraceQuery
 from mesh.traces.version_time import server_version, time_by_version
 
 NS = "bookinfo"
@@ -198,3 +203,32 @@ def test_the_path_on_the_topology_follows_the_hops_not_the_waypoint(v2):
         ["bookinfo/reviews-v2", "bookinfo/ratings"],
     ]
     assert not any("waypoint" in n for n in path["nodes"])
+
+
+# ---- the ambient demo's traces have the same shape ------------------------------------------
+
+
+def test_the_ambient_demos_traces_are_waypoint_shaped_and_read_like_the_fixture():
+    now = 1_795_000_000.0
+    spec = bookinfo_spec(reviews_split={"v1": 0, "v2": 50, "v3": 50}, ambient=True)
+    store = DemoTraceStore(spec, TrafficState(spec, clock=lambda: now), clock=lambda: now)
+    query = TraceQuery(
+        service="reviews.bookinfo", start_us=int((now - 1800) * 1e6), end_us=int(now * 1e6)
+    )
+    traces = store.find_traces(replace(query, limit=40))
+    assert traces
+    for trace in traces:
+        kinds = [(s.service, s.kind) for s in trace.spans]
+        # Only the gateway's Envoy has a client span; every hop into bookinfo is one span.
+        assert [k for k in kinds if k[1] == "client"] == [
+            ("istio-ingressgateway.istio-system", "client")
+        ]
+        inside = [s for s in trace.spans if s.service.endswith(".bookinfo")]
+        assert all(str(s.tag("node_id")).startswith("waypoint~") for s in inside)
+        assert len(inside) == len(trace.spans) - 1
+        version = server_version(trace, NS, "reviews")
+        assert version in ("v2", "v3")  # the split's weights: v1 gets nothing
+        path = trace_path(trace)["nodes"]
+        assert f"bookinfo/reviews-{version}" in path and not any("waypoint" in n for n in path)
+        names = {st.service for st in analyze(trace).services}
+        assert "reviews.bookinfo" in names and not any("waypoint" in n for n in names)
