@@ -4,7 +4,7 @@
    caller's sidecar, the destination's, and in ambient mode the waypoint), so
    mesh/inventory.counted_once can pick per namespace which report counts (a selector cannot
    compare two labels). The overview groups by the few labels a namespace roll-up needs and the
-   two workloads of each edge; a list by every label that names its services, workloads, apps
+   calling workload; a list by every label that names its services, workloads, apps
    and versions.
 2. Lists only: the destination side's latency buckets (the destination sidecar's, else the
    waypoint's) summed per entity. p95 is computed
@@ -79,7 +79,7 @@ def requests_query(q: InventoryQuery) -> str:
         OVERVIEW_LABELS, (("reporter", "=", "source"), ("destination_workload", "=", UNKNOWN)), q
     )
     # The two sides differ in destination_workload, so `or` keeps both.
-    return f"{answered} or {unanswered}"
+    return f'{answered} or label_replace({unanswered}, "destination_workload", "{UNKNOWN}", "", "")'
 
 
 def buckets_query(q: InventoryQuery) -> str:
