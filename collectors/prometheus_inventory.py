@@ -1,10 +1,13 @@
 """The overview's and the lists' telemetry from Prometheus: at most 2 instant queries a refresh.
 
-1. `sum by (reporter, ...)` of istio_requests_total rates, both reporters kept apart, so
+1. `sum by (reporter, ...)` of istio_requests_total rates, every reporter kept apart (the
+   caller's sidecar, the destination's, and in ambient mode the waypoint), so
    mesh/inventory.counted_once can pick per namespace which report counts (a selector cannot
-   compare two labels). The overview groups by the few labels a namespace roll-up needs; a list
-   by every label that names its services, workloads, apps and versions.
-2. Lists only: the destination reporter's latency buckets summed per entity. p95 is computed
+   compare two labels). The overview groups by the few labels a namespace roll-up needs and the
+   calling workload; a list by every label that names its services, workloads, apps
+   and versions.
+2. Lists only: the destination side's latency buckets (the destination sidecar's, else the
+   waypoint's) summed per entity. p95 is computed
    from them as PromQL's histogram_quantile does (mesh/quantiles.py), which stays exact when one
    Prometheus per cluster answers and equal label sets are added (prometheus_clusters).
 
@@ -35,7 +38,8 @@ from mesh.inventory import (
 )
 from mesh.telemetry_records import UNKNOWN
 
-_REPORTERS = ("reporter", "=~", "source|destination")
+_REPORTERS = ("reporter", "=~", "source|destination|waypoint")
+_DESTINATION_SIDE = ("reporter", "=~", "destination|waypoint")
 
 
 def _selectors(
@@ -79,11 +83,12 @@ def requests_query(q: InventoryQuery) -> str:
 
 
 def buckets_query(q: InventoryQuery) -> str:
-    """Latency bucket rates per entity of q.kind, from the destination reporter (it excludes
-    network time); entities in the selected namespaces only."""
+    """Latency bucket rates per entity of q.kind, from the destination side (it excludes
+    network time): the destination sidecar, or in ambient mode the waypoint; entities in the
+    selected namespaces only."""
     assert q.kind is not None
     ns_label, name_label = ENTITY_LABELS[q.kind]
-    matchers: tuple[tuple[str, str, str], ...] = (("reporter", "=", "destination"),)
+    matchers: tuple[tuple[str, str, str], ...] = (_DESTINATION_SIDE,)
     if q.namespaces:
         matchers = (*matchers, (ns_label, "=~", promql.any_of(q.namespaces)))
     window = promql.duration(q.window_s)

@@ -15,6 +15,10 @@ fails it, productpage when reviews or details does, as a page that cannot render
 turns red and "Why is it red?" walks it back to ratings.
 Security: details-v1 takes its calls in plain text (its destination reports say
 connection_security_policy="none"), the edge a review before STRICT mTLS must find.
+Ambient (`ambient=True`): no sidecars; the namespace's waypoint proxy (the workload `waypoint`,
+Istio's default name) reports the L7 requests, and ztunnel reports the L4 connections to and from
+the waypoint's own pod (AMBIENT_WAYPOINT_TCP), which the topology draws only when asked to show
+waypoints.
 """
 
 from __future__ import annotations
@@ -28,6 +32,15 @@ DEFAULT_REVIEWS_SPLIT: dict[str, int] = {"v1": 80, "v2": 10, "v3": 10}
 DEFAULT_RPS = 20.0
 CLUSTER = "Kubernetes"  # Istio's default cluster id
 RATINGS_NOISE = ErrorModel(http_5xx=0.005)
+WAYPOINT = "waypoint"  # `istioctl waypoint apply`'s default name (mesh/graph/waypoints.py)
+# ztunnel's L4 to and from the waypoint in ambient mode: (caller, callee service, connections/s,
+# bytes/s sent, bytes/s received), about 600 B a request each way over pooled HBONE connections.
+AMBIENT_WAYPOINT_TCP: tuple[tuple[str, str, float, float, float], ...] = (
+    ("productpage-v1", WAYPOINT, 0.5, 24000.0, 48000.0),
+    (WAYPOINT, "details", 0.2, 12000.0, 9000.0),
+    (WAYPOINT, "reviews", 0.2, 12000.0, 15000.0),
+    (WAYPOINT, "ratings", 0.1, 2400.0, 1800.0),
+)
 
 
 def bookinfo_spec(
@@ -82,6 +95,25 @@ def bookinfo_spec(
         Call(ns, "reviews-v2", ns, "ratings", per_request=1.0, errors=RATINGS_NOISE, propagate=1.0),
         Call(ns, "reviews-v3", ns, "ratings", per_request=1.0, errors=RATINGS_NOISE, propagate=1.0),
     )
+    if ambient:
+        waypoint = Workload(
+            namespace=ns,
+            name=WAYPOINT,
+            app=WAYPOINT,
+            version="latest",
+            service=WAYPOINT,
+            cluster=CLUSTER,
+            latency=LatencyModel(1.0, 0.3),
+            service_account=WAYPOINT,
+        )
+        workloads = (*workloads, waypoint)
+        calls = (
+            *calls,
+            *(
+                Call(ns, src, ns, dst, protocol="tcp", rps=c, sent_bps=tx, received_bps=rx)
+                for src, dst, c, tx, rx in AMBIENT_WAYPOINT_TCP
+            ),
+        )
     return MeshSpec(
         workloads=workloads,
         calls=calls,

@@ -1,6 +1,7 @@
 """The demo's InventorySource: the rows collectors/prometheus_inventory.py would read from a
-Prometheus holding the demo's series (demo/series.py labels, both reporters, the same namespace
-selection and `sum by`), computed from the traffic model. It sends no query anywhere."""
+Prometheus holding the demo's series (demo/series.py labels, every reporter, in ambient mode the
+waypoint's as demo/series.ambient_reporter says, the same namespace selection and `sum by`),
+computed from the traffic model. It sends no query anywhere."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from demo.series import ambient_reporter
 from demo.series import edge_labels as series_edge_labels
 from demo.traffic import NBUCKETS, TrafficModel
 from mesh.inventory import (
@@ -48,13 +50,18 @@ class DemoInventory:
         grouped = set(OVERVIEW_LABELS if query.kind is None else LIST_LABELS)
         wanted = set(query.namespaces)
         mtls = self.model.spec.mtls
+        ambient = frozenset(self.model.spec.ambient_namespaces)
         rates: dict[tuple[tuple[str, str], ...], float] = defaultdict(float)
         buckets: dict[tuple[str, str], np.ndarray] = {}
         for w in self.model.window(query.at, query.window_s):
             if w.edge.is_tcp:
                 continue
             for reporter in w.edge.reporters:
+                said = ambient_reporter(w.edge, reporter, ambient)
+                if said is None:
+                    continue  # an ambient caller has no proxy of its own
                 labels = series_edge_labels(w.edge, reporter, mtls, full=False)
+                labels["reporter"] = said
                 ends = (
                     labels["destination_service_namespace"],
                     labels["source_workload_namespace"],
@@ -64,13 +71,13 @@ class DemoInventory:
                 key = tuple((f, labels.get(lbl, "")) for f, lbl in _FIELDS if lbl in grouped)
                 unanswered = labels.get("destination_workload") == UNKNOWN
                 if query.kind is None and unanswered:
-                    if reporter != "source":
+                    if said != "source":
                         continue  # as the overview query: only the source reports these
                     key = (*key, ("destination_workload", UNKNOWN))
                 for outcome, rps in w.requests:
                     rates[(*key, ("response_code", outcome.response_code),
                            ("grpc_status", outcome.grpc_status))] += rps  # fmt: skip
-                if query.kind is not None and reporter == "destination":
+                if query.kind is not None and said in ("destination", "waypoint"):
                     ns_label, name_label = ENTITY_LABELS[query.kind]
                     if wanted and labels.get(ns_label, "") not in wanted:
                         continue

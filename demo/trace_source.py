@@ -5,7 +5,11 @@ spec's calls: at every service a version is drawn from the weights that held at 
 (TrafficState.split_at via its snapshot), so moving reviews to v3 on the releases page moves the
 reviews spans to v3 and brings ratings spans with them (v2 and v3 call ratings, v1 does not).
 Outcomes and latencies come from the same ErrorModel/LatencyModel as the metrics, plus the
-state's faults. Every hop is an Envoy client span and an Envoy server span with Istio's tags.
+state's faults. Every hop is an Envoy client span and an Envoy server span with Istio's tags;
+in ambient mode (MeshSpec.ambient_namespaces) a hop into an ambient namespace is ONE span, its
+waypoint's, shaped as Istio 1.29+ emits it (`node_id` `waypoint~...`, the waypoint's canonical
+service, the destination's service name, the HTTPRoute backend in `upstream_cluster`; see
+mesh.traces.analysis.waypoint_target), and an ambient caller has no client span of its own.
 
 Time is cut into buckets; a bucket's requests are drawn from a generator seeded by (seed,
 bucket), so any trace can be rebuilt from its id alone and nothing is precomputed: a search walks
@@ -43,6 +47,7 @@ SLOW_FACTOR = 3.0  # a request is "slow" beyond this many times its entry servic
 NETWORK_MS = 0.5
 HTTP_PORT = 9080
 MAX_DEPTH = 16
+WAYPOINT_NAME = "waypoint"  # Istio's default waypoint name (demo/bookinfo.py)
 _RS_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # what Kubernetes uses for pod-name suffixes
 PATHS = {
     "productpage": "/productpage",
@@ -161,6 +166,7 @@ class DemoTraceStore:
         self._lock = threading.Lock()
         self._route_cache: dict[StateSnapshot, dict[int, _Route]] = {}
         self._pods = {w.key: PodIdentity.of(w, seed) for w in spec.workloads}
+        self._ambient = frozenset(spec.ambient_namespaces)
         self._calls: dict[tuple[str, str], tuple[Call, ...]] = {}
         for c in spec.calls:
             if c.protocol != "tcp":  # Envoy does not trace TCP proxying
@@ -350,11 +356,23 @@ class DemoTraceStore:
         stack: list[tuple[Hop, str]] = [(req.root, "")]
         while stack:
             hop, parent = stack.pop()
-            client_id = next_id() if hop.source.meshed else ""
+            waypoint = hop.destination.namespace in self._ambient
+            sidecar_caller = hop.source.meshed and hop.source.namespace not in self._ambient
+            client_id = next_id() if sidecar_caller else ""
             server_id = next_id()
             start_us = base_us + round(hop.client_start_ms * 1000)
             dur_us = max(1, round(hop.client_ms * 1000))
             op = self._operation(hop)
+            if waypoint and not client_id:  # the waypoint's span is the whole hop
+                spans.append(
+                    self._span(
+                        tid, server_id, parent, op, start_us, dur_us, hop,
+                        "server", request_id, req.sampled,
+                    )
+                )  # fmt: skip
+                for child in reversed(hop.children):
+                    stack.append((child, server_id))
+                continue
             if client_id:
                 spans.append(
                     self._span(
@@ -414,6 +432,8 @@ class DemoTraceStore:
         pod = self._pods[w.key]
         proxy = "sidecar" if w.service else "router"
         host = self._host(hop)
+        if kind == "server" and w.namespace in self._ambient:
+            return self._waypoint_span(tid, sid, parent, op, start_us, dur_us, hop, sampled)
         status = hop.outcome.response_code
         tags = [
             Tag(
@@ -469,6 +489,62 @@ class DemoTraceStore:
         process = Process(
             join_service(w.app, w.namespace),
             (Tag("hostname", pod.pod), Tag("ip", pod.ip), Tag("k8s.node.name", pod.node)),
+        )
+        refs = (SpanRef(RefType.CHILD_OF, tid, parent),) if parent else ()
+        return Span(tid, sid, op, start_us, dur_us, process, refs, tuple(tags))
+
+    def _waypoint_span(
+        self,
+        tid: str,
+        sid: str,
+        parent: str,
+        op: str,
+        start_us: int,
+        dur_us: int,
+        hop: Hop,
+        sampled: bool,
+    ) -> Span:
+        """The destination waypoint's span of one hop. The waypoint routes to the HTTPRoute's
+        per-version backend Service (`reviews-v2`) where the service has several versions, else
+        to the service itself; it does not name the destination pod."""
+        d = hop.destination
+        ns = d.namespace
+        wp = next((w for w in self.spec.workloads if w.key == (ns, WAYPOINT_NAME)), None)
+        pod = self._pods[wp.key] if wp is not None else PodIdentity.of(d, self.seed)
+        pod_name = pod.pod if wp is not None else f"{WAYPOINT_NAME}-{pod.pod.rsplit('-', 2)[-2]}"
+        split = len(self.spec.versions(hop.call.namespace, hop.call.service)) > 1
+        backend = f"{hop.call.service}-{d.version}" if split else hop.call.service
+        cluster = f"inbound-vip|{HTTP_PORT}|http|{backend}.{ns}.svc.cluster.local"
+        status = hop.outcome.response_code
+        tags = [
+            Tag("node_id", f"waypoint~{pod.ip}~{pod_name}.{ns}~{ns}.svc.cluster.local"),
+            Tag("zone", "demo-zone"),
+            Tag("http.url", f"http://{hop.call.service}.{hop.call.namespace}:{HTTP_PORT}"
+                f"{PATHS.get(hop.call.service, '/')}"),
+            Tag("http.method", "GET"),
+            Tag("http.protocol", "HTTP/1.1" if hop.call.protocol == "http" else "HTTP/2"),
+            Tag("peer.address", self._pods[hop.source.key].ip),
+            Tag("component", "proxy"),
+            Tag("istio.canonical_revision", "latest"),
+            Tag("istio.canonical_service", WAYPOINT_NAME),
+            Tag("istio.mesh_id", "cluster.local"),
+            Tag("istio.namespace", ns),
+            Tag("upstream_cluster", cluster),
+            Tag("upstream_cluster.name", cluster),
+            Tag("http.status_code", status),
+            Tag("response_flags", hop.outcome.response_flags),
+        ]  # fmt: skip
+        if hop.outcome.grpc_status:
+            tags.append(Tag("grpc.status_code", hop.outcome.grpc_status))
+        if sampled:
+            tags.append(Tag("sampler.type", "probabilistic"))
+        tags.append(Tag("span.kind", "server"))
+        if hop.failed:
+            tags.append(Tag("otel.status_code", "ERROR"))
+            tags.append(Tag("error", True, "bool"))
+        process = Process(
+            join_service(d.app, ns),  # Istio 1.29+: the destination service, not the waypoint
+            (Tag("hostname", pod_name), Tag("ip", pod.ip), Tag("k8s.node.name", pod.node)),
         )
         refs = (SpanRef(RefType.CHILD_OF, tid, parent),) if parent else ()
         return Span(tid, sid, op, start_us, dur_us, process, refs, tuple(tags))

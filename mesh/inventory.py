@@ -8,7 +8,14 @@ rule set. Counting each request once works per namespace, as Kiali's namespace r
 - a call entering from another namespace, or from an unmeshed caller (namespace "unknown"),
   from `reporter="destination"`;
 - a call no workload answered (destination_workload "unknown": no route, no healthy upstream)
-  from `reporter="source"`, since no destination proxy saw it.
+  from `reporter="source"`, since no destination proxy saw it;
+- ambient mode: a waypoint's report (`reporter="waypoint"`) is a destination-side report, and
+  a destination-side report also stands in where the caller's report of the same edge is
+  missing (an ambient caller has no proxy). mesh/graph/reporters.destination_side_counts
+  decides, for the graph and these lists alike, so a mixed mesh counts each request once.
+  An edge here is a row's labels without the reporter and the outcome; the overview groups by
+  the calling workload for it (a list by every label), so in the overview one caller's calls
+  to a service count as one edge even when its versions run in both data planes.
 
 A namespace's figures therefore do not change with which other namespaces are listed.
 Health follows mesh/health.py; an entity that receives nothing but sends is judged on what it
@@ -24,6 +31,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
+from mesh.graph.reporters import destination_side_counts
 from mesh.health import (
     DEGRADED,
     FAILURE,
@@ -139,16 +147,37 @@ def _known(value: str) -> bool:
     return bool(value) and value != UNKNOWN
 
 
+def _edge(r: RequestRow) -> tuple[str, ...]:
+    """Who called whom, as far as the query's labels say: the row without reporter and outcome."""
+    return (
+        r.source_namespace,
+        r.source_workload,
+        r.source_app,
+        r.source_version,
+        r.destination_service_namespace,
+        r.destination_service,
+        r.destination_namespace,
+        r.destination_workload,
+        r.destination_app,
+        r.destination_version,
+    )
+
+
 def counted_once(rows: Iterable[RequestRow]) -> list[RequestRow]:
     """The rows that count each request exactly once (module docstring)."""
-    return [r for r in rows if _counts(r)]
-
-
-def _counts(r: RequestRow) -> bool:
-    inside = r.source_namespace == r.destination_service_namespace
-    if r.reporter == SOURCE:
-        return inside or r.destination_workload == UNKNOWN
-    return r.reporter == DESTINATION and not inside
+    rows = list(rows)
+    edges = [_edge(r) for r in rows]
+    by_caller = {e for r, e in zip(rows, edges, strict=True) if r.reporter == SOURCE}
+    by_sidecar = {e for r, e in zip(rows, edges, strict=True) if r.reporter == DESTINATION}
+    out = []
+    for r, e in zip(rows, edges, strict=True):
+        inside = r.source_namespace == r.destination_service_namespace
+        if r.reporter == SOURCE:
+            if inside or r.destination_workload == UNKNOWN:
+                out.append(r)
+        elif destination_side_counts(r.reporter, inside, e in by_caller, e in by_sidecar):
+            out.append(r)
+    return out
 
 
 @dataclass(slots=True)
@@ -226,9 +255,18 @@ def entities(
     thresholds: HealthThresholds = HealthThresholds(),  # noqa: B008 - frozen, immutable
 ) -> list[Entity]:
     """Every entity of `kind` in the query's namespaces (all when none), worst first."""
+    return _entities(telemetry, counted_once(telemetry.requests), kind, thresholds)
+
+
+def _entities(
+    telemetry: InventoryTelemetry,
+    counted: Iterable[RequestRow],
+    kind: Kind,
+    thresholds: HealthThresholds,
+) -> list[Entity]:
     wanted = frozenset(telemetry.query.namespaces)
     tallies: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
-    for r in counted_once(telemetry.requests):
+    for r in counted:
         inbound = _inbound_key(r, kind)
         if inbound is not None:
             t = tallies[inbound]
@@ -277,14 +315,15 @@ def namespace_summaries(
     thresholds: HealthThresholds = HealthThresholds(),  # noqa: B008 - frozen, immutable
 ) -> list[NamespaceSummary]:
     """Per namespace: its services by health, what enters it and its error ratios, worst first."""
-    services = entities(replace(telemetry, buckets=()), Kind.SERVICE, thresholds)
+    counted = counted_once(telemetry.requests)  # once for both roll-ups below
+    services = _entities(replace(telemetry, buckets=()), counted, Kind.SERVICE, thresholds)
     by_ns: dict[str, list[Entity]] = defaultdict(list)
     for e in services:
         by_ns[e.namespace].append(e)
     sent: dict[str, _Tally] = defaultdict(_Tally)
     entering: dict[str, float] = defaultdict(float)
     leaving: dict[str, float] = defaultdict(float)
-    for r in counted_once(telemetry.requests):
+    for r in counted:
         _add(sent[r.source_namespace], r, inbound=False)
         if r.source_namespace != r.destination_service_namespace:
             entering[r.destination_service_namespace] += r.rps
@@ -426,11 +465,16 @@ ROW_LABELS: dict[str, str] = {
     "destination_app": "destination_canonical_service",
     "destination_version": "destination_canonical_revision",
 }
-# The overview does not group by destination_workload (it would double its rows, one per
-# version): only the requests no workload answered keep it, as "unknown" (requests_query).
+# The overview groups by the calling workload too: a caller's report and a destination-side
+# report (sidecar's or waypoint's) of one caller's calls must be told apart from another
+# caller's into the same service (an ambient caller has no report of its own), or a mixed
+# ambient mesh would count some requests twice and lose others (module docstring). Not by the
+# answering workload (it would multiply the rows by the versions): only the requests no
+# workload answered keep it, as "unknown" (requests_query).
 OVERVIEW_LABELS: tuple[str, ...] = (
     "reporter",
     "source_workload_namespace",
+    "source_workload",
     "destination_service_namespace",
     "destination_service_name",
     *_OUTCOME,

@@ -15,7 +15,7 @@ from mesh.graph.build import (
     keep_clusters,
     security_summary,
 )
-from mesh.graph.waypoints import without_waypoints
+from mesh.graph.waypoints import is_waypoint_node, without_waypoints
 from mesh.health import HealthThresholds
 from mesh.telemetry_records import GraphQuery, GraphView
 from views.params import choice, get_list, instant_of, namespaces_of, window_of
@@ -138,7 +138,10 @@ def _graph_body(services: Services, params: GraphParams, query: GraphQuery) -> d
         "window": params.window,
         "at": int(telemetry.query.at),  # the cache may align `at` to the refresh interval
         "namespaces": list(params.namespaces),
-        "nodes": body["nodes"],
+        "nodes": [
+            {**n, "waypoint": True} if params.waypoints and is_waypoint_node(n) else n
+            for n in body["nodes"]
+        ],
         "edges": body["edges"],
         # How much of the drawn traffic runs in plain text (no mutual TLS), from the
         # destinations' reports; null where no edge can say.

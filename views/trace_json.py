@@ -53,6 +53,7 @@ def istio_json(span: Span) -> dict[str, str] | None:
         "status_code": info.status_code,
         "response_flags": info.response_flags,
         "upstream_cluster": info.upstream_cluster,
+        "waypoint": info.waypoint,
     }
 
 

@@ -127,6 +127,8 @@ def elements(
         classes = [node.get("health", "idle"), node.get("kind", "workload")]
         if node.get("outsider"):
             classes.append("outsider")
+        if node.get("waypoint"):
+            classes.append("waypoint")
         if highlight:
             classes.append("path" if node["id"] in highlight else "faded")
         out.append({"data": data, "classes": " ".join(classes)})
@@ -189,6 +191,11 @@ def _base_style() -> list[dict[str, Any]]:
         {"selector": "node.service", "style": {"shape": "round-triangle", "width": 38}},
         {"selector": "node.unknown", "style": {"shape": "diamond", "background-color": "#eef1f4"}},
         {"selector": "node.outsider", "style": {"border-style": "dashed"}},
+        # An ambient waypoint proxy: infrastructure, not an application (views/graph.py marks it).
+        {
+            "selector": "node.waypoint",
+            "style": {"shape": "hexagon", "background-color": "#e6e0f3", "width": 30, "height": 30},
+        },
         {
             "selector": "node.namespace",
             "style": {

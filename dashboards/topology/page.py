@@ -28,7 +28,7 @@ from mesh import validate
 from mesh.errors import MeshdashError
 from presentation import numbers as fmt
 from presentation import palette
-from views.graph import VIEWS, graph_view, parse_graph_params
+from views.graph import VIEWS, WAYPOINT_CHOICES, graph_view, parse_graph_params
 from views.params import get_list, get_one
 from wiring.services import services
 
@@ -74,6 +74,7 @@ def layout(**query: Any) -> html.Div:
         "layout": _opt(query, "layout", tuple(LAYOUTS), "klay"),
         "labels": _opt(query, "labels", tuple(EDGE_LABELS), "rps"),
         "security": _opt(query, "security", ("on", "off"), "off"),
+        "waypoints": _opt(query, "waypoints", WAYPOINT_CHOICES, "hide"),
     }
     at = query.get("at") if isinstance(query.get("at"), str) else None
     highlight = sorted(set(get_list(query, "highlight"))) if query.get("highlight") else []
@@ -109,7 +110,7 @@ def layout(**query: Any) -> html.Div:
                             ),
                             html.Div(id="topo-empty", className="md-graph-empty"),
                             html.Div(id="topo-banner", className="md-graph-banner"),
-                            _legend(state["security"] == "on"),
+                            _legend(state["security"] == "on", state["waypoints"] == "show"),
                         ],
                         className="md-graph-pane",
                     ),
@@ -175,11 +176,24 @@ def _controls(
             control("Edge labels", _dropdown("topo-labels", EDGE_LABELS, state["labels"])),
             control(
                 "Display",
-                dcc.Checklist(
-                    id="topo-security",
-                    options=[{"label": " Security (mTLS)", "value": "on"}],
-                    value=["on"] if state["security"] == "on" else [],
-                    className="md-display-toggle",
+                html.Div(
+                    [
+                        dcc.Checklist(
+                            id="topo-security",
+                            options=[{"label": " Security (mTLS)", "value": "on"}],
+                            value=["on"] if state["security"] == "on" else [],
+                            className="md-display-toggle",
+                        ),
+                        # Ambient waypoint proxies, hidden by default as in Kiali: their reports
+                        # already name the real caller and callee (mesh/graph/waypoints.py).
+                        dcc.Checklist(
+                            id="topo-waypoints",
+                            options=[{"label": " Waypoints", "value": "show"}],
+                            value=["show"] if state["waypoints"] == "show" else [],
+                            className="md-display-toggle",
+                        ),
+                    ],
+                    className="md-display-toggles",
                 ),
             ),
             refresh_now("topo-refresh-now"),
@@ -232,7 +246,7 @@ def _layout(name: str) -> dict[str, Any]:
     return base
 
 
-def _legend(security: bool = False) -> html.Div:
+def _legend(security: bool = False, waypoints: bool = False) -> html.Div:
     chips = [
         html.Span(
             [html.I(style={"borderColor": colour}), palette.HEALTH_LABELS[h]],
@@ -259,6 +273,16 @@ def _legend(security: bool = False) -> html.Div:
             hidden=not security,
             title="Share of the edge's requests (bytes for TCP) its destination received "
             "without mutual TLS; 'mTLS unknown' where no destination report says",
+        )
+    )
+    chips.append(
+        html.Span(
+            [html.B(className="md-legend-waypoint"), "Waypoint proxy"],
+            className="md-legend-item md-legend-waypoint-item",
+            id="topo-legend-waypoint",
+            hidden=not waypoints,
+            title="An ambient waypoint proxy (L7 for the services it serves); its edges are "
+            "ztunnel's L4 bytes to and from its own pods",
         )
     )
     return html.Div(chips, className="md-legend", title="Node border and edge colour: health")
@@ -356,11 +380,17 @@ def _register_graph(app) -> None:
         Input("topo-interval", "n_intervals"),
         Input("topo-refresh-now", "n_clicks"),
         Input("topo-cluster", "value"),
+        Input("topo-waypoints", "value"),
         State("topo-at", "data"),
     )
-    def load(namespaces, view, window, _n, _clicks, clusters, at):
+    def load(namespaces, view, window, _n, _clicks, clusters, waypoints, at):
         svc = services()
-        args = {"namespace": namespaces or [], "graph": view, "window": window}
+        args = {
+            "namespace": namespaces or [],
+            "graph": view,
+            "window": window,
+            "waypoints": "show" if "show" in (waypoints or []) else "hide",
+        }
         if clusters:
             args["cluster"] = list(clusters)
         if at:
@@ -417,6 +447,10 @@ def _register_graph(app) -> None:
     def restyle(label, security):
         on = "on" in (security or [])
         return stylesheet(label, on), not on
+
+    @app.callback(Output("topo-legend-waypoint", "hidden"), Input("topo-waypoints", "value"))
+    def waypoint_legend(waypoints):
+        return "show" not in (waypoints or [])
 
     @app.callback(Output("topo-graph", "layout"), Input("topo-layout", "value"))
     def relayout(name):
@@ -504,5 +538,6 @@ def _register_browser(app) -> None:
             UrlParam("at", "topo-at", "data"),
             UrlParam("highlight", "topo-highlight", "data", how="joined"),
             UrlParam("security", "topo-security", how="on_flag"),
+            UrlParam("waypoints", "topo-waypoints", how="joined"),
         ],
     )

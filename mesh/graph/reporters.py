@@ -66,11 +66,29 @@ def counted_once(records: Sequence[R], namespaces: Iterable[str]) -> tuple[R, ..
         if r.reporter == SOURCE:
             # The caller's reports always count: the query reads them only where they should.
             out.append(r)
-        elif r.reporter == WAYPOINT and edge in reported_by_sidecar:
-            continue  # a destination sidecar reported the same requests
-        elif not starts_inside(r.source, selected) or edge not in reported_by_caller:
-            out.append(r)  # from elsewhere, or the caller's report is missing: this one stands in
+        elif destination_side_counts(
+            r.reporter,
+            starts_inside(r.source, selected),
+            edge in reported_by_caller,
+            edge in reported_by_sidecar,
+        ):
+            out.append(r)
     return tuple(out)
+
+
+def destination_side_counts(
+    reporter: str, inside: bool, caller_reported: bool, sidecar_reported: bool
+) -> bool:
+    """Whether a destination-side report (a destination sidecar's or a waypoint's) of one edge
+    counts: a waypoint's never beside a destination sidecar's report of the same edge; either
+    counts for traffic from elsewhere (`inside` False), or where the caller's report of the
+    edge is missing and this one stands in. The graph and the overview and lists (mesh/
+    inventory.py) both decide by it, so they count the same requests."""
+    if reporter == WAYPOINT and sidecar_reported:
+        return False
+    if reporter not in (DESTINATION, WAYPOINT):
+        return False
+    return not inside or not caller_reported
 
 
 def destination_reports(records: Sequence[R]) -> tuple[R, ...]:

@@ -12,7 +12,7 @@ Telemetry does not label a workload as a waypoint, so one is recognised by Istio
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Protocol, TypeVar
 
@@ -39,6 +39,14 @@ def _named_waypoint(name: str) -> bool:
 def is_waypoint(ep: Endpoint) -> bool:
     """A waypoint proxy's own workload (or, in the service graph, its service)."""
     return any(_named_waypoint(n) for n in (ep.workload, ep.app, ep.service) if n)
+
+
+def is_waypoint_node(node: Mapping[str, object]) -> bool:
+    """A graph node (graph_json's) that is a waypoint proxy, so the page can draw it as one."""
+    return any(
+        isinstance(node.get(k), str) and _named_waypoint(str(node[k]))
+        for k in ("workload", "app", "service")
+    )
 
 
 def keep(records: Iterable[R]) -> tuple[R, ...]:

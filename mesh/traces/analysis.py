@@ -16,7 +16,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from mesh.traces.records import RefType, Span, SpanRef, Trace, TraceSummary
+from mesh.traces.records import RefType, Span, SpanRef, Tag, Trace, TraceSummary
 
 AdjustResult = tuple[Trace, tuple[str, ...]]
 Adjuster = Callable[[Trace], AdjustResult]
@@ -201,7 +201,38 @@ def sort_spans(trace: Trace) -> AdjustResult:
     return replace(trace, spans=tuple(sorted(spans, key=lambda s: s.start_us))), ()
 
 
-DEFAULT_ADJUSTERS: tuple[Adjuster, ...] = (dedupe_span_ids, mark_orphans, sort_spans)
+WAYPOINT_TAG = "istio.waypoint"  # set by name_waypoint_spans: the waypoint that emitted a span
+
+
+def name_waypoint_spans(trace: Trace) -> AdjustResult:
+    """A waypoint's span is the one span of its hop in ambient mode, and Istio (before 1.29)
+    names its service after the waypoint (`waypoint.bookinfo`), so every hop would fall under
+    one "waypoint" service. Name each after the service it served (waypoint_target), and keep
+    the waypoint in the `istio.waypoint` tag."""
+    changed = False
+    spans = []
+    for span in trace.spans:
+        name = _shown_service(span)
+        if name == span.service:
+            spans.append(span)
+            continue
+        changed = True
+        spans.append(
+            replace(
+                span,
+                process=replace(span.process, service=name),
+                tags=(*span.tags, Tag(WAYPOINT_TAG, span.service)),
+            )
+        )
+    return (replace(trace, spans=tuple(spans)), ()) if changed else (trace, ())
+
+
+DEFAULT_ADJUSTERS: tuple[Adjuster, ...] = (
+    dedupe_span_ids,
+    mark_orphans,
+    sort_spans,
+    name_waypoint_spans,
+)
 
 
 def adjust(trace: Trace, adjusters: Iterable[Adjuster] = DEFAULT_ADJUSTERS) -> Trace:
@@ -467,10 +498,73 @@ class IstioInfo:
     pod: str = ""
     ip: str = ""
     workload: str = ""
-    proxy: str = ""  # "sidecar" or "router" (a gateway)
+    proxy: str = ""  # "sidecar", "router" (a gateway) or "waypoint" (ambient)
     status_code: str = ""
     response_flags: str = ""
     upstream_cluster: str = ""
+    waypoint: str = ""  # the waypoint workload that emitted the span (ambient), else ""
+
+
+WAYPOINT_PROXY = "waypoint"
+
+
+@dataclass(frozen=True, slots=True)
+class WaypointTarget:
+    """The destination a waypoint's span served: its service, namespace and, when the route
+    says, the version (a subset, or a per-version backend Service such as `reviews-v2`)."""
+
+    app: str
+    namespace: str
+    version: str
+    waypoint: str  # the waypoint's own workload
+
+
+def _host_parts(host: str) -> tuple[str, str]:
+    """("reviews", "bookinfo") from `reviews.bookinfo.svc.cluster.local[:9080][/path]`."""
+    host = host.split("/", 1)[0].split(":", 1)[0]
+    labels = host.split(".")
+    return (labels[0], labels[1]) if len(labels) >= 2 and labels[0] and labels[1] else ("", "")
+
+
+def _cluster_parts(cluster: str) -> tuple[str, str, str]:
+    """(backend service, namespace, subset) from an Envoy cluster name:
+    `inbound-vip|9080|http|reviews-v2.bookinfo.svc.cluster.local` (a waypoint's, where the third
+    field is the protocol, `http/v2` with a subset) or `outbound|9080|v2|reviews.bookinfo...`."""
+    parts = cluster.split("|")
+    if len(parts) != 4:
+        return "", "", ""
+    direction, _port, middle, host = parts
+    backend, ns = _host_parts(host)
+    if direction == "outbound":
+        return backend, ns, middle
+    return backend, ns, middle.split("/", 1)[1] if "/" in middle else ""
+
+
+def waypoint_target(span: Span) -> WaypointTarget | None:
+    """What a span from an ambient waypoint proxy served, or None for any other span.
+
+    Istio's waypoint span (DESIGN.md, Istio spans): `node_id` `waypoint~IP~pod.ns~ns.svc...`,
+    `istio.canonical_service` the waypoint's own name, the service `waypoint.ns` (before Istio
+    1.29; the destination's service after), the operation `reviews.bookinfo.svc.cluster.local:
+    9080/*` (the host asked for) and `upstream_cluster` the backend it chose. The destination
+    pod is not named, so the workload is Bookinfo's convention `<service>-<version>`.
+    """
+    node_id = span.tag("node_id")
+    if not isinstance(node_id, str) or not node_id.startswith(WAYPOINT_PROXY + "~"):
+        return None
+    _proxy, _ip, pod, waypoint_ns = parse_node_id(node_id)
+    app, ns = _host_parts(span.operation)
+    backend, backend_ns, subset = _cluster_parts(str(span.tag("upstream_cluster") or ""))
+    if not app:
+        app, ns = backend, backend_ns
+    if not app:  # Istio 1.29 names the span after the destination service
+        app, ns = split_service(span.service)
+    if not app:
+        return None
+    version = subset
+    if not version and backend.startswith(app + "-") and (backend_ns or ns) == ns:
+        version = backend[len(app) + 1 :]
+    return WaypointTarget(app, ns or waypoint_ns, version, workload_of_pod(pod))
 
 
 _POD_OF_DEPLOYMENT = re.compile(r"^(?P<w>.+)-[a-z0-9]{6,10}-[a-z0-9]{5}$")
@@ -500,6 +594,20 @@ def istio_info(span: Span) -> IstioInfo | None:
     node_id = tags.get("node_id")
     if node_id is None and "istio.canonical_service" not in tags:
         return None
+    target = waypoint_target(span)
+    if target is not None:  # the span of a hop through a waypoint: the destination's
+        status = tags.get("http.status_code")
+        return IstioInfo(
+            app=target.app,
+            namespace=target.namespace,
+            version=target.version,
+            workload=f"{target.app}-{target.version}" if target.version else target.app,
+            proxy=WAYPOINT_PROXY,
+            status_code="" if status is None else str(status),
+            response_flags=str(tags.get("response_flags") or ""),
+            upstream_cluster=str(tags.get("upstream_cluster") or ""),
+            waypoint=target.waypoint,
+        )
     proxy, ip, pod, ns = parse_node_id(str(node_id or ""))
     app_from_name, ns_from_name = split_service(span.service)
     app = str(tags.get("istio.canonical_service") or app_from_name)
@@ -597,6 +705,12 @@ def trace_bounds(trace: Trace) -> tuple[int, int]:
     return start, end - start
 
 
+def _shown_service(span: Span) -> str:
+    """The service a span is listed under: a waypoint's span under the service it served."""
+    target = waypoint_target(span)
+    return join_service(target.app, target.namespace) if target else span.process.service
+
+
 def summarize(trace: Trace) -> TraceSummary:
     """A search-result row, without building the whole tree: roots are the spans whose parent
     is not in the trace; the root shown is the earliest one.
@@ -609,16 +723,24 @@ def summarize(trace: Trace) -> TraceSummary:
     for s in spans:
         if parent_ref(s, tid, ids) is None and (root is None or s.start_us < root.start_us):
             root = s
-    services = tuple(sorted({s.process.service for s in spans}))
+    names: set[str] = set()
     versions: set[str] = set()
     errors = 0
     for s in spans:
         if s.is_error:
             errors += 1
+        target = waypoint_target(s)
+        if target is not None:  # a waypoint's span: the service and version it served
+            names.add(join_service(target.app, target.namespace))
+            if target.version:
+                versions.add(f"{target.app}:{target.version}")
+            continue
+        names.add(s.process.service)
         app = s.tag("istio.canonical_service")
         rev = s.tag("istio.canonical_revision")
         if app and rev:
             versions.add(f"{app}:{rev}")
+    services = tuple(sorted(names))
     return TraceSummary(
         trace_id=trace.trace_id,
         start_us=start,
@@ -626,7 +748,7 @@ def summarize(trace: Trace) -> TraceSummary:
         span_count=len(spans),
         error_count=errors,
         services=services,
-        root_service=root.process.service if root else "",
+        root_service=_shown_service(root) if root else "",
         root_operation=root.operation if root else "",
         versions=tuple(sorted(versions)),
         warnings=len(trace.warnings),

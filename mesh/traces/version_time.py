@@ -2,7 +2,8 @@
 canary, from traces.
 
 Pure. A trace belongs to the version whose Envoy SERVER span for the reviewed service it holds
-(the client span beside it says who called, not who answered); a trace that reached two
+(the client span beside it says who called, not who answered), or in ambient mode the span of
+the waypoint that served it (analysis.waypoint_target: one span per hop); a trace that reached two
 versions of the service, or none of the compared ones, is left out. Each kept trace goes
 through mesh.traces.analysis.analyze (the same adjusters, tree and self-time rule as the trace page),
 and every service's self time is averaged over the version's traces: "a request served by v3
@@ -28,8 +29,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mesh.canary.statistics import upper_tail
-from mesh.traces.analysis import analyze, canonical_trace_id, istio_info, split_service
-from mesh.traces.records import Trace
+from mesh.traces.analysis import (
+    analyze,
+    canonical_trace_id,
+    istio_info,
+    split_service,
+    waypoint_target,
+)
+from mesh.traces.records import Span, Trace
 
 SAMPLER_TAG = "sampler.type"
 RANDOM_SAMPLERS = frozenset({"probabilistic", "ratelimiting", "const", "lowerbound"})
@@ -70,11 +77,18 @@ def sampler(trace: Trace) -> str | None:
     return None
 
 
+def _answers(span: Span) -> bool:
+    """The Envoy span that stands for the destination's answer: a sidecar's SERVER span, or in
+    ambient mode the destination's waypoint's span (the one span of that hop, whatever kind
+    it carries)."""
+    return span.kind == "server" or waypoint_target(span) is not None
+
+
 def server_version(trace: Trace, namespace: str, service: str) -> str | None:
     """The version of `service` that answered in this trace; None when none or several did."""
     found: set[str] = set()
     for span in trace.spans:
-        if span.kind != "server":
+        if not _answers(span):
             continue
         info = istio_info(span)
         if info is None or info.app != service or (info.namespace and info.namespace != namespace):
@@ -88,7 +102,7 @@ def _served_us(trace: Trace, namespace: str, service: str) -> int:
     """The longest server span of the service: its answer time in this request."""
     best = 0
     for span in trace.spans:
-        info = istio_info(span) if span.kind == "server" else None
+        info = istio_info(span) if _answers(span) else None
         if info is not None and info.app == service and info.namespace in ("", namespace):
             best = max(best, span.duration_us)
     return best

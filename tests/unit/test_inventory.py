@@ -222,7 +222,7 @@ def test_list_costs_two_queries_with_escaped_namespaces_whatever_their_number():
         assert len(endpoint.sent) == 2
     q = InventoryQuery(("a.b",), Kind.SERVICE, 300, AT)  # never valid, but must stay literal
     assert 'destination_service_namespace=~"a\\\\.b"' in requests_query(q)
-    assert 'reporter="destination"' in buckets_query(q)
+    assert 'reporter=~"destination|waypoint"' in buckets_query(q)  # sidecar, else waypoint
 
 
 def test_overview_costs_one_query_over_every_namespace():
