@@ -114,8 +114,8 @@ def weight_markers(
     Only VirtualService (or HTTPRoute) writes count, and only when the split differs before and after: a
     mirror, a header match or a traffic-policy change moves no weight and gets no marker.
     """
-    out: list[WeightMarker] = []
-    for e in entries:
+    keyed: list[tuple[tuple[float, int, int], WeightMarker]] = []
+    for index, e in enumerate(entries):
         vs = e.object_of(VIRTUAL_SERVICE) or e.object_of(HTTP_ROUTE)
         if vs is None or e.namespace != namespace or e.service != service:
             continue
@@ -132,21 +132,27 @@ def weight_markers(
                 canary=subset_versions.get(step.canary, step.canary),
                 baseline=subset_versions.get(step.baseline, step.baseline),
             )
-        out.append(
-            WeightMarker(
-                when=e.when,
-                who=e.who,
-                action=e.action,
-                reason=e.reason,
-                before=before,
-                after=after,
-                change_id=e.change_id,
-                summary=e.summary,
-                rollout=step,
+        rv = int(vs.resource_version) if vs.resource_version.isdigit() else -1
+        # Equal times (a skip right after a step): the object's resourceVersion, else the
+        # history's own order (newest first), tells which change came first.
+        keyed.append(
+            (
+                (e.when, rv, -index),
+                WeightMarker(
+                    when=e.when,
+                    who=e.who,
+                    action=e.action,
+                    reason=e.reason,
+                    before=before,
+                    after=after,
+                    change_id=e.change_id,
+                    summary=e.summary,
+                    rollout=step,
+                ),
             )
         )
-    out.sort(key=lambda m: (m.when, m.change_id))
-    return tuple(out)
+    keyed.sort(key=lambda pair: pair[0])
+    return tuple(marker for _, marker in keyed)
 
 
 def _nonzero(weights: Weights) -> dict[str, int]:
