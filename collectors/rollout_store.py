@@ -118,7 +118,10 @@ class KubeRolloutStore:
 
     name = "kubernetes"
 
-    def __init__(self, api_client: client.ApiClient, *, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self, api_client: client.ApiClient, *, timeout_s: float = 10.0, lease_s: int = LEASE_S
+    ) -> None:
+        self.lease_s = lease_s
         self._core = client.CoreV1Api(api_client)
         self._coord = client.CoordinationV1Api(api_client)
         self._host = str(api_client.configuration.host or "")
@@ -196,7 +199,7 @@ class KubeRolloutStore:
         current = self._get_json(self._coord.read_namespaced_lease, name, namespace)
         spec = {
             "holderIdentity": holder,
-            "leaseDurationSeconds": LEASE_S,
+            "leaseDurationSeconds": self.lease_s,
             "renewTime": _micro_time(now),
         }
         try:
@@ -211,7 +214,7 @@ class KubeRolloutStore:
                 return True
             held = current.get("spec") or {}
             mine = held.get("holderIdentity") == holder
-            duration = held.get("leaseDurationSeconds") or LEASE_S
+            duration = held.get("leaseDurationSeconds") or self.lease_s
             if not mine and now - _parse_micro_time(held.get("renewTime")) < duration:
                 return False
             body = copy.deepcopy(current)

@@ -176,7 +176,11 @@ def _services(
         routes = KubeRouteStore.from_settings(settings)
         from collectors.rollout_store import KubeRolloutStore
 
-        rollouts = KubeRolloutStore(routes.api_client, timeout_s=settings.kube_timeout_s)
+        rollouts = KubeRolloutStore(
+            routes.api_client,
+            timeout_s=settings.kube_timeout_s,
+            lease_s=settings.rollout_lease_s,
+        )
     # Every backend call goes through the shared cache (single flight, TTL of one refresh
     # interval) or, for routes, at least through the per-backend bound; see collectors/cache.py.
     from collectors.cache import (

@@ -131,6 +131,13 @@ class Settings(BaseSettings):
         le=300,
         description="guided rollouts: seconds between driver checks; 0 runs no driver here",
     )
+    rollout_lease_s: int = Field(
+        30,
+        ge=2,
+        le=600,
+        description="guided rollouts: seconds a silent driver keeps its Lease before another "
+        "process takes over (leaseDurationSeconds; keep it well above the tick)",
+    )
     audit_log: Path = Field(
         Path("var/audit.jsonl"),
         description="JSON Lines audit log of route changes (the local copy; demo mode's only one)",

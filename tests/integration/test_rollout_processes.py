@@ -34,7 +34,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from collectors.rollout_store import LEASE_S, object_name
+from collectors.rollout_store import object_name
 from demo.openmetrics import write_series
 from demo.series import CounterSeries, HistogramSeries, mesh_series
 from demo.spec import Call, ErrorModel, LatencyModel, MeshSpec, Workload
@@ -50,6 +50,7 @@ pytestmark = pytest.mark.integration
 LIVE = "rollout-live"  # promoted across a kill
 EDITED = "rollout-edited"  # paused by a manual edit
 TOKEN = "token-alice"
+LEASE_S = 12  # MESHDASH_ROLLOUT_LEASE_S for these processes: a kill is taken over within 12 s
 VS = "/apis/networking.istio.io/v1/namespaces/{ns}/virtualservices/api"
 PLAN = {
     "canary": "v2",
@@ -244,6 +245,7 @@ def launch(kubeconfig: Path, prometheus: PrometheusServer, var: Path) -> App:
         MESHDASH_AUDIT_NAMESPACE="meshdash",
         MESHDASH_API_TOKENS=json.dumps({"alice": TOKEN}),
         MESHDASH_ROLLOUT_TICK_S="1",
+        MESHDASH_ROLLOUT_LEASE_S=str(LEASE_S),  # shorter than the default 30 s, to keep it quick
         MESHDASH_LOG_LEVEL="WARNING",
     )
     log = var / "app.log"
