@@ -34,11 +34,11 @@ class Clock:
         return self.now
 
 
-@pytest.fixture
-def demo(request):
-    gates = getattr(request, "param", GATES)
+def rollout_rig(gates, ambient: bool = False):
+    """The demo (sidecar or ambient) behind the real API, with an in-memory rollout store and a
+    clock the test moves: (client with its CSRF header, simulator, clock, services)."""
     clock = Clock()
-    sim = DemoMesh.bookinfo(clock=clock)
+    sim = DemoMesh.bookinfo(ambient=ambient, clock=clock)
     DemoRouteStore.attach(sim)
     svc = Services(
         settings=Settings(rollout_tick_s=0, canary_gates=gates),
@@ -50,12 +50,17 @@ def demo(request):
         rollouts=MemoryRolloutStore(),
         metrics=Metrics(),
     )
-    app = Flask("test_rollouts_api")
+    app = Flask("test_rollouts")
     api.register(app, svc)
     client = app.test_client()
     client.get("/api/routes")
     client.headers = {security.CSRF_HEADER: client.get_cookie(security.CSRF_COOKIE).value}
     return client, sim, clock, svc
+
+
+@pytest.fixture
+def demo(request):
+    return rollout_rig(getattr(request, "param", GATES))
 
 
 def start(client, body=PLAN):

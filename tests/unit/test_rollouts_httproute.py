@@ -5,54 +5,18 @@ for a VirtualService (tests/unit/test_rollouts_api.py)."""
 from __future__ import annotations
 
 import pytest
-from flask import Flask
 
-import api
-from access import security
-from collectors.rollout_store import MemoryRolloutStore
-from demo.canary_source import DemoCanarySource
-from demo.mesh import DemoMesh
-from demo.routes import DemoRouteStore
-from ops.self_metrics import Metrics
+from tests.unit.test_rollouts_api import rollout_rig
 from usecases.assemble import guided_rollouts
 from usecases.guided_rollout import holder_id
-from wiring.services import Services
-from wiring.settings import Settings
 
-T0 = 1_790_000_000.0
 PLAN = {"canary": "v2", "baseline": "v1", "steps": [10, 50, 100], "bake_s": 120}
 GATES = {"bookinfo/reviews": {"slower_effect": 0.9}}  # the demo's v2 is slower by design
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def ambient():
-    clock = Clock()
-    sim = DemoMesh.bookinfo(ambient=True, clock=clock)
-    DemoRouteStore.attach(sim)
-    svc = Services(
-        settings=Settings(rollout_tick_s=0, canary_gates=GATES),
-        telemetry=sim.telemetry,
-        routes=sim.routes,
-        demo=sim,
-        canary=DemoCanarySource(sim.model),
-        clock=clock,
-        rollouts=MemoryRolloutStore(),
-        metrics=Metrics(),
-    )
-    app = Flask("test_rollouts_httproute")
-    api.register(app, svc)
-    client = app.test_client()
-    client.get("/api/routes")
-    client.headers = {security.CSRF_HEADER: client.get_cookie(security.CSRF_COOKIE).value}
-    return client, sim, clock, svc
+    return rollout_rig(GATES, ambient=True)
 
 
 def start(client):
