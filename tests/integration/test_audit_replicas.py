@@ -36,6 +36,7 @@ from tests.browser.conftest import (  # noqa: F401  (fixtures)
 )
 from tests.browser.test_workload_markers import MARKERS
 from tests.conftest import REPO, free_port
+from tests.faultservers import kubeconfig
 from tests.integration.test_kube_store import docs
 from tests.kubeserver import FakeKube
 from wiring.settings import Settings
@@ -91,18 +92,7 @@ def cluster(tmp_path_factory):
             if d["kind"] == "Deployment":
                 kube.add_deployment(d, namespace=namespace)
     config = tmp_path_factory.mktemp("kube") / "kubeconfig"
-    config.write_text(
-        json.dumps(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [{"name": "test", "cluster": {"server": kube.url}}],
-                "users": [{"name": "test", "user": {"token": "meshdash"}}],
-                "contexts": [{"name": "test", "context": {"cluster": "test", "user": "test"}}],
-                "current-context": "test",
-            }
-        )
-    )
+    kubeconfig(config, kube.url)
     yield kube, config
     kube.stop()
 

@@ -42,6 +42,7 @@ from demo.state import TrafficState
 from demo.traffic import TrafficModel
 from devtools.promserver import PrometheusServer, require_prometheus
 from tests.conftest import REPO, free_port
+from tests.faultservers import kubeconfig
 from tests.integration.test_rollout_kube import _objects, canary_weight
 from tests.kubeserver import FakeKube, Request
 
@@ -289,18 +290,7 @@ def cluster(tmp_path):
         for obj in _objects(namespace):
             kube.add(obj, namespace=namespace)
     config = tmp_path / "kubeconfig"
-    config.write_text(
-        json.dumps(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [{"name": "test", "cluster": {"server": kube.url}}],
-                "users": [{"name": "test", "user": {"token": "meshdash"}}],
-                "contexts": [{"name": "test", "context": {"cluster": "test", "user": "test"}}],
-                "current-context": "test",
-            }
-        )
-    )
+    kubeconfig(config, kube.url)
     yield kube, config
     kube.stop()
 
