@@ -18,7 +18,10 @@ from dashboards.kit import (
     UrlParam,
     control,
     control_bar,
+    past_banner,
+    register_time,
     register_url_sync,
+    time_control,
     time_note,
     url_at,
     window_control,
@@ -110,6 +113,7 @@ def layout(**query: Any) -> html.Div:
                         ),
                     ),
                     window_control("inv-window", WINDOWS, _opt(query, "window", WINDOWS, "5m")),
+                    time_control("inv", at),
                     control(
                         "Filter",
                         dcc.Input(
@@ -123,6 +127,7 @@ def layout(**query: Any) -> html.Div:
                     ),
                 ]
             ),
+            past_banner("inv", at),
             html.Div(id="inv-banner"),
             html.Div(
                 [html.Span(time_note(at, LIST_REFRESH_S)), html.Span(id="inv-count")],
@@ -283,6 +288,7 @@ def register_callbacks(app) -> None:
             [f" · {count}", " · " if body["quiet"] else "", *(quiet if body["quiet"] else [])],
         )
 
+    register_time(app, "inv")
     register_url_sync(
         app,
         "inv-url-sink",

@@ -15,7 +15,10 @@ from dashboards.kit import (
     WINDOWS,
     UrlParam,
     control_bar,
+    past_banner,
+    register_time,
     register_url_sync,
+    time_control,
     time_note,
     url_at,
     window_control,
@@ -52,6 +55,7 @@ def layout(**query: Any) -> html.Div:
             control_bar(
                 [
                     window_control("ov-window", WINDOWS, _window(query)),
+                    time_control("ov", at),
                     html.Span(
                         time_note(at, LIST_REFRESH_S),
                         id="ov-refresh-note",
@@ -59,6 +63,7 @@ def layout(**query: Any) -> html.Div:
                     ),
                 ]
             ),
+            past_banner("ov", at),
             html.Div(id="ov-banner"),
             dcc.Loading(html.Div(id="ov-table"), type="dot", delay_show=400),
             dcc.Interval(id="ov-interval", interval=LIST_REFRESH_S * 1000, disabled=at is not None),
@@ -161,6 +166,7 @@ def register_callbacks(app) -> None:
         labels = {"kubernetes": "namespaces without traffic"}
         return overview_table(body), failure_banners(body["failures"], labels) or None
 
+    register_time(app, "ov")
     register_url_sync(
         app,
         "ov-url-sink",

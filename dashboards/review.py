@@ -19,17 +19,21 @@ from dash import Input, Output, State, ctx, dcc, html, no_update
 
 from dashboards.components.banner import error_banner, failure_banners, info_banner
 from dashboards.components.canary_panel import render
+from dashboards.components.links import service_link
 from dashboards.kit import (
     REFRESH,
     WINDOWS,
     UrlParam,
     control,
     control_bar,
+    past_banner,
     refresh_control,
     refresh_now,
     refresh_timer,
     register_refresh,
+    register_time,
     register_url_sync,
+    time_control,
     url_window,
     window_control,
 )
@@ -67,6 +71,7 @@ def layout(**query: Any) -> html.Div:
     refresh = _safe(query, "refresh") or "15s"
     refresh = refresh if refresh in REFRESH else "15s"
     namespaces = sorted({*svc.settings.default_namespaces, namespace})
+    at = _safe(query, "at")
     return html.Div(
         [
             html.Div(
@@ -90,6 +95,13 @@ def layout(**query: Any) -> html.Div:
                                 title="One self-contained file: opens without network",
                             ),
                             html.Button("Markdown", id="rv-download-md", className="md-button"),
+                            html.A(
+                                "Service metrics →",
+                                id="rv-service-link",
+                                href=service_link(namespace, service or "", window, at),
+                                hidden=not service,
+                                className="md-button rv-service-link",
+                            ),
                         ],
                         className="rv-downloads",
                     ),
@@ -123,11 +135,13 @@ def layout(**query: Any) -> html.Div:
                         dcc.Dropdown(id="rv-canary", clearable=False, placeholder="version"),
                     ),
                     window_control("rv-window", windows, window, label="Analysis window"),
-                    refresh_control("rv-refresh", REFRESH, refresh),
+                    time_control("rv-time", at),
+                    refresh_control("rv-refresh", REFRESH, refresh, at),
                     refresh_now("rv-refresh-now"),
                 ]
             ),
             _simulate_card() if svc.mode == "demo" else html.Div(id="rv-simulate"),
+            past_banner("rv-time", at),
             html.Div(id="rv-banner"),
             dcc.Loading(
                 html.Div(id="rv-body"),
@@ -143,12 +157,13 @@ def layout(**query: Any) -> html.Div:
                     "baseline": _safe(query, "baseline"),
                     "canary": _safe(query, "canary"),
                     "before": _safe(query, "before"),
-                    "at": _safe(query, "at"),
+                    "at": at,
                 },
             ),
+            dcc.Store(id="rv-at", data=at),
             dcc.Store(id="rv-sim-done", data=0),
             dcc.Download(id="rv-download"),
-            refresh_timer("rv-interval", REFRESH, refresh),
+            refresh_timer("rv-interval", REFRESH, refresh, at),
             html.Div(id="rv-url-sink", hidden=True),
         ],
         className="md-page md-page-review",
@@ -309,7 +324,20 @@ def _register_review(app) -> None:
         except Exception as exc:
             return error_banner(exc)
 
-    register_refresh(app, "rv-interval", "rv-refresh", REFRESH)
+    register_refresh(app, "rv-interval", "rv-refresh", REFRESH, at_store="rv-at")
+    register_time(app, "rv-time")
+
+    @app.callback(
+        Output("rv-service-link", "href"),
+        Output("rv-service-link", "hidden"),
+        Input("rv-namespace", "value"),
+        Input("rv-service", "value"),
+        Input("rv-window", "value"),
+        State("rv-at", "data"),
+    )
+    def service_page(namespace, service, window, at):
+        """The reviewed service's own page, at the same window and time."""
+        return service_link(namespace, service or "", window, at), not service
 
     @app.callback(
         Output("rv-download", "data"),

@@ -24,11 +24,14 @@ from dashboards.kit import (
     UrlParam,
     control,
     control_bar,
+    past_banner,
     refresh_control,
     refresh_now,
     refresh_timer,
     register_refresh,
+    register_time,
     register_url_sync,
+    time_control,
     url_window,
     window_control,
 )
@@ -105,7 +108,7 @@ def page_layout(kind: Kind, query: Mapping[str, Any]) -> html.Div:
                     html.A(
                         "← Topology",
                         id=i("back"),
-                        href=topology_link([namespace], window),
+                        href=topology_link([namespace], window, at=at),
                         className="md-back",
                     ),
                     html.H2(_title(kind, namespace, name), id=i("title")),
@@ -132,6 +135,7 @@ def page_layout(kind: Kind, query: Mapping[str, Any]) -> html.Div:
                         wide=True,
                     ),
                     window_control(i("window"), windows, window),
+                    time_control(i("time"), at),
                     control(
                         "Latency",
                         dcc.RadioItems(
@@ -142,10 +146,11 @@ def page_layout(kind: Kind, query: Mapping[str, Any]) -> html.Div:
                             className="md-radio",
                         ),
                     ),
-                    refresh_control(i("refresh"), REFRESH, refresh),
+                    refresh_control(i("refresh"), REFRESH, refresh, at),
                     refresh_now(i("refresh-now")),
                 ]
             ),
+            past_banner(i("time"), at),
             html.Div(id=i("banner")),
             dcc.Loading(
                 html.Div(
@@ -163,7 +168,7 @@ def page_layout(kind: Kind, query: Mapping[str, Any]) -> html.Div:
             dcc.Store(id=i("data")),
             dcc.Store(id=i("at"), data=at),
             dcc.Download(id=i("download")),
-            refresh_timer(i("interval"), REFRESH, refresh),
+            refresh_timer(i("interval"), REFRESH, refresh, at),
             html.Div(id=i("url-sink"), hidden=True),
         ],
         className=f"md-page md-page-metrics md-page-{kind.noun}",
@@ -702,11 +707,13 @@ def _draw_callbacks(app, kind: Kind) -> None:
         Input(i("namespace"), "value"),
         Input(i("name"), "value"),
         Input(i("window"), "value"),
+        State(i("at"), "data"),
     )
-    def heading(namespace, name, window):
-        return topology_link([namespace], window), _title(kind, namespace, name or "")
+    def heading(namespace, name, window, at):
+        return topology_link([namespace], window, at=at), _title(kind, namespace, name or "")
 
-    register_refresh(app, i("interval"), i("refresh"), REFRESH)
+    register_refresh(app, i("interval"), i("refresh"), REFRESH, at_store=i("at"))
+    register_time(app, i("time"))
 
     register_url_sync(
         app,

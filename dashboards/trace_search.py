@@ -15,7 +15,16 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, dcc, html, no_update
 
 from dashboards.components.banner import error_banner, info_banner
-from dashboards.kit import control, control_bar, register_url_from_query, window_control
+from dashboards.kit import (
+    control,
+    control_bar,
+    past_banner,
+    register_time,
+    register_url_from_query,
+    time_control,
+    url_at,
+    window_control,
+)
 from mesh.errors import MeshdashError, NotConfigured
 from presentation import numbers as fmt
 from presentation import palette
@@ -130,6 +139,7 @@ def _filters(query: dict[str, Any], catalog: dict[str, list[str]], namespace: st
                 ),
             ),
             window_control("ts-lookback", lookbacks, lookback, label="Lookback"),
+            time_control("ts-time", url_at(query)),
             control(
                 "Limit",
                 dcc.Input(
@@ -170,6 +180,7 @@ def layout(**query: Any) -> html.Div:
         [
             html.H2("Traces"),
             _filters(query, catalog, namespace),
+            past_banner("ts-time", url_at(query)),
             html.Div(banner, id="ts-banner"),
             dcc.Loading(
                 html.Div(
@@ -195,6 +206,7 @@ def layout(**query: Any) -> html.Div:
                 overlay_style={"visibility": "visible", "opacity": 0.6},
             ),
             dcc.Store(id="ts-data"),
+            dcc.Store(id="ts-at", data=url_at(query)),
             dcc.Location(id="ts-nav", refresh="callback-nav"),
             html.Div(id="ts-url-sink", hidden=True),
         ],
@@ -256,6 +268,7 @@ def view_link(trace_id: str, data: dict[str, Any]) -> str:
         namespace=data["namespace"],
         service=data["service"],
         lookback=data["lookback"],
+        at=(data.get("query") or {}).get("at"),
     )
 
 
@@ -457,8 +470,9 @@ def register_callbacks(app) -> None:
         State("ts-lookback", "value"),
         State("ts-limit", "value"),
         State("ts-error", "value"),
+        State("ts-at", "data"),
     )
-    def search(_n, tags, namespace, service, operation, dmin, dmax, lookback, limit, error):
+    def search(_n, tags, namespace, service, operation, dmin, dmax, lookback, limit, error, at):
         if not service and services().find(TRACES) is None:  # nothing to choose: say why
             return None, trace_banner(NotConfigured("traces"))
         if not service:
@@ -470,10 +484,11 @@ def register_callbacks(app) -> None:
             namespace, service, operation, tags, dmin, dmax, lookback, limit, bool(error)
         )
         try:
-            data = search_view(services(), parse_search_params(args))
+            # the page's `at` is the search's end (the API's `end=`)
+            data = search_view(services(), parse_search_params({**args, "end": at or ""}))
         except Exception as exc:  # every failure is a banner, never a traceback
             return None, trace_banner(exc)
-        data["query"] = args
+        data["query"] = {**args, **({"at": at} if at else {})}
         return data, None
 
     @app.callback(
@@ -501,3 +516,4 @@ def register_callbacks(app) -> None:
         return view_link(trace_id, data)
 
     register_url_from_query(app, "ts-url-sink", "ts-data")
+    register_time(app, "ts-time")

@@ -15,6 +15,7 @@ from typing import Any
 from dash import ClientsideFunction, Input, Output, State, dcc, html, no_update
 
 from dashboards.components.banner import info_banner
+from dashboards.kit import register_url_param
 from dashboards.trace_search import trace_banner
 from mesh.errors import MeshdashError
 from presentation import numbers as fmt
@@ -48,7 +49,7 @@ def layout(**query: Any) -> html.Div:
         _q(query, "lookback"),
     )
     back = (
-        traces_search_link(namespace, service, lookback or "1h")
+        traces_search_link(namespace, service, lookback or "1h", at=_q(query, "at") or None)
         if namespace and service
         else "/traces"
     )
@@ -128,6 +129,7 @@ def layout(**query: Any) -> html.Div:
         dcc.Store(id="tv-data", data=view.get("waterfall")),
         dcc.Store(id="tv-trace-id", data=view["trace_id"]),
         dcc.Store(id="tv-selected", data=_q(query, "span") or None),
+        html.Div(id="tv-url-sink", hidden=True),
     ]
     return html.Div(children, className="md-page md-page-trace")
 
@@ -180,7 +182,11 @@ def _links(view: dict[str, Any], namespace: str) -> html.Div:
         links.append(
             html.A(
                 "Show this path on the topology →",
-                href=topology_highlight_link(path, [namespace] if namespace else None),
+                href=topology_highlight_link(
+                    path,
+                    [namespace] if namespace else None,
+                    at=view["start"] + view["duration_ms"] / 1000,
+                ),
                 id="tv-topology-link",
                 className="md-button md-button-primary md-tv-linkbtn",
             )
@@ -423,6 +429,36 @@ def register_callbacks(app) -> None:
         Input("tv-data", "data"),
         State("tv-waterfall", "id"),
     )
+
+    # A span from the URL (`span=`) is selected, unfolded and scrolled to once the waterfall
+    # is drawn; a click puts the span in the URL, so a pasted link opens on it.
+    app.clientside_callback(
+        """
+        function(rendered, span) {
+            const root = document.getElementById('tv-waterfall');
+            const wf = root && root._wf;
+            if (!wf || !span || !wf.data || !wf.data.id) { return window.dash_clientside.no_update; }
+            const r = wf.data.id.indexOf(span);
+            if (r < 0 || wf.selected === r) { return window.dash_clientside.no_update; }
+            for (let p = wf.data.parent[r]; p >= 0; p = wf.data.parent[p]) { wf.collapsed[p] = 0; }
+            wf.selected = r;
+            wf.refresh();
+            const k = wf.visible.indexOf(r);
+            const vp = wf.viewport;
+            const row = wf.visible.length ? vp.scrollHeight / wf.visible.length : 0;
+            if (k >= 0 && row > 0) {
+                vp.scrollTop = Math.max(0, k * row - vp.clientHeight / 2);
+                wf.lastRange = null;
+                wf.draw();
+            }
+            return window.dash_clientside.no_update;
+        }
+        """,
+        Output("tv-waterfall", "title"),
+        Input("tv-rendered", "children"),
+        State("tv-selected", "data"),
+    )
+    register_url_param(app, "tv-url-sink", "span", "tv-selected", "data")
 
     @app.callback(
         Output("tv-span", "children"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from mesh import validate
@@ -81,3 +82,41 @@ def namespaces_of(args: Any, defaults: tuple[str, ...] = ()) -> tuple[str, ...]:
     if not clean:
         raise BadRequest("choose at least one namespace", field="namespace")
     return clean
+
+
+# --- a time as a person types it on a page ---------------------------------------------------
+
+_TYPED_FORMATS = ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M")
+
+
+def typed_instant(value: str | None, now: float, field: str = "at") -> float | None:
+    """A UTC time typed on a page ("2026-12-04 21:05", seconds optional, a "T" for the space
+    allowed) or a UNIX time, as UNIX seconds checked against the service's clock; None
+    for an empty box (now). Pages show the readable form and keep UNIX seconds in the URL."""
+    text = (value or "").strip().removesuffix("Z").removesuffix(" UTC").strip()
+    if not text:
+        return None
+    for fmt in _TYPED_FORMATS:
+        try:
+            parsed = datetime.strptime(text, fmt).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+        return validate.not_future(validate.unix_seconds(parsed.timestamp(), field), now, field)
+    try:
+        float(text)
+    except ValueError:
+        raise BadRequest(
+            f"{field} {value!r} is not a time; write it as YYYY-MM-DD HH:MM[:SS] (UTC)",
+            field=field,
+        ) from None
+    return validate.not_future(validate.unix_seconds(text, field), now, field)
+
+
+def typed_text(at: float | str | None) -> str:
+    """A UNIX time as the page's time box shows it (UTC, to the second); "" for now or junk."""
+    if at is None or at == "":
+        return ""
+    try:
+        return datetime.fromtimestamp(float(at), tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+    except (TypeError, ValueError, OverflowError, OSError):
+        return ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 from urllib.parse import urlencode
 
@@ -13,11 +14,16 @@ def page_link(path: str, **params: Any) -> str:
     return f"{path}?{urlencode(clean, doseq=True)}" if clean else path
 
 
-def topology_highlight_link(path: dict[str, list], namespaces: list[str] | None = None) -> str:
-    """`/?namespace=...&highlight=a/b,c/d`: the topology with a trace's path highlighted."""
+def topology_highlight_link(
+    path: dict[str, list], namespaces: list[str] | None = None, at: float | None = None
+) -> str:
+    """`/?namespace=...&highlight=a/b,c/d&at=UNIX`: the topology with a trace's path
+    highlighted, at the trace's time (`at`: its end, rounded up to the second, so the window
+    the topology shows holds the trace's own requests)."""
     nodes = path.get("nodes") or []
     ns = namespaces or sorted({n.split("/", 1)[0] for n in nodes if "/" in n})
-    return page_link("/", namespace=ns, highlight=",".join(nodes))
+    when = None if at is None else str(math.ceil(at))
+    return page_link("/", namespace=ns, highlight=",".join(nodes), at=when)
 
 
 def traces_search_link(

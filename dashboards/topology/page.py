@@ -15,14 +15,19 @@ from dashboards.kit import (
     UrlParam,
     control,
     control_bar,
+    past_banner,
     refresh_control,
     refresh_now,
     refresh_timer,
     register_refresh,
+    register_time,
     register_url_sync,
+    time_control,
+    url_at,
     window_control,
 )
 from dashboards.topology import investigation_panel as why_red
+from dashboards.topology import replay, selection
 from dashboards.topology.elements import EDGE_LABELS, elements, stylesheet
 from mesh import validate
 from mesh.errors import MeshdashError
@@ -76,13 +81,15 @@ def layout(**query: Any) -> html.Div:
         "security": _opt(query, "security", ("on", "off"), "off"),
         "waypoints": _opt(query, "waypoints", WAYPOINT_CHOICES, "hide"),
     }
-    at = query.get("at") if isinstance(query.get("at"), str) else None
+    at = url_at(query)
     highlight = sorted(set(get_list(query, "highlight"))) if query.get("highlight") else []
     clusters = _clusters(query)
     ns_options = sorted(set(namespaces) | set(svc.settings.default_namespaces))
     return html.Div(
         [
-            _controls(namespaces, ns_options, clusters, state),
+            _controls(namespaces, ns_options, clusters, state, at),
+            past_banner("topo-time", at),
+            replay.bar(query, at),
             html.Div(id="topo-summary", className="md-summary"),
             html.Div(
                 [
@@ -124,12 +131,14 @@ def layout(**query: Any) -> html.Div:
                 ],
                 className="md-topology",
             ),
-            refresh_timer("topo-interval", FAST_REFRESH, state["refresh"]),
+            refresh_timer("topo-interval", FAST_REFRESH, state["refresh"], at),
             dcc.Store(id="topo-data"),
             dcc.Store(id="topo-at", data=at),
             dcc.Store(id="topo-highlight", data=highlight),
-            dcc.Store(id="topo-selected"),
-            dcc.Store(id="topo-why-target"),  # the node (or namespace) "Why is it red?" is open for
+            dcc.Store(id="topo-selected", data=selection.selected_of(query)),
+            # the node (or namespace) "Why is it red?" is open for
+            dcc.Store(id="topo-why-target", data=selection.why_of(query)),
+            dcc.Store(id="topo-selection-url"),
             html.Div(id="topo-url-sink", hidden=True),
         ],
         className="md-page md-page-topology",
@@ -137,7 +146,11 @@ def layout(**query: Any) -> html.Div:
 
 
 def _controls(
-    namespaces: list[str], ns_options: list[str], clusters: list[str], state: dict[str, str]
+    namespaces: list[str],
+    ns_options: list[str],
+    clusters: list[str],
+    state: dict[str, str],
+    at: str | None = None,
 ) -> html.Div:
     """The control bar: what the graph shows and how it is drawn."""
     return control_bar(
@@ -171,7 +184,8 @@ def _controls(
             ),
             control("Graph", _dropdown("topo-view", VIEW_LABELS, state["view"])),
             window_control("topo-window", WINDOWS, state["window"]),
-            refresh_control("topo-refresh", FAST_REFRESH, state["refresh"]),
+            time_control("topo-time", at),
+            refresh_control("topo-refresh", FAST_REFRESH, state["refresh"], at),
             control("Layout", _dropdown("topo-layout", LAYOUTS, state["layout"])),
             control("Edge labels", _dropdown("topo-labels", EDGE_LABELS, state["labels"])),
             control(
@@ -363,6 +377,8 @@ def _empty_message(graph: dict[str, Any]) -> str:
 
 def register_callbacks(app) -> None:
     why_red.register_callbacks(app)
+    replay.register_callbacks(app)
+    selection.register_callbacks(app)
     _register_graph(app)
     _register_selection(app)
     _register_browser(app)
@@ -381,7 +397,7 @@ def _register_graph(app) -> None:
         Input("topo-refresh-now", "n_clicks"),
         Input("topo-cluster", "value"),
         Input("topo-waypoints", "value"),
-        State("topo-at", "data"),
+        Input("topo-at", "data"),  # a replay step changes it
     )
     def load(namespaces, view, window, _n, _clicks, clusters, waypoints, at):
         svc = services()
@@ -456,7 +472,8 @@ def _register_graph(app) -> None:
     def relayout(name):
         return _layout(name)
 
-    register_refresh(app, "topo-interval", "topo-refresh", FAST_REFRESH)
+    register_refresh(app, "topo-interval", "topo-refresh", FAST_REFRESH, at_store="topo-at")
+    register_time(app, "topo-time", at_store="topo-at", drop=replay.URL_KEYS)
 
 
 def _register_selection(app) -> None:
@@ -482,8 +499,9 @@ def _register_selection(app) -> None:
         Output("topo-panel", "children"),
         Input("topo-selected", "data"),
         Input("topo-data", "data"),
+        State("topo-at", "data"),
     )
-    def panel(selected, graph):
+    def panel(selected, graph, at):
         from dashboards.topology.side_panel import edge_panel, node_panel, overview_panel
 
         if not graph:
@@ -491,7 +509,7 @@ def _register_selection(app) -> None:
         if selected and selected.get("kind") == "node":
             node = next((n for n in graph["nodes"] if n["id"] == selected["id"]), None)
             if node:
-                return node_panel(node, graph)
+                return node_panel(node, graph, at)
         if selected and selected.get("kind") == "edge":
             edge = next(
                 (
@@ -502,7 +520,7 @@ def _register_selection(app) -> None:
                 None,
             )
             if edge:
-                return edge_panel(edge, graph)
+                return edge_panel(edge, graph, at)
         return overview_panel(graph)
 
 
@@ -539,5 +557,7 @@ def _register_browser(app) -> None:
             UrlParam("highlight", "topo-highlight", "data", how="joined"),
             UrlParam("security", "topo-security", how="on_flag"),
             UrlParam("waypoints", "topo-waypoints", how="joined"),
+            *selection.URL_PARAMS,
+            *replay.URL_PARAMS,
         ],
     )

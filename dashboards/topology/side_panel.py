@@ -51,7 +51,8 @@ def _service_of(node: dict[str, Any]) -> str:
     return node.get("service") or node.get("app") or ""
 
 
-def node_panel(node: dict[str, Any], graph: dict[str, Any]) -> html.Div:
+def node_panel(node: dict[str, Any], graph: dict[str, Any], at: str | None = None) -> html.Div:
+    """The node's figures and links to its pages, at the page's window and time (`at`)."""
     window = graph["window"]
     ns = node.get("namespace", "")
     title = node.get("workload") or node.get("app") or node.get("service") or node["id"]
@@ -59,16 +60,28 @@ def node_panel(node: dict[str, Any], graph: dict[str, Any]) -> html.Div:
     svc = _service_of(node)
     if ns and svc and node.get("kind") != "unknown":
         links.append(
-            html.A("Service metrics →", href=service_link(ns, svc, window), id="panel-service-link")
+            html.A(
+                "Service metrics →",
+                href=service_link(ns, svc, window, at),
+                id="panel-service-link",
+            )
         )
-        links.append(html.A("Traces →", href=traces_link(ns, svc, window), id="panel-traces-link"))
+        links.append(
+            html.A("Traces →", href=traces_link(ns, svc, window, at), id="panel-traces-link")
+        )
     if (
         ns
         and node.get("workload")
         and node.get("kind") == "workload"
         and node.get("workload") != "unknown"
     ):
-        links.append(html.A("Workload metrics →", href=workload_link(ns, node["workload"], window)))
+        links.append(
+            html.A(
+                "Workload metrics →",
+                href=workload_link(ns, node["workload"], window, at),
+                id="panel-workload-link",
+            )
+        )
     inbound = [e for e in graph["edges"] if e["target"] == node["id"]]
     outbound = [e for e in graph["edges"] if e["source"] == node["id"]]
     return html.Div(
@@ -144,7 +157,7 @@ def responses_list(edge: dict[str, Any]) -> html.Div | None:
     )
 
 
-def edge_panel(edge: dict[str, Any], graph: dict[str, Any]) -> html.Div:
+def edge_panel(edge: dict[str, Any], graph: dict[str, Any], at: str | None = None) -> html.Div:
     nodes = {n["id"]: n for n in graph["nodes"]}
     target = nodes.get(edge["target"], {})
     window = graph["window"]
@@ -176,8 +189,8 @@ def edge_panel(edge: dict[str, Any], graph: dict[str, Any]) -> html.Div:
     links = []
     svc, ns = _service_of(target), target.get("namespace", "")
     if svc and ns:
-        links.append(html.A(f"{svc} metrics →", href=service_link(ns, svc, window)))
-        links.append(html.A("Traces →", href=traces_link(ns, svc, window)))
+        links.append(html.A(f"{svc} metrics →", href=service_link(ns, svc, window, at)))
+        links.append(html.A("Traces →", href=traces_link(ns, svc, window, at)))
     return html.Div(
         [
             html.Div(
