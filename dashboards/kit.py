@@ -9,7 +9,6 @@ every change).
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -118,14 +117,9 @@ def url_at(query: Mapping[str, Any]) -> str | None:
 
 
 def time_note(at: str | None, refresh_s: int) -> str:
-    """What the figures describe: now (and how often they refresh) or a fixed past instant."""
-    if at is None:
-        return f"Now · refreshes every {refresh_s} s"
-    try:
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(float(at)))
-    except (ValueError, OverflowError, OSError):
-        return "At an invalid time"
-    return f"At {stamp} · auto-refresh paused"
+    """How often the figures refresh; nothing at a past instant, which the past banner
+    (past_banner) already states with its time."""
+    return f"Now · refreshes every {refresh_s} s" if at is None else ""
 
 
 def register_refresh(
@@ -211,7 +205,7 @@ def past_banner(prefix: str, at: str | None) -> html.Div:
     """ "Viewing <time> UTC: auto-refresh paused" and "Back to now"; hidden at now."""
     return html.Div(
         [
-            html.Span("⏸", className="md-past-icon", **{"aria-hidden": "true"}),
+            html.Span(className="md-past-icon", **{"aria-hidden": "true"}),
             html.Span(past_text(at), id=f"{prefix}-past-text"),
             html.Button("Back to now", id=f"{prefix}-now", className="md-button md-past-now"),
         ],

@@ -100,7 +100,7 @@ def layout(**query: Any) -> html.Div:
                                 id="rv-service-link",
                                 href=service_link(namespace, service or "", window, at),
                                 hidden=not service,
-                                className="md-button rv-service-link",
+                                className="md-button md-link-button",
                             ),
                         ],
                         className="rv-downloads",
@@ -135,13 +135,13 @@ def layout(**query: Any) -> html.Div:
                         dcc.Dropdown(id="rv-canary", clearable=False, placeholder="version"),
                     ),
                     window_control("rv-window", windows, window, label="Analysis window"),
-                    time_control("rv-time", at),
+                    time_control("rv", at),
                     refresh_control("rv-refresh", REFRESH, refresh, at),
                     refresh_now("rv-refresh-now"),
                 ]
             ),
             _simulate_card() if svc.mode == "demo" else html.Div(id="rv-simulate"),
-            past_banner("rv-time", at),
+            past_banner("rv", at),
             html.Div(id="rv-banner"),
             dcc.Loading(
                 html.Div(id="rv-body"),
@@ -325,7 +325,7 @@ def _register_review(app) -> None:
             return error_banner(exc)
 
     register_refresh(app, "rv-interval", "rv-refresh", REFRESH, at_store="rv-at")
-    register_time(app, "rv-time")
+    register_time(app, "rv")
 
     @app.callback(
         Output("rv-service-link", "href"),

@@ -135,7 +135,7 @@ def page_layout(kind: Kind, query: Mapping[str, Any]) -> html.Div:
                         wide=True,
                     ),
                     window_control(i("window"), windows, window),
-                    time_control(i("time"), at),
+                    time_control(kind.prefix, at),
                     control(
                         "Latency",
                         dcc.RadioItems(
@@ -150,7 +150,7 @@ def page_layout(kind: Kind, query: Mapping[str, Any]) -> html.Div:
                     refresh_now(i("refresh-now")),
                 ]
             ),
-            past_banner(i("time"), at),
+            past_banner(kind.prefix, at),
             html.Div(id=i("banner")),
             dcc.Loading(
                 html.Div(
@@ -713,7 +713,7 @@ def _draw_callbacks(app, kind: Kind) -> None:
         return topology_link([namespace], window, at=at), _title(kind, namespace, name or "")
 
     register_refresh(app, i("interval"), i("refresh"), REFRESH, at_store=i("at"))
-    register_time(app, i("time"))
+    register_time(app, kind.prefix)
 
     register_url_sync(
         app,

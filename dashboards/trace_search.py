@@ -139,7 +139,7 @@ def _filters(query: dict[str, Any], catalog: dict[str, list[str]], namespace: st
                 ),
             ),
             window_control("ts-lookback", lookbacks, lookback, label="Lookback"),
-            time_control("ts-time", url_at(query)),
+            time_control("ts", url_at(query)),
             control(
                 "Limit",
                 dcc.Input(
@@ -180,7 +180,7 @@ def layout(**query: Any) -> html.Div:
         [
             html.H2("Traces"),
             _filters(query, catalog, namespace),
-            past_banner("ts-time", url_at(query)),
+            past_banner("ts", url_at(query)),
             html.Div(banner, id="ts-banner"),
             dcc.Loading(
                 html.Div(
@@ -516,4 +516,4 @@ def register_callbacks(app) -> None:
         return view_link(trace_id, data)
 
     register_url_from_query(app, "ts-url-sink", "ts-data")
-    register_time(app, "ts-time")
+    register_time(app, "ts")

@@ -88,7 +88,7 @@ def layout(**query: Any) -> html.Div:
     return html.Div(
         [
             _controls(namespaces, ns_options, clusters, state, at),
-            past_banner("topo-time", at),
+            past_banner("topo", at),
             replay.bar(query, at),
             html.Div(id="topo-summary", className="md-summary"),
             html.Div(
@@ -184,7 +184,7 @@ def _controls(
             ),
             control("Graph", _dropdown("topo-view", VIEW_LABELS, state["view"])),
             window_control("topo-window", WINDOWS, state["window"]),
-            time_control("topo-time", at),
+            time_control("topo", at),
             refresh_control("topo-refresh", FAST_REFRESH, state["refresh"], at),
             control("Layout", _dropdown("topo-layout", LAYOUTS, state["layout"])),
             control("Edge labels", _dropdown("topo-labels", EDGE_LABELS, state["labels"])),
@@ -473,7 +473,7 @@ def _register_graph(app) -> None:
         return _layout(name)
 
     register_refresh(app, "topo-interval", "topo-refresh", FAST_REFRESH, at_store="topo-at")
-    register_time(app, "topo-time", at_store="topo-at", drop=replay.URL_KEYS)
+    register_time(app, "topo", at_store="topo-at", drop=replay.URL_KEYS)
 
 
 def _register_selection(app) -> None:

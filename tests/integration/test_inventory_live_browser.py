@@ -22,7 +22,7 @@ def test_live_overview_and_list(page, live_prom, scenario_time, shot):  # noqa: 
     at = int(scenario_time)
     page.goto(f"{live_prom.url}/overview?window=5m&at={at}")
     expect(page.locator("#mode-badge")).to_contain_text("LIVE")
-    expect(page.locator("#ov-refresh-note")).to_contain_text("auto-refresh paused")
+    expect(page.locator("#ov-past")).to_contain_text("auto-refresh paused")
     names = page.locator("tr.md-ov-row")
     expect(names.first).to_be_visible()
     found = names.evaluate_all("trs => trs.map(t => t.dataset.namespace)")
