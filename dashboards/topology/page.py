@@ -137,7 +137,7 @@ def layout(**query: Any) -> html.Div:
             dcc.Store(id="topo-highlight", data=highlight),
             dcc.Store(id="topo-selected", data=selection.selected_of(query)),
             # the node (or namespace) "Why is it red?" is open for
-            dcc.Store(id="topo-why-target", data=selection.why_of(query)),
+            dcc.Store(id="topo-why-target", **selection.why_store(query)),
             dcc.Store(id="topo-selection-url"),
             html.Div(id="topo-url-sink", hidden=True),
         ],

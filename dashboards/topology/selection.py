@@ -50,6 +50,14 @@ def why_of(query: Mapping[str, Any]) -> dict[str, str | None] | None:
     return {"node": None if why == WHY_NAMESPACE else why}
 
 
+def why_store(query: Mapping[str, Any]) -> dict[str, Any]:
+    """The topo-why-target Store's keyword arguments: `data` only when `why=` is given. Created
+    with data=None, the Store made the answer's callback take the page's start for a close,
+    which cleared a trace's highlighted path (tests/browser/test_traces_page.py)."""
+    why = why_of(query)
+    return {"data": why} if why else {}
+
+
 def url_fields(selected: Mapping[str, Any] | None, why: Mapping[str, Any] | None) -> dict:
     """The URL parameters for a selection and an open answer."""
     out: dict[str, str] = {}

@@ -119,6 +119,16 @@ def test_a_pasted_url_reproduces_an_edge_and_clicks_put_the_selection_in_the_url
     assert "edge" not in query(page)
 
 
+def test_a_pasted_url_reopens_the_why_answer_and_keeps_it_with_a_selection(page, live_demo, shot):
+    page.goto(live_demo.url + "/?namespace=bookinfo&refresh=off&why=bookinfo%2Fratings-v1")
+    wait_for_graph(page)
+    expect(page.locator("#why-headline")).to_be_visible(timeout=WAIT)
+    cy_click(page, "topo-graph", "bookinfo/reviews-v2")
+    expect(page.locator("#panel-title")).to_have_text("reviews-v2", timeout=WAIT)
+    expect(page).to_have_url(re.compile(r"node=bookinfo%2Freviews-v2&why=bookinfo%2Fratings-v1"))
+    shot("time-topology-why-deep-link")
+
+
 def test_replay_steps_redraw_the_graph_and_the_url_holds_the_step(page, live_demo, shot):
     end = int(time.time()) - 120
     start = end - 180
