@@ -49,7 +49,7 @@ def _facts(review: Mapping[str, Any], prefix: str) -> list[html.Span]:
         html.Span(
             f"{review['canary']} (canary) vs {review['baseline']} (baseline) · "
             f"{report.window_text(review)} up to {_clock(review['at'])} UTC",
-            id=f"{prefix}-window",
+            id=f"{prefix}-window-facts",  # not "-window": the page's window dropdown has that id
         )
     ]
     if split:

@@ -80,7 +80,7 @@ def _path(path: list[str], edges: list[list[str]], nodes: dict[str, dict[str, An
 
 
 def _origin_links(
-    origin: dict[str, Any], nodes: dict[str, dict[str, Any]], window: str
+    origin: dict[str, Any], nodes: dict[str, dict[str, Any]], window: str, at: str | None = None
 ) -> list[Any]:
     n = nodes.get(origin["id"], {})
     ns, svc = n.get("namespace", ""), n.get("service") or n.get("app") or ""
@@ -89,21 +89,27 @@ def _origin_links(
         links.append(
             html.A(
                 f"{svc} service page →",
-                href=service_link(ns, svc, window),
+                href=service_link(ns, svc, window, at),
                 className="md-why-service-link",
             )
         )
         links.append(
             html.A(
                 "Failing traces →",
-                href=page_link("/traces", namespace=ns, service=svc, lookback=window, error="true"),
+                href=page_link(
+                    "/traces", namespace=ns, service=svc, lookback=window, error="true", at=at
+                ),
             )
         )
     return links
 
 
 def _origin(
-    origin: dict[str, Any], rank: int, nodes: dict[str, dict[str, Any]], window: str
+    origin: dict[str, Any],
+    rank: int,
+    nodes: dict[str, dict[str, Any]],
+    window: str,
+    at: str | None = None,
 ) -> html.Li:
     examples = origin.get("traces") or []
     trace_links = (
@@ -142,7 +148,7 @@ def _origin(
                 className="md-why-evidence",
             ),
             trace_links,
-            html.Div(_origin_links(origin, nodes, window), className="md-panel-links"),
+            html.Div(_origin_links(origin, nodes, window, at), className="md-panel-links"),
         ],
         className=f"md-why-origin md-why-origin-{nodes.get(origin['id'], {}).get('health', 'idle')}"
         + ("" if origin.get("determined") else " md-why-unsure"),
@@ -269,7 +275,7 @@ def _latency(answer: dict[str, Any], nodes: dict[str, dict[str, Any]]) -> html.D
     )
 
 
-def render(answer: dict[str, Any], graph: dict[str, Any] | None) -> html.Div:
+def render(answer: dict[str, Any], graph: dict[str, Any] | None, at: str | None = None) -> html.Div:
     """The answer card for one investigation."""
     nodes = {n["id"]: n for n in (graph or {}).get("nodes", [])}
     if answer.get("node"):
@@ -306,7 +312,10 @@ def render(answer: dict[str, Any], graph: dict[str, Any] | None) -> html.Div:
                 [
                     html.H4("Where failures start"),
                     html.Ol(
-                        [_origin(o, i + 1, nodes, answer["window"]) for i, o in enumerate(origins)],
+                        [
+                            _origin(o, i + 1, nodes, answer["window"], at)
+                            for i, o in enumerate(origins)
+                        ],
                         className="md-why-list",
                     ),
                 ],
@@ -377,4 +386,4 @@ def register_callbacks(app) -> None:
         except Exception as exc:  # a banner in plain words, never a traceback
             return html.Div(error_banner(exc), className="md-panel md-why-card"), no_update
         path = sorted(result["path"])
-        return render(result, graph), (path if path != sorted(highlight or []) else no_update)
+        return render(result, graph, at), (path if path != sorted(highlight or []) else no_update)

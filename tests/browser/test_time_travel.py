@@ -199,10 +199,15 @@ def test_the_review_url_has_its_window_and_links_to_the_service_at_the_same_time
     page, live_demo, shot
 ):
     past = int(time.time()) - 300
-    page.goto(live_demo.url + f"/review?namespace=bookinfo&service=reviews&at={past}")
-    expect(page).to_have_url(re.compile(r"window=10m"), timeout=WAIT)
+    page.goto(live_demo.url + f"/review?namespace=bookinfo&service=reviews&window=30m&at={past}")
+    # the verdict drawn (its facts line once took the window dropdown's id, and the window
+    # then fell out of the URL and the next refresh)
+    expect(page.locator("#rv-verdict")).to_be_visible(timeout=WAIT)
+    expect(page.locator("#rv-window-facts")).to_contain_text("30m")
+    expect(page).to_have_url(re.compile(r"window=30m"), timeout=WAIT)
     expect(page.locator("#rv-past")).to_contain_text(typed_text(past), timeout=WAIT)
     expect(page.locator("#rv-refresh")).to_contain_text("Paused (past time)")
     link = page.locator("#rv-service-link")
-    expect(link).to_have_attribute("href", re.compile(rf"service=reviews&window=10m&at={past}"))
+    expect(link).to_have_attribute("href", re.compile(rf"service=reviews&window=30m&at={past}"))
+    expect(page).to_have_url(re.compile(r"window=30m"))
     shot("time-review-past")
