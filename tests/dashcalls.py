@@ -56,8 +56,11 @@ class DashCalls:
         payload = {
             "output": key,
             "outputs": outputs,
-            "inputs": values(dep["inputs"], inputs),
-            "state": values(dep.get("state", []), state),
+            # a value counts wherever the callback reads it (an Input or a State), so a page
+            # turning a State into an Input (the topology's `at`, which its replay changes)
+            # keeps its callers' meaning
+            "inputs": values(dep["inputs"], {**state, **inputs}),
+            "state": values(dep.get("state", []), {**inputs, **state}),
             "changedPropIds": [changed or first],
         }
         resp = self.client.post("/_dash-update-component", json=payload)
