@@ -65,6 +65,9 @@ def test_the_picker_sets_at_the_past_banner_shows_and_back_to_now_clears_it(page
     expect(page.locator("#ov-table table")).to_be_visible(timeout=WAIT)
     assert query(page)["window"] == ["5m"]  # the rest of the view is kept
     shot("time-overview-past")
+    for name in ("Topology", "List"):  # the overview's links keep the instant and the window
+        href = page.locator("#ov-table a", has_text=name).first.get_attribute("href") or ""
+        assert f"at={past}" in href and "window=5m" in href, href
 
     page.locator("#ov-now").click()
     expect(page.locator("#ov-past")).to_be_hidden(timeout=WAIT)
