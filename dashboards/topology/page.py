@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import dash_cytoscape as cyto
@@ -24,10 +23,10 @@ from dashboards.kit import (
 )
 from dashboards.topology import investigation_panel as why_red
 from dashboards.topology.elements import EDGE_LABELS, elements, stylesheet
+from dashboards.topology.legend import legend, legend_facts
+from dashboards.topology.summary import summary_cards
 from mesh import validate
 from mesh.errors import MeshdashError
-from presentation import numbers as fmt
-from presentation import palette
 from views.graph import VIEWS, WAYPOINT_CHOICES, graph_view, parse_graph_params
 from views.params import get_list, get_one
 from wiring.services import services
@@ -110,7 +109,11 @@ def layout(**query: Any) -> html.Div:
                             ),
                             html.Div(id="topo-empty", className="md-graph-empty"),
                             html.Div(id="topo-banner", className="md-graph-banner"),
-                            _legend(state["security"] == "on", state["waypoints"] == "show"),
+                            html.Div(
+                                legend(legend_facts(None, state["security"] == "on")),
+                                id="topo-legend",
+                                className="md-legend",
+                            ),
                         ],
                         className="md-graph-pane",
                     ),
@@ -246,106 +249,6 @@ def _layout(name: str) -> dict[str, Any]:
     return base
 
 
-def _legend(security: bool = False, waypoints: bool = False) -> html.Div:
-    chips = [
-        html.Span(
-            [html.I(style={"borderColor": colour}), palette.HEALTH_LABELS[h]],
-            className="md-legend-item",
-        )
-        for h, colour in palette.HEALTH_COLORS.items()
-    ]
-    chips.append(
-        html.Span(
-            [html.B(className="md-legend-dash"), "Cross-cluster call"],
-            className="md-legend-item md-legend-cross",
-            id="topo-legend-cross",
-            hidden=True,
-        )
-    )
-    chips.append(
-        html.Span(
-            [
-                html.B(className="md-legend-dotted"),
-                "Plain text (no mTLS) · solid: all mTLS",
-            ],
-            className="md-legend-item md-legend-plaintext",
-            id="topo-legend-plaintext",
-            hidden=not security,
-            title="Share of the edge's requests (bytes for TCP) its destination received "
-            "without mutual TLS; 'mTLS unknown' where no destination report says",
-        )
-    )
-    chips.append(
-        html.Span(
-            [html.B(className="md-legend-waypoint"), "Waypoint proxy"],
-            className="md-legend-item md-legend-waypoint-item",
-            id="topo-legend-waypoint",
-            hidden=not waypoints,
-            title="An ambient waypoint proxy (L7 for the services it serves); its edges are "
-            "ztunnel's L4 bytes to and from its own pods",
-        )
-    )
-    return html.Div(chips, className="md-legend", title="Node border and edge colour: health")
-
-
-def _summary(graph: dict[str, Any]) -> list:
-    edges = [e for e in graph["edges"] if e.get("protocol") != "tcp"]
-    total = sum(e.get("rps") or 0 for e in edges)
-    errors = sum((e.get("rps") or 0) * (e.get("error_rate") or 0) for e in edges)
-    failing = sum(1 for n in graph["nodes"] if n.get("health") == "failure")
-    degraded = sum(1 for n in graph["nodes"] if n.get("health") == "degraded")
-    stamp = time.strftime("%H:%M:%S UTC", time.gmtime(graph["at"]))
-    items = [
-        ("Requests", fmt.rps(total)),
-        ("Errors", fmt.percent(errors / total if total else None, 2)),
-        ("Nodes", str(len(graph["nodes"]))),
-        ("Edges", str(len(graph["edges"]))),
-        ("Failing", str(failing)),
-        ("Degraded", str(degraded)),
-        ("Plain text", _plaintext(graph.get("security") or {})),
-    ]
-    stats = [
-        html.Div(
-            [html.Span(v, className="md-stat-value"), html.Span(k, className="md-stat-label")],
-            className=f"md-stat md-stat-{k.lower().replace(' ', '-')}",
-            title=STAT_TITLES.get(k),
-        )
-        for k, v in items
-    ]
-    stats.append(
-        html.Div(
-            f"as of {stamp} · window {graph['window']} · "
-            + ("simulated data" if graph.get("source") == "demo" else _queries(graph)),
-            className="md-summary-note",
-            id="topo-updated",
-        )
-    )
-    return stats
-
-
-STAT_TITLES = {
-    "Plain text": "Share of the requests (TCP bytes when there are none) that destinations "
-    "received without mutual TLS, over the edges whose destination reports it",
-}
-
-
-def _plaintext(security: dict[str, Any]) -> str:
-    """The share of requests (else TCP bytes) without mTLS, or say there is no data."""
-    share = security.get("plaintext_share")
-    if share is not None:
-        return fmt.percent(share, 1)  # of the requests whose destination reported it
-    share = security.get("plaintext_bps_share")
-    if share is not None:
-        return f"{fmt.percent(share, 1)} (TCP)"
-    return "not enough data"
-
-
-def _queries(graph: dict[str, Any]) -> str:
-    endpoints = graph.get("endpoints") or 1
-    each = f" to each of {endpoints} cluster endpoints" if endpoints > 1 else ""
-    return f"{graph['queries']} queries{each}"
-
-
 def _empty_message(graph: dict[str, Any]) -> str:
     if graph["nodes"]:
         return ""
@@ -408,23 +311,21 @@ def _register_graph(app) -> None:
         Output("topo-summary", "children"),
         Output("topo-empty", "children"),
         Output("topo-namespaces", "options"),
-        Output("topo-legend-cross", "hidden"),
         Input("topo-data", "data"),
         Input("topo-highlight", "data"),
         State("topo-namespaces", "options"),
     )
     def draw(graph, highlight, options):
         if not graph:
-            return [], [], "", options, True
+            return [], [], "", options
         seen = {n.get("namespace") for n in graph["nodes"] if n.get("namespace")}
         known = {o if isinstance(o, str) else o["value"] for o in options or []}
         merged = sorted(known | seen | set(graph["namespaces"]))
         return (
             elements(graph, frozenset(highlight or [])),
-            _summary(graph),
+            summary_cards(graph),
             _empty_message(graph),
             merged,
-            not any(e.get("cross_cluster") for e in graph["edges"]),
         )
 
     @app.callback(
@@ -440,17 +341,22 @@ def _register_graph(app) -> None:
 
     @app.callback(
         Output("topo-graph", "stylesheet"),
-        Output("topo-legend-plaintext", "hidden"),
         Input("topo-labels", "value"),
         Input("topo-security", "value"),
     )
     def restyle(label, security):
-        on = "on" in (security or [])
-        return stylesheet(label, on), not on
+        return stylesheet(label, "on" in (security or []))
 
-    @app.callback(Output("topo-legend-waypoint", "hidden"), Input("topo-waypoints", "value"))
-    def waypoint_legend(waypoints):
-        return "show" not in (waypoints or [])
+    @app.callback(
+        Output("topo-legend", "children"),
+        Input("topo-data", "data"),
+        Input("topo-security", "value"),
+        Input("topo-waypoints", "value"),
+    )
+    def explain(graph, security, waypoints):
+        """The legend follows what the graph draws."""
+        facts = legend_facts(graph, "on" in (security or []), "show" in (waypoints or []))
+        return legend(facts)
 
     @app.callback(Output("topo-graph", "layout"), Input("topo-layout", "value"))
     def relayout(name):

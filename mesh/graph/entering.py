@@ -4,7 +4,8 @@ Summing every edge counts one user request once per hop (the gateway's call, the
 calls to details and reviews, ...), so a mesh receiving 20 rps would read 64 rps. An on-call
 engineer asks "how much comes in, and how much of it fails": the requests on edges from a caller
 outside the shown namespaces (an ingress gateway, another namespace, an unmeshed caller) into a
-node inside them. Each edge already counts each request once (mesh/graph/reporters.py).
+node inside them, and, when a gateway's namespace is shown too, what the gateway sends on into
+them. Each edge already counts each request once (mesh/graph/reporters.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import networkx as nx
 
+from mesh.graph.gateways import is_gateway_node
 from mesh.telemetry_records import UNKNOWN
 
 
@@ -22,13 +24,24 @@ def inside(node: dict[str, Any], namespaces: frozenset[str]) -> bool:
     return node.get("kind") != UNKNOWN and node.get("namespace") in namespaces
 
 
+def enters(source: dict[str, Any], target: dict[str, Any], shown: frozenset[str]) -> bool:
+    """A call into the shown namespaces from outside them, or from one of their own gateways:
+    Istio does not report a gateway's callers, so what a shown gateway sends on is what came in
+    through it."""
+    if not inside(target, shown):
+        return False
+    if is_gateway_node(target):
+        return not inside(source, shown)
+    return not inside(source, shown) or is_gateway_node(source)
+
+
 def entering_edges(g: nx.DiGraph, namespaces: Iterable[str]) -> list[tuple[str, str]]:
-    """The request edges from outside the shown namespaces into them."""
+    """The request edges from outside the shown namespaces (or from their gateways) into them."""
     shown = frozenset(namespaces)
     return [
         (s, t)
         for s, t, d in g.edges(data=True)
-        if d.get("rps", 0.0) > 0 and inside(g.nodes[t], shown) and not inside(g.nodes[s], shown)
+        if d.get("rps", 0.0) > 0 and enters(g.nodes[s], g.nodes[t], shown)
     ]
 
 

@@ -2,7 +2,7 @@
 namespaces equals PromQL's own sum of the reports that count for it (DESIGN.md "Reporters"):
 the destination's reports of calls from outside the namespaces (gateways, other namespaces,
 unmeshed callers), plus the callers' reports of requests from outside that reached no pod of a
-host inside them. Not the sum of every edge, which counts a user request once per hop."""
+host inside them, plus, when a gateway's namespace is shown, what the gateway sends on. Not the sum of every edge, which counts a user request once per hop."""
 
 from __future__ import annotations
 
@@ -16,7 +16,13 @@ from mesh.telemetry_records import GraphQuery, GraphView
 pytestmark = pytest.mark.integration
 
 WINDOW = "5m"
-SELECTIONS = [("bookinfo",), ("shop",), ("payments",), ("shop", "payments", "data")]
+SELECTIONS = [
+    ("bookinfo",),
+    ("shop",),
+    ("payments",),
+    ("shop", "payments", "data"),
+    ("istio-system", "bookinfo"),
+]
 ERRORS = 'response_code=~"5..|0"'
 GRPC_ERRORS = 'response_code!~"5..|0",grpc_response_status=~"[1-9]|1[0-6]"'
 
@@ -41,9 +47,16 @@ def promql_entering(prometheus, at: float, namespaces: tuple[str, ...], extra: s
         f'destination_service=~"[^.]+[.]({ns})([.].*)?",{outside}'
         f"{',' + extra if extra else ''}"
     )
+    # A shown gateway's callers are not reported: what it sends on into the namespaces entered.
+    through_gateway = (
+        f'reporter="source",source_workload_namespace=~"{ns}",source_workload=~".*gateway.*",'
+        f'destination_service_namespace=~"{ns}",destination_workload!~".*gateway.*"'
+        f'{"," + extra if extra else ""}'
+    )
     text = (
         f"sum(rate(istio_requests_total{{{entered}}}[{WINDOW}])) or vector(0)",
         f"sum(rate(istio_requests_total{{{no_pod}}}[{WINDOW}])) or vector(0)",
+        f"sum(rate(istio_requests_total{{{through_gateway}}}[{WINDOW}])) or vector(0)",
     )
     return sum(prometheus.query_value(t, at) or 0.0 for t in text)
 
