@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import dash_cytoscape as cyto
-from dash import Input, Output, State, ctx, dcc, html, no_update
+from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 
 from dashboards.components.banner import error_banner, partial_banner
 from dashboards.kit import (
@@ -24,6 +24,7 @@ from dashboards.kit import (
 from dashboards.topology import investigation_panel as why_red
 from dashboards.topology.elements import EDGE_LABELS, elements, stylesheet
 from dashboards.topology.legend import legend, legend_facts
+from dashboards.topology.side_panel import HOT_SPOT
 from dashboards.topology.summary import summary_cards
 from mesh import validate
 from mesh.errors import MeshdashError
@@ -134,6 +135,7 @@ def layout(**query: Any) -> html.Div:
             dcc.Store(id="topo-selected"),
             dcc.Store(id="topo-why-target"),  # the node (or namespace) "Why is it red?" is open for
             html.Div(id="topo-url-sink", hidden=True),
+            html.Div(id="topo-focus-sink", hidden=True),
         ],
         className="md-page md-page-topology",
     )
@@ -372,11 +374,17 @@ def _register_selection(app) -> None:
         Output("topo-selected", "data"),
         Input("topo-graph", "tapNodeData"),
         Input("topo-graph", "tapEdgeData"),
+        Input({"type": HOT_SPOT, "list": ALL, "source": ALL, "target": ALL}, "n_clicks"),
         prevent_initial_call=True,
     )
-    def select(node, edge):
+    def select(node, edge, _rows):
         if ctx.triggered_id is None:
             return no_update
+        if isinstance(ctx.triggered_id, dict):  # a hot-spot row: its edge, as a tap selects it
+            if not ctx.triggered[0].get("value"):
+                return no_update  # the row was drawn, not clicked
+            row = ctx.triggered_id
+            return {"kind": "edge", "source": row["source"], "target": row["target"]}
         prop = ctx.triggered[0]["prop_id"]
         if prop.endswith("tapNodeData") and node and node.get("kind") != "namespace":
             return {"kind": "node", "id": node["id"]}
@@ -428,6 +436,28 @@ def _register_browser(app) -> None:
         """,
         Output("topo-graph", "id"),
         Input("topo-graph", "elements"),
+    )
+
+    # A selection made elsewhere than on the graph (a hot-spot row, a link) is selected and
+    # centred on the graph too; a tap has already selected its element, which stays put.
+    app.clientside_callback(
+        """
+        function(selected) {
+            const root = document.getElementById('topo-graph');
+            const holder = root && [root, ...root.querySelectorAll('*')].find(el => el._cyreg && el._cyreg.cy);
+            if (!holder || !selected) { return window.dash_clientside.no_update; }
+            const cy = holder._cyreg.cy;
+            const id = selected.kind === 'node' ? selected.id : selected.source + '->' + selected.target;
+            const ele = cy.getElementById(id);
+            if (ele.empty() || ele.selected()) { return window.dash_clientside.no_update; }
+            cy.elements(':selected').unselect();
+            ele.select();
+            cy.animate({center: {eles: ele}}, {duration: 200});
+            return window.dash_clientside.no_update;
+        }
+        """,
+        Output("topo-focus-sink", "children"),
+        Input("topo-selected", "data"),
     )
 
     register_url_sync(
