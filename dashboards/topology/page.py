@@ -233,6 +233,9 @@ def _dropdown(id_: str, options: dict[str, str], value: str) -> dcc.Dropdown:
 
 def _layout(name: str) -> dict[str, Any]:
     base: dict[str, Any] = {"name": name, "animate": False, "fit": True, "padding": 30}
+    if name in ("concentric", "circle", "grid"):  # room for the labels, not only the shapes
+        base.update({"nodeDimensionsIncludeLabels": True, "avoidOverlap": True})
+        base.update({"spacingFactor": 1.2})
     if name == "klay":
         base.update(
             {
@@ -431,6 +434,8 @@ def _register_browser(app) -> None:
             const root = document.getElementById('topo-graph');
             const holder = root && [root, ...root.querySelectorAll('*')].find(el => el._cyreg && el._cyreg.cy);
             if (holder) { setTimeout(() => holder._cyreg.cy.resize(), 0); }
+            // Namespace and cluster boxes kept apart after every layout (assets/topology_boxes.js).
+            if (holder && window.meshdashTopology) { window.meshdashTopology.watch(holder._cyreg.cy); }
             return window.dash_clientside.no_update;
         }
         """,
