@@ -51,7 +51,7 @@ def promql_entering(prometheus, at: float, namespaces: tuple[str, ...], extra: s
     through_gateway = (
         f'reporter="source",source_workload_namespace=~"{ns}",source_workload=~".*gateway.*",'
         f'destination_service_namespace=~"{ns}",destination_workload!~".*gateway.*"'
-        f'{"," + extra if extra else ""}'
+        f"{',' + extra if extra else ''}"
     )
     text = (
         f"sum(rate(istio_requests_total{{{entered}}}[{WINDOW}])) or vector(0)",
