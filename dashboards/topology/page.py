@@ -8,6 +8,7 @@ import dash_cytoscape as cyto
 from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 
 from dashboards.components.banner import error_banner, partial_banner
+from dashboards.components.namespace_options import namespace_options
 from dashboards.kit import (
     FAST_REFRESH,
     WINDOWS,
@@ -24,11 +25,13 @@ from dashboards.kit import (
 from dashboards.topology import investigation_panel as why_red
 from dashboards.topology.elements import EDGE_LABELS, elements, stylesheet
 from dashboards.topology.legend import legend, legend_facts
+from dashboards.topology.not_found import not_found_message
 from dashboards.topology.side_panel import HOT_SPOT
 from dashboards.topology.summary import summary_cards
 from mesh import validate
 from mesh.errors import MeshdashError
-from views.graph import VIEWS, WAYPOINT_CHOICES, graph_view, parse_graph_params
+from views.graph import VIEWS, WAYPOINT_CHOICES, GraphParams, graph_view, parse_graph_params
+from views.inventory import Window, namespaces_not_found
 from views.params import get_list, get_one
 from wiring.services import services
 
@@ -79,7 +82,7 @@ def layout(**query: Any) -> html.Div:
     at = query.get("at") if isinstance(query.get("at"), str) else None
     highlight = sorted(set(get_list(query, "highlight"))) if query.get("highlight") else []
     clusters = _clusters(query)
-    ns_options = sorted(set(namespaces) | set(svc.settings.default_namespaces))
+    ns_options = namespace_options(svc, namespaces)
     return html.Div(
         [
             _controls(namespaces, ns_options, clusters, state),
@@ -254,9 +257,21 @@ def _layout(name: str) -> dict[str, Any]:
     return base
 
 
-def _empty_message(graph: dict[str, Any]) -> str:
+def _not_found(svc, params: GraphParams) -> dict[str, Any] | None:
+    """The chosen namespaces that do not exist, with the nearest names; None when discovery
+    cannot say (the graph's empty message stands)."""
+    when = Window(params.window, params.window_s, params.at)
+    try:
+        return namespaces_not_found(svc, params.namespaces, when)
+    except MeshdashError:
+        return None
+
+
+def _empty_message(graph: dict[str, Any]) -> Any:
     if graph["nodes"]:
         return ""
+    if graph.get("not_found"):
+        return not_found_message(graph["not_found"], graph["window"])
     if graph.get("cluster_filter"):
         return (
             f"No traffic in cluster {', '.join(graph['cluster_filter'])} for "
@@ -306,6 +321,8 @@ def _register_graph(app) -> None:
         try:
             params = parse_graph_params(args, svc.settings.default_namespaces)
             graph = graph_view(svc, params)
+            if not graph["nodes"]:  # nothing drawn: a namespace that does not exist says so
+                graph = {**graph, "not_found": _not_found(svc, params)}
             # Some clusters failing while others answer: draw what answered, name what did not.
             return graph, partial_banner(graph.get("partial") or [])
         except Exception as exc:  # every failure becomes a banner, never a traceback

@@ -262,11 +262,16 @@ def overview_panel(graph: dict[str, Any] | None) -> html.Div:
             tabIndex="0",
         )
 
+    head = html.Div([html.H3("Hot spots"), namespace_why_button(graph)], className="md-panel-head")
+    if not edges:  # nothing to rank is not "no errors"
+        return html.Div(
+            [head, html.P("No requests in this window: nothing to rank.", className="md-hint")],
+            className="md-panel",
+            id="panel-overview",
+        )
     return html.Div(
         [
-            html.Div(
-                [html.H3("Hot spots"), namespace_why_button(graph)], className="md-panel-head"
-            ),
+            head,
             html.P("Click a node, an edge or a row below for its figures.", className="md-hint"),
             html.H4("Highest error rate"),
             html.Ul(

@@ -74,6 +74,8 @@ def source_note(graph: dict[str, Any]) -> tuple[str, str]:
 
 
 def summary_cards(graph: dict[str, Any]) -> list:
+    """The cards, then the note; nothing drawn is no figures at all (the graph pane says why),
+    never a row of zeros."""
     nodes = graph["nodes"]
     failing = sum(1 for n in nodes if n.get("health") == "failure")
     degraded = sum(1 for n in nodes if n.get("health") == "degraded")
@@ -105,6 +107,7 @@ def summary_cards(graph: dict[str, Any]) -> list:
             title=title,
         )
         for key, label, value, title in items
+        if nodes
     ]
     stamp = time.strftime("%H:%M:%S UTC", time.gmtime(graph["at"]))
     words, detail = source_note(graph)
