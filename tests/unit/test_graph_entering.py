@@ -77,22 +77,3 @@ def test_nothing_entering_is_zero_rps_and_no_ratio():
     assert got["rps"] == 0.0 and got["edges"] == 0
     assert got["error_rate"] is None and got["error_rate_4xx"] is None
     assert got["all_edges_rps"] == pytest.approx(5.0)
-
-
-# --------------------------------------------------------------------------------- gateways
-
-
-@pytest.mark.parametrize(
-    ("node", "gateway"),
-    [
-        ({"kind": "workload", "workload": "istio-ingressgateway", "app": ""}, True),
-        ({"kind": "app", "workload": "", "app": "istio-egressgateway"}, True),
-        ({"kind": "workload", "workload": "bookinfo-gateway-istio", "app": ""}, True),
-        ({"kind": "workload", "workload": "productpage-v1", "app": "productpage"}, False),
-        ({"kind": "unknown", "workload": "unknown", "app": "unknown"}, False),
-    ],
-)
-def test_gateways_are_known_by_istio_s_names(node, gateway):
-    from mesh.graph.gateways import is_gateway_node
-
-    assert is_gateway_node(node) is gateway
