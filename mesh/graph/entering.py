@@ -56,9 +56,9 @@ def entering_summary(g: nx.DiGraph, namespaces: Iterable[str]) -> dict[str, Any]
     client = sum(d.get("client_error_rps", 0.0) for d in edges)
     return {
         "namespaces": list(shown),
-        "rps": round(rps, 6),
+        "rps": round(rps, 4),
         "error_rate": round(errors / rps, 6) if rps > 0 else None,
         "error_rate_4xx": round(client / rps, 6) if rps > 0 else None,
         "edges": len(edges),
-        "all_edges_rps": round(sum(d.get("rps", 0.0) for _, _, d in g.edges(data=True)), 6),
+        "all_edges_rps": round(sum(d.get("rps", 0.0) for _, _, d in g.edges(data=True)), 4),
     }

@@ -51,7 +51,7 @@ def test_legend_follows_the_graph_and_the_requests_card_counts_what_enters(page,
     body = graph_json(page, live_demo)
     into = sum(e["rps"] for e in body["edges"] if e["source"] == GATEWAY)
     every = sum(e["rps"] for e in body["edges"])
-    assert body["entering"]["rps"] == pytest.approx(into, rel=1e-6)
+    assert body["entering"]["rps"] == pytest.approx(into, abs=1e-3)
     assert every > 2 * into  # the old card's figure
     shown = float(card.locator(".md-stat-value").inner_text().split()[0])
     assert shown == pytest.approx(into, rel=0.1)  # a refresh apart, the demo drifts a little
@@ -149,5 +149,5 @@ def test_every_page_marks_itself_and_speaks_plain_words(page, live_demo, shot):
         "/releases": "Releases", "/review": "Review", "/service": "Services",
         "/workload": "Services",
     }  # fmt: skip
-    expect(page.locator(".md-summary-note")).to_contain_text("simulated data")
+    expect(page.locator(".md-summary-note")).to_contain_text("simulated data", timeout=30_000)
     shot("workload-plain-words")
