@@ -28,9 +28,9 @@ def node_label(node: dict[str, Any], view: str, several_namespaces: bool) -> str
         name = node.get("service") or node.get("app") or node["id"]
     else:
         name = node.get("app") or node.get("service") or node["id"]
-    if several_namespaces or node.get("outsider"):
+    if node.get("outsider") and not several_namespaces:
         return f"{name}\n{node.get('namespace', '')}"
-    return name
+    return name  # with several namespaces, the node's box names its namespace
 
 
 def edge_texts(edge: dict[str, Any]) -> dict[str, str]:
