@@ -18,6 +18,7 @@ from dash import Input, Output, State, ctx, dcc, html, no_update
 
 from dashboards.components.banner import error_banner, info_banner
 from dashboards.components.links import page_link, topology_link
+from dashboards.components.namespace_options import namespace_options
 from dashboards.kit import (
     HISTORY_WINDOWS,
     REFRESH,
@@ -99,7 +100,7 @@ def page_layout(kind: Kind, query: Mapping[str, Any]) -> html.Div:
     quantile = _opt(query, "quantile", tuple(QUANTILE_LABELS), "p95")
     refresh = _opt(query, "refresh", tuple(REFRESH), "30s")
     at = _first(query, "at") or None
-    namespaces = sorted({*svc.settings.default_namespaces, namespace})
+    namespaces = namespace_options(svc, [namespace])
     i = kind.id
     return html.Div(
         [
@@ -374,12 +375,19 @@ def summary(data: Mapping[str, Any], quantile: str) -> list:
                 id={"type": "version-chip", "version": version},
             )
         )
-    note = html.Div(
-        f"window {data['window']} · step {data['step']} · rate over {data['rate_interval']}"
-        f" · {data['queries']} queries · {data['source']} · times in UTC",
-        className="md-summary-note",
-    )
+    note = data_note(data)
     return [*stats, html.Div(chips, className="md-version-chips"), note]
+
+
+def data_note(data: Mapping[str, Any]) -> html.Div:
+    """What the figures are, in words; the query count only for whoever hovers."""
+    source = "simulated data" if data["source"] == "demo" else "Prometheus"
+    return html.Div(
+        f"last {data['window']} · rates over {data['rate_interval']}, a point every "
+        f"{data['step']} · {source} · times in UTC",
+        className="md-summary-note",
+        title=f"{data['queries']} queries to {data['source']}",
+    )
 
 
 def _mean(points: Sequence[Sequence[float]]) -> float | None:
@@ -417,11 +425,7 @@ def tcp_summary(data: Mapping[str, Any]) -> list:
         )
         for v in data["versions"]
     ]
-    note = html.Div(
-        f"window {data['window']} · step {data['step']} · rate over {data['rate_interval']}"
-        f" · {data['queries']} queries · {data['source']} · times in UTC",
-        className="md-summary-note",
-    )
+    note = data_note(data)
     return [*stats, html.Div(chips, className="md-version-chips"), note]
 
 

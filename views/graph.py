@@ -15,6 +15,7 @@ from mesh.graph.build import (
     keep_clusters,
     security_summary,
 )
+from mesh.graph.entering import entering_summary
 from mesh.graph.waypoints import is_waypoint_node, without_waypoints
 from mesh.health import HealthThresholds
 from mesh.telemetry_records import GraphQuery, GraphView
@@ -146,6 +147,9 @@ def _graph_body(services: Services, params: GraphParams, query: GraphQuery) -> d
         # How much of the drawn traffic runs in plain text (no mutual TLS), from the
         # destinations' reports; null where no edge can say.
         "security": security_summary(graph),
+        # The requests entering the shown namespaces from outside them (gateways, other
+        # namespaces, unmeshed callers): the page's "Requests" card, not the sum of every edge.
+        "entering": entering_summary(graph, params.namespaces),
         "queries": telemetry.queries_sent,  # per metrics endpoint
         "endpoints": telemetry.endpoints,
         "source": services.telemetry.name,

@@ -215,6 +215,20 @@ def _not_found(
     return NamespaceNotFound(missing, suggestions, why)
 
 
+def namespaces_not_found(
+    services: Services, namespaces: tuple[str, ...], when: Window
+) -> dict[str, Any] | None:
+    """For a page that drew nothing: the chosen namespaces with no HTTP or gRPC traffic in the
+    window that Kubernetes does not know either (when asked), why, and the nearest known names;
+    None when every one exists (it is only quiet)."""
+    discovery = discover_namespaces(services, when)
+    missing = unknown_namespaces(namespaces, discovery.with_traffic, discovery.kubernetes)
+    if not missing:
+        return None
+    found = _not_found(services, missing, when, discovery.kubernetes)
+    return {"missing": found.missing, "suggestions": found.suggestions, "why": found.why}
+
+
 def list_view(services: Services, params: ListParams) -> dict[str, Any]:
     """The rows of one kind in the chosen namespaces: 2 queries, plus 1 to suggest names when a
     namespace is not found."""

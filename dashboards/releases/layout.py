@@ -11,6 +11,7 @@ from typing import Any
 
 from dash import dcc, html
 
+from dashboards.components.namespace_options import namespace_options
 from dashboards.kit import control, control_bar
 from dashboards.releases.forms import BUTTONS, POLICY_LABELS, POLICY_SECTIONS, button_label
 from dashboards.releases.rollout_panel import card as rollout_card
@@ -62,7 +63,13 @@ def layout(**query: Any) -> html.Div:
             control_bar(
                 [
                     control(
-                        "Namespace", dcc.Input(id="rel-namespace", value=namespace, debounce=True)
+                        "Namespace",
+                        dcc.Dropdown(
+                            id="rel-namespace",
+                            options=namespace_options(svc, [namespace]),
+                            value=namespace,
+                            clearable=False,
+                        ),
                     ),
                     html.Div(
                         [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from mesh.graph.gateways import is_gateway_node
 from presentation import numbers as fmt
 from presentation import palette
 
@@ -27,9 +28,9 @@ def node_label(node: dict[str, Any], view: str, several_namespaces: bool) -> str
         name = node.get("service") or node.get("app") or node["id"]
     else:
         name = node.get("app") or node.get("service") or node["id"]
-    if several_namespaces or node.get("outsider"):
+    if node.get("outsider") and not several_namespaces:
         return f"{name}\n{node.get('namespace', '')}"
-    return name
+    return name  # with several namespaces, the node's box names its namespace
 
 
 def edge_texts(edge: dict[str, Any]) -> dict[str, str]:
@@ -129,6 +130,8 @@ def elements(
             classes.append("outsider")
         if node.get("waypoint"):
             classes.append("waypoint")
+        elif is_gateway_node(node):
+            classes.append("gateway")
         if highlight:
             classes.append("path" if node["id"] in highlight else "faded")
         out.append({"data": data, "classes": " ".join(classes)})
@@ -190,6 +193,11 @@ def _base_style() -> list[dict[str, Any]]:
         {"selector": "node.app", "style": {"shape": "round-rectangle"}},
         {"selector": "node.service", "style": {"shape": "round-triangle", "width": 38}},
         {"selector": "node.unknown", "style": {"shape": "diamond", "background-color": "#eef1f4"}},
+        # Where traffic enters or leaves the mesh (mesh/graph/gateways.py): a pentagon.
+        {
+            "selector": "node.gateway",
+            "style": {"shape": "round-pentagon", "background-color": "#e3ecfa", "width": 38},
+        },
         {"selector": "node.outsider", "style": {"border-style": "dashed"}},
         # An ambient waypoint proxy: infrastructure, not an application (views/graph.py marks it).
         {

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import dash_cytoscape as cyto
-from dash import Input, Output, State, ctx, dcc, html, no_update
+from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 
 from dashboards.components.banner import error_banner, partial_banner
+from dashboards.components.namespace_options import namespace_options
 from dashboards.kit import (
     FAST_REFRESH,
     WINDOWS,
@@ -29,11 +29,14 @@ from dashboards.kit import (
 from dashboards.topology import investigation_panel as why_red
 from dashboards.topology import replay, selection
 from dashboards.topology.elements import EDGE_LABELS, elements, stylesheet
+from dashboards.topology.legend import legend, legend_facts
+from dashboards.topology.not_found import not_found_message
+from dashboards.topology.side_panel import HOT_SPOT
+from dashboards.topology.summary import summary_cards
 from mesh import validate
 from mesh.errors import MeshdashError
-from presentation import numbers as fmt
-from presentation import palette
-from views.graph import VIEWS, WAYPOINT_CHOICES, graph_view, parse_graph_params
+from views.graph import VIEWS, WAYPOINT_CHOICES, GraphParams, graph_view, parse_graph_params
+from views.inventory import Window, namespaces_not_found
 from views.params import get_list, get_one
 from wiring.services import services
 
@@ -84,7 +87,7 @@ def layout(**query: Any) -> html.Div:
     at = url_at(query)
     highlight = sorted(set(get_list(query, "highlight"))) if query.get("highlight") else []
     clusters = _clusters(query)
-    ns_options = sorted(set(namespaces) | set(svc.settings.default_namespaces))
+    ns_options = namespace_options(svc, namespaces)
     return html.Div(
         [
             _controls(namespaces, ns_options, clusters, state, at),
@@ -117,7 +120,11 @@ def layout(**query: Any) -> html.Div:
                             ),
                             html.Div(id="topo-empty", className="md-graph-empty"),
                             html.Div(id="topo-banner", className="md-graph-banner"),
-                            _legend(state["security"] == "on", state["waypoints"] == "show"),
+                            html.Div(
+                                legend(legend_facts(None, state["security"] == "on")),
+                                id="topo-legend",
+                                className="md-legend",
+                            ),
                         ],
                         className="md-graph-pane",
                     ),
@@ -140,6 +147,7 @@ def layout(**query: Any) -> html.Div:
             dcc.Store(id="topo-why-target", **selection.why_store(query)),
             dcc.Store(id="topo-selection-url"),
             html.Div(id="topo-url-sink", hidden=True),
+            html.Div(id="topo-focus-sink", hidden=True),
         ],
         className="md-page md-page-topology",
     )
@@ -242,6 +250,9 @@ def _dropdown(id_: str, options: dict[str, str], value: str) -> dcc.Dropdown:
 
 def _layout(name: str) -> dict[str, Any]:
     base: dict[str, Any] = {"name": name, "animate": False, "fit": True, "padding": 30}
+    if name in ("concentric", "circle", "grid"):  # room for the labels, not only the shapes
+        base.update({"nodeDimensionsIncludeLabels": True, "avoidOverlap": True})
+        base.update({"spacingFactor": 1.2})
     if name == "klay":
         base.update(
             {
@@ -260,109 +271,21 @@ def _layout(name: str) -> dict[str, Any]:
     return base
 
 
-def _legend(security: bool = False, waypoints: bool = False) -> html.Div:
-    chips = [
-        html.Span(
-            [html.I(style={"borderColor": colour}), palette.HEALTH_LABELS[h]],
-            className="md-legend-item",
-        )
-        for h, colour in palette.HEALTH_COLORS.items()
-    ]
-    chips.append(
-        html.Span(
-            [html.B(className="md-legend-dash"), "Cross-cluster call"],
-            className="md-legend-item md-legend-cross",
-            id="topo-legend-cross",
-            hidden=True,
-        )
-    )
-    chips.append(
-        html.Span(
-            [
-                html.B(className="md-legend-dotted"),
-                "Plain text (no mTLS) · solid: all mTLS",
-            ],
-            className="md-legend-item md-legend-plaintext",
-            id="topo-legend-plaintext",
-            hidden=not security,
-            title="Share of the edge's requests (bytes for TCP) its destination received "
-            "without mutual TLS; 'mTLS unknown' where no destination report says",
-        )
-    )
-    chips.append(
-        html.Span(
-            [html.B(className="md-legend-waypoint"), "Waypoint proxy"],
-            className="md-legend-item md-legend-waypoint-item",
-            id="topo-legend-waypoint",
-            hidden=not waypoints,
-            title="An ambient waypoint proxy (L7 for the services it serves); its edges are "
-            "ztunnel's L4 bytes to and from its own pods",
-        )
-    )
-    return html.Div(chips, className="md-legend", title="Node border and edge colour: health")
+def _not_found(svc, params: GraphParams) -> dict[str, Any] | None:
+    """The chosen namespaces that do not exist, with the nearest names; None when discovery
+    cannot say (the graph's empty message stands)."""
+    when = Window(params.window, params.window_s, params.at)
+    try:
+        return namespaces_not_found(svc, params.namespaces, when)
+    except MeshdashError:
+        return None
 
 
-def _summary(graph: dict[str, Any]) -> list:
-    edges = [e for e in graph["edges"] if e.get("protocol") != "tcp"]
-    total = sum(e.get("rps") or 0 for e in edges)
-    errors = sum((e.get("rps") or 0) * (e.get("error_rate") or 0) for e in edges)
-    failing = sum(1 for n in graph["nodes"] if n.get("health") == "failure")
-    degraded = sum(1 for n in graph["nodes"] if n.get("health") == "degraded")
-    stamp = time.strftime("%H:%M:%S UTC", time.gmtime(graph["at"]))
-    items = [
-        ("Requests", fmt.rps(total)),
-        ("Errors", fmt.percent(errors / total if total else None, 2)),
-        ("Nodes", str(len(graph["nodes"]))),
-        ("Edges", str(len(graph["edges"]))),
-        ("Failing", str(failing)),
-        ("Degraded", str(degraded)),
-        ("Plain text", _plaintext(graph.get("security") or {})),
-    ]
-    stats = [
-        html.Div(
-            [html.Span(v, className="md-stat-value"), html.Span(k, className="md-stat-label")],
-            className=f"md-stat md-stat-{k.lower().replace(' ', '-')}",
-            title=STAT_TITLES.get(k),
-        )
-        for k, v in items
-    ]
-    stats.append(
-        html.Div(
-            f"as of {stamp} · window {graph['window']} · "
-            + ("simulated data" if graph.get("source") == "demo" else _queries(graph)),
-            className="md-summary-note",
-            id="topo-updated",
-        )
-    )
-    return stats
-
-
-STAT_TITLES = {
-    "Plain text": "Share of the requests (TCP bytes when there are none) that destinations "
-    "received without mutual TLS, over the edges whose destination reports it",
-}
-
-
-def _plaintext(security: dict[str, Any]) -> str:
-    """The share of requests (else TCP bytes) without mTLS, or say there is no data."""
-    share = security.get("plaintext_share")
-    if share is not None:
-        return fmt.percent(share, 1)  # of the requests whose destination reported it
-    share = security.get("plaintext_bps_share")
-    if share is not None:
-        return f"{fmt.percent(share, 1)} (TCP)"
-    return "not enough data"
-
-
-def _queries(graph: dict[str, Any]) -> str:
-    endpoints = graph.get("endpoints") or 1
-    each = f" to each of {endpoints} cluster endpoints" if endpoints > 1 else ""
-    return f"{graph['queries']} queries{each}"
-
-
-def _empty_message(graph: dict[str, Any]) -> str:
+def _empty_message(graph: dict[str, Any]) -> Any:
     if graph["nodes"]:
         return ""
+    if graph.get("not_found"):
+        return not_found_message(graph["not_found"], graph["window"])
     if graph.get("cluster_filter"):
         return (
             f"No traffic in cluster {', '.join(graph['cluster_filter'])} for "
@@ -414,6 +337,8 @@ def _register_graph(app) -> None:
         try:
             params = parse_graph_params(args, svc.settings.default_namespaces)
             graph = graph_view(svc, params)
+            if not graph["nodes"]:  # nothing drawn: a namespace that does not exist says so
+                graph = {**graph, "not_found": _not_found(svc, params)}
             # Some clusters failing while others answer: draw what answered, name what did not.
             return graph, partial_banner(graph.get("partial") or [])
         except Exception as exc:  # every failure becomes a banner, never a traceback
@@ -424,23 +349,21 @@ def _register_graph(app) -> None:
         Output("topo-summary", "children"),
         Output("topo-empty", "children"),
         Output("topo-namespaces", "options"),
-        Output("topo-legend-cross", "hidden"),
         Input("topo-data", "data"),
         Input("topo-highlight", "data"),
         State("topo-namespaces", "options"),
     )
     def draw(graph, highlight, options):
         if not graph:
-            return [], [], "", options, True
+            return [], [], "", options
         seen = {n.get("namespace") for n in graph["nodes"] if n.get("namespace")}
         known = {o if isinstance(o, str) else o["value"] for o in options or []}
         merged = sorted(known | seen | set(graph["namespaces"]))
         return (
             elements(graph, frozenset(highlight or [])),
-            _summary(graph),
+            summary_cards(graph),
             _empty_message(graph),
             merged,
-            not any(e.get("cross_cluster") for e in graph["edges"]),
         )
 
     @app.callback(
@@ -456,17 +379,22 @@ def _register_graph(app) -> None:
 
     @app.callback(
         Output("topo-graph", "stylesheet"),
-        Output("topo-legend-plaintext", "hidden"),
         Input("topo-labels", "value"),
         Input("topo-security", "value"),
     )
     def restyle(label, security):
-        on = "on" in (security or [])
-        return stylesheet(label, on), not on
+        return stylesheet(label, "on" in (security or []))
 
-    @app.callback(Output("topo-legend-waypoint", "hidden"), Input("topo-waypoints", "value"))
-    def waypoint_legend(waypoints):
-        return "show" not in (waypoints or [])
+    @app.callback(
+        Output("topo-legend", "children"),
+        Input("topo-data", "data"),
+        Input("topo-security", "value"),
+        Input("topo-waypoints", "value"),
+    )
+    def explain(graph, security, waypoints):
+        """The legend follows what the graph draws."""
+        facts = legend_facts(graph, "on" in (security or []), "show" in (waypoints or []))
+        return legend(facts)
 
     @app.callback(Output("topo-graph", "layout"), Input("topo-layout", "value"))
     def relayout(name):
@@ -483,11 +411,17 @@ def _register_selection(app) -> None:
         Output("topo-selected", "data"),
         Input("topo-graph", "tapNodeData"),
         Input("topo-graph", "tapEdgeData"),
+        Input({"type": HOT_SPOT, "list": ALL, "source": ALL, "target": ALL}, "n_clicks"),
         prevent_initial_call=True,
     )
-    def select(node, edge):
+    def select(node, edge, _rows):
         if ctx.triggered_id is None:
             return no_update
+        if isinstance(ctx.triggered_id, dict):  # a hot-spot row: its edge, as a tap selects it
+            if not ctx.triggered[0].get("value"):
+                return no_update  # the row was drawn, not clicked
+            row = ctx.triggered_id
+            return {"kind": "edge", "source": row["source"], "target": row["target"]}
         prop = ctx.triggered[0]["prop_id"]
         if prop.endswith("tapNodeData") and node and node.get("kind") != "namespace":
             return {"kind": "node", "id": node["id"]}
@@ -535,11 +469,35 @@ def _register_browser(app) -> None:
             const root = document.getElementById('topo-graph');
             const holder = root && [root, ...root.querySelectorAll('*')].find(el => el._cyreg && el._cyreg.cy);
             if (holder) { setTimeout(() => holder._cyreg.cy.resize(), 0); }
+            // Namespace and cluster boxes kept apart after every layout (assets/topology_boxes.js).
+            if (holder && window.meshdashTopology) { window.meshdashTopology.watch(holder._cyreg.cy); }
             return window.dash_clientside.no_update;
         }
         """,
         Output("topo-graph", "id"),
         Input("topo-graph", "elements"),
+    )
+
+    # A selection made elsewhere than on the graph (a hot-spot row, a link) is selected and
+    # centred on the graph too; a tap has already selected its element, which stays put.
+    app.clientside_callback(
+        """
+        function(selected) {
+            const root = document.getElementById('topo-graph');
+            const holder = root && [root, ...root.querySelectorAll('*')].find(el => el._cyreg && el._cyreg.cy);
+            if (!holder || !selected) { return window.dash_clientside.no_update; }
+            const cy = holder._cyreg.cy;
+            const id = selected.kind === 'node' ? selected.id : selected.source + '->' + selected.target;
+            const ele = cy.getElementById(id);
+            if (ele.empty() || ele.selected()) { return window.dash_clientside.no_update; }
+            cy.elements(':selected').unselect();
+            ele.select();
+            cy.animate({center: {eles: ele}}, {duration: 200});
+            return window.dash_clientside.no_update;
+        }
+        """,
+        Output("topo-focus-sink", "children"),
+        Input("topo-selected", "data"),
     )
 
     register_url_sync(

@@ -25,13 +25,19 @@ def _rows(pairs: list[tuple[str, Any]]) -> html.Table:
     )
 
 
+def name_span(name: str) -> html.Span:
+    """A node id that never breaks mid-word: whole, or cut with an ellipsis and the full name
+    on hover; the line wraps between names, not inside one."""
+    return html.Span(name, className="md-name", title=name)
+
+
 def _edge_list(title: str, edges: list[dict[str, Any]], key: str) -> html.Div:
     if not edges:
         return html.Div()
     items = [
         html.Li(
             [
-                html.Span(e[key], className="md-edge-peer"),
+                html.Span(name_span(e[key]), className="md-edge-peer"),
                 html.Span(
                     f"{fmt.rps(e.get('rps'))} · {fmt.percent(e.get('error_rate'), 2)} err · "
                     f"p95 {fmt.ms(e.get('p95_ms'))}"
@@ -94,7 +100,7 @@ def node_panel(node: dict[str, Any], graph: dict[str, Any], at: str | None = Non
             _rows(
                 [
                     ("Kind", node.get("kind", "")),
-                    ("Cluster", node.get("cluster") or "–"),
+                    *([("Cluster", node.get("cluster") or "–")] if several_clusters(graph) else []),
                     ("Namespace", ns or "–"),
                     ("App", node.get("app") or "–"),
                     ("Version", node.get("version") or "–"),
@@ -112,6 +118,12 @@ def node_panel(node: dict[str, Any], graph: dict[str, Any], at: str | None = Non
         className="md-panel",
         id="panel-node",
     )
+
+
+def several_clusters(graph: dict[str, Any]) -> bool:
+    """Clusters are worth naming only when the graph spans more than one: a one-cluster mesh's
+    "Kubernetes → Kubernetes" says nothing."""
+    return len(set(graph.get("clusters") or [])) > 1
 
 
 def security_row(edge: dict[str, Any]) -> tuple[str, str]:
@@ -182,7 +194,7 @@ def edge_panel(edge: dict[str, Any], graph: dict[str, Any], at: str | None = Non
     )
     figures.append(security_row(edge))
     source = nodes.get(edge["source"], {})
-    if source.get("cluster") or target.get("cluster"):
+    if several_clusters(graph) and (source.get("cluster") or target.get("cluster")):
         route = f"{source.get('cluster') or '–'} → {target.get('cluster') or '–'}"
         crossing = " (crosses clusters)" if edge.get("cross_cluster") else ""
         figures.insert(0, ("Clusters", route + crossing))
@@ -198,8 +210,12 @@ def edge_panel(edge: dict[str, Any], graph: dict[str, Any], at: str | None = Non
                 className="md-panel-head",
             ),
             html.Div(
-                [html.Span(edge["source"]), html.Span(" → "), html.Span(edge["target"])],
-                className="md-panel-id",
+                [
+                    name_span(edge["source"]),
+                    html.Span(" → ", className="md-arrow"),
+                    name_span(edge["target"]),
+                ],
+                className="md-panel-id md-panel-edge-id",
             ),
             html.P(
                 "A call from one cluster into another. Its latency is measured by the "
@@ -218,6 +234,14 @@ def edge_panel(edge: dict[str, Any], graph: dict[str, Any], at: str | None = Non
     )
 
 
+HOT_SPOT = "topo-hot-spot"
+
+
+def hot_spot_id(edge: dict[str, Any], list_name: str) -> dict[str, str]:
+    """A hot-spot row's id: a click selects its edge as a tap on the graph does."""
+    return {"type": HOT_SPOT, "list": list_name, "source": edge["source"], "target": edge["target"]}
+
+
 def overview_panel(graph: dict[str, Any] | None) -> html.Div:
     if not graph:
         return html.Div([html.H3("Details")], className="md-panel")
@@ -230,30 +254,50 @@ def overview_panel(graph: dict[str, Any] | None) -> html.Div:
         (e for e in edges if e.get("p95_ms") is not None), key=lambda e: -(e.get("p95_ms") or 0)
     )[:5]
 
-    def line(e: dict[str, Any], value: str) -> html.Li:
+    def line(e: dict[str, Any], value: str, list_name: str) -> html.Li:
         return html.Li(
             [
-                html.Span(f"{e['source']} → {e['target']}", className="md-edge-peer"),
+                html.Span(
+                    [
+                        name_span(e["source"]),
+                        html.Span(" → ", className="md-arrow"),
+                        name_span(e["target"]),
+                    ],
+                    className="md-edge-peer",
+                ),
                 html.Span(value, className="md-edge-figures"),
             ],
-            className=f"md-edge-item md-edge-{e.get('health', 'idle')}",
+            className=f"md-edge-item md-edge-{e.get('health', 'idle')} md-hot-row",
+            id=hot_spot_id(e, list_name),
+            title=f"{e['source']} → {e['target']}: select it on the graph",
+            n_clicks=0,
+            role="button",
+            tabIndex="0",
         )
 
+    head = html.Div([html.H3("Hot spots"), namespace_why_button(graph)], className="md-panel-head")
+    if not edges:  # nothing to rank is not "no errors"
+        return html.Div(
+            [head, html.P("No requests in this window: nothing to rank.", className="md-hint")],
+            className="md-panel",
+            id="panel-overview",
+        )
     return html.Div(
         [
-            html.Div(
-                [html.H3("Hot spots"), namespace_why_button(graph)], className="md-panel-head"
-            ),
-            html.P("Click a node or an edge for its figures.", className="md-hint"),
+            head,
+            html.P("Click a node, an edge or a row below for its figures.", className="md-hint"),
             html.H4("Highest error rate"),
             html.Ul(
-                [line(e, fmt.percent(e.get("error_rate"), 2)) for e in failing],
+                [line(e, fmt.percent(e.get("error_rate"), 2), "errors") for e in failing],
                 className="md-edge-list",
             )
             if failing
             else html.P("No errors in this window.", className="md-hint"),
             html.H4("Slowest p95"),
-            html.Ul([line(e, fmt.ms(e.get("p95_ms"))) for e in slow], className="md-edge-list")
+            html.Ul(
+                [line(e, fmt.ms(e.get("p95_ms")), "slow") for e in slow],
+                className="md-edge-list",
+            )
             if slow
             else html.P("No latency data in this window.", className="md-hint"),
         ],

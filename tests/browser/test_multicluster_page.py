@@ -95,8 +95,9 @@ def test_cluster_boxes_cross_cluster_edges_and_the_filter(page, live, shot):  # 
     assert {"cl:east", "cl:west"} <= ids
     expect(page.locator("#topo-cluster-control")).to_be_visible()
     expect(page.locator("#topo-legend-cross")).to_be_visible()
-    expect(page.locator("#topo-updated")).to_contain_text(
-        "3 queries to each of 2 cluster endpoints"
+    expect(page.locator("#topo-updated")).to_contain_text("Prometheus, 2 clusters")
+    expect(page.locator("#topo-updated")).to_have_attribute(
+        "title", "3 PromQL queries to each of 2 cluster endpoints per refresh"
     )
 
     cross = "east:bookinfo/productpage-v1->west:bookinfo/reviews-v2"

@@ -79,6 +79,7 @@ def test_bad_input_shows_a_banner_not_a_traceback(page, live_demo, shot):
 
 
 def test_empty_namespace_says_so(page, live_demo, shot):
+    # No traffic and no Kubernetes to know it: "not found", not "no traffic" (issue 15).
     page.goto(live_demo.url + "/?namespace=quiet&refresh=off")
-    expect(page.locator("#topo-empty")).to_contain_text("No traffic in quiet")
+    expect(page.locator("#topo-empty")).to_contain_text("Namespace quiet not found")
     shot("topology-empty")

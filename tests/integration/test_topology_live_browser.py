@@ -40,7 +40,9 @@ def test_live_topology_across_namespaces(page, live_prom, scenario_time, shot): 
         },
     )
     assert "ns:shop" in ids  # several namespaces: grouped in boxes
-    expect(page.locator("#topo-updated")).to_contain_text("3 queries")
+    expect(page.locator("#topo-updated")).to_contain_text("Prometheus")
+    # The query count is for whoever hovers, not in the page's words.
+    expect(page.locator("#topo-updated")).to_have_attribute("title", "3 PromQL queries per refresh")
     page.wait_for_timeout(300)
     shot("topology-live-prometheus")
     cy_click(page, "topo-graph", "shop/cartservice-v1")

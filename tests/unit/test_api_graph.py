@@ -76,6 +76,16 @@ def test_graph_json_shape_and_figures(client, source):
     node = next(n for n in body["nodes"] if n["id"] == "shop/cart-v1")
     assert node["health"] == "failure"  # 10% errors is Kiali's failure threshold
     assert source.calls[0] == GraphQuery(("shop",), source.calls[0].view, 300, 1795881075.0)
+    # Nothing enters shop from outside: 0 rps entering, no error ratio (not 0 %); every edge's
+    # traffic is given beside it.
+    assert body["entering"] == {
+        "namespaces": ["shop"],
+        "rps": 0.0,
+        "error_rate": None,
+        "error_rate_4xx": None,
+        "edges": 0,
+        "all_edges_rps": 10.0,
+    }
 
 
 def test_at_is_passed_through(client, source):
