@@ -109,6 +109,14 @@ class Settings(BaseSettings):
         ("bookinfo",), description='namespaces shown when a link names none (JSON list: ["a","b"])'
     )
     refresh_interval_s: int = Field(15, ge=1, le=3600, description="cache TTL and default refresh")
+    # Large meshes (issue 16): the topology opens on the namespace graph above this many nodes,
+    # and the server lays out graphs above the second figure (mesh/graph/positions.py).
+    graph_namespace_above: int = Field(
+        300, ge=1, description="workload graphs above this many nodes open as the namespace graph"
+    )
+    graph_server_layout_above: int = Field(
+        150, ge=0, description="graphs above this many nodes get positions from the server"
+    )
 
     # Health thresholds (fractions), Kiali's defaults.
     health_5xx_degraded: float = Field(
