@@ -23,12 +23,13 @@ from dashboards.kit import (
     window_control,
 )
 from dashboards.topology import investigation_panel as why_red
+from dashboards.topology import scale_controls as scale
 from dashboards.topology.elements import EDGE_LABELS, elements, stylesheet
 from mesh import validate
 from mesh.errors import MeshdashError
 from presentation import numbers as fmt
 from presentation import palette
-from views.graph import VIEWS, WAYPOINT_CHOICES, graph_view, parse_graph_params
+from views.graph import GRAPH_CHOICES, WAYPOINT_CHOICES, graph_view, parse_graph_params
 from views.params import get_list, get_one
 from wiring.services import services
 
@@ -48,6 +49,7 @@ VIEW_LABELS = {
     "app": "App graph",
     "versioned-app": "Versioned app graph",
     "service": "Service graph",
+    "namespace": "Namespace graph",
 }
 
 
@@ -68,7 +70,7 @@ def layout(**query: Any) -> html.Div:
     except MeshdashError:
         namespaces = list(svc.settings.default_namespaces)
     state = {
-        "view": _opt(query, "graph", VIEWS, "workload"),
+        "view": _opt(query, "graph", GRAPH_CHOICES, "workload"),
         "window": _opt(query, "window", WINDOWS, "5m"),
         "refresh": _opt(query, "refresh", tuple(FAST_REFRESH), "15s"),
         "layout": _opt(query, "layout", tuple(LAYOUTS), "klay"),
@@ -80,10 +82,13 @@ def layout(**query: Any) -> html.Div:
     highlight = sorted(set(get_list(query, "highlight"))) if query.get("highlight") else []
     clusters = _clusters(query)
     ns_options = sorted(set(namespaces) | set(svc.settings.default_namespaces))
+    big = scale.initial_state(query)
     return html.Div(
         [
             _controls(namespaces, ns_options, clusters, state),
+            scale.bar(big),
             html.Div(id="topo-summary", className="md-summary"),
+            *scale.notes(big, svc.telemetry.name),
             html.Div(
                 [
                     html.Div(
@@ -93,8 +98,8 @@ def layout(**query: Any) -> html.Div:
                                     id="topo-graph",
                                     elements=[],
                                     layout=_layout(state["layout"]),
-                                    stylesheet=stylesheet(
-                                        state["labels"], state["security"] == "on"
+                                    stylesheet=scale.stylesheet(
+                                        stylesheet(state["labels"], state["security"] == "on")
                                     ),
                                     style={"width": "100%", "height": "100%"},
                                     minZoom=0.2,
@@ -109,6 +114,13 @@ def layout(**query: Any) -> html.Div:
                                 parent_className="md-graph-loading",
                             ),
                             html.Div(id="topo-empty", className="md-graph-empty"),
+                            scale.waiting(
+                                namespaces,
+                                state["view"],
+                                state["window"],
+                                svc.telemetry.name,
+                                dcc.Store(id="topo-data"),
+                            ),
                             html.Div(id="topo-banner", className="md-graph-banner"),
                             _legend(state["security"] == "on", state["waypoints"] == "show"),
                         ],
@@ -125,7 +137,6 @@ def layout(**query: Any) -> html.Div:
                 className="md-topology",
             ),
             refresh_timer("topo-interval", FAST_REFRESH, state["refresh"]),
-            dcc.Store(id="topo-data"),
             dcc.Store(id="topo-at", data=at),
             dcc.Store(id="topo-highlight", data=highlight),
             dcc.Store(id="topo-selected"),
@@ -363,6 +374,7 @@ def _empty_message(graph: dict[str, Any]) -> str:
 
 def register_callbacks(app) -> None:
     why_red.register_callbacks(app)
+    scale.register_callbacks(app)
     _register_graph(app)
     _register_selection(app)
     _register_browser(app)
@@ -381,9 +393,10 @@ def _register_graph(app) -> None:
         Input("topo-refresh-now", "n_clicks"),
         Input("topo-cluster", "value"),
         Input("topo-waypoints", "value"),
+        Input("topo-scale", "data"),
         State("topo-at", "data"),
     )
-    def load(namespaces, view, window, _n, _clicks, clusters, waypoints, at):
+    def load(namespaces, view, window, _n, _clicks, clusters, waypoints, big, at):
         svc = services()
         args = {
             "namespace": namespaces or [],
@@ -396,7 +409,8 @@ def _register_graph(app) -> None:
         if at:
             args["at"] = at
         try:
-            params = parse_graph_params(args, svc.settings.default_namespaces)
+            args = scale.with_shape(args, big, view)
+            params = parse_graph_params(args, svc.settings.default_namespaces, shaped=True)
             graph = graph_view(svc, params)
             # Some clusters failing while others answer: draw what answered, name what did not.
             return graph, partial_banner(graph.get("partial") or [])
@@ -420,9 +434,9 @@ def _register_graph(app) -> None:
         known = {o if isinstance(o, str) else o["value"] for o in options or []}
         merged = sorted(known | seen | set(graph["namespaces"]))
         return (
-            elements(graph, frozenset(highlight or [])),
+            scale.decorate(elements(graph, frozenset(highlight or [])), graph),
             _summary(graph),
-            _empty_message(graph),
+            scale.empty_message(graph) or _empty_message(graph),
             merged,
             not any(e.get("cross_cluster") for e in graph["edges"]),
         )
@@ -446,15 +460,21 @@ def _register_graph(app) -> None:
     )
     def restyle(label, security):
         on = "on" in (security or [])
-        return stylesheet(label, on), not on
+        return scale.stylesheet(stylesheet(label, on)), not on
 
     @app.callback(Output("topo-legend-waypoint", "hidden"), Input("topo-waypoints", "value"))
     def waypoint_legend(waypoints):
         return "show" not in (waypoints or [])
 
-    @app.callback(Output("topo-graph", "layout"), Input("topo-layout", "value"))
-    def relayout(name):
-        return _layout(name)
+    @app.callback(
+        Output("topo-graph", "layout"),
+        Input("topo-layout", "value"),
+        Input("topo-data", "data"),
+        State("topo-graph", "layout"),
+    )
+    def relayout(name, graph, current):
+        chosen = scale.layout_for(_layout(name), graph)  # large graphs: the server's positions
+        return no_update if chosen == current and ctx.triggered_id == "topo-data" else chosen
 
     register_refresh(app, "topo-interval", "topo-refresh", FAST_REFRESH)
 
@@ -539,5 +559,6 @@ def _register_browser(app) -> None:
             UrlParam("highlight", "topo-highlight", "data", how="joined"),
             UrlParam("security", "topo-security", how="on_flag"),
             UrlParam("waypoints", "topo-waypoints", how="joined"),
+            *scale.URL_PARAMS,
         ],
     )
