@@ -3,9 +3,10 @@ browser draws at once instead of running a layout for seconds on its main thread
 
 Nodes are grouped as the page boxes them (dashboards/topology/elements.py): one box per
 namespace when several show, inside one box per cluster when several show; namespace nodes and
-callers outside the mesh sit outside every box. Each group is laid out alone (a force layout,
-or a grid past SPRING_MAX nodes, where the force layout stops paying for itself), then the
-groups are packed in rows with a gap, so compound boxes never overlap.
+callers outside the mesh sit outside every box. Each group is laid out alone (a force layout
+snapped to a grid; past SPRING_MAX nodes in all, a grid in breadth-first order, because the force
+layout costs about 0.1 s per 50-node group and would double a 1,000-workload graph's answer
+time), then the groups are packed in rows with a gap, so compound boxes never overlap.
 """
 
 from __future__ import annotations
@@ -40,11 +41,11 @@ def _group_keys(
     return out
 
 
-def _inner(ids: list[str], edges: list[tuple[str, str]]) -> dict[str, Point]:
-    """One group's positions, from (0, 0), SPACING apart on average."""
+def _inner(ids: list[str], edges: list[tuple[str, str]], spring: bool) -> dict[str, Point]:
+    """One group's positions, from (0, 0), at least SPACING apart."""
     if len(ids) == 1:
         return {ids[0]: (0.0, 0.0)}
-    if len(ids) > SPRING_MAX:
+    if not spring:
         return _grid(ids, edges)
     g = nx.Graph()
     g.add_nodes_from(sorted(ids))
@@ -145,7 +146,8 @@ def positions(
         s, t = e["source"], e["target"]
         if s in keys and t in keys and keys[s] == keys[t] and s != t:
             inner_edges[keys[s]].append((s, t))
-    laid = {k: _inner(sorted(ids), inner_edges[k]) for k, ids in members.items()}
+    spring = len(nodes) <= SPRING_MAX
+    laid = {k: _inner(sorted(ids), inner_edges[k], spring) for k, ids in members.items()}
     # Namespaces inside their cluster first, then the clusters (and the free nodes) side by side.
     by_cluster: dict[str, dict[tuple[str, str], dict[str, Point]]] = defaultdict(dict)
     for key, pts in laid.items():

@@ -12,7 +12,7 @@ from mesh.graph.edge_keys import destination_endpoint, source_endpoint
 from mesh.graph.find_hide import found, hidden, parse, without_quiet_edges
 from mesh.graph.focus import focused
 from mesh.graph.namespace_view import namespace_fields, namespace_graph
-from mesh.graph.positions import GAP, SPACING, pack, positions
+from mesh.graph.positions import GAP, SPACING, SPRING_MAX, pack, positions
 from mesh.telemetry_records import GraphQuery, GraphTelemetry, GraphView, RequestRate, TcpRate
 
 W = GraphView.WORKLOAD
@@ -244,16 +244,18 @@ def _boxes(points, nodes):
     }
 
 
-def test_positions_keep_namespace_boxes_apart_and_nodes_apart():
+@pytest.mark.parametrize("step", [7, 25], ids=["force layout", "grid past SPRING_MAX"])
+def test_positions_keep_namespace_boxes_apart_and_nodes_apart(step):
     nodes = [
         {"id": f"ns-{n}/w-{i}", "namespace": f"ns-{n}", "kind": "workload"}
         for n in range(6)
-        for i in range(3 + 7 * n)
+        for i in range(3 + step * n)
     ]
+    assert (len(nodes) > SPRING_MAX) == (step == 25)
     edges = [
         {"source": f"ns-{n}/w-{i}", "target": f"ns-{n}/w-{i + 1}"}
         for n in range(6)
-        for i in range(2 + 7 * n)
+        for i in range(2 + step * n)
     ] + [{"source": "ns-0/w-0", "target": "ns-5/w-0"}]
     points = positions(nodes, edges, several_clusters=False)
     assert set(points) == {n["id"] for n in nodes}
