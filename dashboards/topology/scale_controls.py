@@ -240,6 +240,7 @@ def decorate(els: list[dict[str, Any]], graph: dict[str, Any]) -> list[dict[str,
     spaces = {n["id"]: n for n in graph.get("nodes", []) if n.get("kind") == "namespace"}
     placed = graph.get("positions") or {}
     find = graph.get("find")
+    focus = (graph.get("focus") or {}).get("node")
     hit_nodes = set(find["nodes"]) if find else set()
     hit_edges = {f"{e['source']}->{e['target']}" for e in find["edges"]} if find else set()
     box_parent = {
@@ -262,6 +263,8 @@ def decorate(els: list[dict[str, Any]], graph: dict[str, Any]) -> list[dict[str,
             if parent:
                 data["parent"] = parent
         box = "namespace" in classes or "cluster" in classes
+        if focus and data.get("id") == focus and not is_edge and "path" not in classes:
+            classes.append("path")  # the focused node stands out among its neighbours
         if find and not box:
             hit = data["id"] in (hit_edges if is_edge else hit_nodes)
             classes = [c for c in classes if c not in ("path", "faded")] + [
