@@ -15,6 +15,11 @@ Target (#16): paint <= 1.5 x API for the 1,000-workload workload graph. Large gr
 positions computed on the server (mesh/graph/positions.py), so the browser runs no layout.
 The namespace graph and one expanded namespace are measured too: the view a 5,000-workload
 mesh opens on (--namespaces 100).
+
+--simulated serves the same generated mesh from the simulator in process instead of a
+backfilled Prometheus (no backfill: minutes instead of an hour at 5,000 workloads, and no
+promtool memory); the API time then has no Prometheus in it, so the ratio is the browser's
+share at its most exposed.
 """
 
 from __future__ import annotations
@@ -54,12 +59,15 @@ def views(namespaces: list[str]) -> list[tuple[str, str]]:
     ]  # fmt: skip
 
 
-def measure(url: str, namespaces: list[str], repeat: int, timeout_s: int) -> list[dict[str, Any]]:
+def measure(
+    url: str, namespaces: list[str], repeat: int, timeout_s: int, simulated: Any = None
+) -> list[dict[str, Any]]:
     import requests
     from playwright.sync_api import sync_playwright
 
     from app import create_app
     from devtools.livesrv import serve
+    from wiring.services import Services
     from wiring.settings import Settings
 
     settings = Settings(
@@ -69,7 +77,10 @@ def measure(url: str, namespaces: list[str], repeat: int, timeout_s: int) -> lis
         prometheus_max_response_bytes=1 << 30,
         default_namespaces=tuple(namespaces),
     )
-    live = serve(create_app(settings))
+    services = None
+    if simulated is not None:
+        services = Services(settings=settings, telemetry=simulated.telemetry, clock=lambda: END)
+    live = serve(create_app(settings, services))
     rows: list[dict[str, Any]] = []
     # Every measurement its own instant, one refresh interval (15 s) apart: a cold cache each
     # time. 1 + 3 views x repeat x 2 instants must stay inside the backfill (see --minutes).
@@ -143,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--step", type=float, default=15.0, help="sample interval (s)")
     parser.add_argument("--split-by-namespace", type=int, nargs="?", const=10, default=None)
     parser.add_argument("--query-timeout", type=int, default=600, metavar="S")
+    parser.add_argument("--simulated", action="store_true", help="the simulator, no Prometheus")
     parser.add_argument(
         "--prometheus-url", metavar="URL",
         help="measure on a Prometheus already backfilled with this mesh (no generation)",
@@ -156,6 +168,15 @@ def main(argv: list[str] | None = None) -> int:
         rows = measure(args.prometheus_url, namespaces, args.repeat, args.query_timeout)
         return 0 if report(rows, workloads) else 1
     spec = scale_spec(args.namespaces, args.services_per_namespace)
+    if args.simulated:
+        from demo.mesh import DemoMesh
+
+        mesh = DemoMesh(spec, clock=lambda: END, history_start=END - args.minutes * 60)
+        rows = measure(
+            "http://simulated.invalid", namespaces, args.repeat, args.query_timeout, mesh
+        )
+        print("(simulated: the API time holds no Prometheus)")
+        return 0 if report(rows, workloads) else 1
     with tempfile.TemporaryDirectory(prefix="meshdash-paint-") as tmp:
         server, figures = load_prometheus(
             spec, Path(tmp), args.minutes, args.step, args.split_by_namespace, args.query_timeout

@@ -115,7 +115,7 @@ class Settings(BaseSettings):
         300, ge=1, description="workload graphs above this many nodes open as the namespace graph"
     )
     graph_server_layout_above: int = Field(
-        150, ge=0, description="graphs above this many nodes get positions from the server"
+        60, ge=0, description="graphs above this many nodes get positions from the server"
     )
 
     # Health thresholds (fractions), Kiali's defaults.
