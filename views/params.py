@@ -95,11 +95,9 @@ def expression_of(args: Any, key: str) -> Expression | None:
         raw = value if isinstance(value, list | tuple) else ([] if value is None else [value])
     if len(raw) > 1:
         raise BadRequest(f"{key} was given more than once", field=key)
-    if not raw or not isinstance(raw[0], str) or not raw[0].strip():
-        if raw and not isinstance(raw[0], str):
-            raise BadRequest(f"{key} must be text", field=key)
-        return None
-    return parse(raw[0], key)
+    if raw and not isinstance(raw[0], str):
+        raise BadRequest(f"{key} must be text", field=key)
+    return parse(raw[0], key) if raw and raw[0].strip() else None
 
 
 _NODE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,300}")

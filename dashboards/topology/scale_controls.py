@@ -256,10 +256,9 @@ def decorate(els: list[dict[str, Any]], graph: dict[str, Any]) -> list[dict[str,
         if data.get("id") in spaces and not is_edge:
             classes = ["ns-node" if c == "namespace" else c for c in classes]
             data["label"] = _namespace_label(spaces[data["id"]])
-            parent = box_parent.get(data.get("parent"), data.get("parent"))
-            if data.get("parent", "").startswith("ns:"):
-                parent = box_parent.get(data["parent"])
-            data.pop("parent", None)
+            parent = data.pop("parent", None)
+            if parent and parent.startswith("ns:"):  # out of its own box, into its cluster's
+                parent = box_parent.get(parent)
             if parent:
                 data["parent"] = parent
         box = "namespace" in classes or "cluster" in classes
