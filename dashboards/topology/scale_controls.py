@@ -156,6 +156,8 @@ def waiting(namespaces: list[str], view: str, window: str, source: str, store: A
         id="topo-waiting",
         custom_spinner=waiting_text(namespaces, view, window, source),
         parent_className="md-graph-waiting",
+        # Over the whole graph pane (dcc.Loading's own style would put it below the graph).
+        parent_style={"position": "absolute", "inset": "0", "pointerEvents": "none", "zIndex": 4},
         delay_show=250,
     )
 

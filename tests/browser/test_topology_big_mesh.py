@@ -208,6 +208,7 @@ def test_a_cold_start_says_what_the_page_waits_for(page, shot):
             "Asking Prometheus for 5 namespaces' traffic over the last 5m", timeout=30_000
         )
         expect(waiting).to_contain_text("workload graph")
+        expect(waiting).to_be_in_viewport()  # over the empty graph pane, not below it
         shot("topology-big-cold-start")
         gate.open.set()
         wait_for(page, {"ns-00/svc-00-v1"})
