@@ -185,8 +185,10 @@ class Settings(BaseSettings):
         description="shared secret the auth proxy sends in X-Meshdash-Proxy-Secret; with it, "
         "identity headers are honoured from any address that sends it",
     )
+    # 8 MiB: Dash callbacks post the page's state back, and the topology's graph of 1,000
+    # workloads is about 2 MB of it (1 MiB made that page fail with 413s, issue 16).
     max_request_bytes: int = Field(
-        1024 * 1024,
+        8 * 1024 * 1024,
         ge=1024,
         description="largest request body (API and Dash callbacks); 413 past it",
     )
