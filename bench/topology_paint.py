@@ -49,18 +49,27 @@ DRAWN = """([want]) => {
 }"""
 
 
-def views(namespaces: list[str]) -> list[tuple[str, str]]:
+VIEWS = ("workload", "namespace", "expanded")
+
+
+def views(namespaces: list[str], chosen: tuple[str, ...] = VIEWS) -> list[tuple[str, str]]:
     every = "&".join(f"namespace={ns}" for ns in namespaces)
-    return [
-        ("workload graph", f"{every}&graph=workload&window=5m"),
-        ("namespace graph", f"{every}&graph=namespace&window=5m"),
-        (f"namespace graph, {namespaces[0]} expanded",
-         f"{every}&graph=namespace&expand={namespaces[0]}&window=5m"),
-    ]  # fmt: skip
+    found = {
+        "workload": ("workload graph", f"{every}&graph=workload&window=5m"),
+        "namespace": ("namespace graph", f"{every}&graph=namespace&window=5m"),
+        "expanded": (f"namespace graph, {namespaces[0]} expanded",
+                     f"{every}&graph=namespace&expand={namespaces[0]}&window=5m"),
+    }  # fmt: skip
+    return [found[v] for v in chosen]
 
 
 def measure(
-    url: str, namespaces: list[str], repeat: int, timeout_s: int, simulated: Any = None
+    url: str,
+    namespaces: list[str],
+    repeat: int,
+    timeout_s: int,
+    simulated: Any = None,
+    chosen: tuple[str, ...] = VIEWS,
 ) -> list[dict[str, Any]]:
     import requests
     from playwright.sync_api import sync_playwright
@@ -95,7 +104,7 @@ def measure(
             page = browser.new_page(viewport={"width": 1440, "height": 900})
             page.goto(f"{live.url}/?namespace={namespaces[0]}&refresh=off&at={at()}")
             page.wait_for_function(DRAWN, arg=[1], timeout=timeout_s * 1000)  # scripts cached
-            for name, query in views(namespaces):
+            for name, query in views(namespaces, chosen):
                 api_s, paint_s, nodes, edges = [], [], 0, 0
                 for _ in range(repeat):
                     began = time.perf_counter()
@@ -156,16 +165,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--query-timeout", type=int, default=600, metavar="S")
     parser.add_argument("--simulated", action="store_true", help="the simulator, no Prometheus")
     parser.add_argument(
+        "--views", type=lambda text: tuple(text.split(",")), default=VIEWS,
+        help=f"comma-separated, of {','.join(VIEWS)}",
+    )  # fmt: skip
+    parser.add_argument(
         "--prometheus-url", metavar="URL",
         help="measure on a Prometheus already backfilled with this mesh (no generation)",
     )  # fmt: skip
     args = parser.parse_args(argv)
+    if set(args.views) - set(VIEWS):
+        parser.error(f"--views: a comma-separated list of {','.join(VIEWS)}")
     if args.minutes * 60 < 300 + 15 * (1 + 6 * args.repeat) + 60:
         parser.error("--minutes: too short a history for the 5m window at every instant measured")
     namespaces = [f"ns-{n:02d}" for n in range(args.namespaces)]
     workloads = args.namespaces * args.services_per_namespace * 2
     if args.prometheus_url:
-        rows = measure(args.prometheus_url, namespaces, args.repeat, args.query_timeout)
+        rows = measure(
+            args.prometheus_url, namespaces, args.repeat, args.query_timeout, chosen=args.views
+        )
         return 0 if report(rows, workloads) else 1
     spec = scale_spec(args.namespaces, args.services_per_namespace)
     if args.simulated:
@@ -173,7 +190,12 @@ def main(argv: list[str] | None = None) -> int:
 
         mesh = DemoMesh(spec, clock=lambda: END, history_start=END - args.minutes * 60)
         rows = measure(
-            "http://simulated.invalid", namespaces, args.repeat, args.query_timeout, mesh
+            "http://simulated.invalid",
+            namespaces,
+            args.repeat,
+            args.query_timeout,
+            mesh,
+            args.views,
         )
         print("(simulated: the API time holds no Prometheus)")
         return 0 if report(rows, workloads) else 1
@@ -184,7 +206,9 @@ def main(argv: list[str] | None = None) -> int:
         del spec
         print(f"backfilled {figures['series']:,} series in {figures['load_s']:.0f} s")
         try:
-            rows = measure(server.url, namespaces, args.repeat, args.query_timeout)
+            rows = measure(
+                server.url, namespaces, args.repeat, args.query_timeout, None, args.views
+            )
         finally:
             server.close()
     return 0 if report(rows, workloads) else 1
