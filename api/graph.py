@@ -12,5 +12,5 @@ def register(bp: Blueprint) -> None:
     @bp.get("/graph")
     def graph():
         svc = services()
-        params = parse_graph_params(request.args, svc.settings.default_namespaces)
+        params = parse_graph_params(request.args, svc.settings.default_namespaces, shaped=True)
         return Response(graph_view_json(svc, params), mimetype="application/json")

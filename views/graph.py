@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mesh import validate
@@ -16,15 +16,30 @@ from mesh.graph.build import (
     security_summary,
 )
 from mesh.graph.entering import entering_summary
+from mesh.graph.find_hide import EDGE_QUIET, Expression
+from mesh.graph.focus import MAX_HOPS
 from mesh.graph.waypoints import is_waypoint_node, without_waypoints
 from mesh.health import HealthThresholds
 from mesh.telemetry_records import GraphQuery, GraphView
-from views.params import choice, get_list, instant_of, namespaces_of, window_of
+from views.graph_shape import GraphShape, apply_shape, shaped_json
+from views.params import (
+    choice,
+    expression_of,
+    get_list,
+    get_one,
+    instant_of,
+    int_of,
+    namespaces_of,
+    node_id_of,
+    window_of,
+)
 from wiring.services import Services
 
 VIEWS: tuple[str, ...] = tuple(v.value for v in GraphView)
 MAX_CLUSTERS = 50
 WAYPOINT_CHOICES = ("hide", "show")
+NAMESPACE_GRAPH = "namespace"
+GRAPH_CHOICES: tuple[str, ...] = (*VIEWS, NAMESPACE_GRAPH)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,12 +51,24 @@ class GraphParams:
     at: float | None  # None: now, resolved when the view is computed
     clusters: tuple[str, ...] = ()  # show only these clusters (and their callers and callees)
     waypoints: bool = False  # draw ambient waypoint proxies as nodes (`waypoints=show`)
+    # Views for big meshes (views/graph_shape.py): namespace graph, find, hide, focus.
+    shape: GraphShape = field(default_factory=GraphShape)
 
 
-def parse_graph_params(args: Any, default_namespaces: tuple[str, ...]) -> GraphParams:
-    """Validate everything before any backend sees it; raise BadRequest with the reason."""
+def parse_graph_params(
+    args: Any, default_namespaces: tuple[str, ...], shaped: bool = False
+) -> GraphParams:
+    """Validate everything before any backend sees it; raise BadRequest with the reason.
+
+    `shaped`: also read the big-mesh parameters (graph=namespace, expand, find, hide, focus,
+    hops, hide_edges) as /api/graph and the topology page do; other views built on the
+    graph (investigation, review) keep the plain workload graphs."""
     clean = namespaces_of(args, default_namespaces)
-    view = GraphView(choice(args, "graph", VIEWS, GraphView.WORKLOAD.value))
+    shape = _shape_of(args) if shaped else GraphShape()
+    if shape.namespace_graph or shape.auto:
+        view = GraphView.WORKLOAD
+    else:
+        view = GraphView(choice(args, "graph", VIEWS, GraphView.WORKLOAD.value))
     window = window_of(args, "5m")
     at = instant_of(args, "at")
     clusters = get_list(args, "cluster")
@@ -49,7 +76,34 @@ def parse_graph_params(args: Any, default_namespaces: tuple[str, ...]) -> GraphP
         raise BadRequest(f"at most {MAX_CLUSTERS} clusters at once", field="cluster")
     chosen = tuple(sorted({validate.cluster(c) for c in clusters}))
     waypoints = choice(args, "waypoints", WAYPOINT_CHOICES, "hide") == "show"
-    return GraphParams(clean, view, window.text, window.seconds, at, chosen, waypoints)
+    return GraphParams(clean, view, window.text, window.seconds, at, chosen, waypoints, shape)
+
+
+def _shape_of(args: Any) -> GraphShape:
+    """The big-mesh parameters; no graph= at all means "the namespace graph if the mesh is
+    above the threshold" (GraphShape.auto)."""
+    graph = choice(args, "graph", GRAPH_CHOICES, GraphView.WORKLOAD.value)
+    expand = tuple(
+        dict.fromkeys(validate.namespace(ns, field="expand") for ns in get_list(args, "expand"))
+    )
+    quiet = tuple(dict.fromkeys(get_list(args, "hide_edges")))
+    for state in quiet:
+        if state not in EDGE_QUIET:
+            raise BadRequest(
+                f"hide_edges takes {' and '.join(EDGE_QUIET)}, got {state!r}", field="hide_edges"
+            )
+    find: Expression | None = expression_of(args, "find")
+    return GraphShape(
+        shaped=True,
+        namespace_graph=graph == NAMESPACE_GRAPH,
+        auto=get_one(args, "graph") is None,
+        expand=expand,
+        find=find,
+        hide=expression_of(args, "hide"),
+        focus=node_id_of(args, "focus"),
+        hops=int_of(args, "hops", 1, 1, MAX_HOPS),
+        hide_edges=quiet,
+    )
 
 
 def thresholds_of(services: Services) -> HealthThresholds:
@@ -112,6 +166,7 @@ def _memo_key(services: Services, params: GraphParams, query: GraphQuery) -> tup
         params.clusters,
         params.waypoints,
         thresholds_of(services),
+        params.shape,
     )
 
 
@@ -133,9 +188,12 @@ def _graph_body(services: Services, params: GraphParams, query: GraphQuery) -> d
     telemetry = services.telemetry.graph_telemetry(query)
     drawn = telemetry if params.waypoints else without_waypoints(telemetry)
     graph = keep_clusters(build_graph(drawn, thresholds_of(services)), params.clusters)
-    body = graph_json(graph)
+    graph, shape_fields = apply_shape(
+        graph, params.shape, services.settings, thresholds_of(services)
+    )
+    body = shaped_json(graph, graph_json(graph), shape_fields, services.settings)
     return {
-        "graph": params.view.value,
+        "graph": shape_fields.get("graph") or params.view.value,
         "window": params.window,
         "at": int(telemetry.query.at),  # the cache may align `at` to the refresh interval
         "namespaces": list(params.namespaces),
@@ -162,4 +220,5 @@ def _graph_body(services: Services, params: GraphParams, query: GraphQuery) -> d
             {"backend": p.backend, "cluster": p.cluster, "cause": p.cause}
             for p in telemetry.partial
         ],
+        **body["shape"],
     }

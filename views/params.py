@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from mesh import validate
 from mesh.errors import BadRequest
+from mesh.graph.find_hide import Expression, parse
 from mesh.validate import TimeWindow
 
 MAX_NAMESPACES = 100  # namespaces in one graph or list: one regex matcher, bounded
@@ -120,3 +122,41 @@ def typed_text(at: float | str | None) -> str:
         return datetime.fromtimestamp(float(at), tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
     except (TypeError, ValueError, OverflowError, OSError):
         return ""
+
+
+def expression_of(args: Any, key: str) -> Expression | None:
+    """A find= or hide= expression of the graph (mesh/graph/find_hide.py), None when absent.
+    Commas join conditions, so the raw value is read whole, not split as a list."""
+    if hasattr(args, "getlist"):
+        raw = args.getlist(key)
+    else:
+        value = args.get(key) if isinstance(args, Mapping) else None
+        raw = value if isinstance(value, list | tuple) else ([] if value is None else [value])
+    if len(raw) > 1:
+        raise BadRequest(f"{key} was given more than once", field=key)
+    if raw and not isinstance(raw[0], str):
+        raise BadRequest(f"{key} must be text", field=key)
+    return parse(raw[0], key) if raw and raw[0].strip() else None
+
+
+_NODE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,300}")
+
+
+def node_id_of(args: Any, key: str) -> str | None:
+    """A graph node id (focus=): `ns/workload`, `cluster:ns/app/v1`, `namespace:ns`, `unknown`."""
+    value = get_one(args, key)
+    if value is None:
+        return None
+    if not _NODE_ID.fullmatch(value):
+        raise BadRequest(f"{key} {value!r} is not a node of the graph", field=key)
+    return value
+
+
+def int_of(args: Any, key: str, default: int, low: int, high: int) -> int:
+    """A bounded whole number (hops=)."""
+    value = get_one(args, key)
+    if value is None:
+        return default
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise BadRequest(f"{key} must be a whole number from {low} to {high}", field=key)
+    return int(value)

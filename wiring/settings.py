@@ -109,6 +109,14 @@ class Settings(BaseSettings):
         ("bookinfo",), description='namespaces shown when a link names none (JSON list: ["a","b"])'
     )
     refresh_interval_s: int = Field(15, ge=1, le=3600, description="cache TTL and default refresh")
+    # Large meshes (issue 16): the topology opens on the namespace graph above this many nodes,
+    # and the server lays out graphs above the second figure (mesh/graph/positions.py).
+    graph_namespace_above: int = Field(
+        300, ge=1, description="workload graphs above this many nodes open as the namespace graph"
+    )
+    graph_server_layout_above: int = Field(
+        60, ge=0, description="graphs above this many nodes get positions from the server"
+    )
 
     # Health thresholds (fractions), Kiali's defaults.
     health_5xx_degraded: float = Field(
@@ -177,8 +185,10 @@ class Settings(BaseSettings):
         description="shared secret the auth proxy sends in X-Meshdash-Proxy-Secret; with it, "
         "identity headers are honoured from any address that sends it",
     )
+    # 8 MiB: Dash callbacks post the page's state back, and the topology's graph of 1,000
+    # workloads is about 2 MB of it (1 MiB made that page fail with 413s, issue 16).
     max_request_bytes: int = Field(
-        1024 * 1024,
+        8 * 1024 * 1024,
         ge=1024,
         description="largest request body (API and Dash callbacks); 413 past it",
     )

@@ -371,7 +371,9 @@ def register_callbacks(app) -> None:
         if not target:
             closing = ctx.triggered_id == "topo-why-target"
             return None, ([] if closing and highlight else no_update)
-        args: dict[str, Any] = {"namespace": namespaces or [], "graph": view, "window": window}
+        # On the namespace graph, the workloads of the same namespaces are what can be red.
+        graph_of = "workload" if view == "namespace" else view
+        args: dict[str, Any] = {"namespace": namespaces or [], "graph": graph_of, "window": window}
         if clusters:
             args["cluster"] = list(clusters)
         if at:

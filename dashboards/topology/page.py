@@ -28,6 +28,7 @@ from dashboards.kit import (
 )
 from dashboards.topology import investigation_panel as why_red
 from dashboards.topology import replay, selection
+from dashboards.topology import scale_controls as scale
 from dashboards.topology.elements import EDGE_LABELS, elements, stylesheet
 from dashboards.topology.legend import legend, legend_facts
 from dashboards.topology.not_found import not_found_message
@@ -35,7 +36,7 @@ from dashboards.topology.side_panel import HOT_SPOT
 from dashboards.topology.summary import summary_cards
 from mesh import validate
 from mesh.errors import MeshdashError
-from views.graph import VIEWS, WAYPOINT_CHOICES, GraphParams, graph_view, parse_graph_params
+from views.graph import GRAPH_CHOICES, WAYPOINT_CHOICES, GraphParams, graph_view, parse_graph_params
 from views.inventory import Window, namespaces_not_found
 from views.params import get_list, get_one
 from wiring.services import services
@@ -56,6 +57,7 @@ VIEW_LABELS = {
     "app": "App graph",
     "versioned-app": "Versioned app graph",
     "service": "Service graph",
+    "namespace": "Namespace graph",
 }
 
 
@@ -76,7 +78,7 @@ def layout(**query: Any) -> html.Div:
     except MeshdashError:
         namespaces = list(svc.settings.default_namespaces)
     state = {
-        "view": _opt(query, "graph", VIEWS, "workload"),
+        "view": _opt(query, "graph", GRAPH_CHOICES, "workload"),
         "window": _opt(query, "window", WINDOWS, "5m"),
         "refresh": _opt(query, "refresh", tuple(FAST_REFRESH), "15s"),
         "layout": _opt(query, "layout", tuple(LAYOUTS), "klay"),
@@ -88,12 +90,15 @@ def layout(**query: Any) -> html.Div:
     highlight = sorted(set(get_list(query, "highlight"))) if query.get("highlight") else []
     clusters = _clusters(query)
     ns_options = namespace_options(svc, namespaces)
+    big = scale.initial_state(query)
     return html.Div(
         [
             _controls(namespaces, ns_options, clusters, state, at),
             past_banner("topo", at),
             replay.bar(query, at),
+            scale.bar(big),
             html.Div(id="topo-summary", className="md-summary"),
+            *scale.notes(big, svc.telemetry.name),
             html.Div(
                 [
                     html.Div(
@@ -103,8 +108,8 @@ def layout(**query: Any) -> html.Div:
                                     id="topo-graph",
                                     elements=[],
                                     layout=_layout(state["layout"]),
-                                    stylesheet=stylesheet(
-                                        state["labels"], state["security"] == "on"
+                                    stylesheet=scale.stylesheet(
+                                        stylesheet(state["labels"], state["security"] == "on")
                                     ),
                                     style={"width": "100%", "height": "100%"},
                                     minZoom=0.2,
@@ -119,6 +124,13 @@ def layout(**query: Any) -> html.Div:
                                 parent_className="md-graph-loading",
                             ),
                             html.Div(id="topo-empty", className="md-graph-empty"),
+                            scale.waiting(
+                                namespaces,
+                                state["view"],
+                                state["window"],
+                                svc.telemetry.name,
+                                dcc.Store(id="topo-data"),
+                            ),
                             html.Div(id="topo-banner", className="md-graph-banner"),
                             html.Div(
                                 legend(legend_facts(None, state["security"] == "on")),
@@ -139,7 +151,6 @@ def layout(**query: Any) -> html.Div:
                 className="md-topology",
             ),
             refresh_timer("topo-interval", FAST_REFRESH, state["refresh"], at),
-            dcc.Store(id="topo-data"),
             dcc.Store(id="topo-at", data=at),
             dcc.Store(id="topo-highlight", data=highlight),
             dcc.Store(id="topo-selected", data=selection.selected_of(query)),
@@ -302,6 +313,7 @@ def register_callbacks(app) -> None:
     why_red.register_callbacks(app)
     replay.register_callbacks(app)
     selection.register_callbacks(app)
+    scale.register_callbacks(app)
     _register_graph(app)
     _register_selection(app)
     _register_browser(app)
@@ -320,9 +332,10 @@ def _register_graph(app) -> None:
         Input("topo-refresh-now", "n_clicks"),
         Input("topo-cluster", "value"),
         Input("topo-waypoints", "value"),
+        Input("topo-scale", "data"),
         Input("topo-at", "data"),  # a replay step changes it
     )
-    def load(namespaces, view, window, _n, _clicks, clusters, waypoints, at):
+    def load(namespaces, view, window, _n, _clicks, clusters, waypoints, big, at):
         svc = services()
         args = {
             "namespace": namespaces or [],
@@ -335,7 +348,8 @@ def _register_graph(app) -> None:
         if at:
             args["at"] = at
         try:
-            params = parse_graph_params(args, svc.settings.default_namespaces)
+            args = scale.with_shape(args, big, view)
+            params = parse_graph_params(args, svc.settings.default_namespaces, shaped=True)
             graph = graph_view(svc, params)
             if not graph["nodes"]:  # nothing drawn: a namespace that does not exist says so
                 graph = {**graph, "not_found": _not_found(svc, params)}
@@ -360,9 +374,9 @@ def _register_graph(app) -> None:
         known = {o if isinstance(o, str) else o["value"] for o in options or []}
         merged = sorted(known | seen | set(graph["namespaces"]))
         return (
-            elements(graph, frozenset(highlight or [])),
+            scale.decorate(elements(graph, frozenset(highlight or [])), graph),
             summary_cards(graph),
-            _empty_message(graph),
+            scale.empty_message(graph) or _empty_message(graph),
             merged,
         )
 
@@ -383,7 +397,7 @@ def _register_graph(app) -> None:
         Input("topo-security", "value"),
     )
     def restyle(label, security):
-        return stylesheet(label, "on" in (security or []))
+        return scale.stylesheet(stylesheet(label, "on" in (security or [])))
 
     @app.callback(
         Output("topo-legend", "children"),
@@ -396,9 +410,15 @@ def _register_graph(app) -> None:
         facts = legend_facts(graph, "on" in (security or []), "show" in (waypoints or []))
         return legend(facts)
 
-    @app.callback(Output("topo-graph", "layout"), Input("topo-layout", "value"))
-    def relayout(name):
-        return _layout(name)
+    @app.callback(
+        Output("topo-graph", "layout"),
+        Input("topo-layout", "value"),
+        Input("topo-data", "data"),
+        State("topo-graph", "layout"),
+    )
+    def relayout(name, graph, current):
+        chosen = scale.layout_for(_layout(name), graph)  # large graphs: the server's positions
+        return no_update if chosen == current and ctx.triggered_id == "topo-data" else chosen
 
     register_refresh(app, "topo-interval", "topo-refresh", FAST_REFRESH, at_store="topo-at")
     register_time(app, "topo", at_store="topo-at", drop=replay.URL_KEYS)
@@ -517,5 +537,6 @@ def _register_browser(app) -> None:
             UrlParam("waypoints", "topo-waypoints", how="joined"),
             *selection.URL_PARAMS,
             *replay.URL_PARAMS,
+            *scale.URL_PARAMS,
         ],
     )
