@@ -88,9 +88,11 @@ class ErrorModel:
     grpc_errors: tuple[tuple[int, float], ...] = ()
     code_5xx: int = 503
     code_4xx: int = 404
-    # Envoy's response flags on the everyday 5xx: the upstream answered 503 and the sidecar's
-    # retries ran out (URX). An app's own 4xx carries none ("-"): Envoy saw nothing wrong.
-    flags_5xx: str = "URX"
+    # Envoy's response flags on the everyday 5xx: a connection to a pod failed (UF), or, on a
+    # call with retries, the upstream kept answering 503 until they ran out (URX). A fault's
+    # own failures are UF too, so they add to the same series as a real burst does. An app's
+    # own 4xx carries none ("-"): Envoy saw nothing wrong.
+    flags_5xx: str = "UF"
 
     def __post_init__(self) -> None:
         shares = [self.http_5xx, self.http_4xx, self.no_response, *(s for _, s in self.grpc_errors)]

@@ -298,7 +298,11 @@ def slow_shares(h: int, mids: np.ndarray, ticks: np.ndarray) -> np.ndarray:
     """The slow regime's share of a destination's requests on each segment (midpoints `mids`,
     noise ticks `ticks`): a drift over DRIFT_S at a phase of its own, plus a per-tick jitter."""
     phase = (h % 10_000) / 10_000 * 2.0 * math.pi
-    drift = DRIFT * np.sin(2.0 * math.pi * mids / DRIFT_S + phase)
+    # Two periods that never line up, so the drift does not read as a clean wave.
+    drift = DRIFT * (
+        0.65 * np.sin(2.0 * math.pi * mids / DRIFT_S + phase)
+        + 0.35 * np.sin(2.0 * math.pi * mids / (DRIFT_S * 2.71) + 3.0 * phase)
+    )
     jitter = JITTER * (noise_factors(h ^ 0x5DEECE66D, ticks, 1.0) - 1.0)
     return np.clip(0.5 + drift + jitter, 0.0, 1.0)
 

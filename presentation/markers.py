@@ -46,15 +46,21 @@ LABEL_GAP_PX = 8.0
 PLOT_PX = 420.0  # the narrowest plot area a chart gets on a page (a half-width card)
 
 
+LABEL_ROWS = 2  # labels take a second line before they merge
+ROW_PX = 14  # a label line's height
+
+
 @dataclass(frozen=True, slots=True)
 class LabelSpot:
     """One label for one or more markers close in time: anchored at its first marker reading
-    rightwards ("left"), or at its last reading leftwards ("right"); [x0, x1] in pixels."""
+    rightwards ("left"), or at its last reading leftwards ("right"); [x0, x1] in pixels, on
+    line `row` from the top."""
 
     members: tuple[int, ...]
     side: str
     x0: float
     x1: float
+    row: int = 0
 
 
 def label_width(text: str) -> float:
@@ -62,24 +68,31 @@ def label_width(text: str) -> float:
 
 
 def place_labels(
-    xs: Sequence[float], width_of: Callable[[tuple[int, ...]], float], axis_px: float
+    xs: Sequence[float],
+    width_of: Callable[[tuple[int, ...]], float],
+    axis_px: float,
+    rows: int = LABEL_ROWS,
 ) -> list[LabelSpot]:
     """Labels that never overlap: markers (pixel positions `xs`, ascending) take a label each
-    where it fits beside the previous one, else join the previous label, which then speaks for
-    all of them. Pure, so the rule is tested without a browser."""
+    on the first line where it fits beside the labels already there, else join the previous
+    label, which then speaks for all of them. Pure, so the rule is tested without a browser."""
     spots: list[LabelSpot] = []
     for i in range(len(xs)):
         members: tuple[int, ...] = (i,)
         while True:
-            after = spots[-1].x1 + LABEL_GAP_PX if spots else -math.inf
-            spot = _fit(members, xs, width_of(members), after, axis_px)
+            w = width_of(members)
+            spot = None
+            for row in range(rows):
+                after = max((s.x1 for s in spots if s.row == row), default=-math.inf)
+                spot = _fit(members, xs, w, after + LABEL_GAP_PX, axis_px, row)
+                if spot is not None:
+                    break
             if spot is not None:
                 spots.append(spot)
                 break
-            if not spots:  # alone and wider than the plot: keep it, read inwards
-                w = width_of(members)
+            if not spots:  # alone and wider than the plot: keep it, on the side that fits best
                 first, last = xs[members[0]], xs[members[-1]]
-                if first + w - axis_px <= w - last:  # the side that overflows least
+                if first + w - axis_px <= w - last:
                     spots.append(LabelSpot(members, "left", first, first + w))
                 else:
                     spots.append(LabelSpot(members, "right", last - w, last))
@@ -89,13 +102,13 @@ def place_labels(
 
 
 def _fit(
-    members: tuple[int, ...], xs: Sequence[float], w: float, after: float, axis_px: float
+    members: tuple[int, ...], xs: Sequence[float], w: float, after: float, axis_px: float, row: int
 ) -> LabelSpot | None:
     first, last = xs[members[0]], xs[members[-1]]
     if first >= after and first + w <= axis_px:
-        return LabelSpot(members, "left", first, first + w)
+        return LabelSpot(members, "left", first, first + w, row)
     if last - w >= max(after, 0.0):
-        return LabelSpot(members, "right", last - w, last)
+        return LabelSpot(members, "right", last - w, last, row)
     return None
 
 
@@ -166,6 +179,7 @@ def add_weight_markers(
             y=1,
             yref=f"{yref} domain",
             yanchor="top",
+            yshift=-ROW_PX * spot.row,
             xanchor=spot.side,
             text=plotly_text(_label_text(group)),
             showarrow=False,

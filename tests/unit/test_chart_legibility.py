@@ -91,7 +91,7 @@ def _overlaps(spots) -> list:
     return [
         (a, b)
         for a, b in itertools.combinations(spots, 2)
-        if a.x0 < b.x1 + 1e-9 and b.x0 < a.x1 - 1e-9
+        if a.row == b.row and a.x0 < b.x1 + 1e-9 and b.x0 < a.x1 - 1e-9
     ]
 
 
@@ -120,14 +120,19 @@ def test_changes_close_in_time_share_one_label_with_every_change_in_its_hover():
     )  # fmt: skip
     steps = [
         marker(T0 + 100 + 5 * k, who, {"v1": 100 - 10 * k, "v2": 10 * k})
-        for k, who in enumerate(["alice", "bob", "carol"], start=1)
+        for k, who in enumerate(["alice", "bob", "carol", "erin"], start=1)
     ]
     add_weight_markers(fig, markers_json([*steps, marker(T0 + 290, "dave", {"v1": 100})]))
     labels = [a for a in fig.layout.annotations if a.name == "weight-change"]
-    assert len([s for s in fig.layout.shapes if s.name == "weight-change"]) == 4
-    assert [a.text for a in labels] == ["⇄ 3 changes, then v1 70 · v2 30", "⇄ v1 100"]
-    assert all(who in labels[0].hovertext for who in ("alice", "bob", "carol"))
-    assert labels[1].xanchor == "right"  # near the right edge it reads leftwards
+    assert len([s for s in fig.layout.shapes if s.name == "weight-change"]) == 5
+    # The first takes the top line, the next the second line, the rest join that label.
+    assert [(a.text, a.yshift) for a in labels] == [
+        ("⇄ v1 90 · v2 10", 0),
+        ("⇄ 3 changes, then v1 60 · v2 40", -14),
+        ("⇄ v1 100", 0),
+    ]
+    assert all(who in labels[1].hovertext for who in ("bob", "carol", "erin"))
+    assert labels[2].xanchor == "right"  # near the right edge it reads leftwards
     assert label_width(labels[0].text) < 420
 
 
