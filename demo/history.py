@@ -32,16 +32,17 @@ class Step:
 
 
 # Before the first step reviews was v1 alone. Three people, one of them rolling a step back.
+# v2 is the newest version to get traffic, so it is the canary now, as in the spec.
 STORY: tuple[Step, ...] = (
-    Step(6 * 3600, "maria.garcia", {"v1": 90, "v2": 10}, "Canary v2 (black stars) at 10%"),
-    Step(5 * 3600, "maria.garcia", {"v1": 50, "v2": 50}, "v2 clean for an hour: half"),
+    Step(6 * 3600, "maria.garcia", {"v1": 90, "v3": 10}, "Canary v3 (red stars) at 10%"),
+    Step(5 * 3600, "maria.garcia", {"v1": 50, "v3": 50}, "v3 clean for an hour: half"),
     Step(
         5 * 3600 - 600,
         "sre.lee",
-        {"v1": 90, "v2": 10},
+        {"v1": 90, "v3": 10},
         "p99 rose at half: back to 10% while we look (INC-2231)",
     ),
-    Step(3 * 3600, "j.okafor", {"v1": 80, "v2": 10, "v3": 10}, "Start v3 (red stars) at 10% too"),
+    Step(3 * 3600, "j.okafor", {"v1": 80, "v2": 10, "v3": 10}, "Start v2 (black stars) at 10% too"),
 )
 FIRST: Mapping[str, int] = {"v1": 100}
 

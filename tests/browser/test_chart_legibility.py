@@ -99,5 +99,6 @@ def test_review_page_p99_axis_fits_the_data_under_a_500_ms_gate(page, live_demo,
     expect(page.locator("#rv-figures-when")).to_contain_text("Window figures", timeout=30_000)
     for width, height in ((1440, 900), (1024, 768)):
         page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_timeout(1000)  # plotly redraws on resize
         page.locator("#rv-latency-graph").scroll_into_view_if_needed()
         shot(f"charts-review-{width}")
