@@ -2,7 +2,8 @@
 
 The same page shape serves one workload (dashboards/workload.py): `metrics_page(kind)` builds
 the layout and callbacks for either, with ids prefixed per kind so both live in one app.
-All state (namespace, name, window, quantile, refresh, at) is in the URL query string.
+All state (namespace, name, window, refresh, at) is in the URL query string. Latency shows p50,
+p95 and p99 together, so there is no quantile to choose.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from views.params import get_one
 from views.review import markers_for, workload_markers
 from wiring.services import services
 
-QUANTILE_LABELS: dict[str, str] = {"p50": "p50", "p95": "p95", "p99": "p99"}
+QUANTILES: tuple[str, ...] = charts.QUANTILE_PANELS  # all three, always shown together
 CHARTS: tuple[str, ...] = ("rps", "success", "latency", "codes", "tcp", "outbound")
 GRAPHS: tuple[str, ...] = ("rps", "success", "latency", "codes", "tcp")
 CHART_HEIGHT = 280
@@ -97,7 +98,6 @@ def page_layout(kind: Kind, query: Mapping[str, Any]) -> html.Div:
         if window in HISTORY_WINDOWS
         else tuple(sorted({*HISTORY_WINDOWS, window}, key=_seconds))
     )
-    quantile = _opt(query, "quantile", tuple(QUANTILE_LABELS), "p95")
     refresh = _opt(query, "refresh", tuple(REFRESH), "30s")
     at = _first(query, "at") or None
     namespaces = namespace_options(svc, [namespace])
@@ -137,16 +137,6 @@ def page_layout(kind: Kind, query: Mapping[str, Any]) -> html.Div:
                     ),
                     window_control(i("window"), windows, window),
                     time_control(kind.prefix, at),
-                    control(
-                        "Latency",
-                        dcc.RadioItems(
-                            id=i("quantile"),
-                            options=[{"label": v, "value": k} for k, v in QUANTILE_LABELS.items()],
-                            value=quantile,
-                            inline=True,
-                            className="md-radio",
-                        ),
-                    ),
                     refresh_control(i("refresh"), REFRESH, refresh, at),
                     refresh_now(i("refresh-now")),
                 ]
@@ -208,7 +198,9 @@ def _card(kind: Kind, chart: str, title: str, body) -> html.Div:
             body,
         ],
         id=kind.id(f"{chart}-card"),
-        className=f"md-card md-chart-card md-chart-{chart}",
+        # Latency's three quantile panels need the whole row.
+        className=f"md-card md-chart-card md-chart-{chart}"
+        + (" md-chart-wide" if chart == "latency" else ""),
     )
 
 
@@ -225,7 +217,7 @@ def _cards(kind: Kind) -> list:
     return [
         _card(kind, "rps", "Requests per second by version", _graph(kind, "rps")),
         _card(kind, "success", "Success rate by version", _graph(kind, "success")),
-        _card(kind, "latency", "Latency by version", _graph(kind, "latency")),
+        _card(kind, "latency", "Latency by version: p50, p95, p99", _graph(kind, "latency")),
         _card(kind, "codes", "Response codes by version (stacked)", _graph(kind, "codes")),
         _card(
             kind,
@@ -261,17 +253,17 @@ def _failure_below() -> float:
     return failing_success_below(thresholds_of(services()))
 
 
-def figures(data: Mapping[str, Any], quantile: str) -> dict[str, Any]:
+def figures(data: Mapping[str, Any]) -> dict[str, Any]:
     """Every chart of the page from the view's JSON; pure apart from the health threshold."""
     times = _times(data)
-    colors = charts.version_colors(data["versions"])
+    styles = charts.version_styles(data["versions"])
     rev = _uirevision(data)
     s = data["series"]
     out = {
         "rps": charts.version_lines(
             s["rps"],
             times,
-            colors,
+            styles,
             title="Requests per second by version",
             y_title="rps",
             hover="%{y:.3f} rps",
@@ -281,18 +273,15 @@ def figures(data: Mapping[str, Any], quantile: str) -> dict[str, Any]:
         "success": charts.success_chart(
             s["success_rate"],
             times,
-            colors,
+            styles,
             failure_below=_failure_below(),
             uirevision=rev,
             height=CHART_HEIGHT,
         ),
-        "latency": charts.version_lines(
-            s[f"{quantile}_ms"],
+        "latency": charts.latency_chart(
+            {q: s[f"{q}_ms"] for q in QUANTILES},
             times,
-            colors,
-            title=f"Latency {quantile} by version",
-            y_title="ms",
-            hover="%{y:.1f} ms",
+            styles,
             uirevision=rev,
             height=CHART_HEIGHT,
         ),
@@ -300,7 +289,7 @@ def figures(data: Mapping[str, Any], quantile: str) -> dict[str, Any]:
             s["codes"], times, data["versions"], uirevision=rev, height=CHART_HEIGHT
         ),
         "tcp": charts.tcp_chart(
-            s["tcp_in_bps"], s["tcp_out_bps"], times, colors, uirevision=rev, height=CHART_HEIGHT
+            s["tcp_in_bps"], s["tcp_out_bps"], times, styles, uirevision=rev, height=CHART_HEIGHT
         ),
     }
     window_s = times[-1] - times[0]
@@ -326,8 +315,49 @@ def _stat(label: str, value: str, cls: str = "") -> html.Div:
     )
 
 
-def summary(data: Mapping[str, Any], quantile: str) -> list:
-    """Whole-window figures, then one chip per version with its share of the traffic."""
+def _last(points: Sequence[Sequence[float]] | None) -> float | None:
+    """The series' value at its last step, or None when that step has no point: "now" is never
+    an older value passed off as current."""
+    return float(points[-1][1]) if points else None
+
+
+def now_figures(data: Mapping[str, Any], version: str) -> dict[str, float | None]:
+    """A version's figures at the window's last step (rate over the last rate interval)."""
+    s = data["series"]
+    end = float(data["end"])
+    step = validate.duration_seconds(data["step"])
+
+    def at_end(points: Sequence[Sequence[float]] | None) -> float | None:
+        value = _last(points)
+        return value if points and float(points[-1][0]) > end - step else None
+
+    out: dict[str, float | None] = {
+        "rps": at_end(s["rps"].get(version)),
+        "success_rate": at_end(s["success_rate"].get(version)),
+    }
+    for q in QUANTILES:
+        out[f"{q}_ms"] = at_end(s[f"{q}_ms"].get(version))
+    return out
+
+
+def _quantiles_text(f: Mapping[str, Any]) -> str:
+    return " · ".join(f"{q} {fmt.ms(f.get(f'{q}_ms'))}" for q in QUANTILES)
+
+
+def _figures_line(label: str, f: Mapping[str, Any], cls: str) -> html.Div:
+    return html.Div(
+        [
+            html.Span(label, className="md-version-when"),
+            f"{fmt.rps(f.get('rps'))} · {fmt.percent(f.get('success_rate'), 2)} ok · "
+            + _quantiles_text(f),
+        ],
+        className=f"md-version-figures {cls}",
+    )
+
+
+def summary(data: Mapping[str, Any]) -> list:
+    """Whole-window figures, then one chip per version with its share of the traffic and its
+    figures twice, each line saying what it is: now (the last step) and the window average."""
     if not data["series"]["rps"]:
         return tcp_summary(data)
     total = data["summary"].get(TOTAL, {})
@@ -335,10 +365,14 @@ def summary(data: Mapping[str, Any], quantile: str) -> list:
     state = success_health(
         total.get("rps"), success, total.get("client_error_rate"), thresholds_of(services())
     )
+    window = data["window"]
     stats = [
-        _stat("Requests", fmt.rps(total.get("rps"))),
-        _stat("Success", fmt.percent(success, 2), f"md-stat-{state}"),
-        _stat(f"{quantile} latency", fmt.ms(total.get(f"{quantile}_ms"))),
+        _stat(f"Requests, {window} average", fmt.rps(total.get("rps"))),
+        _stat(f"Success, {window} average", fmt.percent(success, 2), f"md-stat-{state}"),
+        _stat(
+            f"p50 · p95 · p99 over {window}",
+            " · ".join(fmt.ms(total.get(f"{q}_ms")) for q in QUANTILES),
+        ),
         _stat("Versions", str(len(data["versions"]))),
     ]
     colors = charts.version_colors(data["versions"])
@@ -356,18 +390,15 @@ def summary(data: Mapping[str, Any], quantile: str) -> list:
                                 [
                                     html.Strong(version),
                                     html.Span(
-                                        f"{fmt.percent(share, 0)} of requests"
+                                        f"{fmt.percent(share, 0)} of requests over {window}"
                                         if share is not None
                                         else "no requests",
                                         className="md-version-share",
                                     ),
                                 ]
                             ),
-                            html.Div(
-                                f"{fmt.rps(f.get('rps'))} · {fmt.percent(f.get('success_rate'), 2)}"
-                                f" ok · {quantile} {fmt.ms(f.get(f'{quantile}_ms'))}",
-                                className="md-version-figures",
-                            ),
+                            _figures_line("now", now_figures(data, version), "md-version-now"),
+                            _figures_line("window average", f, "md-version-window"),
                         ]
                     ),
                 ],
@@ -510,7 +541,7 @@ def outbound_table(kind: Kind, data: Mapping[str, Any]) -> html.Table | html.Div
 # --- CSV ---------------------------------------------------------------------------------------
 
 
-def chart_csv(data: Mapping[str, Any], chart: str, quantile: str) -> tuple[str, str]:
+def chart_csv(data: Mapping[str, Any], chart: str) -> tuple[str, str]:
     """(filename, CSV text) with exactly the series the chart draws, in its units."""
     s = data["series"]
 
@@ -525,7 +556,7 @@ def chart_csv(data: Mapping[str, Any], chart: str, quantile: str) -> tuple[str, 
             for v, p in s["success_rate"].items()
         }
     elif chart == "latency":
-        table = {f"{v} {quantile} ms": pts(p) for v, p in s[f"{quantile}_ms"].items()}
+        table = {f"{v} {q} ms": pts(p) for q in QUANTILES for v, p in s[f"{q}_ms"].items()}
     elif chart == "codes":
         table = {
             f"{v} {cls} rps": pts(p) for cls, by_v in s["codes"].items() for v, p in by_v.items()
@@ -569,7 +600,7 @@ def _no_traffic(kind: Kind, data: Mapping[str, Any]) -> html.Div:
     )
 
 
-def page_outputs(kind: Kind, data: Mapping[str, Any] | None, quantile: str) -> dict[str, Any]:
+def page_outputs(kind: Kind, data: Mapping[str, Any] | None) -> dict[str, Any]:
     """Everything the draw callback sets, by name. Charts without data are hidden, not drawn
     empty: a TCP-only service shows its bytes, an idle window says so."""
     out: dict[str, Any] = {
@@ -581,14 +612,13 @@ def page_outputs(kind: Kind, data: Mapping[str, Any] | None, quantile: str) -> d
         "summary": [],
         "empty": "",
         "charts_class": "md-charts md-hidden",
-        "latency_heading": f"Latency {quantile} by version",
     }
     if not data:
         return out
     if not data["has_traffic"]:
         out["empty"] = _no_traffic(kind, data)
         return out
-    figs = figures(data, quantile)
+    figs = figures(data)
     s = data["series"]
     has_requests = bool(s["rps"])
     has_tcp = bool(s["tcp_in_bps"] or s["tcp_out_bps"])
@@ -599,7 +629,7 @@ def page_outputs(kind: Kind, data: Mapping[str, Any] | None, quantile: str) -> d
     if not has_requests:
         out["tcp_class"] += " md-chart-wide"
     out["outbound"] = outbound_table(kind, data)
-    out["summary"] = summary(data, quantile)
+    out["summary"] = summary(data)
     out["charts_class"] = "md-charts"
     return out
 
@@ -675,15 +705,14 @@ def _draw_callbacks(app, kind: Kind) -> None:
         "summary": Output(i("summary"), "children"),
         "empty": Output(i("empty"), "children"),
         "charts_class": Output(i("charts"), "className"),
-        "latency_heading": Output(i("latency-heading"), "children"),
     }
 
     @app.callback(
         output=outputs,
-        inputs={"data": Input(i("data"), "data"), "quantile": Input(i("quantile"), "value")},
+        inputs={"data": Input(i("data"), "data")},
     )
-    def draw(data, quantile):
-        return page_outputs(kind, data, quantile)
+    def draw(data):
+        return page_outputs(kind, data)
 
     @app.callback(
         Output(i("download"), "data"),
@@ -694,15 +723,14 @@ def _draw_callbacks(app, kind: Kind) -> None:
         Input({"type": i("csv"), "chart": "tcp"}, "n_clicks"),
         Input({"type": i("csv"), "chart": "outbound"}, "n_clicks"),
         State(i("data"), "data"),
-        State(i("quantile"), "value"),
         prevent_initial_call=True,
     )
     def download(*args):
-        data, quantile = args[-2], args[-1]
+        data = args[-1]
         trigger = ctx.triggered_id
         if not data or not isinstance(trigger, Mapping) or not ctx.triggered[0]["value"]:
             return no_update
-        filename, text = chart_csv(data, trigger["chart"], quantile)
+        filename, text = chart_csv(data, trigger["chart"])
         return {"content": text, "filename": filename, "type": "text/csv", "base64": False}
 
     @app.callback(
@@ -726,7 +754,6 @@ def _draw_callbacks(app, kind: Kind) -> None:
             UrlParam("namespace", i("namespace")),
             UrlParam(kind.noun, i("name")),
             UrlParam("window", i("window"), how="always"),
-            UrlParam("quantile", i("quantile"), how="always"),
             UrlParam("refresh", i("refresh"), how="always"),
             UrlParam("at", i("at"), "data"),
         ],
@@ -737,7 +764,7 @@ def _draw_callbacks(app, kind: Kind) -> None:
 
 
 def layout(**query: Any) -> html.Div:
-    """/service?namespace=NS&service=SVC&window=W[&quantile=p95][&refresh=30s][&at=UNIX]"""
+    """/service?namespace=NS&service=SVC&window=W[&refresh=30s][&at=UNIX]"""
     return page_layout(SERVICE, query)
 
 

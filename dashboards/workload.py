@@ -13,7 +13,7 @@ from dashboards.service import WORKLOAD, page_callbacks, page_layout
 
 
 def layout(**query: Any) -> html.Div:
-    """/workload?namespace=NS&workload=WL&window=W[&quantile=p95][&refresh=30s][&at=UNIX]"""
+    """/workload?namespace=NS&workload=WL&window=W[&refresh=30s][&at=UNIX]"""
     return page_layout(WORKLOAD, query)
 
 

@@ -31,7 +31,8 @@ NAMESPACE = "bookinfo"
 DEFAULT_REVIEWS_SPLIT: dict[str, int] = {"v1": 80, "v2": 10, "v3": 10}
 DEFAULT_RPS = 20.0
 CLUSTER = "Kubernetes"  # Istio's default cluster id
-RATINGS_NOISE = ErrorModel(http_5xx=0.005)
+# reviews retries ratings (Bookinfo's VirtualService does): its everyday 503s are URX.
+RATINGS_NOISE = ErrorModel(http_5xx=0.005, flags_5xx="URX")
 WAYPOINT = "waypoint"  # `istioctl waypoint apply`'s default name (mesh/graph/waypoints.py)
 # ztunnel's L4 to and from the waypoint in ambient mode: (caller, callee service, connections/s,
 # bytes/s sent, bytes/s received), about 600 B a request each way over pooled HBONE connections.

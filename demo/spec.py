@@ -88,6 +88,11 @@ class ErrorModel:
     grpc_errors: tuple[tuple[int, float], ...] = ()
     code_5xx: int = 503
     code_4xx: int = 404
+    # Envoy's response flags on the everyday 5xx: a connection to a pod failed (UF), or, on a
+    # call with retries, the upstream kept answering 503 until they ran out (URX). A fault's
+    # own failures are UF too, so they add to the same series as a real burst does. An app's
+    # own 4xx carries none ("-"): Envoy saw nothing wrong.
+    flags_5xx: str = "UF"
 
     def __post_init__(self) -> None:
         shares = [self.http_5xx, self.http_4xx, self.no_response, *(s for _, s in self.grpc_errors)]
@@ -98,12 +103,20 @@ class ErrorModel:
         if not (500 <= self.code_5xx <= 599 and 400 <= self.code_4xx <= 499):
             raise ValueError("code_5xx must be 5xx and code_4xx must be 4xx")
 
-    def outcomes(self, protocol: str, extra_5xx: float = 0.0) -> tuple[tuple[Outcome, float], ...]:
+    def outcomes(
+        self, protocol: str, extra_5xx: float = 0.0, own_5xx: float | None = None
+    ) -> tuple[tuple[Outcome, float], ...]:
         """(outcome, share) pairs summing to 1; `extra_5xx` is a fault's error rate on top.
 
         A fault takes its share from every outcome proportionally, as a broken version would.
+        `own_5xx` (all of `extra_5xx` when None) is the part the destination's own fault causes,
+        flagged as Envoy does: UF (the connection to a failing pod failed) or, when every request
+        fails, UH (outlier detection ejected every endpoint: no healthy upstream). The rest is
+        failures passed on from further down, which the application answers itself ("-").
         """
         extra = min(max(extra_5xx, 0.0), 1.0)
+        own = extra if own_5xx is None else min(max(own_5xx, 0.0), extra)
+        own_flags = "UH" if own >= 1.0 else "UF"
         keep = 1.0 - extra
         grpc = protocol == "grpc"
         out: list[tuple[Outcome, float]] = []
@@ -120,11 +133,15 @@ class ErrorModel:
         add(Outcome("200", "0" if grpc else ""), keep * (1.0 - failing))
         for status, share in self.grpc_errors:
             add(Outcome("200", str(status) if grpc else ""), keep * share)
-        add(http(self.code_5xx), keep * self.http_5xx + (0.0 if grpc else extra))
+        add(http(self.code_5xx, self.flags_5xx), keep * self.http_5xx)
         add(http(self.code_4xx), keep * self.http_4xx)
         add(Outcome("0", "", "DC"), keep * self.no_response)
-        if grpc and extra > 0:
-            add(Outcome("200", "14"), extra)
+        if grpc:  # Envoy answers a failed gRPC upstream with status 14 (UNAVAILABLE)
+            add(Outcome("200", "14", own_flags), own)
+            add(Outcome("200", "14"), extra - own)
+        else:
+            add(http(self.code_5xx, own_flags), own)
+            add(http(self.code_5xx), extra - own)
         merged: dict[Outcome, float] = {}
         for o, s in out:
             merged[o] = merged.get(o, 0.0) + s

@@ -45,6 +45,8 @@ BUCKET_S = 10
 BASE_SAMPLING = 0.02
 SLOW_FACTOR = 3.0  # a request is "slow" beyond this many times its entry service's median
 NETWORK_MS = 0.5
+GAP_MEAN_MS = 0.6  # a caller's own work between two of its calls, on average
+WIRE_SIGMA = 0.6  # the spread of one direction of the wire around NETWORK_MS / 2
 HTTP_PORT = 9080
 MAX_DEPTH = 16
 WAYPOINT_NAME = "waypoint"  # Istio's default waypoint name (demo/bookinfo.py)
@@ -80,6 +82,11 @@ class PodIdentity:
         return PodIdentity(f"{workload.name}-{rs}-{suffix}", ip, f"demo-node-{1 + (h >> 40) % 3}")
 
 
+def _wire_ms(rng: random.Random) -> float:
+    """One direction of one hop on the wire: lognormal around NETWORK_MS / 2."""
+    return NETWORK_MS / 2 * math.exp(WIRE_SIGMA * rng.gauss(0.0, 1.0))
+
+
 @dataclass(slots=True)
 class Hop:
     """One call as it happened: caller -> destination version, with its timing and outcome.
@@ -97,6 +104,8 @@ class Hop:
     children: tuple[Hop, ...]
     any_failed: bool = False  # this hop or one below it failed
     outage: bool = False  # it failed from a fault (or one passed on), not everyday noise
+    net_in_ms: float = NETWORK_MS / 2  # client span start to server span start: the wire
+    net_out_ms: float = NETWORK_MS / 2  # server span end to client span end
 
     @property
     def failed(self) -> bool:
@@ -277,7 +286,11 @@ class DemoTraceStore:
         failed = outcome.response_code == "0" or outcome.response_code.startswith("5")
         # An outage (a fault) passes on to a caller that propagates; everyday noise does not.
         outage = failed and rng.random() < outage_given_failed
-        server_start = at_ms + NETWORK_MS / 2
+        # The wire each way takes its own time (median NETWORK_MS / 2, now and then several
+        # times that), so a client span visibly holds its server span.
+        net_in, net_out = _wire_ms(rng), _wire_ms(rng)
+        server_start = at_ms + net_in
+        gaps = 0.0
         children: list[Hop] = []
         if failed:
             server_ms *= 0.3  # fails fast, before calling anything downstream
@@ -297,8 +310,13 @@ class DemoTraceStore:
                     child = self._hop(rng, routes, c, dest, t, depth + 1)
                     if child is not None:
                         children.append(child)
-                        t = child.client_start_ms + child.client_ms
-            server_ms = (t - server_start) + max(0.2, own_ms - pre_ms)
+                        # The caller's own work between two calls (reading the answer,
+                        # building the next request): calls never run back to back, so an
+                        # earlier call such as details can be on the critical path.
+                        gap = min(own_ms / 4, rng.expovariate(1.0 / GAP_MEAN_MS))
+                        gaps += gap
+                        t = child.client_start_ms + child.client_ms + gap
+            server_ms = (t - server_start) + max(0.2, own_ms - pre_ms - gaps)
             if any(
                 h.call.propagate and h.outage and rng.random() < h.call.propagate for h in children
             ):
@@ -314,10 +332,12 @@ class DemoTraceStore:
             dest,
             outcome,
             at_ms,
-            server_ms + NETWORK_MS,
+            net_in + server_ms + net_out,
             tuple(children),
             any_failed,
             outage,
+            net_in,
+            net_out,
         )
 
     # ---- ids --------------------------------------------------------------------------------
@@ -388,15 +408,15 @@ class DemoTraceStore:
                         req.sampled,
                     )
                 )
-            half = int(NETWORK_MS * 500)
+            net_in, net_out = round(hop.net_in_ms * 1000), round(hop.net_out_ms * 1000)
             spans.append(
                 self._span(
                     tid,
                     server_id,
                     client_id or parent,
                     op,
-                    start_us + half,
-                    max(1, dur_us - 2 * half),
+                    start_us + net_in,
+                    max(1, dur_us - net_in - net_out),
                     hop,
                     "server",
                     request_id,

@@ -15,6 +15,7 @@ Three layers, each exact:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import graphlib
 import hashlib
@@ -33,6 +34,13 @@ from mesh.telemetry_records import UNKNOWN
 NETWORK_MS = 0.5  # what the source reporter adds to the server time (one hop on a node network)
 TICK_S = 15.0  # noise granularity, Prometheus's default scrape interval
 NOISE = 0.03
+# Latency moves as a real service's does: each destination's requests are a mixture of a fast
+# and a slow regime (its latency model scaled by FAST and SLOW), and the slow share drifts over
+# DRIFT_S with a jitter per tick. Mixing keeps every integral exact: a window's histogram is
+# the two regimes' histograms weighted by the time-integrated share.
+FAST, SLOW = 0.8, 1.25
+DRIFT_S = 40 * 60.0
+DRIFT, JITTER = 0.3, 0.2  # amplitude of the slow share's drift and of its per-tick jitter
 NBUCKETS = len(ISTIO_BUCKETS_MS)
 
 REPORTERS = ("source", "destination")
@@ -83,17 +91,27 @@ class EdgeFlow:
     edge: Edge
     rate: float
     outcomes: tuple[tuple[Outcome, float], ...]
-    server_cdf: tuple[float, ...]
+    server_cdf: tuple[float, ...]  # the fast regime (FAST); *_slow: the slow one (SLOW)
     client_cdf: tuple[float, ...]
     server_mean_ms: float
     client_mean_ms: float
     sent_bps: float = 0.0  # client -> server (Istio's istio_tcp_received_bytes_total)
     received_bps: float = 0.0  # server -> client (Istio's istio_tcp_sent_bytes_total)
+    server_cdf_slow: tuple[float, ...] = ()
+    client_cdf_slow: tuple[float, ...] = ()
+    server_mean_slow_ms: float = 0.0
+    client_mean_slow_ms: float = 0.0
 
-    def cdf(self, reporter: str) -> tuple[float, ...]:
+    def cdf(self, reporter: str, slow: bool = False) -> tuple[float, ...]:
+        if slow:
+            return self.server_cdf_slow if reporter == "destination" else self.client_cdf_slow
         return self.server_cdf if reporter == "destination" else self.client_cdf
 
-    def mean_ms(self, reporter: str) -> float:
+    def mean_ms(self, reporter: str, slow: bool = False) -> float:
+        if slow:
+            return (
+                self.server_mean_slow_ms if reporter == "destination" else self.client_mean_slow_ms
+            )
         return self.server_mean_ms if reporter == "destination" else self.client_mean_ms
 
 
@@ -234,7 +252,7 @@ def solve_flows(spec: MeshSpec, snapshot: StateSnapshot) -> tuple[EdgeFlow, ...]
                     inbound[dest.key] += r
                     fault = snapshot.fault(*dest.key).error_rate
                     extra = fault + (1.0 - fault) * down.get(dest.key, 0.0)
-                    for outcome, s in call.errors.outcomes(call.protocol, extra):
+                    for outcome, s in call.errors.outcomes(call.protocol, extra, fault):
                         outcome_rate[edge][outcome] += r * s
                 rate[edge] += r
     flows = []
@@ -243,9 +261,19 @@ def solve_flows(spec: MeshSpec, snapshot: StateSnapshot) -> tuple[EdgeFlow, ...]
         if r <= 0 and sent[edge] <= 0 and received[edge] <= 0:
             continue
         factor = snapshot.fault(*edge.destination.key).latency_factor
-        scdf, ccdf, smean, cmean = _latency(edge.destination, factor)
+        scdf, ccdf, smean, cmean = _latency(edge.destination, factor * FAST)
+        scdf2, ccdf2, smean2, cmean2 = _latency(edge.destination, factor * SLOW)
         outs = tuple((o, v / r) for o, v in outcome_rate[edge].items() if r > 0 and v > 0)
-        flows.append(EdgeFlow(edge, r, outs, scdf, ccdf, smean, cmean, sent[edge], received[edge]))
+        flow = EdgeFlow(edge, r, outs, scdf, ccdf, smean, cmean, sent[edge], received[edge])
+        flows.append(
+            dataclasses.replace(
+                flow,
+                server_cdf_slow=scdf2,
+                client_cdf_slow=ccdf2,
+                server_mean_slow_ms=smean2,
+                client_mean_slow_ms=cmean2,
+            )
+        )
     return tuple(flows)
 
 
@@ -266,6 +294,19 @@ def noise_factors(h: int, ticks: np.ndarray, noise: float) -> np.ndarray:
     return 1.0 + noise * (2.0 * u - 1.0)
 
 
+def slow_shares(h: int, mids: np.ndarray, ticks: np.ndarray) -> np.ndarray:
+    """The slow regime's share of a destination's requests on each segment (midpoints `mids`,
+    noise ticks `ticks`): a drift over DRIFT_S at a phase of its own, plus a per-tick jitter."""
+    phase = (h % 10_000) / 10_000 * 2.0 * math.pi
+    # Two periods that never line up, so the drift does not read as a clean wave.
+    drift = DRIFT * (
+        0.65 * np.sin(2.0 * math.pi * mids / DRIFT_S + phase)
+        + 0.35 * np.sin(2.0 * math.pi * mids / (DRIFT_S * 2.71) + 3.0 * phase)
+    )
+    jitter = JITTER * (noise_factors(h ^ 0x5DEECE66D, ticks, 1.0) - 1.0)
+    return np.clip(0.5 + drift + jitter, 0.0, 1.0)
+
+
 @dataclass(frozen=True, slots=True)
 class _Plan:
     """[t0, t1] cut where ticks end and the state changes: rates are constant on each piece."""
@@ -274,6 +315,7 @@ class _Plan:
     t1: float
     seg_len: np.ndarray  # seconds
     seg_tick: np.ndarray  # tick index (noise)
+    seg_mid: np.ndarray  # seconds (latency drift)
     seg_epoch: np.ndarray  # index into epochs
     epochs: tuple[tuple[EdgeFlow, ...], ...]
     mark_end: np.ndarray  # for each mark: number of segments ending at or before it
@@ -396,11 +438,21 @@ class TrafficModel:
         epochs = tuple(self.flows_at(t) for t in epoch_starts)
         seg_tick = np.floor(mids / self.tick_s).astype(np.int64)
         mark_end = np.searchsorted(ends, np.asarray(marks, float), side="right")
-        return _Plan(t0, t1, ends - starts, seg_tick, seg_epoch, epochs, mark_end)
+        return _Plan(t0, t1, ends - starts, seg_tick, mids, seg_epoch, epochs, mark_end)
 
     def _unit(self, plan: _Plan, edge: Edge) -> np.ndarray:
         """Per segment: noise factor x seconds; any rate integrates as rate x this."""
         return noise_factors(self._hash(edge), plan.seg_tick, self.noise) * plan.seg_len
+
+    def _slow(self, plan: _Plan, edge: Edge) -> np.ndarray:
+        """Per segment: the slow regime's share of the edge's requests. Every version of a
+        service drifts together (what slows them, a database or a node pool, is shared), so
+        equal versions stay equal and a canary is judged on what it changed."""
+        key = f"latency:{edge.destination.namespace}/{edge.destination.app}"
+        h = self._hashes.get(key)
+        if h is None:
+            h = self._hashes[key] = edge_hash(key, self.seed)
+        return slow_shares(h, plan.seg_mid, plan.seg_tick)
 
     @staticmethod
     def _tables(plan: _Plan) -> dict[Edge, list[EdgeFlow | None]]:
@@ -428,10 +480,13 @@ class TrafficModel:
         table = self._tables(plan)
         out: dict[Edge, EdgeWindow] = {}
         for edge, per_epoch in table.items():
-            unit = np.bincount(
-                plan.seg_epoch, weights=self._unit(plan, edge), minlength=len(per_epoch)
+            seg_unit = self._unit(plan, edge)
+            n = len(per_epoch)
+            unit = np.bincount(plan.seg_epoch, weights=seg_unit, minlength=n)
+            slow = np.bincount(
+                plan.seg_epoch, weights=seg_unit * self._slow(plan, edge), minlength=n
             )
-            out[edge] = _window_of(edge, per_epoch, unit, window_s)
+            out[edge] = _window_of(edge, per_epoch, unit, slow, window_s)
         for edge, outcomes in self._idle_before(t - window_s).items():
             if edge not in out:
                 out[edge] = _idle_window(edge, outcomes)
@@ -479,21 +534,29 @@ class TrafficModel:
         edges = sorted(table, key=lambda e: e.key)
         for i in range(0, len(edges), edges_per_chunk):
             for edge in edges[i : i + edges_per_chunk]:
-                yield _counters_of(self._unit(plan, edge), plan, edge, table[edge], times)
+                unit = self._unit(plan, edge)
+                slow = unit * self._slow(plan, edge)
+                yield _counters_of(unit, slow, plan, edge, table[edge], times)
 
 
 def _window_of(
-    edge: Edge, per_epoch: list[EdgeFlow | None], unit: np.ndarray, window_s: float
+    edge: Edge,
+    per_epoch: list[EdgeFlow | None],
+    unit: np.ndarray,
+    slow_unit: np.ndarray,
+    window_s: float,
 ) -> EdgeWindow:
-    """unit[p]: noise-weighted seconds of epoch p inside the window."""
+    """unit[p]: noise-weighted seconds of epoch p inside the window; slow_unit[p] the part of
+    them in the slow latency regime."""
     requests: dict[Outcome, float] = defaultdict(float)
     buckets = {r: np.zeros(NBUCKETS + 1) for r in edge.reporters}
     sum_ms = dict.fromkeys(edge.reporters, 0.0)
     conns = sent = received = 0.0
-    for f, u in zip(per_epoch, unit, strict=True):
+    for f, u, us in zip(per_epoch, unit, slow_unit, strict=True):
         if f is None:
             continue
         k = float(u) / window_s
+        k_slow = float(us) / window_s
         if edge.is_tcp:
             conns += f.rate * k
             sent += f.sent_bps * k
@@ -502,10 +565,13 @@ def _window_of(
         per_s = f.rate * k
         for o, s in f.outcomes:
             requests[o] += per_s * s
+        per_s_slow = f.rate * k_slow
+        per_s_fast = per_s - per_s_slow
         for r in edge.reporters:
-            buckets[r][:NBUCKETS] += per_s * np.asarray(f.cdf(r))
+            buckets[r][:NBUCKETS] += per_s_fast * np.asarray(f.cdf(r))
+            buckets[r][:NBUCKETS] += per_s_slow * np.asarray(f.cdf(r, slow=True))
             buckets[r][NBUCKETS] += per_s
-            sum_ms[r] += per_s * f.mean_ms(r)
+            sum_ms[r] += per_s_fast * f.mean_ms(r) + per_s_slow * f.mean_ms(r, slow=True)
     if edge.is_tcp:
         return EdgeWindow(edge, (), {}, {}, conns, sent, received)
     return EdgeWindow(
@@ -530,6 +596,7 @@ def _idle_window(edge: Edge, outcomes: list[Outcome]) -> EdgeWindow:
 
 def _counters_of(
     unit_segments: np.ndarray,
+    slow_segments: np.ndarray,
     plan: _Plan,
     edge: Edge,
     per_epoch: list[EdgeFlow | None],
@@ -539,9 +606,13 @@ def _counters_of(
     # cum[p, i]: noise-weighted seconds of epoch p from the start up to grid time i.
     live = [(p, f) for p, f in enumerate(per_epoch) if f is not None]
     cum: dict[int, np.ndarray] = {}
+    cum_slow: dict[int, np.ndarray] = {}
     for p, _ in live:
-        c = np.concatenate([[0.0], np.cumsum(np.where(plan.seg_epoch == p, unit_segments, 0.0))])
+        in_p = plan.seg_epoch == p
+        c = np.concatenate([[0.0], np.cumsum(np.where(in_p, unit_segments, 0.0))])
         cum[p] = c[plan.mark_end]
+        c = np.concatenate([[0.0], np.cumsum(np.where(in_p, slow_segments, 0.0))])
+        cum_slow[p] = c[plan.mark_end]
     if edge.is_tcp:
         conns, sent, received = np.zeros(m), np.zeros(m), np.zeros(m)
         for p, f in live:
@@ -564,10 +635,13 @@ def _counters_of(
             if share == 0.0:
                 continue
             x = cum[p] * (f.rate * share)
+            x_slow = cum_slow[p] * (f.rate * share)
+            x_fast = x - x_slow
             req += x
             for r in edge.reporters:
-                per_rep[r] += np.outer(x, np.asarray(f.cdf(r)))
-                per_sum[r] += x * f.mean_ms(r)
+                per_rep[r] += np.outer(x_fast, np.asarray(f.cdf(r)))
+                per_rep[r] += np.outer(x_slow, np.asarray(f.cdf(r, slow=True)))
+                per_sum[r] += x_fast * f.mean_ms(r) + x_slow * f.mean_ms(r, slow=True)
         requests[o] = req
         for r in edge.reporters:
             buckets[(r, o)] = per_rep[r]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import plotly.graph_objects as go
@@ -91,6 +92,67 @@ def version_colors(versions: Sequence[str]) -> dict[str, str]:
     return {v: out[v] for v in versions}
 
 
+# A version's line pattern and marker go with its colour (the n-th colour takes the n-th
+# pattern), so two versions with equal values still show both lines: the later one is drawn
+# dashed over the earlier, and their markers differ. Colour alone would hide one of them.
+VERSION_DASHES: tuple[str, ...] = (
+    "solid",
+    "dash",
+    "dot",
+    "dashdot",
+    "longdash",
+    "longdashdot",
+    "8px,3px,2px,3px,2px,3px",
+    "2px,6px",
+)
+VERSION_SYMBOLS: tuple[str, ...] = (
+    "circle",
+    "square",
+    "diamond",
+    "triangle-up",
+    "x",
+    "star",
+    "cross",
+    "triangle-down",
+)
+MARKERS_PER_LINE = 12  # enough to tell the lines apart, few enough to keep them lines
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesStyle:
+    """How one version is drawn on every chart: colour, line pattern and marker symbol."""
+
+    color: str
+    dash: str
+    symbol: str
+
+    def line(self, width: float = 2.0) -> dict[str, Any]:
+        return {"color": self.color, "width": width, "dash": self.dash}
+
+    def marker(self, size: int = 6) -> dict[str, Any]:
+        return {
+            "color": self.color,
+            "symbol": self.symbol,
+            "size": size,
+            "maxdisplayed": MARKERS_PER_LINE,
+            "line": {"color": self.color, "width": 1},
+        }
+
+
+def version_styles(versions: Sequence[str]) -> dict[str, SeriesStyle]:
+    """Colour, dash and marker per version; the dash and marker follow the colour's place in the
+    palette, so a version looks the same on the service, workload and review pages."""
+    out = {}
+    for version, color in version_colors(versions).items():
+        idx = VERSION_PALETTE.index(color)
+        out[version] = SeriesStyle(
+            color,
+            VERSION_DASHES[idx % len(VERSION_DASHES)],
+            VERSION_SYMBOLS[idx % len(VERSION_SYMBOLS)],
+        )
+    return out
+
+
 def code_color(code_class: str) -> str:
     if code_class in CODE_COLORS:
         return CODE_COLORS[code_class]
@@ -150,7 +212,7 @@ def base_layout(title: str, y_title: str, *, uirevision: str, height: int = 300)
 def version_lines(
     series: SeriesJson,
     times: Sequence[float],
-    colors: Mapping[str, str],
+    styles: Mapping[str, SeriesStyle],
     *,
     title: str,
     y_title: str,
@@ -162,67 +224,203 @@ def version_lines(
 ) -> go.Figure:
     """One line per version on shared axes; `hover` is a d3 format for the value ("%{y:.2f} rps")."""
     fig = go.Figure(layout=base_layout(title, y_title, uirevision=uirevision, height=height))
-    for version, color in colors.items():
+    for version, style in styles.items():
         if version not in series:
             continue
-        x, y = _xy(series[version], times, scale)
-        fig.add_trace(
-            go.Scatter(
-                x=x,
-                y=y,
-                name=plotly_text(version),
-                mode="lines",
-                line={"color": color, "width": 2},
-                connectgaps=False,
-                hovertemplate=hover + "<extra>%{fullData.name}</extra>",
-                legendgroup=version,
-            )
-        )
+        fig.add_trace(_version_trace(version, style, series[version], times, hover, scale))
     if y_range is not None:
         fig.update_yaxes(range=list(y_range), rangemode="normal")
     return fig
 
 
+def _version_trace(
+    version: str,
+    style: SeriesStyle,
+    points: PointsJson,
+    times: Sequence[float],
+    hover: str,
+    scale: float = 1.0,
+    *,
+    name: str | None = None,
+    showlegend: bool = True,
+) -> go.Scatter:
+    x, y = _xy(points, times, scale)
+    return go.Scatter(
+        x=x,
+        y=y,
+        name=plotly_text(name or version),
+        mode="lines+markers",
+        line=style.line(),
+        marker=style.marker(),
+        connectgaps=False,
+        hovertemplate=hover + "<extra>%{fullData.name}</extra>",
+        legendgroup=version,
+        showlegend=showlegend,
+    )
+
+
+def _values(series: Mapping[str, PointsJson], scale: float = 1.0) -> list[float]:
+    return [float(v) * scale for pts in series.values() for _, v in pts if v is not None]
+
+
+def success_range(values_pct: Sequence[float]) -> tuple[float, float]:
+    """The success axis fits the data: from a little under the lowest value to just above 100%,
+    so 99.2% and 99.9% stay apart whatever the failure threshold is."""
+    lowest = min(values_pct, default=100.0)
+    pad = max(0.2, (100.0 - lowest) * 0.25)
+    return max(0.0, lowest - pad), 100.0 + max(0.1, pad * 0.4)
+
+
+def add_gate(
+    fig: go.Figure,
+    value: float,
+    text: str,
+    shown: tuple[float, float],
+    *,
+    axis: tuple[str, str] = ("x", "y"),
+) -> None:
+    """A threshold as a dotted line when it falls inside the range the data takes (`shown`),
+    else as a note at the chart's edge: a gate never stretches the axis away from the data."""
+    xref, yref = axis
+    color = HEALTH_COLORS["failure"]
+    font = {"size": 10, "color": color}
+    lo, hi = shown
+    if lo <= value <= hi:
+        fig.add_shape(
+            type="line",
+            xref=f"{xref} domain",
+            x0=0,
+            x1=1,
+            yref=yref,
+            y0=value,
+            y1=value,
+            line={"color": color, "width": 1.2, "dash": "dot"},
+            name="gate",
+        )
+        fig.add_annotation(
+            xref=f"{xref} domain",
+            x=1,
+            xanchor="right",
+            yref=yref,
+            y=value,
+            yanchor="bottom",
+            text=plotly_text(text),
+            showarrow=False,
+            font=font,
+            name="gate",
+        )
+        return
+    above = value > hi
+    fig.add_annotation(
+        xref=f"{xref} domain",
+        x=1,
+        xanchor="right",
+        yref=f"{yref} domain",
+        # Above: in the margin over the plot, clear of the lines near the top.
+        y=1.0 if above else 0.02,
+        yanchor="bottom",
+        text=plotly_text(f"{text} ({'above' if above else 'below'} the chart)"),
+        showarrow=False,
+        font=font,
+        bgcolor="rgba(255,255,255,0.85)",
+        name="gate",
+    )
+
+
 def success_chart(
     series: SeriesJson,
     times: Sequence[float],
-    colors: Mapping[str, str],
+    styles: Mapping[str, SeriesStyle],
     *,
     failure_below: float,
     uirevision: str,
     height: int = 300,
+    title: str = "Success rate by version",
+    gate_text: str | None = None,
 ) -> go.Figure:
-    """Success % per version, with the failure zone (5xx ratio at or above the threshold) shaded."""
-    lowest = min((v for pts in series.values() for _, v in pts), default=1.0)
-    floor = min(failure_below - 0.05, lowest - 0.02)
-    floor = max(0.0, floor) * 100
+    """Success % per version on an axis that fits the data; the failure threshold (5xx ratio at
+    or above it) drawn, and shaded below, only where it falls inside that range."""
+    floor, top = success_range(_values(series, 100.0))
     fig = version_lines(
         series,
         times,
-        colors,
-        title="Success rate by version",
+        styles,
+        title=title,
         y_title="success %",
         hover="%{y:.2f}%",
         uirevision=uirevision,
         scale=100.0,
         height=height,
-        y_range=(floor, 100.8),
+        y_range=(floor, top),
     )
-    fig.add_hrect(
-        y0=floor,
-        y1=failure_below * 100,
-        fillcolor=HEALTH_COLORS["failure"],
-        opacity=0.07,
-        line_width=0,
-        layer="below",
-    )
-    fig.add_hline(
-        y=failure_below * 100,
-        line={"color": HEALTH_COLORS["failure"], "width": 1, "dash": "dot"},
-        annotation_text=f"failure < {failure_below * 100:g}%",
-        annotation_position="bottom left",
-        annotation_font={"size": 10, "color": HEALTH_COLORS["failure"]},
-    )
+    threshold = failure_below * 100
+    if threshold >= floor:
+        fig.add_hrect(
+            y0=floor,
+            y1=min(threshold, top),
+            fillcolor=HEALTH_COLORS["failure"],
+            opacity=0.07,
+            line_width=0,
+            layer="below",
+        )
+    add_gate(fig, threshold, gate_text or f"failure < {threshold:g}%", (floor, top))
+    return fig
+
+
+QUANTILE_PANELS: tuple[str, ...] = ("p50", "p95", "p99")
+GATE_ROOM = 1.15  # a gate up to 15% above the highest value is drawn as a line
+
+
+def _axis_names(col: int) -> tuple[str, str]:
+    suffix = "" if col == 1 else str(col)
+    return f"x{suffix}", f"y{suffix}"
+
+
+def latency_chart(
+    latency: Mapping[str, SeriesJson],
+    times: Sequence[float],
+    styles: Mapping[str, SeriesStyle],
+    *,
+    uirevision: str,
+    height: int = 300,
+    gates: Mapping[str, float] | None = None,
+) -> go.Figure:
+    """p50, p95 and p99 side by side, one panel each with its own axis fitted to its data, one
+    line per version in that version's colour, dash and marker. A gate (`gates`: quantile ->
+    ms) is a line where the data reaches near it, else a note: it never pins the axis."""
+    fig = make_subplots(rows=1, cols=len(QUANTILE_PANELS), horizontal_spacing=0.07)
+    fig.update_layout(base_layout("Latency by version", "ms", uirevision=uirevision, height=height))
+    in_legend: set[str] = set()
+    for col, q in enumerate(QUANTILE_PANELS, start=1):
+        series = latency.get(q) or {}
+        for version, style in styles.items():
+            if version not in series:
+                continue
+            fig.add_trace(
+                _version_trace(
+                    version,
+                    style,
+                    series[version],
+                    times,
+                    f"{q} " + "%{y:.1f} ms",
+                    showlegend=version not in in_legend,
+                ),
+                row=1,
+                col=col,
+            )
+            in_legend.add(version)
+        values = _values(series)
+        gate = (gates or {}).get(q)
+        if gate is not None and values:
+            add_gate(
+                fig,
+                gate,
+                f"{q} gate {gate:g} ms",
+                (0.0, max(values) * GATE_ROOM),
+                axis=_axis_names(col),
+            )
+        fig.update_yaxes(title_text=f"{q} ms", rangemode="tozero", row=1, col=col)
+    fig.update_xaxes(type="date", nticks=4, ticklabeloverflow="hide past domain")
     return fig
 
 
@@ -287,7 +485,7 @@ def codes_chart(
     fig.update_xaxes(type="date", nticks=4, ticklabeloverflow="hide past domain")
     # Legend above the panel titles, which name the versions in their colours.
     fig.update_layout(legend={"y": 1.09}, margin={"t": 48})
-    colors = {plotly_text(v): c for v, c in version_colors(versions).items()}
+    colors = {plotly_text(v): c for v, c in version_colors(versions).items()}  # panel titles
     for annotation in fig.layout.annotations:
         annotation.font = {"size": 12, "color": colors.get(annotation.text, "#52606d")}
     return fig
@@ -332,19 +530,20 @@ def tcp_chart(
     bytes_in: SeriesJson,
     bytes_out: SeriesJson,
     times: Sequence[float],
-    colors: Mapping[str, str],
+    styles: Mapping[str, SeriesStyle],
     *,
     uirevision: str,
     height: int = 300,
 ) -> go.Figure:
-    """TCP bytes/s per version: solid into the target, dashed out of it."""
+    """TCP bytes/s per version: solid into the target, dashed out of it; the version's marker
+    tells versions with equal bytes apart."""
     fig = go.Figure(
         layout=base_layout(
             "TCP bytes per second by version", "bytes/s", uirevision=uirevision, height=height
         )
     )
     for direction, series, dash in (("in", bytes_in, "solid"), ("out", bytes_out, "dash")):
-        for version, color in colors.items():
+        for version, style in styles.items():
             if version not in series:
                 continue
             x, y = _xy(series[version], times)
@@ -354,8 +553,9 @@ def tcp_chart(
                     y=y,
                     name=plotly_text(f"{version} {direction}"),
                     legendgroup=version,
-                    mode="lines",
-                    line={"color": color, "width": 2, "dash": dash},
+                    mode="lines+markers",
+                    line={"color": style.color, "width": 2, "dash": dash},
+                    marker=style.marker(),
                     connectgaps=False,
                     hovertemplate="%{y:.3s}B/s<extra>%{fullData.name}</extra>",
                 )

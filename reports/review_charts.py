@@ -1,5 +1,5 @@
-"""The release review's charts: both versions' latency distributions, success rate and p99
-over time with the gates drawn and the weight changes marked, and where time goes by version.
+"""The release review's charts: both versions' latency distributions, success rate and
+p50/p95/p99 over time with the gates drawn and the weight changes marked, and where time goes by version.
 
 Plotly only, from the review JSON (views/review.review_view): the review page draws these
 figures and the HTML report embeds the same ones, so the page and the report cannot disagree.
@@ -24,6 +24,11 @@ CHART_HEIGHT = 260
 
 def review_colors(review: Mapping[str, Any]) -> dict[str, str]:
     return charts.version_colors([review["baseline"], review["canary"]])
+
+
+def review_styles(review: Mapping[str, Any]) -> dict[str, charts.SeriesStyle]:
+    """The versions' colour, dash and marker, as on the service page."""
+    return charts.version_styles([review["baseline"], review["canary"]])
 
 
 def _bucket_label(le: str) -> str:
@@ -105,9 +110,9 @@ def _mark(fig: go.Figure, review: Mapping[str, Any], times: Sequence[float]) -> 
         shade_window(fig, max(diff["before"]["start"], lo), diff["before"]["end"], "before")
         shade_window(fig, max(diff["after"]["start"], lo), diff["after"]["end"], "now")
     add_weight_markers(fig, review.get("markers") or [], start=lo, end=hi)
-    for trace in fig.data:  # a version that just started has a point or two: show them as dots
+    for trace in fig.data:  # a version that just started has a point or two: show them all
         if sum(y is not None for y in trace.y or ()) < 3:
-            trace.update(mode="lines+markers", marker={"size": 6})
+            trace.update(marker={"maxdisplayed": 0})
     fig.update_xaxes(
         range=[charts.to_ms(lo), charts.to_ms(hi)], tickformat=charts.time_tickformat(hi - lo)
     )
@@ -116,59 +121,40 @@ def _mark(fig: go.Figure, review: Mapping[str, Any], times: Sequence[float]) -> 
 
 
 def success_figure(review: Mapping[str, Any]) -> go.Figure | None:
-    """Success rate over time per version, the success gate drawn, weight changes marked."""
+    """Success rate over time per version on an axis fitted to the data, the success gate drawn
+    where it falls inside it (else named at the edge), weight changes marked."""
     series = review.get("series") or {}
     if "error" in series or not series.get("success_rate"):
         return None
     times = _times(series)
     gate = review["analysis"]["config"]["min_success_rate"]
-    values = [v for pts in series["success_rate"].values() for _, v in pts]
-    floor = max(0.0, min(gate - 0.01, min(values, default=1.0) - 0.01)) * 100
-    fig = charts.version_lines(
+    fig = charts.success_chart(
         series["success_rate"],
         times,
-        review_colors(review),
-        title="Success rate over time",
-        y_title="success %",
-        hover="%{y:.2f}%",
+        review_styles(review),
+        failure_below=gate,
         uirevision=f"{review['service']}-success",
-        scale=100.0,
         height=CHART_HEIGHT,
-        y_range=(floor, 100.4),
-    )
-    fig.add_hline(
-        y=gate * 100,
-        line={"color": HEALTH_COLORS["failure"], "width": 1, "dash": "dot"},
-        annotation_text=f"success gate {gate * 100:g}%",
-        annotation_position="bottom left",
-        annotation_font={"size": 10, "color": HEALTH_COLORS["failure"]},
+        title="Success rate over time",
+        gate_text=f"success gate {gate * 100:g}%",
     )
     return _mark(fig, review, times)
 
 
-def p99_figure(review: Mapping[str, Any]) -> go.Figure | None:
-    """p99 latency over time per version, the latency gate drawn, weight changes marked."""
+def latency_figure(review: Mapping[str, Any]) -> go.Figure | None:
+    """p50, p95 and p99 over time per version, each on an axis fitted to its data; the p99 gate
+    a line only when the data comes near it, so 25 and 57 ms stay far apart under a 500 ms gate."""
     series = review.get("series") or {}
     if "error" in series or not series.get("p99_ms"):
         return None
     times = _times(series)
-    gate = review["analysis"]["config"]["max_p99_ms"]
-    fig = charts.version_lines(
-        series["p99_ms"],
+    fig = charts.latency_chart(
+        {q: series.get(f"{q}_ms") or {} for q in charts.QUANTILE_PANELS},
         times,
-        review_colors(review),
-        title="p99 latency over time",
-        y_title="p99 ms",
-        hover="%{y:.0f} ms",
-        uirevision=f"{review['service']}-p99",
+        review_styles(review),
+        uirevision=f"{review['service']}-latency",
         height=CHART_HEIGHT,
-    )
-    fig.add_hline(
-        y=gate,
-        line={"color": HEALTH_COLORS["failure"], "width": 1, "dash": "dot"},
-        annotation_text=f"p99 gate {ms(gate)}",
-        annotation_position="top left",
-        annotation_font={"size": 10, "color": HEALTH_COLORS["failure"]},
+        gates={"p99": review["analysis"]["config"]["max_p99_ms"]},
     )
     return _mark(fig, review, times)
 
@@ -221,7 +207,7 @@ def review_figures(review: Mapping[str, Any]) -> list[tuple[str, str, go.Figure]
     ]
     for key, heading, build in (
         ("success", "Success rate over time", success_figure),
-        ("p99", "p99 latency over time", p99_figure),
+        ("latency", "Latency over time: p50, p95, p99", latency_figure),
         ("time", "Where time goes by version", time_figure),
     ):
         fig = build(review)

@@ -289,6 +289,8 @@ def _series(services: Services, params: ReviewParams, at: float, start: float | 
         "versions": versions,
         "success_rate": pick("success_rate"),
         "rps": pick("rps"),
+        "p50_ms": pick("p50_ms"),
+        "p95_ms": pick("p95_ms"),
         "p99_ms": pick("p99_ms"),
         "source": body["source"],
     }

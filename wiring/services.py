@@ -93,6 +93,7 @@ def build_services(settings: Settings) -> Services:
     """Wire real collectors or the simulator from the settings."""
     if settings.demo:
         from demo.canary_source import DemoCanarySource
+        from demo.history import seed_history
         from demo.inventory_source import DemoInventory
         from demo.mesh import DemoMesh
         from demo.series_source import DemoSeriesSource
@@ -103,6 +104,8 @@ def build_services(settings: Settings) -> Services:
         from demo.trace_source import DemoTraceStore
 
         DemoRouteStore.attach(sim)  # sim.routes: in-memory Istio objects the traffic follows
+        # A past by several people: the split timeline and the audit trail agree on it.
+        seed_history(sim.state, sim.routes, sim.clock())
         # The simulator's traces, read in process: no endpoint, no HTTP round trip to itself.
         sim.traces = DemoTraceStore(sim.spec, sim.state, seed=sim.model.seed, clock=sim.clock)
         return Services(

@@ -206,6 +206,12 @@ def figures_card(review: Mapping[str, Any], prefix: str = "rv") -> html.Div:
     return html.Div(
         [
             html.H3("Figures"),
+            html.P(
+                # Not "now": every figure is a total, rate or quantile over the judged window.
+                f"Window figures: totals and quantiles over {report.window_text(review)}.",
+                className="md-hint rv-small",
+                id=f"{prefix}-figures-when",
+            ),
             html.Table(
                 [
                     html.Thead(
@@ -241,7 +247,13 @@ def _worse_flags(b: Mapping[str, Any], c: Mapping[str, Any]) -> list[bool]:
 
 
 def _graph_card(
-    title: str, fig: go.Figure | None, key: str, prefix: str, note: Any = None
+    title: str,
+    fig: go.Figure | None,
+    key: str,
+    prefix: str,
+    note: Any = None,
+    *,
+    wide: bool = False,
 ) -> html.Div:
     body: Any
     if fig is None:
@@ -256,7 +268,7 @@ def _graph_card(
     children = [html.H3(title), body]
     if fig is not None and note:
         children.append(html.Div(note, className="md-hint rv-small"))
-    return html.Div(children, className="md-card rv-card")
+    return html.Div(children, className="md-card rv-card" + (" rv-wide" if wide else ""))
 
 
 def diff_card(review: Mapping[str, Any], prefix: str = "rv") -> html.Div:
@@ -447,6 +459,14 @@ def render(review: Mapping[str, Any], prefix: str = "rv") -> html.Div:
             html.Div(
                 [
                     _graph_card(
+                        "Latency over time: p50, p95, p99",
+                        figs.get("latency"),
+                        "latency",
+                        prefix,
+                        series_note or marker_note,
+                        wide=True,
+                    ),
+                    _graph_card(
                         "Success rate over time",
                         figs.get("success"),
                         "success",
@@ -454,25 +474,13 @@ def render(review: Mapping[str, Any], prefix: str = "rv") -> html.Div:
                         series_note or marker_note,
                     ),
                     _graph_card(
-                        "p99 latency over time",
-                        figs.get("p99"),
-                        "p99",
-                        prefix,
-                        series_note or marker_note,
+                        "Where time goes by version", figs.get("time"), "time", prefix, time_note
                     ),
                 ],
                 className="rv-row",
             ),
             diff_card(review, prefix),
-            html.Div(
-                [
-                    _graph_card(
-                        "Where time goes by version", figs.get("time"), "time", prefix, time_note
-                    ),
-                    audit_card(review, prefix),
-                ],
-                className="rv-row",
-            ),
+            audit_card(review, prefix),
         ],
         className="rv-panel",
         id=f"{prefix}-panel",
@@ -515,7 +523,7 @@ def verdict_panel(summary: Mapping[str, Any], full_review_href: str, prefix: str
     )
     more = html.P(
         [
-            f"Last {summary['window']}. ",
+            f"Window figures over {report.window_text(summary)}. ",
             dcc.Link(
                 "Full review: latency distributions, success over time, graph diff, traces, report",
                 href=full_review_href,

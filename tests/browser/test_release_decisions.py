@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from app import create_app
+from demo.history import STORY
 from devtools.livesrv import serve
 from wiring.settings import Settings
 
@@ -142,13 +143,16 @@ def test_case4_after_take_over_and_retire_no_zero_weight_canary_and_one_audit_ro
     expect(page.locator("#rv-headline")).to_contain_text("v3 gets none")
     expect(page.locator("#rv-reasons")).not_to_contain_text("traffic gate passed")
     rows = page.locator("#rv-audit tbody tr")
-    expect(rows).to_have_count(2)  # the retire once, though it wrote two objects
+    # The retire once, though it wrote two objects; below them the demo's own history.
+    expect(rows).to_have_count(2 + len(STORY))
     expect(rows.nth(0)).to_contain_text("retire")
     expect(rows.nth(0)).to_contain_text("VirtualService reviews, DestinationRule reviews")
     expect(rows.nth(1)).to_contain_text("override of the Hold verdict on v2")
     shot("i13-case4-after-retire")
     open_releases(page, base)
-    expect(page.locator("#rel-audit-table tbody tr")).to_have_count(2)  # the same two
+    history = page.locator("#rel-audit-table tbody tr")
+    expect(history).to_have_count(2 + len(STORY))  # the same two, then the demo's history
+    expect(history.nth(2)).to_contain_text(STORY[-1].who)
 
 
 def test_case5_take_over_against_a_hold_verdict_needs_an_explicit_override(page, own_demo, shot):

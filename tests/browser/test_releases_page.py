@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from app import create_app
+from demo.history import STORY
 from demo.routes import DemoRouteStore, seed_objects
 from devtools.livesrv import serve
 from wiring.services import build_services
@@ -170,9 +171,12 @@ def test_fifty_fifty_then_take_over_then_retire(page, own_demo, shot):
     expect(page.locator('#rel-figures-table tr:has-text("v1")')).to_contain_text("no subset")
     shot("releases-6-retired")
 
-    # 4. The audit history lists all three, newest first, with who, why and the split's change.
+    # 4. The audit history lists all three, newest first, with who, why and the split's change,
+    # above the demo's own history, made by other people.
     rows = page.locator("#rel-audit-table tbody tr")
-    expect(rows).to_have_count(3)
+    expect(rows).to_have_count(3 + len(STORY))
+    expect(rows.nth(3)).to_contain_text(STORY[-1].who)
+    expect(rows.nth(3 + len(STORY) - 1)).to_contain_text(STORY[0].who)
     expect(rows.nth(0)).to_contain_text("retire")
     expect(rows.nth(0)).to_contain_text("DestinationRule reviews")
     expect(rows.nth(0)).to_contain_text("VirtualService reviews")
@@ -290,7 +294,8 @@ def test_a_conflicting_change_is_shown_not_overwritten(page, own_demo, shot):
     conflict.locator("#rel-cancel").click()
     expect(page.locator("#rel-bar")).to_contain_text("v3 100%")
     entries = page.request.get(base + "/api/audit?service=reviews").json()["entries"]
-    assert [e["reason"] for e in entries] == ["someone else"]
+    # Only the other person's change was added to the demo's own history.
+    assert [e["reason"] for e in entries] == ["someone else"] + [s.reason for s in STORY[::-1]]
 
 
 def test_a_dash_write_without_the_csrf_header_is_refused(page, own_demo):
@@ -352,7 +357,8 @@ def test_writes_disabled_shows_everything_with_buttons_off_and_why(page, tmp_pat
         expect(page.locator("#rel-figures-table")).to_contain_text("v2")
         for key in ("even", "takeover", "retire", "weights", "match", "policy"):
             expect(page.locator(f"#rel-btn-{key}")).to_be_disabled()
-        expect(page.locator("#rel-audit")).to_contain_text("No change recorded")
+        # Nothing recorded by anyone here; the demo's own history is there to read.
+        expect(page.locator("#rel-audit")).to_contain_text(STORY[-1].reason)
         shot("releases-read-only")
     finally:
         live.stop()

@@ -86,8 +86,8 @@ def test_slow_canary_at_half_turns_the_verdict_to_roll_back(page, own_demo, shot
     expect(action).to_have_text("Roll back to v1")
     assert "action=rollback" in (action.get_attribute("href") or "")
 
-    # 4. The weight change is marked on the success-rate chart (and on the p99 chart).
-    for chart in ("#rv-success-graph", "#rv-p99-graph"):
+    # 4. The weight change is marked on the success-rate chart (and on the latency chart).
+    for chart in ("#rv-success-graph", "#rv-latency-graph"):
         expect(page.locator(f"{chart} .annotation-text", has_text="v1 50 · v3 50")).to_have_count(1)
     # The graph diff names the new dependency the canary brought.
     expect(page.locator("#rv-diff")).to_contain_text("reviews-v3 → ratings-v1")

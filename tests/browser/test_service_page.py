@@ -55,8 +55,9 @@ def test_from_topology_to_reviews_one_line_per_version_and_csv_of_what_is_shown(
 
     rps = traces(page, "svc-rps-graph")
     assert [t["name"] for t in rps] == ["v1", "v2", "v3"]
-    for name in ("svc-success-graph", "svc-latency-graph"):
-        assert [t["name"] for t in traces(page, name)] == ["v1", "v2", "v3"]
+    assert [t["name"] for t in traces(page, "svc-success-graph")] == ["v1", "v2", "v3"]
+    # Latency: a panel each for p50, p95 and p99, every version in each.
+    assert [t["name"] for t in traces(page, "svc-latency-graph")] == ["v1", "v2", "v3"] * 3
     # The simulator's split (v1 80 / v2 10 / v3 10) is what the page reports.
     summary = page.locator("#svc-summary")
     expect(summary).to_contain_text("v1")
@@ -68,7 +69,11 @@ def test_from_topology_to_reviews_one_line_per_version_and_csv_of_what_is_shown(
         ).inner_text()
         for i in (1, 2, 3)
     }
-    assert chips == {"v1": "80% of requests", "v2": "10% of requests", "v3": "10% of requests"}
+    assert chips == {
+        "v1": "80% of requests over 10m",
+        "v2": "10% of requests over 10m",
+        "v3": "10% of requests over 10m",
+    }
     shot("service-reviews")
 
     with page.expect_download() as info:
@@ -96,16 +101,6 @@ def test_from_topology_to_reviews_one_line_per_version_and_csv_of_what_is_shown(
         assert len(shown[name]) == 121  # 10 minutes every 5 s
         for t, y in shown[name].items():
             assert in_file[name][t] == pytest.approx(y, rel=1e-12)
-
-
-def test_latency_quantile_is_selectable_and_kept_in_the_url(page, live_demo):
-    page.goto(live_demo.url + "/service?namespace=bookinfo&service=reviews&window=30m&refresh=off")
-    expect(page.locator("#svc-latency-heading")).to_have_text("Latency p95 by version")
-    page.locator("#svc-quantile input[value=p99]").check()
-    expect(page.locator("#svc-latency-heading")).to_have_text("Latency p99 by version")
-    expect(page).to_have_url(re.compile(r"quantile=p99"))
-    page.goto(page.url)  # a pasted link reproduces the view
-    expect(page.locator("#svc-latency-heading")).to_have_text("Latency p99 by version")
 
 
 def test_workload_page_and_no_traffic_and_bad_input(page, live_demo, shot):

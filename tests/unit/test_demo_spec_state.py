@@ -32,21 +32,35 @@ def test_http_outcomes_sum_to_one_and_a_fault_adds_503():
     errors = ErrorModel(http_5xx=0.01, http_4xx=0.02, no_response=0.001)
     shares = dict(errors.outcomes("http"))
     assert sum(shares.values()) == pytest.approx(1.0)
-    assert shares[Outcome("503", "")] == pytest.approx(0.01)
-    assert shares[Outcome("404", "")] == pytest.approx(0.02)
+    # Flagged as Envoy does: the everyday 503 a failed connection (UF), the app's 404 unflagged.
+    assert shares[Outcome("503", "", "UF")] == pytest.approx(0.01)
+    assert shares[Outcome("404", "", "-")] == pytest.approx(0.02)
     assert shares[Outcome("0", "", "DC")] == pytest.approx(0.001)
     faulted = dict(errors.outcomes("http", extra_5xx=0.5))
     assert sum(faulted.values()) == pytest.approx(1.0)
-    assert faulted[Outcome("503", "")] == pytest.approx(0.5 + 0.5 * 0.01)
+    # The failing pod's own 503s join the everyday UF ones.
+    assert faulted[Outcome("503", "", "UF")] == pytest.approx(0.5 + 0.5 * 0.01)
+    # On a call with retries, the everyday 503s are URX, the fault's own still UF.
+    retried = dict(ErrorModel(http_5xx=0.01, flags_5xx="URX").outcomes("http", extra_5xx=0.5))
+    assert retried[Outcome("503", "", "URX")] == pytest.approx(0.005)
+    assert retried[Outcome("503", "", "UF")] == pytest.approx(0.5)
+    # Part of the failures passed on from a callee: the application answers those itself.
+    mixed = dict(errors.outcomes("http", extra_5xx=0.5, own_5xx=0.2))
+    assert mixed[Outcome("503", "", "UF")] == pytest.approx(0.2 + 0.5 * 0.01)
+    assert mixed[Outcome("503", "", "-")] == pytest.approx(0.3)
+    # Every request failing: outlier detection ejected every endpoint, no healthy upstream.
+    down = dict(errors.outcomes("http", extra_5xx=1.0))
+    assert down == pytest.approx({Outcome("503", "", "UH"): 1.0})
 
 
 def test_grpc_errors_are_answered_with_http_200():
     shares = dict(ErrorModel(grpc_errors=((14, 0.05),)).outcomes("grpc"))
     assert shares == pytest.approx({Outcome("200", "0"): 0.95, Outcome("200", "14"): 0.05})
     faulted = dict(ErrorModel().outcomes("grpc", extra_5xx=0.1))
-    assert faulted[Outcome("200", "14")] == pytest.approx(0.1)
+    assert faulted[Outcome("200", "14", "UF")] == pytest.approx(0.1)
     http_level = dict(ErrorModel(http_5xx=0.1).outcomes("grpc"))
-    assert http_level[Outcome("503", "14")] == pytest.approx(0.1)  # Envoy maps 503 to UNAVAILABLE
+    # Envoy maps 503 to UNAVAILABLE
+    assert http_level[Outcome("503", "14", "UF")] == pytest.approx(0.1)
 
 
 @pytest.mark.parametrize(

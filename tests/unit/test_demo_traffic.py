@@ -121,8 +121,9 @@ def test_an_error_fault_adds_503s_to_that_version_only():
     model.state.set_fault("bookinfo", "reviews-v2", error_rate=0.2, at=T - 300)
     windows = {w.edge.destination.name: dict(w.requests) for w in model.window(T, 300)}
     # the fault's 20 %; ratings' everyday 0.5 % noise is answered gracefully, not passed on
-    assert windows["reviews-v2"][Outcome("503", "")] / 10.0 == pytest.approx(0.2)
-    assert windows["reviews-v1"].get(Outcome("503", ""), 0.0) == 0.0
+    # The failing pod's own 503s, flagged as Envoy flags a failed upstream connection.
+    assert windows["reviews-v2"][Outcome("503", "", "UF")] / 10.0 == pytest.approx(0.2)
+    assert windows["reviews-v1"].get(Outcome("503", "", "UF"), 0.0) == 0.0
 
 
 def test_a_failing_leaf_turns_every_caller_that_passes_failures_on_red():
@@ -147,7 +148,7 @@ def test_a_failing_leaf_turns_every_caller_that_passes_failures_on_red():
 def test_everyday_noise_is_not_passed_on():
     model = model_of(bookinfo_spec(reviews_split={"v1": 50, "v2": 50}), noise=0.0)
     windows = {w.edge.destination.name: dict(w.requests) for w in model.window(T, 300)}
-    assert windows["ratings-v1"][Outcome("503", "")] > 0  # ratings' 0.5 % noise
+    assert windows["ratings-v1"][Outcome("503", "", "URX")] > 0  # ratings' 0.5 % noise
     for name in ("reviews-v2", "reviews-v3", "productpage-v1"):
         if name in windows:
             assert not [o for o in windows[name] if o.response_code.startswith("5")], name
@@ -168,7 +169,7 @@ def test_a_caller_that_degrades_gracefully_stays_green():
     model = model_of(spec, noise=0.0)
     model.state.set_fault("app", "back-v1", error_rate=0.5, at=T - 300)
     windows = {w.edge.destination.name: dict(w.requests) for w in model.window(T, 300)}
-    assert windows["back-v1"][Outcome("503", "")] == pytest.approx(0.5 * 10.0)  # rps
+    assert windows["back-v1"][Outcome("503", "", "UF")] == pytest.approx(0.5 * 10.0)  # rps
     assert set(windows["front-v1"]) == {Outcome("200", "")}
     with pytest.raises(ValueError, match="per-request"):
         Call("app", "front-v1", "app", "back", rps=1.0, propagate=1.0)

@@ -35,7 +35,7 @@ def _fig() -> go.Figure:
     times = (T0 - 60, T0, T0 + 60)
     series = {"v1": [[t, 1.0] for t in times]}
     return charts.version_lines(
-        series, times, charts.version_colors(["v1"]), title="t", y_title="y", hover="%{y}",
+        series, times, charts.version_styles(["v1"]), title="t", y_title="y", hover="%{y}",
         uirevision="u",
     )  # fmt: skip
 
@@ -54,7 +54,7 @@ def test_annotations_and_legend_names_from_labels_are_escaped():
     assert all("<a " not in (a.text or "") for a in fig.layout.annotations)
     times = (T0,)
     lines = charts.version_lines(
-        {LINK: [[T0, 1.0]]}, times, {LINK: "#000"}, title="t", y_title="y", hover="%{y}",
+        {LINK: [[T0, 1.0]]}, times, charts.version_styles([LINK]), title="t", y_title="y", hover="%{y}",
         uirevision="u",
     )  # fmt: skip
     assert lines.data[0].name.startswith("&lt;a href")

@@ -123,7 +123,7 @@ def test_canary_already_weighted_starts_at_its_first_raise_and_never_without_one
 
 
 def line(times=(T0, T0 + 60, T0 + 120)) -> go.Figure:
-    colors = charts.version_colors(["v1", "v2"])
+    colors = charts.version_styles(["v1", "v2"])
     series = {"v1": [[t, 1.0] for t in times], "v2": [[t, 2.0] for t in times]}
     return charts.version_lines(
         series, times, colors, title="t", y_title="y", hover="%{y}", uirevision="u"
@@ -197,11 +197,11 @@ def test_service_page_charts_carry_the_markers():
             parse_metrics_params({"namespace": "bookinfo", "service": "reviews", "window": "30m"}),
         )
         data["markers"] = markers_for(svc, "bookinfo", "reviews", data["start"], data["end"])
-        figs = figures(data, "p95")
+        figs = figures(data)
     assert {name: marker_count(f) for name, f in figs.items()} == {
         "rps": 1,
         "success": 1,
-        "latency": 1,
+        "latency": 3,  # one per quantile panel
         "codes": 3,  # one per version panel
         "tcp": 1,
     }

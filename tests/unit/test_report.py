@@ -89,7 +89,11 @@ def test_html_is_self_contained_escaped_and_has_the_charts(story):
     # plotly.js is inline, once, and each chart is a plot call.
     assert doc.count("Plotly.newPlot(") == 4
     assert len(doc) > 3_000_000 and doc.count("<script type='text/javascript'>") == 1
-    for heading in ("Latency distribution", "Success rate over time", "p99 latency over time"):
+    for heading in (
+        "Latency distribution",
+        "Success rate over time",
+        "Latency over time: p50, p95, p99",
+    ):
         assert f"<h2>{heading}</h2>" in doc
 
 

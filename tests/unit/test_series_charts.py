@@ -45,7 +45,7 @@ def test_lines_leave_gaps_where_there_is_no_data_never_zeros():
     fig = charts.version_lines(
         {"v1": [[T0, 1.5], [T0 + 20, 2.0]], "v2": []},
         times,
-        charts.version_colors(["v1", "v2"]),
+        charts.version_styles(["v1", "v2"]),
         title="t",
         y_title="rps",
         hover="%{y}",
@@ -92,21 +92,23 @@ def test_csv_of_each_chart_is_its_series_in_its_units():
     data = view(
         rps={"v1": [[T0, 1.5], [T0 + 10, 2.0]], "v2": [[T0 + 10, 0.5]]},
         success_rate={"v1": [[T0, 0.995]]},
+        p50_ms={"v1": [[T0, 20.0]]},
+        p95_ms={"v1": [[T0, 80.0]]},
         p99_ms={"v1": [[T0, 120.0]]},
         codes={"5xx": {"v2": [[T0, 0.25]]}},
     )
-    name, text = chart_csv(data, "rps", "p95")
+    name, text = chart_csv(data, "rps")
     assert name == f"bookinfo-reviews-rps-30s-{T0 + 20}.csv"
     assert _rows(text) == [
         ["time_utc", "unix_time", "v1 rps", "v2 rps"],
         ["2023-11-14T22:13:20Z", str(T0), "1.5", ""],
         ["2023-11-14T22:13:30Z", str(T0 + 10), "2", "0.5"],
     ]
-    assert _rows(chart_csv(data, "success", "p95")[1])[1][2] == "99.5"  # percent, as drawn
-    assert _rows(chart_csv(data, "latency", "p99")[1])[0][2] == "v1 p99 ms"
-    assert _rows(chart_csv(data, "codes", "p95")[1])[0] == ["time_utc", "unix_time", "v2 5xx rps"]
+    assert _rows(chart_csv(data, "success")[1])[1][2] == "99.5"  # percent, as drawn
+    assert _rows(chart_csv(data, "latency")[1])[0][2:] == ["v1 p50 ms", "v1 p95 ms", "v1 p99 ms"]
+    assert _rows(chart_csv(data, "codes")[1])[0] == ["time_utc", "unix_time", "v2 5xx rps"]
     with pytest.raises(ValueError):
-        chart_csv(data, "nonsense", "p95")
+        chart_csv(data, "nonsense")
 
 
 def test_tcp_only_target_hides_request_charts_and_idle_window_says_so():
@@ -125,8 +127,8 @@ def test_tcp_only_target_hides_request_charts_and_idle_window_says_so():
     tcp.update(versions=["v1"], has_traffic=True, summary={}, rate_interval="1m", queries=6)
     tcp["source"] = "test"
     with app.server.app_context():
-        out = page_outputs(SERVICE, tcp, "p95")
-        idle = page_outputs(SERVICE, {**tcp, "has_traffic": False}, "p95")
+        out = page_outputs(SERVICE, tcp)
+        idle = page_outputs(SERVICE, {**tcp, "has_traffic": False})
     assert [c for c in ("rps", "success", "latency", "codes", "tcp") if not out[f"hide_{c}"]] == [
         "tcp"
     ]
