@@ -34,6 +34,7 @@ from collectors.jaeger_json import (
     parse_otlp,
     parse_v1_response,
 )
+from collectors.jaeger_tags import RawTags
 from collectors.strict_json import loads_strict
 from mesh.traces.analysis import canonical_span_id, canonical_trace_id
 from mesh.traces.records import Log, Process, RefType, Span, SpanRef, Tag, Trace
@@ -52,7 +53,7 @@ class _V1Tag(Struct, frozen=True):
     type: str = "string"
 
 
-class _V1Ref(Struct):
+class _V1Ref(Struct, gc=False):
     refType: str = "CHILD_OF"
     traceID: str | None = None
     spanID: str | None = None
@@ -68,14 +69,17 @@ class _V1Process(Struct):
     tags: list[_V1Tag] | None = None
 
 
-class _V1Span(Struct):
+_NO_TAGS = msgspec.Raw(b"[]")
+
+
+class _V1Span(Struct, gc=False):
     spanID: str
     startTime: int
     traceID: str | None = None
     operationName: str | None = None
     references: list[_V1Ref] | None = None
     duration: int = 0
-    tags: list[_V1Tag] | None = None
+    tags: msgspec.Raw = _NO_TAGS  # left undecoded: collectors/jaeger_tags.py
     logs: list[_V1Log] | None = None
     processID: str | None = None
     process: _V1Process | None = None
@@ -130,6 +134,13 @@ def _tag(t: _V1Tag) -> Tag:
     return _v1_tag({"key": t.key, "value": t.value, "type": t.type})  # jaeger_json's rules
 
 
+def _span_tags(raw: msgspec.Raw) -> RawTags | tuple[()]:
+    """A span's tags, decoded when the model reads them (RawTags); none for `[]` and `null`."""
+    if len(raw) <= 4 and bytes(raw) in (b"[]", b"null"):
+        return ()
+    return RawTags(raw)
+
+
 def _v1_process(p: _V1Process, tags_of: _V1Tags) -> Process:
     return Process(p.serviceName or "", tags_of(p.tags))
 
@@ -179,7 +190,7 @@ def _v1_trace(raw: _V1Trace) -> Trace:
                 s.duration,
                 process,
                 refs,
-                tags_of(s.tags),
+                _span_tags(s.tags),
                 logs,
                 tuple(s.warnings) if s.warnings else (),
             )
