@@ -34,7 +34,7 @@ from collectors.jaeger_json import (
     parse_otlp,
     parse_v1_response,
 )
-from collectors.jaeger_tags import RawTags
+from collectors.jaeger_tags import span_tags
 from collectors.strict_json import loads_strict
 from mesh.traces.analysis import canonical_span_id, canonical_trace_id
 from mesh.traces.records import Log, Process, RefType, Span, SpanRef, Tag, Trace
@@ -134,13 +134,6 @@ def _tag(t: _V1Tag) -> Tag:
     return _v1_tag({"key": t.key, "value": t.value, "type": t.type})  # jaeger_json's rules
 
 
-def _span_tags(raw: msgspec.Raw) -> RawTags | tuple[()]:
-    """A span's tags, decoded when the model reads them (RawTags); none for `[]` and `null`."""
-    if len(raw) <= 4 and bytes(raw) in (b"[]", b"null"):
-        return ()
-    return RawTags(raw)
-
-
 def _v1_process(p: _V1Process, tags_of: _V1Tags) -> Process:
     return Process(p.serviceName or "", tags_of(p.tags))
 
@@ -162,7 +155,8 @@ def _v1_trace(raw: _V1Trace) -> Trace:
 
     spans: list[Span] = []
     follows, child_of = RefType.FOLLOWS_FROM, RefType.CHILD_OF
-    for s in raw.spans:
+    tags = span_tags([s.tags for s in raw.spans])
+    for k, s in enumerate(raw.spans):
         process = (
             _v1_process(s.process, tags_of)
             if s.process is not None
@@ -190,7 +184,7 @@ def _v1_trace(raw: _V1Trace) -> Trace:
                 s.duration,
                 process,
                 refs,
-                _span_tags(s.tags),
+                tags[k],
                 logs,
                 tuple(s.warnings) if s.warnings else (),
             )

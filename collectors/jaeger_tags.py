@@ -2,7 +2,7 @@
 
 Twenty tags a span make a 50,000-span trace a million small objects: decoding them was most of
 the time from Jaeger's bytes to trace records. The v1 decoder (jaeger_decode) leaves each span's
-`tags` array undecoded (a msgspec.Raw view of the answer, no copy), and this decodes it when the
+`tags` array undecoded (copied into one TagBuffer per answer), and this decodes it when the
 model asks: once per span for the few tags every span is read for (INDEXED_TAG_KEYS: kind, error,
 Istio's), kept; the whole list each time it is read, which only a span's detail and the raw JSON
 do. The rules are jaeger_json's (`_v1_tag`); an array the fast decoder refuses is read by the
@@ -12,7 +12,9 @@ read after the answer was accepted, so a bad value there is bad data in the trac
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
+from operator import attrgetter
 from typing import Any
 
 import msgspec
@@ -26,6 +28,10 @@ BACKEND = "jaeger"
 
 
 _DECODE = msgspec.json.Decoder(list[Tag]).decode  # a missing `type` is "string", as in Jaeger
+
+
+_KEY, _VALUE, _TYPE = attrgetter("key"), attrgetter("value"), attrgetter("type")
+_STRING = frozenset({"string"})
 
 
 def _tag(t: Tag) -> Tag:
@@ -50,16 +56,54 @@ def decode_tags(raw: Any) -> tuple[Tag, ...]:
     return tuple(_tag(t) for t in wire)
 
 
+class TagBuffer:
+    """The tag arrays of one answer's spans, back to back in one buffer that their RawTags
+    slice. A cached trace crosses a pickle (collectors/cache.py): the buffer travels once,
+    compressed (a 50,000-span trace's ~75 MB of tags is a few MB), not once per span."""
+
+    __slots__ = ("buf", "view")
+
+    def __init__(self, buf: bytes) -> None:
+        self.buf = buf
+        self.view = memoryview(buf)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_inflate, (zlib.compress(self.buf, 1),))
+
+
+def _inflate(compressed: bytes) -> TagBuffer:
+    return TagBuffer(zlib.decompress(compressed))
+
+
+def span_tags(raws: list[Any]) -> list[RawTags | tuple[()]]:
+    """Each span's tags from its `tags` array's bytes (msgspec.Raw or bytes), in one shared
+    TagBuffer; no tags for `[]` and `null`."""
+    buf = TagBuffer(b"".join(raws))
+    out: list[RawTags | tuple[()]] = []
+    at = 0
+    for raw in raws:
+        n = len(raw)
+        if n <= 4 and bytes(raw) in (b"[]", b"null", b""):
+            out.append(())
+        else:
+            out.append(RawTags(buf, at, at + n))
+        at += n
+    return out
+
+
 class RawTags:
-    """A Sequence of Tags over their JSON bytes. `raw` is any bytes-like object (a msgspec.Raw
-    keeps the answer's buffer alive instead of copying it); a pickle holds plain bytes."""
+    """A Sequence of Tags over their JSON bytes, a slice of a TagBuffer."""
 
-    __slots__ = ("_first", "_indexed", "raw")
+    __slots__ = ("_first", "_indexed", "buffer", "end", "start")
 
-    def __init__(self, raw: Any) -> None:
-        self.raw = raw
+    def __init__(self, buffer: TagBuffer, start: int, end: int) -> None:
+        self.buffer, self.start, self.end = buffer, start, end
         self._indexed: tuple[Tag, ...] | None = None
         self._first: dict[str, Any] | None = None
+
+    @property
+    def raw(self) -> memoryview:
+        return self.buffer.view[self.start : self.end]
 
     @property
     def indexed(self) -> tuple[Tag, ...]:
@@ -67,13 +111,22 @@ class RawTags:
         cache of a pure function of `raw`; two threads racing compute the same tuple)."""
         got = self._indexed
         if got is None:
-            try:
-                wire = _DECODE(self.raw)
-            except msgspec.MsgspecError:
-                got = tuple(t for t in decode_tags(self.raw) if t.key in INDEXED_TAG_KEYS)
-            else:
-                got = tuple([_tag(t) for t in wire if t.key in INDEXED_TAG_KEYS])
-            self._indexed = got
+            got = self._index()
+        return got
+
+    def _index(self) -> tuple[Tag, ...]:
+        try:
+            wire = _DECODE(self.raw)
+        except msgspec.MsgspecError:
+            kept = [t for t in decode_tags(self.raw) if t.key in INDEXED_TAG_KEYS]
+        else:
+            kept = [t for t in wire if t.key in INDEXED_TAG_KEYS]
+            if not set(map(_TYPE, kept)) <= _STRING:  # a typed tag: jaeger_json's rules
+                kept = [_tag(t) for t in kept]
+        got = tuple(kept)
+        kept.reverse()  # the first of equal keys wins, as in Span.tag
+        self._first = dict(zip(map(_KEY, kept), map(_VALUE, kept), strict=True))
+        self._indexed = got
         return got
 
     def get(self, key: str, default: Any = None) -> Any:
@@ -81,11 +134,9 @@ class RawTags:
         if key in INDEXED_TAG_KEYS:
             first = self._first
             if first is None:
-                first = {}
-                for t in self.indexed:
-                    first.setdefault(t.key, t.value)
-                self._first = first
-            return first.get(key, default)
+                self._index()
+                first = self._first
+            return first.get(key, default)  # type: ignore[union-attr]
         for t in decode_tags(self.raw):
             if t.key == key:
                 return t.value
@@ -114,4 +165,4 @@ class RawTags:
         return f"RawTags({bytes(self.raw)[:60]!r}...)"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (RawTags, (bytes(self.raw),))
+        return (RawTags, (self.buffer, self.start, self.end))

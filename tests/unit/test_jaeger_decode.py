@@ -132,7 +132,7 @@ def test_span_tags_are_decoded_when_read_and_typed_tags_keep_their_type():
     # a cached trace crosses a pickle: the tags travel as their bytes, and come back equal
     copy = pickle.loads(pickle.dumps(trace))
     assert copy == trace and isinstance(copy.spans[0].tags, RawTags)
-    assert copy.spans[0].tags.raw == bytes(span.tags.raw)
+    assert bytes(copy.spans[0].tags.raw) == bytes(span.tags.raw)
 
 
 def test_a_span_without_tags_has_none():
