@@ -120,7 +120,7 @@ class Span:
     def tag(self, key: str, default: Any = None) -> Any:
         """The first tag named key's value."""
         tags = self.tags
-        if type(tags) is not tuple:
+        if type(tags) is not tuple and type(tags) is not list:
             return tags.get(key, default)  # type: ignore[attr-defined]  # LazyTags
         for t in tags:
             if t.key == key:
@@ -144,7 +144,9 @@ def indexed_tags(span: Span) -> Sequence[Tag]:
     """The span's tags whose key is in INDEXED_TAG_KEYS, in order (maybe with others): all of
     them for a tuple, without decoding the rest for LazyTags."""
     tags = span.tags
-    return tags if type(tags) is tuple else tags.indexed  # type: ignore[attr-defined]
+    if type(tags) is tuple or type(tags) is list:
+        return tags
+    return tags.indexed  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
