@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import os
 import random
@@ -44,6 +45,7 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]  # fmt: skip
 TARGETS = {"parse_s": 1.0, "browser_s": 3.0}
+BENCH_MAX_RESPONSE_BYTES = 512 * 1024 * 1024
 START_US = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z
 
 
@@ -135,15 +137,30 @@ class FixedTraces:
 CPU: dict[str, float] = {}  # the CPU seconds of the last best() call of each label
 
 
+@contextlib.contextmanager
+def _quiet_heap():
+    """This script holds every size's synthetic trace (millions of objects) that no server holds:
+    they are frozen out of the garbage collector while a step is timed, so the figures do not
+    include the collector walking the script's own data."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def best(fn, repeat: int, label: str = ""):
     """(result, best wall seconds); the best CPU seconds go to CPU[label]. On a shared machine the
     wall time includes waiting for a core, the CPU time does not: both are printed."""
     out, times, cpus = None, [], []
     for _ in range(repeat):
-        t0, c0 = time.perf_counter(), time.process_time()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-        cpus.append(time.process_time() - c0)
+        out = None
+        with _quiet_heap():
+            t0, c0 = time.perf_counter(), time.process_time()
+            out = fn()
+            times.append(time.perf_counter() - t0)
+            cpus.append(time.process_time() - c0)
     CPU[label] = min(cpus)
     return out, min(times)
 
@@ -194,11 +211,25 @@ def _services(trace: Trace):
 
 
 def page_view_time(trace: Trace, repeat: int) -> float:
+    """The whole page model of the trace as the collector hands it over: decoded from its v1
+    bytes before each run (not timed), so the tags each span is read for are decoded in the run."""
+    from collectors.jaeger_decode import decode_v1_response
+    from collectors.jaeger_json import v1_envelope
     from views.traces import trace_page_view
 
-    svc = _services(trace)
-    _, t = best(lambda: trace_page_view(svc, trace.trace_id), repeat, "page_view")
-    return t
+    raw = json.dumps(v1_envelope([trace_to_v1(trace)])).encode()
+    times, cpus = [], []
+    for _ in range(repeat):
+        decoded = decode_v1_response(raw)[0]
+        svc = _services(decoded)
+        with _quiet_heap():
+            t0, c0 = time.perf_counter(), time.process_time()
+            trace_page_view(svc, decoded.trace_id)
+            times.append(time.perf_counter() - t0)
+            cpus.append(time.process_time() - c0)
+        del decoded, svc
+    CPU["page_view"] = min(cpus)
+    return min(times)
 
 
 def _rss_mb() -> float:
@@ -269,10 +300,13 @@ class JaegerAnswers:
 def browser(traces: list[Trace]) -> dict[int, dict[str, float]]:
     import threading
 
+    import orjson
+    import requests
     from playwright.sync_api import sync_playwright
     from werkzeug.serving import make_server
 
     from app import create_app
+    from collectors.http import BackendSession
     from collectors.jaeger import JaegerCollector
     from devtools.livesrv import serve
     from wiring.services import Services
@@ -291,7 +325,14 @@ def browser(traces: list[Trace]) -> dict[int, dict[str, float]]:
     jaeger_url = f"http://127.0.0.1:{jaeger.port}"
     settings = Settings(prometheus_url="http://127.0.0.1:1", jaeger_url=jaeger_url)
     svc = Services(
-        settings=settings, telemetry=NoTelemetry(), traces=JaegerCollector(jaeger_url, timeout_s=60)
+        settings=settings,
+        telemetry=NoTelemetry(),
+        # A 100,000-span answer (~175 MB) is over the default MESHDASH_JAEGER_MAX_RESPONSE_BYTES
+        # (128 MB), where the page says so in a banner; raised here, as a deployment that wants
+        # such traces would, so the waterfall itself is measured.
+        traces=JaegerCollector(
+            jaeger_url, timeout_s=60, session=BackendSession("jaeger", BENCH_MAX_RESPONSE_BYTES)
+        ),
     )
     live = serve(create_app(settings, svc))
     out: dict[int, dict[str, float]] = {}
@@ -310,6 +351,11 @@ def browser(traces: list[Trace]) -> dict[int, dict[str, float]]:
                             box["bytes"] += len(resp.body())
 
                 page.on("response", count)
+                t_floor = time.perf_counter()  # the floor: the same bytes over HTTP, bare decode
+                orjson.loads(
+                    requests.get(f"{jaeger_url}/api/traces/{t.trace_id}", timeout=60).content
+                )
+                floor = time.perf_counter() - t_floor
                 t_fetch = time.perf_counter()
                 svc.traces.get_trace(t.trace_id)  # HTTP + decode, part of the first render
                 fetch = time.perf_counter() - t_fetch
@@ -334,7 +380,7 @@ def browser(traces: list[Trace]) -> dict[int, dict[str, float]]:
                         "() => Math.max(...[...document.querySelectorAll('.md-wf-row')].map(e => +e.dataset.row))"
                     )
                 out[len(t.spans)] = {"first_render": first, "dom_rows": rows, "mb": received["bytes"] / 1e6,
-                                     "expand_and_scroll": scroll, "fetch": fetch,
+                                     "expand_and_scroll": scroll, "fetch": fetch, "floor": floor,
                                      "last_row": last_row}  # fmt: skip
             b.close()
     finally:
@@ -362,7 +408,7 @@ def main(argv=None) -> None:
           "the same bytes")  # fmt: skip
     print(f"{'spans':>7} {'wire':>5} {'MB':>6} {'floor orjson':>15} {'floor json':>15} "
           f"{'before':>15} {'after':>15} {'after/floor':>12}")  # fmt: skip
-    parse: dict[int, tuple[float, float]] = {}
+    parse: dict[int, tuple[float, float, float, float]] = {}
 
     def both(r, k) -> str:
         return f"{r[k]:.3f} ({r[k + '_cpu']:.3f})"
@@ -374,48 +420,72 @@ def main(argv=None) -> None:
                   f"{both(r, 'floor_json'):>15} {both(r, 'before'):>15} {both(r, 'after'):>15} "
                   f"{r['after_cpu'] / floor:>12.2f}")  # fmt: skip
             if wire == "v1":
-                parse[len(t.spans)] = (r["after"], r["after_cpu"])
+                parse[len(t.spans)] = (r["after"], r["after_cpu"], floor,
+                                       min(r["floor_orjson"], r["floor_json"]))  # fmt: skip
     print("after/floor: CPU of the fast decoder (bytes to records) over the cheaper bare decode")
     print(f"\n{'spans':>7} {'depth':>6} {'tree':>8} {'crit.path':>9} {'self':>8} "
           f"{'page view':>17} {'answer MB':>10} {'view peak MB':>13}")  # fmt: skip
+    peaks: dict[int, float] = {}
+    model: dict[int, tuple[float, float]] = {}
     for t in traces:
         r = server_side(t, a.repeat)
         pv = page_view_time(t, a.repeat)
         answer, peak = view_memory_mb(t)
+        peaks[len(t.spans)], model[len(t.spans)] = peak, (pv, CPU["page_view"])
         pvs = f"{pv:.3f} ({CPU['page_view']:.3f})"
         print(f"{len(t.spans):>7} {r['depth']:>6} {r['tree']:>7.3f}s {r['critical_path']:>8.3f}s "
               f"{r['self_times']:>7.3f}s {pvs:>17} {answer:>10.1f} {peak:>13.0f}")  # fmt: skip
     print(
-        "page view = the whole trace page model (analysis, path, waterfall columns), parse not "
-        "included;\nview peak = the memory one trace view adds over its answer's bytes"
+        "tree, crit.path, self: wall, on records with decoded tags; page view = the whole trace "
+        "page model (analysis, path, waterfall columns) on the decoded trace, its tags read "
+        "there, parse not included;\nview peak = the memory one trace view adds over its "
+        "answer's bytes"
     )
     res: dict[int, dict[str, float]] = {}
     if not a.no_browser and Path(CHROMIUM).exists():
         res = browser(traces)
-        print(f"\n{'spans':>7} {'first rows':>11} {'of which fetch':>15} {'DOM rows':>9} "
+        print(f"\n{'spans':>7} {'first rows':>11} {'of which fetch':>15} {'floor':>7} {'DOM rows':>9} "
               f"{'page data MB':>13} {'expand all+scroll':>18} {'last row drawn':>15}")  # fmt: skip
         for n, r in res.items():
-            print(f"{n:>7} {r['first_render']:>10.2f}s {r['fetch']:>14.2f}s {r['dom_rows']:>9} "
-                  f"{r['mb']:>13.1f} {r['expand_and_scroll']:>17.2f}s {r['last_row']!s:>15}")  # fmt: skip
+            print(f"{n:>7} {r['first_render']:>10.2f}s {r['fetch']:>14.2f}s {r['floor']:>6.2f}s "
+                  f"{r['dom_rows']:>9} {r['mb']:>13.1f} {r['expand_and_scroll']:>17.2f}s "
+                  f"{r['last_row']!s:>15}")  # fmt: skip
         print("first rows: navigation to the first waterfall row, through the app, its "
               "JaegerCollector and a v1 endpoint;\nfetch: JaegerCollector.get_trace alone "
-              "(HTTP and decode), part of the first rows")  # fmt: skip
+              "(HTTP and decode), part of the first rows;\nfloor: the same bytes over HTTP and a "
+              "bare orjson.loads, what any page showing the trace must at least spend")  # fmt: skip
     print()
-    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+    load = os.getloadavg()[0]
+    print(f"load average at the end: {load:.1f} on {os.cpu_count()} cores (wall times include "
+          "waiting for a core; CPU times do not)")  # fmt: skip
+    print("targets (issue 16), each beside its floor from this run:")
     if 50000 in parse:
-        wall, cpu = parse[50000]
-        print(f"target 50k server-side parse <= {TARGETS['parse_s']} s: "
-              f"{'met' if cpu <= TARGETS['parse_s'] else 'MISSED'} in CPU time ({cpu:.3f} s), "
-              f"{'met' if wall <= TARGETS['parse_s'] else 'MISSED'} in wall time ({wall:.3f} s)")  # fmt: skip
+        wall, cpu, floor_cpu, floor_wall = parse[50000]
+        print(f"  50k server-side parse <= {TARGETS['parse_s']} s: "
+              f"{_met(cpu <= TARGETS['parse_s'])} in CPU time ({cpu:.3f} s; floor, the bare decode "
+              f"of the same bytes: {floor_cpu:.3f} s), {_met(wall <= TARGETS['parse_s'])} in wall "
+              f"time ({wall:.3f} s; floor {floor_wall:.3f} s)")  # fmt: skip
+    if 50000 in parse and 50000 in model:
+        cpu = parse[50000][1] + model[50000][1]
+        print(f"  50k server CPU before the browser (parse + page model): {cpu:.3f} s of the "
+              f"{TARGETS['browser_s']} s budget")  # fmt: skip
     if 50000 in res:
-        ok = res[50000]["first_render"] <= TARGETS["browser_s"]
-        print(f"target 50k waterfall rows visible <= {TARGETS['browser_s']} s: "
-              f"{'met' if ok else 'MISSED'} ({res[50000]['first_render']:.2f} s)")  # fmt: skip
-    if 100000 in res:
-        r = res[100000]
-        ok = r["dom_rows"] > 0 and r["last_row"] == 99999
-        print(f"target 100k no crash: {'met' if ok else 'MISSED'} ({r['dom_rows']} rows in the "
-              f"DOM, last row {r['last_row']} drawn after expand all)")  # fmt: skip
+        r = res[50000]
+        ok = r["first_render"] <= TARGETS["browser_s"]
+        print(f"  50k waterfall rows visible <= {TARGETS['browser_s']} s: {_met(ok)} "
+              f"({r['first_render']:.2f} s wall; floor, the bytes over HTTP and a bare decode: "
+              f"{r['floor']:.2f} s)")  # fmt: skip
+    if 100000 in res or 100000 in peaks:
+        r = res.get(100000, {})
+        ok = r.get("dom_rows", 0) > 0 and r.get("last_row") == 99999
+        drawn = (f"{r['dom_rows']} rows in the DOM, last row {r['last_row']} drawn after expand "
+                 "all" if r else "browser not run")  # fmt: skip
+        print(f"  100k no crash: {_met(ok) if r else 'not measured'} ({drawn}); peak memory one "
+              f"view adds: {peaks.get(100000, float('nan')):.0f} MB")  # fmt: skip
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "NOT MET"
 
 
 if __name__ == "__main__":

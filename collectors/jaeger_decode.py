@@ -34,6 +34,7 @@ from collectors.jaeger_json import (
     parse_otlp,
     parse_v1_response,
 )
+from collectors.jaeger_tags import span_tags
 from collectors.strict_json import loads_strict
 from mesh.traces.analysis import canonical_span_id, canonical_trace_id
 from mesh.traces.records import Log, Process, RefType, Span, SpanRef, Tag, Trace
@@ -52,7 +53,7 @@ class _V1Tag(Struct, frozen=True):
     type: str = "string"
 
 
-class _V1Ref(Struct):
+class _V1Ref(Struct, gc=False):
     refType: str = "CHILD_OF"
     traceID: str | None = None
     spanID: str | None = None
@@ -68,14 +69,17 @@ class _V1Process(Struct):
     tags: list[_V1Tag] | None = None
 
 
-class _V1Span(Struct):
+_NO_TAGS = msgspec.Raw(b"[]")
+
+
+class _V1Span(Struct, gc=False):
     spanID: str
     startTime: int
     traceID: str | None = None
     operationName: str | None = None
     references: list[_V1Ref] | None = None
     duration: int = 0
-    tags: list[_V1Tag] | None = None
+    tags: msgspec.Raw = _NO_TAGS  # left undecoded: collectors/jaeger_tags.py
     logs: list[_V1Log] | None = None
     processID: str | None = None
     process: _V1Process | None = None
@@ -151,7 +155,8 @@ def _v1_trace(raw: _V1Trace) -> Trace:
 
     spans: list[Span] = []
     follows, child_of = RefType.FOLLOWS_FROM, RefType.CHILD_OF
-    for s in raw.spans:
+    tags = span_tags([s.tags for s in raw.spans])
+    for k, s in enumerate(raw.spans):
         process = (
             _v1_process(s.process, tags_of)
             if s.process is not None
@@ -179,7 +184,7 @@ def _v1_trace(raw: _V1Trace) -> Trace:
                 s.duration,
                 process,
                 refs,
-                tags_of(s.tags),
+                tags[k],
                 logs,
                 tuple(s.warnings) if s.warnings else (),
             )

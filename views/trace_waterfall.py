@@ -51,16 +51,16 @@ def waterfall_columns(a: TraceAnalysis, critical: set[int]) -> dict[str, Any]:
         "depth": [tree.depth[i] for i in order],
         "svc": [service_ix[s.process.service] for s in ordered],
         "op": [ops.setdefault(s.operation, len(ops)) for s in ordered],
-        "s": [round((s.start_us - t0) / 1000, 3) for s in ordered],
-        "d": [round(s.duration_us / 1000, 3) for s in ordered],
+        # whole µs / 1000 is already the nearest float to its 3-decimal ms: no round() needed
+        "s": [(s.start_us - t0) / 1000 for s in ordered],
+        "d": [s.duration_us / 1000 for s in ordered],
         "err": [1 if errors[i] else 0 for i in order],
         "kids": [len(tree.children[i]) for i in order],
         "crit": [1 if i in critical else 0 for i in order],
         "services": service_names,
         "ops": list(ops),
         "sections": [
-            [row_of[c.span], round((c.start_us - t0) / 1000, 3), round((c.end_us - t0) / 1000, 3)]
-            for c in a.critical
+            [row_of[c.span], (c.start_us - t0) / 1000, (c.end_us - t0) / 1000] for c in a.critical
         ],
         "collapsed": collapsed,
         "duration_ms": a.duration_us / 1000,

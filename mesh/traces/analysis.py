@@ -16,7 +16,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from mesh.traces.records import RefType, Span, SpanRef, Tag, Trace, TraceSummary
+from mesh.traces.records import RefType, Span, SpanRef, Tag, Trace, TraceSummary, indexed_tags
 
 AdjustResult = tuple[Trace, tuple[str, ...]]
 Adjuster = Callable[[Trace], AdjustResult]
@@ -121,11 +121,11 @@ def dedupe_span_ids(trace: Trace) -> AdjustResult:
     - any other clash keeps the first span and gives the later one a fresh id.
     Fresh ids continue after the largest hex id in the trace, like Jaeger's.
     """
+    if len({s.span_id for s in trace.spans}) == len(trace.spans):
+        return trace, ()  # the usual case, checked without a list per span
     by_id: dict[str, list[int]] = {}
     for i, s in enumerate(trace.spans):
         by_id.setdefault(s.span_id, []).append(i)
-    if all(len(v) == 1 for v in by_id.values()):
-        return trace, ()
     used = set(by_id)
     counter = max((int(k, 16) for k in used if k and _HEX.match(k) and len(k) <= 16), default=0)
     warnings: list[str] = []
@@ -408,7 +408,7 @@ def clip_to_parents(
     return start, end, kept
 
 
-def critical_path(tree: SpanTree) -> list[CriticalSection]:
+def critical_path(tree: SpanTree, eligible: Sequence[bool] | None = None) -> list[CriticalSection]:
     """Jaeger UI's critical path, root by root.
 
     From a span, step into the child that finished last; when a span has no (further) child, the
@@ -417,7 +417,8 @@ def critical_path(tree: SpanTree) -> list[CriticalSection]:
     is a plain loop; children are pre-sorted by end time so each step is a binary search.
     Sections come out in walk order (latest first), as Jaeger UI lists them.
     """
-    eligible = blocking(tree)
+    if eligible is None:
+        eligible = blocking(tree)
     start, end, kept = clip_to_parents(tree, eligible)
     sections: list[CriticalSection] = []
     by_end: dict[int, tuple[list[int], list[int]]] = {}
@@ -590,7 +591,7 @@ def parse_node_id(node_id: str) -> tuple[str, str, str, str]:
 
 def istio_info(span: Span) -> IstioInfo | None:
     """Istio's tags on a span, or None when the span does not come from an Envoy proxy."""
-    tags = {t.key: t.value for t in span.tags}
+    tags = {t.key: t.value for t in indexed_tags(span)}  # every key read below is indexed
     node_id = tags.get("node_id")
     if node_id is None and "istio.canonical_service" not in tags:
         return None
@@ -670,8 +671,8 @@ def analyze(trace: Trace, adjusters: Iterable[Adjuster] = DEFAULT_ADJUSTERS) -> 
     """Adjust, build the tree, and compute critical path, self times and per-service time."""
     trace = adjust(trace, adjusters)
     tree = build_tree(trace)
-    critical = critical_path(tree)
-    ok = blocking(tree)
+    ok = blocking(tree)  # once: it reads every span's kind
+    critical = critical_path(tree, ok)
     own = self_times(tree, ok)
     spans = trace.spans
     crit_by_span: dict[int, int] = {}

@@ -7,9 +7,12 @@ identity between the spans of one process, so a 50,000-span trace does not copy 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
+
+from msgspec import Struct
 
 
 class RefType(StrEnum):
@@ -17,13 +20,51 @@ class RefType(StrEnum):
     FOLLOWS_FROM = "FOLLOWS_FROM"
 
 
-@dataclass(frozen=True, slots=True)
-class Tag:
-    """One key/value; `type` is Jaeger's name: string, bool, int64, float64 or binary."""
+class Tag(Struct, frozen=True, gc=False):
+    """One key/value; `type` is Jaeger's name: string, bool, int64, float64 or binary.
+
+    A frozen msgspec Struct rather than a dataclass, so a collector decodes Tags straight from
+    JSON bytes (collectors/jaeger_tags.py); it behaves as a frozen record (equality, hash,
+    pickle). gc=False: a tag's value is a JSON value, which holds no reference cycle."""
 
     key: str
     value: Any
     type: str = "string"
+
+
+# The tags the model reads on every span of a trace: the kind and error (critical path, errors),
+# Istio's (where a span ran, the trace's path), the sampler (version time). A source that keeps a
+# span's tags undecoded (LazyTags) keeps these at hand, so analysing a 50,000-span trace never
+# needs the other ~15 tags of each span.
+INDEXED_TAG_KEYS = frozenset(
+    {
+        "span.kind",
+        "error",
+        "node_id",
+        "istio.canonical_service",
+        "istio.canonical_revision",
+        "istio.namespace",
+        "upstream_cluster",
+        "http.status_code",
+        "response_flags",
+        "sampler.type",
+    }
+)
+
+
+@runtime_checkable
+class LazyTags(Protocol):
+    """A span's tags as a sequence that decodes when read (collectors/jaeger_tags.py): `get` is
+    Span.tag's answer, and `indexed` the tags whose key is in INDEXED_TAG_KEYS, in order."""
+
+    def __iter__(self): ...
+
+    def __len__(self) -> int: ...
+
+    def get(self, key: str, default: Any = None) -> Any: ...
+
+    @property
+    def indexed(self) -> tuple[Tag, ...]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +105,7 @@ class Span:
     duration_us: int
     process: Process
     references: tuple[SpanRef, ...] = ()
-    tags: tuple[Tag, ...] = ()
+    tags: Sequence[Tag] = ()  # a tuple, or LazyTags from a collector
     logs: tuple[Log, ...] = ()
     warnings: tuple[str, ...] = ()
 
@@ -77,7 +118,11 @@ class Span:
         return self.process.service
 
     def tag(self, key: str, default: Any = None) -> Any:
-        for t in self.tags:
+        """The first tag named key's value."""
+        tags = self.tags
+        if type(tags) is not tuple and type(tags) is not list:
+            return tags.get(key, default)  # type: ignore[attr-defined]  # LazyTags
+        for t in tags:
             if t.key == key:
                 return t.value
         return default
@@ -93,6 +138,15 @@ class Span:
         """Jaeger's rule: an `error` tag that is true (bool or the string "true")."""
         value = self.tag("error")
         return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def indexed_tags(span: Span) -> Sequence[Tag]:
+    """The span's tags whose key is in INDEXED_TAG_KEYS, in order (maybe with others): all of
+    them for a tuple, without decoding the rest for LazyTags."""
+    tags = span.tags
+    if type(tags) is tuple or type(tags) is list:
+        return tags
+    return tags.indexed  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)

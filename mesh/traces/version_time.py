@@ -36,7 +36,7 @@ from mesh.traces.analysis import (
     split_service,
     waypoint_target,
 )
-from mesh.traces.records import Span, Trace
+from mesh.traces.records import Span, Trace, indexed_tags
 
 SAMPLER_TAG = "sampler.type"
 RANDOM_SAMPLERS = frozenset({"probabilistic", "ratelimiting", "const", "lowerbound"})
@@ -71,7 +71,7 @@ def sampler(trace: Trace) -> str | None:
     root first, then any span); None when the trace does not say."""
     ordered = sorted(trace.spans, key=lambda s: bool(s.references))
     for span in ordered:
-        for tag in span.tags:
+        for tag in indexed_tags(span):
             if tag.key == SAMPLER_TAG:
                 return str(tag.value)
     return None

@@ -19,8 +19,10 @@ SPANS = 50_000
 MAX_DOM_ROWS = 120  # a 600 px viewport of 26 px rows plus the overscan above and below
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def big_trace_app():
+    """One 50,000-span trace, generated and encoded once for the session, behind a Jaeger v1
+    endpoint and the app."""
     from app import create_app
     from collectors.jaeger import JaegerCollector
     from wiring.services import Services
@@ -117,9 +119,12 @@ def test_a_50000_span_trace_opens_on_a_virtualised_waterfall(page, big_trace_app
     expect(page.locator("#tv-rows-info")).to_have_text("50,000 spans")
     assert _dom_rows(page)[:4] == [0, 1, 2, 3]
 
-    # a click on a span opens its detail from the server
+    # a click on a span opens its detail from the server, with every tag of the span (the
+    # collector keeps tags undecoded until read: the detail decodes all 20)
     row.click()
     expect(page.locator("#tv-span")).to_contain_text("Where it ran", timeout=60_000)
+    expect(page.locator("#tv-span")).to_contain_text("Tags (20)")
+    expect(page.locator("#tv-span .md-tv-tags")).to_contain_text("upstream_cluster")
 
     # the critical path alone: its spans and the spans above them, nothing else
     page.check("#tv-critical-only")

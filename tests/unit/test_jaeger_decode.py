@@ -5,6 +5,8 @@ general decoder, with its records or its error, on anything else."""
 from __future__ import annotations
 
 import json
+import pickle
+from dataclasses import replace
 
 import pytest
 
@@ -16,9 +18,10 @@ from collectors.jaeger_json import (
     traces_to_otlp,
     v1_envelope,
 )
+from collectors.jaeger_tags import RawTags
 from collectors.strict_json import NotFiniteError, loads_strict
 from mesh.errors import BackendDataError
-from mesh.traces.records import Log, Process, RefType, Span, SpanRef, Tag, Trace
+from mesh.traces.records import LazyTags, Log, Process, RefType, Span, SpanRef, Tag, Trace
 from tests.conftest import shared_path
 
 FIXTURES = [
@@ -100,23 +103,46 @@ def test_an_istio_trace_round_trips_through_both_fast_decoders(monkeypatch):
     assert jd.decode_otlp(otlp)[0].spans[1].tag("error") is True
 
 
-def test_equal_string_tags_are_one_object_and_typed_tags_keep_their_type():
+def test_span_tags_are_decoded_when_read_and_typed_tags_keep_their_type():
     spans = [
         {"spanID": f"{i:016x}", "startTime": i, "duration": 1, "processID": "p1",
          "tags": [{"key": "zone", "type": "string", "value": "a"},
                   {"key": "x", "type": "int64", "value": 1},
                   {"key": "x", "type": "bool", "value": True},
-                  {"key": "n", "type": "int64", "value": "7"}]}
+                  {"key": "n", "type": "int64", "value": "7"},
+                  {"key": "span.kind", "value": "server"},
+                  {"key": "error", "type": "BOOL", "value": "true"}]}
         for i in range(1, 4)
     ]  # fmt: skip
     body = {"data": [{"traceID": "1", "spans": spans, "processes": {"p1": {"serviceName": "a"}}}]}
     (trace,) = jd.decode_v1_response(json.dumps(body).encode())
-    zones = [s.tags[0] for s in trace.spans]
-    assert all(z is zones[0] for z in zones)
-    one, true, seven = trace.spans[0].tags[1:]
+    span = trace.spans[0]
+    assert isinstance(span.tags, RawTags)
+    assert span.tags._indexed is None  # nothing decoded before the model asks
+    assert isinstance(span.tags, LazyTags)
+    # the model's questions read only the indexed tags, decoded once and kept
+    assert (span.kind, span.is_error) == ("server", True)
+    assert [t.key for t in span.tags._indexed] == ["span.kind", "error"]
+    assert span.tag("zone") == "a" and span.tag("missing", 5) == 5  # the others: decoded again
+    one, true, seven = span.tags[1:4]
     assert (one.value, one.type) == (1, "int64") and type(one.value) is int
     assert (true.value, true.type) == (True, "bool") and type(true.value) is bool
     assert (seven.value, seven.type) == (7, "int64")  # a string int64, read as Jaeger's UI does
+    assert trace == parse_v1_response(body)[0]
+    assert hash(span) == hash(parse_v1_response(body)[0].spans[0])
+    # a cached trace crosses a pickle: the tags travel as their bytes, and come back equal
+    copy = pickle.loads(pickle.dumps(trace))
+    assert copy == trace and isinstance(copy.spans[0].tags, RawTags)
+    assert bytes(copy.spans[0].tags.raw) == bytes(span.tags.raw)
+
+
+def test_a_span_without_tags_has_none():
+    body = {"data": [{"traceID": "1", "spans": [
+        {"spanID": "1", "startTime": 1, "tags": []},
+        {"spanID": "2", "startTime": 1, "tags": None},
+        {"spanID": "3", "startTime": 1}]}]}  # fmt: skip
+    (trace,) = jd.decode_v1_response(json.dumps(body).encode())
+    assert [s.tags for s in trace.spans] == [(), (), ()]
     assert trace == parse_v1_response(body)[0]
 
 
@@ -141,7 +167,18 @@ def test_what_the_general_decoder_refuses_the_fast_one_refuses_with_the_same_err
         jd.decode_v1_response(nan)
     huge = b'{"data": [{"traceID": "ab", "spans": [{"spanID": "1", "startTime": 1, "tags": [{"key": "k", "type": "float64", "value": 1e999}]}]}]}'
     with pytest.raises(NotFiniteError):
-        jd.decode_v1_response(huge)
+        parse_v1_response(loads_strict(huge))
+    # a span's tags are read when the model asks: a bad value there is bad data then, a 502
+    (trace,) = jd.decode_v1_response(huge)
+    with pytest.raises(BackendDataError, match="non-numbers"):
+        trace.spans[0].tag("error")
+    for bad_tags in (b"5", b"[42]", b'[{"value": 1}]'):
+        raw = (
+            b'{"data": [{"traceID": "ab", "spans": [{"spanID": "1", "startTime": 1, "tags": %s}]}]}'
+        )
+        (trace,) = jd.decode_v1_response(raw % bad_tags)
+        with pytest.raises(BackendDataError):
+            trace.spans[0].tag("error")
     # (a number too large in a field meshdash never reads is skipped, like the field itself)
     with pytest.raises(ValueError):
         jd.decode_v1_response(b'{"data": [')
@@ -200,3 +237,33 @@ def test_otlp_values_of_every_kind_match_the_general_decoder():
     assert s.trace_id == "00000000000abc11" and s.span_id == "0000000000000001"
     assert s.tag("i") == 42 and s.tag("error") is True and s.kind == "client"
     assert s.logs[0].fields[0] == Tag("event", "boom")
+
+
+def test_the_analysis_of_lazily_read_tags_gives_the_same_numbers():
+    """Critical path, self times, errors, per-service time and the path from the fast decoder's
+    records (tags read when asked) equal those from the general decoder's (tags decoded up
+    front), on an Istio-shaped 2,000-span trace with an error, a producer/consumer pair and a
+    waypoint span among them."""
+    from bench.trace_scale import synthetic_trace
+    from mesh.traces.analysis import analyze
+    from mesh.traces.path import trace_path
+
+    base = synthetic_trace(2000)
+    spans = list(base.spans)
+    spans[5] = replace(spans[5], tags=(*spans[5].tags, Tag("error", True, "bool")))
+    spans[7] = replace(spans[7], tags=(Tag("span.kind", "producer"), *spans[7].tags[:-1]))
+    spans[9] = replace(
+        spans[9],
+        tags=(Tag("node_id", "waypoint~10.0.0.9~waypoint-abc-12345.shop~shop.svc.cluster.local"),
+              *spans[9].tags[1:]),
+    )  # fmt: skip
+    trace = replace(base, spans=tuple(spans))
+    raw = json.dumps(v1_envelope([trace_to_v1(trace)])).encode()
+    fast = jd.decode_v1_response(raw)[0]
+    general = parse_v1_response(loads_strict(raw))[0]
+    assert isinstance(fast.spans[0].tags, RawTags)
+    a, b = analyze(fast), analyze(general)
+    assert a.critical == b.critical and a.self_us == b.self_us and a.errors == b.errors
+    assert a.services == b.services and a.tree.order == b.tree.order
+    assert sum(a.errors) == 1 and (a.start_us, a.duration_us) == (b.start_us, b.duration_us)
+    assert trace_path(a.trace, a.tree) == trace_path(b.trace, b.tree)
