@@ -66,7 +66,7 @@ log = logging.getLogger("meshdash.cache")
 T = TypeVar("T")
 Normalizer = Callable[..., tuple[Any, ...]]  # (cache, *args) -> the args the backend is asked
 
-KEY_VERSION = "4"  # bump when cached record types change shape, so old pickles are not read
+KEY_VERSION = "5"  # bump when cached record types change shape, so old pickles are not read
 SIMPLE_CACHE_ENTRIES = 500
 REDIS_SOCKET_TIMEOUT_S = 0.5  # a hung Redis must not hang pages: it only costs a miss
 STORE_RETRY_S = 5.0  # after a store failure, how long calls skip it
