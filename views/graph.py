@@ -187,9 +187,11 @@ def _shared_view(services: Services, params: GraphParams, query: GraphQuery) -> 
 def _graph_body(services: Services, params: GraphParams, query: GraphQuery) -> dict[str, Any]:
     telemetry = services.telemetry.graph_telemetry(query)
     drawn = telemetry if params.waypoints else without_waypoints(telemetry)
-    graph = keep_clusters(build_graph(drawn, thresholds_of(services)), params.clusters)
+    full = keep_clusters(build_graph(drawn, thresholds_of(services)), params.clusters)
+    # The summaries read the whole graph: a namespace graph, find, hide or focus changes what
+    # is drawn, not what enters the namespaces or how much of it runs in plain text.
     graph, shape_fields = apply_shape(
-        graph, params.shape, services.settings, thresholds_of(services)
+        full, params.shape, services.settings, thresholds_of(services)
     )
     body = shaped_json(graph, graph_json(graph), shape_fields, services.settings)
     return {
@@ -204,15 +206,15 @@ def _graph_body(services: Services, params: GraphParams, query: GraphQuery) -> d
         "edges": body["edges"],
         # How much of the drawn traffic runs in plain text (no mutual TLS), from the
         # destinations' reports; null where no edge can say.
-        "security": security_summary(graph),
+        "security": security_summary(full),
         # The requests entering the shown namespaces from outside them (gateways, other
         # namespaces, unmeshed callers): the page's "Requests" card, not the sum of every edge.
-        "entering": entering_summary(graph, params.namespaces),
+        "entering": entering_summary(full, params.namespaces),
         "queries": telemetry.queries_sent,  # per metrics endpoint
         "endpoints": telemetry.endpoints,
         "source": services.telemetry.name,
         # Every cluster the telemetry names (also those a filter hides), and the filter.
-        "clusters": list(graph_clusters(graph)),
+        "clusters": list(graph_clusters(full)),
         "cluster_filter": list(params.clusters),
         "waypoints": "show" if params.waypoints else "hide",
         # Per-cluster endpoints that failed while others answered: the graph lacks their part.
