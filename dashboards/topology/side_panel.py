@@ -27,8 +27,10 @@ def _rows(pairs: list[tuple[str, Any]]) -> html.Table:
 
 def name_span(name: str) -> html.Span:
     """A node id that never breaks mid-word: whole, or cut with an ellipsis and the full name
-    on hover; the line wraps between names, not inside one."""
-    return html.Span(name, className="md-name", title=name)
+    on hover; the line wraps between names, not inside one. A namespace node of the namespace
+    graph (`namespace:NS`) reads as its namespace."""
+    shown = name.replace("namespace:", "", 1) if "namespace:" in name else name
+    return html.Span(shown, className="md-name", title=name)
 
 
 def _edge_list(title: str, edges: list[dict[str, Any]], key: str) -> html.Div:

@@ -168,3 +168,23 @@ def test_the_view_finds_namespaces_that_do_not_exist_in_the_demo():
     assert found is not None
     assert found["missing"] == ["bookinf"] and found["suggestions"] == ["bookinfo"]
     assert namespaces_not_found(svc, ("bookinfo", "istio-system"), when) is None
+
+
+def test_namespace_graph_rows_name_namespaces_not_node_ids():
+    edge = {"source": "namespace:istio-system", "target": "namespace:bookinfo", "rps": 20.0,
+            "error_rate": 0.02, "p95_ms": 90.0, "protocol": "http", "health": "degraded"}  # fmt: skip
+    shown = [
+        c.children
+        for c in _spans(overview_panel({"nodes": [], "edges": [edge]}))
+        if getattr(c, "className", None) == "md-name"
+    ]
+    assert shown and set(shown) == {"istio-system", "bookinfo"}
+
+
+def _spans(component):
+    if isinstance(component, list | tuple):
+        for c in component:
+            yield from _spans(c)
+    elif hasattr(component, "to_plotly_json"):
+        yield component
+        yield from _spans(getattr(component, "children", None))
