@@ -48,6 +48,7 @@ def refresh_later(page, clock: MovableClock, seconds: float = 10) -> None:
     clock.advance(seconds)
     page.locator("#rv-refresh-now").click()
     expect(page.locator("span#rv-window")).not_to_have_text(shown, timeout=30_000)
+    page.wait_for_load_state("networkidle")  # and the callbacks chained to it (the charts)
 
 
 def shift_through_the_api(page, base: str, weights: dict[str, int]) -> dict:
