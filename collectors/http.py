@@ -485,10 +485,15 @@ class BackendSession(requests.Session):
         return super().merge_environment_settings(url, proxies, stream, verify, cert)
 
     def request(self, method, url, *args, timeout=None, **kwargs):  # type: ignore[no-untyped-def, override]
-        """The call's timeout is its whole-request deadline (a pair: the larger of the two)."""
+        """The call's timeout is its whole-request deadline (a pair: the larger of the two),
+        cut to what is left of an enclosing `deadline` (a call made of several requests)."""
         if timeout is None:
             return super().request(method, url, *args, **kwargs)
         total = max(timeout) if isinstance(timeout, tuple) else float(timeout)
+        outer = current_deadline()
+        if outer is not None and outer.remaining() < total:
+            total = round(outer.remaining(), 3)
+            timeout = (total, total)
         with deadline(total) as d:
             try:
                 response = super().request(method, url, *args, timeout=timeout, **kwargs)

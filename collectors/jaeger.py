@@ -19,7 +19,13 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from collectors.backend_status import connection_reason, not_ready, ready_answer
-from collectors.http import JAEGER_MAX_RESPONSE_BYTES, BackendSession, display_url, too_large
+from collectors.http import (
+    JAEGER_MAX_RESPONSE_BYTES,
+    BackendSession,
+    deadline,
+    display_url,
+    too_large,
+)
 from collectors.jaeger_decode import decode_otlp, decode_v1_response
 from collectors.jaeger_json import parse_dependencies
 from collectors.strict_json import NotFiniteError, loads_strict
@@ -48,6 +54,15 @@ def go_duration(us: int) -> str:
     return f"{int(us)}us"
 
 
+class _Detection:
+    """One API detection in flight: its outcome, for the callers that arrived meanwhile."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.api: str | None = None
+        self.error: BaseException | None = None
+
+
 class JaegerCollector:
     """A TraceSource over Jaeger query's HTTP API."""
 
@@ -74,6 +89,7 @@ class JaegerCollector:
         self.headers = dict(headers or {})
         self._api: str | None = None if api == "auto" else api
         self._lock = threading.Lock()
+        self._detecting: _Detection | None = None
 
     # ---- transport ---------------------------------------------------------------------
 
@@ -119,13 +135,44 @@ class JaegerCollector:
     # ---- API detection -----------------------------------------------------------------
 
     def api_version(self) -> str:
-        """ "v3" or "v1": asked once (v3 first, as the newest Jaeger only has it), then cached."""
+        """ "v3" or "v1": asked once (v3 first, as the newest Jaeger only has it), then cached.
+
+        One detection at a time, under one deadline for both probes. Callers arriving while it
+        runs (requests, /readyz's checks) take its outcome, failure included, instead of queueing
+        for their own: with Jaeger hung, each caller then waits one timeout, not one per caller
+        ahead of it (six queued /readyz checks held a trace search for a minute).
+        """
         if self._api is not None:
             return self._api
         with self._lock:
-            if self._api is None:
-                self._api = self._detect()
-        return self._api
+            if self._api is not None:
+                return self._api
+            attempt, lead = self._detecting, self._detecting is None
+            if attempt is None:
+                attempt = self._detecting = _Detection()
+        if lead:
+            return self._lead(attempt)
+        if not attempt.done.wait(self.timeout_s + 1.0):
+            raise BackendTimeout(BACKEND, f"no answer within {self.timeout_s:g}s")
+        if attempt.api is not None:
+            return attempt.api
+        if isinstance(attempt.error, BackendError):  # a copy: one exception, one traceback
+            raise type(attempt.error)(attempt.error.backend, attempt.error.cause)
+        raise BackendUnavailable(BACKEND, f"cannot tell which API {self.display_url} speaks")
+
+    def _lead(self, attempt: _Detection) -> str:
+        try:
+            with deadline(self.timeout_s):
+                attempt.api = self._detect()
+            self._api = attempt.api
+            return attempt.api
+        except BaseException as exc:
+            attempt.error = exc
+            raise
+        finally:
+            with self._lock:
+                self._detecting = None
+            attempt.done.set()
 
     def _detect(self) -> str:
         resp = self._get("/api/v3/services")

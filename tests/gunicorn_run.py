@@ -6,6 +6,7 @@ test_hardening_gunicorn.py (the same server in front of hung backends).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -20,6 +21,7 @@ import requests
 
 from tests.conftest import REPO
 
+STOP_GRACE_S = 3.0  # how long a stopping gunicorn may take before its workers are killed
 LIVE_ENV = {"MESHDASH_PROMETHEUS_URL": "http://127.0.0.1:9"}  # nothing listens on port 9
 
 
@@ -53,9 +55,26 @@ def running_gunicorn(env: dict[str, str], url: str, logs: Path) -> Iterator[subp
                 time.sleep(0.2)
         yield proc
     finally:
-        # SIGQUIT: gunicorn's quick shutdown. SIGTERM would wait up to graceful_timeout (20 s)
-        # for the requests a test left hanging on its stalled backends; no test checks that.
+        # SIGQUIT: gunicorn's quick shutdown. A worker still exits only once its threads do, and
+        # threads a test left hanging on its stalled backends would hold it until gunicorn's
+        # graceful_timeout (20 s) ends in SIGKILL; no test checks that wait, so the workers get
+        # the SIGKILL after a short grace instead.
         proc.send_signal(signal.SIGQUIT)
-        proc.wait(30)
+        try:
+            proc.wait(STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            for worker in _children(proc.pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(worker, signal.SIGKILL)
+            proc.wait(30)
         err.close()
         out.close()
+
+
+def _children(pid: int) -> list[int]:
+    """The processes `pid` started (gunicorn's workers), from /proc."""
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    try:
+        return [int(p) for p in path.read_text().split()]
+    except OSError:
+        return []

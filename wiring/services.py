@@ -89,8 +89,12 @@ class Services:
         return found
 
 
-def build_services(settings: Settings) -> Services:
-    """Wire real collectors or the simulator from the settings."""
+def build_services(settings: Settings, clock: Callable[[], float] = time.time) -> Services:
+    """Wire real collectors or the simulator from the settings.
+
+    `clock` is the demo's time, for the simulator and the use cases alike: a test moves it
+    instead of waiting for real minutes to pass. Live mode always reads the real clock.
+    """
     if settings.demo:
         from demo.canary_source import DemoCanarySource
         from demo.history import seed_history
@@ -98,7 +102,7 @@ def build_services(settings: Settings) -> Services:
         from demo.mesh import DemoMesh
         from demo.series_source import DemoSeriesSource
 
-        sim = DemoMesh.bookinfo(ambient=settings.demo_ambient)
+        sim = DemoMesh.bookinfo(ambient=settings.demo_ambient, clock=clock)
         from collectors.rollout_store import MemoryRolloutStore
         from demo.routes import DemoRouteStore
         from demo.trace_source import DemoTraceStore
@@ -118,6 +122,7 @@ def build_services(settings: Settings) -> Services:
             canary=DemoCanarySource(sim.model),
             inventory=DemoInventory(sim.model),
             rollouts=MemoryRolloutStore(),
+            clock=clock,
         )
     from collectors.prometheus_series import PrometheusSeries
 

@@ -11,7 +11,10 @@ from playwright.sync_api import expect
 
 from app import create_app
 from demo.history import STORY
+from devtools.clock import MovableClock
 from devtools.livesrv import serve
+from tests.browser.test_review_page import refresh_later
+from wiring.services import build_services
 from wiring.settings import Settings
 
 pytestmark = pytest.mark.browser
@@ -22,7 +25,11 @@ RELEASES = "/releases?namespace=bookinfo&service=reviews"
 
 @pytest.fixture
 def own_demo(tmp_path):
-    live = serve(create_app(Settings(audit_log=tmp_path / "audit.jsonl")))
+    """A demo app of the test's own, with a clock the test moves (`own_demo.clock`)."""
+    settings = Settings(audit_log=tmp_path / "audit.jsonl")
+    clock = MovableClock()
+    live = serve(create_app(settings, build_services(settings, clock=clock)))
+    live.clock = clock  # type: ignore[attr-defined]
     yield live
     live.stop()
 
@@ -43,12 +50,12 @@ def verdict(page) -> str:
     return page.locator("#rv-verdict").get_attribute("data-verdict") or ""
 
 
-def wait_for_verdict(page, wanted: str, seconds: float = 60) -> None:
+def wait_for_verdict(page, clock: MovableClock, wanted: str, seconds: float = 60) -> None:
+    """Refresh the review as the demo's time moves on (30 s a refresh, no real wait) until the
+    verdict is `wanted`; the traffic since the change is then large enough to decide."""
     deadline = time.monotonic() + seconds
     while verdict(page) != wanted and time.monotonic() < deadline:
-        page.wait_for_timeout(2500)
-        page.locator("#rv-refresh-now").click()
-        page.wait_for_timeout(800)
+        refresh_later(page, clock, 30)
     expect(page.locator("#rv-verdict")).to_have_attribute("data-verdict", wanted)
 
 
@@ -86,7 +93,7 @@ def test_case3_after_a_roll_back_the_review_says_so_and_offers_nothing(page, own
     api_post(page, base, {"action": "even_split", "versions": ["v1", "v2"], "reason": "half"})
     page.locator("#rv-sim-fail").click()
     expect(page.locator("#rv-sim-status")).to_contain_text("5% extra 5xx")
-    wait_for_verdict(page, "rollback")
+    wait_for_verdict(page, own_demo.clock, "rollback")
     expect(page.locator("#rv-headline")).to_contain_text("Roll back: v2 fails")
     action = page.locator("#rv-action")
     expect(action).to_have_text("Roll back to v1")

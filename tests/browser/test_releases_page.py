@@ -6,7 +6,6 @@ The seed's canary story: 50/50 on reviews v1/v2, watch the topology follow, take
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import replace
 
 import pytest
@@ -15,6 +14,7 @@ from playwright.sync_api import expect
 from app import create_app
 from demo.history import STORY
 from demo.routes import DemoRouteStore, seed_objects
+from devtools.clock import MovableClock
 from devtools.livesrv import serve
 from wiring.services import build_services
 from wiring.settings import Settings
@@ -26,8 +26,12 @@ REVIEWS = "/releases?namespace=bookinfo&service=reviews"
 
 @pytest.fixture
 def own_demo(tmp_path):
-    """A fresh demo app per test: each one changes the routes and reads the audit log."""
-    live = serve(create_app(Settings(audit_log=tmp_path / "audit.jsonl")))
+    """A fresh demo app per test: each one changes the routes and reads the audit log. Its
+    clock (`own_demo.clock`) is the test's to move: a 1m window after a change needs no wait."""
+    settings = Settings(audit_log=tmp_path / "audit.jsonl")
+    clock = MovableClock()
+    live = serve(create_app(settings, build_services(settings, clock=clock)))
+    live.clock = clock  # type: ignore[attr-defined]
     yield live
     live.stop()
 
@@ -136,14 +140,15 @@ def test_fifty_fifty_then_take_over_then_retire(page, own_demo, shot):
     changed_at = audit["entries"][0]["when"]
 
     # The demo's traffic follows within a refresh or two: the live figures and the topology edges
-    # move at once, and a 1m window lying wholly after the change shows the new split.
-    page.wait_for_timeout(max(0, (changed_at + 16 - time.time()) * 1000))
+    # move at once, and a 1m window lying wholly after the change shows the new split. The
+    # demo's clock moves on instead of the test waiting a real minute.
+    own_demo.clock.advance_to(changed_at + 16)
     moving = reviews_shares(page, base)
     assert moving["v1"] < 0.75, moving  # was 0.80: visibly moving after one refresh
     open_reviews(page, base)
     after = reviews_rps(page)
     assert after["v2"] > 1.5 * before["v2"], (before, after)
-    page.wait_for_timeout(max(0, (changed_at + 62 - time.time()) * 1000))
+    own_demo.clock.advance_to(changed_at + 62)
     shares = reviews_shares(page, base)
     assert shares["v1"] == pytest.approx(0.5, abs=0.05), shares
     assert shares["v2"] == pytest.approx(0.5, abs=0.05), shares

@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from app import create_app
+from devtools.clock import MovableClock
 from devtools.livesrv import serve
 from tests.review_demo import WITHOUT_V3, demo_services
 from wiring.settings import Settings
@@ -24,15 +25,30 @@ REVIEW = "/review?namespace=bookinfo&service=reviews&baseline=v1&canary=v3&windo
 
 @pytest.fixture
 def own_demo(tmp_path):
-    """A demo where reviews runs v1 90 / v2 10 and v3 is deployed but gets no traffic yet."""
+    """A demo where reviews runs v1 90 / v2 10 and v3 is deployed but gets no traffic yet; its
+    clock (`own_demo.clock`) is the test's to move."""
     settings = Settings(audit_log=tmp_path / "audit.jsonl")
-    live = serve(create_app(settings, demo_services(reviews_split=WITHOUT_V3, settings=settings)))
+    clock = MovableClock()
+    services = demo_services(reviews_split=WITHOUT_V3, settings=settings, clock=clock)
+    live = serve(create_app(settings, services))
+    live.clock = clock  # type: ignore[attr-defined]
     yield live
     live.stop()
 
 
 def verdict(page) -> str:
     return page.locator("#rv-verdict").get_attribute("data-verdict") or ""
+
+
+def refresh_later(page, clock: MovableClock, seconds: float = 10) -> None:
+    """Move the demo's time on by `seconds` and refresh the review, then wait until that load is
+    drawn (its window ends later): a click before it lands would cancel it, and the page would
+    never change under a busy machine. (`span#`: the window picker has the same id.)"""
+    shown = page.locator("#rv-window-facts").inner_text()
+    clock.advance(seconds)
+    page.locator("#rv-refresh-now").click()
+    expect(page.locator("#rv-window-facts")).not_to_have_text(shown, timeout=30_000)
+    page.wait_for_load_state("networkidle")  # and the callbacks chained to it (the charts)
 
 
 def shift_through_the_api(page, base: str, weights: dict[str, int]) -> dict:
@@ -68,12 +84,11 @@ def test_slow_canary_at_half_turns_the_verdict_to_roll_back(page, own_demo, shot
     applied = shift_through_the_api(page, own_demo.url, {"v1": 50, "v2": 0, "v3": 50})
     assert applied["applied"] is True
 
-    # 3. The verdict turns to roll back, with its reason, once v3 has served its minimum sample.
+    # 3. The verdict turns to roll back, with its reason, once v3 has served its minimum sample:
+    # the demo's time moves on 10 s a refresh instead of the test waiting for it.
     deadline = time.monotonic() + 45
     while verdict(page) != "rollback" and time.monotonic() < deadline:
-        time.sleep(3)
-        page.locator("#rv-refresh-now").click()
-        page.wait_for_timeout(800)
+        refresh_later(page, own_demo.clock)
     expect(page.locator("#rv-verdict")).to_have_attribute("data-verdict", "rollback")
     expect(page.locator("#rv-verdict-word")).to_have_text("Roll back")
     expect(page.locator("#rv-headline")).to_contain_text(

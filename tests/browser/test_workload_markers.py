@@ -8,8 +8,10 @@ import pytest
 from playwright.sync_api import expect
 
 from app import create_app
+from devtools.clock import MovableClock
 from devtools.livesrv import serve
 from tests.browser.test_review_page import shift_through_the_api
+from wiring.services import build_services
 from wiring.settings import Settings
 
 pytestmark = pytest.mark.browser
@@ -29,8 +31,11 @@ MARKERS = """(id) => {
 
 @pytest.fixture
 def own_demo(tmp_path):
-    """A demo of its own: the test changes reviews' routes."""
-    live = serve(create_app(Settings(audit_log=tmp_path / "audit.jsonl")))
+    """A demo of its own: the test changes reviews' routes, and moves its clock."""
+    settings = Settings(audit_log=tmp_path / "audit.jsonl")
+    clock = MovableClock()
+    live = serve(create_app(settings, build_services(settings, clock=clock)))
+    live.clock = clock  # type: ignore[attr-defined]
     yield live
     live.stop()
 
@@ -44,7 +49,7 @@ def test_a_weight_change_of_reviews_is_marked_on_the_reviews_v2_charts(page, own
     assert applied["applied"] is True
 
     # The charts end on the last whole step (5 s for 10 minutes): past it, the change is inside.
-    page.wait_for_timeout(6_000)
+    own_demo.clock.advance(6)
     page.reload()
     page.wait_for_function(
         "(id) => { const gd = document.querySelector('#' + id + ' .js-plotly-plot');"

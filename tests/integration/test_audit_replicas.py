@@ -233,7 +233,9 @@ def test_replicas_share_the_trail_and_a_new_process_lists_it_all(
         assert c.audit(namespace="bookinfo", service="reviews") == listed
 
         # ... and the markers still sit on the service's charts.
-        page.wait_for_timeout(6_000)  # past the last whole chart step after the change
+        # Past the last whole chart step after the last change (often already, once c is up).
+        last_change = max(e["when"] for e in listed)
+        page.wait_for_timeout(max(0.0, (last_change + 6 - time.time()) * 1000))
         page.goto(c.url + "/service?namespace=bookinfo&service=reviews&window=10m&refresh=off")
         expect(page.locator("#mode-badge")).to_contain_text("LIVE")
         page.wait_for_function(

@@ -8,7 +8,9 @@ login page, or forbids listing Argo Rollouts (tests/kubeserver.py's RBAC refusal
 from __future__ import annotations
 
 import json
+import threading
 import time
+from typing import BinaryIO
 
 import pytest
 
@@ -23,6 +25,7 @@ from tests.hostile import (
     HostileServer,
     body,
     chunked,
+    hang,
     many_series_vector,
     trickle_body,
     trickle_headers,
@@ -61,6 +64,46 @@ def test_jaeger_search_ends_at_its_timeout_while_the_server_trickles(trickle):
         took, exc = _elapsed(jaeger.services)
     assert isinstance(exc, BackendTimeout), exc
     assert took < 1.0 + SLACK_S
+
+
+def test_callers_of_a_hung_jaeger_share_one_api_detection_and_its_deadline():
+    """Searches and /readyz checks arriving while Jaeger's API is being detected take that
+    detection's outcome: each ends at one timeout, and Jaeger is asked once. (They used to
+    queue for a detection each, one timeout apiece: a search waited a minute under gunicorn.)"""
+    with HostileServer(hang()) as srv:
+        jaeger = JaegerCollector(srv.url, timeout_s=1.0)
+        together = threading.Barrier(6)
+        results: list[tuple[float, BaseException | None]] = []
+
+        def call() -> None:
+            together.wait()
+            results.append(_elapsed(jaeger.services))
+
+        threads = [threading.Thread(target=call) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        asked = list(srv.requests)
+    assert [type(exc) for _, exc in results] == [BackendTimeout] * 6, results
+    assert max(took for took, _ in results) < 1.0 + SLACK_S, results
+    assert asked == ["/api/v3/services"]
+
+
+def test_jaeger_api_detection_has_one_timeout_for_both_of_its_probes():
+    def v3_missing_v1_hung(path: str, w: BinaryIO) -> None:
+        if path.startswith("/api/v3/"):
+            time.sleep(0.8)
+            w.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            return
+        time.sleep(120)
+
+    with HostileServer(v3_missing_v1_hung) as srv:
+        jaeger = JaegerCollector(srv.url, timeout_s=1.0)
+        took, exc = _elapsed(jaeger.services)
+    assert isinstance(exc, BackendTimeout), exc
+    assert took < 1.0 + SLACK_S
+    assert srv.requests == ["/api/v3/services", "/api/services"]
 
 
 def test_kubernetes_call_ends_at_its_timeout_while_the_server_trickles(tmp_path):
