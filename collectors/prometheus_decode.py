@@ -73,7 +73,7 @@ class Rows:
         for raw in self.raw:
             try:
                 yield read(raw)
-            except (msgspec.ValidationError, msgspec.DecodeError):
+            except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
                 raise BackendDataError(
                     BACKEND, "a result sample has no metric labels or value, or not as strings"
                 ) from None
@@ -94,6 +94,8 @@ def vector_rows(body: bytes, names: tuple[str, ...]) -> Rows:
         raise BackendDataError(BACKEND, "the answer has no data.result list") from None
     except msgspec.DecodeError:
         raise BackendDataError(BACKEND, "Prometheus answered with invalid JSON") from None
+    except RecursionError:  # nesting deeper than any Prometheus answer
+        raise BackendDataError(BACKEND, "Prometheus answered with JSON nested too deeply") from None
     if answer.data.resultType not in ("vector", ""):
         raise BackendDataError(BACKEND, "the query did not return an instant vector")
     return Rows(answer.data.result, _sample_reader(names))
