@@ -24,18 +24,32 @@ END = 1767222000.0
 
 
 class TimedSession(requests.Session):
-    """Wall time of each HTTP exchange, body included (stream=False reads it in send)."""
+    """Wall time of each HTTP exchange, body included (stream=False reads it in send), and its
+    (start, end): queries sent at once overlap, so their span is not the sum of their walls."""
 
     def __init__(self) -> None:
         super().__init__()
         self.walls: list[float] = []
+        self.spans: list[tuple[float, float]] = []
 
     def send(self, request, **kwargs):  # type: ignore[override]
         began = time.perf_counter()
         try:
             return super().send(request, **kwargs)
         finally:
-            self.walls.append(time.perf_counter() - began)
+            ended = time.perf_counter()
+            self.walls.append(ended - began)
+            self.spans.append((began, ended))
+
+    def clear(self) -> None:
+        self.walls.clear()
+        self.spans.clear()
+
+    def span(self) -> float:
+        """From the first query sent to the last answer read."""
+        if not self.spans:
+            return 0.0
+        return max(e for _, e in self.spans) - min(b for b, _ in self.spans)
 
 
 def scale_spec(namespaces: int = 20, services_per_namespace: int = 25, seed: int = 7):

@@ -21,6 +21,7 @@ refused", never echoing what was sent.
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import socket
@@ -396,7 +397,10 @@ class LimitedAdapter(HTTPAdapter):
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
             raise too_large(self.backend, f"{self.max_bytes:,} bytes", _setting_name(self.backend))
-        parts: list[bytes] = []
+        # BytesIO grows one buffer in place and hands it over as the bytes (no copy): a list of
+        # chunks joined at the end would hold the answer twice at its peak (tens of MB for a
+        # large mesh's latency buckets).
+        body = io.BytesIO()
         size = 0
         for chunk in response.iter_content(_READ_CHUNK):
             if d is not None:
@@ -406,10 +410,10 @@ class LimitedAdapter(HTTPAdapter):
                 raise too_large(
                     self.backend, f"{self.max_bytes:,} bytes", _setting_name(self.backend)
                 )
-            parts.append(chunk)
+            body.write(chunk)
         if d is not None:
             d.check()
-        return b"".join(parts)
+        return body.getvalue()
 
 
 def limited_adapter(session: requests.Session, **kwargs: Any) -> LimitedAdapter:

@@ -2,7 +2,11 @@
 
 One graph refresh sends exactly three instant queries, whatever the number of
 namespaces or services: one `sum by (...)` per metric family over every selected namespace,
-selected with one anchored regex of escaped names (DESIGN.md "Queries per refresh").
+selected with one anchored regex of escaped names (DESIGN.md "Queries per refresh"). The three
+go out at once, and each answer is decoded as it arrives into rows of only the labels the graph
+uses (collectors/prometheus_decode.py). Latency is one query for the summed buckets; p50, p95 and
+p99 are computed from them here, exactly as PromQL's histogram_quantile (mesh/quantiles.py),
+which would evaluate the bucket rates once per quantile.
 
 Reporters (DESIGN.md, as Kiali's namespace graph): the requests and TCP bytes queries read every
 report that may count (traffic_parts) with `reporter` and `connection_security_policy` in the
@@ -21,10 +25,10 @@ from __future__ import annotations
 
 import json
 import math
-import operator
 import time
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -34,6 +38,7 @@ from urllib3.util.retry import Retry
 from collectors import promql
 from collectors.backend_status import connection_reason, not_ready, ready_answer
 from collectors.http import BackendSession, limited_adapter, too_large
+from collectors.prometheus_decode import Row, Rows, vector_rows
 from collectors.sent_queries import CountingQuery
 from collectors.strict_json import loads_strict
 from mesh import validate
@@ -54,6 +59,7 @@ from mesh.graph.edge_keys import (
     source_endpoint,
 )
 from mesh.graph.reporters import REPORTERS
+from mesh.quantiles import histogram_quantiles
 from mesh.telemetry_records import (
     UNKNOWN,
     Endpoint,
@@ -66,6 +72,7 @@ from mesh.telemetry_records import (
 )
 
 BACKEND = "prometheus"
+T = TypeVar("T")
 
 REQUESTS_TOTAL = "istio_requests_total"
 DURATION_BUCKET = "istio_request_duration_milliseconds_bucket"
@@ -77,8 +84,7 @@ TCP_RECEIVED = "istio_tcp_received_bytes_total"
 # destination_else_source.
 REPORTER_TAG = "meshdash_reporter"
 
-QUANTILES: tuple[tuple[str, float], ...] = (("0.5", 0.5), ("0.95", 0.95), ("0.99", 0.99))
-_QUANTILE_SLOT = {name: i for i, (name, _) in enumerate(QUANTILES)}
+QUANTILES: tuple[float, ...] = (0.5, 0.95, 0.99)
 _OUTCOME_LABELS = ("request_protocol", "response_code", "grpc_response_status", "response_flags")
 _REPORT_LABELS = ("reporter", "connection_security_policy")
 _MAX_CAUSE = 300
@@ -239,7 +245,10 @@ def requests_query(q: GraphQuery) -> str:
 
 
 def latency_query(q: GraphQuery) -> str:
-    """p50, p95 and p99 per edge in one query, told apart by a `quantile` label.
+    """The request-duration buckets per edge, summed once (`sum by (le, edge)`): the collector
+    computes p50, p95 and p99 from them (mesh/quantiles.py, exactly as PromQL's
+    histogram_quantile), so Prometheus evaluates the bucket rates once instead of once per
+    quantile.
 
     The destination reporter's buckets win (`or` keeps the left side for an equal label set);
     in ambient mode the waypoint's come next: it is the destination side of L7 there.
@@ -247,8 +256,7 @@ def latency_query(q: GraphQuery) -> str:
     (destination_workload="unknown": no sidecar there, or no route / no healthy upstream),
     the only edges a destination proxy cannot report: from inside the selection, or from
     elsewhere to a host inside it. Reading every source-reporter bucket as well would double
-    Prometheus's work (buckets are ~95 % of the series a refresh reads, and PromQL evaluates
-    the histogram once per quantile) to add nothing.
+    Prometheus's work (buckets are ~95 % of the series a refresh reads) to add nothing.
     """
     group = ("le", *edge_labels(q.view))
     unreported = ("destination_workload", "=", UNKNOWN)
@@ -261,11 +269,7 @@ def latency_query(q: GraphQuery) -> str:
     dst = _grouped(DURATION_BUCKET, dst_parts, q, group)
     waypoint = _grouped(DURATION_BUCKET, waypoint_parts, q, group)
     src = _grouped(DURATION_BUCKET, src_parts, q, group)
-    buckets = f"({dst} or {waypoint} or {src})"
-    return " or ".join(
-        f'label_replace(histogram_quantile({value}, {buckets}), "quantile", "{name}", "", "")'
-        for name, value in QUANTILES
-    )
+    return f"{dst} or {waypoint} or {src}"
 
 
 def tcp_query(q: GraphQuery) -> str:
@@ -289,19 +293,7 @@ def tcp_query(q: GraphQuery) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Result parsing (pure)
-
-
-def _sample_value(sample: Any) -> tuple[Mapping[str, str], float]:
-    try:
-        labels = sample["metric"]
-        raw = sample["value"][1]
-        value = float(raw)
-    except (KeyError, IndexError, TypeError, ValueError):
-        raise BackendDataError(BACKEND, "a result sample has no metric labels or value") from None
-    if not isinstance(labels, dict):
-        raise BackendDataError(BACKEND, "a result sample's labels are not an object")
-    return labels, value
+# Result parsing (pure): rows of label values (collectors/prometheus_decode.py), not dicts
 
 
 def _finite(value: float, what: str) -> float:
@@ -312,122 +304,122 @@ def _finite(value: float, what: str) -> float:
 
 class Endpoints:
     """Builds each distinct Endpoint pair once per refresh: the three answers of a refresh
-    name the same edges, and one edge comes back once per outcome, report or quantile."""
+    name the same edges, and one edge comes back once per outcome, report or bucket.
+
+    `names` is the label order every row of this view starts with: the edge's labels, then
+    (except in the workload view) the workload-name fallback labels, which only the series of
+    workloads without app labels carry (fallback_arms). A row's first `len(names)` values are
+    the edge's key.
+    """
 
     def __init__(self, view: GraphView) -> None:
         self.view = view
-        self.labels = edge_labels(view)
-        # Only the series of workloads without app labels carry these (fallback_arms).
-        self.extras = () if view is GraphView.WORKLOAD else FALLBACK_LABELS
-        self._all = operator.itemgetter(*self.labels)
+        edge = edge_labels(view)
+        extras = () if view is GraphView.WORKLOAD else FALLBACK_LABELS
+        self.names: tuple[str, ...] = (*edge, *(n for n in extras if n not in edge))
+        self.size = len(self.names)
         self._cache: dict[tuple[str, ...], tuple[Endpoint, Endpoint]] = {}
+        self._keys: dict[tuple[str, ...], tuple[str, ...]] = {}
 
-    def key(self, labels: Mapping[str, str]) -> tuple[str, ...]:
-        try:
-            base = self._all(labels)  # the usual case: every edge label is present
-        except KeyError:  # Prometheus leaves out labels whose value is empty
-            base = tuple(labels.get(name, "") for name in self.labels)
-        if not self.extras:
-            return base
-        return base + tuple(labels.get(name, "") for name in self.extras)
+    def row_names(self, *rest: str) -> tuple[str, ...]:
+        """The labels a query's rows carry: the edge's, then `rest`."""
+        return (*self.names, *rest)
 
-    def pair(self, labels: Mapping[str, str]) -> tuple[Endpoint, Endpoint]:
-        key = self.key(labels)
+    def key(self, values: tuple[str, ...]) -> tuple[str, ...]:
+        """The edge's key, one shared tuple per edge (rows repeat it per outcome and bucket)."""
+        key = values[: self.size]
+        return self._keys.setdefault(key, key)
+
+    def pair(self, key: tuple[str, ...]) -> tuple[Endpoint, Endpoint]:
         found = self._cache.get(key)
         if found is None:
-            found = self.remember(key, labels)
+            labels = {n: v for n, v in zip(self.names, key, strict=True) if v}
+            found = (source_endpoint(labels, self.view), destination_endpoint(labels, self.view))
+            self._cache[key] = found
         return found
 
-    def remember(
-        self, key: tuple[str, ...], labels: Mapping[str, str]
-    ) -> tuple[Endpoint, Endpoint]:
-        found = (source_endpoint(labels, self.view), destination_endpoint(labels, self.view))
-        self._cache[key] = found
-        return found
 
-    def cached(self, key: tuple[str, ...]) -> tuple[Endpoint, Endpoint]:
-        return self._cache[key]
+_OUTCOME_REPORT = (*_OUTCOME_LABELS, *_REPORT_LABELS)
 
 
-def parse_requests(
-    result: Iterable[Any], view: GraphView, endpoints: Endpoints | None = None
-) -> tuple[RequestRate, ...]:
-    endpoints = endpoints or Endpoints(view)
+def parse_requests(rows: Iterable[Row], endpoints: Endpoints) -> tuple[RequestRate, ...]:
+    """Rows of Endpoints.row_names(*_OUTCOME_LABELS, *_REPORT_LABELS): one record each."""
+    size = endpoints.size
+    words: dict[str, str] = {}  # the same few codes and flags, one string each
     out: list[RequestRate] = []
-    for sample in result:
-        labels, value = _sample_value(sample)
-        src, dst = endpoints.pair(labels)
+    for values, value in rows:
+        protocol, code, grpc, flags, reporter, security = (
+            words.setdefault(v, v) for v in values[size:]
+        )
+        src, dst = endpoints.pair(endpoints.key(values))
         out.append(
             RequestRate(
                 source=src,
                 destination=dst,
-                protocol=labels.get("request_protocol", ""),
-                response_code=labels.get("response_code", ""),
-                grpc_status=labels.get("grpc_response_status", ""),
+                protocol=protocol,
+                response_code=code,
+                grpc_status=grpc,
                 rps=_finite(value, "a request rate"),
-                reporter=_reporter(labels),
-                response_flags=labels.get("response_flags", ""),
-                security=labels.get("connection_security_policy", ""),
+                reporter=_reporter(reporter),
+                response_flags=flags,
+                security=security,
             )
         )
     return tuple(out)
 
 
-def _reporter(labels: Mapping[str, str]) -> str:
+def _reporter(reporter: str) -> str:
     """The report's side; an answer without one comes from an older query shape: source."""
-    reporter = labels.get("reporter", "source")
+    reporter = reporter or "source"
     if reporter not in REPORTERS:
         raise BackendDataError(BACKEND, f"unexpected reporter label {str(reporter)[:20]!r}")
     return reporter
 
 
-def parse_latencies(
-    result: Iterable[Any], view: GraphView, endpoints: Endpoints | None = None
-) -> tuple[LatencyQuantiles, ...]:
-    """A NaN quantile means the window saw no request on that edge: None, not an error."""
-    endpoints = endpoints or Endpoints(view)
-    found: dict[tuple[str, ...], list[float | None]] = {}
-    for sample in result:
-        labels, value = _sample_value(sample)
-        slot = _QUANTILE_SLOT.get(labels.get("quantile", ""))
-        if slot is None:
-            name = str(labels.get("quantile", ""))
-            raise BackendDataError(BACKEND, f"unexpected quantile label {name[:20]!r}")
-        if math.isinf(value):
-            raise BackendDataError(BACKEND, f"a latency quantile is {value}")
-        key = endpoints.key(labels)
-        values = found.get(key)
-        if values is None:
-            endpoints.remember(key, labels)
-            values = found[key] = [None, None, None]
-        values[slot] = None if math.isnan(value) else value
-    return tuple(
-        LatencyQuantiles(*endpoints.cached(key), p50_ms=p50, p95_ms=p95, p99_ms=p99)
-        for key, (p50, p95, p99) in found.items()
-    )
+def parse_latencies(rows: Iterable[Row], endpoints: Endpoints) -> tuple[LatencyQuantiles, ...]:
+    """Rows of Endpoints.row_names("le"), the summed buckets: p50, p95 and p99 per edge, as
+    PromQL's histogram_quantile computes them over the same buckets (mesh/quantiles.py). A
+    series without a valid `le` is left out, as PromQL leaves it out; an edge whose window saw
+    no request has None quantiles (PromQL's NaN)."""
+    size = endpoints.size
+    found: dict[tuple[str, ...], list[tuple[float, float]]] = {}
+    bounds: dict[str, float] = {}
+    for values, value in rows:
+        text = values[size]
+        upper = bounds.get(text)
+        if upper is None:
+            try:
+                upper = bounds[text] = float(text)
+            except ValueError:
+                continue
+        if math.isnan(upper):
+            continue
+        key = endpoints.key(values)
+        found.setdefault(key, []).append((upper, _finite(value, "a latency bucket rate")))
+    out = []
+    for key, buckets in found.items():
+        p50, p95, p99 = histogram_quantiles(QUANTILES, buckets)
+        out.append(LatencyQuantiles(*endpoints.pair(key), p50_ms=p50, p95_ms=p95, p99_ms=p99))
+    return tuple(out)
 
 
-def parse_tcp(
-    result: Iterable[Any], view: GraphView, endpoints: Endpoints | None = None
-) -> tuple[TcpRate, ...]:
-    """One record per edge and report (reporter, connection_security_policy), both directions."""
-    endpoints = endpoints or Endpoints(view)
+def parse_tcp(rows: Iterable[Row], endpoints: Endpoints) -> tuple[TcpRate, ...]:
+    """Rows of Endpoints.row_names(*_REPORT_LABELS, "direction"): one record per edge and
+    report (reporter, connection_security_policy), both directions."""
+    size = endpoints.size
     sums: dict[tuple[tuple[str, ...], str, str], list[float]] = {}
-    for sample in result:
-        labels, value = _sample_value(sample)
-        direction = labels.get("direction", "")
+    for values, value in rows:
+        reporter, security, direction = values[size:]
         if direction not in ("sent", "received"):
             raise BackendDataError(BACKEND, f"unexpected direction label {str(direction)[:20]!r}")
-        key = endpoints.key(labels)
-        report = (key, _reporter(labels), labels.get("connection_security_policy", ""))
+        report = (endpoints.key(values), _reporter(reporter), security)
         slot = sums.get(report)
         if slot is None:
-            endpoints.remember(key, labels)
             slot = sums[report] = [0.0, 0.0]
         slot[0 if direction == "sent" else 1] += _finite(value, "a TCP byte rate")
     return tuple(
         TcpRate(
-            *endpoints.cached(key),
+            *endpoints.pair(key),
             sent_bps=sent,
             received_bps=received,
             reporter=reporter,
@@ -678,8 +670,36 @@ class PrometheusCollector:
             )
         return result
 
+    def vector_rows(self, text: str, at: float, names: tuple[str, ...]) -> Rows:
+        """One instant query at `at`; its series as rows of the `names` labels
+        (collectors/prometheus_decode.py), or a typed error. The answer's shape and size are
+        checked before this returns; each series as it is read."""
+        params = {"query": text, "time": f"{at:.3f}", "timeout": f"{self.timeout_s:g}"}
+
+        def send() -> bytes:
+            response = self._session.get(
+                self.url + "/api/v1/query",
+                params=params,
+                headers=self._client.headers,
+                timeout=self.timeout_s,
+            )
+            if response.status_code != 200:  # the hook maps every error answer before this
+                raise BackendQueryError(BACKEND, f"HTTP {response.status_code}")
+            return response.content
+
+        body = self._ask(lambda: [send()], "an instant vector")[0]
+        rows = vector_rows(body, names)
+        if len(rows) > self.max_series:
+            raise too_large(
+                BACKEND, f"{self.max_series:,} series", "MESHDASH_PROMETHEUS_MAX_SERIES"
+            )
+        return rows
+
     def graph_telemetry(self, query: GraphQuery) -> GraphTelemetry:
-        """Edge rates, latency quantiles and TCP bytes: three queries in all, counted as sent."""
+        """Edge rates, latency buckets and TCP bytes: three queries in all, sent at once and
+        counted as sent. Each answer is read as it arrives; the first failure (in query order
+        among those that failed by then) ends the refresh without waiting for the others,
+        which end by their own deadlines."""
         namespaces = tuple(validate.namespace(ns) for ns in query.namespaces)
         if not isinstance(query.window_s, int) or query.window_s <= 0:
             raise BadRequest("the window must be a positive number of seconds", field="window")
@@ -687,17 +707,38 @@ class PrometheusCollector:
             raise BadRequest("the time must be a finite UNIX time", field="at")
         if not namespaces:
             return GraphTelemetry(query=query)
-        view = query.view
-        # Parse each answer before sending the next query: a broken answer ends the refresh.
-        shared = Endpoints(view)
-        ask = CountingQuery(self.query)
-        requests = parse_requests(ask(requests_query(query), query.at), view, shared)
-        latencies = parse_latencies(ask(latency_query(query), query.at), view, shared)
-        tcp = parse_tcp(ask(tcp_query(query), query.at), view, shared)
+        shared = Endpoints(query.view)
+        ask = CountingQuery(self.vector_rows)
+        at = query.at
+        jobs: tuple[Callable[[], tuple[Any, ...]], ...] = (
+            lambda: parse_requests(
+                ask(requests_query(query), at, shared.row_names(*_OUTCOME_REPORT)), shared
+            ),
+            lambda: parse_latencies(ask(latency_query(query), at, shared.row_names("le")), shared),
+            lambda: parse_tcp(
+                ask(tcp_query(query), at, shared.row_names(*_REPORT_LABELS, "direction")), shared
+            ),
+        )
+        requests_, latencies, tcp = all_or_first_error(jobs)
         return GraphTelemetry(
             query=query,
-            requests=requests,
+            requests=requests_,
             latencies=latencies,
             tcp=tcp,
             queries_sent=ask.sent,
         )
+
+
+def all_or_first_error(jobs: Sequence[Callable[[], T]]) -> list[T]:
+    """Run the jobs at once, each in its own thread; their results in order, or the error of
+    the first job (in order) that failed by the time one failure is seen, at once."""
+    pool = ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="prometheus-query")
+    try:
+        futures = [pool.submit(job) for job in jobs]
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        for future in futures:
+            if future in done and future.exception() is not None:
+                raise future.exception()  # type: ignore[misc]
+        return [future.result() for future in futures]
+    finally:
+        pool.shutdown(wait=False)

@@ -8,10 +8,10 @@ disjoint parts of the answer one global endpoint (Thanos, Mimir) would give:
 
 - requests and TCP bytes: the source reporter's series, in the caller's cluster, plus unknown
   callers from the destination reporter, in the callee's: each edge comes from one cluster;
-- latency: `histogram_quantile` over the destination reporter's buckets, in the callee's cluster
-  (the source reporter's only where no sidecar reports, in the caller's): the quantile of an
-  edge is computed where all its buckets are, and grouping by source_cluster and
-  destination_cluster keeps every group inside one cluster.
+- latency: the destination reporter's buckets, in the callee's cluster (the source reporter's
+  only where no sidecar reports, in the caller's), from which each endpoint's collector computes
+  the quantiles: the quantile of an edge is computed from all its buckets, since grouping by
+  source_cluster and destination_cluster keeps every group inside one cluster.
 
 Merging is a union of records, and each endpoint receives the same three queries
 as a single cluster's Prometheus does. The endpoints are asked concurrently, each through the

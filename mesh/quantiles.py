@@ -3,6 +3,7 @@ analysis and PromQL itself agree to the last digit."""
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Iterable, Sequence
 
@@ -20,25 +21,40 @@ def histogram_quantile(q: float, buckets: Iterable[tuple[float, float]]) -> floa
     answered with the highest finite bound, exactly as Prometheus does. Returns None where
     Prometheus returns NaN (no +Inf bucket, fewer than two buckets, or no observations).
     """
-    if math.isnan(q):
-        return None
-    if q < 0:
-        return -math.inf
-    if q > 1:
-        return math.inf
+    return histogram_quantiles((q,), buckets)[0]
+
+
+def histogram_quantiles(
+    qs: Sequence[float], buckets: Iterable[tuple[float, float]]
+) -> tuple[float | None, ...]:
+    """histogram_quantile for each of `qs` over the same buckets, which are merged, sorted and
+    made monotonic once (the graph asks p50, p95 and p99 of every edge)."""
     merged: dict[float, float] = {}
     for upper, count in buckets:
         merged[upper] = merged.get(upper, 0.0) + count
     ordered = sorted(merged.items())
     if len(ordered) < 2 or not math.isinf(ordered[-1][0]):
-        return None
+        return tuple(_outside(q) for q in qs)
     bounds = [b for b, _ in ordered]
     counts = _monotonic([c for _, c in ordered])
+    return tuple(_quantile(q, bounds, counts) for q in qs)
+
+
+def _outside(q: float) -> float | None:
+    """What Prometheus answers for q outside [0, 1] whatever the buckets, else NaN (None)."""
+    if math.isnan(q) or 0 <= q <= 1:
+        return None
+    return -math.inf if q < 0 else math.inf
+
+
+def _quantile(q: float, bounds: Sequence[float], counts: Sequence[float]) -> float | None:
+    if math.isnan(q) or q < 0 or q > 1:
+        return _outside(q)
     total = counts[-1]
     if total == 0 or math.isnan(total):
         return None
     rank = q * total
-    b = next(i for i, c in enumerate(counts) if c >= rank)
+    b = bisect.bisect_left(counts, rank)
     if b == len(bounds) - 1:
         return bounds[-2]
     if b == 0 and bounds[0] <= 0:

@@ -12,12 +12,7 @@ from collections import defaultdict
 import pytest
 import requests
 
-from collectors.prometheus import (
-    latency_query,
-    parse_latencies,
-    parse_requests,
-    requests_query,
-)
+from collectors.prometheus import PrometheusCollector
 from demo.telemetry import quantiles
 from devtools.promserver import PrometheusServer, require_prometheus
 from mesh.graph.reporters import counted_once
@@ -157,9 +152,9 @@ def test_demo_telemetry_equals_the_collector_promql(prometheus, scenarios, scena
     """The one query per family a collector sends, answered by Prometheus, equals DemoTelemetry."""
     everywhere = tuple(sorted({ns for mesh in scenarios.meshes for ns in mesh.namespaces}))
     whole = GraphQuery(everywhere, view, WINDOW_S, scenario_time)
-    rows = prometheus.query(requests_query(whole), scenario_time)
+    collected = PrometheusCollector(prometheus.url, timeout_s=30.0).graph_telemetry(whole)
     from_prometheus: dict[tuple, float] = defaultdict(float)
-    for r in counted_once(parse_requests(rows, view), everywhere):
+    for r in counted_once(collected.requests, everywhere):
         from_prometheus[(r.source, r.destination, r.protocol, r.response_code, r.grpc_status)] += (
             r.rps
         )
@@ -180,7 +175,7 @@ def test_demo_telemetry_equals_the_collector_promql(prometheus, scenarios, scena
     for k, expected in from_demo.items():
         assert from_prometheus[k] == pytest.approx(expected, rel=0.02, abs=0.01), k
 
-    found = parse_latencies(prometheus.query(latency_query(whole), scenario_time), view)
+    found = collected.latencies
     assert len(found) == len(latency_demo)
     for lat in found:
         expected = latency_demo[(lat.source, lat.destination)]

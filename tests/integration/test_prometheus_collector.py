@@ -74,17 +74,18 @@ UNKNOWN_EDGE = {
 }
 
 
+LATENCY = "istio_request_duration_milliseconds_bucket"
+
+
 def healthy_answers(
-    query: str, *, request_rate: str = "3.5", quantile: str = "21.5", tcp: str = "100"
+    query: str, *, request_rate: str = "3.5", bucket: str = "100", tcp: str = "100"
 ) -> Reply:
     """What Prometheus would answer to each of the collector's three queries."""
-    if "histogram_quantile" in query:
+    if LATENCY in query:
+        cumulative = (("5", "0"), ("10", "50"), ("25", bucket), ("+Inf", "100"))
         return 200, _vector(
-            [
-                ({**EDGE, "quantile": "0.5"}, "8"),
-                ({**EDGE, "quantile": "0.95"}, quantile),
-                ({**EDGE, "quantile": "0.99"}, "NaN"),
-            ]
+            [({**EDGE, "le": le}, rate) for le, rate in cumulative]
+            + [({**UNKNOWN_EDGE, "le": le}, "0") for le, _ in cumulative]
         )
     if "istio_tcp" in query:
         return 200, _vector(
@@ -190,8 +191,10 @@ def test_records_are_converted_per_view(fake):
     assert by_code["200"].destination.service == "reviews"
     unknown = [r for r in t.requests if r.source.is_unknown]
     assert [u.rps for u in unknown] == [2.0]
-    (latency,) = t.latencies
-    assert (latency.p50_ms, latency.p95_ms, latency.p99_ms) == (8.0, 21.5, None)  # NaN: no request
+    quantiles = {lat.source.is_unknown: (lat.p50_ms, lat.p95_ms, lat.p99_ms) for lat in t.latencies}
+    # As PromQL's histogram_quantile: linear inside the bucket that holds the rank.
+    assert quantiles[False] == pytest.approx((10.0, 10 + 15 * 45 / 50, 10 + 15 * 49 / 50))
+    assert quantiles[True] == (None, None, None)  # no request in the window: PromQL's NaN
     (tcp,) = t.tcp
     assert (tcp.sent_bps, tcp.received_bps) == (100.0, 250.0)
 
@@ -265,7 +268,9 @@ def test_error_answers_become_typed_errors(fake, status, body, error, text):
         collect(fake, headers={"Authorization": f"Bearer {SECRET}"})
     assert text in str(err.value)
     assert SECRET not in str(err.value)
-    assert len(fake.requests) == 1  # the first failure stops the refresh; no retries
+    # The three queries go out at once; the first failure ends the refresh, and none is retried.
+    sent = [r["params"]["query"] for r in fake.requests]
+    assert 1 <= len(sent) == len(set(sent)) <= 3
 
 
 @pytest.mark.parametrize(
@@ -275,7 +280,8 @@ def test_error_answers_become_typed_errors(fake, status, body, error, text):
         lambda q: healthy_answers(q, request_rate="+Inf"),
         lambda q: healthy_answers(q, tcp="-Inf"),
         lambda q: healthy_answers(q, tcp="NaN"),
-        lambda q: healthy_answers(q, quantile="+Inf"),
+        lambda q: healthy_answers(q, bucket="+Inf"),
+        lambda q: healthy_answers(q, bucket="NaN"),
     ],
 )
 def test_non_finite_rates_are_data_errors(fake, answers):
@@ -295,16 +301,33 @@ def test_non_finite_rates_are_data_errors(fake, answers):
         b'{"data": {"result": [{"metric": {}, "value": [1, "two"]}]}}',
     ],
 )
-@pytest.mark.parametrize("which", ["istio_requests_total", "histogram_quantile", "istio_tcp"])
+@pytest.mark.parametrize("which", ["istio_requests_total", LATENCY, "istio_tcp"])
 def test_no_raw_exception_escapes_for_garbage_in_any_answer(fake, body, which):
     fake.behaviour = lambda q: (200, body) if which in q else healthy_answers(q)
     with pytest.raises(BackendError):
         collect(fake)
 
 
+def test_a_bucket_without_a_valid_le_is_left_out_as_promql_does(fake):
+    def answers(q: str) -> Reply:
+        if LATENCY not in q:
+            return healthy_answers(q)
+        status, body = healthy_answers(q)
+        payload = json.loads(body)
+        payload["data"]["result"] += [
+            {"metric": {**EDGE, "le": "soon"}, "value": [AT, "1000"]},
+            {"metric": dict(EDGE), "value": [AT, "1000"]},
+        ]
+        return status, json.dumps(payload).encode()
+
+    fake.behaviour = answers
+    (known,) = [lat for lat in collect(fake).latencies if not lat.source.is_unknown]
+    assert known.p50_ms == pytest.approx(10.0)
+
+
 @pytest.mark.parametrize(
     ("which", "labels"),
-    [("histogram_quantile", {"quantile": "0.7"}), ("istio_tcp", {"direction": "sideways"})],
+    [("istio_requests_total", {"reporter": "sidecar"}), ("istio_tcp", {"direction": "sideways"})],
 )
 def test_unexpected_marker_labels_are_data_errors(fake, which, labels):
     body = _vector([({**EDGE, **labels}, "2")])

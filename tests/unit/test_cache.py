@@ -331,11 +331,16 @@ def test_shared_cache_calls_keep_the_store_within_its_bytes():
 
 def test_from_settings_uses_settings():
     cache = SharedCache.from_settings(
-        Settings(prometheus_url="http://127.0.0.1:1", refresh_interval_s=30, backend_concurrency=3),
+        Settings(
+            prometheus_url="http://127.0.0.1:1",
+            refresh_interval_s=30,
+            backend_concurrency=3,
+            prometheus_timeout_s=12.0,
+        ),
         Metrics(),
     )
     assert (cache.interval_s, cache.limiter.limit, cache.redis) == (30, 3, None)
-    assert cache.limiter.wait_s("prometheus") == 10.0
+    assert cache.limiter.wait_s("prometheus") == 12.0  # a slot is waited for as long as a query
     assert cache.ready()["ok"] is True
     assert isinstance(cache.store, BoundedSimpleCache)
     assert cache.store.max_bytes == Settings().cache_max_bytes

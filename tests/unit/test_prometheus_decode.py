@@ -1,0 +1,96 @@
+"""Prometheus answers decoded into rows of the labels the graph uses (collectors/prometheus_decode)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from collectors.prometheus_decode import vector_rows
+from mesh.errors import BackendDataError
+from mesh.quantiles import histogram_quantile, histogram_quantiles
+
+
+def _answer(result: object, result_type: str = "vector") -> bytes:
+    return json.dumps(
+        {"status": "success", "data": {"resultType": result_type, "result": result}}
+    ).encode()
+
+
+def test_rows_hold_the_named_labels_in_order_absent_ones_empty_and_the_value():
+    body = _answer(
+        [
+            {"metric": {"b": "2", "a": "1", "other": "x" * 1000}, "value": [1.5, "3.25"]},
+            {"metric": {"a": "only-a"}, "value": [1.5, "NaN"]},
+        ]
+    )
+    rows = vector_rows(body, ("a", "b"))
+    assert len(rows) == 2
+    (first, second) = list(rows)
+    assert first == (("1", "2"), 3.25)
+    assert second[0] == ("only-a", "")
+    assert math.isnan(second[1])  # the caller decides what NaN means
+
+
+def test_one_label_rows_are_tuples_too():
+    rows = list(vector_rows(_answer([{"metric": {"le": "+Inf"}, "value": [1, "4"]}]), ("le",)))
+    assert rows == [(("+Inf",), 4.0)]
+
+
+@pytest.mark.parametrize(
+    ("body", "text"),
+    [
+        (b"not json", "invalid JSON"),
+        (b"null", "data.result"),
+        (b'{"status":"success"}', "data.result"),
+        (b'{"data":{"result":{"a":1}}}', "data.result"),
+        (_answer([1, "2"], "scalar"), "instant vector"),
+        (b'{"data":{"result":' + b"[" * 100_000 + b"]" * 100_000 + b"}}", "nested"),
+    ],
+)
+def test_a_malformed_answer_is_a_data_error_before_any_row(body, text):
+    with pytest.raises(BackendDataError) as err:
+        vector_rows(body, ("a",))
+    assert text in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "sample",
+    [
+        {"metric": {}},
+        {"value": [1, "2"]},
+        {"metric": [], "value": [1, "2"]},
+        {"metric": {"a": 1}, "value": [1, "2"]},
+        {"metric": {}, "value": [1, 2]},
+        {"metric": {}, "value": [1, "two"]},
+    ],
+)
+def test_a_malformed_series_is_a_data_error_when_read(sample):
+    rows = vector_rows(_answer([sample]), ("a",))
+    with pytest.raises(BackendDataError):
+        list(rows)
+
+
+QS = (0.5, 0.95, 1.0, -0.1, 1.1, math.nan)
+CASES = [
+    # linear inside the bucket holding the rank: 0.5 x 10 = 5 -> 10 + 15 x (5 - 3) / 3
+    ([(5.0, 1.0), (10.0, 3.0), (25.0, 6.0), (math.inf, 10.0)], (20.0, 25.0, 25.0)),
+    ([(math.inf, 4.0)], (None, None, None)),  # one bucket: NaN
+    ([(5.0, 0.0), (math.inf, 0.0)], (None, None, None)),  # no request: NaN
+    # 7 then 5 is forced to 7 and 7: the median (rank 5) lies between 5 and 10
+    ([(5.0, 2.0), (10.0, 7.0), (25.0, 5.0), (math.inf, 10.0)], (8.0, 25.0, 25.0)),
+    # unsorted, and a repeated bound whose counts add up: 5 -> 1, 10 -> 3, +Inf -> 4
+    ([(10.0, 1.0), (5.0, 1.0), (10.0, 2.0), (math.inf, 4.0)], (7.5, 10.0, 10.0)),
+    ([(5.0, 1.0), (25.0, 2.0)], (None, None, None)),  # no +Inf bucket: NaN
+    ([(0.0, 1.0), (5.0, 2.0), (math.inf, 2.0)], (0.0, 4.5, 5.0)),
+]
+
+
+@pytest.mark.parametrize(("buckets", "expected"), CASES)
+def test_several_quantiles_at_once_as_promql(buckets, expected):
+    got = histogram_quantiles(QS, buckets)
+    assert got[:3] == pytest.approx(expected) if expected[0] is not None else got[:3] == expected
+    assert got[3:5] == (-math.inf, math.inf)  # outside [0, 1], whatever the buckets
+    assert got[5] is None
+    assert [histogram_quantile(q, buckets) for q in QS[:3]] == list(got[:3])
