@@ -22,7 +22,10 @@ class DashCalls:
         self.deps = {d["output"]: d for d in deps if d.get("clientside_function") is None}
 
     def dependency(self, output: str) -> dict[str, Any]:
-        """The callback whose output string contains `output` (e.g. "topo-banner.children")."""
+        """The callback whose output string is `output` (a key of `deps`), else the one whose
+        output string contains it (e.g. "topo-banner.children")."""
+        if output in self.deps:
+            return self.deps[output]
         found = [d for key, d in self.deps.items() if output in key]
         if len(found) != 1:
             raise KeyError(f"{len(found)} server-side callbacks write {output!r}")

@@ -23,6 +23,7 @@ MARKERS = """(id) => {
     if (!gd || !gd.layout) { return null; }
     return {
         labels: (gd.layout.annotations || []).filter(a => a.name === 'weight-change').map(a => a.text),
+        hovers: (gd.layout.annotations || []).filter(a => a.name === 'weight-change').map(a => a.hovertext || ''),
         lines: (gd.layout.shapes || []).filter(s => s.name === 'weight-change').length,
         drawn: gd.querySelectorAll('.shapelayer path').length,
     };
