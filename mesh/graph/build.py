@@ -461,9 +461,10 @@ def add_error_rates(g: nx.DiGraph) -> None:
         node["error_rate_4xx_in"] = _ratio(node.get("client_error_rps_in", 0.0), node["rps_in"])
 
 
-def _traffic_health(
+def traffic_health(
     rps: float, error_rps: float, client_error_rps: float, bps: float, t: HealthThresholds
 ) -> str:
+    """Health by the request ratios; TCP-only traffic (bytes, no requests) is healthy."""
     if rps > 0:
         return health(rps, error_rps / rps, client_error_rps / rps, t)
     return HEALTHY if bps > 0 else IDLE
@@ -489,18 +490,16 @@ def add_health(g: nx.DiGraph, thresholds: HealthThresholds) -> None:
     health and theirs, so a caller failing that way never stays green.
     """
     for _, _, d in g.edges(data=True):
-        d["health"] = _traffic_health(
+        d["health"] = traffic_health(
             d["rps"], d["error_rps"], d["client_error_rps"], d["bps"] or 0.0, thresholds
         )
     for _, n in g.nodes(data=True):
         inbound = (n.get("error_rps_in", 0.0), n.get("client_error_rps_in", 0.0))
         outbound = (n.get("error_rps_out", 0.0), n.get("client_error_rps_out", 0.0))
         if n["rps_in"] > 0 or n.get("bps_in", 0.0) > 0:
-            n["health"] = _traffic_health(n["rps_in"], *inbound, n.get("bps_in", 0.0), thresholds)
+            n["health"] = traffic_health(n["rps_in"], *inbound, n.get("bps_in", 0.0), thresholds)
         else:
-            n["health"] = _traffic_health(
-                n["rps_out"], *outbound, n.get("bps_out", 0.0), thresholds
-            )
+            n["health"] = traffic_health(n["rps_out"], *outbound, n.get("bps_out", 0.0), thresholds)
     for s in g.nodes:
         lost = [d for _, _, d in g.out_edges(s, data=True) if d.get("no_pod")]
         if not lost:
@@ -509,9 +508,7 @@ def add_health(g: nx.DiGraph, thresholds: HealthThresholds) -> None:
         errors = sum(d["error_rps"] for d in lost)
         client = sum(d["client_error_rps"] for d in lost)
         node = g.nodes[s]
-        node["health"] = worse(
-            node["health"], _traffic_health(rps, errors, client, 0.0, thresholds)
-        )
+        node["health"] = worse(node["health"], traffic_health(rps, errors, client, 0.0, thresholds))
 
 
 def mark_outsiders(g: nx.DiGraph, namespaces: Iterable[str]) -> None:

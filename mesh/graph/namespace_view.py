@@ -20,8 +20,8 @@ from typing import Any
 
 import networkx as nx
 
-from mesh.graph.build import add_share, worse
-from mesh.health import HEALTHY, IDLE, HealthThresholds, health
+from mesh.graph.build import add_share, traffic_health, worse
+from mesh.health import IDLE, HealthThresholds
 
 NAMESPACE_KIND = "namespace"
 _SUMS = ("rps", "error_rps", "client_error_rps", "bps", "sent_bps", "received_bps")
@@ -47,14 +47,6 @@ def _group(g: nx.DiGraph, expand: frozenset[str], several: bool) -> dict[str, st
     return out
 
 
-def _traffic_health(
-    rps: float, errors: float, client: float, bps: float, t: HealthThresholds
-) -> str:
-    if rps > 0:
-        return health(rps, errors / rps, client / rps, t)
-    return HEALTHY if bps > 0 else IDLE
-
-
 def _merge_edge(parts: list[dict[str, Any]], thresholds: HealthThresholds) -> dict[str, Any]:
     if len(parts) == 1:
         return dict(parts[0])  # one part: its own figures, latency included
@@ -72,7 +64,7 @@ def _merge_edge(parts: list[dict[str, Any]], thresholds: HealthThresholds) -> di
         for key, value in (p.get("responses") or {}).items():
             responses[key] += value
     merged["responses"] = dict(responses)
-    merged["health"] = _traffic_health(
+    merged["health"] = traffic_health(
         rps, merged["error_rps"], merged["client_error_rps"], merged["bps"], thresholds
     )
     merged["parts"] = len(parts)
