@@ -14,6 +14,7 @@ from mesh.graph.focus import focused
 from mesh.graph.namespace_view import namespace_fields, namespace_graph
 from mesh.graph.positions import GAP, SPACING, SPRING_MAX, pack, positions
 from mesh.telemetry_records import GraphQuery, GraphTelemetry, GraphView, RequestRate, TcpRate
+from tests.unit.test_graph import labels
 
 W = GraphView.WORKLOAD
 GW = ("istio-system", "gateway", "gateway", "v1")
@@ -23,25 +24,8 @@ B1 = ("team-b", "db-v1", "db", "v1")
 B2 = ("team-b", "cache-v1", "cache", "v1")
 
 
-def _labels(src, dst):
-    sns, swl, sapp, sver = src
-    dns, dwl, dapp, dver = dst
-    return {
-        "source_workload_namespace": sns,
-        "source_workload": swl,
-        "source_canonical_service": sapp,
-        "source_canonical_revision": sver,
-        "destination_workload_namespace": dns,
-        "destination_workload": dwl,
-        "destination_canonical_service": dapp,
-        "destination_canonical_revision": dver,
-        "destination_service_name": dapp,
-        "destination_service_namespace": dns,
-    }
-
-
 def req(src, dst, rps, code="200", security="mutual_tls"):
-    lab = _labels(src, dst)
+    lab = labels(src, dst, service_ns=dst[0])
     return RequestRate(
         source_endpoint(lab, W),
         destination_endpoint(lab, W),
@@ -55,7 +39,7 @@ def req(src, dst, rps, code="200", security="mutual_tls"):
 
 
 def tcp(src, dst, bps, security="none"):
-    lab = _labels(src, dst)
+    lab = labels(src, dst, service_ns=dst[0])
     return TcpRate(
         source_endpoint(lab, W),
         destination_endpoint(lab, W),
