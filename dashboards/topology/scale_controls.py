@@ -62,34 +62,30 @@ def initial_state(query: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _expression(label: str, id_: str, value: str, placeholder: str) -> html.Label:
+    """A find or hide expression box: read when typing stops (debounce), not per key."""
+    return control(
+        label,
+        dcc.Input(
+            id=id_,
+            value=value,
+            debounce=True,
+            placeholder=placeholder,
+            className="md-expression",
+            type="text",
+        ),
+        wide=True,
+    )
+
+
 def bar(state: dict[str, Any]) -> html.Div:
     """The second control row."""
     return control_bar(
         [
-            control(
-                "Find",
-                dcc.Input(
-                    id="topo-find",
-                    value=state["find"],
-                    debounce=True,
-                    placeholder="rps > 10, health = failure, p95 > 500",
-                    className="md-expression",
-                    type="text",
-                ),
-                wide=True,
+            _expression(
+                "Find", "topo-find", state["find"], "rps > 10, health = failure, p95 > 500"
             ),
-            control(
-                "Hide",
-                dcc.Input(
-                    id="topo-hide",
-                    value=state["hide"],
-                    debounce=True,
-                    placeholder="ns = istio-system, rps < 0.1",
-                    className="md-expression",
-                    type="text",
-                ),
-                wide=True,
-            ),
+            _expression("Hide", "topo-hide", state["hide"], "ns = istio-system, rps < 0.1"),
             control(
                 "Focus on",
                 dcc.Dropdown(
