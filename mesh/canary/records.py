@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from mesh.outcomes import CLIENT_ERROR, ERROR, classify
-from mesh.quantiles import histogram_quantile
+from mesh.quantiles import histogram_quantiles
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +120,7 @@ def version_figures(telemetry: CanaryTelemetry, version: str) -> VersionFigures:
         elif outcome == CLIENT_ERROR:
             client += o.count
     cumulative = [(b.le, b.count) for b in telemetry.buckets if b.version == version]
-    quantiles = [histogram_quantile(q, cumulative) for q in (0.5, 0.95, 0.99)]
+    quantiles = histogram_quantiles((0.5, 0.95, 0.99), cumulative)
     return VersionFigures(
         version=version,
         requests=requests,
