@@ -61,5 +61,15 @@
     apart(cy);
   }
 
-  window.meshdashTopology = { watch: watch, apart: apart };
+  // The topology's Cytoscape instance, which dash-cytoscape keeps on an element inside
+  // #topo-graph; null before it exists. The page's clientside callbacks and topology_scale.js
+  // find it here.
+  function graph() {
+    const root = document.getElementById("topo-graph");
+    const holder = root && [root, ...root.querySelectorAll("*")].find(
+      function (el) { return el._cyreg && el._cyreg.cy; });
+    return holder ? holder._cyreg.cy : null;
+  }
+
+  window.meshdashTopology = { watch: watch, apart: apart, graph: graph };
 })();

@@ -3,11 +3,8 @@
    hand the namespace to Dash through the topo-dbltap Store (dashboards/topology/scale_controls.py). */
 (function () {
     function bind() {
-        const root = document.getElementById('topo-graph');
-        if (!root) { return; }
-        const holder = [root, ...root.querySelectorAll('*')].find(el => el._cyreg && el._cyreg.cy);
-        if (!holder) { return; }
-        const cy = holder._cyreg.cy;
+        const cy = window.meshdashTopology && window.meshdashTopology.graph();
+        if (!cy) { return; }
         if (cy.__meshdashDbltap) { return; }
         cy.__meshdashDbltap = true;
         cy.on('dbltap', 'node', function (evt) {

@@ -158,7 +158,6 @@ def layout(**query: Any) -> html.Div:
             dcc.Store(id="topo-why-target", **selection.why_store(query)),
             dcc.Store(id="topo-selection-url"),
             html.Div(id="topo-url-sink", hidden=True),
-            html.Div(id="topo-focus-sink", hidden=True),
         ],
         className="md-page md-page-topology",
     )
@@ -486,38 +485,15 @@ def _register_browser(app) -> None:
     app.clientside_callback(
         """
         function(elements) {
-            const root = document.getElementById('topo-graph');
-            const holder = root && [root, ...root.querySelectorAll('*')].find(el => el._cyreg && el._cyreg.cy);
-            if (holder) { setTimeout(() => holder._cyreg.cy.resize(), 0); }
+            const cy = window.meshdashTopology && window.meshdashTopology.graph();
+            if (cy) { setTimeout(() => cy.resize(), 0); }
             // Namespace and cluster boxes kept apart after every layout (assets/topology_boxes.js).
-            if (holder && window.meshdashTopology) { window.meshdashTopology.watch(holder._cyreg.cy); }
+            if (cy) { window.meshdashTopology.watch(cy); }
             return window.dash_clientside.no_update;
         }
         """,
         Output("topo-graph", "id"),
         Input("topo-graph", "elements"),
-    )
-
-    # A selection made elsewhere than on the graph (a hot-spot row, a link) is selected and
-    # centred on the graph too; a tap has already selected its element, which stays put.
-    app.clientside_callback(
-        """
-        function(selected) {
-            const root = document.getElementById('topo-graph');
-            const holder = root && [root, ...root.querySelectorAll('*')].find(el => el._cyreg && el._cyreg.cy);
-            if (!holder || !selected) { return window.dash_clientside.no_update; }
-            const cy = holder._cyreg.cy;
-            const id = selected.kind === 'node' ? selected.id : selected.source + '->' + selected.target;
-            const ele = cy.getElementById(id);
-            if (ele.empty() || ele.selected()) { return window.dash_clientside.no_update; }
-            cy.elements(':selected').unselect();
-            ele.select();
-            cy.animate({center: {eles: ele}}, {duration: 200});
-            return window.dash_clientside.no_update;
-        }
-        """,
-        Output("topo-focus-sink", "children"),
-        Input("topo-selected", "data"),
     )
 
     register_url_sync(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from dash import Input, Output, State
+from dash import Input, Output
 
 from dashboards.kit import UrlParam
 from mesh.errors import MeshdashError
@@ -86,28 +86,31 @@ def register_callbacks(app) -> None:
     def to_url(selected, why):
         return url_fields(selected, why)
 
-    # Cytoscape's own selection (the highlight) follows the Store after every redraw, so a
-    # pasted link, a replay step or a refresh shows the same element selected and centred.
+    # Cytoscape's own selection follows the Store: after every redraw (a pasted link, a replay
+    # step, a refresh), once the new elements are in; and when a selection is made elsewhere
+    # than on the graph (a hot-spot row, a link), which is also centred. A tap has already
+    # selected its element, which stays put.
     app.clientside_callback(
         """
         function(elements, selected) {
-            const root = document.getElementById('topo-graph');
-            const holder = root && [root, ...root.querySelectorAll('*')].find(
-                el => el._cyreg && el._cyreg.cy);
-            if (!holder || !selected) { return window.dash_clientside.no_update; }
-            const cy = holder._cyreg.cy;
+            const cy = window.meshdashTopology && window.meshdashTopology.graph();
+            if (!cy || !selected) { return window.dash_clientside.no_update; }
             const id = selected.kind === 'edge'
                 ? selected.source + '->' + selected.target : selected.id;
-            setTimeout(() => {
+            const redrawn = (window.dash_clientside.callback_context.triggered || []).some(
+                t => t.prop_id === 'topo-graph.elements');
+            const select = () => {
                 const el = cy.getElementById(id);
                 if (el.empty() || el.selected()) { return; }
                 cy.elements(':selected').unselect();
                 el.select();
-            }, 50);
+                if (!redrawn) { cy.animate({center: {eles: el}}, {duration: 200}); }
+            };
+            if (redrawn) { setTimeout(select, 50); } else { select(); }
             return window.dash_clientside.no_update;
         }
         """,
         Output("topo-selection-url", "id"),
         Input("topo-graph", "elements"),
-        State("topo-selected", "data"),
+        Input("topo-selected", "data"),
     )
