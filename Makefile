@@ -29,7 +29,7 @@ test-deps:
 test: test-deps
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -c "import sys, importlinter.cli as c; sys.exit(c.lint_imports())"
-	$(PYTHON) -m pytest -q
+	PYTHONFAULTHANDLER=1 $(PYTHON) -m pytest -q
 
 lint:
 	$(PYTHON) -m ruff check .

@@ -38,6 +38,7 @@ from mesh.errors import (
     BackendQueryError,
 )
 from mesh.releases.audit import AuditEntry, in_write_order
+from ops.background import BackgroundLoop
 
 log = logging.getLogger("meshdash.audit")
 BACKEND = "kubernetes"
@@ -225,19 +226,22 @@ class ConfigMapAuditLog:
             if self._retrying:
                 return
             self._retrying = True
-        threading.Thread(target=self._retry_loop, name="meshdash-audit-retry", daemon=True).start()
+        base = self._retry_every_s
 
-    def _retry_loop(self) -> None:
-        delay = self._retry_every_s
-        while True:
-            time.sleep(delay)
-            self.flush()
-            with self._lock:
-                if not self._pending:
-                    self._retrying = False
-                    log.info("pending audit entries are now in the cluster")
-                    return
-            delay = min(delay * 2, 60.0)
+        def backoff(round_no: int) -> float:
+            return min(base * 2 ** (round_no + 1), 60.0)
+
+        BackgroundLoop("meshdash-audit-retry", self._retry_round, backoff, first_after=base).start()
+
+    def _retry_round(self) -> bool:
+        """One retry of the pending entries; True (the loop ends) once none are left."""
+        self.flush()
+        with self._lock:
+            if self._pending:
+                return False
+            self._retrying = False
+        log.info("pending audit entries are now in the cluster")
+        return True
 
     def _append(self, name: str, lines: Sequence[str]) -> None:
         """Read, append, replace with the resourceVersion read; a 409 starts over."""

@@ -8,9 +8,8 @@ actually drives it, so any number of workers and replicas may run this thread. S
 from __future__ import annotations
 
 import logging
-import threading
-import time
 
+from ops.background import BackgroundLoop
 from usecases.assemble import guided_rollouts
 from usecases.guided_rollout import holder_id
 from wiring.services import Services
@@ -18,22 +17,16 @@ from wiring.services import Services
 log = logging.getLogger("meshdash.rollouts")
 
 
-def start_rollout_driver(services: Services) -> threading.Thread | None:
-    """Start the thread, or None when this process must not drive rollouts."""
+def start_rollout_driver(services: Services) -> BackgroundLoop | None:
+    """Start the loop, or None when this process must not drive rollouts."""
     every = services.settings.rollout_tick_s
     if not services.settings.writes_allowed or services.rollouts is None or every <= 0:
         return None
 
     driver = guided_rollouts(services)
 
-    def run() -> None:
-        while True:
-            try:
-                driver.tick_all(holder_id())
-            except Exception:  # the driver thread must outlive any one failure
-                log.exception("guided rollout driver: a round failed")
-            time.sleep(every)
+    def tick() -> bool:
+        driver.tick_all(holder_id())
+        return False  # runs until the process ends
 
-    thread = threading.Thread(target=run, name="meshdash-rollouts", daemon=True)
-    thread.start()
-    return thread
+    return BackgroundLoop("meshdash-rollouts", tick, lambda _round: every).start()
