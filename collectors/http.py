@@ -315,9 +315,12 @@ class _WatchedMixin:
     from then on the headers and the body are both under it."""
 
     def getresponse(self):  # type: ignore[no-untyped-def]
-        d = current_deadline()
-        if d is not None:
-            d.watch(getattr(self, "sock", None))
+        # Every deadline on the thread's stack, not only the innermost: a body streamed after
+        # the request returns (collectors/prometheus.py reads the largest answers that way)
+        # stays under the call's outer deadline.
+        sock = getattr(self, "sock", None)
+        for d in list(getattr(_local, "deadlines", None) or ()):
+            d.watch(sock)
         return super().getresponse()  # type: ignore[misc]
 
 
@@ -385,35 +388,42 @@ class LimitedAdapter(HTTPAdapter):
         response = super().send(
             request, stream=True, timeout=timeout, verify=verify, cert=cert, proxies=proxies
         )
-        if stream:
-            return response
+        if stream and response.status_code == 200:
+            return response  # the caller reads it through capped_chunks
         try:
-            response._content = self._read(response, d)  # type: ignore[attr-defined]
+            response._content = self._read(response)  # type: ignore[attr-defined]
         finally:
             response.close()
         return response
 
-    def _read(self, response: requests.Response, d: Deadline | None) -> bytes:
-        declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            raise too_large(self.backend, f"{self.max_bytes:,} bytes", _setting_name(self.backend))
+    def _read(self, response: requests.Response) -> bytes:
         # BytesIO grows one buffer in place and hands it over as the bytes (no copy): a list of
-        # chunks joined at the end would hold the answer twice at its peak (tens of MB for a
-        # large mesh's latency buckets).
+        # chunks joined at the end would hold the answer twice at its peak.
         body = io.BytesIO()
-        size = 0
-        for chunk in response.iter_content(_READ_CHUNK):
-            if d is not None:
-                d.check()
-            size += len(chunk)
-            if size > self.max_bytes:
-                raise too_large(
-                    self.backend, f"{self.max_bytes:,} bytes", _setting_name(self.backend)
-                )
+        for chunk in capped_chunks(response, self.backend, self.max_bytes, _READ_CHUNK):
             body.write(chunk)
+        return body.getvalue()
+
+
+def capped_chunks(
+    response: requests.Response, backend: str, max_bytes: int, size: int
+) -> Iterator[bytes]:
+    """The body in chunks, under the byte cap and the thread's deadline (checked between
+    chunks; the deadline's watchdog wakes a read blocked inside one)."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise too_large(backend, f"{max_bytes:,} bytes", _setting_name(backend))
+    d = current_deadline()
+    total = 0
+    for chunk in response.iter_content(size):
         if d is not None:
             d.check()
-        return body.getvalue()
+        total += len(chunk)
+        if total > max_bytes:
+            raise too_large(backend, f"{max_bytes:,} bytes", _setting_name(backend))
+        yield chunk
+    if d is not None:
+        d.check()
 
 
 def limited_adapter(session: requests.Session, **kwargs: Any) -> LimitedAdapter:

@@ -28,6 +28,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -37,8 +38,15 @@ from urllib3.util.retry import Retry
 
 from collectors import promql
 from collectors.backend_status import connection_reason, not_ready, ready_answer
-from collectors.http import BackendSession, limited_adapter, too_large
-from collectors.prometheus_decode import Row, Rows, vector_rows
+from collectors.http import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    BackendSession,
+    capped_chunks,
+    deadline,
+    limited_adapter,
+    too_large,
+)
+from collectors.prometheus_decode import Row, Rows, stream_rows, vector_rows
 from collectors.sent_queries import CountingQuery
 from collectors.strict_json import loads_strict
 from mesh import validate
@@ -88,6 +96,8 @@ QUANTILES: tuple[float, ...] = (0.5, 0.95, 0.99)
 _OUTCOME_LABELS = ("request_protocol", "response_code", "grpc_response_status", "response_flags")
 _REPORT_LABELS = ("reporter", "connection_security_policy")
 _MAX_CAUSE = 300
+# Read size of a streamed answer: each read is decoded as one batch of series.
+_STREAM_CHUNK = 256 * 1024
 
 
 # ---------------------------------------------------------------------------------------------
@@ -525,7 +535,11 @@ def error_for_response(status: int, body: bytes) -> BackendError | None:
 
 def _check_response(response: requests.Response, *args: Any, **kwargs: Any) -> None:
     """Session hook: turn an error answer into a typed error before the client library
-    discards the status code and payload (it keeps neither)."""
+    discards the status code and payload (it keeps neither). A success streamed to the caller
+    (`stream=True`, body not read yet: requests' `_content is False`) is checked by its reader
+    as it arrives (PrometheusCollector.vector_rows)."""
+    if response.status_code == 200 and response._content is False:  # type: ignore[attr-defined]
+        return
     error = error_for_response(response.status_code, response.content)
     if error is not None:
         raise error
@@ -670,30 +684,61 @@ class PrometheusCollector:
             )
         return result
 
-    def vector_rows(self, text: str, at: float, names: tuple[str, ...]) -> Rows:
-        """One instant query at `at`; its series as rows of the `names` labels
-        (collectors/prometheus_decode.py), or a typed error. The answer's shape and size are
-        checked before this returns; each series as it is read."""
+    def vector_rows(
+        self, text: str, at: float, names: tuple[str, ...], fold: Callable[[Iterable[Row]], T]
+    ) -> T:
+        """One instant query at `at`; `fold` of its series as rows of the `names` labels
+        (collectors/prometheus_decode.py), or a typed error.
+
+        The answer is decoded as it arrives and folded as it is decoded, all under the query's
+        one deadline: the largest answers (a big mesh's latency buckets) are never held
+        whole. Its shape, size and warnings are checked as it is read, so a bad answer
+        raises from here, never a partial fold."""
         params = {"query": text, "time": f"{at:.3f}", "timeout": f"{self.timeout_s:g}"}
+        session = self._session
+        cap = getattr(session, "max_response_bytes", DEFAULT_MAX_RESPONSE_BYTES)
 
-        def send() -> bytes:
-            response = self._session.get(
-                self.url + "/api/v1/query",
-                params=params,
-                headers=self._client.headers,
-                timeout=self.timeout_s,
-            )
-            if response.status_code != 200:  # the hook maps every error answer before this
-                raise BackendQueryError(BACKEND, f"HTTP {response.status_code}")
-            return response.content
-
-        body = self._ask(lambda: [send()], "an instant vector")[0]
-        rows = vector_rows(body, names)
-        if len(rows) > self.max_series:
-            raise too_large(
+        def too_many() -> Exception:
+            return too_large(
                 BACKEND, f"{self.max_series:,} series", "MESHDASH_PROMETHEUS_MAX_SERIES"
             )
-        return rows
+
+        def whole(body: bytes) -> Rows:
+            error = error_for_response(200, body)
+            if error is not None:
+                raise error
+            rows = vector_rows(body, names)
+            if len(rows) > self.max_series:
+                raise too_many()
+            return rows
+
+        def send() -> list[T]:
+            with deadline(self.timeout_s) as d:
+                response = session.get(
+                    self.url + "/api/v1/query",
+                    params=params,
+                    headers=self._client.headers,
+                    timeout=self.timeout_s,
+                    stream=True,
+                )
+                try:
+                    if response.status_code != 200:  # the hook maps every error answer first
+                        raise BackendQueryError(BACKEND, f"HTTP {response.status_code}")
+                    chunks = capped_chunks(response, BACKEND, cap, _STREAM_CHUNK)
+                    rows = stream_rows(
+                        chunks, names, max_series=self.max_series, too_many=too_many, whole=whole
+                    )
+                    return [fold(rows)]
+                except requests.exceptions.RequestException:
+                    if d.expired or time.monotonic() >= d.end:
+                        raise requests.exceptions.ReadTimeout(
+                            f"no whole answer within {self.timeout_s:g}s"
+                        ) from None
+                    raise
+                finally:
+                    response.close()
+
+        return self._ask(send, "an instant vector")[0]
 
     def graph_telemetry(self, query: GraphQuery) -> GraphTelemetry:
         """Edge rates, latency buckets and TCP bytes: three queries in all, sent at once and
@@ -711,12 +756,23 @@ class PrometheusCollector:
         ask = CountingQuery(self.vector_rows)
         at = query.at
         jobs: tuple[Callable[[], tuple[Any, ...]], ...] = (
-            lambda: parse_requests(
-                ask(requests_query(query), at, shared.row_names(*_OUTCOME_REPORT)), shared
+            lambda: ask(
+                requests_query(query),
+                at,
+                shared.row_names(*_OUTCOME_REPORT),
+                partial(parse_requests, endpoints=shared),
             ),
-            lambda: parse_latencies(ask(latency_query(query), at, shared.row_names("le")), shared),
-            lambda: parse_tcp(
-                ask(tcp_query(query), at, shared.row_names(*_REPORT_LABELS, "direction")), shared
+            lambda: ask(
+                latency_query(query),
+                at,
+                shared.row_names("le"),
+                partial(parse_latencies, endpoints=shared),
+            ),
+            lambda: ask(
+                tcp_query(query),
+                at,
+                shared.row_names(*_REPORT_LABELS, "direction"),
+                partial(parse_tcp, endpoints=shared),
             ),
         )
         requests_, latencies, tcp = all_or_first_error(jobs)

@@ -127,13 +127,16 @@ def chunked(parts: Callable[[], Iterator[bytes]]) -> Handler:
 
 
 def many_series_vector(count: int, labels: int = 1) -> Iterator[bytes]:
-    """A Prometheus instant-vector answer of `count` series, produced piece by piece."""
+    """A Prometheus instant-vector answer of `count` series, produced piece by piece. Each series
+    reads as a valid row of every graph query (request, latency bucket, TCP), so only its size
+    can be what a refresh refuses."""
     yield b'{"status":"success","data":{"resultType":"vector","result":['
+    valid = '"reporter":"source","direction":"sent","le":"+Inf"'
     for i in range(count):
         extra = "".join(f',"l{k}":"v{i}"' for k in range(labels - 1))
         sep = "," if i else ""
         yield (
-            f'{sep}{{"metric":{{"destination_service_name":"s{i}"{extra}}},'
+            f'{sep}{{"metric":{{"destination_service_name":"s{i}",{valid}{extra}}},'
             f'"value":[1767225600,"1"]}}'
         ).encode()
     yield b"]}}"

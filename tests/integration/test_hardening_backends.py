@@ -149,6 +149,17 @@ def test_an_answer_over_the_byte_limit_is_refused_while_it_streams():
     assert "MESHDASH_PROMETHEUS_MAX_RESPONSE_BYTES" in caught.value.cause
 
 
+def test_a_graph_answer_over_the_byte_limit_is_a_502_while_it_streams():
+    # The graph's queries decode their answers as they arrive: the cap still holds there.
+    with HostileServer(chunked(lambda: many_series_vector(200_000, labels=6))) as srv:
+        settings = Settings(prometheus_url=srv.url, prometheus_max_response_bytes=1_000_000)
+        app = create_app(settings)
+        r = app.server.test_client().get("/api/graph?namespace=bookinfo")
+    assert r.status_code == 502
+    error = r.get_json()["error"]
+    assert "1,000,000 bytes" in error and "MESHDASH_PROMETHEUS_MAX_RESPONSE_BYTES" in error
+
+
 def test_a_declared_content_length_over_the_limit_is_refused_before_reading():
     with HostileServer(body(b" " * 4096)) as srv:
         session = BackendSession("jaeger", max_response_bytes=1024)

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from collectors.prometheus_decode import vector_rows
+from collectors.prometheus_decode import stream_rows, vector_rows
 from mesh.errors import BackendDataError
 from mesh.quantiles import histogram_quantile, histogram_quantiles
 
@@ -94,3 +94,87 @@ def test_several_quantiles_at_once_as_promql(buckets, expected):
     assert got[3:5] == (-math.inf, math.inf)  # outside [0, 1], whatever the buckets
     assert got[5] is None
     assert [histogram_quantile(q, buckets) for q in QS[:3]] == list(got[:3])
+
+
+# --------------------------------------------------------------------- decoded as they arrive
+
+
+class TooMany(Exception):
+    pass
+
+
+def _compact(result: object, **extra: object) -> bytes:
+    """Prometheus' own layout: no spaces, status first, warnings after data."""
+    answer = {"status": "success", "data": {"resultType": "vector", "result": result}, **extra}
+    return json.dumps(answer, separators=(",", ":")).encode()
+
+
+def _streamed(body: bytes, size: int, names=("a", "b"), max_series=1_000_000) -> list:
+    chunks = [body[i : i + size] for i in range(0, len(body), size)]
+
+    def too_many():
+        return TooMany()
+
+    return list(
+        stream_rows(
+            chunks,
+            names,
+            max_series=max_series,
+            too_many=too_many,
+            whole=lambda b: vector_rows(b, names),
+        )
+    )
+
+
+# Label values holding the separator's own characters, quotes and backslashes.
+AWKWARD = ['},{"metric":', '"}]},{', "\\", '\\"', "x" * 300, "", "ünï"]
+
+
+@pytest.mark.parametrize("size", [1, 7, 64, 1000, 1 << 20])
+def test_streamed_rows_equal_the_whole_answer_s_for_any_split(size):
+    result = [
+        {"metric": {"a": AWKWARD[i % len(AWKWARD)], "b": str(i)}, "value": [1.5, str(i / 4)]}
+        for i in range(60)
+    ]
+    body = _compact(result)
+    assert _streamed(body, size) == list(vector_rows(body, ("a", "b")))
+
+
+@pytest.mark.parametrize("size", [1, 5, 100])
+def test_an_empty_answer_streams_no_row(size):
+    assert _streamed(_compact([]), size) == []
+
+
+def test_an_answer_in_another_layout_is_read_whole_and_gives_the_same_rows():
+    result = [{"metric": {"a": "x", "b": "y"}, "value": [1, "2"]}]
+    spaced = json.dumps({"status": "success", "data": {"resultType": "vector", "result": result}})
+    assert _streamed(spaced.encode(), 3) == [(("x", "y"), 2.0)]
+
+
+def test_a_partial_answer_is_refused_at_its_end():
+    body = _compact([{"metric": {"a": "x"}, "value": [1, "2"]}], warnings=["store down"])
+    with pytest.raises(BackendDataError) as err:
+        _streamed(body, 16)
+    assert "partial answer: store down" in str(err.value)
+
+
+def test_more_series_than_allowed_stop_the_read():
+    result = [{"metric": {"a": str(i)}, "value": [1, "1"]} for i in range(500)]
+    with pytest.raises(TooMany):
+        _streamed(_compact(result), 256, max_series=100)
+    assert len(_streamed(_compact(result), 256, max_series=500)) == 500
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        _compact([{"metric": {"a": "x"}, "value": [1, "2"]}])[:-3],  # cut short
+        _compact([{"metric": {"a": 1}, "value": [1, "2"]}] * 3),  # a number for a label
+        _compact([{"metric": {"a": "x"}, "value": [1, "two"]}] * 3),
+        _compact([{"metric": {"a": "x"}}] * 3),
+        b'{"status":"success","data":{"resultType":"vector","result":[{"metric":{}},{"metric":',
+    ],
+)
+def test_a_malformed_streamed_answer_is_a_data_error(body):
+    with pytest.raises(BackendDataError):
+        _streamed(body, 40, names=("a",))
