@@ -696,7 +696,10 @@ class PrometheusCollector:
         raises from here, never a partial fold."""
         params = {"query": text, "time": f"{at:.3f}", "timeout": f"{self.timeout_s:g}"}
         session = self._session
-        cap = getattr(session, "max_response_bytes", DEFAULT_MAX_RESPONSE_BYTES)
+        url = self.url + "/api/v1/query"
+        # The byte cap of the adapter that serves this URL (collectors/http.LimitedAdapter),
+        # the one every other answer of this collector is read under.
+        cap = getattr(session.get_adapter(url), "max_bytes", DEFAULT_MAX_RESPONSE_BYTES)
 
         def too_many() -> Exception:
             return too_large(
@@ -715,7 +718,7 @@ class PrometheusCollector:
         def send() -> list[T]:
             with deadline(self.timeout_s) as d:
                 response = session.get(
-                    self.url + "/api/v1/query",
+                    url,
                     params=params,
                     headers=self._client.headers,
                     timeout=self.timeout_s,
