@@ -4,9 +4,10 @@ One graph refresh sends exactly three instant queries, whatever the number of
 namespaces or services: one `sum by (...)` per metric family over every selected namespace,
 selected with one anchored regex of escaped names (DESIGN.md "Queries per refresh"). The three
 go out at once, and each answer is decoded as it arrives into rows of only the labels the graph
-uses (collectors/prometheus_decode.py). Latency is one query for the summed buckets; p50, p95 and
-p99 are computed from them here, exactly as PromQL's histogram_quantile (mesh/quantiles.py),
-which would evaluate the bucket rates once per quantile.
+uses (collectors/prometheus_decode.py). Latency is the summed buckets (the bulk in one query,
+the other reports' few beside the TCP bytes: latency_query, small_query); p50, p95 and p99 are
+computed from them here, exactly as PromQL's histogram_quantile (mesh/quantiles.py), which
+would evaluate the bucket rates once per quantile.
 
 Reporters (DESIGN.md, as Kiali's namespace graph): the requests and TCP bytes queries read every
 report that may count (traffic_parts) with `reporter` and `connection_security_policy` in the
@@ -15,7 +16,7 @@ caller's report for traffic starting inside the selection, the destination's for
 entering it from elsewhere or from unmeshed callers, and the caller's for requests that reached
 no pod of a selected host. Latency comes from the destination reporter, because it excludes the
 network time, and from the source reporter only for destinations no sidecar reports (see
-latency_query).
+latency_rest).
 
 Every failure leaves as a mesh.errors type; messages never carry headers, tokens or the URL's
 user-info.
@@ -255,31 +256,60 @@ def requests_query(q: GraphQuery) -> str:
 
 
 def latency_query(q: GraphQuery) -> str:
-    """The request-duration buckets per edge, summed once (`sum by (le, edge)`): the collector
-    computes p50, p95 and p99 from them (mesh/quantiles.py, exactly as PromQL's
-    histogram_quantile), so Prometheus evaluates the bucket rates once instead of once per
-    quantile.
+    """The bulk of the request-duration buckets, per edge, summed once (`sum by (le, edge)`):
+    the destination's report of traffic starting inside the selection. One selector and no
+    `or`, so it costs Prometheus what the bare bucket sum does. The collector computes p50, p95
+    and p99 from the buckets (mesh/quantiles.py, exactly as PromQL's histogram_quantile), so
+    Prometheus evaluates the bucket rates once instead of once per quantile.
 
-    The destination reporter's buckets win (`or` keeps the left side for an equal label set);
-    in ambient mode the waypoint's come next: it is the destination side of L7 there.
-    The source reporter fills in only edges whose destination is not a meshed workload
-    (destination_workload="unknown": no sidecar there, or no route / no healthy upstream),
-    the only edges a destination proxy cannot report: from inside the selection, or from
-    elsewhere to a host inside it. Reading every source-reporter bucket as well would double
-    Prometheus's work (buckets are ~95 % of the series a refresh reads) to add nothing.
+    The other reports' buckets (latency_rest) travel with the TCP bytes: `or` matches every
+    label set on both its sides, and over this query's series (75,600 at 1,000 workloads) that
+    cost Prometheus 30 % more than the buckets themselves. latency_expression is what the two
+    answers add up to.
+    """
+    group = ("le", *edge_labels(q.view))
+    inside = _namespace_parts("destination", q.namespaces)[0]
+    return _grouped(DURATION_BUCKET, (inside,), q, group)
+
+
+def latency_rest(q: GraphQuery) -> str:
+    """The buckets of the edges the bulk (latency_query) has not, in order of preference (`or`
+    keeps the left side for an equal label set), all small:
+
+    - the destination's report of traffic entering the selection from elsewhere;
+    - in ambient mode the waypoint's: it is the destination side of L7 there;
+    - the caller's, only for edges whose destination is not a meshed workload
+      (destination_workload="unknown": no sidecar there, or no route / no healthy upstream),
+      the only edges a destination proxy cannot report: from inside the selection, or from
+      elsewhere to a host inside it. Reading every source-reporter bucket as well would double
+      Prometheus's work (buckets are ~95 % of the series a refresh reads) to add nothing.
     """
     group = ("le", *edge_labels(q.view))
     unreported = ("destination_workload", "=", UNKNOWN)
-    dst_parts = _namespace_parts("destination", q.namespaces)
+    entering = _namespace_parts("destination", q.namespaces)[1]
     waypoint_parts = _namespace_parts("waypoint", q.namespaces)
     src_parts = (
         (*_namespace_parts("source", q.namespaces)[0], unreported),
         _no_pod_from_elsewhere(q.namespaces),
     )
-    dst = _grouped(DURATION_BUCKET, dst_parts, q, group)
+    dst = _grouped(DURATION_BUCKET, (entering,), q, group)
     waypoint = _grouped(DURATION_BUCKET, waypoint_parts, q, group)
     src = _grouped(DURATION_BUCKET, src_parts, q, group)
     return f"{dst} or {waypoint} or {src}"
+
+
+def latency_expression(q: GraphQuery) -> str:
+    """The graph's latency buckets as one PromQL expression: the bulk, else the rest, per label
+    set. The collector reads the same from two answers (graph_telemetry); tests evaluate this
+    in Prometheus to check its figures."""
+    return f"{latency_query(q)} or {latency_rest(q)}"
+
+
+def small_query(q: GraphQuery) -> str:
+    """The refresh's third query: the TCP bytes and the rest of the latency buckets. Their
+    series tell themselves apart by their labels (`direction` or `le`), so `or` keeps both,
+    and it matches only these few series."""
+    return f"({tcp_query(q)}) or ({latency_rest(q)})"
 
 
 def tcp_query(q: GraphQuery) -> str:
@@ -350,6 +380,7 @@ class Endpoints:
 
 
 _OUTCOME_REPORT = (*_OUTCOME_LABELS, *_REPORT_LABELS)
+_SMALL_LABELS = (*_REPORT_LABELS, "direction", "le")  # small_query's rows: TCP or a bucket
 
 
 def parse_requests(rows: Iterable[Row], endpoints: Endpoints) -> tuple[RequestRate, ...]:
@@ -386,13 +417,19 @@ def _reporter(reporter: str) -> str:
     return reporter
 
 
+Buckets = dict[tuple[str, ...], list[tuple[float, float]]]
+
+
 def parse_latencies(rows: Iterable[Row], endpoints: Endpoints) -> tuple[LatencyQuantiles, ...]:
-    """Rows of Endpoints.row_names("le"), the summed buckets: p50, p95 and p99 per edge, as
-    PromQL's histogram_quantile computes them over the same buckets (mesh/quantiles.py). A
-    series without a valid `le` is left out, as PromQL leaves it out; an edge whose window saw
-    no request has None quantiles (PromQL's NaN)."""
+    """Rows of Endpoints.row_names("le"), the summed buckets: p50, p95 and p99 per edge."""
+    return quantiles_of(bucket_sums(rows, endpoints), endpoints)
+
+
+def bucket_sums(rows: Iterable[Row], endpoints: Endpoints) -> Buckets:
+    """Rows of Endpoints.row_names("le", ...): each edge's (upper bound, rate) pairs. A series
+    without a valid `le` is left out, as PromQL leaves it out."""
     size = endpoints.size
-    found: dict[tuple[str, ...], list[tuple[float, float]]] = {}
+    found: Buckets = {}
     bounds: dict[str, float] = {}
     for values, value in rows:
         text = values[size]
@@ -406,11 +443,34 @@ def parse_latencies(rows: Iterable[Row], endpoints: Endpoints) -> tuple[LatencyQ
             continue
         key = endpoints.key(values)
         found.setdefault(key, []).append((upper, _finite(value, "a latency bucket rate")))
+    return found
+
+
+def quantiles_of(found: Buckets, endpoints: Endpoints) -> tuple[LatencyQuantiles, ...]:
+    """p50, p95 and p99 per edge, as PromQL's histogram_quantile computes them over the same
+    buckets (mesh/quantiles.py); an edge whose window saw no request has None quantiles
+    (PromQL's NaN)."""
     out = []
     for key, buckets in found.items():
         p50, p95, p99 = histogram_quantiles(QUANTILES, buckets)
         out.append(LatencyQuantiles(*endpoints.pair(key), p50_ms=p50, p95_ms=p95, p99_ms=p99))
     return tuple(out)
+
+
+def parse_small(rows: Iterable[Row], endpoints: Endpoints) -> tuple[tuple[TcpRate, ...], Buckets]:
+    """Rows of small_query (Endpoints.row_names(*_SMALL_LABELS)): the TCP records, and the
+    latency buckets of the reports the bulk query leaves out. A row with `le` is a bucket."""
+    size = endpoints.size
+    le_at = size + len(_SMALL_LABELS) - 1
+    tcp: list[Row] = []
+    buckets: list[Row] = []
+    for row in rows:
+        values = row[0]
+        if values[le_at]:
+            buckets.append(((*values[:size], values[le_at]), row[1]))
+        else:
+            tcp.append(((*values[:le_at],), row[1]))
+    return parse_tcp(tcp, endpoints), bucket_sums(buckets, endpoints)
 
 
 def parse_tcp(rows: Iterable[Row], endpoints: Endpoints) -> tuple[TcpRate, ...]:
@@ -744,8 +804,9 @@ class PrometheusCollector:
         return self._ask(send, "an instant vector")[0]
 
     def graph_telemetry(self, query: GraphQuery) -> GraphTelemetry:
-        """Edge rates, latency buckets and TCP bytes: three queries in all, sent at once and
-        counted as sent. Each answer is read as it arrives; the first failure (in query order
+        """Edge rates, latency buckets and TCP bytes: three queries in all (requests, the bulk
+        of the buckets, TCP bytes with the rest of the buckets), sent at once and counted as
+        sent. Each answer is read as it arrives; the first failure (in query order
         among those that failed by then) ends the refresh without waiting for the others,
         which end by their own deadlines."""
         namespaces = tuple(validate.namespace(ns) for ns in query.namespaces)
@@ -758,7 +819,7 @@ class PrometheusCollector:
         shared = Endpoints(query.view)
         ask = CountingQuery(self.vector_rows)
         at = query.at
-        jobs: tuple[Callable[[], tuple[Any, ...]], ...] = (
+        jobs: tuple[Callable[[], Any], ...] = (
             lambda: ask(
                 requests_query(query),
                 at,
@@ -769,16 +830,18 @@ class PrometheusCollector:
                 latency_query(query),
                 at,
                 shared.row_names("le"),
-                partial(parse_latencies, endpoints=shared),
+                partial(bucket_sums, endpoints=shared),
             ),
             lambda: ask(
-                tcp_query(query),
+                small_query(query),
                 at,
-                shared.row_names(*_REPORT_LABELS, "direction"),
-                partial(parse_tcp, endpoints=shared),
+                shared.row_names(*_SMALL_LABELS),
+                partial(parse_small, endpoints=shared),
             ),
         )
-        requests_, latencies, tcp = all_or_first_error(jobs)
+        requests_, bulk, (tcp, rest) = all_or_first_error(jobs)
+        # latency_expression's `or`, per edge: the bulk's report wins where both hold one.
+        latencies = quantiles_of({**rest, **bulk}, shared)
         return GraphTelemetry(
             query=query,
             requests=requests_,

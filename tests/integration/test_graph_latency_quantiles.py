@@ -15,7 +15,7 @@ import math
 
 import pytest
 
-from collectors.prometheus import QUANTILES, Endpoints, PrometheusCollector, latency_query
+from collectors.prometheus import QUANTILES, Endpoints, PrometheusCollector, latency_expression
 from devtools.promserver import PrometheusServer, require_prometheus
 from mesh.telemetry_records import Endpoint, GraphQuery, GraphView
 
@@ -91,7 +91,9 @@ def promql_quantiles(
     endpoints = Endpoints(query.view)
     found: dict[tuple[Endpoint, Endpoint], list[float | None]] = {}
     for slot, q in enumerate(QUANTILES):
-        for sample in server.query(f"histogram_quantile({q}, ({latency_query(query)}))", query.at):
+        for sample in server.query(
+            f"histogram_quantile({q}, ({latency_expression(query)}))", query.at
+        ):
             key = endpoints.key(tuple(sample["metric"].get(n, "") for n in endpoints.names))
             value = float(sample["value"][1])
             values = found.setdefault(endpoints.pair(key), [None, None, None])

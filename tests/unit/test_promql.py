@@ -14,8 +14,11 @@ from collectors import promql
 from collectors.prometheus import (
     PrometheusCollector,
     host_regex,
+    latency_expression,
     latency_query,
+    latency_rest,
     requests_query,
+    small_query,
     tcp_query,
 )
 from mesh.graph.edge_keys import edge_labels
@@ -210,9 +213,9 @@ def test_app_views_group_unlabelled_workloads_by_their_name_in_their_own_arms(vi
 
 
 def test_latency_query_prefers_the_destination_reporter_and_reads_the_buckets_once():
-    text = latency_query(_q(["bookinfo"], GraphView.APP, 600))
+    text = latency_expression(_q(["bookinfo"], GraphView.APP, 600))
     first = text.index('reporter="destination"')
-    assert first < text.index('reporter="source"')
+    assert first < text.index('reporter="waypoint"') < text.index('reporter="source"')
     # The source reporter only fills in destinations no sidecar reports: from inside, and from
     # elsewhere to a selected host (2 parts x 4 fallback arms, each read once: the collector
     # computes the quantiles from the buckets, so PromQL evaluates no histogram_quantile).
@@ -222,6 +225,19 @@ def test_latency_query_prefers_the_destination_reporter_and_reads_the_buckets_on
     assert text.count("istio_request_duration_milliseconds_bucket") == 3 * 2 * 4
     assert "sum by (le,source_workload_namespace,source_canonical_service," in text
     assert "[10m]" in text
+
+
+def test_the_bulk_of_the_buckets_is_one_selector_without_or_the_rest_travels_with_tcp():
+    q = _q(["bookinfo"])  # workload view: one fallback arm
+    bulk = latency_query(q)
+    assert " or " not in bulk and bulk.count("istio_request_duration_milliseconds_bucket") == 1
+    assert 'reporter="destination",source_workload_namespace=~"bookinfo"' in bulk
+    small = small_query(q)
+    assert tcp_query(q) in small and latency_rest(q) in small
+    assert "istio_tcp_received_bytes_total" in small
+    assert latency_expression(q) == f"{bulk} or {latency_rest(q)}"
+    # The rest reads the destination's report only of traffic entering from elsewhere.
+    assert 'reporter="destination",source_workload_namespace!~"bookinfo"' in latency_rest(q)
 
 
 def test_tcp_query_swaps_istio_names_into_caller_directions():
@@ -261,7 +277,7 @@ def test_a_refresh_reports_the_queries_it_sent_three_whatever_the_namespaces(cou
     assert t.queries_sent == len(collector.sent) == 3
     # Sent at once, from three threads: in any order, each once.
     assert sorted(collector.sent) == sorted(
-        [requests_query(t.query), latency_query(t.query), tcp_query(t.query)]
+        [requests_query(t.query), latency_query(t.query), small_query(t.query)]
     )
 
 
