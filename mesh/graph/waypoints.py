@@ -12,7 +12,7 @@ Telemetry does not label a workload as a waypoint, so one is recognised by Istio
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Protocol, TypeVar
 
@@ -52,17 +52,27 @@ def is_waypoint_node(node: Mapping[str, object]) -> bool:
     )
 
 
-def keep(records: Iterable[R]) -> tuple[R, ...]:
-    """The records of edges that neither start nor end at a waypoint proxy."""
-    return tuple(r for r in records if not (is_waypoint(r.source) or is_waypoint(r.destination)))
-
-
 def without_waypoints(telemetry: GraphTelemetry) -> GraphTelemetry:
-    """The telemetry without any record to or from a waypoint proxy (the default view)."""
+    """The telemetry without any record to or from a waypoint proxy (the default view).
+
+    Each endpoint object is checked once (the collector shares one per label set: 10,000 for
+    150,000 record ends at 5,000 workloads), and a mesh without waypoints comes back as is."""
+    groups = (telemetry.requests, telemetry.latencies, telemetry.tcp)
+    ends = {id(ep): ep for group in groups for r in group for ep in (r.source, r.destination)}
+    waypoints = {key for key, ep in ends.items() if is_waypoint(ep)}
+    if not waypoints:
+        return telemetry
+
+    def kept(records: tuple[R, ...]) -> tuple[R, ...]:
+        return tuple(
+            r
+            for r in records
+            if id(r.source) not in waypoints and id(r.destination) not in waypoints
+        )
 
     return replace(
         telemetry,
-        requests=keep(telemetry.requests),
-        latencies=keep(telemetry.latencies),
-        tcp=keep(telemetry.tcp),
+        requests=kept(telemetry.requests),
+        latencies=kept(telemetry.latencies),
+        tcp=kept(telemetry.tcp),
     )
