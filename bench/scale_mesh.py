@@ -24,8 +24,9 @@ END = 1767222000.0
 
 
 class TimedSession(requests.Session):
-    """Wall time of each HTTP exchange, body included (stream=False reads it in send), and its
-    (start, end): queries sent at once overlap, so their span is not the sum of their walls."""
+    """Wall time of each HTTP exchange, body included (stream=False reads it in send; a streamed
+    body counts until its reader closes the answer), and its (start, end): queries sent at
+    once overlap, so their span is not the sum of their walls."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -35,11 +36,29 @@ class TimedSession(requests.Session):
     def send(self, request, **kwargs):  # type: ignore[override]
         began = time.perf_counter()
         try:
-            return super().send(request, **kwargs)
-        finally:
-            ended = time.perf_counter()
-            self.walls.append(ended - began)
-            self.spans.append((began, ended))
+            response = super().send(request, **kwargs)
+        except BaseException:
+            self._record(began)
+            raise
+        if not kwargs.get("stream"):
+            self._record(began)
+            return response
+        # A streamed answer is read, and decoded, until its reader closes it.
+        close = response.close
+
+        def closed() -> None:
+            close()
+            if not getattr(response, "_timed", False):
+                response._timed = True  # type: ignore[attr-defined]
+                self._record(began)
+
+        response.close = closed  # type: ignore[method-assign]
+        return response
+
+    def _record(self, began: float) -> None:
+        ended = time.perf_counter()
+        self.walls.append(ended - began)
+        self.spans.append((began, ended))
 
     def clear(self) -> None:
         self.walls.clear()
