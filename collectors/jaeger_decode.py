@@ -139,21 +139,25 @@ def _v1_process(p: _V1Process, tags_of: _V1Tags) -> Process:
     return Process(p.serviceName or "", tags_of(p.tags))
 
 
+class _TraceIds(dict[str | None, str]):
+    """Trace id spellings -> canonical ids, each computed once; none names the trace's own."""
+
+    def __init__(self, own: str) -> None:
+        super().__init__()
+        self.own = own
+
+    def __missing__(self, value: str | None) -> str:
+        got = self[value] = canonical_trace_id(value) if value else self.own
+        return got
+
+
 def _v1_trace(raw: _V1Trace) -> Trace:
     tags_of = _V1Tags()
     processes = {k: _v1_process(v, tags_of) for k, v in (raw.processes or {}).items()}
     unknown = Process("")
     trace_id = canonical_trace_id(raw.traceID or "")
-    tids: dict[str, str] = {raw.traceID or "": trace_id}
-
-    def tid(value: str | None) -> str:  # nearly every span and reference repeats one spelling
-        if not value:
-            return trace_id
-        got = tids.get(value)
-        if got is None:
-            got = tids[value] = canonical_trace_id(value)
-        return got
-
+    tid = _TraceIds(trace_id)  # nearly every span and reference repeats one spelling
+    tid[raw.traceID or ""] = trace_id
     spans: list[Span] = []
     follows, child_of = RefType.FOLLOWS_FROM, RefType.CHILD_OF
     tags = span_tags([s.tags for s in raw.spans])
@@ -166,19 +170,21 @@ def _v1_trace(raw: _V1Trace) -> Trace:
         refs: tuple[SpanRef, ...] = ()
         if s.references:
             refs = tuple(
-                SpanRef(
-                    follows if r.refType == "FOLLOWS_FROM" else child_of,
-                    tid(r.traceID),
-                    canonical_span_id(r.spanID or ""),
-                )
-                for r in s.references
+                [
+                    SpanRef(
+                        follows if r.refType == "FOLLOWS_FROM" else child_of,
+                        tid[r.traceID],
+                        canonical_span_id(r.spanID or ""),
+                    )
+                    for r in s.references
+                ]
             )
         elif s.parentSpanID:  # very old Jaeger: a bare parent id
             refs = (SpanRef(RefType.CHILD_OF, trace_id, canonical_span_id(s.parentSpanID)),)
         logs = tuple(Log(lg.timestamp, tags_of(lg.fields)) for lg in s.logs) if s.logs else ()
         spans.append(
             Span(  # positional: a 50,000-span trace builds 50,000 of them
-                tid(s.traceID),
+                tid[s.traceID],
                 canonical_span_id(s.spanID),
                 s.operationName or "",
                 s.startTime,

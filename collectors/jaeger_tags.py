@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterator
-from operator import attrgetter
 from typing import Any
 
 import msgspec
@@ -28,10 +27,6 @@ BACKEND = "jaeger"
 
 
 _DECODE = msgspec.json.Decoder(list[Tag]).decode  # a missing `type` is "string", as in Jaeger
-
-
-_KEY, _VALUE, _TYPE = attrgetter("key"), attrgetter("value"), attrgetter("type")
-_STRING = frozenset({"string"})
 
 
 def _tag(t: Tag) -> Tag:
@@ -123,22 +118,22 @@ class RawTags:
 
     def _index(self) -> tuple[Tag, ...]:
         kept = self._indexed_list()
-        got = tuple(kept)
-        kept.reverse()  # the first of equal keys wins, as in Span.tag
-        self._first = dict(zip(map(_KEY, kept), map(_VALUE, kept), strict=True))
-        self._indexed = got
+        first: dict[str, Any] = {}
+        for t in kept:  # the first of equal keys wins, as in Span.tag
+            if t.key not in first:
+                first[t.key] = t.value
+        self._first = first
+        got = self._indexed = tuple(kept)
         return got
 
     def _indexed_list(self) -> list[Tag]:
-        """The tags whose key is in INDEXED_TAG_KEYS, in order, with jaeger_json's rules."""
+        """The tags whose key is in INDEXED_TAG_KEYS, in order, with jaeger_json's rules (a
+        typed tag through them; a string tag, nearly every Istio tag, as decoded)."""
         try:
             wire = _DECODE(self.raw)
         except msgspec.MsgspecError:
             return [t for t in decode_tags(self.raw) if t.key in INDEXED_TAG_KEYS]
-        kept = [t for t in wire if t.key in INDEXED_TAG_KEYS]
-        if not set(map(_TYPE, kept)) <= _STRING:  # a typed tag: jaeger_json's rules
-            kept = [_tag(t) for t in kept]
-        return kept
+        return [t if t.type == "string" else _tag(t) for t in wire if t.key in INDEXED_TAG_KEYS]
 
     def _all(self) -> tuple[Tag, ...]:
         """Every tag, decoded again: only a span's detail and the raw JSON ask."""

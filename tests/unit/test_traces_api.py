@@ -16,7 +16,7 @@ from mesh.telemetry_records import GraphQuery, GraphTelemetry
 from mesh.traces.path import trace_path, trace_path_nodes
 from mesh.traces.records import Process, RefType, Span, SpanRef, Tag, Trace, TraceQuery
 from views.trace_links import topology_highlight_link, traces_search_link
-from views.traces import parse_search_params, parse_tags, trace_page_view
+from views.traces import parse_search_params, parse_tags, trace_page_view, trace_path_view
 from wiring.services import Services
 from wiring.settings import Settings
 
@@ -177,6 +177,22 @@ def test_one_trace_with_tree_self_time_critical_path_and_services(client):
         "bookinfo/reviews-v3",
         "bookinfo/ratings-v1",
     ] in body["path"]["edges"]
+
+
+def test_the_trace_page_finds_the_path_after_the_first_rows_with_the_apis_answer(traces):
+    """The page's first answer leaves the path out (it reads Istio's tags on every span), and
+    the path found after the first rows is /api/traces/{id}'s, waypoint naming included."""
+    client = client_for(traces)
+    rows = client.get("/api/traces?namespace=bookinfo&service=ratings&limit=3").get_json()["traces"]
+    settings = Settings(prometheus_url="http://127.0.0.1:1")
+    svc = Services(settings=settings, telemetry=NoTelemetry(), traces=traces, clock=lambda: NOW)
+    for row in rows:
+        body = client.get(f"/api/traces/{row['trace_id']}").get_json()
+        assert "path" not in trace_page_view(svc, row["trace_id"])
+        path = trace_path_view(svc, row["trace_id"])
+        assert path == body["path"] and "bookinfo/ratings-v1" in path["nodes"]
+    with pytest.raises(NotFound):
+        trace_path_view(svc, "00000000000000000000000000000bad")
 
 
 def test_malformed_trace_id_is_400_and_unknown_is_404(client):
