@@ -12,6 +12,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from dash import ClientsideFunction, Input, Output, State, dcc, html, no_update
 
 from dashboards.components.banner import info_banner
@@ -138,7 +139,7 @@ def layout(**query: Any) -> html.Div:
             ],
             className="md-card",
         ),
-        dcc.Store(id="tv-data", data=view.get("waterfall")),
+        dcc.Store(id="tv-data", data=_columns_text(view.get("waterfall"))),
         dcc.Store(id="tv-trace-id", data=view["trace_id"]),
         dcc.Store(
             id="tv-link-args",
@@ -148,6 +149,13 @@ def layout(**query: Any) -> html.Div:
         html.Div(id="tv-url-sink", hidden=True),
     ]
     return html.Div(children, className="md-page md-page-trace")
+
+
+def _columns_text(columns: dict[str, Any] | None) -> str | None:
+    """The waterfall's columns as JSON text, which the page's script parses: given the columns
+    themselves, Dash (plotly's encoder) would visit each of a 50,000-span trace's ~600,000
+    numbers in Python first, 0.3 s before the first row."""
+    return None if columns is None else msgspec.json.encode(columns).decode()
 
 
 def _title(view: dict[str, Any]) -> html.Div:

@@ -195,6 +195,33 @@ def test_the_trace_page_finds_the_path_after_the_first_rows_with_the_apis_answer
         trace_path_view(svc, "00000000000000000000000000000bad")
 
 
+def test_the_trace_page_sends_the_waterfall_columns_as_json_text(traces):
+    """Dash passes text through without visiting each number; the page's script parses it back
+    into exactly the view's columns."""
+    import json
+
+    from dashboards.trace_view import layout
+
+    settings = Settings(prometheus_url="http://127.0.0.1:1", default_namespaces=("bookinfo",))
+    svc = Services(settings=settings, telemetry=NoTelemetry(), traces=traces, clock=lambda: NOW)
+    app = create_app(settings, svc)
+    row = app.server.test_client().get("/api/traces?namespace=bookinfo&service=ratings&limit=1")
+    trace_id = row.get_json()["traces"][0]["trace_id"]
+    with app.server.app_context():
+        page = layout(trace=trace_id)
+    (store,) = [c for c in _walk(page) if getattr(c, "id", None) == "tv-data"]
+    assert isinstance(store.data, str)
+    assert json.loads(store.data) == trace_page_view(svc, trace_id)["waterfall"]
+
+
+def _walk(component):
+    yield component
+    kids = getattr(component, "children", None)
+    for kid in kids if isinstance(kids, list) else [kids] if kids is not None else []:
+        if hasattr(kid, "to_plotly_json"):
+            yield from _walk(kid)
+
+
 def test_malformed_trace_id_is_400_and_unknown_is_404(client):
     r = client.get("/api/traces/not-a-trace-id")
     assert r.status_code == 400 and r.get_json()["field"] == "trace"
