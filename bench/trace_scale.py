@@ -26,6 +26,7 @@ import argparse
 import contextlib
 import gc
 import json
+import logging
 import os
 import random
 import sys
@@ -322,6 +323,7 @@ def browser(traces: list[Trace]) -> dict[int, dict[str, float]]:
 
             return GraphTelemetry(query=query)
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the figures, not each request
     jaeger = make_server("127.0.0.1", 0, JaegerAnswers(traces), threaded=True)
     threading.Thread(target=jaeger.serve_forever, daemon=True).start()
     jaeger_url = f"http://127.0.0.1:{jaeger.port}"
