@@ -1,8 +1,9 @@
 /* meshdash trace waterfall: a virtualised span tree drawn in the browser.
  *
- * The server sends the trace as columns (views/traces.py trace_page_view); this draws only the
- * rows in view (fixed row height, absolute positions), so a 100,000-span trace keeps about 50
- * rows in the DOM and opens as fast as a 10-span one. Rows collapse and expand; the critical path is drawn over each bar; clicking a
+ * The server sends the trace as columns (views/traces.py trace_page_view), as JSON text that
+ * Dash passes through untouched; this draws only the rows in view (fixed row height, absolute
+ * positions), so a 100,000-span trace keeps about 50 rows in the DOM and opens as fast as a
+ * 10-span one. Rows collapse and expand; the critical path is drawn over each bar; clicking a
  * row tells Dash which span is selected (the span panel is a normal server callback).
  */
 (function () {
@@ -235,6 +236,7 @@
       var root = document.getElementById(containerId);
       if (!root) { return window.dash_clientside.no_update; }
       if (!data) { root.innerHTML = ""; return ""; }
+      if (typeof data === "string") { data = JSON.parse(data); }  // the columns as JSON text
       root._wf = new Waterfall(root, data);
       return String(data.id.length);
     }

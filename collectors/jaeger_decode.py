@@ -19,13 +19,14 @@ from typing import Any
 import msgspec
 from msgspec import UNSET, Struct, UnsetType
 
+from collectors.jaeger_attributes import RawAttributes, _KeyValue
+from collectors.jaeger_attributes import attributes as _attributes
 from collectors.jaeger_json import (
     _KIND_NUMBER_BY_NAME,
     _KIND_TAGS,
     _STATUS_BY_NAME,
     _STATUS_ERROR,
     _STATUS_OK,
-    _any_value,
     _bad,
     _enum,
     _ns_to_us,
@@ -34,7 +35,7 @@ from collectors.jaeger_json import (
     parse_otlp,
     parse_v1_response,
 )
-from collectors.jaeger_tags import span_tags
+from collectors.jaeger_tags import span_tags, tag_slices
 from collectors.strict_json import loads_strict
 from mesh.traces.analysis import canonical_span_id, canonical_trace_id
 from mesh.traces.records import Log, Process, RefType, Span, SpanRef, Tag, Trace
@@ -138,21 +139,25 @@ def _v1_process(p: _V1Process, tags_of: _V1Tags) -> Process:
     return Process(p.serviceName or "", tags_of(p.tags))
 
 
+class _TraceIds(dict[str | None, str]):
+    """Trace id spellings -> canonical ids, each computed once; none names the trace's own."""
+
+    def __init__(self, own: str) -> None:
+        super().__init__()
+        self.own = own
+
+    def __missing__(self, value: str | None) -> str:
+        got = self[value] = canonical_trace_id(value) if value else self.own
+        return got
+
+
 def _v1_trace(raw: _V1Trace) -> Trace:
     tags_of = _V1Tags()
     processes = {k: _v1_process(v, tags_of) for k, v in (raw.processes or {}).items()}
     unknown = Process("")
     trace_id = canonical_trace_id(raw.traceID or "")
-    tids: dict[str, str] = {raw.traceID or "": trace_id}
-
-    def tid(value: str | None) -> str:  # nearly every span and reference repeats one spelling
-        if not value:
-            return trace_id
-        got = tids.get(value)
-        if got is None:
-            got = tids[value] = canonical_trace_id(value)
-        return got
-
+    tid = _TraceIds(trace_id)  # nearly every span and reference repeats one spelling
+    tid[raw.traceID or ""] = trace_id
     spans: list[Span] = []
     follows, child_of = RefType.FOLLOWS_FROM, RefType.CHILD_OF
     tags = span_tags([s.tags for s in raw.spans])
@@ -165,19 +170,21 @@ def _v1_trace(raw: _V1Trace) -> Trace:
         refs: tuple[SpanRef, ...] = ()
         if s.references:
             refs = tuple(
-                SpanRef(
-                    follows if r.refType == "FOLLOWS_FROM" else child_of,
-                    tid(r.traceID),
-                    canonical_span_id(r.spanID or ""),
-                )
-                for r in s.references
+                [
+                    SpanRef(
+                        follows if r.refType == "FOLLOWS_FROM" else child_of,
+                        tid[r.traceID],
+                        canonical_span_id(r.spanID or ""),
+                    )
+                    for r in s.references
+                ]
             )
         elif s.parentSpanID:  # very old Jaeger: a bare parent id
             refs = (SpanRef(RefType.CHILD_OF, trace_id, canonical_span_id(s.parentSpanID)),)
         logs = tuple(Log(lg.timestamp, tags_of(lg.fields)) for lg in s.logs) if s.logs else ()
         spans.append(
             Span(  # positional: a 50,000-span trace builds 50,000 of them
-                tid(s.traceID),
+                tid[s.traceID],
                 canonical_span_id(s.spanID),
                 s.operationName or "",
                 s.startTime,
@@ -208,21 +215,6 @@ def decode_v1_response(raw: bytes) -> list[Trace]:
 # OTLP JSON: the shape of /api/v3/traces and /api/v3/traces/{id}
 
 
-class _AnyValue(Struct):
-    stringValue: str | UnsetType = UNSET
-    boolValue: Any = UNSET
-    intValue: Any = UNSET
-    doubleValue: Any = UNSET
-    bytesValue: Any = UNSET
-    arrayValue: Any = UNSET
-    kvlistValue: Any = UNSET
-
-
-class _KeyValue(Struct):
-    key: str
-    value: _AnyValue | None = None
-
-
 class _Event(Struct):
     timeUnixNano: int | str = 0
     name: str | None = None
@@ -247,7 +239,7 @@ class _OtlpSpan(Struct):
     kind: int | str = 0
     startTimeUnixNano: int | str = 0
     endTimeUnixNano: int | str = 0
-    attributes: list[_KeyValue] | None = None
+    attributes: msgspec.Raw = _NO_TAGS  # left undecoded: collectors/jaeger_attributes.py
     events: list[_Event] | None = None
     links: list[_Link] | None = None
     status: _Status | None = None
@@ -286,34 +278,29 @@ class _OtlpBody(Struct):
 _OTLP_DECODER = msgspec.json.Decoder(_OtlpBody)
 
 
-def _attributes(raw: list[_KeyValue] | None, cache: dict[tuple[str, str], Tag]) -> list[Tag]:
-    """As jaeger_json._attributes: equal string attributes share one Tag."""
-    out: list[Tag] = []
-    for kv in raw or ():
-        v = kv.value
-        sv = v.stringValue if v is not None else UNSET
-        if sv is not UNSET:
-            k = (kv.key, sv)
-            tag = cache.get(k)
-            if tag is None:
-                tag = Tag(kv.key, sv, "string")
-                if len(cache) < _TAG_CACHE_MAX:
-                    cache[k] = tag
-            out.append(tag)
-            continue
-        value, typ = _any_value(_present(v))
-        out.append(Tag(kv.key, value, typ))
-    return out
+def _status_tags(s: _OtlpSpan) -> tuple[Tag, ...]:
+    """The tags a span's kind and status make, after its attributes (jaeger_json's order)."""
+    tags: list[Tag] = []
+    kind = _KIND_TAGS.get(_enum(s.kind, _KIND_NUMBER_BY_NAME))
+    if kind is not None:
+        tags.append(kind)
+    if s.status is not None:
+        code = _enum(s.status.code, _STATUS_BY_NAME)
+        if code == 1:
+            tags.append(_STATUS_OK)
+        elif code == 2:
+            tags.extend(_STATUS_ERROR)
+        if s.status.message:
+            tags.append(Tag("otel.status_description", s.status.message))
+    return tuple(tags)
 
 
-def _present(v: _AnyValue | None) -> dict[str, Any] | None:
-    """The fields present in an AnyValue, as the dict jaeger_json._any_value reads."""
-    if v is None:
-        return None
-    return {f: getattr(v, f) for f in v.__struct_fields__ if getattr(v, f) is not UNSET}
-
-
-def _otlp_span(s: _OtlpSpan, process: Process, scope_tags: list[Tag], cache: dict) -> Span:
+def _otlp_span(
+    s: _OtlpSpan,
+    process: Process,
+    tags: tuple[Tag, ...] | RawAttributes,
+    cache: dict,
+) -> Span:
     raw_tid = s.traceId or ""
     trace_id = cache.get(("trace id", raw_tid))
     if trace_id is None:
@@ -333,18 +320,6 @@ def _otlp_span(s: _OtlpSpan, process: Process, scope_tags: list[Tag], cache: dic
                 canonical_span_id(_otlp_id(link.spanId, 16)),
             )
         )
-    tags = [*scope_tags, *_attributes(s.attributes, cache)]
-    kind = _KIND_TAGS.get(_enum(s.kind, _KIND_NUMBER_BY_NAME))
-    if kind is not None:
-        tags.append(kind)
-    if s.status is not None:
-        code = _enum(s.status.code, _STATUS_BY_NAME)
-        if code == 1:
-            tags.append(_STATUS_OK)
-        elif code == 2:
-            tags.extend(_STATUS_ERROR)
-        if s.status.message:
-            tags.append(Tag("otel.status_description", s.status.message))
     logs: list[Log] = []
     for ev in s.events or ():
         fields = _attributes(ev.attributes, cache)
@@ -361,14 +336,15 @@ def _otlp_span(s: _OtlpSpan, process: Process, scope_tags: list[Tag], cache: dic
         max(0, end - start),
         process,
         tuple(refs),
-        tuple(tags),
+        tags,
         tuple(logs),
     )
 
 
 def _otlp_traces(resource_spans: list[_ResourceSpans]) -> list[Trace]:
-    by_trace: dict[str, list[Span]] = {}
-    cache: dict = {}
+    """Spans grouped by trace id; each span's attributes stay bytes (RawAttributes), in one
+    TagBuffer for the answer, between its scope's tags and its kind's and status's."""
+    found: list[tuple[_OtlpSpan, Process, tuple[Tag, ...]]] = []
     for rs in resource_spans:
         attrs = _attributes(rs.resource.attributes if rs.resource else None, {})
         service = next((str(t.value) for t in attrs if t.key == "service.name"), "")
@@ -380,9 +356,18 @@ def _otlp_traces(resource_spans: list[_ResourceSpans]) -> list[Trace]:
                 scope_tags.append(Tag("otel.scope.name", scope.name))
             if scope.version:
                 scope_tags.append(Tag("otel.scope.version", scope.version))
-            for s in ss.spans or ():
-                span = _otlp_span(s, process, scope_tags, cache)
-                by_trace.setdefault(span.trace_id, []).append(span)
+            before = tuple(scope_tags)
+            found.extend((s, process, before) for s in ss.spans or ())
+    buf, slices = tag_slices([s.attributes for s, _, _ in found])
+    by_trace: dict[str, list[Span]] = {}
+    cache: dict = {}
+    afters: dict[tuple[Tag, ...], tuple[Tag, ...]] = {}  # one tuple per kind and status
+    for (s, process, before), at in zip(found, slices, strict=True):
+        after = _status_tags(s)
+        after = afters.setdefault(after, after)
+        tags = (*before, *after) if at is None else RawAttributes(buf, *at, before, after)
+        span = _otlp_span(s, process, tags, cache)
+        by_trace.setdefault(span.trace_id, []).append(span)
     return [Trace(tid, tuple(spans)) for tid, spans in by_trace.items()]
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterator
-from operator import attrgetter
 from typing import Any
 
 import msgspec
@@ -28,10 +27,6 @@ BACKEND = "jaeger"
 
 
 _DECODE = msgspec.json.Decoder(list[Tag]).decode  # a missing `type` is "string", as in Jaeger
-
-
-_KEY, _VALUE, _TYPE = attrgetter("key"), attrgetter("value"), attrgetter("type")
-_STRING = frozenset({"string"})
 
 
 def _tag(t: Tag) -> Tag:
@@ -75,20 +70,27 @@ def _inflate(compressed: bytes) -> TagBuffer:
     return TagBuffer(zlib.decompress(compressed))
 
 
-def span_tags(raws: list[Any]) -> list[RawTags | tuple[()]]:
-    """Each span's tags from its `tags` array's bytes (msgspec.Raw or bytes), in one shared
-    TagBuffer; no tags for `[]` and `null`."""
+def tag_slices(raws: list[Any]) -> tuple[TagBuffer, list[tuple[int, int] | None]]:
+    """The arrays' bytes (msgspec.Raw or bytes) back to back in one TagBuffer, and each one's
+    (start, end) in it; None for `[]` and `null`, which hold nothing."""
     buf = TagBuffer(b"".join(raws))
-    out: list[RawTags | tuple[()]] = []
+    out: list[tuple[int, int] | None] = []
     at = 0
     for raw in raws:
         n = len(raw)
         if n <= 4 and bytes(raw) in (b"[]", b"null", b""):
-            out.append(())
+            out.append(None)
         else:
-            out.append(RawTags(buf, at, at + n))
+            out.append((at, at + n))
         at += n
-    return out
+    return buf, out
+
+
+def span_tags(raws: list[Any]) -> list[RawTags | tuple[()]]:
+    """Each span's tags from its `tags` array's bytes, in one shared TagBuffer; no tags for
+    `[]` and `null`."""
+    buf, slices = tag_slices(raws)
+    return [() if at is None else RawTags(buf, *at) for at in slices]
 
 
 class RawTags:
@@ -115,19 +117,30 @@ class RawTags:
         return got
 
     def _index(self) -> tuple[Tag, ...]:
+        kept = self._indexed_list()
+        first: dict[str, Any] = {}
+        for t in kept:  # the first of equal keys wins, as in Span.tag
+            if t.key not in first:
+                first[t.key] = t.value
+        self._first = first
+        got = self._indexed = tuple(kept)
+        return got
+
+    def _indexed_list(self) -> list[Tag]:
+        """The tags whose key is in INDEXED_TAG_KEYS, in order, with jaeger_json's rules (a
+        typed tag through them; a string tag, nearly every Istio tag, as decoded)."""
         try:
             wire = _DECODE(self.raw)
         except msgspec.MsgspecError:
-            kept = [t for t in decode_tags(self.raw) if t.key in INDEXED_TAG_KEYS]
-        else:
-            kept = [t for t in wire if t.key in INDEXED_TAG_KEYS]
-            if not set(map(_TYPE, kept)) <= _STRING:  # a typed tag: jaeger_json's rules
-                kept = [_tag(t) for t in kept]
-        got = tuple(kept)
-        kept.reverse()  # the first of equal keys wins, as in Span.tag
-        self._first = dict(zip(map(_KEY, kept), map(_VALUE, kept), strict=True))
-        self._indexed = got
-        return got
+            return [t for t in decode_tags(self.raw) if t.key in INDEXED_TAG_KEYS]
+        return [t if t.type == "string" else _tag(t) for t in wire if t.key in INDEXED_TAG_KEYS]
+
+    def _all(self) -> tuple[Tag, ...]:
+        """Every tag, decoded again: only a span's detail and the raw JSON ask."""
+        return decode_tags(self.raw)
+
+    def _same_source(self, other: RawTags) -> bool:
+        return type(self) is type(other) and bytes(self.raw) == bytes(other.raw)
 
     def get(self, key: str, default: Any = None) -> Any:
         """The first tag named key's value (Span.tag)."""
@@ -137,32 +150,32 @@ class RawTags:
                 self._index()
                 first = self._first
             return first.get(key, default)  # type: ignore[union-attr]
-        for t in decode_tags(self.raw):
+        for t in self._all():
             if t.key == key:
                 return t.value
         return default
 
     def __iter__(self) -> Iterator[Tag]:
-        return iter(decode_tags(self.raw))
+        return iter(self._all())
 
     def __len__(self) -> int:
-        return len(decode_tags(self.raw))
+        return len(self._all())
 
     def __getitem__(self, i: Any) -> Any:
-        return decode_tags(self.raw)[i]
+        return self._all()[i]
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, RawTags):
-            return bytes(self.raw) == bytes(other.raw) or tuple(self) == tuple(other)
+            return self._same_source(other) or self._all() == other._all()
         if isinstance(other, tuple):
-            return decode_tags(self.raw) == other
+            return self._all() == other
         return NotImplemented
 
     def __hash__(self) -> int:
-        return hash(decode_tags(self.raw))
+        return hash(self._all())
 
     def __repr__(self) -> str:
-        return f"RawTags({bytes(self.raw)[:60]!r}...)"
+        return f"{type(self).__name__}({bytes(self.raw)[:60]!r}...)"
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (RawTags, (self.buffer, self.start, self.end))

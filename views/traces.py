@@ -18,6 +18,7 @@ from typing import Any
 from mesh import validate
 from mesh.errors import BadRequest, NotFound
 from mesh.traces.analysis import (
+    adjust,
     analyze,
     canonical_trace_id,
     join_service,
@@ -266,9 +267,10 @@ def span_detail(services: Services, trace_id: str, span_id: str) -> dict[str, An
 
 
 def trace_page_view(services: Services, trace_id: str) -> dict[str, Any]:
-    """What the trace page needs: the header figures, the per-service breakdown, the path, and
-    the waterfall as columns (waterfall_columns), which the browser draws only the rows in view
-    of, so a 100,000-span trace opens like a small one.
+    """What the trace page draws first: the header figures, the per-service breakdown and the
+    waterfall as columns (waterfall_columns), which the browser draws only the rows in view of,
+    so a 100,000-span trace opens like a small one. The path through the topology reads five
+    Istio tags of every span: it comes after the first rows (trace_path_view).
 
     The bound: past WATERFALL_MAX_SPANS the columns alone would pass 15 MB, so the page shows the
     critical path and the longest self times instead (a bounded answer whatever the trace).
@@ -291,7 +293,6 @@ def trace_page_view(services: Services, trace_id: str) -> dict[str, Any]:
         "service_count": len(a.services),
         "warnings": list(a.warnings),
         "services": services_json(a),
-        "path": trace_path(a.trace, a.tree),
         "critical_count": len(critical),
         "summary_only": n > WATERFALL_MAX_SPANS,
     }
@@ -302,6 +303,12 @@ def trace_page_view(services: Services, trace_id: str) -> dict[str, Any]:
         return out
     out["waterfall"] = waterfall_columns(a, critical)
     return out
+
+
+def trace_path_view(services: Services, trace_id: str) -> dict[str, list]:
+    """The workload nodes and edges a trace went through (trace_path), on the trace as the
+    page shows it (adjusted: waypoint spans under the service they served)."""
+    return trace_path(adjust(load_trace(services, trace_id)))
 
 
 def service_catalog(services: Services) -> dict[str, list[str]]:

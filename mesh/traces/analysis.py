@@ -175,6 +175,8 @@ def mark_orphans(trace: Trace) -> AdjustResult:
     subtree stays visible instead of disappearing.
     """
     ids = {s.span_id for s in trace.spans}
+    if all(r.span_id in ids for s in trace.spans for r in s.references):
+        return trace, ()  # every reference's span is here: no parent can be missing
     tid = canonical_trace_id(trace.trace_id)
     warnings: list[str] = []
     spans = list(trace.spans)
@@ -278,9 +280,18 @@ def build_tree(trace: Trace) -> SpanTree:
         index.setdefault(s.span_id, i)
     parent = [-1] * n
     follows = [False] * n
+    child_of = RefType.CHILD_OF
     for i, s in enumerate(spans):
-        if not s.references:
+        refs = s.references
+        if not refs:
             continue
+        if len(refs) == 1:  # nearly every span: one CHILD_OF, spelled with the trace's own id
+            ref = refs[0]
+            if ref.ref_type is child_of and ref.trace_id == tid and ref.span_id != s.span_id:
+                p = index.get(ref.span_id)
+                if p is not None:
+                    parent[i] = p
+                    continue
         ref = parent_ref(s, tid, index)
         if ref is not None:
             parent[i] = index[ref.span_id]
@@ -465,16 +476,24 @@ def self_times(tree: SpanTree, eligible: Sequence[bool] | None = None) -> list[i
     """
     spans = tree.trace.spans
     ok = blocking(tree) if eligible is None else eligible
+    start = [s.start_us for s in spans]
+    end = [s.start_us + s.duration_us for s in spans]
     out = [0] * len(spans)
-    for i, s in enumerate(spans):
-        s0, s1 = s.start_us, s.start_us + s.duration_us
+    for i, kids in enumerate(tree.children):
+        s0, s1 = start[i], end[i]
+        if not kids:
+            out[i] = s1 - s0 if s1 > s0 else 0
+            continue
         covered = 0
         cur_a = cur_b = None
-        for c in tree.children[i]:  # sorted by start
+        for c in kids:  # sorted by start
             if not ok[c]:
                 continue
-            a = max(spans[c].start_us, s0)
-            b = min(spans[c].start_us + spans[c].duration_us, s1)
+            a, b = start[c], end[c]
+            if a < s0:
+                a = s0
+            if b > s1:
+                b = s1
             if b <= a:
                 continue
             if cur_b is None or a > cur_b:

@@ -16,7 +16,7 @@ from mesh.telemetry_records import GraphQuery, GraphTelemetry
 from mesh.traces.path import trace_path, trace_path_nodes
 from mesh.traces.records import Process, RefType, Span, SpanRef, Tag, Trace, TraceQuery
 from views.trace_links import topology_highlight_link, traces_search_link
-from views.traces import parse_search_params, parse_tags, trace_page_view
+from views.traces import parse_search_params, parse_tags, trace_page_view, trace_path_view
 from wiring.services import Services
 from wiring.settings import Settings
 
@@ -177,6 +177,49 @@ def test_one_trace_with_tree_self_time_critical_path_and_services(client):
         "bookinfo/reviews-v3",
         "bookinfo/ratings-v1",
     ] in body["path"]["edges"]
+
+
+def test_the_trace_page_finds_the_path_after_the_first_rows_with_the_apis_answer(traces):
+    """The page's first answer leaves the path out (it reads Istio's tags on every span), and
+    the path found after the first rows is /api/traces/{id}'s, waypoint naming included."""
+    client = client_for(traces)
+    rows = client.get("/api/traces?namespace=bookinfo&service=ratings&limit=3").get_json()["traces"]
+    settings = Settings(prometheus_url="http://127.0.0.1:1")
+    svc = Services(settings=settings, telemetry=NoTelemetry(), traces=traces, clock=lambda: NOW)
+    for row in rows:
+        body = client.get(f"/api/traces/{row['trace_id']}").get_json()
+        assert "path" not in trace_page_view(svc, row["trace_id"])
+        path = trace_path_view(svc, row["trace_id"])
+        assert path == body["path"] and "bookinfo/ratings-v1" in path["nodes"]
+    with pytest.raises(NotFound):
+        trace_path_view(svc, "00000000000000000000000000000bad")
+
+
+def test_the_trace_page_sends_the_waterfall_columns_as_json_text(traces):
+    """Dash passes text through without visiting each number; the page's script parses it back
+    into exactly the view's columns."""
+    import json
+
+    from dashboards.trace_view import layout
+
+    settings = Settings(prometheus_url="http://127.0.0.1:1", default_namespaces=("bookinfo",))
+    svc = Services(settings=settings, telemetry=NoTelemetry(), traces=traces, clock=lambda: NOW)
+    app = create_app(settings, svc)
+    row = app.server.test_client().get("/api/traces?namespace=bookinfo&service=ratings&limit=1")
+    trace_id = row.get_json()["traces"][0]["trace_id"]
+    with app.server.app_context():
+        page = layout(trace=trace_id)
+    (store,) = [c for c in _walk(page) if getattr(c, "id", None) == "tv-data"]
+    assert isinstance(store.data, str)
+    assert json.loads(store.data) == trace_page_view(svc, trace_id)["waterfall"]
+
+
+def _walk(component):
+    yield component
+    kids = getattr(component, "children", None)
+    for kid in kids if isinstance(kids, list) else [kids] if kids is not None else []:
+        if hasattr(kid, "to_plotly_json"):
+            yield from _walk(kid)
 
 
 def test_malformed_trace_id_is_400_and_unknown_is_404(client):

@@ -455,3 +455,38 @@ def test_critical_path_function_alone_on_a_built_tree():
         (1, 2, 5),
         (0, 0, 2),
     ]
+
+
+def test_a_cached_trace_pickles_span_by_constructor_and_comes_back_equal(monkeypatch):
+    """The shared cache pickles traces: spans and references travel as their constructors'
+    arguments (not through dataclasses.fields per object, slow for 50,000 spans), come back
+    equal, and the spans of one process still share it."""
+    import dataclasses
+    import pickle
+
+    from mesh.traces.records import Log
+
+    proc = Process("reviews.bookinfo", (Tag("hostname", "reviews-v2-abc"),))
+    spans = (
+        Span("t", "a", "GET /", 10, 90, proc, (), (Tag("span.kind", "server"),),
+             (Log(20, (Tag("event", "retry"),)),), ("clock skew",)),
+        Span("t", "b", "call", 20, 30, proc,
+             (SpanRef(RefType.CHILD_OF, "t", "a"), SpanRef(RefType.FOLLOWS_FROM, "u", "x")),
+             (Tag("error", True, "bool"),)),
+    )  # fmt: skip
+    trace = Trace("t", spans, ("a warning",))
+
+    through_fields: list[type] = []
+    fields = dataclasses.fields
+
+    def counted(obj):
+        through_fields.append(type(obj))
+        return fields(obj)
+
+    monkeypatch.setattr(dataclasses, "fields", counted)
+    back = pickle.loads(pickle.dumps(trace, protocol=pickle.HIGHEST_PROTOCOL))
+    monkeypatch.undo()
+    assert Span not in through_fields and SpanRef not in through_fields
+    assert back == trace and back.spans[1].references[0].ref_type is RefType.CHILD_OF
+    assert back.spans[0].process is back.spans[1].process
+    assert back.spans[0].logs == spans[0].logs and back.spans[1].is_error
