@@ -5,7 +5,7 @@
  * hold them, so a box could cover another box or a node that is not its own. After every layout
  * run, this moves each box that overlaps one placed before it (left to right) to the right,
  * with its nodes, inside its parent first and then at the top level, then fits the view.
- * The page's clientside callback calls `meshdashTopology.watch(cy)` once per graph.
+ * topology_draw.js calls `meshdashTopology.watch(cy)` before it runs a layout.
  */
 (function () {
   "use strict";
@@ -40,8 +40,9 @@
     });
   }
 
+  // Compound boxes only: boxes drawn flat (the server's positions) are placed with their nodes.
   function hasBoxes(cy) {
-    return cy.nodes(".namespace, .cluster").nonempty();
+    return cy.nodes(".namespace, .cluster").filter(function (n) { return n.isParent(); }).nonempty();
   }
 
   function apart(cy) {
@@ -71,5 +72,6 @@
     return holder ? holder._cyreg.cy : null;
   }
 
-  window.meshdashTopology = { watch: watch, apart: apart, graph: graph };
+  window.meshdashTopology = Object.assign(window.meshdashTopology || {},
+    { watch: watch, apart: apart, graph: graph });
 })();

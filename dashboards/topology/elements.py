@@ -9,6 +9,12 @@ from mesh.graph.gateways import is_gateway_node
 from presentation import numbers as fmt
 from presentation import palette
 
+# What of a node or an edge the browser holds: what the stylesheet, a tap (the side panel asks
+# the server for the rest) and assets/topology_scale.js read. Every figure and list a graph
+# answer carries, sent for all 5,000 elements of a large graph, was most of its 2.7 MB.
+NODE_DATA = ("id", "kind", "namespace", "cluster", "health")
+EDGE_DATA = ("source", "target", "protocol", "health", "rps")
+
 EDGE_LABELS: dict[str, str] = {
     "rps": "Request rate",
     "share": "% of caller's traffic",
@@ -121,7 +127,7 @@ def elements(
     edges = graph.get("edges", [])
     out, parents, several = _boxes(nodes, list(graph.get("clusters") or []))
     for node in nodes:
-        data = {k: v for k, v in node.items() if v is not None}
+        data = {k: node[k] for k in NODE_DATA if node.get(k) not in (None, "")}
         data["label"] = node_label(node, graph.get("graph", "workload"), several)
         if node["id"] in parents:
             data["parent"] = parents[node["id"]]
@@ -137,16 +143,18 @@ def elements(
         out.append({"data": data, "classes": " ".join(classes)})
     top = max((e.get("rps") or 0 for e in edges), default=0)
     for edge in edges:
-        data = {k: v for k, v in edge.items() if v is not None}
+        data = {k: edge[k] for k in EDGE_DATA if edge.get(k) is not None}
         data["id"] = f"{edge['source']}->{edge['target']}"
         data.update(edge_texts(edge))
         data["label_security"] = security_text(edge)
-        for field in ("label_rps", "label_share", "label_p95"):
-            data[f"{field}_security"] = " · ".join(
-                t for t in (data[field], data["label_security"]) if t
-            )
+        secure = security_class(edge)
+        if secure != "mtls-full":  # only these edges' labels say it (security_style)
+            for field in ("label_rps", "label_share", "label_p95"):
+                data[f"{field}_security"] = " · ".join(
+                    t for t in (data[field], data["label_security"]) if t
+                )
         data["width"] = _width(edge.get("rps"), top)
-        classes = [edge.get("health", "idle"), edge.get("protocol", "http"), security_class(edge)]
+        classes = [edge.get("health", "idle"), edge.get("protocol", "http"), secure]
         if edge.get("cross_cluster"):
             classes.append("cross-cluster")
         if highlight:

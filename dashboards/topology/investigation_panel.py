@@ -13,6 +13,7 @@ from dash import ALL, Input, Output, State, ctx, html, no_update
 
 from dashboards.components.banner import error_banner
 from dashboards.components.links import page_link, service_link
+from dashboards.topology.graph_store import graph_of
 from presentation import numbers as fmt
 from views.investigation import investigate_view, parse_investigate_params
 from wiring.services import services
@@ -366,14 +367,14 @@ def register_callbacks(app) -> None:
         State("topo-highlight", "data"),
         prevent_initial_call=True,
     )
-    def answer(target, graph, namespaces, view, window, clusters, at, highlight):
+    def answer(target, store, namespaces, view, window, clusters, at, highlight):
         """Ask again whenever the graph is redrawn, so the answer follows the page."""
         if not target:
             closing = ctx.triggered_id == "topo-why-target"
             return None, ([] if closing and highlight else no_update)
         # On the namespace graph, the workloads of the same namespaces are what can be red.
-        graph_of = "workload" if view == "namespace" else view
-        args: dict[str, Any] = {"namespace": namespaces or [], "graph": graph_of, "window": window}
+        shown = "workload" if view == "namespace" else view
+        args: dict[str, Any] = {"namespace": namespaces or [], "graph": shown, "window": window}
         if clusters:
             args["cluster"] = list(clusters)
         if at:
@@ -387,5 +388,9 @@ def register_callbacks(app) -> None:
             )
         except Exception as exc:  # a banner in plain words, never a traceback
             return html.Div(error_banner(exc), className="md-panel md-why-card"), no_update
+        try:
+            graph = graph_of(store)  # the drawn graph's names and health, asked again
+        except Exception:
+            graph = None
         path = sorted(result["path"])
         return render(result, graph, at), (path if path != sorted(highlight or []) else no_update)

@@ -7,7 +7,7 @@ legend never explains what is not on screen and always explains what is.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from dash import html
@@ -67,6 +67,29 @@ def legend_facts(
         cross_cluster=any(e.get("cross_cluster") for e in edges),
         security=security,
         mtls_unknown=security and any(e.get("mtls") is None for e in edges),
+    )
+
+
+def graph_facts(graph: dict[str, Any] | None) -> dict[str, Any]:
+    """The facts that depend on the graph only, as JSON for the page's small Store
+    (dashboards/topology/graph_store.py); `facts_of` applies the display toggles."""
+    facts = legend_facts(graph, security=True, waypoints=True)
+    out = {f.name: getattr(facts, f.name) for f in fields(LegendFacts)}
+    return {**out, "kinds": sorted(facts.kinds)}
+
+
+def facts_of(stored: dict[str, Any] | None, security: bool, waypoints: bool) -> LegendFacts:
+    """legend_facts of the graph `graph_facts` read, under these display toggles."""
+    if not stored:
+        return LegendFacts(security=security)
+    return LegendFacts(
+        **{
+            **stored,
+            "kinds": frozenset(stored["kinds"]),
+            "security": security,
+            "waypoint": waypoints and stored["waypoint"],
+            "mtls_unknown": security and stored["mtls_unknown"],
+        }
     )
 
 

@@ -30,7 +30,8 @@ from dashboards.topology import investigation_panel as why_red
 from dashboards.topology import replay, selection
 from dashboards.topology import scale_controls as scale
 from dashboards.topology.elements import EDGE_LABELS, elements, stylesheet
-from dashboards.topology.legend import legend, legend_facts
+from dashboards.topology.graph_store import graph_of, store_of
+from dashboards.topology.legend import facts_of, legend, legend_facts
 from dashboards.topology.not_found import not_found_message
 from dashboards.topology.side_panel import HOT_SPOT
 from dashboards.topology.summary import summary_cards
@@ -104,9 +105,12 @@ def layout(**query: Any) -> html.Div:
                     html.Div(
                         [
                             dcc.Loading(
+                                # Elements are drawn by assets/topology_draw.js from the
+                                # topo-elements Store, in one batch; this prop stays empty.
                                 cyto.Cytoscape(
                                     id="topo-graph",
                                     elements=[],
+                                    autoRefreshLayout=False,
                                     layout=_layout(state["layout"]),
                                     stylesheet=scale.stylesheet(
                                         stylesheet(state["labels"], state["security"] == "on")
@@ -158,6 +162,10 @@ def layout(**query: Any) -> html.Div:
             dcc.Store(id="topo-why-target", **selection.why_store(query)),
             dcc.Store(id="topo-selection-url"),
             html.Div(id="topo-url-sink", hidden=True),
+            # What the graph draws (read by the browser only, never posted back) and what
+            # assets/topology_draw.js drew: the selection follows it.
+            dcc.Store(id="topo-elements"),
+            dcc.Store(id="topo-drawn"),
         ],
         className="md-page md-page-topology",
     )
@@ -318,12 +326,24 @@ def register_callbacks(app) -> None:
     _register_browser(app)
 
 
+def drawing(graph: dict[str, Any], highlight: list[str] | None, layout_name: str) -> dict[str, Any]:
+    """What assets/topology_draw.js draws: the elements and the layout to run when they change."""
+    return {
+        "elements": scale.decorate(elements(graph, frozenset(highlight or [])), graph),
+        "layout": scale.layout_for(_layout(layout_name), graph),
+    }
+
+
 def _register_graph(app) -> None:
     """Load the graph on every change and refresh, draw and style it."""
 
     @app.callback(
         Output("topo-data", "data"),
+        Output("topo-elements", "data"),
         Output("topo-banner", "children"),
+        Output("topo-summary", "children"),
+        Output("topo-empty", "children"),
+        Output("topo-namespaces", "options"),
         Input("topo-namespaces", "value"),
         Input("topo-view", "value"),
         Input("topo-window", "value"),
@@ -333,8 +353,15 @@ def _register_graph(app) -> None:
         Input("topo-waypoints", "value"),
         Input("topo-scale", "data"),
         Input("topo-at", "data"),  # a replay step changes it
+        State("topo-namespaces", "options"),
+        State("topo-highlight", "data"),
+        State("topo-layout", "value"),
     )
-    def load(namespaces, view, window, _n, _clicks, clusters, waypoints, big, at):
+    def load(
+        namespaces, view, window, _n, _clicks, clusters, waypoints, big, at, options, lit, name
+    ):
+        """One answer draws the page: the graph's elements straight to the browser's drawing
+        script, the cards, and the small Store the other callbacks read (graph_store.py)."""
         svc = services()
         args = {
             "namespace": namespaces or [],
@@ -344,40 +371,45 @@ def _register_graph(app) -> None:
         }
         if clusters:
             args["cluster"] = list(clusters)
-        if at:
-            args["at"] = at
+        # "Now" resolved once, so every callback asking for this graph again gets the same one.
+        args["at"] = str(at) if at else str(int(svc.clock()))
         try:
             args = scale.with_shape(args, big, view)
             params = parse_graph_params(args, svc.settings.default_namespaces, shaped=True)
             graph = graph_view(svc, params)
             if not graph["nodes"]:  # nothing drawn: a namespace that does not exist says so
                 graph = {**graph, "not_found": _not_found(svc, params)}
-            # Some clusters failing while others answer: draw what answered, name what did not.
-            return graph, partial_banner(graph.get("partial") or [])
         except Exception as exc:  # every failure becomes a banner, never a traceback
-            return no_update if ctx.triggered_id == "topo-interval" else None, error_banner(exc)
-
-    @app.callback(
-        Output("topo-graph", "elements"),
-        Output("topo-summary", "children"),
-        Output("topo-empty", "children"),
-        Output("topo-namespaces", "options"),
-        Input("topo-data", "data"),
-        Input("topo-highlight", "data"),
-        State("topo-namespaces", "options"),
-    )
-    def draw(graph, highlight, options):
-        if not graph:
-            return [], [], "", options
+            if ctx.triggered_id == "topo-interval":
+                return no_update, no_update, error_banner(exc), no_update, no_update, no_update
+            empty = {"elements": [], "layout": _layout(name)}
+            return None, empty, error_banner(exc), [], "", options
         seen = {n.get("namespace") for n in graph["nodes"] if n.get("namespace")}
         known = {o if isinstance(o, str) else o["value"] for o in options or []}
-        merged = sorted(known | seen | set(graph["namespaces"]))
         return (
-            scale.decorate(elements(graph, frozenset(highlight or [])), graph),
+            store_of(args, graph),
+            drawing(graph, lit, name),
+            # Some clusters failing while others answer: draw what answered, name what did not.
+            partial_banner(graph.get("partial") or []),
             summary_cards(graph),
             scale.empty_message(graph) or _empty_message(graph),
-            merged,
+            sorted(known | seen | set(graph["namespaces"])),
         )
+
+    @app.callback(
+        Output("topo-elements", "data", allow_duplicate=True),
+        Input("topo-highlight", "data"),
+        State("topo-data", "data"),
+        State("topo-layout", "value"),
+        prevent_initial_call=True,
+    )
+    def rehighlight(lit, store, name):
+        """A path highlighted or cleared ("Why is it red?"): the same graph, other classes."""
+        try:
+            graph = graph_of(store)
+        except Exception:  # the graph's own refresh says what failed
+            return no_update
+        return no_update if graph is None else drawing(graph, lit, name)
 
     @app.callback(
         Output("topo-cluster", "options"),
@@ -385,9 +417,9 @@ def _register_graph(app) -> None:
         Input("topo-data", "data"),
         State("topo-cluster", "value"),
     )
-    def cluster_options(graph, chosen):
+    def cluster_options(store, chosen):
         """The filter lists every cluster the graph spans; it shows only when there are two."""
-        known = sorted(set((graph or {}).get("clusters") or []) | set(chosen or []))
+        known = sorted(set((store or {}).get("clusters") or []) | set(chosen or []))
         return known, len(known) < 2 and not chosen
 
     @app.callback(
@@ -404,20 +436,21 @@ def _register_graph(app) -> None:
         Input("topo-security", "value"),
         Input("topo-waypoints", "value"),
     )
-    def explain(graph, security, waypoints):
+    def explain(store, security, waypoints):
         """The legend follows what the graph draws."""
-        facts = legend_facts(graph, "on" in (security or []), "show" in (waypoints or []))
-        return legend(facts)
+        stored = (store or {}).get("legend")
+        return legend(facts_of(stored, "on" in (security or []), "show" in (waypoints or [])))
 
     @app.callback(
         Output("topo-graph", "layout"),
         Input("topo-layout", "value"),
-        Input("topo-data", "data"),
+        State("topo-data", "data"),
         State("topo-graph", "layout"),
     )
-    def relayout(name, graph, current):
-        chosen = scale.layout_for(_layout(name), graph)  # large graphs: the server's positions
-        return no_update if chosen == current and ctx.triggered_id == "topo-data" else chosen
+    def relayout(name, store, current):
+        """The user's layout choice; a new graph runs its layout in assets/topology_draw.js."""
+        chosen = scale.layout_for(_layout(name), store)  # large graphs: the server's positions
+        return no_update if chosen == current else chosen
 
     register_refresh(app, "topo-interval", "topo-refresh", FAST_REFRESH, at_store="topo-at")
     register_time(app, "topo", at_store="topo-at", drop=replay.URL_KEYS)
@@ -454,9 +487,13 @@ def _register_selection(app) -> None:
         Input("topo-data", "data"),
         State("topo-at", "data"),
     )
-    def panel(selected, graph, at):
+    def panel(selected, store, at):
         from dashboards.topology.side_panel import edge_panel, node_panel, overview_panel
 
+        try:
+            graph = graph_of(store)
+        except Exception as exc:  # the graph asked again failed: say so, in plain words
+            return error_banner(exc)
         if not graph:
             return overview_panel(None)
         if selected and selected.get("kind") == "node":
@@ -478,22 +515,15 @@ def _register_selection(app) -> None:
 
 
 def _register_browser(app) -> None:
-    """Cytoscape's canvas position and the page's state in the address bar."""
+    """The graph drawn in the browser and the page's state in the address bar."""
 
-    # Cytoscape caches where its canvas sits; anything that moves it (a banner, the summary
-    # appearing) would make clicks land beside the nodes, so tell it after every redraw.
+    # The elements in one batch, bypassing dash-cytoscape's element-by-element diff (12-17 s
+    # for a 1,000-workload graph); also resizes the canvas and keeps boxes apart
+    # (assets/topology_draw.js, assets/topology_boxes.js).
     app.clientside_callback(
-        """
-        function(elements) {
-            const cy = window.meshdashTopology && window.meshdashTopology.graph();
-            if (cy) { setTimeout(() => cy.resize(), 0); }
-            // Namespace and cluster boxes kept apart after every layout (assets/topology_boxes.js).
-            if (cy) { window.meshdashTopology.watch(cy); }
-            return window.dash_clientside.no_update;
-        }
-        """,
-        Output("topo-graph", "id"),
-        Input("topo-graph", "elements"),
+        "function(drawing) { return window.meshdashTopology.draw(drawing); }",
+        Output("topo-drawn", "data"),
+        Input("topo-elements", "data"),
     )
 
     register_url_sync(

@@ -10,6 +10,7 @@ from typing import Any
 from dash import Input, Output, State, ctx, dcc, html, no_update
 
 from dashboards.kit import UrlParam, control, control_bar
+from dashboards.topology.graph_store import graph_of
 from mesh.errors import MeshdashError
 from mesh.graph.find_hide import EDGE_QUIET
 from mesh.graph.focus import MAX_HOPS
@@ -220,6 +221,12 @@ def stylesheet(style: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         *style,
         {"selector": "node, edge", "style": {"min-zoomed-font-size": 7}},
+        # A box drawn as a plain node (flat_boxes): its size is its members' extent, and it is
+        # drawn first, under the edges and nodes it holds.
+        {
+            "selector": "node.flat",
+            "style": {"width": "data(w)", "height": "data(h)", "z-compound-depth": "bottom"},
+        },
         {
             "selector": "node.ns-node",
             "style": {
@@ -275,9 +282,41 @@ def decorate(els: list[dict[str, Any]], graph: dict[str, Any]) -> list[dict[str,
             new["position"] = dict(placed[data["id"]])
         out.append(new)
     used = {e["data"].get("parent") for e in out}
-    return [
+    kept = [
         e for e in out if not ("namespace" in e["classes"].split() and e["data"]["id"] not in used)
     ]
+    return flat_boxes(kept) if placed else kept
+
+
+BOX_PAD = 40.0  # around a box's members: a node's half size and its label
+CLUSTER_PAD = 30.0  # more around a cluster's, so its namespaces' boxes sit inside it
+
+
+def flat_boxes(els: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """With the server's positions, boxes become plain nodes drawn behind their members, sized
+    to hold them, and no node has a parent: Cytoscape recomputes a compound box for every change
+    to a child, which doubled the first frame of a 1,000-workload graph (2.2 s against 1.2 s)."""
+    parent_of = {e["data"]["id"]: e["data"].get("parent") for e in els if "source" not in e["data"]}
+    points: dict[str, list[dict[str, float]]] = {}
+    for el in els:
+        box = el["data"].get("parent") if el.get("position") else None
+        while box:  # the node's box, and the boxes holding that box
+            points.setdefault(box, []).append(el["position"])
+            box = parent_of.get(box)
+    out: list[dict[str, Any]] = []
+    for el in els:
+        data = {k: v for k, v in el["data"].items() if k != "parent"}
+        new = {**el, "data": data}
+        found = points.get(data["id"])
+        if found:
+            pad = BOX_PAD + (CLUSTER_PAD if "cluster" in el["classes"].split() else 0.0)
+            xs, ys = [p["x"] for p in found], [p["y"] for p in found]
+            new["position"] = {"x": (min(xs) + max(xs)) / 2, "y": (min(ys) + max(ys)) / 2}
+            data["w"] = round(max(xs) - min(xs) + 2 * pad, 1)
+            data["h"] = round(max(ys) - min(ys) + 2 * pad, 1)
+            new["classes"] = f"{el['classes']} flat"
+        out.append(new)
+    return out
 
 
 def layout_for(chosen: dict[str, Any], graph: dict[str, Any] | None) -> dict[str, Any]:
@@ -375,7 +414,11 @@ def register_callbacks(app) -> None:
         State("topo-focus", "value"),
         prevent_initial_call=True,
     )
-    def opened(graph, scale, focus):
+    def opened(store, scale, focus):
+        try:
+            graph = graph_of(store)
+        except Exception:  # the graph's own banner says what failed
+            return no_update, no_update, no_update, no_update, no_update
         ids = sorted(
             n["id"] for n in (graph or {}).get("nodes", []) if n.get("kind") != "namespace"
         )

@@ -87,18 +87,18 @@ def register_callbacks(app) -> None:
         return url_fields(selected, why)
 
     # Cytoscape's own selection follows the Store: after every redraw (a pasted link, a replay
-    # step, a refresh), once the new elements are in; and when a selection is made elsewhere
+    # step, a refresh), once assets/topology_draw.js has drawn the new elements (topo-drawn); and when a selection is made elsewhere
     # than on the graph (a hot-spot row, a link), which is also centred. A tap has already
     # selected its element, which stays put.
     app.clientside_callback(
         """
-        function(elements, selected) {
+        function(drawn, selected) {
             const cy = window.meshdashTopology && window.meshdashTopology.graph();
             if (!cy || !selected) { return window.dash_clientside.no_update; }
             const id = selected.kind === 'edge'
                 ? selected.source + '->' + selected.target : selected.id;
             const redrawn = (window.dash_clientside.callback_context.triggered || []).some(
-                t => t.prop_id === 'topo-graph.elements');
+                t => t.prop_id === 'topo-drawn.data');
             const select = () => {
                 const el = cy.getElementById(id);
                 if (el.empty() || el.selected()) { return; }
@@ -111,6 +111,6 @@ def register_callbacks(app) -> None:
         }
         """,
         Output("topo-selection-url", "id"),
-        Input("topo-graph", "elements"),
+        Input("topo-drawn", "data"),
         Input("topo-selected", "data"),
     )

@@ -243,8 +243,8 @@ def test_east_down_west_still_renders_and_east_is_named(servers, tmp_path):
         assert "cluster east is failing" in shown and "connection refused" in shown, shown
         assert "west" not in shown
         # ... and the figure data handed to the graph still holds west's nodes.
-        drawn = answer["topo-data"]["data"]
-        assert "west:bookinfo/reviews-v2" in {n["id"] for n in drawn["nodes"]}
+        drawn = answer["topo-elements"]["data"]["elements"]
+        assert "west:bookinfo/reviews-v2" in {e["data"]["id"] for e in drawn}
         assert text(answer["topo-banner"]["children"]).count("east") == 1
 
         # The service history needs every cluster: an error naming east, not half the traffic.

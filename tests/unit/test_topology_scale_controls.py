@@ -87,7 +87,10 @@ def test_server_positions_become_preset_positions():
     g = graph(positions=placed)
     els = by_id(decorate(elements(g), g))
     assert els["b/db-v1"]["position"] == {"x": 450.0, "y": 10.0}
-    assert "position" not in els["ns:b"]  # a box follows its children
+    # Boxes are drawn flat, behind and around their members, which have no parent.
+    assert "parent" not in els["b/db-v1"]["data"] and "flat" in els["ns:b"]["classes"].split()
+    assert els["ns:b"]["position"] == {"x": 375.0, "y": 10.0}
+    assert (els["ns:b"]["data"]["w"], els["ns:b"]["data"]["h"]) == (150.0 + 80, 80.0)
     assert layout_for({"name": "klay"}, g)["name"] == "preset"
     assert layout_for({"name": "klay"}, graph(positions=None)) == {"name": "klay"}
 

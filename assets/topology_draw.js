@@ -1,0 +1,136 @@
+/* meshdash topology: draw the graph's elements into Cytoscape in one batch.
+ *
+ * dash-cytoscape hands its `elements` prop to Cytoscape by diffing it element by element, then
+ * writes every element back into the prop after each add (and re-runs the layout): for a
+ * 1,000-workload graph (5,000 elements) that took 12-17 s. The page instead sends the elements
+ * to the topo-elements Store (dashboards/topology/page.py), and the clientside callback calls
+ * `draw` with them: the prop stays empty, dash-cytoscape's add/remove/drag listeners that copy
+ * elements back are taken off, and the elements go in inside one batch.
+ *
+ * Same structure (ids and parents) as drawn: data and classes are updated in place, nothing
+ * moves (a refresh, a highlighted path). Anything else: the elements are
+ * replaced and the drawing's layout runs (the server's positions for large graphs).
+ */
+(function () {
+  "use strict";
+  var last = null; // the drawing shown, to draw again into a Cytoscape created anew
+
+  function own(cy) {
+    if (cy.__meshdashDraw) { return; }
+    cy.__meshdashDraw = true;
+    // dash-cytoscape's: copy every element back into the prop, re-run the layout.
+    cy.off("add");
+    cy.off("remove");
+    cy.off("dragfree");
+  }
+
+  function parentOf(d) {
+    return d.parent === undefined ? null : d.parent;
+  }
+
+  // True when every element of the drawing is drawn with the same parent, and nothing else is.
+  function sameStructure(cy, els) {
+    if (cy.elements().length !== els.length) { return false; }
+    for (var i = 0; i < els.length; i++) {
+      var d = els[i].data;
+      var ele = cy.getElementById(d.id);
+      if (ele.empty()) { return false; }
+      if (ele.isNode() && parentOf(ele.data()) !== parentOf(d)) { return false; }
+    }
+    return true;
+  }
+
+  var FIXED = { id: true, source: true, target: true, parent: true };
+
+  // New figures and classes; positions stay (a node the user moved stays where it is).
+  function update(cy, els) {
+    cy.batch(function () {
+      els.forEach(function (e) {
+        var ele = cy.getElementById(e.data.id);
+        var data = {};
+        Object.keys(e.data).forEach(function (k) { if (!FIXED[k]) { data[k] = e.data[k]; } });
+        ele.data(data);
+        ele.classes(e.classes || "");
+      });
+    });
+  }
+
+  var MARGIN = 60; // beyond a node's centre: half its size and its label, a box's padding
+
+  // The viewport that fits the server's positions, from the positions alone. A preset layout
+  // with `fit` measures every element first, edges and labels included: at 5,000 elements,
+  // seconds of styles and curves before the first frame, which draws them once anyway.
+  // The server's positions keep namespace boxes apart (mesh/graph/positions.py).
+  function fitPositions(cy, els, padding) {
+    var x1 = Infinity, y1 = Infinity, x2 = -Infinity, y2 = -Infinity;
+    els.forEach(function (e) {
+      var p = e.position;
+      if (!p) { return; }
+      // A box drawn flat (scale_controls.flat_boxes) spans its size, its title above it.
+      var dx = (e.data.w || 0) / 2, dy = (e.data.h || 0) / 2;
+      x1 = Math.min(x1, p.x - dx); y1 = Math.min(y1, p.y - dy - (dy ? 20 : 0));
+      x2 = Math.max(x2, p.x + dx); y2 = Math.max(y2, p.y + dy);
+    });
+    if (x1 === Infinity) { return false; }
+    x1 -= MARGIN; y1 -= MARGIN; x2 += MARGIN; y2 += MARGIN;
+    cy.resize(); // its size as the page now lays it out, not as cached
+    var w = cy.width(), h = cy.height();
+    var zoom = Math.min((w - 2 * padding) / (x2 - x1), (h - 2 * padding) / (y2 - y1));
+    zoom = Math.max(cy.minZoom(), Math.min(cy.maxZoom(), zoom));
+    cy.viewport({ zoom: zoom, pan: { x: (w - zoom * (x1 + x2)) / 2, y: (h - zoom * (y1 + y2)) / 2 } });
+    return true;
+  }
+
+  function replace(cy, els, layout) {
+    cy.batch(function () {
+      cy.elements().remove();
+      cy.add(els);
+    });
+    if (layout.name === "preset" && fitPositions(cy, els, layout.padding || 30)) { return; }
+    cy.layout(layout).run();
+  }
+
+  function drawInto(cy, drawing) {
+    var began = performance.now();
+    own(cy);
+    // Boxes kept apart after every layout run (topology_boxes.js), bound before it runs.
+    window.meshdashTopology.watch(cy);
+    var els = drawing.elements || [];
+    if (sameStructure(cy, els)) {
+      update(cy, els);
+    } else {
+      replace(cy, els, drawing.layout || { name: "preset", fit: true, padding: 30 });
+    }
+    // Cytoscape caches where its canvas sits; a banner or the summary appearing moves it,
+    // which would make clicks land beside the nodes.
+    setTimeout(function () { cy.resize(); }, 0);
+    last = drawing;
+    // How long the batch and the layout took, for bench/topology_paint.py.
+    window.meshdashTopology.drawnMs = performance.now() - began;
+    return { elements: els.length, at: Date.now() };
+  }
+
+  function draw(drawing) {
+    var noUpdate = window.dash_clientside.no_update;
+    if (!drawing) { return noUpdate; }
+    var cy = window.meshdashTopology.graph();
+    if (!cy) { // not mounted yet: draw when it is, and say so then
+      last = drawing;
+      return noUpdate;
+    }
+    return drawInto(cy, drawing);
+  }
+
+  // A Cytoscape instance created after the drawing arrived (or anew, by a remount) gets it.
+  setInterval(function () {
+    var topo = window.meshdashTopology;
+    var cy = last && topo && topo.graph && topo.graph();
+    if (!cy || cy.__meshdashDraw) { return; }
+    var done = drawInto(cy, last);
+    if (window.dash_clientside && window.dash_clientside.set_props) {
+      window.dash_clientside.set_props("topo-drawn", { data: done });
+    }
+  }, 250);
+
+  window.meshdashTopology = Object.assign(window.meshdashTopology || {}, { draw: draw });
+})();
