@@ -81,16 +81,14 @@ def healthy_answers(
     query: str, *, request_rate: str = "3.5", bucket: str = "100", tcp: str = "100"
 ) -> Reply:
     """What Prometheus would answer to each of the collector's three queries."""
-    if LATENCY in query:
-        cumulative = (("5", "0"), ("10", "50"), ("25", bucket), ("+Inf", "100"))
-        return 200, _vector(
-            [({**EDGE, "le": le}, rate) for le, rate in cumulative]
-            + [({**UNKNOWN_EDGE, "le": le}, "0") for le, _ in cumulative]
-        )
-    if "istio_tcp" in query:
+    cumulative = (("5", "0"), ("10", "50"), ("25", bucket), ("+Inf", "100"))
+    if "istio_tcp" in query:  # the TCP bytes, and the buckets the bulk leaves out
         return 200, _vector(
             [({**EDGE, "direction": "sent"}, tcp), ({**EDGE, "direction": "received"}, "250")]
+            + [({**UNKNOWN_EDGE, "le": le}, "0") for le, _ in cumulative]  # entering from outside
         )
+    if LATENCY in query:  # the bulk: the destination's report of traffic starting inside
+        return 200, _vector([({**EDGE, "le": le}, rate) for le, rate in cumulative])
     return 200, _vector(
         [
             (
@@ -178,7 +176,7 @@ def test_three_queries_at_the_requested_time_with_headers(fake):
         assert float(r["params"]["time"]) == AT
         assert float(r["params"]["timeout"]) == pytest.approx(2.0)
         assert r["headers"]["Authorization"] == f"Bearer {SECRET}"
-        assert 'destination_service_namespace=~"bookinfo"' in r["params"]["query"]
+        assert 'source_workload_namespace=~"bookinfo"' in r["params"]["query"]
 
 
 def test_records_are_converted_per_view(fake):
@@ -310,7 +308,7 @@ def test_no_raw_exception_escapes_for_garbage_in_any_answer(fake, body, which):
 
 def test_a_bucket_without_a_valid_le_is_left_out_as_promql_does(fake):
     def answers(q: str) -> Reply:
-        if LATENCY not in q:
+        if LATENCY not in q or "istio_tcp" in q:  # the bulk's answer only
             return healthy_answers(q)
         status, body = healthy_answers(q)
         payload = json.loads(body)
