@@ -14,7 +14,6 @@ import api
 from collectors.http import display_url
 from dashboards import PAGES
 from dashboards.shell import header, register_shell
-from ops.gc_pace import pace_collector
 from ops.logging_setup import configure_logging
 from serving import guards
 from serving.ops_endpoints import register_ops
@@ -29,7 +28,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     """Build the Dash app (and its Flask server) around one Services object."""
     settings = settings or Settings()
     services = services or build_services(settings)
-    pace_collector()  # big refreshes allocate millions of short-lived objects (ops/gc_pace.py)
     app = dash.Dash(
         __name__,
         use_pages=True,

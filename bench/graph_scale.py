@@ -141,12 +141,6 @@ def measure(
     session = TimedSession()
     collector = PrometheusCollector(url, timeout_s=120.0, session=session, max_series=max_series)
     out: dict[str, Any] = {"views": {}}
-    try:  # the collector's pace the app sets when it starts (absent from older checkouts)
-        from ops.gc_pace import pace_collector
-    except ImportError:
-        pass
-    else:
-        pace_collector()
     extras = os.environ.get("MESHDASH_BENCH_EXTRAS", "1") != "0"
 
     for view_name in VIEWS:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import time
 from dataclasses import dataclass, field
 
@@ -13,7 +12,6 @@ from app import create_app
 from collectors.cache import CachedTelemetry, SharedCache
 from mesh.errors import BackendAuthError
 from mesh.telemetry_records import GraphQuery, GraphTelemetry
-from ops.gc_pace import MIDDLE, OLD, YOUNG
 from ops.self_metrics import Metrics
 from wiring.services import Services
 from wiring.settings import Settings
@@ -242,13 +240,3 @@ def test_ops_paths_are_not_swallowed_by_the_page_router(path):
     r = client_for().get(path)
     assert not r.get_data(as_text=True).lstrip().startswith("<!DOCTYPE html>")
 
-
-def test_the_app_paces_the_garbage_collector_for_large_refreshes():
-    before = gc.get_threshold()
-    try:
-        gc.set_threshold(700, 10, 10)
-        create_app(Settings())
-        assert gc.get_threshold() == (YOUNG, MIDDLE, OLD)
-        assert gc.isenabled()
-    finally:
-        gc.set_threshold(*before)
