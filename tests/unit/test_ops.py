@@ -239,4 +239,3 @@ def test_each_app_has_its_own_registry():
 def test_ops_paths_are_not_swallowed_by_the_page_router(path):
     r = client_for().get(path)
     assert not r.get_data(as_text=True).lstrip().startswith("<!DOCTYPE html>")
-
