@@ -75,9 +75,10 @@ def _model(namespace: str, t0: float) -> tuple[TrafficModel, TrafficState]:
     spec = MeshSpec(
         (Workload(namespace, "loadgen", "loadgen", "v1"), version("v1"), version("v2")),
         (
-            Call(
-                namespace, "loadgen", namespace, "api", rps=40.0, errors=ErrorModel(http_5xx=0.001)
-            ),
+            # No errors: with 0.1 % a single 5xx among the canary's ~40 requests of one bake
+            # (about one run in 25) made it significantly worse than the baseline, and the
+            # verdict rightly rolled back; this test is about who drives, not the verdict.
+            Call(namespace, "loadgen", namespace, "api", rps=40.0, errors=ErrorModel(http_5xx=0.0)),
         ),
         splits=((namespace, "api", (("v1", 100), ("v2", 0))),),
     )
