@@ -131,6 +131,24 @@ def scale_spec(namespaces: int = 20, services_per_namespace: int = 25, seed: int
     return MeshSpec(workloads=workloads, calls=tuple(calls))
 
 
+def simulated_live_services(settings: Any, telemetry: Any) -> Any:
+    """The live wiring around a simulator's telemetry at END: the shared cache, and so the graph
+    view's memo, that build_services gives a Prometheus-backed app (the topology's callbacks
+    ask it again for the graph they show)."""
+    from collectors.cache import SharedCache
+    from ops.self_metrics import Metrics
+    from wiring.services import Services
+
+    metrics = Metrics()
+    return Services(
+        settings=settings,
+        telemetry=telemetry,
+        clock=lambda: END,
+        cache=SharedCache.from_settings(settings, metrics),
+        metrics=metrics,
+    )
+
+
 def load_prometheus(
     spec, workdir: Path, minutes: float, step: float, split: int | None = None, timeout_s: int = 600
 ) -> tuple[Any, dict[str, Any]]:

@@ -38,7 +38,12 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.scale_mesh import END, load_prometheus, scale_spec  # noqa: E402 - after the path
+from bench.scale_mesh import (  # noqa: E402 - after the path
+    END,
+    load_prometheus,
+    scale_spec,
+    simulated_live_services,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -80,7 +85,6 @@ def measure(
 
     from app import create_app
     from devtools.livesrv import serve
-    from wiring.services import Services
     from wiring.settings import Settings
 
     settings = Settings(
@@ -92,19 +96,7 @@ def measure(
     )
     services = None
     if simulated is not None:
-        # The live wiring's shared cache (and so the graph view's memo), as build_services gives
-        # a Prometheus-backed app: the page's callbacks ask it again for the graph they show.
-        from collectors.cache import SharedCache
-        from ops.self_metrics import Metrics
-
-        metrics = Metrics()
-        services = Services(
-            settings=settings,
-            telemetry=simulated.telemetry,
-            clock=lambda: END,
-            cache=SharedCache.from_settings(settings, metrics),
-            metrics=metrics,
-        )
+        services = simulated_live_services(settings, simulated.telemetry)
     live = serve(create_app(settings, services))
     rows: list[dict[str, Any]] = []
     # Every measurement its own instant, one refresh interval (15 s) apart: a cold cache each

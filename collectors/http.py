@@ -310,6 +310,21 @@ def deadline(seconds: float) -> Iterator[Deadline]:
         d.close()
 
 
+@contextmanager
+def whole_answer_deadline(seconds: float) -> Iterator[Deadline]:
+    """`deadline(seconds)` for reading one answer: a request failure once it has passed (the
+    watchdog shut the socket mid-read) is the timeout it is, not a broken connection."""
+    with deadline(seconds) as d:
+        try:
+            yield d
+        except requests.exceptions.RequestException:
+            if d.expired or time.monotonic() >= d.end:
+                raise requests.exceptions.ReadTimeout(
+                    f"no whole answer within {seconds:g}s"
+                ) from None
+            raise
+
+
 class _WatchedMixin:
     """Registers the connection's socket with the thread's deadline before the answer is read:
     from then on the headers and the body are both under it."""
@@ -508,18 +523,11 @@ class BackendSession(requests.Session):
         if outer is not None and outer.remaining() < total:
             total = round(outer.remaining(), 3)
             timeout = (total, total)
-        with deadline(total) as d:
-            try:
-                response = super().request(method, url, *args, timeout=timeout, **kwargs)
-                if d.expired:  # the watchdog cut it: what arrived is not the whole answer
-                    raise requests.exceptions.ReadTimeout(f"no whole answer within {total:g}s")
-                return response
-            except requests.exceptions.RequestException:
-                if d.expired or time.monotonic() >= d.end:
-                    raise requests.exceptions.ReadTimeout(
-                        f"no whole answer within {total:g}s"
-                    ) from None
-                raise
+        with whole_answer_deadline(total) as d:
+            response = super().request(method, url, *args, timeout=timeout, **kwargs)
+            if d.expired:  # the watchdog cut it: what arrived is not the whole answer
+                raise requests.exceptions.ReadTimeout(f"no whole answer within {total:g}s")
+            return response
 
 
 def build_session(settings: Any, backend: Backend) -> requests.Session:

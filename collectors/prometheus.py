@@ -43,9 +43,9 @@ from collectors.http import (
     DEFAULT_MAX_RESPONSE_BYTES,
     BackendSession,
     capped_chunks,
-    deadline,
     limited_adapter,
     too_large,
+    whole_answer_deadline,
 )
 from collectors.prometheus_decode import Row, Rows, stream_rows, vector_rows
 from collectors.sent_queries import CountingQuery
@@ -464,12 +464,11 @@ def parse_small(rows: Iterable[Row], endpoints: Endpoints) -> tuple[tuple[TcpRat
     le_at = size + len(_SMALL_LABELS) - 1
     tcp: list[Row] = []
     buckets: list[Row] = []
-    for row in rows:
-        values = row[0]
+    for values, value in rows:
         if values[le_at]:
-            buckets.append(((*values[:size], values[le_at]), row[1]))
+            buckets.append(((*values[:size], values[le_at]), value))
         else:
-            tcp.append(((*values[:le_at],), row[1]))
+            tcp.append((values[:le_at], value))
     return parse_tcp(tcp, endpoints), bucket_sums(buckets, endpoints)
 
 
@@ -706,10 +705,21 @@ class PrometheusCollector:
         )
 
     def _ask(self, send: Callable[[], Any], shape: str) -> list[Any]:
-        """Send one query and turn every way it can fail into a typed error naming Prometheus."""
+        """Send one query; its result list, checked for shape and size."""
+        result = self._sent(send)
+        if not isinstance(result, list):
+            raise BackendDataError(BACKEND, f"the query did not return {shape}")
+        if len(result) > self.max_series:
+            raise too_large(
+                BACKEND, f"{self.max_series:,} series", "MESHDASH_PROMETHEUS_MAX_SERIES"
+            )
+        return result
+
+    def _sent(self, send: Callable[[], T]) -> T:
+        """send(), with every way it can fail turned into a typed error naming Prometheus."""
         where = self._display_url
         try:
-            result = send()
+            return send()
         except BackendError:
             raise
         except requests.exceptions.Timeout:
@@ -736,13 +746,6 @@ class PrometheusCollector:
             ) from None
         except (KeyError, TypeError, ValueError):
             raise BackendDataError(BACKEND, f"{where} answered without data.result") from None
-        if not isinstance(result, list):
-            raise BackendDataError(BACKEND, f"the query did not return {shape}")
-        if len(result) > self.max_series:
-            raise too_large(
-                BACKEND, f"{self.max_series:,} series", "MESHDASH_PROMETHEUS_MAX_SERIES"
-            )
-        return result
 
     def vector_rows(
         self, text: str, at: float, names: tuple[str, ...], fold: Callable[[Iterable[Row]], T]
@@ -775,8 +778,8 @@ class PrometheusCollector:
                 raise too_many()
             return rows
 
-        def send() -> list[T]:
-            with deadline(self.timeout_s) as d:
+        def send() -> T:
+            with whole_answer_deadline(self.timeout_s):
                 response = session.get(
                     url,
                     params=params,
@@ -791,17 +794,11 @@ class PrometheusCollector:
                     rows = stream_rows(
                         chunks, names, max_series=self.max_series, too_many=too_many, whole=whole
                     )
-                    return [fold(rows)]
-                except requests.exceptions.RequestException:
-                    if d.expired or time.monotonic() >= d.end:
-                        raise requests.exceptions.ReadTimeout(
-                            f"no whole answer within {self.timeout_s:g}s"
-                        ) from None
-                    raise
+                    return fold(rows)
                 finally:
                     response.close()
 
-        return self._ask(send, "an instant vector")[0]
+        return self._sent(send)
 
     def graph_telemetry(self, query: GraphQuery) -> GraphTelemetry:
         """Edge rates, latency buckets and TCP bytes: three queries in all (requests, the bulk

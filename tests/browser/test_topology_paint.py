@@ -10,12 +10,9 @@ import requests
 from playwright.sync_api import expect
 
 from app import create_app
-from bench.scale_mesh import END, scale_spec
-from collectors.cache import SharedCache
+from bench.scale_mesh import END, scale_spec, simulated_live_services
 from demo.mesh import DemoMesh
 from devtools.livesrv import serve
-from ops.self_metrics import Metrics
-from wiring.services import Services
 from wiring.settings import Settings
 
 pytestmark = pytest.mark.browser
@@ -40,15 +37,7 @@ def big() -> tuple[str, dict]:
         history_start=END - 600,
     )
     s = Settings(default_namespaces=NAMESPACES, prometheus_url="http://prometheus.invalid:9090")
-    metrics = Metrics()  # the live wiring's cache: the page's callbacks ask it for the graph
-    services = Services(
-        settings=s,
-        telemetry=sim.telemetry,
-        clock=lambda: END,
-        cache=SharedCache.from_settings(s, metrics),
-        metrics=metrics,
-    )
-    live = serve(create_app(s, services))
+    live = serve(create_app(s, simulated_live_services(s, sim.telemetry)))
     body = requests.get(f"{live.url}/api/graph?{VIEW}", timeout=120).json()
     yield live.url, body
     live.stop()
