@@ -685,10 +685,6 @@ def _responses_json(responses: Mapping[tuple[str, str, str], float]) -> list[dic
     ]
 
 
-def _json_value(key: str, value: Any) -> Any:
-    return _CONVERTERS.get(key, _plain)(value)
-
-
 def _plain(value: Any, decimals: int | None = None) -> Any:
     kind = type(value)
     if kind is float or kind is int:  # most values: checked first

@@ -38,10 +38,7 @@ def _named_waypoint(name: str) -> bool:
 
 def is_waypoint(ep: Endpoint) -> bool:
     """A waypoint proxy's own workload (or, in the service graph, its service)."""
-    for name in (ep.workload, ep.app, ep.service):  # a loop, not any(): once per record end
-        if name.endswith(_SUFFIX) or name == WAYPOINT:
-            return True
-    return False
+    return any(_named_waypoint(n) for n in (ep.workload, ep.app, ep.service) if n)
 
 
 def is_waypoint_node(node: Mapping[str, object]) -> bool:
