@@ -231,7 +231,9 @@ class ConfigMapAuditLog:
         def backoff(round_no: int) -> float:
             return min(base * 2 ** (round_no + 1), 60.0)
 
-        BackgroundLoop("meshdash-audit-retry", self._retry_round, backoff, first_after=base).start()
+        BackgroundLoop(
+            "meshdash-audit-retry", self._retry_round, backoff, first_after=base, log=log
+        ).start()
 
     def _retry_round(self) -> bool:
         """One retry of the pending entries; True (the loop ends) once none are left."""

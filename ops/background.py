@@ -30,9 +30,11 @@ class BackgroundLoop:
         every: Callable[[int], float],
         *,
         first_after: float = 0.0,
+        log: logging.Logger = log,
     ) -> None:
         self.name = name
         self._first_after = first_after
+        self._log = log  # the owner's logger: a failed round is logged under its name
         self._step = step
         self._every = every
         self._stopped = threading.Event()
@@ -67,7 +69,7 @@ class BackgroundLoop:
                 if self._step():
                     return
             except Exception:  # the loop must outlive any one failure
-                log.exception("%s: a round failed", self.name)
+                self._log.exception("%s: a round failed", self.name)
             if self._stopped.wait(self._every(round_no)):
                 return
             round_no += 1

@@ -29,4 +29,4 @@ def start_rollout_driver(services: Services) -> BackgroundLoop | None:
         driver.tick_all(holder_id())
         return False  # runs until the process ends
 
-    return BackgroundLoop("meshdash-rollouts", tick, lambda _round: every).start()
+    return BackgroundLoop("meshdash-rollouts", tick, lambda _round: every, log=log).start()
