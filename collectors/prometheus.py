@@ -28,7 +28,8 @@ import json
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import replace
 from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -806,13 +807,24 @@ class PrometheusCollector:
         sent. Each answer is read as it arrives; the first failure (in query order
         among those that failed by then) ends the refresh without waiting for the others,
         which end by their own deadlines."""
+        return self.graph_telemetry_staged(query, _nothing)[0]
+
+    def graph_telemetry_staged(
+        self, query: GraphQuery, first: Callable[[GraphTelemetry], T]
+    ) -> tuple[GraphTelemetry, T]:
+        """graph_telemetry, and first(its requests and TCP bytes, no latencies) called as soon
+        as those two answers are in, while Prometheus still sums the latency buckets (most of a
+        refresh's time): the caller builds its graph meanwhile (mesh.sources.StagedTelemetry).
+        A failure seen before `first` runs ends the refresh at once; one seen while it runs,
+        when it returns."""
         namespaces = tuple(validate.namespace(ns) for ns in query.namespaces)
         if not isinstance(query.window_s, int) or query.window_s <= 0:
             raise BadRequest("the window must be a positive number of seconds", field="window")
         if not math.isfinite(query.at):
             raise BadRequest("the time must be a finite UNIX time", field="at")
         if not namespaces:
-            return GraphTelemetry(query=query)
+            empty = GraphTelemetry(query=query)
+            return empty, first(empty)
         shared = Endpoints(query.view)
         ask = CountingQuery(self.vector_rows)
         at = query.at
@@ -836,28 +848,32 @@ class PrometheusCollector:
                 partial(parse_small, endpoints=shared),
             ),
         )
-        requests_, bulk, (tcp, rest) = all_or_first_error(jobs)
+        pool = ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="prometheus-query")
+        try:
+            futures = [pool.submit(job) for job in jobs]
+            requests_, (tcp, rest) = results_or_first_error(futures, (0, 2))
+            traffic = GraphTelemetry(query=query, requests=requests_, tcp=tcp)
+            early = first(traffic)
+            (bulk,) = results_or_first_error(futures, (1,))
+        finally:
+            pool.shutdown(wait=False)
         # latency_expression's `or`, per edge: the bulk's report wins where both hold one.
         latencies = quantiles_of({**rest, **bulk}, shared)
-        return GraphTelemetry(
-            query=query,
-            requests=requests_,
-            latencies=latencies,
-            tcp=tcp,
-            queries_sent=ask.sent,
-        )
+        whole = replace(traffic, latencies=latencies, queries_sent=ask.sent)
+        return whole, early
 
 
-def all_or_first_error(jobs: Sequence[Callable[[], T]]) -> list[T]:
-    """Run the jobs at once, each in its own thread; their results in order, or the error of
-    the first job (in order) that failed by the time one failure is seen, at once."""
-    pool = ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="prometheus-query")
-    try:
-        futures = [pool.submit(job) for job in jobs]
-        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+def _nothing(_: GraphTelemetry) -> None:
+    return None
+
+
+def results_or_first_error(futures: Sequence[Future[Any]], wanted: Sequence[int]) -> list[Any]:
+    """The results of futures[i] for i in `wanted` once they are in; or, at once, the error of
+    the first future (in order, wanted or not) that failed by the time one failure is seen."""
+    while True:
         for future in futures:
-            if future in done and future.exception() is not None:
+            if future.done() and future.exception() is not None:
                 raise future.exception()  # type: ignore[misc]
-        return [future.result() for future in futures]
-    finally:
-        pool.shutdown(wait=False)
+        if all(futures[i].done() for i in wanted):
+            return [futures[i].result() for i in wanted]
+        wait([f for f in futures if not f.done()], return_when=FIRST_COMPLETED)

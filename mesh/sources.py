@@ -5,8 +5,9 @@ Pages and the API only ever see these, through the Services object.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Protocol, TypeVar, runtime_checkable
 
 from mesh.canary.records import CanaryQuery, CanaryTelemetry
 from mesh.inventory import InventoryQuery, InventoryTelemetry
@@ -18,6 +19,8 @@ from mesh.series import SeriesQuery, SeriesTelemetry
 from mesh.telemetry_records import GraphQuery, GraphTelemetry
 from mesh.traces.records import Trace, TraceQuery
 
+T = TypeVar("T")
+
 
 @runtime_checkable
 class TelemetrySource(Protocol):
@@ -28,6 +31,36 @@ class TelemetrySource(Protocol):
     def graph_telemetry(self, query: GraphQuery) -> GraphTelemetry:
         """Edge rates, latency quantiles and TCP bytes for one graph view at one instant."""
         ...
+
+
+@runtime_checkable
+class StagedTelemetry(Protocol):
+    """A TelemetrySource whose latency answer comes last and takes longest (Prometheus sums
+    the buckets: 75,000 series at 1,000 workloads): it hands the rest over first, so the
+    caller builds the graph while the buckets are still summed."""
+
+    def graph_telemetry_staged(
+        self, query: GraphQuery, first: Callable[[GraphTelemetry], T]
+    ) -> tuple[GraphTelemetry, T]:
+        """graph_telemetry(query), and first(the same without latencies), called as soon as
+        the requests and TCP bytes are in."""
+        ...
+
+
+def traffic_only(telemetry: GraphTelemetry) -> GraphTelemetry:
+    """The telemetry without its latencies: what StagedTelemetry hands over first."""
+    return replace(telemetry, latencies=())
+
+
+def telemetry_staged(
+    source: TelemetrySource, query: GraphQuery, first: Callable[[GraphTelemetry], T]
+) -> tuple[GraphTelemetry, T]:
+    """graph_telemetry and first(its traffic_only part): early from a StagedTelemetry source,
+    else once the whole telemetry is in."""
+    if isinstance(source, StagedTelemetry):
+        return source.graph_telemetry_staged(query, first)
+    telemetry = source.graph_telemetry(query)
+    return telemetry, first(traffic_only(telemetry))
 
 
 @runtime_checkable

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import msgspec
@@ -10,18 +10,20 @@ import msgspec
 from mesh import validate
 from mesh.errors import BadRequest
 from mesh.graph.build import (
-    build_graph,
     graph_clusters,
     graph_json,
     keep_clusters,
     security_summary,
+    traffic_part,
+    with_latencies,
 )
 from mesh.graph.entering import entering_summary
 from mesh.graph.find_hide import EDGE_QUIET, Expression
 from mesh.graph.focus import MAX_HOPS
 from mesh.graph.waypoints import is_waypoint_node, without_waypoints
 from mesh.health import HealthThresholds
-from mesh.telemetry_records import GraphQuery, GraphView
+from mesh.sources import telemetry_staged
+from mesh.telemetry_records import GraphQuery, GraphTelemetry, GraphView
 from views.graph_shape import GraphShape, apply_shape, shaped_json
 from views.params import (
     choice,
@@ -188,14 +190,21 @@ def _shared_view(services: Services, params: GraphParams, query: GraphQuery) -> 
 
 
 def _graph_body(services: Services, params: GraphParams, query: GraphQuery) -> dict[str, Any]:
-    telemetry = services.telemetry.graph_telemetry(query)
-    drawn = telemetry if params.waypoints else without_waypoints(telemetry)
-    full = keep_clusters(build_graph(drawn, thresholds_of(services)), params.clusters)
+    thresholds = thresholds_of(services)
+
+    def drawn(telemetry: GraphTelemetry) -> GraphTelemetry:
+        return telemetry if params.waypoints else without_waypoints(telemetry)
+
+    # The graph is built from the requests and TCP bytes while the latency buckets, most of a
+    # refresh's time, are still summed; their quantiles are added when they arrive.
+    telemetry, traffic = telemetry_staged(
+        services.telemetry, query, lambda part: traffic_part(drawn(part), thresholds)
+    )
+    latencies = drawn(replace(telemetry, requests=(), tcp=())).latencies
+    full = keep_clusters(with_latencies(traffic, latencies), params.clusters)
     # The summaries read the whole graph: a namespace graph, find, hide or focus changes what
     # is drawn, not what enters the namespaces or how much of it runs in plain text.
-    graph, shape_fields = apply_shape(
-        full, params.shape, services.settings, thresholds_of(services)
-    )
+    graph, shape_fields = apply_shape(full, params.shape, services.settings, thresholds)
     body = shaped_json(graph, graph_json(graph), shape_fields, services.settings)
     return {
         "graph": shape_fields.get("graph") or params.view.value,

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -440,20 +441,33 @@ def _endpoint_key(source: Endpoint, destination: Endpoint) -> tuple[tuple[str, .
     return (_fields(source), _fields(destination))
 
 
+PairWeights = dict[tuple[tuple[str, ...], ...], float]
+
+
+def pair_weights(requests: Iterable[RequestRate]) -> PairWeights:
+    """Request rate per endpoint pair: which latency record an edge keeps (add_latency)."""
+    weight: PairWeights = defaultdict(float)
+    for r in requests:
+        weight[_endpoint_key(r.source, r.destination)] += r.rps
+    return weight
+
+
 def add_latency(
-    g: nx.DiGraph, latencies: Iterable[LatencyQuantiles], requests: Iterable[RequestRate]
+    g: nx.DiGraph,
+    latencies: Iterable[LatencyQuantiles],
+    requests: Iterable[RequestRate] = (),
+    weights: PairWeights | None = None,
 ) -> None:
     """p50/p95/p99 per edge.
 
     Quantiles cannot be added up, so when several latency records land on one edge (e.g. a
     workload reached through two services) the edge keeps the record of the endpoint pair with
-    the most request traffic; equal traffic keeps the first pair in label order. Records for
-    edges without request traffic are ignored: a quantile without requests is meaningless.
+    the most request traffic (`weights`, else those of `requests`); equal traffic keeps the
+    first pair in label order. Records for edges without request traffic are ignored: a
+    quantile without requests is meaningless.
     """
     ids = _node_ids(g)
-    weight: dict[tuple[tuple[str, ...], ...], float] = defaultdict(float)
-    for r in requests:
-        weight[_endpoint_key(r.source, r.destination)] += r.rps
+    weight = weights if weights is not None else pair_weights(requests)
     candidates: list[tuple[float, tuple[tuple[str, ...], ...], tuple[str, str], LatencyQuantiles]]
     candidates = []
     for rec in latencies:
@@ -616,18 +630,50 @@ def appenders(
     counted: Counted | None = None,
 ) -> list[Appender]:
     """The enrichment pipeline, in order: later steps read what earlier ones wrote. `counted`:
-    the requests and TCP records counted once (reporters.counted_once), when already known."""
+    the requests and TCP records counted once (reporters.counted_once), when already known.
+    Latency comes last (no other step reads it), so the rest can be built before it arrives
+    (TrafficGraph)."""
     requests, tcp = counted if counted is not None else _counted(telemetry)
     return [
         partial(add_tcp_bytes, tcp=tcp),
-        partial(add_latency, latencies=telemetry.latencies, requests=requests),
         partial(add_security, requests=telemetry.requests, tcp=telemetry.tcp),
         add_share,
         add_node_rates,
         add_error_rates,
         partial(add_health, thresholds=thresholds),
         partial(mark_outsiders, namespaces=telemetry.query.namespaces),
+        partial(add_latency, latencies=telemetry.latencies, requests=requests),
     ]
+
+
+@dataclass(frozen=True)
+class TrafficGraph:
+    """A refresh's graph before its latencies: everything but p50/p95/p99 (which no other step
+    reads), built from the requests and TCP bytes while Prometheus still sums the latency
+    buckets, the largest answer of a refresh by far. with_latencies finishes it."""
+
+    graph: nx.DiGraph
+    weights: PairWeights
+
+
+def traffic_part(
+    telemetry: GraphTelemetry,
+    thresholds: HealthThresholds = HealthThresholds(),  # noqa: B008 - frozen, immutable
+) -> TrafficGraph:
+    """The graph of the telemetry's requests and TCP bytes (its latencies are not read)."""
+    counted = _counted(telemetry)  # once for the base graph and the appenders
+    g = traffic_graph(telemetry, counted)
+    for step in appenders(telemetry, thresholds, counted)[:-1]:
+        step(g)
+    return TrafficGraph(g, pair_weights(counted[0]))
+
+
+def with_latencies(part: TrafficGraph, latencies: Iterable[LatencyQuantiles]) -> nx.DiGraph:
+    """The finished graph: `part` (no longer to be used) with each edge's latency quantiles."""
+    g = part.graph
+    add_latency(g, latencies, weights=part.weights)
+    g.graph.pop(_IDS, None)
+    return g
 
 
 def build_graph(
@@ -635,12 +681,7 @@ def build_graph(
     thresholds: HealthThresholds = HealthThresholds(),  # noqa: B008 - frozen, immutable
 ) -> nx.DiGraph:
     """The graph of one refresh: the base traffic graph run through every appender."""
-    counted = _counted(telemetry)  # once for the base graph and the appenders
-    g = traffic_graph(telemetry, counted)
-    for step in appenders(telemetry, thresholds, counted):
-        step(g)
-    g.graph.pop(_IDS, None)
-    return g
+    return with_latencies(traffic_part(telemetry, thresholds), telemetry.latencies)
 
 
 def keep_clusters(g: nx.DiGraph, clusters: Iterable[str]) -> nx.DiGraph:

@@ -217,6 +217,66 @@ def test_invalid_namespace_never_reaches_prometheus(fake):
     assert fake.requests == []
 
 
+# ------------------------------------------------------------------- staged: traffic first
+
+
+def _is_bulk(q: str) -> bool:
+    return LATENCY in q and "istio_tcp" not in q
+
+
+def test_the_traffic_is_handed_over_while_the_latency_answer_is_still_awaited(fake):
+    """first() gets the requests and TCP bytes while the bucket answer is held back; the
+    whole telemetry is then what graph_telemetry answers."""
+    released = threading.Event()
+
+    def bulk_waits_for_first(q: str) -> Reply:
+        if _is_bulk(q):
+            assert released.wait(5), "first() never ran before the latency answer"
+        return healthy_answers(q)
+
+    fake.behaviour = bulk_waits_for_first
+    collector = PrometheusCollector(fake.url, timeout_s=10.0)
+    seen: list = []
+
+    def first(traffic):
+        seen.append(traffic)
+        released.set()
+        return "built"
+
+    whole, early = collector.graph_telemetry_staged(query(), first)
+    assert early == "built"
+    (traffic,) = seen
+    assert traffic.latencies == () and traffic.requests and traffic.tcp
+    assert (traffic.requests, traffic.tcp) == (whole.requests, whole.tcp)
+    assert whole.latencies and whole.queries_sent == 3
+    fake.behaviour = healthy_answers
+    assert collector.graph_telemetry(query()) == whole
+
+
+def test_a_latency_failure_seen_while_first_runs_ends_the_refresh_when_it_returns(fake):
+    fake.behaviour = lambda q: (
+        (500, _error("internal", "boom")) if _is_bulk(q) else healthy_answers(q)
+    )
+    collector = PrometheusCollector(fake.url, timeout_s=2.0)
+    calls: list = []
+    with pytest.raises(BackendQueryError, match="boom"):
+        collector.graph_telemetry_staged(query(), lambda t: calls.append(t) or time.sleep(0.3))
+    assert len(calls) <= 1  # it may run before the failure is seen, never twice
+
+
+def test_a_failed_traffic_answer_never_reaches_first(fake):
+    fake.behaviour = lambda q: (
+        (500, _error("internal", "no requests"))
+        if "istio_requests_total" in q
+        else healthy_answers(q)
+    )
+    collector = PrometheusCollector(fake.url, timeout_s=2.0)
+    calls: list = []
+    with pytest.raises(BackendQueryError, match="no requests"):
+        collector.graph_telemetry_staged(query(), calls.append)
+    assert calls == []
+
+
 # --------------------------------------------------------------------------------- failures
 
 

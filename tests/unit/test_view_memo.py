@@ -31,13 +31,13 @@ def live(monkeypatch):
         metrics=cache.metrics,
     )
     builds: list[int] = []
-    real = graph_module.build_graph
+    real = graph_module.traffic_part
 
     def counting(*args, **kwargs):
         builds.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(graph_module, "build_graph", counting)
+    monkeypatch.setattr(graph_module, "traffic_part", counting)
     return services, stub, builds, clock
 
 
