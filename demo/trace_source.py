@@ -15,9 +15,22 @@ Time is cut into buckets; a bucket's requests are drawn from a generator seeded 
 bucket), so any trace can be rebuilt from its id alone and nothing is precomputed: a search walks
 buckets newest first and stops at its limit. Like a tail-sampling collector, the store keeps a
 random BASE_SAMPLING of requests plus every failing and every slow one, so errors and slow
-requests are there to be found while staying in the proportions the metrics show. The randomly
-kept ones carry `sampler.type=probabilistic` on every span (a search on any service can ask for
-them): comparisons between versions use those alone (mesh.traces.version_time).
+requests are there to be found. The failing and slow ones lean to the slower versions and to
+those that call more (reviews v2 and v3 call ratings, whose 5xx noise marks a trace as failing):
+after a 50/50 split of reviews about 60 % of all kept traces pass v2. The randomly kept ones
+carry `sampler.type=probabilistic` on every span (a search on any service can ask for them):
+comparisons between versions use those alone (mesh.traces.version_time).
+
+That random sample is stratified, so it shows a split as exactly as the metrics do. Every
+bucket keeps a fixed count (the bucket's share of `base_sampling` x the entry rate, carried over
+between buckets), numbered in time order across buckets, so any time window holds a run of
+consecutive numbers. A kept request's first draw at each call site with a split reads the
+golden-ratio point of its number (`stratum`) instead of a random number: within a window lying
+after the last change, N randomly kept requests through a split call hold each version
+N x weight +/- stratum_bound(N) times (computed exactly: under 2.2 for N <= 24, the 1m window of
+Bookinfo's sample, under 2.8 for N <= 100). The points of two split call sites in one request
+are rotations of one another, so their versions are not independent; Bookinfo has one split
+service.
 """
 
 from __future__ import annotations
@@ -50,6 +63,9 @@ WIRE_SIGMA = 0.6  # the spread of one direction of the wire around NETWORK_MS / 
 HTTP_PORT = 9080
 MAX_DEPTH = 16
 WAYPOINT_NAME = "waypoint"  # Istio's default waypoint name (demo/bookinfo.py)
+# The stratified sample's points: k x (golden ratio - 1) mod 1, in 64-bit fixed point, so a
+# number of 10^9 keeps the whole fraction (a float keeps 7 digits of it).
+GOLDEN_64 = (math.isqrt(5 << 128) - (1 << 64)) // 2
 _RS_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # what Kubernetes uses for pod-name suffixes
 PATHS = {
     "productpage": "/productpage",
@@ -80,6 +96,28 @@ class PodIdentity:
         suffix = "".join(_RS_ALPHABET[(h >> (3 * i + 50)) % len(_RS_ALPHABET)] for i in range(5))
         ip = f"10.244.{(h >> 20) % 3}.{2 + (h >> 30) % 250}"
         return PodIdentity(f"{workload.name}-{rs}-{suffix}", ip, f"demo-node-{1 + (h >> 40) % 3}")
+
+
+def stratum(number: int, offset: int) -> float:
+    """The `number`-th point of the golden-ratio sequence turned by `offset` (a 64-bit hash of
+    the call site), in [0, 1): any N consecutive numbers cut [0, 1) into gaps of at most three
+    lengths (the three-distance theorem), so every arc holds its share of them within
+    stratum_bound(N). Computed in integers, so a number near 10^9 is exact."""
+    return ((number * GOLDEN_64 + offset) % (1 << 64)) / float(1 << 64)
+
+
+def stratum_bound(n: int) -> float:
+    """The most that the count of n consecutive `stratum` points in an arc of [0, 1) can differ
+    from n x the arc's length, over every arc, start and offset (all are turns of points 0..n-1).
+
+    Exact, from the sorted points p_i: an arc from p_i to p_j holds j - i + 1 points, so its
+    excess is 1 + q_j - q_i with q_i = i - n p_i, and an open one's shortfall 1 + q_i - q_j."""
+    if n <= 0:
+        return 0.0
+    one = 1 << 64
+    points = sorted(k * GOLDEN_64 % one for k in range(n))
+    q = [i * one - n * p for i, p in enumerate(points)]
+    return 1.0 + (max(q) - min(q)) / one
 
 
 def _wire_ms(rng: random.Random) -> float:
@@ -184,6 +222,12 @@ class DemoTraceStore:
         self._entries = tuple(c for c in spec.calls if c.rps > 0 and c.protocol != "tcp")
         self._entry_rps = sum(c.rps for c in self._entries)
         self._entry_choice = _Choice([(c, c.rps) for c in self._entries])
+        self._kept_per_bucket = self._entry_rps * bucket_s * base_sampling
+        self._offsets = {
+            id(c): _h("stratum", seed, c.source_key, c.namespace, c.service, c.protocol)
+            for calls in self._calls.values()
+            for c in calls
+        }
 
     # ---- drawing requests ---------------------------------------------------------------
 
@@ -208,6 +252,12 @@ class DemoTraceStore:
                 self._cache.popitem(last=False)
         return kept
 
+    def sample_numbers(self, bucket: int) -> range:
+        """The numbers of the bucket's randomly kept requests: floor(k x rate) for the buckets
+        before, so the numbers run on from bucket to bucket in time order."""
+        rate = self._kept_per_bucket
+        return range(math.floor(bucket * rate), math.floor((bucket + 1) * rate))
+
     def _draw(
         self, bucket: int, snaps: tuple[tuple[float, StateSnapshot], ...]
     ) -> tuple[Request, ...]:
@@ -217,6 +267,11 @@ class DemoTraceStore:
         t0 = bucket * self.bucket_s
         n = _poisson(rng, self._entry_rps * self.bucket_s)
         starts = sorted(t0 + rng.random() * self.bucket_s for _ in range(n))
+        # Which requests the random sample keeps is random; how many is fixed, and their
+        # numbers follow their start times (`starts` is sorted).
+        numbers = self.sample_numbers(bucket)
+        chosen = sorted(rng.sample(range(n), min(n, len(numbers))))
+        number_of = dict(zip(chosen, numbers, strict=False))
         kept: list[Request] = []
         for index, start in enumerate(starts):
             snap = snaps[0][1]
@@ -225,10 +280,12 @@ class DemoTraceStore:
                     snap = s
             entry = self._entry_choice.draw(rng)
             source = self.spec.workload(entry.source_namespace, entry.source)
-            root = self._hop(rng, self._routes(snap), entry, source, 0.0, 0)
+            number = number_of.get(index)
+            strata = _Strata(number, set()) if number is not None else None
+            root = self._hop(rng, self._routes(snap), entry, source, 0.0, 0, strata)
             if root is None:
                 continue
-            keep = rng.random() < self.base_sampling
+            keep = index in number_of
             slow = root.client_ms > SLOW_FACTOR * root.destination.latency.median_ms
             if keep or slow or root.any_failed:
                 kept.append(Request(bucket, index, start, root, keep))
@@ -275,11 +332,18 @@ class DemoTraceStore:
         source: Workload,
         at_ms: float,
         depth: int,
+        strata: _Strata | None = None,
     ) -> Hop | None:
         route = routes.get(id(call))
         if route is None or route.dests is None:
             return None
-        dest, factor, outcomes, outage_given_failed = route.dests.draw(rng)
+        site = id(call)
+        if strata is not None and len(route.dests.items) > 1 and site not in strata.used:
+            strata.used.add(site)  # the site's first draw only: a second call draws at random
+            picked = route.dests.at(stratum(strata.number, self._offsets[site]))
+        else:
+            picked = route.dests.draw(rng)
+        dest, factor, outcomes, outage_given_failed = picked
         outcome = outcomes.draw(rng)
         model = dest.latency
         server_ms = model.median_ms * factor * math.exp(model.sigma * rng.gauss(0.0, 1.0))
@@ -307,7 +371,7 @@ class DemoTraceStore:
             for c in calls:
                 count = int(c.per_request) + (1 if rng.random() < c.per_request % 1 else 0)
                 for _ in range(count):
-                    child = self._hop(rng, routes, c, dest, t, depth + 1)
+                    child = self._hop(rng, routes, c, dest, t, depth + 1, strata)
                     if child is not None:
                         children.append(child)
                         # The caller's own work between two calls (reading the answer,
@@ -664,8 +728,20 @@ class _Choice:
         self.total = self.cum[-1] if self.cum else 0.0
 
     def draw(self, rng: random.Random) -> Any:
-        i = bisect.bisect_right(self.cum, rng.random() * self.total)
+        return self.at(rng.random())
+
+    def at(self, u: float) -> Any:
+        """The item whose share of [0, 1) holds `u`."""
+        i = bisect.bisect_right(self.cum, u * self.total)
         return self.items[min(i, len(self.items) - 1)]
+
+
+@dataclass(frozen=True, slots=True)
+class _Strata:
+    """A randomly kept request's number in the sample, and the call sites it has drawn at."""
+
+    number: int
+    used: set[int]
 
 
 @dataclass(frozen=True, slots=True)
