@@ -69,7 +69,7 @@ from mesh.graph.edge_keys import (
     source_endpoint,
 )
 from mesh.graph.reporters import REPORTERS
-from mesh.quantiles import histogram_quantiles
+from mesh.quantiles import many_histogram_quantiles
 from mesh.telemetry_records import (
     UNKNOWN,
     Endpoint,
@@ -451,11 +451,12 @@ def quantiles_of(found: Buckets, endpoints: Endpoints) -> tuple[LatencyQuantiles
     """p50, p95 and p99 per edge, as PromQL's histogram_quantile computes them over the same
     buckets (mesh/quantiles.py); an edge whose window saw no request has None quantiles
     (PromQL's NaN)."""
-    out = []
-    for key, buckets in found.items():
-        p50, p95, p99 = histogram_quantiles(QUANTILES, buckets)
-        out.append(LatencyQuantiles(*endpoints.pair(key), p50_ms=p50, p95_ms=p95, p99_ms=p99))
-    return tuple(out)
+    keys = list(found)
+    quantiles = many_histogram_quantiles(QUANTILES, [found[key] for key in keys])
+    return tuple(
+        LatencyQuantiles(*endpoints.pair(key), p50_ms=p50, p95_ms=p95, p99_ms=p99)
+        for key, (p50, p95, p99) in zip(keys, quantiles, strict=True)
+    )
 
 
 def parse_small(rows: Iterable[Row], endpoints: Endpoints) -> tuple[tuple[TcpRate, ...], Buckets]:
