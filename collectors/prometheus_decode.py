@@ -100,12 +100,24 @@ def _sample_reader(names: tuple[str, ...]) -> Callable[[msgspec.Raw], Row]:
     return read
 
 
+_NO_LABELS = "a result sample has no metric labels or value, or not as strings"
+
+
 @dataclass(frozen=True, slots=True)
 class Rows:
     """An answer's series, each decoded into a row when iterated; len() is the series count."""
 
     raw: list[msgspec.Raw]
     read: Callable[[msgspec.Raw], Row]
+    names: tuple[str, ...] = ()
+
+    def samples(self) -> list[Any]:
+        """The series as stream_batches gives them (.metric holds the named labels)."""
+        one = _shapes(self.names).one
+        try:
+            return [one(raw) for raw in self.raw]
+        except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+            raise BackendDataError(BACKEND, _NO_LABELS) from None
 
     def __len__(self) -> int:
         return len(self.raw)
@@ -116,9 +128,7 @@ class Rows:
             try:
                 yield read(raw)
             except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
-                raise BackendDataError(
-                    BACKEND, "a result sample has no metric labels or value, or not as strings"
-                ) from None
+                raise BackendDataError(BACKEND, _NO_LABELS) from None
             except ValueError:
                 raise BackendDataError(BACKEND, "a result sample's value is not a number") from None
 
@@ -140,11 +150,12 @@ def vector_rows(body: bytes, names: tuple[str, ...]) -> Rows:
         raise BackendDataError(BACKEND, "Prometheus answered with JSON nested too deeply") from None
     if answer.data.resultType not in ("vector", ""):
         raise BackendDataError(BACKEND, "the query did not return an instant vector")
-    return Rows(answer.data.result, _sample_reader(names))
+    return Rows(answer.data.result, _sample_reader(names), names)
 
 
 _HEAD = b'{"status":"success","data":{"resultType":"vector","result":['
 _BETWEEN = b'},{"metric":'
+_OPEN, _CLOSE = ord("["), ord("]")
 _DATA_ERRORS = (msgspec.ValidationError, msgspec.DecodeError, RecursionError)
 
 
@@ -154,9 +165,28 @@ def stream_rows(
     *,
     max_series: int,
     too_many: Callable[[], Exception],
-    whole: Callable[[bytes], Iterable[Row]],
+    whole: Callable[[bytes], Rows],
 ) -> Iterator[Row]:
-    """The rows of an instant-vector answer read from `chunks` as they arrive.
+    """The rows of an instant-vector answer read from `chunks` as they arrive (stream_batches)."""
+    labels_of = _shapes(names).labels if names else None
+    for batch in stream_batches(
+        chunks, names, max_series=max_series, too_many=too_many, whole=whole
+    ):
+        yield from _rows(batch, labels_of)  # type: ignore[arg-type]
+
+
+def stream_batches(
+    chunks: Iterable[bytes],
+    names: tuple[str, ...],
+    *,
+    max_series: int,
+    too_many: Callable[[], Exception],
+    whole: Callable[[bytes], Rows],
+) -> Iterator[list[Any]]:
+    """The series of an instant-vector answer read from `chunks` as they arrive, a batch of
+    whole series per read: each has .metric (the `names` labels as attributes, "" where
+    absent) and .value ([time, value as text]). A caller that folds hundreds of thousands of
+    series reads them so, without a row per series (stream_rows makes the rows).
 
     More than `max_series` series raise `too_many()` once that many are read. An answer that
     does not open as Prometheus' compact success does is read whole and handed to `whole`
@@ -175,23 +205,28 @@ def stream_rows(
     if not pending.startswith(_HEAD):
         for chunk in source:
             pending += chunk
-        yield from whole(bytes(pending))
+        yield whole(bytes(pending)).samples()
         return
-    del pending[: len(_HEAD)]
-    labels_of = shapes.labels
+    # `pending` always starts with the "[" of a JSON array of series; a batch is decoded in
+    # place (the "," after its last series made "]" for the time of the decode), so the
+    # answer's bytes are copied once, into `pending`, not three times.
+    del pending[: len(_HEAD) - 1]
     count = 0
     for chunk in source:
         pending += chunk
         cut = pending.rfind(_BETWEEN)
         if cut < 0:
             continue
-        batch = _decoded(shapes.batch, b"[" + pending[: cut + 1] + b"]")
-        del pending[: cut + 2]
+        pending[cut + 1] = _CLOSE
+        with memoryview(pending) as whole_view, whole_view[: cut + 2] as view:
+            batch = _decoded(shapes.batch, view)
+        pending[cut + 1] = _OPEN
+        del pending[: cut + 1]
         count += len(batch)
         if count > max_series:
             raise too_many()
-        yield from _rows(batch, labels_of)
-    tail = _decoded(shapes.tail, _HEAD + pending)
+        yield batch
+    tail = _decoded(shapes.tail, _HEAD[:-1] + pending)
     if tail.status != "success" or tail.data.resultType not in ("vector", ""):
         raise BackendDataError(BACKEND, "the query did not return an instant vector")
     if tail.warnings:
@@ -199,10 +234,10 @@ def stream_rows(
         raise BackendDataError(BACKEND, f"partial answer: {warning}")
     if count + len(tail.data.result) > max_series:
         raise too_many()
-    yield from _rows(tail.data.result, labels_of)
+    yield tail.data.result
 
 
-def _decoded(decode: Callable[[bytes], Any], text: bytes) -> Any:
+def _decoded(decode: Callable[[Any], Any], text: bytes | memoryview) -> Any:
     try:
         return decode(text)
     except _DATA_ERRORS:

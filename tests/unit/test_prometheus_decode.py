@@ -178,3 +178,49 @@ def test_more_series_than_allowed_stop_the_read():
 def test_a_malformed_streamed_answer_is_a_data_error(body):
     with pytest.raises(BackendDataError):
         _streamed(body, 40, names=("a",))
+
+
+@pytest.mark.parametrize("size", [1, 13, 1000, 1 << 20])
+@pytest.mark.parametrize("compact", [True, False])  # Prometheus' layout, or read whole
+def test_the_latency_bulk_folded_by_batches_equals_its_fold_by_rows(size, compact):
+    """The bulk's fold over stream_batches (collectors/prometheus.batch_bucket_sums) is
+    bucket_sums over stream_rows, for any split, with `le` values PromQL leaves out."""
+    from collectors.prometheus import Endpoints, batch_bucket_sums, bucket_sums
+    from collectors.prometheus_decode import stream_batches
+    from mesh.telemetry_records import GraphView
+
+    endpoints = Endpoints(GraphView.WORKLOAD)
+    names = endpoints.row_names("le")
+    les = ["5", "10", "+Inf", "NaN", "bad", "1e3", ""]
+    result = [
+        {
+            "metric": {
+                "source_workload": AWKWARD[i % len(AWKWARD)],
+                "destination_workload": f"w{i % 5}",
+                "le": les[i % len(les)],
+            },
+            "value": [1.5, str(i / 8)],
+        }
+        for i in range(90)
+    ]
+    body = _compact(result) if compact else json.dumps({"data": {"result": result}}).encode()
+    chunks = [body[i : i + size] for i in range(0, len(body), size)]
+    kw = {"max_series": 1000, "too_many": TooMany, "whole": lambda b: vector_rows(b, names)}
+    by_batches = batch_bucket_sums(stream_batches(chunks, names, **kw), Endpoints(endpoints.view))
+    by_rows = bucket_sums(stream_rows(chunks, names, **kw), Endpoints(endpoints.view))
+    assert by_batches == by_rows
+    assert sum(map(len, by_batches.values())) == 52  # 5, 10, +Inf and 1e3: 4 of every 7
+
+
+@pytest.mark.parametrize("value", ["NaN", "+Inf", "-Inf", "x"])
+def test_a_bulk_rate_that_is_not_a_finite_number_is_a_data_error(value):
+    from collectors.prometheus import Endpoints, batch_bucket_sums
+    from collectors.prometheus_decode import stream_batches
+    from mesh.telemetry_records import GraphView
+
+    endpoints = Endpoints(GraphView.WORKLOAD)
+    names = endpoints.row_names("le")
+    body = _compact([{"metric": {"le": "5"}, "value": [1.5, value]}])
+    kw = {"max_series": 10, "too_many": TooMany, "whole": lambda b: vector_rows(b, names)}
+    with pytest.raises(BackendDataError):
+        batch_bucket_sums(stream_batches([body], names, **kw), endpoints)
