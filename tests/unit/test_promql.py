@@ -265,7 +265,7 @@ class CountingCollector(PrometheusCollector):
         super().__init__("http://127.0.0.1:9")  # never contacted: vector_rows is replaced
         self.sent: list[str] = []
 
-    def vector_rows(self, text: str, at: float, names: tuple[str, ...], fold):
+    def vector_rows(self, text: str, at: float, names: tuple[str, ...], fold, batches=False):
         self.sent.append(text)
         return fold([])
 
