@@ -28,6 +28,7 @@ import json
 import math
 import operator
 import time
+from array import array
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import replace
@@ -424,7 +425,10 @@ def _reporter(reporter: str) -> str:
     return reporter
 
 
-Buckets = dict[tuple[str, ...], list[tuple[float, float]]]
+# Each edge's buckets as flat (upper bound, rate) pairs in a C array of doubles: 16 bytes a
+# bucket instead of 88 as a list of tuples (50 MB for 5,000 workloads' 379,280 buckets, held
+# while the graph's traffic part is built: issue 16's 400 MB).
+Buckets = dict[tuple[str, ...], array]
 
 
 def parse_latencies(rows: Iterable[Row], endpoints: Endpoints) -> tuple[LatencyQuantiles, ...]:
@@ -454,7 +458,11 @@ def bucket_sums(rows: Iterable[Row], endpoints: Endpoints) -> Buckets:
         if upper != upper:  # NaN
             continue
         key = endpoints.key(values)
-        found.setdefault(key, []).append((upper, _finite(value, "a latency bucket rate")))
+        pairs = found.get(key)
+        if pairs is None:
+            pairs = found[key] = array("d")
+        pairs.append(upper)
+        pairs.append(_finite(value, "a latency bucket rate"))
     return found
 
 
@@ -483,9 +491,14 @@ def batch_bucket_sums(batches: Iterable[Sequence[Any]], endpoints: Endpoints) ->
             key = edge_of(metric)
             pairs = found.get(key)
             if pairs is None:
-                pairs = found[key] = []
-            pairs.append((upper, value))
+                pairs = found[key] = array("d")
+            pairs.append(upper)
+            pairs.append(value)
     return found
+
+
+def _pairs(flat: array) -> list[tuple[float, float]]:
+    return list(zip(flat[::2], flat[1::2], strict=True))
 
 
 def quantiles_of(found: Buckets, endpoints: Endpoints) -> tuple[LatencyQuantiles, ...]:
@@ -493,7 +506,7 @@ def quantiles_of(found: Buckets, endpoints: Endpoints) -> tuple[LatencyQuantiles
     buckets (mesh/quantiles.py); an edge whose window saw no request has None quantiles
     (PromQL's NaN)."""
     keys = list(found)
-    quantiles = many_histogram_quantiles(QUANTILES, [found[key] for key in keys])
+    quantiles = many_histogram_quantiles(QUANTILES, (_pairs(found[key]) for key in keys))
     return tuple(
         LatencyQuantiles(*endpoints.pair(key), p50_ms=p50, p95_ms=p95, p99_ms=p99)
         for key, (p50, p95, p99) in zip(keys, quantiles, strict=True)
