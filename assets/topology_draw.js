@@ -55,7 +55,8 @@
     });
   }
 
-  var MARGIN = 60; // beyond a node's centre: half its size and its label, a box's padding
+  var MARGIN = 90; // beyond a node's centre: half its size and its label (two lines for a
+  // namespace node), a box's padding
 
   // The viewport that fits the server's positions, from the positions alone. A preset layout
   // with `fit` measures every element first, edges and labels included: at 5,000 elements,

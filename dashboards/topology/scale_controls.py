@@ -231,11 +231,14 @@ def stylesheet(style: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "selector": "node.ns-node",
             "style": {
                 "shape": "round-rectangle",
-                "width": 60,
-                "height": 40,
-                "border-width": 5,
+                "width": 80,
+                "height": 50,
+                "border-width": 6,
                 "background-color": "#f4f6f8",
                 "font-weight": "bold",
+                # Read at the zoom that fits a 20-namespace circle (about a third), where a
+                # workload's 12 px label is not drawn: a namespace's name stays readable.
+                "font-size": 22,
             },
         },
     ]
