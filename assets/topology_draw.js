@@ -44,13 +44,14 @@
 
   // New figures and classes; positions stay (a node the user moved stays where it is).
   function update(cy, els) {
+    var far = !!cy.__meshdashFar;
     cy.batch(function () {
       els.forEach(function (e) {
         var ele = cy.getElementById(e.data.id);
         var data = {};
         Object.keys(e.data).forEach(function (k) { if (!FIXED[k]) { data[k] = e.data[k]; } });
         ele.data(data);
-        ele.classes(e.classes || "");
+        ele.classes((e.classes || "") + (far && e.data.source !== undefined ? " far" : ""));
       });
     });
   }
@@ -82,12 +83,56 @@
     return true;
   }
 
+  // A large graph seen whole is drawn cheaply: its edges straight, without arrows or labels
+  // (class `far`, scale_controls.stylesheet). At that zoom a label is not drawn anyway
+  // (min-zoomed-font-size) and an arrow is a pixel, but routing and styling 4,000 curved
+  // edges doubled the first frame (about 1 s against 0.5 s). Zoomed in, they come back.
+  var FAR_ZOOM = 0.5, FAR_EDGES = 1000;
+
+  function farAt(cy, zoom, edges) {
+    return edges > FAR_EDGES && zoom < FAR_ZOOM;
+  }
+
+  function withFar(els) {
+    return els.map(function (e) {
+      if (e.data.source === undefined) { return e; }
+      return Object.assign({}, e, { classes: (e.classes || "") + " far" });
+    });
+  }
+
+  function edgeCount(els) {
+    var n = 0;
+    els.forEach(function (e) { if (e.data.source !== undefined) { n += 1; } });
+    return n;
+  }
+
+  // Zoomed across FAR_ZOOM: the large graph's edges drawn in full, or cheaply again.
+  function followZoom(cy) {
+    if (cy.__meshdashZoom) { return; }
+    cy.__meshdashZoom = true;
+    var pending = null;
+    cy.on("zoom", function () {
+      if (pending) { clearTimeout(pending); }
+      pending = setTimeout(function () {
+        pending = null;
+        var far = farAt(cy, cy.zoom(), cy.edges().length);
+        if (far === !!cy.__meshdashFar) { return; }
+        cy.__meshdashFar = far;
+        cy.batch(function () { cy.edges().toggleClass("far", far); });
+      }, 120);
+    });
+  }
+
   function replace(cy, els, layout) {
+    var preset = layout.name === "preset";
+    // The viewport first, from the positions alone: whether edges start `far` depends on it.
+    var fitted = preset && fitPositions(cy, els, layout.padding || 30);
+    cy.__meshdashFar = fitted && farAt(cy, cy.zoom(), edgeCount(els));
     cy.batch(function () {
       cy.elements().remove();
-      cy.add(els);
+      cy.add(cy.__meshdashFar ? withFar(els) : els);
     });
-    if (layout.name === "preset" && fitPositions(cy, els, layout.padding || 30)) { return; }
+    if (fitted) { return; }
     cy.layout(layout).run();
   }
 
@@ -96,6 +141,7 @@
     own(cy);
     // Boxes kept apart after every layout run (topology_boxes.js), bound before it runs.
     window.meshdashTopology.watch(cy);
+    followZoom(cy);
     var els = drawing.elements || [];
     if (sameStructure(cy, els)) {
       update(cy, els);

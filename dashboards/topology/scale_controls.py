@@ -221,6 +221,18 @@ def stylesheet(style: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         *style,
         {"selector": "node, edge", "style": {"min-zoomed-font-size": 7}},
+        # A large graph seen whole (assets/topology_draw.js): straight edges, no arrows or
+        # labels, which at that zoom are a pixel or not drawn; half the first frame's time.
+        {
+            "selector": "edge.far",
+            "style": {
+                "curve-style": "haystack",
+                "haystack-radius": 0,
+                "target-arrow-shape": "none",
+                "label": "",
+                "text-background-opacity": 0,
+            },
+        },
         # A box drawn as a plain node (flat_boxes): its size is its members' extent, and it is
         # drawn first, under the edges and nodes it holds.
         {
