@@ -14,6 +14,7 @@ At most `limit` prefetches run at once per app; a page requested meanwhile loads
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 from collections.abc import Callable
@@ -47,9 +48,11 @@ class Prefetches:
             finally:
                 self._slots.release()
 
+        # The request's context goes along: its client's quota pays for the queries (guards.py).
         # Not a daemon: a build under way when the process exits ends first (bounded by the
         # backends' deadlines) instead of writing to stderr while Python finalises.
-        threading.Thread(target=run, name="meshdash-prefetch").start()
+        context = contextvars.copy_context()
+        threading.Thread(target=context.run, args=(run,), name="meshdash-prefetch").start()
         return True
 
     def idle(self, timeout_s: float) -> bool:

@@ -4,6 +4,7 @@ its failure logged and never the page's."""
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 
@@ -34,6 +35,17 @@ def test_a_get_of_the_page_starts_it_with_the_query_and_the_page_answers():
     assert r.status_code == 200 and r.get_data(as_text=True) == "page"
     assert prefetches.idle(10)
     assert seen == [{"namespace": ["a", "b"], "graph": ["workload"], "find": [""]}]
+
+
+def test_it_runs_in_the_request_s_context_so_its_client_s_quota_pays():
+    client_of = contextvars.ContextVar("client", default=None)
+    seen: list = []
+    server = Flask(__name__)
+    server.before_request(lambda: client_of.set("10.0.0.7") and None)  # as guards.py does
+    prefetches = register_prefetch(server, "/", lambda q: seen.append(client_of.get()))
+    server.get("/")(lambda: "page")
+    server.test_client().get("/")
+    assert prefetches.idle(10) and seen == ["10.0.0.7"]
 
 
 def test_other_paths_other_methods_and_refused_requests_start_nothing():
