@@ -56,6 +56,7 @@
     });
   }
 
+  var MIN_ZOOM = 0.02; // the least zoom a graph too big for the page's own may lower it to
   var MARGIN = 90; // beyond a node's centre: half its size and its label (two lines for a
   // namespace node), a box's padding
 
@@ -70,7 +71,7 @@
       if (!p) { return; }
       // A box drawn flat (scale_controls.flat_boxes) spans its size, its title above it.
       var dx = (e.data.w || 0) / 2, dy = (e.data.h || 0) / 2;
-      x1 = Math.min(x1, p.x - dx); y1 = Math.min(y1, p.y - dy - (dy ? 20 : 0));
+      x1 = Math.min(x1, p.x - dx); y1 = Math.min(y1, p.y - dy - (e.data.title || 0) * 1.5);
       x2 = Math.max(x2, p.x + dx); y2 = Math.max(y2, p.y + dy);
     });
     if (x1 === Infinity) { return false; }
@@ -78,6 +79,8 @@
     cy.resize(); // its size as the page now lays it out, not as cached
     var w = cy.width(), h = cy.height();
     var zoom = Math.min((w - 2 * padding) / (x2 - x1), (h - 2 * padding) / (y2 - y1));
+    // A graph too big for the page's least zoom: that zoom goes lower, so all of it shows.
+    if (zoom < cy.minZoom()) { cy.minZoom(Math.max(MIN_ZOOM, zoom)); }
     zoom = Math.max(cy.minZoom(), Math.min(cy.maxZoom(), zoom));
     cy.viewport({ zoom: zoom, pan: { x: (w - zoom * (x1 + x2)) / 2, y: (h - zoom * (y1 + y2)) / 2 } });
     return true;

@@ -239,6 +239,9 @@ def stylesheet(style: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "selector": "node.flat",
             "style": {"width": "data(w)", "height": "data(h)", "z-compound-depth": "bottom"},
         },
+        # Its title sized to the box (flat_boxes), so it is drawn at the zoom that fits the
+        # whole graph, where a 13 px title would be 3 px and left out.
+        {"selector": "node.flat[title]", "style": {"font-size": "data(title)"}},
         {
             "selector": "node.ns-node",
             "style": {
@@ -305,6 +308,7 @@ def decorate(els: list[dict[str, Any]], graph: dict[str, Any]) -> list[dict[str,
 
 BOX_PAD = 40.0  # around a box's members: a node's half size and its label
 CLUSTER_PAD = 30.0  # more around a cluster's, so its namespaces' boxes sit inside it
+TITLE_MIN, TITLE_MAX = 14, 120  # px, a flat box's title: a tenth of its shorter side
 
 
 def flat_boxes(els: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -329,6 +333,7 @@ def flat_boxes(els: list[dict[str, Any]]) -> list[dict[str, Any]]:
             new["position"] = {"x": (min(xs) + max(xs)) / 2, "y": (min(ys) + max(ys)) / 2}
             data["w"] = round(max(xs) - min(xs) + 2 * pad, 1)
             data["h"] = round(max(ys) - min(ys) + 2 * pad, 1)
+            data["title"] = round(min(TITLE_MAX, max(TITLE_MIN, min(data["w"], data["h"]) / 10)))
             new["classes"] = f"{el['classes']} flat"
         out.append(new)
     return out
