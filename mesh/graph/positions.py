@@ -23,6 +23,7 @@ import networkx as nx
 SPACING = 150.0  # px between neighbouring nodes: a node is 34 px and its label wider
 GAP = 160.0  # px between nodes of two boxes: both boxes' padding, labels and a title
 SPRING_MAX = 300
+ASPECT = 2.0  # width over height of the packed boxes: the graph pane is about twice as wide
 RING_SPACING = 260.0  # px along the circle between namespace nodes: their two-line labels
 SEED = 7
 
@@ -120,12 +121,12 @@ def _bounds(points: Iterable[Point]) -> tuple[float, float, float, float]:
 
 
 def pack(sizes: Mapping[Any, Box]) -> dict[Any, Point]:
-    """Top-left corners for boxes of the given sizes, in rows about as wide as the whole is
-    tall, largest first, GAP apart: no two boxes overlap."""
+    """Top-left corners for boxes of the given sizes, in rows about ASPECT times as wide as the
+    whole is tall, largest first, GAP apart: no two boxes overlap."""
     if not sizes:
         return {}
     area = sum((w + GAP) * (h + GAP) for w, h in sizes.values())
-    row_width = max(math.sqrt(area) * 1.2, max(w for w, _ in sizes.values()))
+    row_width = max(math.sqrt(area * ASPECT), max(w for w, _ in sizes.values()))
     out: dict[Any, Point] = {}
     x = y = row_h = 0.0
     for key in sorted(sizes, key=lambda k: (-sizes[k][1], -sizes[k][0], str(k))):
