@@ -17,11 +17,13 @@ from dashboards.shell import header, register_shell
 from ops.logging_setup import configure_logging
 from serving import guards
 from serving.ops_endpoints import register_ops
+from serving.prefetch import register_prefetch
 from serving.rollout_ticker import start_rollout_driver
 from wiring.services import Services, build_services
 from wiring.settings import Settings
 
 log = logging.getLogger("meshdash")
+PREFETCH_KEY = "meshdash.prefetch"  # server.extensions: {page path: its Prefetches}
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> dash.Dash:
@@ -45,6 +47,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         module = importlib.import_module(page.module)
         dash.register_page(page.module, path=page.path, name=page.title, layout=module.layout)
         module.register_callbacks(app)
+        if hasattr(module, "prefetch"):  # its first answer, started as the page is requested
+            prefetches = register_prefetch(app.server, page.path, module.prefetch)
+            app.server.extensions.setdefault(PREFETCH_KEY, {})[page.path] = prefetches
     register_shell(app)  # the 404 page and the navigation's current-page mark
     app.layout = html.Div(
         [

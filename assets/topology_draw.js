@@ -44,18 +44,21 @@
 
   // New figures and classes; positions stay (a node the user moved stays where it is).
   function update(cy, els) {
+    var far = !!cy.__meshdashFar;
     cy.batch(function () {
       els.forEach(function (e) {
         var ele = cy.getElementById(e.data.id);
         var data = {};
         Object.keys(e.data).forEach(function (k) { if (!FIXED[k]) { data[k] = e.data[k]; } });
         ele.data(data);
-        ele.classes(e.classes || "");
+        ele.classes((e.classes || "") + (far && e.data.source !== undefined ? " far" : ""));
       });
     });
   }
 
-  var MARGIN = 60; // beyond a node's centre: half its size and its label, a box's padding
+  var MIN_ZOOM = 0.02; // the least zoom a graph too big for the page's own may lower it to
+  var MARGIN = 90; // beyond a node's centre: half its size and its label (two lines for a
+  // namespace node), a box's padding
 
   // The viewport that fits the server's positions, from the positions alone. A preset layout
   // with `fit` measures every element first, edges and labels included: at 5,000 elements,
@@ -68,7 +71,7 @@
       if (!p) { return; }
       // A box drawn flat (scale_controls.flat_boxes) spans its size, its title above it.
       var dx = (e.data.w || 0) / 2, dy = (e.data.h || 0) / 2;
-      x1 = Math.min(x1, p.x - dx); y1 = Math.min(y1, p.y - dy - (dy ? 20 : 0));
+      x1 = Math.min(x1, p.x - dx); y1 = Math.min(y1, p.y - dy - (e.data.title || 0) * 1.5);
       x2 = Math.max(x2, p.x + dx); y2 = Math.max(y2, p.y + dy);
     });
     if (x1 === Infinity) { return false; }
@@ -76,17 +79,63 @@
     cy.resize(); // its size as the page now lays it out, not as cached
     var w = cy.width(), h = cy.height();
     var zoom = Math.min((w - 2 * padding) / (x2 - x1), (h - 2 * padding) / (y2 - y1));
+    // A graph too big for the page's least zoom: that zoom goes lower, so all of it shows.
+    if (zoom < cy.minZoom()) { cy.minZoom(Math.max(MIN_ZOOM, zoom)); }
     zoom = Math.max(cy.minZoom(), Math.min(cy.maxZoom(), zoom));
     cy.viewport({ zoom: zoom, pan: { x: (w - zoom * (x1 + x2)) / 2, y: (h - zoom * (y1 + y2)) / 2 } });
     return true;
   }
 
+  // A large graph seen whole is drawn cheaply: its edges straight, without arrows or labels
+  // (class `far`, scale_controls.stylesheet). At that zoom a label is not drawn anyway
+  // (min-zoomed-font-size) and an arrow is a pixel, but routing and styling 4,000 curved
+  // edges doubled the first frame (about 1 s against 0.5 s). Zoomed in, they come back.
+  var FAR_ZOOM = 0.5, FAR_EDGES = 1000;
+
+  function farAt(cy, zoom, edges) {
+    return edges > FAR_EDGES && zoom < FAR_ZOOM;
+  }
+
+  function withFar(els) {
+    return els.map(function (e) {
+      if (e.data.source === undefined) { return e; }
+      return Object.assign({}, e, { classes: (e.classes || "") + " far" });
+    });
+  }
+
+  function edgeCount(els) {
+    var n = 0;
+    els.forEach(function (e) { if (e.data.source !== undefined) { n += 1; } });
+    return n;
+  }
+
+  // Zoomed across FAR_ZOOM: the large graph's edges drawn in full, or cheaply again.
+  function followZoom(cy) {
+    if (cy.__meshdashZoom) { return; }
+    cy.__meshdashZoom = true;
+    var pending = null;
+    cy.on("zoom", function () {
+      if (pending) { clearTimeout(pending); }
+      pending = setTimeout(function () {
+        pending = null;
+        var far = farAt(cy, cy.zoom(), cy.edges().length);
+        if (far === !!cy.__meshdashFar) { return; }
+        cy.__meshdashFar = far;
+        cy.batch(function () { cy.edges().toggleClass("far", far); });
+      }, 120);
+    });
+  }
+
   function replace(cy, els, layout) {
+    var preset = layout.name === "preset";
+    // The viewport first, from the positions alone: whether edges start `far` depends on it.
+    var fitted = preset && fitPositions(cy, els, layout.padding || 30);
+    cy.__meshdashFar = fitted && farAt(cy, cy.zoom(), edgeCount(els));
     cy.batch(function () {
       cy.elements().remove();
-      cy.add(els);
+      cy.add(cy.__meshdashFar ? withFar(els) : els);
     });
-    if (layout.name === "preset" && fitPositions(cy, els, layout.padding || 30)) { return; }
+    if (fitted) { return; }
     cy.layout(layout).run();
   }
 
@@ -95,6 +144,7 @@
     own(cy);
     // Boxes kept apart after every layout run (topology_boxes.js), bound before it runs.
     window.meshdashTopology.watch(cy);
+    followZoom(cy);
     var els = drawing.elements || [];
     if (sameStructure(cy, els)) {
       update(cy, els);

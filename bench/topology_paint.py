@@ -13,10 +13,12 @@ instant measures, each on a cold cache (a different instant per measurement):
 - draw: of that, the browser's batch and layout (assets/topology_draw.js);
 - post kB: the largest callback request the page sent meanwhile (the graph stays on the server).
 
-Target (#16): paint <= 1.5 x API for the 1,000-workload workload graph. Large graphs carry
-positions computed on the server (mesh/graph/positions.py), so the browser runs no layout.
-The namespace graph and one expanded namespace are measured too: the view a 5,000-workload
-mesh opens on (--namespaces 100).
+Target (#16): paint <= 1.5 x API for the 1,000-workload workload graph and for the namespace
+graph (what a mesh this size opens on); the exit status is 0 only when both are met. Large
+graphs and the namespace graph carry positions computed on the server (mesh/graph/positions.py),
+so the browser runs no layout; the page's request starts the graph's build
+(serving/prefetch.py), which the page's callback joins. One expanded namespace is measured
+too, and the namespace graph is the view a 5,000-workload mesh opens on (--namespaces 100).
 
 --simulated serves the same generated mesh from the simulator in process instead of a
 backfilled Prometheus (no backfill: minutes instead of an hour at 5,000 workloads, and no
@@ -27,6 +29,7 @@ share at its most exposed.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -59,6 +62,7 @@ DRAWN = """([want]) => {
 DRAW_MS = "() => (window.meshdashTopology && window.meshdashTopology.drawnMs) || 0"
 
 VIEWS = ("workload", "namespace", "expanded")
+TARGETED = ("workload graph", "namespace graph")  # the views whose ratio decides the exit status
 
 
 def views(namespaces: list[str], chosen: tuple[str, ...] = VIEWS) -> list[tuple[str, str]]:
@@ -161,13 +165,17 @@ def measure(
 
 def report(rows: list[dict[str, Any]], workloads: int) -> bool:
     print(f"\nTopology page, {workloads:,} workloads, all namespaces (medians, cold caches)")
+    # The ratio moves with the machine's load: the browser's share grows faster than the API's.
+    print(
+        "load average (1, 5, 15 min) at the end: " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    )
     print(f"{'view':<36} {'nodes':>6} {'edges':>6} {'server':>7} {'API s':>7} "
           f"{'paint s':>8} {'draw s':>7} {'post kB':>8} {'paint/API':>9}  target <= {TARGET}x")  # fmt: skip
     met = True
     for r in rows:
         ratio = r["paint_s"] / r["api_s"] if r["api_s"] > 0 else float("inf")
         ok = ratio <= TARGET
-        met &= ok or r["view"] != "workload graph"
+        met &= ok or r["view"] not in TARGETED
         print(f"{r['view']:<36} {r['nodes']:>6} {r['edges']:>6} "
               f"{'layout' if r['positions'] else 'browser':>7} {r['api_s']:>7.2f} "
               f"{r['paint_s']:>8.2f} {r['draw_s']:>7.2f} {r['posted_kb']:>8.1f} "

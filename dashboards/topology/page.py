@@ -70,15 +70,16 @@ def _opt(args: dict[str, Any], key: str, allowed, default: str) -> str:
     return value if value in allowed else default
 
 
-def layout(**query: Any) -> html.Div:
-    svc = services()
+def _namespaces(svc, query: dict[str, Any]) -> list[str]:
     try:
-        namespaces = [n for n in get_list(query, "namespace")] or list(
-            svc.settings.default_namespaces
-        )
+        return list(get_list(query, "namespace")) or list(svc.settings.default_namespaces)
     except MeshdashError:
-        namespaces = list(svc.settings.default_namespaces)
-    state = {
+        return list(svc.settings.default_namespaces)
+
+
+def _state(query: dict[str, Any]) -> dict[str, str]:
+    """The controls' values from the URL; values that are not choices fall back to defaults."""
+    return {
         "view": _opt(query, "graph", GRAPH_CHOICES, "workload"),
         "window": _opt(query, "window", WINDOWS, "5m"),
         "refresh": _opt(query, "refresh", tuple(FAST_REFRESH), "15s"),
@@ -87,6 +88,62 @@ def layout(**query: Any) -> html.Div:
         "security": _opt(query, "security", ("on", "off"), "off"),
         "waypoints": _opt(query, "waypoints", WAYPOINT_CHOICES, "hide"),
     }
+
+
+def view_args(
+    namespaces: list[str] | None,
+    view: str,
+    window: str,
+    waypoints: list[str] | None,
+    clusters: list[str] | None,
+    at: Any,
+    big: dict[str, Any] | None,
+    now: float,
+) -> dict[str, Any]:
+    """The graph view's arguments from the page's controls, as /api/graph takes them: the one
+    rule for the load callback and for `prefetch`, so both ask the view's memo by one key.
+    "Now" is resolved here, once, so every callback asking for this graph again gets it."""
+    args: dict[str, Any] = {
+        "namespace": namespaces or [],
+        "graph": view,
+        "window": window,
+        "waypoints": "show" if "show" in (waypoints or []) else "hide",
+    }
+    if clusters:
+        args["cluster"] = list(clusters)
+    args["at"] = str(at) if at else str(int(now))
+    return scale.with_shape(args, big, view)
+
+
+def prefetch(query: dict[str, list[str]]) -> None:
+    """Build the graph a link to this page names while the browser is still loading the page
+    (serving/prefetch.py calls it as the page is requested): Prometheus works meanwhile, and
+    the load callback finds the graph in the view's memo, or waits for this build in flight
+    (the memo's single flight) instead of starting another. Without a shared cache there is no
+    memo to fill, so nothing is built. Raises what the view raises; the memo keeps no failure."""
+    svc = services()
+    if getattr(svc, "cache", None) is None:
+        return
+    url = {k: v[0] if len(v) == 1 else v for k, v in query.items()}  # as Dash pages pass it
+    state = _state(url)
+    waypoints = ["show"] if state["waypoints"] == "show" else []
+    args = view_args(
+        _namespaces(svc, url),
+        state["view"],
+        state["window"],
+        waypoints,
+        _clusters(url),
+        url_at(url),
+        scale.initial_state(url),
+        svc.clock(),
+    )
+    graph_view(svc, parse_graph_params(args, svc.settings.default_namespaces, shaped=True))
+
+
+def layout(**query: Any) -> html.Div:
+    svc = services()
+    namespaces = _namespaces(svc, query)
+    state = _state(query)
     at = url_at(query)
     highlight = sorted(set(get_list(query, "highlight"))) if query.get("highlight") else []
     clusters = _clusters(query)
@@ -363,18 +420,8 @@ def _register_graph(app) -> None:
         """One answer draws the page: the graph's elements straight to the browser's drawing
         script, the cards, and the small Store the other callbacks read (graph_store.py)."""
         svc = services()
-        args = {
-            "namespace": namespaces or [],
-            "graph": view,
-            "window": window,
-            "waypoints": "show" if "show" in (waypoints or []) else "hide",
-        }
-        if clusters:
-            args["cluster"] = list(clusters)
-        # "Now" resolved once, so every callback asking for this graph again gets the same one.
-        args["at"] = str(at) if at else str(int(svc.clock()))
         try:
-            args = scale.with_shape(args, big, view)
+            args = view_args(namespaces, view, window, waypoints, clusters, at, big, svc.clock())
             params = parse_graph_params(args, svc.settings.default_namespaces, shaped=True)
             graph = graph_view(svc, params)
             if not graph["nodes"]:  # nothing drawn: a namespace that does not exist says so

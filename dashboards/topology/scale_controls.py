@@ -221,21 +221,39 @@ def stylesheet(style: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         *style,
         {"selector": "node, edge", "style": {"min-zoomed-font-size": 7}},
+        # A large graph seen whole (assets/topology_draw.js): straight edges, no arrows or
+        # labels, which at that zoom are a pixel or not drawn; half the first frame's time.
+        {
+            "selector": "edge.far",
+            "style": {
+                "curve-style": "haystack",
+                "haystack-radius": 0,
+                "target-arrow-shape": "none",
+                "label": "",
+                "text-background-opacity": 0,
+            },
+        },
         # A box drawn as a plain node (flat_boxes): its size is its members' extent, and it is
         # drawn first, under the edges and nodes it holds.
         {
             "selector": "node.flat",
             "style": {"width": "data(w)", "height": "data(h)", "z-compound-depth": "bottom"},
         },
+        # Its title sized to the box (flat_boxes), so it is drawn at the zoom that fits the
+        # whole graph, where a 13 px title would be 3 px and left out.
+        {"selector": "node.flat[title]", "style": {"font-size": "data(title)"}},
         {
             "selector": "node.ns-node",
             "style": {
                 "shape": "round-rectangle",
-                "width": 60,
-                "height": 40,
-                "border-width": 5,
+                "width": 80,
+                "height": 50,
+                "border-width": 6,
                 "background-color": "#f4f6f8",
                 "font-weight": "bold",
+                # Read at the zoom that fits a 20-namespace circle (about a third), where a
+                # workload's 12 px label is not drawn: a namespace's name stays readable.
+                "font-size": 22,
             },
         },
     ]
@@ -290,6 +308,7 @@ def decorate(els: list[dict[str, Any]], graph: dict[str, Any]) -> list[dict[str,
 
 BOX_PAD = 40.0  # around a box's members: a node's half size and its label
 CLUSTER_PAD = 30.0  # more around a cluster's, so its namespaces' boxes sit inside it
+TITLE_MIN, TITLE_MAX = 14, 120  # px, a flat box's title: a tenth of its shorter side
 
 
 def flat_boxes(els: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -314,6 +333,7 @@ def flat_boxes(els: list[dict[str, Any]]) -> list[dict[str, Any]]:
             new["position"] = {"x": (min(xs) + max(xs)) / 2, "y": (min(ys) + max(ys)) / 2}
             data["w"] = round(max(xs) - min(xs) + 2 * pad, 1)
             data["h"] = round(max(ys) - min(ys) + 2 * pad, 1)
+            data["title"] = round(min(TITLE_MAX, max(TITLE_MIN, min(data["w"], data["h"]) / 10)))
             new["classes"] = f"{el['classes']} flat"
         out.append(new)
     return out

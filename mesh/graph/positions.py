@@ -6,7 +6,9 @@ namespace when several show, inside one box per cluster when several show; names
 callers outside the mesh sit outside every box. Each group is laid out alone (a force layout
 snapped to a grid; past SPRING_MAX nodes in all, a grid in breadth-first order, because the force
 layout costs about 0.1 s per 50-node group and would double a 1,000-workload graph's answer
-time), then the groups are packed in rows with a gap, so compound boxes never overlap.
+time), then the groups are packed in rows with a gap, so compound boxes never overlap. The
+namespace graph's namespace nodes go on a circle instead: they are joined nearly pair by pair, and
+on a ring no edge passes through a node and every label has room.
 """
 
 from __future__ import annotations
@@ -21,7 +23,11 @@ import networkx as nx
 SPACING = 150.0  # px between neighbouring nodes: a node is 34 px and its label wider
 GAP = 160.0  # px between nodes of two boxes: both boxes' padding, labels and a title
 SPRING_MAX = 300
+ASPECT = 2.0  # width over height of the packed boxes: the graph pane is about twice as wide
+RING_SPACING = 260.0  # px along the circle between namespace nodes: their two-line labels
 SEED = 7
+
+RING = ("", "\0ring")  # the group of the namespace graph's namespace nodes
 
 Point = tuple[float, float]
 Box = tuple[float, float]  # width, height
@@ -53,6 +59,21 @@ def _inner(ids: list[str], edges: list[tuple[str, str]], spring: bool) -> dict[s
     raw = nx.spring_layout(g, seed=SEED, iterations=60)
     scale = SPACING * math.sqrt(len(ids)) / 2.0
     return _spread({n: (float(x) * scale, float(y) * scale) for n, (x, y) in raw.items()})
+
+
+def _ring(ids: list[str]) -> dict[str, Point]:
+    """Namespace nodes on an ellipse wider than tall, as the graph pane is (a circle would be
+    fitted to the pane's height, its labels too small to draw), in name order, about
+    RING_SPACING apart along it."""
+    if len(ids) == 1:
+        return {ids[0]: (0.0, 0.0)}
+    rx = max(RING_SPACING * len(ids) / (2 * math.pi) * 1.1, RING_SPACING * 0.8)
+    ry = rx * 0.62
+    step = 2 * math.pi / len(ids)
+    return {
+        n: (rx * math.cos(i * step - math.pi / 2), ry * math.sin(i * step - math.pi / 2))
+        for i, n in enumerate(sorted(ids))
+    }
 
 
 def _spread(points: dict[str, Point]) -> dict[str, Point]:
@@ -100,12 +121,12 @@ def _bounds(points: Iterable[Point]) -> tuple[float, float, float, float]:
 
 
 def pack(sizes: Mapping[Any, Box]) -> dict[Any, Point]:
-    """Top-left corners for boxes of the given sizes, in rows about as wide as the whole is
-    tall, largest first, GAP apart: no two boxes overlap."""
+    """Top-left corners for boxes of the given sizes, in rows about ASPECT times as wide as the
+    whole is tall, largest first, GAP apart: no two boxes overlap."""
     if not sizes:
         return {}
     area = sum((w + GAP) * (h + GAP) for w, h in sizes.values())
-    row_width = max(math.sqrt(area) * 1.2, max(w for w, _ in sizes.values()))
+    row_width = max(math.sqrt(area * ASPECT), max(w for w, _ in sizes.values()))
     out: dict[Any, Point] = {}
     x = y = row_h = 0.0
     for key in sorted(sizes, key=lambda k: (-sizes[k][1], -sizes[k][0], str(k))):
@@ -146,8 +167,16 @@ def positions(
         s, t = e["source"], e["target"]
         if s in keys and t in keys and keys[s] == keys[t] and s != t:
             inner_edges[keys[s]].append((s, t))
+    ring = {n["id"] for n in nodes if n.get("kind") == "namespace"}
+    if ring:  # the namespace graph: its namespaces on their own ring, beside the rest
+        members[RING] = sorted(ring)
+        members[("", "")] = [n for n in members[("", "")] if n not in ring]
     spring = len(nodes) <= SPRING_MAX
-    laid = {k: _inner(sorted(ids), inner_edges[k], spring) for k, ids in members.items()}
+    laid = {
+        k: _ring(ids) if k == RING else _inner(sorted(ids), inner_edges[k], spring)
+        for k, ids in members.items()
+        if ids
+    }
     # Namespaces inside their cluster first, then the clusters (and the free nodes) side by side.
     by_cluster: dict[str, dict[tuple[str, str], dict[str, Point]]] = defaultdict(dict)
     for key, pts in laid.items():

@@ -12,7 +12,7 @@ from mesh.graph.edge_keys import destination_endpoint, source_endpoint
 from mesh.graph.find_hide import found, hidden, parse, without_quiet_edges
 from mesh.graph.focus import focused
 from mesh.graph.namespace_view import namespace_fields, namespace_graph
-from mesh.graph.positions import GAP, SPACING, SPRING_MAX, pack, positions
+from mesh.graph.positions import GAP, RING_SPACING, SPACING, SPRING_MAX, pack, positions
 from mesh.telemetry_records import GraphQuery, GraphTelemetry, GraphView, RequestRate, TcpRate
 from tests.unit.test_graph import labels
 
@@ -255,6 +255,28 @@ def test_positions_keep_namespace_boxes_apart_and_nodes_apart(step):
     assert len(set(xy)) == len(xy)
     closest = min(math.dist(p, q) for i, p in enumerate(xy) for q in xy[i + 1 :])
     assert closest >= SPACING - 0.5
+
+
+def test_the_namespace_graph_s_namespaces_sit_on_a_ring_with_room_for_their_labels():
+    names = [f"ns-{n:02d}" for n in range(20)]
+    nodes = [{"id": ns, "namespace": ns, "kind": "namespace"} for ns in names]
+    nodes.append({"id": "unknown", "kind": "unknown"})
+    edges = [{"source": a, "target": b} for a in names for b in names if a < b]
+    points = positions(nodes, edges, several_clusters=False)
+    assert set(points) == {n["id"] for n in nodes}
+    ring = [(points[ns]["x"], points[ns]["y"]) for ns in names]
+    closest = min(math.dist(p, q) for i, p in enumerate(ring) for q in ring[i + 1 :])
+    assert closest >= RING_SPACING * 0.6  # two namespace labels side by side
+    xs, ys = [p[0] for p in ring], [p[1] for p in ring]
+    assert max(xs) - min(xs) > 1.4 * (max(ys) - min(ys))  # wider than tall, as the pane is
+    # no namespace inside the ring, where every edge passes: all on the ellipse's edge
+    cx, cy = (max(xs) + min(xs)) / 2, (max(ys) + min(ys)) / 2
+    rx, ry = (max(xs) - min(xs)) / 2, (max(ys) - min(ys)) / 2
+    for x, y in ring:
+        assert ((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2 == pytest.approx(1.0, abs=0.05)
+    # the caller outside the mesh sits beside the ring, not on it
+    u = points["unknown"]
+    assert not (min(xs) < u["x"] < max(xs) and min(ys) < u["y"] < max(ys))
 
 
 def test_positions_are_the_same_for_the_same_graph():

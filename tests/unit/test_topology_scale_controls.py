@@ -91,6 +91,17 @@ def test_server_positions_become_preset_positions():
     assert "parent" not in els["b/db-v1"]["data"] and "flat" in els["ns:b"]["classes"].split()
     assert els["ns:b"]["position"] == {"x": 375.0, "y": 10.0}
     assert (els["ns:b"]["data"]["w"], els["ns:b"]["data"]["h"]) == (150.0 + 80, 80.0)
+    assert els["ns:b"]["data"]["label"] == "b"
+    # its title sized to the box: drawn at the zoom that fits a 1,000-node graph (about 0.15)
+    assert els["ns:b"]["data"]["title"] == 14  # the least, for a box this small
+    big = {f"b/w{i}": {"x": 150.0 * (i % 7), "y": 150.0 * (i // 7)} for i in range(49)}
+    g = graph(positions=big)
+    g["nodes"] = [{"id": k, "namespace": "b", "kind": "workload"} for k in big] + [
+        {"id": "c/x", "namespace": "c", "kind": "workload"}
+    ]
+    g["positions"] = {**big, "c/x": {"x": 2000.0, "y": 0.0}}
+    box = by_id(decorate(elements(g), g))["ns:b"]["data"]
+    assert box["title"] == round((900 + 80) / 10) and box["title"] * 0.15 > 12
     assert layout_for({"name": "klay"}, g)["name"] == "preset"
     assert layout_for({"name": "klay"}, graph(positions=None)) == {"name": "klay"}
 
