@@ -131,10 +131,25 @@
     // The viewport first, from the positions alone: whether edges start `far` depends on it.
     var fitted = preset && fitPositions(cy, els, layout.padding || 30);
     cy.__meshdashFar = fitted && farAt(cy, cy.zoom(), edgeCount(els));
+    var drawn = cy.__meshdashFar ? withFar(els) : els;
+    // A large graph seen whole: its nodes in this frame, its edges in the next one, so the
+    // mesh's shape and health show without waiting for 4,000 edges to be routed and styled.
+    var later = cy.__meshdashFar ? drawn.filter(function (e) { return e.data.source !== undefined; }) : [];
     cy.batch(function () {
       cy.elements().remove();
-      cy.add(cy.__meshdashFar ? withFar(els) : els);
+      cy.add(later.length ? drawn.filter(function (e) { return e.data.source === undefined; }) : drawn);
     });
+    var token = cy.__meshdashDrawing = {};
+    if (later.length) {
+      requestAnimationFrame(function () {
+        requestAnimationFrame(function () {
+          if (cy.__meshdashDrawing !== token) { return; } // drawn anew meanwhile
+          cy.batch(function () { cy.add(later); });
+          // When the edges went in, for bench/topology_paint.py.
+          window.meshdashTopology.edgesAt = performance.now();
+        });
+      });
+    }
     if (fitted) { return; }
     cy.layout(layout).run();
   }

@@ -70,11 +70,14 @@ def big(served) -> tuple[str, dict]:
     return served[0], served[1]
 
 
-def _drawn(page: Any, want: int) -> None:
+def _drawn(page: Any, want: int, edges: int = 0) -> None:
+    """Every node drawn, and `edges` edges: a large graph seen whole gets its edges a frame
+    after its nodes (assets/topology_draw.js)."""
     page.wait_for_function(
-        f"""(want) => {{ {CY}
-            return !!cy && cy.nodes().not('.namespace, .cluster').length >= want; }}""",
-        arg=want,
+        f"""([want, edges]) => {{ {CY}
+            return !!cy && cy.nodes().not('.namespace, .cluster').length >= want
+                && cy.edges().length >= edges; }}""",
+        arg=[want, edges],
         timeout=90_000,
     )
 
@@ -93,7 +96,7 @@ def test_a_thousand_workload_graph_draws_every_node_at_the_server_s_positions(pa
         ),
     )
     page.goto(f"{url}/?{VIEW}&refresh=off&node={PICKED}")
-    _drawn(page, len(nodes))
+    _drawn(page, len(nodes), len(body["edges"]))
     drawn = page.evaluate(
         f"""() => {{ {CY}
             const out = {{}};
@@ -135,7 +138,7 @@ def test_seen_whole_the_edges_are_drawn_straight_and_come_back_in_full_when_zoom
 ):
     url, body = big
     page.goto(f"{url}/?{VIEW}&refresh=off")
-    _drawn(page, len(body["nodes"]))
+    _drawn(page, len(body["nodes"]), len(body["edges"]))
     style = f"""() => {{ {CY}
         const e = cy.edges()[0];
         return {{zoom: cy.zoom(), far: cy.edges('.far').length, edges: cy.edges().length,
