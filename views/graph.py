@@ -6,16 +6,19 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import msgspec
+import networkx as nx
 
 from mesh import validate
 from mesh.errors import BadRequest
 from mesh.graph.build import (
+    TrafficGraph,
     graph_clusters,
     graph_json,
     keep_clusters,
     security_summary,
     traffic_part,
     with_latencies,
+    with_latency_json,
 )
 from mesh.graph.entering import entering_summary
 from mesh.graph.find_hide import EDGE_QUIET, Expression
@@ -189,23 +192,68 @@ def _shared_view(services: Services, params: GraphParams, query: GraphQuery) -> 
     )
 
 
+@dataclass(frozen=True)
+class _Drawing:
+    """What an answer draws of a built graph, and its summaries: none of it reads latency but
+    the edges' quantiles, which with_latency_json fills in when it is made before they come."""
+
+    full: nx.DiGraph
+    shape_fields: dict[str, Any]
+    body: dict[str, Any]  # shaped_json's
+    security: dict[str, Any]
+    entering: dict[str, Any]
+
+
+def _drawing(
+    full: nx.DiGraph, params: GraphParams, settings: Any, thresholds: HealthThresholds
+) -> _Drawing:
+    # The summaries read the whole graph: a namespace graph, find, hide or focus changes what
+    # is drawn, not what enters the namespaces or how much of it runs in plain text.
+    graph, shape_fields = apply_shape(full, params.shape, settings, thresholds)
+    return _Drawing(
+        full,
+        shape_fields,
+        shaped_json(graph, graph_json(graph), shape_fields, settings),
+        security_summary(full),
+        entering_summary(full, params.namespaces),
+    )
+
+
+def _drawn_before_latency(shape: GraphShape) -> bool:
+    """Whether the answer can be drawn before the latency quantiles arrive: not a namespace
+    graph (an edge of one part carries that part's quantiles under the namespaces' ids), nor
+    find or hide reading p50, p95 or p99."""
+    if shape.namespace_graph or shape.auto:
+        return False
+    return not any(e is not None and e.reads_latency for e in (shape.find, shape.hide))
+
+
 def _graph_body(services: Services, params: GraphParams, query: GraphQuery) -> dict[str, Any]:
     thresholds = thresholds_of(services)
+    settings = services.settings
+    early = _drawn_before_latency(params.shape)
 
     def drawn(telemetry: GraphTelemetry) -> GraphTelemetry:
         return telemetry if params.waypoints else without_waypoints(telemetry)
 
-    # The graph is built from the requests and TCP bytes while the latency buckets, most of a
-    # refresh's time, are still summed; their quantiles are added when they arrive.
-    telemetry, traffic = telemetry_staged(
-        services.telemetry, query, lambda part: traffic_part(drawn(part), thresholds)
-    )
+    def before_latencies(part: GraphTelemetry) -> tuple[TrafficGraph, _Drawing | None]:
+        traffic = traffic_part(drawn(part), thresholds)
+        if not early:
+            return traffic, None
+        full = keep_clusters(traffic.graph, params.clusters)
+        return traffic, _drawing(full, params, settings, thresholds)
+
+    # The graph is built, and drawn where it can be, from the requests and TCP bytes while the
+    # latency buckets, most of a refresh's time, are still summed; their quantiles are added
+    # when they arrive.
+    telemetry, (traffic, drawing) = telemetry_staged(services.telemetry, query, before_latencies)
     latencies = drawn(replace(telemetry, requests=(), tcp=())).latencies
-    full = keep_clusters(with_latencies(traffic, latencies), params.clusters)
-    # The summaries read the whole graph: a namespace graph, find, hide or focus changes what
-    # is drawn, not what enters the namespaces or how much of it runs in plain text.
-    graph, shape_fields = apply_shape(full, params.shape, services.settings, thresholds)
-    body = shaped_json(graph, graph_json(graph), shape_fields, services.settings)
+    g = with_latencies(traffic, latencies)
+    if drawing is None:
+        drawing = _drawing(keep_clusters(g, params.clusters), params, settings, thresholds)
+    else:
+        with_latency_json(drawing.body["edges"], g)
+    full, shape_fields, body = drawing.full, drawing.shape_fields, drawing.body
     return {
         "graph": shape_fields.get("graph") or params.view.value,
         "window": params.window,
@@ -218,10 +266,10 @@ def _graph_body(services: Services, params: GraphParams, query: GraphQuery) -> d
         "edges": body["edges"],
         # How much of the drawn traffic runs in plain text (no mutual TLS), from the
         # destinations' reports; null where no edge can say.
-        "security": security_summary(full),
+        "security": drawing.security,
         # The requests entering the shown namespaces from outside them (gateways, other
         # namespaces, unmeshed callers): the page's "Requests" card, not the sum of every edge.
-        "entering": entering_summary(full, params.namespaces),
+        "entering": drawing.entering,
         "queries": telemetry.queries_sent,  # per metrics endpoint
         "endpoints": telemetry.endpoints,
         "source": services.telemetry.name,

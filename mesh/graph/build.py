@@ -695,6 +695,7 @@ def keep_clusters(g: nx.DiGraph, clusters: Iterable[str]) -> nx.DiGraph:
     edges = [(s, t) for s, t in g.edges() if s in inside or t in inside]
     sub = g.subgraph(inside | {n for edge in edges for n in edge}).copy()
     sub.remove_edges_from([(s, t) for s, t in g.edges() if s not in inside and t not in inside])
+    sub.graph.pop(_IDS, None)  # a build's own, when kept before its latencies (TrafficGraph)
     return sub
 
 
@@ -758,6 +759,22 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
 }
 _NODE_COLUMNS = tuple((key, _CONVERTERS[key]) for key in NODE_FIELDS)
 _EDGE_COLUMNS = tuple((key, _CONVERTERS[key]) for key in EDGE_FIELDS)
+
+
+LATENCY_FIELDS = ("p50_ms", "p95_ms", "p99_ms")
+_LATENCY_COLUMNS = tuple((key, _CONVERTERS[key]) for key in LATENCY_FIELDS)
+
+
+def with_latency_json(edges: Iterable[dict[str, Any]], g: nx.DiGraph) -> None:
+    """graph_json's latency fields of `edges` (graph_json's, of g or of a part of it with the
+    same ids, made before with_latencies) from g's edges, now that they hold their quantiles:
+    the rest of an answer is made while Prometheus still sums the buckets. An edge g has not
+    keeps its fields."""
+    for edge in edges:
+        data = g.get_edge_data(edge["source"], edge["target"])
+        if data is not None:
+            for key, convert in _LATENCY_COLUMNS:
+                edge[key] = convert(data[key])
 
 
 def graph_json(g: nx.DiGraph) -> dict[str, list[dict[str, Any]]]:

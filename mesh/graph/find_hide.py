@@ -23,7 +23,8 @@ from mesh.health import HEALTH_STATES
 MAX_LENGTH = 300
 MAX_CLAUSES = 10
 
-NUMERIC = ("rps", "error", "p50", "p95", "p99")  # error is a percentage, latencies in ms
+LATENCY = ("p50", "p95", "p99")  # in ms
+NUMERIC = ("rps", "error", *LATENCY)  # error is a percentage
 TEXT = ("health", "ns", "name", "protocol", "kind")
 ALIASES = {"namespace": "ns", "errors": "error", "error%": "error", "%error": "error"}
 NUMERIC_OPS = (">=", "<=", "!=", ">", "<", "=")
@@ -47,6 +48,12 @@ class Expression:
 
     text: str
     clauses: tuple[Clause, ...]
+
+    @property
+    def reads_latency(self) -> bool:
+        """Whether a clause reads p50, p95 or p99, which a graph has only once its latency
+        buckets are in (views/graph.py draws the rest before)."""
+        return any(c.field in LATENCY for c in self.clauses)
 
 
 def parse(text: str, param: str) -> Expression:
