@@ -490,8 +490,8 @@ def batch_bucket_sums(batches: Iterable[Sequence[Any]], endpoints: Endpoints) ->
                 _finite(value, "a latency bucket rate")
             key = edge_of(metric)
             pairs = found.get(key)
-            if pairs is None:
-                pairs = found[key] = array("d")
+            if pairs is None:  # kept under the edge's shared key (the other answers' labels)
+                pairs = found[endpoints.key(key)] = array("d")
             pairs.append(upper)
             pairs.append(value)
     return found
