@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 import pytest
 import requests
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from app import create_app
@@ -100,15 +101,23 @@ def test_a_big_mesh_opens_on_the_namespace_graph_and_says_why(page, big_mesh, sh
 def test_double_click_expands_one_namespace_in_place(page, big_mesh, shot):
     page.goto(big_mesh.url + f"/?{QUERY}&graph=namespace&refresh=off")
     wait_for(page, NAMESPACE_NODES)
-    page.wait_for_timeout(300)  # the layout settles before the mouse aims
-    point = page.evaluate(
-        f"""() => {{ {CY}
-            const n = h._cyreg.cy.getElementById('namespace:ns-01');
-            const r = h.getBoundingClientRect(), p = n.renderedPosition();
-            return {{x: r.left + p.x, y: r.top + p.y}};
-        }}"""
-    )
-    page.mouse.dblclick(point["x"], point["y"])
+    # Aim where the node is drawn now; the page may still move under a busy machine (the
+    # summary and legend arriving above the graph shift it), so a miss is aimed again.
+    for _ in range(4):
+        page.wait_for_timeout(300)  # the layout settles before the mouse aims
+        point = page.evaluate(
+            f"""() => {{ {CY}
+                const n = h._cyreg.cy.getElementById('namespace:ns-01');
+                const r = h.getBoundingClientRect(), p = n.renderedPosition();
+                return {{x: r.left + p.x, y: r.top + p.y}};
+            }}"""
+        )
+        page.mouse.dblclick(point["x"], point["y"])
+        try:
+            page.wait_for_url(re.compile(r"expand=ns-01"), timeout=5_000)
+            break
+        except PlaywrightTimeout:
+            continue
     expanded = {f"ns-01/svc-{s:02d}-{v}" for s in range(5) for v in ("v1", "v2")}
     nodes = wait_for(page, expanded | (NAMESPACE_NODES - {"namespace:ns-01"}), {"namespace:ns-01"})
     assert "ns-node" in nodes["namespace:ns-00"]["classes"]
