@@ -14,6 +14,7 @@ import api
 from collectors.http import display_url
 from dashboards import PAGES
 from dashboards.shell import header, register_shell
+from ops.heap import freeze_startup_heap
 from ops.logging_setup import configure_logging
 from serving import guards
 from serving.ops_endpoints import register_ops
@@ -165,6 +166,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     settings = parse_args(argv)
     configure_logging(settings.log_level)
     app = create_app(settings)
+    freeze_startup_heap()  # ops/heap.py
     if settings.demo:
         mode = "demo (simulated Bookinfo)"
     elif settings.prometheus_clusters:

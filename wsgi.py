@@ -8,6 +8,7 @@ set MESHDASH_CACHE_REDIS_URL to share one cache (and its single flight) between 
 from __future__ import annotations
 
 from app import create_app
+from ops.heap import freeze_startup_heap
 from ops.logging_setup import configure_logging
 from wiring.settings import Settings
 
@@ -16,3 +17,4 @@ configure_logging(settings.log_level)
 app = create_app(settings)
 server = app.server  # the Flask app: what gunicorn serves
 application = server  # the name other WSGI servers look for
+freeze_startup_heap()  # each worker's own, once its app is built (ops/heap.py)

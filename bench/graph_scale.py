@@ -138,9 +138,11 @@ def measure(
     from mesh.graph.build import build_graph, graph_json, traffic_part, with_latencies
     from mesh.sources import telemetry_staged
     from mesh.telemetry_records import GraphQuery, GraphView
+    from ops.heap import freeze_startup_heap
 
     session = TimedSession()
     collector = PrometheusCollector(url, timeout_s=120.0, session=session, max_series=max_series)
+    freeze_startup_heap()  # as a served process is once started (ops/heap.py)
     out: dict[str, Any] = {"views": {}}
     extras = os.environ.get("MESHDASH_BENCH_EXTRAS", "1") != "0"
 
@@ -201,6 +203,7 @@ def measure(
     client = create_app(
         settings, Services(settings=settings, telemetry=app_collector)
     ).server.test_client()
+    freeze_startup_heap()  # as the server's entry points do once the app is built
     qs = (
         "&".join(f"namespace={ns}" for ns in namespaces)
         + f"&graph=workload&window=5m&at={int(END)}"
