@@ -13,8 +13,10 @@ prometheus_http_request_duration_seconds for /api/v1/query), the end-to-end grap
 (collector + build_graph + graph_json, and GET /api/graph through the Flask app), the ratio of
 the two, and the child's peak RSS.
 
-Targets (P1, issue 2): <= 6 queries per refresh at any size, end-to-end <= 1.3 x the Prometheus
-time, peak RSS <= 300 MB.
+Targets (P1, issue 2; issue 16): <= 6 queries per refresh at any size, GET /api/graph end to
+end <= 1.3 x the floor (below), peak RSS <= 300 MB (400 MB at 5,000 workloads). Each view's
+line breaks the refresh down (collector, build, JSON called directly, without the view's drawing
+while the buckets are summed); it is printed, not judged.
 
 --split-by-namespace K writes one OpenMetrics file per K namespaces (grouped by the caller's
 namespace) and backfills them with one promtool call each: promtool holds every series of a
@@ -376,13 +378,19 @@ def report(m: dict[str, Any], namespaces: int) -> bool:
         f"{'app queries':>13}{'prom own':>10}{'end-to-end':>12}{'/floor':>8}"
         "  (collect and traffic build / latencies / json)"
     )
+    print(
+        "(the target, end-to-end <= 1.3 x floor, is GET /api/graph's; a view's line is its "
+        "breakdown: collector, build and JSON called directly, the JSON after the buckets)"
+    )
     ok = True
     rows_by_view = [*m["views"].items(), ("GET /api/graph", m["api"])]
     for view, rows in rows_by_view:
         floor = _median(rows, "floor_s")
         e2e = _median(rows, "end_to_end_s")
         ratio = e2e / floor
-        ok &= ratio <= TARGETS["ratio"]
+        # The target is the API's (issue 16); a view's line is its breakdown, the collector and
+        # the build called one after the other without the view's drawing during the wait.
+        ok &= ratio <= TARGETS["ratio"] or view != "GET /api/graph"
         ok &= all(
             r["queries"] <= TARGETS["queries"] and r["http_requests"] == r["queries"] for r in rows
         )
@@ -571,11 +579,11 @@ def report_compare(pooled: dict[str, dict[str, Any]], other: Path, namespaces: i
     rows.append(("GET /api/graph", before["api"], after["api"]))
     for view, b, a in rows:
         ratios = [_median(side, "end_to_end_s") / _median(side, "floor_s") for side in (b, a)]
-        ok &= ratios[1] <= TARGETS["ratio"]
+        ok &= ratios[1] <= TARGETS["ratio"] or view != "GET /api/graph"  # the API's target
         ok &= all(r["http_requests"] == r["queries"] for r in a)
         if view != "GET /api/graph":
             ok &= _meets(a)
-        if ratios[1] > ratios[0] + 0.05:
+        if ratios[1] > ratios[0] + 0.05 and view == "GET /api/graph":
             worse.append(view)
         size = f"{b[0]['bytes'] / 1e6:.2f} -> {a[0]['bytes'] / 1e6:.2f}" if "bytes" in a[0] else ""
         print(
