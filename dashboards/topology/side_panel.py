@@ -244,6 +244,17 @@ def hot_spot_id(edge: dict[str, Any], list_name: str) -> dict[str, str]:
     return {"type": HOT_SPOT, "list": list_name, "source": edge["source"], "target": edge["target"]}
 
 
+def _no_latency(graph: dict[str, Any]) -> str:
+    """Why no edge has a p95: a namespace graph's edges join many calls, whose quantiles
+    cannot be added up (mesh/graph/namespace_view.py), which is not an absence of data."""
+    if graph.get("graph") == "namespace":
+        return (
+            "Latency is per call between workloads: an edge joining several has no single p95. "
+            "Double-click a namespace, or open the workload graph."
+        )
+    return "No latency data in this window."
+
+
 def overview_panel(graph: dict[str, Any] | None) -> html.Div:
     if not graph:
         return html.Div([html.H3("Details")], className="md-panel")
@@ -301,7 +312,7 @@ def overview_panel(graph: dict[str, Any] | None) -> html.Div:
                 className="md-edge-list",
             )
             if slow
-            else html.P("No latency data in this window.", className="md-hint"),
+            else html.P(_no_latency(graph), className="md-hint"),
         ],
         className="md-panel",
         id="panel-overview",

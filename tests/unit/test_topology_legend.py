@@ -148,6 +148,15 @@ def test_hot_spot_rows_carry_their_edge_and_empty_graphs_rank_nothing():
     assert "nothing to rank" in empty and "No errors" not in empty
 
 
+def test_a_namespace_graph_without_p95_says_why_instead_of_no_data():
+    merged = [{**e, "p95_ms": None} for e in GRAPH["edges"]]
+    workload = text(overview_panel({**GRAPH, "edges": merged}))
+    assert "No latency data in this window." in workload
+    spaces = text(overview_panel({**GRAPH, "graph": "namespace", "edges": merged}))
+    assert "No latency data" not in spaces
+    assert "an edge joining several has no single p95" in spaces
+
+
 def test_one_cluster_names_no_cluster():
     one = {**GRAPH, "clusters": ["Kubernetes"],
            "nodes": [{**n, "cluster": "Kubernetes"} for n in GRAPH["nodes"]]}  # fmt: skip
