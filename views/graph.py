@@ -221,8 +221,8 @@ def _drawing(
 
 def _drawn_before_latency(shape: GraphShape) -> bool:
     """Whether the answer can be drawn before the latency quantiles arrive: not a namespace
-    graph (an edge of one part carries that part's quantiles under the namespaces' ids), nor
-    find or hide reading p50, p95 or p99."""
+    graph (an edge of one part carries that part's quantiles under the namespaces' ids) nor one
+    that may open as it (no graph= given: shape.auto), nor find or hide reading p50, p95, p99."""
     if shape.namespace_graph or shape.auto:
         return False
     return not any(e is not None and e.reads_latency for e in (shape.find, shape.hide))
