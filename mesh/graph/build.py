@@ -452,22 +452,16 @@ def pair_weights(requests: Iterable[RequestRate]) -> PairWeights:
     return weight
 
 
-def add_latency(
-    g: nx.DiGraph,
-    latencies: Iterable[LatencyQuantiles],
-    requests: Iterable[RequestRate] = (),
-    weights: PairWeights | None = None,
-) -> None:
+def add_latency(g: nx.DiGraph, latencies: Iterable[LatencyQuantiles], weight: PairWeights) -> None:
     """p50/p95/p99 per edge.
 
     Quantiles cannot be added up, so when several latency records land on one edge (e.g. a
     workload reached through two services) the edge keeps the record of the endpoint pair with
-    the most request traffic (`weights`, else those of `requests`); equal traffic keeps the
-    first pair in label order. Records for edges without request traffic are ignored: a
-    quantile without requests is meaningless.
+    the most request traffic (`weight`, pair_weights of the requests counted once); equal
+    traffic keeps the first pair in label order. Records for edges without request traffic are
+    ignored: a quantile without requests is meaningless.
     """
     ids = _node_ids(g)
-    weight = weights if weights is not None else pair_weights(requests)
     candidates: list[tuple[float, tuple[tuple[str, ...], ...], tuple[str, str], LatencyQuantiles]]
     candidates = []
     for rec in latencies:
@@ -631,9 +625,9 @@ def appenders(
 ) -> list[Appender]:
     """The enrichment pipeline, in order: later steps read what earlier ones wrote. `counted`:
     the requests and TCP records counted once (reporters.counted_once), when already known.
-    Latency comes last (no other step reads it), so the rest can be built before it arrives
-    (TrafficGraph)."""
-    requests, tcp = counted if counted is not None else _counted(telemetry)
+    Latency is not among them: no step reads it, so the graph is built before it arrives and
+    with_latencies adds it (TrafficGraph)."""
+    _, tcp = counted if counted is not None else _counted(telemetry)
     return [
         partial(add_tcp_bytes, tcp=tcp),
         partial(add_security, requests=telemetry.requests, tcp=telemetry.tcp),
@@ -642,7 +636,6 @@ def appenders(
         add_error_rates,
         partial(add_health, thresholds=thresholds),
         partial(mark_outsiders, namespaces=telemetry.query.namespaces),
-        partial(add_latency, latencies=telemetry.latencies, requests=requests),
     ]
 
 
@@ -663,7 +656,7 @@ def traffic_part(
     """The graph of the telemetry's requests and TCP bytes (its latencies are not read)."""
     counted = _counted(telemetry)  # once for the base graph and the appenders
     g = traffic_graph(telemetry, counted)
-    for step in appenders(telemetry, thresholds, counted)[:-1]:
+    for step in appenders(telemetry, thresholds, counted):
         step(g)
     return TrafficGraph(g, pair_weights(counted[0]))
 
@@ -671,7 +664,7 @@ def traffic_part(
 def with_latencies(part: TrafficGraph, latencies: Iterable[LatencyQuantiles]) -> nx.DiGraph:
     """The finished graph: `part` (no longer to be used) with each edge's latency quantiles."""
     g = part.graph
-    add_latency(g, latencies, weights=part.weights)
+    add_latency(g, latencies, part.weights)
     g.graph.pop(_IDS, None)
     return g
 

@@ -25,6 +25,7 @@ from mesh.graph.build import (
     graph_json,
     graph_summary,
     mark_outsiders,
+    pair_weights,
     traffic_graph,
 )
 from mesh.graph.edge_keys import destination_endpoint, source_endpoint
@@ -518,7 +519,7 @@ def test_add_tcp_bytes_and_add_latency_alone():
     view = GraphView.WORKLOAD
     g = traffic_graph(telemetry(view, requests=[req(view, PRODUCTPAGE, DETAILS, 2.0)]))
     add_tcp_bytes(g, [tcp(view, PRODUCTPAGE, DETAILS, 10.0, 20.0)])
-    add_latency(g, [lat(view, PRODUCTPAGE, DETAILS, 1.0, 2.0, 3.0)], [])
+    add_latency(g, [lat(view, PRODUCTPAGE, DETAILS, 1.0, 2.0, 3.0)], pair_weights([]))
     e = g.edges["bookinfo/productpage-v1", "bookinfo/details-v1"]
     assert (e["bps"], e["p95_ms"], e["protocol"]) == (30.0, 2.0, "http")
 
