@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import math
-import operator
 import time
 from array import array
 from collections.abc import Callable, Iterable, Sequence
@@ -50,7 +49,15 @@ from collectors.http import (
     too_large,
     whole_answer_deadline,
 )
-from collectors.prometheus_decode import Row, Rows, stream_batches, stream_rows, vector_rows
+from collectors.prometheus_decode import (
+    Row,
+    Rows,
+    labels_getter,
+    sample_value,
+    stream_batches,
+    stream_rows,
+    vector_rows,
+)
 from collectors.sent_queries import CountingQuery
 from collectors.strict_json import loads_strict
 from mesh import validate
@@ -362,10 +369,7 @@ class Endpoints:
         self.names: tuple[str, ...] = (*edge, *(n for n in extras if n not in edge))
         self.size = len(self.names)
         # The edge's key of a decoded series (prometheus_decode.stream_batches).
-        getter = operator.attrgetter(*self.names)
-        self.edge_of: Callable[[Any], tuple[str, ...]] = (
-            getter if self.size > 1 else lambda metric: (getter(metric),)
-        )
+        self.edge_of = labels_getter(self.names)
         self._cache: dict[tuple[str, ...], tuple[Endpoint, Endpoint]] = {}
         self._keys: dict[tuple[str, ...], tuple[str, ...]] = {}
 
@@ -482,12 +486,7 @@ def batch_bucket_sums(batches: Iterable[Sequence[Any]], endpoints: Endpoints) ->
                 upper = bounds[text] = _upper_bound(text)
             if upper != upper:  # NaN
                 continue
-            try:
-                value = float(sample.value[1])
-            except ValueError:
-                raise BackendDataError(BACKEND, "a result sample's value is not a number") from None
-            if value - value != 0.0:  # NaN or infinite
-                _finite(value, "a latency bucket rate")
+            value = _finite(sample_value(sample), "a latency bucket rate")
             key = edge_of(metric)
             pairs = found.get(key)
             if pairs is None:  # kept under the edge's shared key (the other answers' labels)

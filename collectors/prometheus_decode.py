@@ -71,20 +71,29 @@ def _shapes(names: tuple[str, ...]) -> _Shapes:
     tail = msgspec.defstruct(
         "Tail", [("data", data), ("status", str, ""), ("warnings", list[str], [])], gc=False
     )
-    if len(names) > 1:
-        labels_of = operator.attrgetter(*names)
-    else:
-        only = operator.attrgetter(names[0])
-
-        def labels_of(metric: Any) -> tuple[str, ...]:
-            return (only(metric),)
-
     return _Shapes(
         one=msgspec.json.Decoder(sample).decode,
         batch=msgspec.json.Decoder(list[sample]).decode,
         tail=msgspec.json.Decoder(tail).decode,
-        labels=labels_of,
+        labels=labels_getter(names),
     )
+
+
+def labels_getter(names: tuple[str, ...]) -> Callable[[Any], tuple[str, ...]]:
+    """A decoded series' metric -> its values of `names`, in that order: a tuple even for one
+    name (operator.attrgetter answers a bare value then)."""
+    if len(names) > 1:
+        return operator.attrgetter(*names)
+    only = operator.attrgetter(names[0])
+    return lambda metric: (only(metric),)
+
+
+def sample_value(sample: Any) -> float:
+    """A decoded series' value as a number (Prometheus writes it as text)."""
+    try:
+        return float(sample.value[1])
+    except ValueError:
+        raise BackendDataError(BACKEND, "a result sample's value is not a number") from None
 
 
 @lru_cache(maxsize=64)
@@ -168,11 +177,13 @@ def stream_rows(
     whole: Callable[[bytes], Rows],
 ) -> Iterator[Row]:
     """The rows of an instant-vector answer read from `chunks` as they arrive (stream_batches)."""
-    labels_of = _shapes(names).labels if names else None
+    if not names:
+        raise ValueError("name at least one label")
+    labels_of = _shapes(names).labels
     for batch in stream_batches(
         chunks, names, max_series=max_series, too_many=too_many, whole=whole
     ):
-        yield from _rows(batch, labels_of)  # type: ignore[arg-type]
+        yield from _rows(batch, labels_of)
 
 
 def stream_batches(
@@ -250,8 +261,4 @@ def _decoded(decode: Callable[[Any], Any], text: bytes | memoryview) -> Any:
 
 def _rows(samples: list[Any], labels_of: Callable[[Any], tuple[str, ...]]) -> Iterator[Row]:
     for s in samples:
-        try:
-            value = float(s.value[1])
-        except ValueError:
-            raise BackendDataError(BACKEND, "a result sample's value is not a number") from None
-        yield labels_of(s.metric), value
+        yield labels_of(s.metric), sample_value(s)
