@@ -96,17 +96,10 @@
     return edges > FAR_EDGES && zoom < FAR_ZOOM;
   }
 
-  function withFar(els) {
-    return els.map(function (e) {
-      if (e.data.source === undefined) { return e; }
+  function withFar(edges) {
+    return edges.map(function (e) {
       return Object.assign({}, e, { classes: (e.classes || "") + " far" });
     });
-  }
-
-  function edgeCount(els) {
-    var n = 0;
-    els.forEach(function (e) { if (e.data.source !== undefined) { n += 1; } });
-    return n;
   }
 
   // Zoomed across FAR_ZOOM: the large graph's edges drawn in full, or cheaply again.
@@ -130,14 +123,15 @@
     var preset = layout.name === "preset";
     // The viewport first, from the positions alone: whether edges start `far` depends on it.
     var fitted = preset && fitPositions(cy, els, layout.padding || 30);
-    cy.__meshdashFar = fitted && farAt(cy, cy.zoom(), edgeCount(els));
-    var drawn = cy.__meshdashFar ? withFar(els) : els;
+    var nodes = [], edges = [];
+    els.forEach(function (e) { (e.data.source === undefined ? nodes : edges).push(e); });
+    var far = cy.__meshdashFar = fitted && farAt(cy, cy.zoom(), edges.length);
     // A large graph seen whole: its nodes in this frame, its edges in the next one, so the
     // mesh's shape and health show without waiting for 4,000 edges to be routed and styled.
-    var later = cy.__meshdashFar ? drawn.filter(function (e) { return e.data.source !== undefined; }) : [];
+    var later = far ? withFar(edges) : [];
     cy.batch(function () {
       cy.elements().remove();
-      cy.add(later.length ? drawn.filter(function (e) { return e.data.source === undefined; }) : drawn);
+      cy.add(far ? nodes : els);
     });
     var token = cy.__meshdashDrawing = {};
     if (later.length) {
